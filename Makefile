@@ -1,0 +1,41 @@
+# Thin shim over pytest and the Verilog generator; pyproject.toml is the source of truth.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Two cores on CI: Verilator configurations build and run side by side.
+JOBS   ?= auto
+
+.PHONY: all venv verilog sim test lint synth bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+verilog: $(STAMP)
+	$(PY) -m hw.gen rtl
+
+sim: verilog
+	$(PY) -m pytest -n $(JOBS) -m sim
+
+test: verilog
+	$(PY) -m pytest -n $(JOBS)
+
+lint: verilog
+	$(PY) -m hw.lint rtl
+
+synth: verilog
+	$(PY) -m bench.synth
+
+bench: $(STAMP)
+	$(PY) bench/golden_bench.py
+
+clean:
+	rm -rf sim_build build reports .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +

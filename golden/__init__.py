@@ -1,0 +1,1 @@
+"""NumPy golden model of sparsecore: formats, pruning and bit-exact arithmetic."""

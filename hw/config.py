@@ -1,0 +1,130 @@
+"""Elaboration parameters of the sparse MMA core, validated once and shared.
+
+``hw/`` elaborates from a :class:`CoreConfig`, ``tb/`` packs its stimulus with the
+derived widths, and the synthesis flow names its runs after it. ``golden/`` never
+imports this module: it takes the same numbers as plain arguments.
+"""
+
+from dataclasses import dataclass
+
+from amaranth.utils import ceil_log2
+
+__all__ = ["CoreConfig", "ConfigError"]
+
+#: Widths a user can sensibly ask for; beyond these the multipliers stop mapping
+#: onto FPGA DSP blocks and the golden model's int64 headroom shrinks.
+MAX_OPERAND_WIDTH = 32
+MAX_ACC_WIDTH = 64
+#: The N:M patterns the core is verified with.
+SUPPORTED_PATTERNS = ((1, 2), (2, 4), (4, 8))
+
+
+class ConfigError(ValueError):
+    """An elaboration parameter that the core cannot be built with."""
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Parameters of one sparse (or dense baseline) MMA core.
+
+    Parameters
+    ----------
+    tile_m, tile_n, tile_k : int
+        Tile operation shape per cycle: ``tile_m`` rows of A, ``tile_n`` columns of B,
+        ``tile_k`` dense-equivalent elements of K. ``tile_k`` is a multiple of ``m``.
+    a_width, b_width : int
+        Signed two's complement widths of A (weights) and B (activations).
+    acc_width : int
+        Accumulator width; sums wrap modulo ``2**acc_width``.
+    n, m : int
+        The N:M pattern: ``n`` kept elements in every group of ``m`` along K.
+    pipeline : int
+        Register stages between the operand inputs and the accumulators (at least 1).
+    sparse : bool
+        ``False`` builds the dense baseline: the same ``tile_m * tile_n * kept_k``
+        multipliers, no metadata decoder and no operand selectors.
+
+    Raises
+    ------
+    ConfigError
+        If a parameter is out of range; the message names it.
+    """
+
+    tile_m: int = 4
+    tile_n: int = 4
+    tile_k: int = 16
+    a_width: int = 8
+    b_width: int = 8
+    acc_width: int = 32
+    n: int = 2
+    m: int = 4
+    pipeline: int = 1
+    sparse: bool = True
+
+    def __post_init__(self):
+        for name in ("tile_m", "tile_n", "tile_k", "a_width", "b_width", "acc_width",
+                     "n", "m", "pipeline"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{name} must be an integer, not {value!r}")
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, not {value}")
+        if not isinstance(self.sparse, bool):
+            raise ConfigError(f"sparse must be a bool, not {self.sparse!r}")
+        if (self.n, self.m) not in SUPPORTED_PATTERNS:
+            raise ConfigError(f"n:m must be one of "
+                              f"{', '.join(f'{n}:{m}' for n, m in SUPPORTED_PATTERNS)}, "
+                              f"not {self.n}:{self.m}")
+        if self.tile_k % self.m:
+            raise ConfigError(f"tile_k must be a multiple of m={self.m}, not {self.tile_k}")
+        for name in ("a_width", "b_width"):
+            if getattr(self, name) < 2 or getattr(self, name) > MAX_OPERAND_WIDTH:
+                raise ConfigError(f"{name} must be between 2 and {MAX_OPERAND_WIDTH}, "
+                                  f"not {getattr(self, name)}")
+        if self.acc_width < 2 or self.acc_width > MAX_ACC_WIDTH:
+            raise ConfigError(f"acc_width must be between 2 and {MAX_ACC_WIDTH}, "
+                              f"not {self.acc_width}")
+
+    # --- derived sizes -------------------------------------------------------------------------
+
+    @property
+    def groups(self):
+        """Groups of ``m`` along K in one tile operation."""
+        return self.tile_k // self.m
+
+    @property
+    def kept_k(self):
+        """Kept (multiplied) elements of each A row per tile operation: ``tile_k * n / m``."""
+        return self.groups * self.n
+
+    @property
+    def index_width(self):
+        """Bits of one kept element's index within its group: ``ceil(log2 m)``."""
+        return ceil_log2(self.m)
+
+    @property
+    def meta_width(self):
+        """Metadata bits of one A row per tile operation."""
+        return self.kept_k * self.index_width
+
+    @property
+    def b_rows(self):
+        """Rows of the B tile: ``tile_k`` for the sparse core, ``kept_k`` for the dense one."""
+        return self.tile_k if self.sparse else self.kept_k
+
+    @property
+    def multipliers(self):
+        """Multipliers in the array; equal for a sparse core and its dense baseline."""
+        return self.tile_m * self.tile_n * self.kept_k
+
+    @property
+    def macs_per_op(self):
+        """Dense-equivalent multiply-accumulates one tile operation performs."""
+        return self.tile_m * self.tile_n * (self.tile_k if self.sparse else self.kept_k)
+
+    @property
+    def name(self):
+        """A stable identifier, used for Verilog module names and build folders."""
+        kind = f"sparse{self.n}of{self.m}" if self.sparse else "dense"
+        return (f"{kind}_{self.tile_m}x{self.tile_n}x{self.tile_k}_a{self.a_width}"
+                f"b{self.b_width}acc{self.acc_width}_p{self.pipeline}")

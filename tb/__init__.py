@@ -1,0 +1,1 @@
+"""cocotb testbenches and the plumbing that runs them under Verilator."""
