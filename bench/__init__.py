@@ -1,0 +1,1 @@
+"""Benchmarks and reports (scripts, not timed tests); outputs go under reports/."""
