@@ -1,1 +1,3 @@
-"""sparsecore command-line tools: the model flow and the helpers around the core."""
+"""sparsecore's model flow: train, prune (2:4, unstructured, tile-wise), quantize to int8 and
+run an MLP on the golden model and the RTL; the ``sparsecore`` command (``sparsecore.cli``).
+See docs/model_flow.md."""

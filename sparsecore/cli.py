@@ -1,0 +1,320 @@
+"""``sparsecore``: the command line of the model flow.
+
+Subcommands (``sparsecore <command> --help`` explains each):
+
+* ``demo``: the whole flow (train, prune 2:4, retrain, int8, golden and RTL inference,
+  baselines) and its report.
+* ``train``: train the dense MLP and save it.
+* ``prune``: prune a saved float model (2:4, unstructured, TW, TVW), optionally retrain.
+* ``compress``: quantize a saved 2:4 float model to int8 and compress its weights.
+* ``run``: run a saved model on the test split (golden model or RTL) and print accuracy.
+* ``info``: describe a saved model file.
+
+User errors (bad files, bad arguments, missing RTL engine) print one line on stderr and
+exit with status 1 (argparse's own usage errors: 2); no traceback (``SPARSECORE_DEBUG=1``
+in the environment re-raises them).
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+__all__ = ["main"]
+
+EPILOG = "Model files: .npz, format version 1 (docs/model_flow.md, sparsecore/modelfile.py)."
+
+
+class UserError(Exception):
+    """An error to report in one line, without a traceback."""
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), not {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), not {text!r}")
+    return value
+
+
+def _add_training(p):
+    g = p.add_argument_group("training (same hyper-parameters for every (re)training)")
+    g.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
+    g.add_argument("--batch-size", type=_positive_int, default=32,
+                   help="mini-batch size (default 32)")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--backend", choices=("auto", "torch", "sklearn"), default="auto",
+                   help="training library: PyTorch if installed (auto), or scikit-learn's "
+                        "MLPClassifier")
+
+
+def _train_config(args):
+    from .model import TrainConfig
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       seed=args.seed)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="sparsecore",
+        description="Model flow of the sparsecore 2:4 sparse matrix-multiply core: train an "
+                    "MLP on scikit-learn's digits, prune it 2:4, retrain, quantize to int8, "
+                    "and check it bit for bit on the golden model and the RTL.",
+        epilog=EPILOG)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # -q after the command too; SUPPRESS keeps the top-level value when it is absent.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add_command(name, **kwargs):
+        return sub.add_parser(name, parents=[common], epilog=EPILOG, **kwargs)
+
+    p = add_command(
+        "demo", help="run the whole flow and write the report",
+        description="Dense training → 2:4 magnitude pruning → retraining with the mask fixed "
+                    "→ int8 quantization → inference of the test split on the golden model "
+                    "and on the RTL (GEMM engine under Verilator, sparse and dense mode, "
+                    "checked bit for bit), plus the baselines: unstructured magnitude pruning "
+                    "(Han et al.) at 50 % and 90 %, tile-wise (TW) 50 % and TVW. Writes "
+                    "report.md, results.json, accuracy.png and the models into --out.")
+    p.add_argument("--out", default="reports/model",
+                   help="output folder (default reports/model)")
+    p.add_argument("--test-limit", type=_positive_int, default=None,
+                   help="evaluate on the first N test samples only (default: all)")
+    p.add_argument("--rtl-limit", type=_positive_int, default=None,
+                   help="RTL inference on the first N evaluated samples only (default: all)")
+    p.add_argument("--no-rtl", action="store_true", help="skip the RTL inference rows")
+    p.add_argument("--han-steps", type=_positive_int, default=3,
+                   help="prune/retrain rounds of the unstructured baseline (default 3)")
+    _add_training(p)
+
+    p = add_command("train", help="train the dense MLP and save it",
+                    description="Train the dense 64 → 256 → 256 → 10 MLP on the digits' "
+                                "training split and save it as a float model file.")
+    p.add_argument("output", help="model file to write (.npz)")
+    _add_training(p)
+
+    p = add_command(
+        "prune", help="prune a saved float model",
+        description="Prune every layer of a float model file: 2:4 (golden.prune, the "
+                    "default), unstructured (Han et al., threshold = quality × std, one "
+                    "shot; the demo runs the iterative schedule), TW or "
+                    "TVW (golden.tilewise). With --retrain, retrain on the digits with the "
+                    "mask re-applied after every optimizer step. The mask is saved with the "
+                    "weights.")
+    p.add_argument("input", help="float model file (.npz)")
+    p.add_argument("output", help="pruned float model file to write (.npz)")
+    p.add_argument("--method", choices=("2:4", "unstructured", "tw", "tvw"), default="2:4",
+                   help="pruning method (default 2:4)")
+    p.add_argument("--sparsity", type=_fraction, default=None,
+                   help="target sparsity for unstructured / TW (TVW: its TW part); "
+                        "not used by 2:4")
+    p.add_argument("--retrain", action="store_true", help="retrain after pruning")
+    _add_training(p)
+
+    p = add_command(
+        "compress", help="quantize a 2:4 float model to int8 and compress it",
+        description="Quantize a float model to int8 (per-channel weights, per-tensor "
+                    "activations calibrated on the digits' training split), pad it to the "
+                    "core's tile, and store the 2:4 compressed weights (values + metadata, "
+                    "golden.compress). Fails, naming row and group, if a layer is not 2:4; "
+                    "--dense stores an int8 model for dense mode instead.")
+    p.add_argument("input", help="float model file (.npz)")
+    p.add_argument("output", help="int8 model file to write (.npz)")
+    p.add_argument("--dense", action="store_true",
+                   help="do not compress: an int8 model for the dense mode")
+
+    p = add_command(
+        "run", help="run a saved model on the test split (golden or RTL)",
+        description="Run a model file on the digits' test split and print its accuracy. "
+                    "int8 models run on the golden model (default) or on the RTL "
+                    "(--backend rtl: the GEMM engine under Verilator; every layer's int32 "
+                    "output is compared with the golden model's, and cycles are printed). "
+                    "Float models run in NumPy.")
+    p.add_argument("model", help="model file (.npz)")
+    p.add_argument("--backend", choices=("golden", "rtl"), default="golden",
+                   help="where int8 GEMMs run (default golden)")
+    p.add_argument("--dense-mode", action="store_true",
+                   help="run 2:4 layers uncompressed, in the core's dense mode")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="first N test samples only")
+
+    p = add_command("info", help="describe a saved model file",
+                    description="Print a model file's kind, layers, shapes, sparsity "
+                                "and metadata.")
+    p.add_argument("model", help="model file (.npz)")
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_demo(args, argv):
+    from .flow import DemoConfig, run_demo
+    cfg = DemoConfig(out_dir=args.out, train=_train_config(args), backend=args.backend,
+                     test_limit=args.test_limit, rtl=not args.no_rtl,
+                     rtl_limit=args.rtl_limit, han_steps=args.han_steps)
+    command = "sparsecore " + " ".join(shlex.quote(a) for a in argv)
+    results = run_demo(cfg, progress=not args.quiet, command=command)
+    print(f"report: {args.out}/report.md")
+    for r in results["rows"].values():
+        acc = "—" if r["accuracy"] is None else f"{r['accuracy'] * 100:.2f} %"
+        print(f"  {r['label']:<36} {acc:>8}")
+    return 0
+
+
+def cmd_train(args, argv):
+    from . import model, modelfile
+    from .data import load_digits
+    from .flow import _Progress
+    data = load_digits()
+    cfg = _train_config(args)
+    bar, tick = _Progress(not args.quiet).epochs("dense training", cfg.epochs)
+    layers = model.train(data, cfg, backend=args.backend, progress=tick)
+    if bar is not None:
+        bar.close()
+    modelfile.save_float(args.output, layers, meta={"method": "dense", "train": cfg.as_dict()})
+    print(f"{args.output}: test accuracy "
+          f"{model.accuracy(layers, data.x_test, data.y_test) * 100:.2f} %")
+    return 0
+
+
+def cmd_prune(args, argv):
+    from . import model, modelfile, pruning
+    from .data import load_digits
+    from .flow import _Progress
+    layers, old_masks, meta = modelfile.load_float(args.input)
+    if args.method != "2:4" and args.sparsity is None:
+        raise UserError(f"--method {args.method} needs --sparsity")
+    masks = pruning.prune_masks(layers, args.method, args.sparsity,
+                                masks=[m for m in old_masks])
+    pruned = model.apply_masks(layers, masks)
+    data = load_digits()
+    if args.retrain:
+        cfg = _train_config(args)
+        bar, tick = _Progress(not args.quiet).epochs("retraining", cfg.epochs)
+        pruned = model.train(data, cfg, init=pruned, masks=masks, backend=args.backend,
+                             progress=tick)
+        if bar is not None:
+            bar.close()
+    meta = dict(meta, method=args.method, sparsity=model.sparsity(pruned),
+                retrained=bool(args.retrain), pruned_from=str(args.input))
+    modelfile.save_float(args.output, pruned, masks=masks, meta=meta)
+    print(f"{args.output}: {args.method}, sparsity {model.sparsity(pruned) * 100:.1f} %, "
+          f"test accuracy {model.accuracy(pruned, data.x_test, data.y_test) * 100:.2f} %")
+    return 0
+
+
+def cmd_compress(args, argv):
+    from . import modelfile, quant
+    from .data import load_digits
+    layers, _, meta = modelfile.load_float(args.input)
+    data = load_digits()
+    q = quant.quantize(layers, data.x_train, sparse=not args.dense)
+    modelfile.save_int8(args.output, q, meta=dict(meta, quantized_from=str(args.input)))
+    logits, _, _ = quant.infer_int8(q, data.x_test)
+    acc = (quant.predict(logits) == data.y_test).mean()
+    print(f"{args.output}: int8{'' if args.dense else ', 2:4 compressed'}, golden test "
+          f"accuracy {acc * 100:.2f} %")
+    return 0
+
+
+def cmd_run(args, argv):
+    from . import model, modelfile, quant, rtl_backend
+    from .data import load_digits
+    from .flow import _Progress, rtl_inference
+    kind, loaded, _ = modelfile.load(args.model)
+    data = load_digits()
+    x, y = data.test_slice(args.limit)
+    if kind == "float":
+        if args.backend == "rtl":
+            raise UserError(f"{args.model}: a float model cannot run on the RTL; "
+                            "quantize it first (sparsecore compress)")
+        layers, _ = loaded
+        print(f"{args.model}: float, {len(y)} samples, accuracy "
+              f"{model.accuracy(layers, x, y) * 100:.2f} %")
+        return 0
+    sparse = False if args.dense_mode else None
+    logits, outputs, _ = quant.infer_int8(loaded, x, sparse=sparse)
+    acc = (quant.predict(logits) == y).mean()
+    if args.backend == "golden":
+        print(f"{args.model}: int8 on the golden model, {len(y)} samples, accuracy "
+              f"{acc * 100:.2f} %")
+        return 0
+    mode = not args.dense_mode
+    bar, tick = _Progress(not args.quiet).steps("RTL inference", len(loaded.layers), "layer")
+    result = rtl_inference(loaded, x, y, outputs, sparse=mode, progress=tick)
+    if bar is not None:
+        bar.close()
+    if result["status"] == "not run":
+        raise rtl_backend.RTLUnavailable(result["reason"])
+    print(f"{args.model}: int8 on the RTL ({'sparse' if mode else 'dense'} mode), {len(y)} "
+          f"samples, accuracy {result['accuracy'] * 100:.2f} % (golden {acc * 100:.2f} %), "
+          f"cycles {result['cycles']}, bit-exact {result['bit_exact']}")
+    return 0 if result["bit_exact"] else 1
+
+
+def cmd_info(args, argv):
+    import json
+
+    from . import modelfile
+    kind, loaded, meta = modelfile.load(args.model)
+    print(f"{args.model}: {kind} model, format version {modelfile.VERSION}")
+    if kind == "float":
+        layers, masks = loaded
+        for i, ((W, b), mk) in enumerate(zip(layers, masks)):
+            print(f"  layer {i}: W {W.shape[0]}x{W.shape[1]}, sparsity "
+                  f"{(W == 0).mean() * 100:.1f} %{', with mask' if mk is not None else ''}")
+    else:
+        for i, layer in enumerate(loaded.layers):
+            print(f"  layer {i}: {layer.out_features}x{layer.in_features} padded to "
+                  f"{layer.w.shape[0]}x{layer.w.shape[1]}, "
+                  f"{'2:4 compressed' if layer.sparse else 'dense'}, x_scale "
+                  f"{layer.x_scale:.6g}")
+    print(f"  meta: {json.dumps(meta, sort_keys=True)}")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "prune": cmd_prune,
+            "compress": cmd_compress, "run": cmd_run, "info": cmd_info}
+
+
+def main(argv=None):
+    """Entry point; returns the exit status (``sparsecore`` console script)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from .modelfile import ModelFileError
+    from .rtl_backend import RTLUnavailable
+    try:
+        import golden
+        golden_errors = (golden.GoldenError,)
+    except (ImportError, AttributeError):
+        golden_errors = ()
+    try:
+        return COMMANDS[args.command](args, argv)
+    except (UserError, ModelFileError, RTLUnavailable, ValueError, *golden_errors) as exc:
+        if os.environ.get("SPARSECORE_DEBUG"):
+            raise
+        print(f"sparsecore {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sparsecore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

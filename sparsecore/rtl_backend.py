@@ -1,0 +1,97 @@
+"""Running the model's GEMMs on the RTL (the GEMM engine under Verilator), and cost estimates.
+
+The model flow talks to the hardware through **one** function, :func:`rtl_gemm`; everything
+else here adapts it to a quantized layer (:func:`layer_matmul`, the ``matmul`` argument of
+:func:`sparsecore.quant.infer_int8`). Until the GEMM engine exists, :func:`rtl_gemm` raises
+:class:`RTLUnavailable` and the flow reports the RTL rows as not run.
+
+Contract of :func:`rtl_gemm` (what the engine must provide):
+
+* ``a``: the A operand (weights), either a dense int8 array ``(M, K)`` (``sparse=False``)
+  or a pair ``(values int8 (M, K/2), metadata uint16 (M, K/16))`` as ``golden.compress``
+  returns it (``sparse=True``, 2:4). ``M`` is a multiple of ``tile_m`` and ``K`` of
+  ``tile_k``.
+* ``b``: int8 ``(K, N)``, ``N`` a multiple of ``tile_n``. ``c``: int32 ``(M, N)`` or None.
+* ``sparse=False`` runs the dense A on the *same sparse unit* in dense mode
+  (docs/architecture.md §5: metadata ``0x4``, B spread; half the rate).
+* Returns ``(D, counters)``: ``D`` int32 ``(M, N)`` equal to ``wrap32(A·B + C)``;
+  ``counters`` a dict with at least ``"cycles"`` (clock cycles of the GEMM, int) and,
+  where the engine knows them, ``"ops"`` (tile operations issued).
+"""
+
+import numpy as np
+
+__all__ = ["RTLUnavailable", "rtl_gemm", "rtl_status", "layer_matmul", "gemm_tile_ops",
+           "TILE"]
+
+#: Default core tile (tile_m, tile_n, tile_k) and pattern, as in hw/config.py's CoreConfig.
+TILE = {"tile_m": 4, "tile_n": 4, "tile_k": 16, "n": 2, "m": 4}
+
+
+class RTLUnavailable(NotImplementedError):
+    """The RTL path cannot run here (the GEMM engine is not wired yet, or no simulator)."""
+
+
+def rtl_gemm(a, b, c=None, *, sparse):
+    """``D = wrap32(A·B + C)`` on the RTL under Verilator; see the module docstring.
+
+    Returns
+    -------
+    (numpy.ndarray int32 (M, N), dict)
+        The result and the engine's counters (``"cycles"`` at least).
+
+    Raises
+    ------
+    RTLUnavailable
+        Always, until the GEMM engine is wired here.
+    """
+    raise RTLUnavailable("the GEMM engine is not wired yet: sparsecore.rtl_backend.rtl_gemm "
+                         "must call the engine's run_gemm (RTL under Verilator)")
+
+
+def rtl_status():
+    """``(available, reason)``: whether :func:`rtl_gemm` can run, probed on a 4×16×4 GEMM."""
+    tm, tn, tk = TILE["tile_m"], TILE["tile_n"], TILE["tile_k"]
+    try:
+        rtl_gemm(np.zeros((tm, tk), np.int8), np.zeros((tk, tn), np.int8), sparse=False)
+    except RTLUnavailable as exc:
+        return False, str(exc)
+    return True, "ok"
+
+
+def layer_matmul(layer, B, C, *, sparse, n=2, m=4):
+    """A quantized layer's GEMM on the RTL, for :func:`sparsecore.quant.infer_int8`.
+
+    Pads N (the samples) to a multiple of ``tile_n`` with zero columns and crops the
+    result; the layer's M and K are already padded to the tile by the quantizer.
+    """
+    if (n, m) != (TILE["n"], TILE["m"]):
+        raise RTLUnavailable(f"the core is built for {TILE['n']}:{TILE['m']}, not {n}:{m}")
+    M, K = layer.w.shape
+    if M % TILE["tile_m"] or K % TILE["tile_k"]:
+        raise ValueError(f"layer of shape {M}x{K} is not padded to the "
+                         f"{TILE['tile_m']}x{TILE['tile_k']} tile")
+    N = B.shape[1]
+    Np = -(-N // TILE["tile_n"]) * TILE["tile_n"]
+    Bp = np.zeros((K, Np), dtype=np.int8)
+    Bp[:, :N] = B
+    Cp = np.zeros((M, Np), dtype=np.int32)
+    Cp[:, :N] = C
+    a = (layer.values, layer.metadata) if sparse else layer.w
+    D, counters = rtl_gemm(a, Bp, Cp, sparse=sparse)
+    D = np.asarray(D)
+    if D.shape != (M, Np):
+        raise ValueError(f"rtl_gemm returned shape {D.shape}, expected {(M, Np)}")
+    return D[:, :N].astype(np.int32), dict(counters)
+
+
+def gemm_tile_ops(M, K, N, *, sparse, tile=None):
+    """Tile operations the core issues for an M×K by K×N GEMM (after padding to the tile).
+
+    Sparse mode consumes ``tile_k`` dense-equivalent K elements per operation, dense mode
+    ``tile_k * n / m`` (architecture.md §5), so dense takes ``m / n`` times as many. Cycles
+    are this plus the pipeline's fill and drain per GEMM.
+    """
+    t = dict(TILE, **(tile or {}))
+    k_per_op = t["tile_k"] if sparse else t["tile_k"] * t["n"] // t["m"]
+    return (-(-M // t["tile_m"])) * (-(-N // t["tile_n"])) * (-(-K // k_per_op))
