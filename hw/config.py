@@ -123,6 +123,15 @@ class CoreConfig:
         return self.tile_m * self.tile_n * (self.tile_k if self.sparse else self.kept_k)
 
     @property
+    def latency(self):
+        """Cycles from accepting an operation to offering its result on D: ``pipeline + 1``.
+
+        N back-to-back operations with no back-pressure complete in ``N + latency`` cycles
+        (``docs/hw.md``).
+        """
+        return self.pipeline + 1
+
+    @property
     def name(self):
         """A stable identifier, used for Verilog module names and build folders."""
         kind = f"sparse{self.n}of{self.m}" if self.sparse else "dense"

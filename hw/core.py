@@ -1,0 +1,267 @@
+"""The sparse MMA core: decoder, operand selectors, dot-product array, accumulators."""
+
+from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from .config import CoreConfig
+from .decoder import MetadataDecoder
+from .dot import DotProductArray
+from .selector import OperandSelector
+
+__all__ = ["SparseMMA", "a_layout", "b_layout", "d_layout"]
+
+
+def a_layout(config):
+    """Payload layout of the A stream: ``values``, ``meta`` (sparse core only), flags."""
+    fields = {"values": data.ArrayLayout(
+        data.ArrayLayout(signed(config.a_width), config.kept_k), config.tile_m)}
+    if config.sparse:
+        fields["meta"] = data.ArrayLayout(unsigned(config.meta_width), config.tile_m)
+    fields["first"] = unsigned(1)
+    fields["last"] = unsigned(1)
+    return data.StructLayout(fields)
+
+
+def b_layout(config):
+    """Payload layout of the B stream: ``b_rows × tile_n`` elements, row-major."""
+    return data.ArrayLayout(data.ArrayLayout(signed(config.b_width), config.tile_n),
+                            config.b_rows)
+
+
+def d_layout(config):
+    """Payload layout of the D stream: the ``tile_m × tile_n`` tile and its error flag."""
+    return data.StructLayout({
+        "data": data.ArrayLayout(data.ArrayLayout(signed(config.acc_width), config.tile_n),
+                                 config.tile_m),
+        "error": unsigned(1),
+    })
+
+
+class SparseMMA(wiring.Component):
+    """N:M structured-sparse (or dense baseline) tile multiply-accumulate core.
+
+    Each accepted operation multiplies a compressed ``tile_m × tile_k`` A block by a
+    ``tile_k × tile_n`` B block and adds the product into the accumulators; ``first`` clears
+    them beforehand, ``last`` emits them on ``d`` (architecture.md §4). Invalid metadata
+    groups contribute nothing, set ``d.payload.error`` of the result they belong to and set
+    the sticky ``error`` output.
+
+    Pipeline (``p = config.pipeline`` register stages before the accumulators)::
+
+        a, b ─► [in] ─► decode+select ─► [sel] ─► multiply ─► [prod] ─► adder tree ─► [sum]
+             ─► accumulate ─► output FIFO ─► d
+
+    Stage ``in`` always exists; ``prod`` from ``p = 2``, ``sel`` from ``p = 3``, ``sum`` from
+    ``p = 4``; ``p = 5`` adds ``opnd``, a copy of the operands per multiplier right in front
+    of it (on an FPGA the route to a distant DSP block gets its own cycle); ``p = 6`` and up
+    add registers between adder-tree levels (middle first), then after the tree. The dense baseline has no decoder and no
+    selectors, but the same stages (its ``sel`` stage is a plain register), so a sparse core
+    and its dense baseline have the same latency.
+
+    ``a.ready`` and ``b.ready`` are one signal, high only while both inputs are valid, the
+    core is out of reset and, for an operation with ``last``, its result has room (it
+    depends combinationally on ``a.valid``, ``b.valid`` and ``a.payload.last``).
+
+    The datapath registers never stall: they load every cycle and a valid bit travels with
+    them. Back-pressure is handled by credits: the output FIFO holds ``p + 2`` results and an
+    operation with ``last`` is only accepted while fewer than ``p + 2`` results are in flight
+    or queued, so the FIFO can never overflow and ``d.ready`` reaches no register enable
+    (no wide combinational fan-out from ``d.ready``). Operations without ``last`` produce no
+    result and are accepted even while ``d`` is stalled. ``p + 2`` is the smallest depth
+    that keeps II = 1 with ``d.ready`` held high.
+
+    Latency: ``p + 1`` cycles. An operation accepted in cycle ``t`` (the cycle in which
+    ``a.valid & a.ready & b.valid & b.ready``) is offered on ``d`` (``d.valid`` high) in cycle
+    ``t + p + 1`` at the earliest; with ``d.ready`` held high, ``N`` back-to-back operations
+    that all carry ``last`` and start in cycle 0 complete (last ``d`` transfer) by the end
+    of cycle ``N + p``, i.e. in ``N + latency`` cycles.
+
+    Throughput: one operation per cycle (II = 1) while ``a`` and ``b`` are valid and ``d`` is
+    ready.
+
+    Reset (synchronous) empties the pipeline and the FIFO, clears the accumulators, the
+    per-result error and the sticky ``error``; results in flight are dropped. While reset is
+    asserted ``a.ready``, ``b.ready`` and ``d.valid`` are low.
+
+    The sticky ``error`` rises on the edge where an operation with an invalid group reaches
+    the accumulators: from cycle ``t + p + 1`` for an operation accepted in cycle ``t``.
+
+    Parameters
+    ----------
+    config : CoreConfig
+        Tile shape, widths, N:M pattern, pipeline depth, sparse or dense.
+
+    Members
+    -------
+    a : ``In(stream.Signature(a_layout(config)))``
+        Kept A values (``tile_m × kept_k``), metadata (``tile_m`` fields of ``meta_width``
+        bits; sparse core only), ``first`` and ``last``.
+    b : ``In(stream.Signature(b_layout(config)))``
+        The B tile, ``b_rows × tile_n``.
+    d : ``Out(stream.Signature(d_layout(config)))``
+        Result tiles (``tile_m × tile_n`` of ``acc_width`` bits) and their error flag.
+    error : ``Out(1)``
+        Sticky: an operation with invalid metadata reached the accumulators since reset.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is not a :class:`CoreConfig`.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, CoreConfig):
+            raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        self._config = config
+        super().__init__({
+            "a": In(stream.Signature(a_layout(config))),
+            "b": In(stream.Signature(b_layout(config))),
+            "d": Out(stream.Signature(d_layout(config))),
+            "error": Out(1),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def latency(self):
+        """Cycles from accepting an operation to offering its result on ``d``: ``p + 1``."""
+        return self._config.latency
+
+    @property
+    def fifo_depth(self):
+        """Results the output FIFO holds: ``p + 2``, enough for II = 1 with ``d.ready`` high."""
+        return self._config.pipeline + 2
+
+    @property
+    def dot_stages(self):
+        """Register stages inside the dot-product array."""
+        p = self._config.pipeline
+        return p - 1 if p < 3 else p - 2
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+        ctrl_layout = data.StructLayout({"first": 1, "last": 1, "error": 1})
+
+        # Credits: results accepted (operations with last) and not yet taken from d.
+        pending = Signal(range(self.fifo_depth + 1))
+        room = Signal()
+        accept = Signal()
+        m.d.comb += [
+            room.eq(pending != self.fifo_depth),
+            accept.eq(self.a.valid & self.b.valid & (room | ~self.a.payload.last) &
+                      ~ResetSignal()),
+            self.a.ready.eq(accept),
+            self.b.ready.eq(accept),
+        ]
+
+        # Stage "in": operands registered as they arrive.
+        in_a = Signal(self.a.payload.shape(), name="in_a", reset_less=True)
+        in_b = Signal(self.b.payload.shape(), name="in_b", reset_less=True)
+        in_valid = Signal(name="in_valid")
+        m.d.sync += [
+            in_a.eq(self.a.payload),
+            in_b.eq(self.b.payload),
+            in_valid.eq(accept),
+        ]
+
+        # Decode and select, one decoder and one selector per A row.
+        row_b = data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), cfg.tile_n), cfg.kept_k)
+        gathered = Signal(data.ArrayLayout(row_b, cfg.tile_m), name="gathered")
+        op_error = Signal(name="op_error")
+        if cfg.sparse:
+            invalid = []
+            for r in range(cfg.tile_m):
+                decoder = MetadataDecoder(cfg.groups, n=cfg.n, m=cfg.m)
+                selector = OperandSelector(cfg.tile_n, groups=cfg.groups, n=cfg.n, m=cfg.m,
+                                           b_width=cfg.b_width)
+                m.submodules[f"decoder{r}"] = decoder
+                m.submodules[f"selector{r}"] = selector
+                m.d.comb += [
+                    decoder.meta.eq(in_a.meta[r]),
+                    selector.b.eq(in_b),
+                    selector.idx.eq(decoder.idx),
+                    selector.invalid.eq(decoder.invalid),
+                    gathered[r].eq(selector.o),
+                ]
+                invalid.append(decoder.invalid.any())
+            flag = invalid[0]
+            for term in invalid[1:]:
+                flag = flag | term
+            m.d.comb += op_error.eq(flag)
+        else:
+            for r in range(cfg.tile_m):
+                m.d.comb += gathered[r].eq(in_b)
+
+        sel_values = in_a.values
+        sel_b = gathered
+        sel_ctrl = Signal(ctrl_layout, name="sel_ctrl")
+        m.d.comb += [
+            sel_ctrl.first.eq(in_a.first),
+            sel_ctrl.last.eq(in_a.last),
+            sel_ctrl.error.eq(op_error),
+        ]
+        sel_valid = in_valid
+
+        # Stage "sel": register after selection (p >= 3).
+        if cfg.pipeline >= 3:
+            values_q = Signal.like(in_a.values, name="sel_values_q", reset_less=True)
+            b_q = Signal.like(gathered, name="sel_b_q", reset_less=True)
+            ctrl_q = Signal(ctrl_layout, name="sel_ctrl_q", reset_less=True)
+            valid_q = Signal(name="sel_valid_q")
+            m.d.sync += [
+                values_q.eq(sel_values),
+                b_q.eq(sel_b),
+                ctrl_q.eq(sel_ctrl),
+                valid_q.eq(sel_valid),
+            ]
+            sel_values, sel_b, sel_ctrl, sel_valid = values_q, b_q, ctrl_q, valid_q
+
+        # Multipliers and adder trees.
+        dot = m.submodules.dot = DotProductArray(
+            cfg.tile_m, cfg.tile_n, cfg.kept_k, a_width=cfg.a_width, b_width=cfg.b_width,
+            stages=self.dot_stages)
+        m.d.comb += [
+            dot.i.payload.a.eq(sel_values),
+            dot.i.payload.b.eq(sel_b),
+            dot.i.valid.eq(sel_valid),
+        ]
+        ctrl = sel_ctrl
+        for index in range(dot.latency):
+            ctrl_q = Signal(ctrl_layout, name=f"dot_ctrl{index}_q", reset_less=True)
+            m.d.sync += ctrl_q.eq(ctrl)
+            ctrl = ctrl_q
+
+        # Accumulators.
+        acc = Signal(d_layout(cfg), name="acc")
+        acc_next = Signal(d_layout(cfg), name="acc_next")
+        for r in range(cfg.tile_m):
+            for c in range(cfg.tile_n):
+                m.d.comb += acc_next.data[r][c].eq(
+                    Mux(ctrl.first, 0, acc.data[r][c]) + dot.o.payload[r][c])
+        m.d.comb += acc_next.error.eq((acc.error & ~ctrl.first) | ctrl.error)
+        with m.If(dot.o.valid):
+            m.d.sync += acc.eq(acc_next)
+            with m.If(ctrl.error):
+                m.d.sync += self.error.eq(1)
+
+        # Output FIFO, sized by the credits so that it never overflows.
+        fifo = m.submodules.fifo = SyncFIFO(width=d_layout(cfg).size, depth=self.fifo_depth)
+        m.d.comb += [
+            fifo.w_data.eq(acc_next),
+            fifo.w_en.eq(dot.o.valid & ctrl.last),
+            self.d.payload.eq(fifo.r_data),
+            self.d.valid.eq(fifo.r_rdy & ~ResetSignal()),
+            fifo.r_en.eq(self.d.ready),
+        ]
+        taken = self.d.valid & self.d.ready
+        given = accept & self.a.payload.last
+        with m.If(given & ~taken):
+            m.d.sync += pending.eq(pending + 1)
+        with m.If(taken & ~given):
+            m.d.sync += pending.eq(pending - 1)
+        return m
