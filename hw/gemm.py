@@ -1,0 +1,484 @@
+"""GEMM engine around :class:`hw.core.SparseMMA`: operand buffers, tile sequencer, counters.
+
+The engine holds compressed A and dense B in on-chip memories (one tile operation per
+memory word, so the core gets one operation per cycle), walks the M, N and K tiles of a
+job in the order of ``docs/architecture.md`` §3, and streams the D tiles out with
+back-pressure. Jobs are programmed through a small register file; ``docs/gemm.md`` is
+the user's documentation (register map, word layouts, counter definitions).
+"""
+
+import enum
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .config import ConfigError, CoreConfig
+
+__all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
+           "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
+           "MAX_DEPTH", "DIM_WIDTH"]
+
+#: Width of the register file's address and data buses.
+CSR_ADDR_WIDTH = 6
+CSR_DATA_WIDTH = 32
+#: Job dimensions are counted in tiles, in 16-bit registers.
+DIM_WIDTH = 16
+#: Deepest operand buffer a job descriptor can address (16-bit base addresses).
+MAX_DEPTH = 1 << 16
+#: Width of every performance counter (read as two 32-bit halves).
+COUNTER_WIDTH = 64
+
+
+class Reg(enum.IntEnum):
+    """Word addresses of the register file (``docs/gemm.md`` §3)."""
+    CTRL = 0x00       # W: Ctrl bits (reads 0)
+    STATUS = 0x01     # R: Status bits, error cause in bits 8..15
+    MODE = 0x02       # RW: bit 0 = dense job
+    M_TILES = 0x03    # RW: M / tile_m
+    N_TILES = 0x04    # RW: N / tile_n
+    K_TILES = 0x05    # RW: K / tile_k (dense-equivalent K in both modes)
+    A_BASE = 0x06     # RW: first A buffer word of the job
+    B_BASE = 0x07     # RW: first B buffer word of the job
+    INFO = 0x08       # R: tile_m | tile_n << 8 | tile_k << 16 | n << 24 | m << 28
+    A_DEPTH = 0x09    # R: A buffer words
+    B_DEPTH = 0x0A    # R: B buffer words
+    WIDTHS = 0x0B     # R: a_width | b_width << 8 | acc_width << 16 | sparse core << 24
+    CYCLES = 0x10     # R: counters, low word at the even address, high word at +1
+    BUSY_CYCLES = 0x12
+    STALL_IN = 0x14
+    STALL_OUT = 0x16
+    TILE_OPS = 0x18
+    MACS = 0x1A
+    D_TILES = 0x1C
+
+
+class Ctrl(enum.IntFlag):
+    """Bits of a write to ``CTRL``."""
+    START = 1 << 0
+    CLEAR = 1 << 1           # clear DONE and the error cause
+    CLEAR_COUNTERS = 1 << 2  # zero every performance counter
+
+
+class Status(enum.IntFlag):
+    """Bits of ``STATUS`` (the cause is in bits 8..15, see :class:`Cause`)."""
+    BUSY = 1 << 0
+    DONE = 1 << 1
+    ERROR = 1 << 2
+
+
+class Cause(enum.IntFlag):
+    """Error cause bits (``STATUS`` bits 8..15 and the ``cause`` port)."""
+    ZERO_DIM = 1 << 0   # M_TILES, N_TILES or K_TILES is zero: rejected, no D
+    A_RANGE = 1 << 1    # the job's A words run past the A buffer: rejected, no D
+    B_RANGE = 1 << 2    # the job's B words run past the B buffer: rejected, no D
+    META = 1 << 3       # some A group had invalid metadata: job completes, D flagged
+    MODE = 1 << 4       # sparse job on a dense-baseline core: rejected, no D
+
+
+#: Performance counters in register order: (name, Reg).
+COUNTERS = (
+    ("cycles", Reg.CYCLES),
+    ("busy_cycles", Reg.BUSY_CYCLES),
+    ("stall_in", Reg.STALL_IN),
+    ("stall_out", Reg.STALL_OUT),
+    ("tile_ops", Reg.TILE_OPS),
+    ("macs", Reg.MACS),
+    ("d_tiles", Reg.D_TILES),
+)
+
+
+def a_word_layout(config):
+    """One A buffer word: the A operand of one tile operation.
+
+    ``values[r][j]`` is kept element ``j`` of row ``r`` (sparse jobs) or dense element
+    ``j`` of a ``tile_m × kept_k`` block (dense jobs); ``meta[r]`` is row ``r``'s index bit
+    string (architecture §3), ignored by dense jobs. A dense-baseline core has no ``meta``.
+    """
+    fields = {"values": data.ArrayLayout(data.ArrayLayout(signed(config.a_width),
+                                                          config.kept_k), config.tile_m)}
+    if config.sparse:
+        fields["meta"] = data.ArrayLayout(unsigned(config.meta_width), config.tile_m)
+    return data.StructLayout(fields)
+
+
+def b_word_layout(config):
+    """One B buffer word: a ``tile_k × tile_n`` block of B (dense, never spread)."""
+    return data.ArrayLayout(data.ArrayLayout(signed(config.b_width), config.tile_n),
+                            config.tile_k)
+
+
+def d_tile_layout(config):
+    """One D tile: ``tile_m × tile_n`` accumulators."""
+    return data.ArrayLayout(data.ArrayLayout(signed(config.acc_width), config.tile_n),
+                            config.tile_m)
+
+
+class GemmEngine(wiring.Component):
+    """Sparse (2:4, N:M) or dense GEMM on one :class:`~hw.core.SparseMMA` core.
+
+    Parameters
+    ----------
+    config : CoreConfig
+        The core's parameters (tile shape, widths, N:M, pipeline).
+    a_depth, b_depth : int
+        Words of the A and B buffers. One A word is one tile operation's A operand, one B
+        word one ``tile_k × tile_n`` block of B; a job needs
+        ``M_TILES * K_TILES * (1 if sparse else m // n)`` A words and
+        ``K_TILES * N_TILES`` B words.
+
+    Members
+    -------
+    csr_addr, csr_wdata, csr_we : In
+        Register write: ``csr_wdata`` is written to register ``csr_addr`` at a clock edge
+        where ``csr_we`` is high.
+    csr_rdata : Out(32)
+        Register read, one cycle of latency: the value of register ``csr_addr`` as it was
+        at the previous clock edge.
+    ld_a : In(stream.Signature(...))
+        A buffer writes: ``payload.addr`` and ``payload.word`` (:func:`a_word_layout`).
+        Always ready.
+    ld_b : In(stream.Signature(...))
+        B buffer writes: ``payload.addr`` and ``payload.word`` (:func:`b_word_layout`).
+        Always ready.
+    d : Out(stream.Signature(...))
+        D tiles in (mi, ni) order: ``payload.data`` (:func:`d_tile_layout`), ``error``
+        (invalid metadata in this tile's operations) and ``last`` (last tile of the job).
+    busy, done : Out(1)
+        A job is running; the last job has finished (sticky until the next START or CLEAR).
+    cause : Out(8)
+        :class:`Cause` bits of the last job (sticky until the next START or CLEAR).
+
+    Throughput: one tile operation per cycle, no bubbles between output tiles, while D is
+    not back-pressured. Latency: a job of ``T`` operations with ``d.ready`` held high is busy
+    for ``T + pipeline + 2`` cycles (``T + core latency + 1``): one cycle of buffer read before
+    the first operation, the core's latency after the last (``docs/gemm.md`` §5).
+
+    Raises
+    ------
+    ConfigError
+        If a depth is out of range or the pattern's ``m`` is not ``2 * n``.
+    """
+
+    def __init__(self, config, *, a_depth, b_depth):
+        if not isinstance(config, CoreConfig):
+            raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
+            if not isinstance(depth, int) or isinstance(depth, bool):
+                raise ConfigError(f"{name} must be an integer, not {depth!r}")
+            if not 1 <= depth <= MAX_DEPTH:
+                raise ConfigError(f"{name} must be between 1 and {MAX_DEPTH}, not {depth}")
+        if config.m != 2 * config.n:
+            raise ConfigError(f"dense jobs need m == 2*n, not {config.n}:{config.m}")
+        self.config = config
+        self.a_depth = a_depth
+        self.b_depth = b_depth
+        self.a_layout = a_word_layout(config)
+        self.b_layout = b_word_layout(config)
+        self.d_layout = d_tile_layout(config)
+        super().__init__({
+            "csr_addr": In(CSR_ADDR_WIDTH),
+            "csr_wdata": In(CSR_DATA_WIDTH),
+            "csr_we": In(1),
+            "csr_rdata": Out(CSR_DATA_WIDTH),
+            "ld_a": In(stream.Signature(data.StructLayout({
+                "addr": unsigned(max(1, ceil_log2(a_depth))), "word": self.a_layout}))),
+            "ld_b": In(stream.Signature(data.StructLayout({
+                "addr": unsigned(max(1, ceil_log2(b_depth))), "word": self.b_layout}))),
+            "d": Out(stream.Signature(data.StructLayout({
+                "data": self.d_layout, "error": 1, "last": 1}))),
+            "busy": Out(1),
+            "done": Out(1),
+            "cause": Out(8),
+        })
+
+    @property
+    def ops_per_k_tile(self):
+        """Tile operations per ``tile_k`` of K: 1 in sparse jobs, ``m // n`` in dense ones."""
+        return self.config.m // self.config.n
+
+    def elaborate(self, platform):
+        from .core import SparseMMA
+
+        cfg = self.config
+        ratio = self.ops_per_k_tile
+        m = Module()
+
+        # --- operand buffers (synchronous read with enable: block RAM) -----------------------
+        m.submodules.a_mem = a_mem = Memory(shape=self.a_layout, depth=self.a_depth, init=[])
+        m.submodules.b_mem = b_mem = Memory(shape=self.b_layout, depth=self.b_depth, init=[])
+        a_wr = a_mem.write_port()
+        b_wr = b_mem.write_port()
+        a_rd = a_mem.read_port()
+        b_rd = b_mem.read_port()
+        m.d.comb += [
+            self.ld_a.ready.eq(1),
+            a_wr.addr.eq(self.ld_a.payload.addr),
+            a_wr.data.eq(self.ld_a.payload.word),
+            a_wr.en.eq(self.ld_a.valid),
+            self.ld_b.ready.eq(1),
+            b_wr.addr.eq(self.ld_b.payload.addr),
+            b_wr.data.eq(self.ld_b.payload.word),
+            b_wr.en.eq(self.ld_b.valid),
+        ]
+
+        m.submodules.core = core = SparseMMA(cfg)
+
+        # --- register file --------------------------------------------------------------------
+        mode_dense = Signal(name="mode_dense")
+        dims = {name: Signal(DIM_WIDTH, name=f"reg_{name}")
+                for name in ("m_tiles", "n_tiles", "k_tiles", "a_base", "b_base")}
+        ctrl_we = Signal()
+        m.d.comb += ctrl_we.eq(self.csr_we & (self.csr_addr == Reg.CTRL))
+        start, clear, clear_counters = (
+            Signal(name=name) for name in ("start", "clear", "clear_counters"))
+        m.d.comb += [
+            start.eq(ctrl_we & (self.csr_wdata & Ctrl.START).any()),
+            clear.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR).any()),
+            clear_counters.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR_COUNTERS).any()),
+        ]
+        with m.If(self.csr_we & (self.csr_addr == Reg.MODE)):
+            m.d.sync += mode_dense.eq(self.csr_wdata[0])
+        for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
+                          ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
+                          ("b_base", Reg.B_BASE)):
+            with m.If(self.csr_we & (self.csr_addr == reg)):
+                m.d.sync += dims[name].eq(self.csr_wdata)
+
+        counters = {name: Signal(COUNTER_WIDTH, name=f"cnt_{name}") for name, _ in COUNTERS}
+
+        # --- job state ---------------------------------------------------------------------------
+        # Latched at START so that register writes during a job do not disturb it.
+        dense = Signal()                       # this job is dense
+        kops = Signal(DIM_WIDTH + 1)           # operations per (mi, ni): K_TILES * ratio
+        m_t = Signal(DIM_WIDTH)
+        n_t = Signal(DIM_WIDTH)
+        b_base = Signal(DIM_WIDTH)
+
+        # Issue counters (stage 0) and their running buffer addresses.
+        mi = Signal(DIM_WIDTH)
+        ni = Signal(DIM_WIDTH)
+        ki = Signal(DIM_WIDTH + 1)
+        a_row = Signal(2 * DIM_WIDTH + 2)      # a_base + mi * kops
+        a_addr = Signal(2 * DIM_WIDTH + 2)
+        b_addr = Signal(2 * DIM_WIDTH + 2)
+        issuing = Signal()                     # operations remain to be read
+
+        # Stage 1: the buffer words being read, with their flags.
+        valid1 = Signal()
+        first1 = Signal()
+        last1 = Signal()
+        half1 = Signal()                       # dense job: which half of the B word
+
+        # Output tile counters: the job ends with the transfer of tile (m_t - 1, n_t - 1).
+        d_mi = Signal(DIM_WIDTH)
+        d_ni = Signal(DIM_WIDTH)
+        d_last = Signal()
+        m.d.comb += d_last.eq((d_mi == m_t - 1) & (d_ni == n_t - 1))
+        done = Signal()
+        cause = Signal(8)
+        busy = Signal()
+
+        accept = Signal()                      # the core takes an operation this cycle
+        m.d.comb += accept.eq(core.a.valid & core.a.ready)
+        advance = Signal()                     # stage 1 is free for the next word
+        m.d.comb += advance.eq(~valid1 | accept)
+
+        # --- start, checks and completion ----------------------------------------------------
+        mt_req, nt_req, kt_req = dims["m_tiles"], dims["n_tiles"], dims["k_tiles"]
+        kops_req = Signal(DIM_WIDTH + 1)
+        m.d.comb += kops_req.eq(Mux(mode_dense, kt_req * ratio, kt_req))
+        a_need = Signal(2 * DIM_WIDTH + 2)
+        b_need = Signal(2 * DIM_WIDTH + 1)
+        m.d.comb += [
+            a_need.eq(dims["a_base"] + mt_req * kops_req),
+            b_need.eq(dims["b_base"] + kt_req * nt_req),
+        ]
+        check = Signal(8)
+        m.d.comb += [
+            check[0].eq((mt_req == 0) | (nt_req == 0) | (kt_req == 0)),
+            check[1].eq(a_need > self.a_depth),
+            check[2].eq(b_need > self.b_depth),
+            check[4].eq(~mode_dense if not cfg.sparse else 0),
+        ]
+
+        d_take = Signal()
+        m.d.comb += d_take.eq(self.d.valid & self.d.ready)
+
+        with m.If(clear):
+            m.d.sync += [done.eq(0), cause.eq(0)]
+        with m.If(start & ~busy):
+            m.d.sync += [
+                done.eq(0),
+                dense.eq(mode_dense),
+                kops.eq(kops_req),
+                m_t.eq(mt_req),
+                n_t.eq(nt_req),
+                b_base.eq(dims["b_base"]),
+                mi.eq(0), ni.eq(0), ki.eq(0),
+                a_row.eq(dims["a_base"]),
+                a_addr.eq(dims["a_base"]),
+                b_addr.eq(dims["b_base"]),
+                d_mi.eq(0),
+                d_ni.eq(0),
+            ]
+            with m.If(check.any()):
+                m.d.sync += [done.eq(1), cause.eq(check)]
+            with m.Else():
+                m.d.sync += [busy.eq(1), issuing.eq(1), cause.eq(0)]
+
+        with m.If(busy & d_take):
+            with m.If(d_ni == n_t - 1):
+                m.d.sync += [d_ni.eq(0), d_mi.eq(d_mi + 1)]
+            with m.Else():
+                m.d.sync += d_ni.eq(d_ni + 1)
+            with m.If(self.d.payload.error):
+                m.d.sync += cause[3].eq(1)
+            with m.If(d_last):
+                m.d.sync += [busy.eq(0), done.eq(1)]
+
+        # --- sequencer: mi, ni, ki loops, one buffer read per cycle ------------------------
+        last_k = Signal()
+        m.d.comb += last_k.eq(ki == kops - 1)
+        issue = Signal()
+        m.d.comb += issue.eq(issuing & advance)
+        m.d.comb += [
+            a_rd.addr.eq(a_addr),
+            b_rd.addr.eq(b_addr),
+            a_rd.en.eq(advance),
+            b_rd.en.eq(advance),
+        ]
+        with m.If(advance):
+            m.d.sync += [
+                valid1.eq(issue),
+                first1.eq(ki == 0),
+                last1.eq(last_k),
+                half1.eq(ki[0]),
+            ]
+        with m.If(issue):
+            with m.If(last_k):
+                m.d.sync += [ki.eq(0), a_addr.eq(a_row)]
+                with m.If(ni == n_t - 1):
+                    m.d.sync += [
+                        ni.eq(0),
+                        mi.eq(mi + 1),
+                        a_row.eq(a_row + kops),
+                        a_addr.eq(a_row + kops),
+                        b_addr.eq(b_base),
+                    ]
+                    with m.If(mi == m_t - 1):
+                        m.d.sync += issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [ni.eq(ni + 1), b_addr.eq(b_base + ni + 1)]
+            with m.Else():
+                m.d.sync += [ki.eq(ki + 1), a_addr.eq(a_addr + 1)]
+                # Dense jobs read each B word twice (both halves) before moving on.
+                with m.If(~dense | ki[0]):
+                    m.d.sync += b_addr.eq(b_addr + n_t)
+
+        # --- core operands ---------------------------------------------------------------------
+        m.d.comb += [
+            core.a.valid.eq(valid1),
+            core.b.valid.eq(valid1),
+            core.a.payload.first.eq(first1),
+            core.a.payload.last.eq(last1),
+            core.a.payload.values.eq(a_rd.data.values),
+        ]
+        b_word = b_rd.data
+        rows_half = cfg.kept_k
+        b_half = Signal(data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), cfg.tile_n),
+                                         rows_half))
+        half_bits = b_half.shape().size
+        m.d.comb += b_half.eq(Mux(half1, b_word.as_value()[half_bits:2 * half_bits],
+                                  b_word.as_value()[:half_bits]))
+        if cfg.sparse:
+            # Dense jobs: metadata "positions 0 .. n-1" in every group and B spread so that
+            # dense row g*n + s sits at row g*m + s (architecture §5).
+            idx = cfg.index_width
+            dense_meta = 0
+            for j in range(cfg.kept_k):
+                dense_meta |= (j % cfg.n) << (j * idx)
+            b_spread = Signal(self.b_layout)
+            for j in range(rows_half):
+                g, s = divmod(j, cfg.n)
+                m.d.comb += b_spread[g * cfg.m + s].eq(b_half[j])
+            with m.If(dense):
+                m.d.comb += [
+                    core.a.payload.meta.eq(Cat(*([Const(dense_meta, cfg.meta_width)]
+                                                 * cfg.tile_m))),
+                    core.b.payload.eq(b_spread),
+                ]
+            with m.Else():
+                m.d.comb += [
+                    core.a.payload.meta.eq(a_rd.data.meta),
+                    core.b.payload.eq(b_word),
+                ]
+        else:
+            m.d.comb += core.b.payload.eq(b_half)
+
+        # --- D stream ---------------------------------------------------------------------------
+        m.d.comb += [
+            self.d.valid.eq(core.d.valid),
+            core.d.ready.eq(self.d.ready),
+            self.d.payload.data.eq(core.d.payload.data),
+            self.d.payload.error.eq(core.d.payload.error),
+            self.d.payload.last.eq(d_last),
+        ]
+
+        # --- performance counters -------------------------------------------------------------
+        stall_out = Signal()
+        m.d.comb += stall_out.eq(busy & ~accept & self.d.valid & ~self.d.ready)
+        macs_sparse = cfg.tile_m * cfg.tile_n * cfg.tile_k
+        macs_dense = cfg.tile_m * cfg.tile_n * cfg.kept_k
+        with m.If(clear_counters):
+            m.d.sync += [c.eq(0) for c in counters.values()]
+        with m.Else():
+            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+            with m.If(busy):
+                m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
+            with m.If(stall_out):
+                m.d.sync += counters["stall_out"].eq(counters["stall_out"] + 1)
+            with m.If(busy & ~accept & ~stall_out):
+                m.d.sync += counters["stall_in"].eq(counters["stall_in"] + 1)
+            with m.If(accept):
+                m.d.sync += [
+                    counters["tile_ops"].eq(counters["tile_ops"] + 1),
+                    counters["macs"].eq(counters["macs"] +
+                                        Mux(dense, macs_dense, macs_sparse)),
+                ]
+            with m.If(busy & d_take):
+                m.d.sync += counters["d_tiles"].eq(counters["d_tiles"] + 1)
+
+        # --- register reads -------------------------------------------------------------------
+        info = (cfg.tile_m | cfg.tile_n << 8 | cfg.tile_k << 16 | cfg.n << 24 | cfg.m << 28)
+        widths = (cfg.a_width | cfg.b_width << 8 | cfg.acc_width << 16 | int(cfg.sparse) << 24)
+        with m.Switch(self.csr_addr):
+            with m.Case(Reg.STATUS):
+                m.d.sync += self.csr_rdata.eq(Cat(busy, done, cause.any(), Const(0, 5), cause))
+            with m.Case(Reg.MODE):
+                m.d.sync += self.csr_rdata.eq(mode_dense)
+            for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
+                              ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
+                              ("b_base", Reg.B_BASE)):
+                with m.Case(reg):
+                    m.d.sync += self.csr_rdata.eq(dims[name])
+            with m.Case(Reg.INFO):
+                m.d.sync += self.csr_rdata.eq(info & 0xFFFFFFFF)
+            with m.Case(Reg.A_DEPTH):
+                m.d.sync += self.csr_rdata.eq(self.a_depth)
+            with m.Case(Reg.B_DEPTH):
+                m.d.sync += self.csr_rdata.eq(self.b_depth)
+            with m.Case(Reg.WIDTHS):
+                m.d.sync += self.csr_rdata.eq(widths)
+            for name, reg in COUNTERS:
+                with m.Case(reg):
+                    m.d.sync += self.csr_rdata.eq(counters[name][:32])
+                with m.Case(reg + 1):
+                    m.d.sync += self.csr_rdata.eq(counters[name][32:])
+            with m.Default():
+                m.d.sync += self.csr_rdata.eq(0)
+
+        m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.cause.eq(cause)]
+        return m
