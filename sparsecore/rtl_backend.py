@@ -2,8 +2,9 @@
 
 The model flow talks to the hardware through **one** function, :func:`rtl_gemm`; everything
 else here adapts it to a quantized layer (:func:`layer_matmul`, the ``matmul`` argument of
-:func:`sparsecore.quant.infer_int8`). Until the GEMM engine exists, :func:`rtl_gemm` raises
-:class:`RTLUnavailable` and the flow reports the RTL rows as not run.
+:func:`sparsecore.quant.infer_int8`). Where the engine's driver or the
+simulator cannot be loaded, :func:`rtl_gemm` raises :class:`RTLUnavailable` and the flow
+reports the RTL rows as not run.
 
 Contract of :func:`rtl_gemm` (what the engine must provide):
 
@@ -22,40 +23,67 @@ Contract of :func:`rtl_gemm` (what the engine must provide):
 import numpy as np
 
 __all__ = ["RTLUnavailable", "rtl_gemm", "rtl_status", "layer_matmul", "gemm_tile_ops",
-           "TILE"]
+           "TILE", "BUILD_NAME"]
 
 #: Default core tile (tile_m, tile_n, tile_k) and pattern, as in hw/config.py's CoreConfig.
 TILE = {"tile_m": 4, "tile_n": 4, "tile_k": 16, "n": 2, "m": 4}
 
 
 class RTLUnavailable(NotImplementedError):
-    """The RTL path cannot run here (the GEMM engine is not wired yet, or no simulator)."""
+    """The RTL path cannot run here (the GEMM engine's driver or the simulator is missing)."""
+
+
+#: The model flow's own Verilator build folder (concurrent runs must never share one).
+BUILD_NAME = "model_flow"
 
 
 def rtl_gemm(a, b, c=None, *, sparse):
     """``D = wrap32(A·B + C)`` on the RTL under Verilator; see the module docstring.
 
+    Runs the GEMM engine (``tb.gemm_driver.run_gemm``, default core configuration),
+    splitting GEMMs larger than its buffers into several engine jobs.
+
     Returns
     -------
     (numpy.ndarray int32 (M, N), dict)
-        The result and the engine's counters (``"cycles"`` at least).
+        The result and the engine's counters; ``"cycles"`` is the engine's busy cycles
+        (compute, not operand loading) and ``"ops"`` its tile operations.
 
     Raises
     ------
     RTLUnavailable
-        Always, until the GEMM engine is wired here.
+        If the GEMM engine's driver or its simulator cannot be loaded.
     """
-    raise RTLUnavailable("the GEMM engine is not wired yet: sparsecore.rtl_backend.rtl_gemm "
-                         "must call the engine's run_gemm (RTL under Verilator)")
+    available, reason = rtl_status()
+    if not available:
+        raise RTLUnavailable(reason)
+    from tb.gemm_driver import run_gemm
+
+    if sparse:
+        values, metadata = a
+        D, counters = run_gemm(B=b, C=c, values=values, metadata=metadata, sparse=True,
+                               split=True, build_name=BUILD_NAME)
+    else:
+        D, counters = run_gemm(A=a, B=b, C=c, sparse=False, split=True,
+                               build_name=BUILD_NAME)
+    counters = dict(counters)
+    counters["engine_cycles"] = counters["cycles"]
+    counters["cycles"], counters["ops"] = counters["busy_cycles"], counters["tile_ops"]
+    return np.asarray(D).astype(np.int32), counters
 
 
 def rtl_status():
-    """``(available, reason)``: whether :func:`rtl_gemm` can run, probed on a 4×16×4 GEMM."""
-    tm, tn, tk = TILE["tile_m"], TILE["tile_n"], TILE["tile_k"]
+    """``(available, reason)``: whether :func:`rtl_gemm` can run here.
+
+    Checks that the GEMM engine's driver imports and that the simulator is installed,
+    without launching a simulation.
+    """
     try:
-        rtl_gemm(np.zeros((tm, tk), np.int8), np.zeros((tk, tn), np.int8), sparse=False)
-    except RTLUnavailable as exc:
-        return False, str(exc)
+        import tb.gemm_driver  # noqa: F401
+        from tb.toolchain import verilator_bin
+        verilator_bin()
+    except Exception as exc:  # ImportError, ToolchainError: both mean "cannot run here"
+        return False, f"GEMM engine not available: {exc}"
     return True, "ok"
 
 

@@ -82,17 +82,16 @@ def test_file_commands_end_to_end(tmp_path, capsys):
     assert "--method tw needs --sparsity" in capsys.readouterr().err
 
 
-def test_run_on_rtl_without_engine_is_a_clean_error(tmp_path, capsys):
+def test_run_on_rtl_without_simulator_is_a_clean_error(tmp_path, capsys, monkeypatch):
     from sparsecore import rtl_backend
-    available, _ = rtl_backend.rtl_status()
-    if available:
-        pytest.skip("the RTL backend is wired: nothing to refuse")
+    monkeypatch.setattr(rtl_backend, "rtl_status",
+                        lambda: (False, "GEMM engine not available: no simulator"))
     dense, packed = tmp_path / "dense.npz", tmp_path / "int8.npz"
     assert main(["-q", "train", str(dense), "--epochs", "1"]) == 0
     assert main(["compress", str(dense), str(packed), "--dense"]) == 0
     capsys.readouterr()
     assert main(["-q", "run", str(packed), "--backend", "rtl", "--limit", "4"]) == 1
-    assert "GEMM engine is not wired yet" in capsys.readouterr().err
+    assert "GEMM engine not available: no simulator" in capsys.readouterr().err
 
 
 def test_quiet_before_or_after_the_command():

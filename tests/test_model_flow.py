@@ -157,7 +157,6 @@ def tile_engine(a, b, c=None, *, sparse):
 
 def test_rtl_adapter_on_the_tile_model(digits, monkeypatch):
     monkeypatch.setattr(rtl_backend, "rtl_gemm", tile_engine)
-    assert rtl_backend.rtl_status() == (True, "ok")
     layers = model.train(digits, model.TrainConfig(epochs=1))
     masks = pruning.prune_masks(layers, "2:4")
     q = quant.quantize(model.apply_masks(layers, masks), digits.x_train, sparse=True)
