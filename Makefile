@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim test lint synth bench clean
+.PHONY: all venv verilog sim test lint synth bench demo clean
 
 all: test
 
@@ -35,6 +35,11 @@ synth: verilog
 
 bench: $(STAMP)
 	$(PY) bench/golden_bench.py
+	$(PY) -m bench.gemm_bench
+	$(PY) -m bench.zvc_report
+
+demo: $(STAMP)
+	$(VENV)/bin/sparsecore demo
 
 clean:
 	rm -rf sim_build build reports .pytest_cache .hypothesis
