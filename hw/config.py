@@ -17,6 +17,13 @@ MAX_OPERAND_WIDTH = 32
 MAX_ACC_WIDTH = 64
 #: The N:M patterns the core is verified with.
 SUPPORTED_PATTERNS = ((1, 2), (2, 4), (4, 8))
+#: How the multipliers are built: ``"generic"`` (plain ``*``, the synthesis tool maps it) or
+#: ``"ecp5"`` (a registered Lattice ECP5 ``MULT18X18D`` instance, ``hw/multiplier.py``).
+DSP_OPTIONS = ("generic", "ecp5")
+#: Operand widths one ``MULT18X18D`` takes, and the pipeline depth whose ``opnd`` and ``prod``
+#: stages become its input and output registers.
+ECP5_MAX_OPERAND_WIDTH = 18
+ECP5_MIN_PIPELINE = 5
 
 
 class ConfigError(ValueError):
@@ -43,6 +50,11 @@ class CoreConfig:
     sparse : bool
         ``False`` builds the dense baseline: the same ``tile_m * tile_n * kept_k``
         multipliers, no metadata decoder and no operand selectors.
+    dsp : str
+        ``"generic"`` (default): each product is a plain multiply that synthesis maps.
+        ``"ecp5"``: each product is a Lattice ``MULT18X18D`` instance whose input and output
+        registers are the ``opnd`` and ``prod`` stages (``hw/multiplier.py``); needs operand
+        widths of at most 18 and ``pipeline`` of at least 5, and the same latency.
 
     Raises
     ------
@@ -60,6 +72,7 @@ class CoreConfig:
     m: int = 4
     pipeline: int = 1
     sparse: bool = True
+    dsp: str = "generic"
 
     def __post_init__(self):
         for name in ("tile_m", "tile_n", "tile_k", "a_width", "b_width", "acc_width",
@@ -84,6 +97,17 @@ class CoreConfig:
         if self.acc_width < 2 or self.acc_width > MAX_ACC_WIDTH:
             raise ConfigError(f"acc_width must be between 2 and {MAX_ACC_WIDTH}, "
                               f"not {self.acc_width}")
+        if self.dsp not in DSP_OPTIONS:
+            raise ConfigError(f"dsp must be one of "
+                              f"{', '.join(repr(o) for o in DSP_OPTIONS)}, not {self.dsp!r}")
+        if self.dsp == "ecp5":
+            for name in ("a_width", "b_width"):
+                if getattr(self, name) > ECP5_MAX_OPERAND_WIDTH:
+                    raise ConfigError(f"{name} must be at most {ECP5_MAX_OPERAND_WIDTH} with "
+                                      f"dsp='ecp5', not {getattr(self, name)}")
+            if self.pipeline < ECP5_MIN_PIPELINE:
+                raise ConfigError(f"pipeline must be at least {ECP5_MIN_PIPELINE} with "
+                                  f"dsp='ecp5', not {self.pipeline}")
 
     # --- derived sizes -------------------------------------------------------------------------
 
@@ -136,4 +160,5 @@ class CoreConfig:
         """A stable identifier, used for Verilog module names and build folders."""
         kind = f"sparse{self.n}of{self.m}" if self.sparse else "dense"
         return (f"{kind}_{self.tile_m}x{self.tile_n}x{self.tile_k}_a{self.a_width}"
-                f"b{self.b_width}acc{self.acc_width}_p{self.pipeline}")
+                f"b{self.b_width}acc{self.acc_width}_p{self.pipeline}"
+                f"{'' if self.dsp == 'generic' else '_' + self.dsp}")

@@ -224,7 +224,7 @@ class SparseMMA(wiring.Component):
         # Multipliers and adder trees.
         dot = m.submodules.dot = DotProductArray(
             cfg.tile_m, cfg.tile_n, cfg.kept_k, a_width=cfg.a_width, b_width=cfg.b_width,
-            stages=self.dot_stages)
+            stages=self.dot_stages, dsp=cfg.dsp)
         m.d.comb += [
             dot.i.payload.a.eq(sel_values),
             dot.i.payload.b.eq(sel_b),

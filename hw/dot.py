@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ._checks import check_count, check_width
+from .multiplier import RegisteredMultiplier, check_dsp
 
 __all__ = ["DotProductArray"]
 
@@ -36,7 +37,9 @@ class DotProductArray(wiring.Component):
     cycle and ``o.valid`` is ``i.valid`` delayed by ``stages`` cycles. The registers go, in
     this order of preference: after the multipliers, after the adder tree, on the operands
     in front of the multipliers (one copy per multiplier), between adder tree levels
-    (middle first), then extra registers after the tree.
+    (middle first), then extra registers after the tree. Once both the operand and the
+    product registers exist (``stages >= 3``) each multiplier with its two registers is a
+    :class:`~hw.multiplier.RegisteredMultiplier` (``dsp`` selects how it is built).
 
     Latency: ``stages`` cycles. Throughput: one set of ``tile_m × tile_n`` dot products per
     cycle.
@@ -49,6 +52,9 @@ class DotProductArray(wiring.Component):
         Signed widths of the A and B operands.
     stages : int
         Register stages (0 makes the array combinational).
+    dsp : str
+        ``"generic"`` or ``"ecp5"`` (:class:`~hw.multiplier.RegisteredMultiplier`); ``"ecp5"``
+        needs ``stages >= 3`` and widths of at most 18.
 
     Members
     -------
@@ -64,16 +70,26 @@ class DotProductArray(wiring.Component):
     Raises
     ------
     TypeError, ValueError
-        If a size is not a positive integer, a width is below 2 or ``stages`` is negative.
+        If a size is not a positive integer, a width is below 2, ``stages`` is negative, or
+        ``dsp`` is unknown or ``"ecp5"`` with ``stages < 3`` or a width above 18.
     """
 
-    def __init__(self, tile_m, tile_n, kept_k, *, a_width=8, b_width=8, stages=1):
+    def __init__(self, tile_m, tile_n, kept_k, *, a_width=8, b_width=8, stages=1,
+                 dsp="generic"):
         check_count("tile_m", tile_m)
         check_count("tile_n", tile_n)
         check_count("kept_k", kept_k)
         check_width("a_width", a_width)
         check_width("b_width", b_width)
         check_count("stages", stages, minimum=0)
+        check_dsp(dsp, a_width=a_width, b_width=b_width)
+        points, _ = register_plan(stages, ceil_log2(kept_k))
+        if dsp != "generic" and "opnd" not in points:
+            raise ValueError(f"stages must be at least 3 with dsp={dsp!r} (the operand and "
+                             f"product registers are the multiplier's), not {stages}")
+        self._a_width = a_width
+        self._b_width = b_width
+        self._dsp = dsp
         self._tile_m = tile_m
         self._tile_n = tile_n
         self._kept_k = kept_k
@@ -119,11 +135,12 @@ class DotProductArray(wiring.Component):
 
         # Operand registers: a copy of both operands per multiplier, so that on an FPGA each
         # can sit next to its DSP block and the long route to it gets a cycle of its own.
+        # "opnd" only comes with "prod" (register_plan's order), and then the two registers
+        # and the multiply are one RegisteredMultiplier (on an ECP5 the DSP block's own).
         operands = [(self.i.payload.a[r][j], self.i.payload.b[r][j][c])
                     for r, c in lanes for j in range(self._kept_k)]
-        if "opnd" in points:
-            operands = list(zip(stage([a for a, _ in operands], "opnd_a_q"),
-                                stage([b for _, b in operands], "opnd_b_q")))
+        registered = "opnd" in points
+        assert not registered or "prod" in points
 
         # Multipliers.
         terms = []
@@ -131,10 +148,15 @@ class DotProductArray(wiring.Component):
             r, c = lanes[index // self._kept_k]
             j = index % self._kept_k
             prod = Signal(signed(self._sum_width - self._levels), name=f"r{r}_c{c}_j{j}_prod")
-            m.d.comb += prod.eq(a * b)
+            if registered:
+                mul = RegisteredMultiplier(self._a_width, self._b_width, dsp=self._dsp)
+                m.submodules[f"r{r}_c{c}_j{j}_mul"] = mul
+                m.d.comb += [mul.a.eq(a), mul.b.eq(b), prod.eq(mul.p)]
+            else:
+                m.d.comb += prod.eq(a * b)
             terms.append(prod)
         width = self._kept_k
-        if "prod" in points:
+        if "prod" in points and not registered:
             terms = stage(terms, "prod_q")
 
         # Adder trees, one level at a time over all lanes.

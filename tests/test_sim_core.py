@@ -47,7 +47,18 @@ SWEEP = {
     "nm1of2": (CoreConfig(n=1, m=2), {"random": 2000}),
     "nm4of8": (CoreConfig(n=4, m=8), {"random": 2000}),
     "dense": (CoreConfig(sparse=False), {"random": 3000}),
+    # ECP5 DSP primitives (dsp="ecp5") simulated with hw/sim_models/MULT18X18D.v. The
+    # default tile is a large Verilator model: every cocotb test runs, but short.
+    "ecp5_small_p5": (CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=5, dsp="ecp5"),
+                      {"random": 1500, "long": 500}),
+    "ecp5_default_p6": (CoreConfig(pipeline=6, dsp="ecp5"),
+                        {"random": 300, "long": 200, "wrap_max": 300, "invalid": 200,
+                         "reset": 100, "reset_rounds": 2, "gemm": 1, "dense": 1,
+                         "cycle": 100}),
 }
+
+#: Simulation models of vendor primitives, by ``CoreConfig.dsp``.
+PRIMITIVE_MODELS = {"generic": [], "ecp5": [ROOT / "hw" / "sim_models" / "MULT18X18D.v"]}
 
 MIN_TOTAL_OPS = 100_000
 
@@ -92,7 +103,8 @@ def test_sim_core(name):
     }
     if os.environ.get("SEED", "") != "":
         env["SEED"] = os.environ["SEED"]
-    run_cocotb(sources=[source], toplevel=module, test_module="tb.tb_core",
+    run_cocotb(sources=[*PRIMITIVE_MODELS[config.dsp], source], toplevel=module,
+               test_module="tb.tb_core",
                build_name=build_name(config), extra_env=env)
     if not summary_path.exists() and os.environ.get("COCOTB_TEST_FILTER"):
         pytest.skip("every selected cocotb test was skipped")
