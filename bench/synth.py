@@ -13,10 +13,12 @@ Usage::
                           [--router router2] [--configs SPEC ...] [--no-search]
                           [--cached-only] [--update-docs docs/synth.md]
 
-A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-nodsp]`` with KIND ``sparse``
+A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with KIND ``sparse``
 (2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
 ``aW`` alone sets both operand widths; ``nodsp`` synthesizes with ``synth_ecp5 -nodsp``
-(multipliers in LUTs). ``CoreConfig.name`` strings are accepted too.
+(multipliers in LUTs); ``ecp5`` builds the core with ``CoreConfig(dsp="ecp5")`` (products in
+MULT18X18D with their own input and output registers). ``CoreConfig.name`` strings are
+accepted too.
 
 Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
 ``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-<key>/`` (Verilog,
@@ -130,6 +132,8 @@ def parse_spec(spec):
         widths = _WIDTHS.match(token)
         if token == "nodsp":
             nodsp = True
+        elif token == "ecp5":
+            args["dsp"] = "ecp5"
         elif re.fullmatch(r"p\d+", token):
             args["pipeline"] = int(token[1:])
         elif re.fullmatch(r"s\d", token):
@@ -158,8 +162,9 @@ def spec_of(config):
     widths = f"a{config.a_width}" if config.a_width == config.b_width else \
         f"a{config.a_width}b{config.b_width}"
     acc = "" if config.acc_width == 32 else f"-acc{config.acc_width}"
+    dsp = "" if config.dsp == "generic" else f"-{config.dsp}"
     return (f"{kind}-{config.tile_m}x{config.tile_n}x{config.tile_k}-{widths}{acc}"
-            f"-p{config.pipeline}")
+            f"-p{config.pipeline}{dsp}")
 
 
 def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, max_tile=16,
@@ -216,6 +221,9 @@ def default_plan(quick, *, dsp_capacity=None, search_pipeline=3):
     for p in (2, 4):
         add(f"sparse-4x4x16-a8-p{p}", "pipeline")
         add(f"dense-4x4x16-a8-p{p}", "pipeline")
+    # Products in MULT18X18D with their own registers (CoreConfig(dsp="ecp5")).
+    add("sparse-4x4x16-a8-p6-ecp5", "pipeline, registered DSP")
+    add("dense-4x4x16-a8-p6-ecp5", "pipeline, registered DSP")
     add("dense-4x4x32-a8-p1-nodsp", "dense, same throughput, LUT multipliers", late)
     return plan, late
 
@@ -427,7 +435,7 @@ def base_record(job, options):
         "config": job.label, "name": c.name, "sparse": c.sparse, "n": c.n, "m": c.m,
         "tile": [c.tile_m, c.tile_n, c.tile_k], "kept_k": c.kept_k,
         "a_width": c.a_width, "b_width": c.b_width, "acc_width": c.acc_width,
-        "pipeline": c.pipeline, "nodsp": job.nodsp,
+        "pipeline": c.pipeline, "dsp": c.dsp, "nodsp": job.nodsp,
         "multipliers": c.multipliers, "macs_per_op": c.macs_per_op,
         "device": options.device, "package": options.package,
         "speed": job.speed or options.speed, "freq_target": options.freq,

@@ -28,6 +28,11 @@ def test_parse_spec():
     config = CoreConfig(2, 3, 8, a_width=4, b_width=4, pipeline=3)
     assert synth.parse_spec(config.name).config == config
     assert synth.parse_spec(synth.spec_of(config)).config == config
+    # Registered ECP5 DSP multipliers (CoreConfig(dsp="ecp5")), by spec and by name.
+    ecp5 = CoreConfig(pipeline=6, dsp="ecp5")
+    assert synth.parse_spec("sparse-4x4x16-a8-p6-ecp5").config == ecp5
+    assert synth.spec_of(ecp5) == "sparse-4x4x16-a8-p6-ecp5"
+    assert synth.parse_spec(ecp5.name).config == ecp5
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -36,6 +41,7 @@ def test_parse_spec():
     ("sparse-4x4", "tile shape must be MxNxK, not '4x4'"),
     ("sparse-4x4x16-q3", "unknown part 'q3'"),
     ("sparse-4x4x6", "tile_k must be a multiple of m=4, not 6"),
+    ("sparse-4x4x16-p4-ecp5", "pipeline must be at least 5 with dsp='ecp5', not 4"),
 ])
 def test_parse_spec_wrong(spec, message):
     with pytest.raises(synth.SpecError, match=message.replace("(", r"\(")):
