@@ -10,7 +10,8 @@ Most of the random volume goes to the cheap configurations; the sweep checks at 
 :data:`MIN_TOTAL_OPS` tile operations in all (``test_sweep_volume``).
 
 Replay a failure with ``SEED=<seed> .venv/bin/pytest tests/test_sim_core.py -k <config>``;
-``WAVES=1`` writes ``dump.vcd`` into ``sim_build/core_<config.name>_waves/``.
+``WAVES=1`` writes ``dump.vcd`` into ``sim_build/core_<config.name>_waves_vcd/``
+(``WAVES_FORMAT=fst``: ``dump.fst``, needs the lz4 headers).
 """
 
 import json
@@ -84,7 +85,9 @@ def sources_for(config):
 
 def build_name(config):
     # A folder per configuration (and per wave setting: a traced build is another binary).
-    return f"core_{config.name}" + ("_waves" if waves_requested() else "")
+    if not waves_requested():
+        return f"core_{config.name}"
+    return f"core_{config.name}_waves_{os.environ.get('WAVES_FORMAT', 'vcd').lower()}"
 
 
 @pytest.mark.sim
