@@ -10,6 +10,7 @@ in the style of cocotbext-axi's ``itertools.cycle([1, 1, 1, 0])``.
 """
 
 import itertools
+import json
 import os
 
 import numpy as np
@@ -46,6 +47,35 @@ def random_pauses(rng, probability):
     if probability == 0:
         return itertools.repeat(False)
     return (bool(rng.random() < probability) for _ in itertools.count())
+
+
+#: Cycles of pipeline latency the throughput tests allow on top of the ideal count.
+THROUGHPUT_SLACK = 2
+
+
+def throughput_record(log, density, words, stats, ideal, port):
+    """Check one throughput run and describe it.
+
+    ``stats`` holds the run's ``first_in``/``last_out`` cycles and word counts; the run may
+    take at most ``ideal + THROUGHPUT_SLACK`` cycles. ``port`` (``"in"`` or ``"out"``) is the
+    port whose words per cycle the record reports.
+    """
+    cycles = stats["last_out"] - stats["first_in"] + 1
+    rate = stats[f"{port}_words"] / cycles
+    log.info(f"density {density:.2f}: {stats['in_words']} words in, {stats['out_words']} "
+             f"out, {cycles} cycles, {rate:.3f} {port}put words/cycle")
+    assert cycles <= ideal + THROUGHPUT_SLACK, \
+        f"{cycles} cycles > {ideal + THROUGHPUT_SLACK}"
+    return {"density": density, "in_words": stats["in_words"],
+            "out_words": stats["out_words"], "cycles": cycles, "ideal_cycles": ideal,
+            f"{port}_words_per_cycle": rate}
+
+
+def save_throughput(results):
+    """Write the throughput records to ``ZVC_THROUGHPUT_JSON`` when it is set."""
+    if os.environ.get("ZVC_THROUGHPUT_JSON"):
+        with open(os.environ["ZVC_THROUGHPUT_JSON"], "w") as f:
+            json.dump(results, f, indent=1)
 
 
 def random_words(rng, n, density, word_width):

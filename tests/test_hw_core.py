@@ -66,6 +66,26 @@ def result(cfg, payload):
     return d, bool(payload.error)
 
 
+def offer(ctx, dut, cfg, op):
+    """Present ``op`` on both input streams."""
+    ctx.set(dut.a.payload, a_payload(cfg, op))
+    ctx.set(dut.b.payload, op.b.tolist())
+    ctx.set(dut.a.valid, 1)
+    ctx.set(dut.b.valid, 1)
+
+
+async def push_collecting(ctx, dut, cfg, op, got):
+    """Offer ``op`` until it is accepted, appending every result offered on d meanwhile."""
+    offer(ctx, dut, cfg, op)
+    while True:
+        _, _, ready, d_valid, d = await ctx.tick().sample(
+            dut.a.ready, dut.d.valid, dut.d.payload)
+        if d_valid:
+            got.append(result(cfg, d))
+        if ready:
+            return
+
+
 def pauses(rng, p_go):
     """An endless pause pattern: each cycle goes with probability ``p_go``."""
     while True:
@@ -301,10 +321,7 @@ def test_sim_backpressure_credits(rng, pipeline):
         ctx.set(dut.d.ready, 0)
         accepted = []
         for cycle, op in enumerate(ops):
-            ctx.set(dut.a.payload, a_payload(cfg, op))
-            ctx.set(dut.b.payload, op.b.tolist())
-            ctx.set(dut.a.valid, 1)
-            ctx.set(dut.b.valid, 1)
+            offer(ctx, dut, cfg, op)
             for wait in range(3 * dut.latency + 4):
                 _, _, ready = await ctx.tick().sample(dut.a.ready)
                 if ready:
@@ -322,17 +339,7 @@ def test_sim_backpressure_credits(rng, pipeline):
         # Release d and push the rest.
         for op in ops[dut.fifo_depth:]:
             ctx.set(dut.d.ready, 1)
-            ctx.set(dut.a.payload, a_payload(cfg, op))
-            ctx.set(dut.b.payload, op.b.tolist())
-            ctx.set(dut.a.valid, 1)
-            ctx.set(dut.b.valid, 1)
-            while True:
-                _, _, ready, d_valid, d = await ctx.tick().sample(
-                    dut.a.ready, dut.d.valid, dut.d.payload)
-                if d_valid:
-                    got.append(result(cfg, d))
-                if ready:
-                    break
+            await push_collecting(ctx, dut, cfg, op, got)
         ctx.set(dut.a.valid, 0)
         ctx.set(dut.b.valid, 0)
         for _ in range(2 * dut.latency + 4):
@@ -365,10 +372,7 @@ def test_sim_reset_mid_stream(rng, pipeline):
         # Before: d stalled so results sit in the FIFO and the pipeline when reset comes.
         ctx.set(dut.d.ready, 0)
         for op in before:
-            ctx.set(dut.a.payload, a_payload(cfg, op))
-            ctx.set(dut.b.payload, op.b.tolist())
-            ctx.set(dut.a.valid, 1)
-            ctx.set(dut.b.valid, 1)
+            offer(ctx, dut, cfg, op)
             await ctx.tick().until(dut.a.ready)
         ctx.set(dut.a.valid, 0)
         ctx.set(dut.b.valid, 0)
@@ -393,17 +397,7 @@ def test_sim_reset_mid_stream(rng, pipeline):
             assert not d_valid
         # After: a fresh core.
         for op in after:
-            ctx.set(dut.a.payload, a_payload(cfg, op))
-            ctx.set(dut.b.payload, op.b.tolist())
-            ctx.set(dut.a.valid, 1)
-            ctx.set(dut.b.valid, 1)
-            while True:
-                _, _, ready, d_valid, d = await ctx.tick().sample(
-                    dut.a.ready, dut.d.valid, dut.d.payload)
-                if d_valid:
-                    got.append(result(cfg, d))
-                if ready:
-                    break
+            await push_collecting(ctx, dut, cfg, op, got)
         ctx.set(dut.a.valid, 0)
         ctx.set(dut.b.valid, 0)
         for _ in range(dut.latency + 2):
