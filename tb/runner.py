@@ -41,7 +41,7 @@ def waves_requested():
 def trace_args():
     """Verilator tracing options for ``WAVES`` / ``WAVES_FORMAT`` (empty when waves are off).
 
-    cocotb's runner adds ``--trace`` itself when ``WAVES=1``; a later ``--trace-fst``
+    cocotb's runner adds ``--trace`` (VCD) itself when ``WAVES=1``; a later ``--trace-fst``
     switches the format to FST.
 
     Raises
@@ -53,7 +53,7 @@ def trace_args():
         return []
     fmt = os.environ.get("WAVES_FORMAT", "vcd").lower()
     if fmt == "vcd":
-        return ["--trace", "--trace-structs"]
+        return ["--trace-structs"]
     if fmt == "fst":
         if not any(pathlib.Path(d, "lz4.h").exists() for d in HEADER_DIRS):
             raise ToolchainError("WAVES_FORMAT=fst needs the lz4 headers (lz4.h; Debian "

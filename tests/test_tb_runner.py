@@ -8,7 +8,7 @@ from tb.toolchain import ToolchainError
 
 @pytest.mark.parametrize("waves, fmt, expected", [
     ("", None, []), ("0", "fst", []),
-    ("1", None, ["--trace", "--trace-structs"]), ("1", "VCD", ["--trace", "--trace-structs"]),
+    ("1", None, ["--trace-structs"]), ("1", "VCD", ["--trace-structs"]),
 ])
 def test_trace_args(monkeypatch, waves, fmt, expected):
     monkeypatch.setenv("WAVES", waves)
