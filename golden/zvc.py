@@ -2,7 +2,7 @@
 
 A ZVC stream is a sequence of little-endian words of ``word_width`` bits (8, 16 or 32);
 the byte string :func:`compress` returns is exactly what the hardware puts on its
-compressed stream, one word per beat (``docs/zvc.md``)::
+compressed stream, read in order (``beat_words`` words per beat there, ``docs/zvc.md``)::
 
     header   64 bits, as 64/word_width words, least-significant word first:
              bits  0..7   magic 0x5A ("Z")

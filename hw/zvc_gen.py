@@ -14,26 +14,28 @@ from .zvc import ZvcCompressorTop, ZvcExpanderTop
 __all__ = ["compressor_name", "expander_name", "emit_compressor", "emit_expander"]
 
 
-def compressor_name(word_width=8, *, block_words=32):
-    return f"zvc_compressor_w{word_width}_b{block_words}"
+def compressor_name(word_width=8, *, block_words=32, beat_words=2):
+    """Module name: word width, block size W and words per compressed beat."""
+    return f"zvc_compressor_w{word_width}_b{block_words}_beat{beat_words}"
 
 
-def expander_name(word_width=8, *, block_words=32):
-    return f"zvc_expander_w{word_width}_b{block_words}"
+def expander_name(word_width=8, *, block_words=32, beat_words=2):
+    """Module name: word width, block size W and words per compressed beat."""
+    return f"zvc_expander_w{word_width}_b{block_words}_beat{beat_words}"
 
 
-def emit_compressor(word_width=8, *, block_words=32):
+def emit_compressor(word_width=8, *, block_words=32, beat_words=2):
     """Verilog text of :class:`~hw.zvc.ZvcCompressorTop`, module :func:`compressor_name`."""
-    top = ZvcCompressorTop(word_width, block_words=block_words)
-    return verilog.convert(top, name=compressor_name(word_width, block_words=block_words),
-                           emit_src=False)
+    top = ZvcCompressorTop(word_width, block_words=block_words, beat_words=beat_words)
+    name = compressor_name(word_width, block_words=block_words, beat_words=beat_words)
+    return verilog.convert(top, name=name, emit_src=False)
 
 
-def emit_expander(word_width=8, *, block_words=32):
+def emit_expander(word_width=8, *, block_words=32, beat_words=2):
     """Verilog text of :class:`~hw.zvc.ZvcExpanderTop`, module :func:`expander_name`."""
-    top = ZvcExpanderTop(word_width, block_words=block_words)
-    return verilog.convert(top, name=expander_name(word_width, block_words=block_words),
-                           emit_src=False)
+    top = ZvcExpanderTop(word_width, block_words=block_words, beat_words=beat_words)
+    name = expander_name(word_width, block_words=block_words, beat_words=beat_words)
+    return verilog.convert(top, name=name, emit_src=False)
 
 
 def main(argv=None):

@@ -1,7 +1,8 @@
 """cocotb tests of the ZVC compressor (flat top of hw.zvc.ZvcCompressor) against golden.
 
 Configuration from the environment (tests/test_zvc_sim.py sets it): ZVC_WORD_WIDTH,
-ZVC_BLOCK_WORDS, SEED; ZVC_THROUGHPUT_JSON, if set, receives the measured cycle counts.
+ZVC_BLOCK_WORDS, ZVC_BEAT_WORDS, SEED; ZVC_THROUGHPUT_JSON, if set, receives the measured
+cycle counts.
 """
 
 
@@ -9,35 +10,40 @@ import cocotb
 import numpy as np
 
 from tb.zvc_tb import (ZvcCompressorTB, config_from_env, random_pauses, random_words,
-                       save_throughput, throughput_record)
+                       save_throughput)
 
-WORD_WIDTH, BLOCK_WORDS, SEED = config_from_env()
+WORD_WIDTH, BLOCK_WORDS, BEAT_WORDS, SEED = config_from_env()
 MASK_WORDS = BLOCK_WORDS // WORD_WIDTH
 HEADER_WORDS = 64 // WORD_WIDTH
+#: Cycles from the ``length`` transfer to the last of N input words (both counted), minus
+#: N: the words are taken on the N cycles right after the descriptor, at any density.
+INPUT_LATENCY = 1
 
 
-def ideal_cycles(words):
-    """Cycles from the first input to the last output transfer of an engine with no bubbles.
+def drain_cycles(words):
+    """Cycles from the last input transfer to the final output beat, less the output
+    gearbox's 0 or 1 cycle of backlog.
 
-    The input takes one word per cycle; a block's mask can leave only after its last word
-    came in, so the final block's mask and values follow the last input (store and
-    forward, one block deep). The output takes one word per cycle: the header, then from
-    the end of block 0 on every mask and value.
+    The emitter is one server: the header (one word per cycle) from the cycle after the
+    descriptor, then each block once its last word is in (the cycle after), for
+    ``M + ceil(nnz/2)`` cycles (mask words one per cycle, values two per cycle); the
+    final beat leaves the cycle after the emitter's last group.
     """
     n = len(words)
-    last = words[(max(n - 1, 0) // BLOCK_WORDS) * BLOCK_WORDS:]
-    out = HEADER_WORDS + -(-n // BLOCK_WORDS) * MASK_WORDS + int((words != 0).sum())
-    input_bound = n + MASK_WORDS + int((last != 0).sum())
-    output_bound = min(n, BLOCK_WORDS) + out - HEADER_WORDS
-    return max(input_bound, output_bound)
+    finish = 1 + HEADER_WORDS               # counted from the descriptor's cycle
+    for start in range(0, n, BLOCK_WORDS):
+        block = words[start:start + BLOCK_WORDS]
+        available = start + len(block) + 1
+        finish = max(finish, available) + MASK_WORDS + -(-int((block != 0).sum()) // 2)
+    return finish - n
 
 
 async def make_tb(dut, salt):
-    tb = ZvcCompressorTB(dut, WORD_WIDTH, BLOCK_WORDS)
+    tb = ZvcCompressorTB(dut, WORD_WIDTH, BLOCK_WORDS, BEAT_WORDS)
     await tb.reset()
     rng = np.random.default_rng([SEED, salt])
-    dut._log.info(f"word_width {WORD_WIDTH} block_words {BLOCK_WORDS} seed {SEED} "
-                  f"(replay with SEED={SEED})")
+    dut._log.info(f"word_width {WORD_WIDTH} block_words {BLOCK_WORDS} beat_words "
+                  f"{BEAT_WORDS} seed {SEED} (replay with SEED={SEED})")
     return tb, rng
 
 
@@ -89,14 +95,35 @@ async def test_reset_mid_stream(dut):
 
 @cocotb.test()
 async def test_throughput(dut):
-    """Cycle counts: the engine runs at the rate of its busier port, one word per cycle."""
+    """Cycle counts with no back-pressure: N input words in N cycles at any density.
+
+    Per stream (densities 0, 50, 87.5, 100 % and one random, whole and partial final
+    block): the words are taken on exactly the N cycles after the ``length`` transfer
+    (``INPUT_LATENCY``), and the final beat leaves ``drain_cycles`` (+ at most 1) after
+    the last word.
+    """
     tb, rng = await make_tb(dut, 4)
-    n = 64 * BLOCK_WORDS
     results = []
-    for density in (0.0, 0.25, 0.5, 0.75, 1.0):
-        words = random_words(rng, n, density, WORD_WIDTH)
-        outputs, stats = await tb.run([words])
-        check(tb, [words], outputs)
-        results.append(throughput_record(dut._log, density, words, stats,
-                                         ideal_cycles(words), "in"))
+    for n in (64 * BLOCK_WORDS, 16 * BLOCK_WORDS + BLOCK_WORDS // 2 + 3):
+        for density in (0.0, 0.5, 0.875, 1.0, float(rng.random())):
+            words = random_words(rng, n, density, WORD_WIDTH)
+            outputs, stats = await tb.run([words])
+            check(tb, [words], outputs)
+            accept = stats["last_in"] - stats["length_at"] + 1
+            drain = stats["last_out"] - stats["last_in"]
+            model = drain_cycles(words)
+            dut._log.info(f"n {n} density {density:.3f}: descriptor and {n} words "
+                          f"taken in {accept} cycles, {stats['out_words']} words in "
+                          f"{stats['out_beats']} beats, drain {drain} (model {model})")
+            assert stats["first_in"] == stats["length_at"] + 1, stats
+            assert accept == n + INPUT_LATENCY, f"{accept} cycles for {n} words"
+            assert model <= drain <= model + 1, f"drain {drain}, model {model}"
+            cycles = stats["last_out"] - stats["first_in"] + 1
+            results.append({
+                "density": density, "in_words": n, "out_words": stats["out_words"],
+                "out_beats": stats["out_beats"],
+                "input_cycles": stats["last_in"] - stats["first_in"] + 1,
+                "cycles": cycles, "drain_cycles": drain,
+                "in_words_per_cycle": n / (stats["last_in"] - stats["first_in"] + 1),
+                "in_words_per_cycle_end_to_end": n / cycles})
     save_throughput(results)

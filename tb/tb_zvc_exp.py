@@ -1,7 +1,8 @@
 """cocotb tests of the ZVC expander (flat top of hw.zvc.ZvcExpander) against golden.
 
 Configuration from the environment (tests/test_zvc_sim.py sets it): ZVC_WORD_WIDTH,
-ZVC_BLOCK_WORDS, SEED; ZVC_THROUGHPUT_JSON, if set, receives the measured cycle counts.
+ZVC_BLOCK_WORDS, ZVC_BEAT_WORDS, SEED; ZVC_THROUGHPUT_JSON, if set, receives the measured
+cycle counts.
 """
 
 
@@ -9,36 +10,27 @@ import cocotb
 import numpy as np
 
 from golden import zvc as golden_zvc
-from tb.zvc_tb import (ZvcExpanderTB, config_from_env, random_pauses, random_words,
-                       save_throughput, throughput_record)
+from tb.zvc_tb import (STATUS, ZvcExpanderTB, beats_of, config_from_env, random_pauses,
+                       random_words, save_throughput)
 
-WORD_WIDTH, BLOCK_WORDS, SEED = config_from_env()
+WORD_WIDTH, BLOCK_WORDS, BEAT_WORDS, SEED = config_from_env()
 WORD_BYTES = WORD_WIDTH // 8
 MASK_WORDS = BLOCK_WORDS // WORD_WIDTH
 HEADER_WORDS = 64 // WORD_WIDTH
-
-
-def ideal_cycles(words):
-    """Cycles from the first input to the last output transfer of an engine with no bubbles.
-
-    The input takes one word per cycle; the output can start once block 0's mask is in
-    and then gives one word per cycle; after the last input word, the final block's
-    trailing zeros still go out.
-    """
-    n = len(words)
-    nz = np.flatnonzero(words)
-    tail = n - 1 - nz[-1] if nz.size else min(n, BLOCK_WORDS) - 1
-    tail = min(tail, (n - 1) % BLOCK_WORDS)     # zeros of the final block after its last value
-    compressed = HEADER_WORDS + -(-n // BLOCK_WORDS) * MASK_WORDS + nz.size
-    return int(max(compressed + tail, HEADER_WORDS + MASK_WORDS + n))
+#: Cycles from a stream's first beat to its last output word (both counted), minus N: the
+#: header and block 0's mask are parsed one word per cycle, then 3 cycles of pipeline
+#: (unpacker register, buffered mask FIFO, output register), then N words back to back.
+START_LATENCY = HEADER_WORDS + MASK_WORDS + 3
+#: Whether ``i_count`` (range(beat_words + 1)) can carry a value above beat_words.
+COUNT_ABOVE_BEAT = BEAT_WORDS + 1 < 1 << BEAT_WORDS.bit_length()
 
 
 async def make_tb(dut, salt):
-    tb = ZvcExpanderTB(dut, WORD_WIDTH, BLOCK_WORDS)
+    tb = ZvcExpanderTB(dut, WORD_WIDTH, BLOCK_WORDS, BEAT_WORDS)
     await tb.reset()
     rng = np.random.default_rng([SEED, salt])
-    dut._log.info(f"word_width {WORD_WIDTH} block_words {BLOCK_WORDS} seed {SEED} "
-                  f"(replay with SEED={SEED})")
+    dut._log.info(f"word_width {WORD_WIDTH} block_words {BLOCK_WORDS} beat_words "
+                  f"{BEAT_WORDS} seed {SEED} (replay with SEED={SEED})")
     return tb, rng
 
 
@@ -105,14 +97,72 @@ def malformed(rng):
     ]
 
 
+def good_stream(rng, partial_final):
+    """A random compressed stream whose final beat is partial (or, if not
+    ``partial_final``, full)."""
+    while True:
+        blob = compress(random_words(rng, int(rng.integers(1, 3 * BLOCK_WORDS)), 0.5,
+                                     WORD_WIDTH))
+        if bool((len(blob) // WORD_BYTES) % BEAT_WORDS) == partial_final:
+            return blob
+
+
+def golden_status(beats):
+    """The golden model's status for the bytes a list of beats carries (each beat's first
+    ``count`` words)."""
+    words = [w for data, count, _ in beats for w in data[:count]]
+    blob = np.array(words, f"<u{WORD_BYTES}").tobytes()
+    try:
+        golden_zvc.expand(blob, word_width=WORD_WIDTH, block_words=BLOCK_WORDS)
+    except golden_zvc.ZvcError as exc:
+        return STATUS[type(exc)]
+    return STATUS[None]
+
+
+def malformed_beats(rng):
+    """(name, beats, status) of streams whose beats break the format; the status is the
+    expander's documented one (docs/zvc.md, "Malformed beats")."""
+    full = beats_of(good_stream(rng, partial_final=False), WORD_WIDTH, BEAT_WORDS)
+    partial = beats_of(good_stream(rng, partial_final=True), WORD_WIDTH, BEAT_WORDS)
+    long = beats_of(compress(random_words(rng, 2 * BLOCK_WORDS, 0.7, WORD_WIDTH)),
+                    WORD_WIDTH, BEAT_WORDS)
+    data, count, _ = full[-1]
+    p_data, p_count, _ = partial[-1]
+    junk = [1] * BEAT_WORDS                 # a non-zero word past the stream's end
+    truncated = STATUS[golden_zvc.ZvcTruncatedError]
+    # Counts a well-formed stream has, but wrong for this one: the golden view of the
+    # bytes they carry gives the status (truncated, trailing).
+    too_small = full[:-1] + [(data, count - 1, True)]
+    too_big = partial[:-1] + [(p_data[:p_count] + junk[p_count:], p_count + 1, True)]
+    cases = [("final count too small", too_small, golden_status(too_small)),
+             ("final count too big", too_big, golden_status(too_big))]
+    assert [status for _, _, status in cases] == [
+        truncated, STATUS[golden_zvc.ZvcTrailingDataError]]
+    # Counts no beat can have: the stream's words are not whole, hence truncated.
+    cases += [
+        ("final count 0", full[:-1] + [(data, 0, True)], truncated),
+        ("short beat without last",
+         long[:2] + [(long[2][0], BEAT_WORDS - 1, False)] + long[3:], truncated),
+        ("last on a middle beat", long[:3] + [(long[3][0], BEAT_WORDS, True)], truncated),
+    ]
+    if COUNT_ABOVE_BEAT:
+        cases.append(("final count above beat_words",
+                      full[:-1] + [(data, BEAT_WORDS + 1, True)], truncated))
+    return cases
+
+
 @cocotb.test()
 @cocotb.parametrize(out_stall=[0.0, 0.4])
 async def test_malformed(dut, out_stall):
-    """Each malformed stream sets the golden model's error; the next stream still decodes."""
+    """Each malformed stream sets the golden model's error (or, for a malformed beat, the
+    documented one); the next stream still decodes."""
     tb, rng = await make_tb(dut, 5 + int(10 * out_stall))
+    cases = []
     for name, bad in malformed(rng):
         words, status = tb.model(bad)
         assert words is None and status != 0, name
+        cases.append((name, bad, status))
+    for name, bad, status in cases + malformed_beats(rng):
         follow = random_words(rng, 2 * BLOCK_WORDS + 1, 0.5, WORD_WIDTH)
         beats, stats = await tb.run([bad, compress(follow)], expect_words=len(follow),
                                     out_pause=random_pauses(rng, out_stall))
@@ -139,13 +189,29 @@ async def test_reset_mid_stream(dut):
 
 @cocotb.test()
 async def test_throughput(dut):
-    """Cycle counts: the engine runs at the rate of its busier port, one word per cycle."""
+    """Cycle counts with no back-pressure: N output words on N consecutive cycles.
+
+    Per stream (densities 0, 50, 87.5, 100 % and one random, whole and partial final
+    block) the count from the first input beat to the last output word is exactly
+    ``N + START_LATENCY``, and the N words leave back to back.
+    """
     tb, rng = await make_tb(dut, 7)
-    n = 64 * BLOCK_WORDS
     results = []
-    for density in (0.0, 0.25, 0.5, 0.75, 1.0):
-        words = random_words(rng, n, density, WORD_WIDTH)
-        stats = await run_good(tb, [words], settle=0)
-        results.append(throughput_record(dut._log, density, words, stats,
-                                         ideal_cycles(words), "out"))
+    for n in (64 * BLOCK_WORDS, 16 * BLOCK_WORDS + BLOCK_WORDS // 2 + 3):
+        for density in (0.0, 0.5, 0.875, 1.0, float(rng.random())):
+            words = random_words(rng, n, density, WORD_WIDTH)
+            stats = await run_good(tb, [words], settle=0)
+            cycles = stats["last_out"] - stats["first_in"] + 1
+            emitting = stats["last_out"] - stats["first_out"] + 1
+            dut._log.info(f"n {n} density {density:.3f}: {stats['in_beats']} beats in, "
+                          f"{n} words out in {emitting} cycles, {cycles} from the first "
+                          f"beat (N + {cycles - n})")
+            assert emitting == n, f"{n} words took {emitting} cycles"
+            assert cycles == n + START_LATENCY, f"{cycles} != {n} + {START_LATENCY}"
+            results.append({
+                "density": density, "out_words": n, "in_words": stats["in_words"],
+                "in_beats": stats["in_beats"],
+                "emit_cycles": emitting, "cycles": cycles,
+                "out_words_per_cycle": n / emitting,
+                "out_words_per_cycle_end_to_end": n / cycles})
     save_throughput(results)

@@ -1,7 +1,7 @@
 """Build and run the ZVC engines' cocotb modules for one configuration.
 
 Shared by tests/test_zvc_sim.py and bench/zvc_report.py. The Verilog is generated from
-hw/ into the configuration's own build folder (``sim_build/zvc_comp_w8_b32``, ...) and
+hw/ into the configuration's own build folder (``sim_build/zvc_comp_w8_b32_beat2``, ...) and
 rewritten only when it changed, so Verilator's build is reused.
 """
 
@@ -21,8 +21,8 @@ ENGINES = {
 WAIVERS = '`verilator_config\nlint_off -rule CASEINCOMPLETE -file "*/zvc_*.v"\n'
 
 
-def build_name(engine, word_width, block_words):
-    return f"zvc_{engine}_w{word_width}_b{block_words}"
+def build_name(engine, word_width, block_words, beat_words=2):
+    return f"zvc_{engine}_w{word_width}_b{block_words}_beat{beat_words}"
 
 
 def _write(path, text):
@@ -30,18 +30,21 @@ def _write(path, text):
         path.write_text(text)
 
 
-def run_zvc(engine, word_width, block_words, seed, *, testcase=None, extra_env=None):
-    """Run ``tb.tb_zvc_<engine>`` on one configuration; returns the number of tests run
-    and raises :class:`tb.runner.SimulationFailed` on a failure."""
+def run_zvc(engine, word_width, block_words, seed, *, beat_words=2, testcase=None,
+            extra_env=None):
+    """Run ``tb.tb_zvc_<engine>`` on one configuration (``beat_words`` words per
+    compressed beat); returns the number of tests run and raises
+    :class:`tb.runner.SimulationFailed` on a failure."""
     name_of, emit, module = ENGINES[engine]
-    name = name_of(word_width, block_words=block_words)
-    folder = SIM_BUILD / build_name(engine, word_width, block_words)
+    params = {"block_words": block_words, "beat_words": beat_words}
+    name = name_of(word_width, **params)
+    build = build_name(engine, word_width, block_words, beat_words)
+    folder = SIM_BUILD / build
     folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / f"{name}.v", emit(word_width, block_words=block_words))
+    _write(folder / f"{name}.v", emit(word_width, **params))
     _write(folder / "zvc_waivers.vlt", WAIVERS)
     env = {"ZVC_WORD_WIDTH": str(word_width), "ZVC_BLOCK_WORDS": str(block_words),
-           "SEED": str(seed), **(extra_env or {})}
+           "ZVC_BEAT_WORDS": str(beat_words), "SEED": str(seed), **(extra_env or {})}
     return run_cocotb(sources=[folder / "zvc_waivers.vlt", folder / f"{name}.v"],
-                      toplevel=name, test_module=module,
-                      build_name=build_name(engine, word_width, block_words),
+                      toplevel=name, test_module=module, build_name=build,
                       extra_env=env, testcase=testcase)

@@ -19,8 +19,8 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden import zvc as golden_zvc
 
-__all__ = ["config_from_env", "random_pauses", "random_words", "words_of",
-           "ZvcCompressorTB", "ZvcExpanderTB", "STATUS"]
+__all__ = ["config_from_env", "random_pauses", "random_words", "words_of", "beats_of",
+           "save_throughput", "ZvcCompressorTB", "ZvcExpanderTB", "STATUS"]
 
 DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
@@ -36,9 +36,11 @@ STATUS = {
 
 
 def config_from_env():
-    """``(word_width, block_words, seed)`` from ZVC_WORD_WIDTH, ZVC_BLOCK_WORDS, SEED."""
+    """``(word_width, block_words, beat_words, seed)`` from ZVC_WORD_WIDTH,
+    ZVC_BLOCK_WORDS, ZVC_BEAT_WORDS, SEED."""
     return (int(os.environ.get("ZVC_WORD_WIDTH", "8")),
             int(os.environ.get("ZVC_BLOCK_WORDS", "32")),
+            int(os.environ.get("ZVC_BEAT_WORDS", "2")),
             int(os.environ.get("SEED", "1"), 0))
 
 
@@ -49,33 +51,33 @@ def random_pauses(rng, probability):
     return (bool(rng.random() < probability) for _ in itertools.count())
 
 
-#: Cycles of pipeline latency the throughput tests allow on top of the ideal count.
-THROUGHPUT_SLACK = 2
-
-
-def throughput_record(log, density, words, stats, ideal, port):
-    """Check one throughput run and describe it.
-
-    ``stats`` holds the run's ``first_in``/``last_out`` cycles and word counts; the run may
-    take at most ``ideal + THROUGHPUT_SLACK`` cycles. ``port`` (``"in"`` or ``"out"``) is the
-    port whose words per cycle the record reports.
-    """
-    cycles = stats["last_out"] - stats["first_in"] + 1
-    rate = stats[f"{port}_words"] / cycles
-    log.info(f"density {density:.2f}: {stats['in_words']} words in, {stats['out_words']} "
-             f"out, {cycles} cycles, {rate:.3f} {port}put words/cycle")
-    assert cycles <= ideal + THROUGHPUT_SLACK, \
-        f"{cycles} cycles > {ideal + THROUGHPUT_SLACK}"
-    return {"density": density, "in_words": stats["in_words"],
-            "out_words": stats["out_words"], "cycles": cycles, "ideal_cycles": ideal,
-            f"{port}_words_per_cycle": rate}
-
-
 def save_throughput(results):
     """Write the throughput records to ``ZVC_THROUGHPUT_JSON`` when it is set."""
     if os.environ.get("ZVC_THROUGHPUT_JSON"):
         with open(os.environ["ZVC_THROUGHPUT_JSON"], "w") as f:
             json.dump(results, f, indent=1)
+
+
+def beats_of(blob, word_width, beat_words):
+    """The compressed-port beats of a byte string: ``(words, count, last)``, every beat
+    full but the final one, which carries the rest and ``last``."""
+    words = [int(w) for w in words_of(blob, word_width)]
+    beats = []
+    for start in range(0, len(words), beat_words):
+        chunk = words[start:start + beat_words]
+        beats.append((chunk + [0] * (beat_words - len(chunk)), len(chunk),
+                      start + beat_words >= len(words)))
+    return beats
+
+
+def pack_words(words, word_width):
+    """A beat's words as the flat ``*_data`` port value (word 0 in the low bits)."""
+    return sum(int(w) << (k * word_width) for k, w in enumerate(words))
+
+
+def unpack_words(value, word_width, beat_words):
+    return [(value >> (k * word_width)) & ((1 << word_width) - 1)
+            for k in range(beat_words)]
 
 
 def random_words(rng, n, density, word_width):
@@ -89,10 +91,11 @@ def words_of(blob, word_width):
 
 
 class _TB:
-    def __init__(self, dut, word_width, block_words):
+    def __init__(self, dut, word_width, block_words, beat_words):
         self.dut = dut
         self.word_width = word_width
         self.block_words = block_words
+        self.beat_words = beat_words
         self.cycle = 0
         Clock(dut.clk, 10, unit="ns").start()
 
@@ -123,13 +126,23 @@ class ZvcCompressorTB(_TB):
         return golden_zvc.compress(words, word_width=self.word_width,
                                    block_words=self.block_words)
 
+    def _check_beat(self, count, last):
+        """Beat format: full beats, the final one with ``last`` and 1..beat_words words."""
+        if last:
+            assert 1 <= count <= self.beat_words, f"final beat with count {count}"
+        else:
+            assert count == self.beat_words, f"beat without last has count {count}"
+
     async def run(self, jobs, *, in_pause=None, out_pause=None, max_cycles=None,
                   abort_after=None):
         """Compress each array of ``jobs`` in turn; return ``(outputs, stats)``.
 
-        ``outputs`` holds one byte string per finished job. ``stats`` has ``first_in`` and
-        ``last_out`` (cycle numbers of the first input and last output transfers), and the
-        words moved. ``abort_after`` stops after that many cycles (to reset mid-stream).
+        ``outputs`` holds one byte string per finished job (the kept words of its beats,
+        in order). ``stats`` has the cycle numbers ``length_at`` (last ``length``
+        transfer), ``first_in``, ``last_in`` and ``last_out`` (first/last transfers on
+        ``i`` and ``o``), and ``in_words``, ``out_words``, ``out_beats``. Every beat is
+        checked against the beat format. ``abort_after`` stops after that many cycles
+        (to reset mid-stream).
         """
         dut = self.dut
         in_pause = in_pause or itertools.repeat(False)
@@ -137,7 +150,8 @@ class ZvcCompressorTB(_TB):
         max_cycles = max_cycles or 64 * (sum(len(j) for j in jobs) + 64 * len(jobs)) + 1000
         outputs, current = [], []
         job, pos, told = 0, 0, False
-        stats = {"first_in": None, "last_out": None, "in_words": 0, "out_words": 0}
+        stats = {"length_at": None, "first_in": None, "last_in": None, "last_out": None,
+                 "in_words": 0, "out_words": 0, "out_beats": 0}
         start = self.cycle
         fired = {}
         while len(outputs) < len(jobs):
@@ -148,15 +162,21 @@ class ZvcCompressorTB(_TB):
             # Transfers that happened at this edge.
             if fired.get("length"):
                 told = True
+                stats["length_at"] = self.cycle
             if fired.get("i"):
                 stats["first_in"] = stats["first_in"] or self.cycle
+                stats["last_in"] = self.cycle
                 stats["in_words"] += 1
                 pos += 1
             if fired.get("o"):
-                stats["out_words"] += 1
+                count, last = fired["o_count"], fired["o_last"]
+                self._check_beat(count, last)
+                stats["out_beats"] += 1
+                stats["out_words"] += count
                 stats["last_out"] = self.cycle
-                current.append(fired["o_data"])
-                if fired["o_last"]:
+                current += unpack_words(fired["o_data"], self.word_width,
+                                        self.beat_words)[:count]
+                if last:
                     outputs.append(np.array(current, DTYPES[self.word_width])
                                    .astype(f"<u{self.word_width // 8}").tobytes())
                     current = []
@@ -175,7 +195,8 @@ class ZvcCompressorTB(_TB):
                 "length": dut.length_valid.value and dut.length_ready.value,
                 "i": dut.i_valid.value and dut.i_ready.value,
                 "o": dut.o_valid.value and dut.o_ready.value,
-                "o_data": int(dut.o_data.value), "o_last": int(dut.o_last.value),
+                "o_data": int(dut.o_data.value), "o_count": int(dut.o_count.value),
+                "o_last": int(dut.o_last.value),
             }
         await self.step()
         self.idle_inputs()
@@ -188,6 +209,7 @@ class ZvcExpanderTB(_TB):
     def idle_inputs(self):
         self.dut.i_valid.value = 0
         self.dut.i_data.value = 0
+        self.dut.i_count.value = 0
         self.dut.i_last.value = 0
         self.dut.o_ready.value = 0
 
@@ -202,21 +224,25 @@ class ZvcExpanderTB(_TB):
 
     async def run(self, streams, *, expect_words, in_pause=None, out_pause=None,
                   abort_after=None, settle=None):
-        """Feed each byte string of ``streams`` (``last`` on its final word) in turn.
+        """Feed each stream of ``streams`` in turn: a byte string (cut into beats by
+        :func:`beats_of`) or a list of beats ``(words, count, last)`` as they are.
 
-        Runs until every input word is taken and ``expect_words`` words came out, then
+        Runs until every beat is taken and ``expect_words`` words came out, then
         ``settle`` more cycles (to let a flagged error show). Returns ``(beats, stats)``:
-        ``beats`` the ``(word, last)`` pairs of ``o``, ``stats`` as the compressor's plus
-        ``error``.
+        ``beats`` the ``(word, last)`` pairs of ``o``; ``stats`` the cycle numbers
+        ``first_in``, ``first_out``, ``last_out``, the counts ``in_beats``,
+        ``in_words`` (the beats' counts), ``out_words``, and ``error``.
         """
         dut = self.dut
         in_pause = in_pause or itertools.repeat(False)
         out_pause = out_pause or itertools.repeat(False)
-        beats_in = [(int(w), i == len(words_of(s, self.word_width)) - 1)
-                    for s in streams for i, w in enumerate(words_of(s, self.word_width))]
-        max_cycles = 64 * (len(beats_in) + expect_words) + 2000
+        beats_in = [b for s in streams
+                    for b in (beats_of(s, self.word_width, self.beat_words)
+                              if isinstance(s, (bytes, bytearray)) else s)]
+        max_cycles = 64 * (len(beats_in) * self.beat_words + expect_words) + 2000
         beats, pos = [], 0
-        stats = {"first_in": None, "last_out": None, "in_words": 0, "out_words": 0}
+        stats = {"first_in": None, "first_out": None, "last_out": None, "in_beats": 0,
+                 "in_words": 0, "out_words": 0}
         start = self.cycle
         fired = {}
         settle = 4 * self.block_words if settle is None else settle
@@ -227,20 +253,23 @@ class ZvcExpanderTB(_TB):
             if abort_after is not None and self.cycle - start >= abort_after:
                 break
             assert self.cycle - start < max_cycles, (
-                f"expander stalled: {pos} of {len(beats_in)} words in, {len(beats)} of "
-                f"{expect_words} out")
+                f"expander stalled: {pos} of {len(beats_in)} beats in, {len(beats)} of "
+                f"{expect_words} words out")
             if fired.get("i"):
                 stats["first_in"] = stats["first_in"] or self.cycle
-                stats["in_words"] += 1
+                stats["in_beats"] += 1
+                stats["in_words"] += beats_in[pos][1]
                 pos += 1
             if fired.get("o"):
+                stats["first_out"] = stats["first_out"] or self.cycle
                 stats["out_words"] += 1
                 stats["last_out"] = self.cycle
                 beats.append((fired["o_data"], fired["o_last"]))
             offer = pos < len(beats_in) and not next(in_pause)
-            word, last = beats_in[pos] if pos < len(beats_in) else (0, False)
+            words, count, last = beats_in[pos] if pos < len(beats_in) else ([], 0, False)
             dut.i_valid.value = int(offer)
-            dut.i_data.value = word
+            dut.i_data.value = pack_words(words, self.word_width)
+            dut.i_count.value = count
             dut.i_last.value = int(last)
             dut.o_ready.value = int(not next(out_pause))
             await ReadOnly()
