@@ -24,6 +24,9 @@ DSP_OPTIONS = ("generic", "ecp5")
 #: stages become its input and output registers.
 ECP5_MAX_OPERAND_WIDTH = 18
 ECP5_MIN_PIPELINE = 5
+#: The pipeline depth from which the core writes its output FIFO from the accumulator
+#: registers (stage ``result``, docs/hw.md) rather than from the accumulate adders.
+RESULT_STAGE_PIPELINE = 7
 
 
 class ConfigError(ValueError):
@@ -53,8 +56,9 @@ class CoreConfig:
     dsp : str
         ``"generic"`` (default): each product is a plain multiply that synthesis maps.
         ``"ecp5"``: each product is a Lattice ``MULT18X18D`` instance whose input and output
-        registers are the ``opnd`` and ``prod`` stages (``hw/multiplier.py``); needs operand
-        widths of at most 18 and ``pipeline`` of at least 5, and the same latency.
+        registers are the ``opnd`` and ``prod`` stages (``hw/multiplier.py``), and register
+        copies that must stay apart are ``TRELLIS_FF`` instances (``hw/fanout.py``); needs
+        operand widths of at most 18 and ``pipeline`` of at least 5, and the same latency.
 
     Raises
     ------

@@ -1,13 +1,14 @@
 """The sparse MMA core: decoder, operand selectors, dot-product array, accumulators."""
 
-from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .config import CoreConfig
+from .config import RESULT_STAGE_PIPELINE, CoreConfig
 from .decoder import MetadataDecoder
 from .dot import DotProductArray
+from .fanout import RegisterCopies
+from .result_fifo import ResultFIFO
 from .selector import OperandSelector
 
 __all__ = ["SparseMMA", "a_layout", "b_layout", "d_layout"]
@@ -137,15 +138,68 @@ class SparseMMA(wiring.Component):
         return self._config.pipeline + 2
 
     @property
+    def registered_result(self):
+        """Whether stage ``result`` exists (``p >= 7``): the output FIFO is written from the
+        accumulator registers, a cycle after they load, instead of from their inputs."""
+        return self._config.pipeline >= RESULT_STAGE_PIPELINE
+
+    @property
     def dot_stages(self):
         """Register stages inside the dot-product array."""
         p = self._config.pipeline
-        return p - 1 if p < 3 else p - 2
+        return (p - 1 if p < 3 else p - 2) - self.registered_result
+
+    def _split_selectors(self, m, gathered):
+        """Decode and select with one decoder and one single-column selector per output
+        (row, column), fed by register copies: used with ``dsp="ecp5"``. Returns the
+        operation's invalid flags, one per row.
+
+        With one selector per row, each metadata register drives the multiplexers of all
+        ``tile_n`` columns and each B register those of all ``tile_m`` rows, whose gathered
+        operands sit next to DSP blocks spread over the die. Here the stage ``in`` of the
+        metadata is ``tile_n`` copies per row and that of B ``tile_m`` copies, each near the
+        multiplexers it drives (:class:`~hw.fanout.RegisterCopies`; same latency as the
+        plain ``in`` registers, which then go unused).
+        """
+        cfg = self._config
+        b_copies = RegisterCopies(b_layout(cfg).size, cfg.tile_m, dsp=cfg.dsp)
+        m.submodules.in_b_copies = b_copies
+        m.d.comb += b_copies.i.eq(self.b.payload)
+        column_layout = data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), 1), cfg.b_rows)
+        invalid = []
+        for r in range(cfg.tile_m):
+            meta_copies = RegisterCopies(cfg.meta_width, cfg.tile_n, dsp=cfg.dsp)
+            m.submodules[f"in_meta{r}_copies"] = meta_copies
+            m.d.comb += meta_copies.i.eq(self.a.payload.meta[r])
+            b_tile = data.View(b_layout(cfg), b_copies.o[r])
+            for c in range(cfg.tile_n):
+                decoder = MetadataDecoder(cfg.groups, n=cfg.n, m=cfg.m)
+                selector = OperandSelector(1, groups=cfg.groups, n=cfg.n, m=cfg.m,
+                                           b_width=cfg.b_width)
+                m.submodules[f"decoder{r}_c{c}"] = decoder
+                m.submodules[f"selector{r}_c{c}"] = selector
+                column = Signal(column_layout, name=f"in_b{r}_c{c}")
+                m.d.comb += [column[k][0].eq(b_tile[k][c]) for k in range(cfg.b_rows)]
+                m.d.comb += [
+                    decoder.meta.eq(meta_copies.o[c]),
+                    selector.b.eq(column),
+                    selector.idx.eq(decoder.idx),
+                    selector.invalid.eq(decoder.invalid),
+                ]
+                m.d.comb += [gathered[r][j][c].eq(selector.o[j][0])
+                             for j in range(cfg.kept_k)]
+                if c == 0:
+                    invalid.append(decoder.invalid.any())
+        return Cat(*invalid)
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        ctrl_layout = data.StructLayout({"first": 1, "last": 1, "error": 1})
+        # With split selectors the invalid flags travel one per row and are combined after
+        # the `sel` register (the rows' decoders are spread as far as their multipliers).
+        split = cfg.sparse and cfg.dsp != "generic"
+        error_bits = cfg.tile_m if split else 1
+        ctrl_layout = data.StructLayout({"first": 1, "last": 1, "error": error_bits})
 
         # Credits: results accepted (operations with last) and not yet taken from d.
         pending = Signal(range(self.fifo_depth + 1))
@@ -172,8 +226,10 @@ class SparseMMA(wiring.Component):
         # Decode and select, one decoder and one selector per A row.
         row_b = data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), cfg.tile_n), cfg.kept_k)
         gathered = Signal(data.ArrayLayout(row_b, cfg.tile_m), name="gathered")
-        op_error = Signal(name="op_error")
-        if cfg.sparse:
+        op_error = Signal(error_bits, name="op_error")
+        if split:
+            m.d.comb += op_error.eq(self._split_selectors(m, gathered))
+        elif cfg.sparse:
             invalid = []
             for r in range(cfg.tile_m):
                 decoder = MetadataDecoder(cfg.groups, n=cfg.n, m=cfg.m)
@@ -230,30 +286,91 @@ class SparseMMA(wiring.Component):
             dot.i.payload.b.eq(sel_b),
             dot.i.valid.eq(sel_valid),
         ]
-        ctrl = sel_ctrl
+        ctrl, valid = sel_ctrl, sel_valid
+        ctrls, valids = [ctrl], [valid]
         for index in range(dot.latency):
             ctrl_q = Signal(ctrl_layout, name=f"dot_ctrl{index}_q", reset_less=True)
             m.d.sync += ctrl_q.eq(ctrl)
             ctrl = ctrl_q
+            ctrls.append(ctrl)
+            if self.registered_result:
+                # The same valid bits as the dot-product array's, for the accumulators.
+                valid_q = Signal(name=f"dot_valid{index}_q")
+                m.d.sync += valid_q.eq(valid)
+                valid = valid_q
+                valids.append(valid)
 
-        # Accumulators.
-        acc = Signal(d_layout(cfg), name="acc")
+        # Accumulators, the sticky error and what the output FIFO is written with.
+        acc = Signal(d_layout(cfg), name="acc", reset_less=self.registered_result)
         acc_next = Signal(d_layout(cfg), name="acc_next")
-        for r in range(cfg.tile_m):
-            for c in range(cfg.tile_n):
-                m.d.comb += acc_next.data[r][c].eq(
-                    Mux(ctrl.first, 0, acc.data[r][c]) + dot.o.payload[r][c])
-        m.d.comb += acc_next.error.eq((acc.error & ~ctrl.first) | ctrl.error)
-        with m.If(dot.o.valid):
+        ctrl_error = ctrl.error.any() if split else ctrl.error
+        if not self.registered_result:
+            for r in range(cfg.tile_m):
+                for c in range(cfg.tile_n):
+                    m.d.comb += acc_next.data[r][c].eq(
+                        Mux(ctrl.first, 0, acc.data[r][c]) + dot.o.payload[r][c])
+            m.d.comb += acc_next.error.eq((acc.error & ~ctrl.first) | ctrl_error)
+            with m.If(dot.o.valid):
+                m.d.sync += acc.eq(acc_next)
+                with m.If(ctrl_error):
+                    m.d.sync += self.error.eq(1)
+            w_data, w_en = acc_next, dot.o.valid & ctrl.last
+            bank_width = None
+        else:
+            # `running` holds the sum so far, already cleared for the next operation when
+            # that one has `first`, so `first` needs no multiplexer in front of the carry
+            # chains: it arrives a cycle early as a synchronous clear. The clear and the load
+            # enable of each accumulator come from a register copy of its own (RegisterCopies),
+            # placed near it rather than one register fanning out to all of them. Reset
+            # clears `running` through the same path, a cycle later; no operation reaches
+            # the accumulators that early. `acc` takes every sum unmasked, on every edge: the
+            # FIFO reads it only in the cycle after an operation with `last`.
+            assert dot.latency >= 3     # ctrls[-3] and valids[-3] exist
+            lanes = [(r, c) for r in range(cfg.tile_m) for c in range(cfg.tile_n)]
+            control = RegisterCopies(2, len(lanes), dsp=cfg.dsp)
+            m.submodules.acc_control = control
+            # Copy k of bit 0 is valid of the operation at the adders (load it), bit 1 is
+            # valid & first of the one after it (clear before it arrives), or reset.
+            m.d.comb += control.i.eq(Cat(
+                valids[-2],
+                (valids[-3] & ctrls[-3].first) | ResetSignal()))
+            running = Signal(d_layout(cfg), name="acc_running", reset_less=True)
+            for lane, (r, c) in enumerate(lanes):
+                load, clear = control.o[lane][0], control.o[lane][1]
+                m.d.comb += acc_next.data[r][c].eq(running.data[r][c] + dot.o.payload[r][c])
+                with m.If(clear):
+                    m.d.sync += running.data[r][c].eq(0)
+                with m.Elif(load):
+                    m.d.sync += running.data[r][c].eq(acc_next.data[r][c])
+            m.d.comb += acc_next.error.eq(running.error | ctrl_error)
+            with m.If(control.o[0][1]):
+                m.d.sync += running.error.eq(0)
+            with m.Elif(control.o[0][0]):
+                m.d.sync += running.error.eq(acc_next.error)
             m.d.sync += acc.eq(acc_next)
-            with m.If(ctrl.error):
+            # Stage "result": the FIFO is written from `acc` a cycle after it loads, so the
+            # accumulate carry chain ends in flip-flops rather than in the LUT RAM's write
+            # port. It takes one of the dot-product array's stages: the latency stays p + 1.
+            # The sticky error is delayed with it, so its timing is the same for every p.
+            # The FIFO has a bank per accumulator (and one for the error flag), each with
+            # a write enable copy of its own.
+            bank_width = cfg.acc_width
+            banks = len(lanes) + 1
+            write = RegisterCopies(1, banks, dsp=cfg.dsp)
+            m.submodules.result_write = write
+            error_q = Signal(name="result_error_q")
+            m.d.comb += write.i.eq(dot.o.valid & ctrl.last)
+            m.d.sync += error_q.eq(dot.o.valid & ctrl_error)
+            with m.If(error_q):
                 m.d.sync += self.error.eq(1)
+            w_data, w_en = acc, Cat(*write.o)
 
         # Output FIFO, sized by the credits so that it never overflows.
-        fifo = m.submodules.fifo = SyncFIFO(width=d_layout(cfg).size, depth=self.fifo_depth)
+        fifo = m.submodules.fifo = ResultFIFO(d_layout(cfg).size, self.fifo_depth,
+                                              bank_width=bank_width)
         m.d.comb += [
-            fifo.w_data.eq(acc_next),
-            fifo.w_en.eq(dot.o.valid & ctrl.last),
+            fifo.w_data.eq(w_data),
+            fifo.w_en.eq(w_en),
             self.d.payload.eq(fifo.r_data),
             self.d.valid.eq(fifo.r_rdy & ~ResetSignal()),
             fifo.r_en.eq(self.d.ready),

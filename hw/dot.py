@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ._checks import check_count, check_width
+from .fanout import RegisterCopies
 from .multiplier import RegisteredMultiplier, check_dsp
 
 __all__ = ["DotProductArray"]
@@ -16,12 +17,19 @@ def register_plan(stages, levels):
 
     Returns ``(points, extra)``: ``points`` is the set of register points taken from, in
     order, ``"prod"`` (after the multipliers), ``"sum"`` (after the adder tree), ``"opnd"``
-    (the operands, right in front of the multipliers) and ``("tree", l)`` (after adder level
-    ``l``, middle levels first); ``extra`` is the number of further registers after the tree
-    output once all points are taken.
+    (the operands, right in front of the multipliers), ``"prod_route"`` (a second register
+    behind ``prod``), ``"opnd_route"`` (a second register in front of ``opnd``) and
+    ``("tree", l)`` (after adder level ``l``, middle levels first) and ``"prod_route2"`` (a
+    third register behind the products); ``extra`` is the number of further registers after
+    the tree output once all points are taken.
+
+    The two ``route`` registers hold no logic: on an FPGA whose multipliers sit in DSP
+    blocks spread over the die, the route to and from a block is long enough to need a
+    cycle of its own, which is why they come before the adder-tree registers.
     """
     internal = sorted(range(1, levels), key=lambda level: (abs(2 * level - levels), level))
-    order = ["prod", "sum", "opnd"] + [("tree", level) for level in internal]
+    order = (["prod", "sum", "opnd", "prod_route", "opnd_route"]
+             + [("tree", level) for level in internal] + ["prod_route2"])
     return frozenset(order[:stages]), max(0, stages - len(order))
 
 
@@ -36,8 +44,11 @@ class DotProductArray(wiring.Component):
     The pipeline never stalls (both streams are ``always_ready``): data registers load every
     cycle and ``o.valid`` is ``i.valid`` delayed by ``stages`` cycles. The registers go, in
     this order of preference: after the multipliers, after the adder tree, on the operands
-    in front of the multipliers (one copy per multiplier), between adder tree levels
-    (middle first), then extra registers after the tree. Once both the operand and the
+    in front of the multipliers (one copy per multiplier), a second register behind the
+    multipliers and a second one in front of them (routes to and from DSP blocks, no
+    logic), between adder tree levels (middle first), a third one behind the multipliers,
+    then extra registers after the tree
+    (:func:`register_plan`). Once both the operand and the
     product registers exist (``stages >= 3``) each multiplier with its two registers is a
     :class:`~hw.multiplier.RegisteredMultiplier` (``dsp`` selects how it is built).
 
@@ -141,6 +152,19 @@ class DotProductArray(wiring.Component):
                     for r, c in lanes for j in range(self._kept_k)]
         registered = "opnd" in points
         assert not registered or "prod" in points
+        if "opnd_route" in points:
+            # A operand a[r][j] feeds the tile_n multipliers of row r: one kept copy each.
+            a_copies = {}
+            for r in range(self._tile_m):
+                for j in range(self._kept_k):
+                    copies = RegisterCopies(self._a_width, self._tile_n, dsp=self._dsp)
+                    m.submodules[f"r{r}_j{j}_opnd_route_a"] = copies
+                    m.d.comb += copies.i.eq(self.i.payload.a[r][j])
+                    a_copies[r, j] = copies.o
+            a_route = [a_copies[r, j][c].as_signed()
+                       for r, c in lanes for j in range(self._kept_k)]
+            b_route = stage([b for _, b in operands], "opnd_route_b")
+            operands = list(zip(a_route, b_route))
 
         # Multipliers.
         terms = []
@@ -158,6 +182,10 @@ class DotProductArray(wiring.Component):
         width = self._kept_k
         if "prod" in points and not registered:
             terms = stage(terms, "prod_q")
+        if "prod_route" in points:
+            terms = stage(terms, "prod_route_q")
+        if "prod_route2" in points:
+            terms = stage(terms, "prod_route2_q")
 
         # Adder trees, one level at a time over all lanes.
         for level in range(1, self._levels + 1):

@@ -1888,8 +1888,8 @@ module \sparse_mma.core (b__valid, b__payload, r_en, clk, rst, accept, d__valid,
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(w_en),
-    .w_port__data(acc_next)
+    .write__data(acc_next),
+    .write__en(w_en)
   );
   \sparse_mma.core.selector0  selector0 (
     .b(b),
@@ -4428,135 +4428,81 @@ module \sparse_mma.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_mma.core.fifo (clk, rst, w_en, r_rdy, r_data, w_port__data, r_en);
+module \sparse_mma.core.fifo (clk, rst, write__en, r_rdy, r_data, write__data, r_en);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire [2:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [2:0] \$18 ;
-  reg [1:0] \$19 ;
+  wire [2:0] \$1 ;
   wire \$2 ;
-  reg [1:0] \$20 ;
-  reg [1:0] \$21 ;
   wire [2:0] \$3 ;
-  wire [2:0] \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire [2:0] \$7 ;
-  wire [2:0] \$8 ;
-  wire \$9 ;
+  reg [1:0] \$4 ;
+  reg [1:0] \$5 ;
   input clk;
   wire clk;
-  (* init = 2'h0 *)
-  wire [1:0] consume;
-  reg [1:0] level = 2'h0;
-  (* init = 2'h0 *)
-  wire [1:0] produce;
   output [512:0] r_data;
   wire [512:0] r_data;
   input r_en;
   wire r_en;
   (* init = 2'h0 *)
-  wire [1:0] r_level;
-  reg [1:0] r_port__addr = 2'h0;
-  wire [512:0] r_port__data;
+  wire [1:0] r_ptr;
   output r_rdy;
   wire r_rdy;
+  reg [1:0] read__addr = 2'h0;
+  wire [512:0] read__data;
   input rst;
   wire rst;
   wire [512:0] w_data;
-  input w_en;
   wire w_en;
   (* init = 2'h0 *)
-  wire [1:0] w_level;
-  reg [1:0] w_port__addr = 2'h0;
-  input [512:0] w_port__data;
-  wire [512:0] w_port__data;
-  wire w_port__en;
-  wire w_rdy;
-  reg [512:0] storage [2:0];
+  wire [1:0] w_ptr0;
+  reg [1:0] write__addr = 2'h0;
+  input [512:0] write__data;
+  wire [512:0] write__data;
+  input write__en;
+  wire write__en;
+  reg [512:0] storage [3:0];
   initial begin
     storage[0] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     storage[1] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     storage[2] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[3] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (w_port__en)
-      storage[w_port__addr] <= w_port__data;
+    if (write__en)
+      storage[write__addr] <= write__data;
   end
-  assign r_data = storage[r_port__addr];
-  assign w_rdy = level != 2'h3;
-  assign r_rdy = | level;
-  assign w_port__en = w_en & w_rdy;
-  assign \$1  = w_rdy & w_en;
-  assign \$2  = w_port__addr == 2'h2;
-  assign \$3  = w_port__addr + 1'h1;
-  assign \$4  = \$2  ? 3'h0 : \$3 ;
-  assign \$5  = r_rdy & r_en;
-  assign \$6  = r_port__addr == 2'h2;
-  assign \$7  = r_port__addr + 1'h1;
-  assign \$8  = \$6  ? 3'h0 : \$7 ;
-  assign \$9  = w_rdy & w_en;
-  assign \$10  = r_rdy & r_en;
-  assign \$11  = ~ \$10 ;
-  assign \$12  = \$9  & \$11 ;
-  assign \$13  = level + 1'h1;
-  assign \$14  = r_rdy & r_en;
-  assign \$15  = w_rdy & w_en;
-  assign \$16  = ~ \$15 ;
-  assign \$17  = \$14  & \$16 ;
-  assign \$18  = level - 1'h1;
+  assign r_data = storage[read__addr];
   always @(posedge clk)
-    w_port__addr <= \$19 ;
+    write__addr <= \$4 ;
   always @(posedge clk)
-    r_port__addr <= \$20 ;
-  always @(posedge clk)
-    level <= \$21 ;
+    read__addr <= \$5 ;
+  assign r_rdy = write__addr != read__addr;
+  assign \$1  = write__addr + 1'h1;
+  assign \$2  = r_en & r_rdy;
+  assign \$3  = read__addr + 1'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w_port__addr;
-    if (\$1 ) begin
-      \$19  = \$4 [1:0];
+    \$4  = write__addr;
+    if (write__en) begin
+      \$4  = \$1 [1:0];
     end
     if (rst) begin
-      \$19  = 2'h0;
+      \$4  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = r_port__addr;
-    if (\$5 ) begin
-      \$20  = \$8 [1:0];
+    \$5  = read__addr;
+    if (\$2 ) begin
+      \$5  = \$3 [1:0];
     end
     if (rst) begin
-      \$20  = 2'h0;
+      \$5  = 2'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = level;
-    if (\$12 ) begin
-      \$21  = \$13 [1:0];
-    end
-    if (\$17 ) begin
-      \$21  = \$18 [1:0];
-    end
-    if (rst) begin
-      \$21  = 2'h0;
-    end
-  end
-  assign w_level = level;
-  assign r_level = level;
-  assign produce = w_port__addr;
-  assign w_data = w_port__data;
-  assign consume = r_port__addr;
-  assign r_port__data = r_data;
+  assign w_ptr0 = write__addr;
+  assign w_data = write__data;
+  assign w_en = write__en;
+  assign r_ptr = read__addr;
+  assign read__data = r_data;
 endmodule
 
 (* generator = "Amaranth" *)

@@ -185,13 +185,13 @@ def test_init_wrong_config():
 
 # --- simulation ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pipeline", [1, 2, 3])
+@pytest.mark.parametrize("pipeline", [1, 2, 3, 7])
 def test_sim_random(rng, pipeline):
     cfg = CoreConfig(pipeline=pipeline)
     check(cfg, make_ops(rng, cfg, 40, p_invalid=0.02), rng)
 
 
-@pytest.mark.parametrize("pipeline", [1, 4, 6])
+@pytest.mark.parametrize("pipeline", [1, 4, 6, 8])
 def test_sim_dense(rng, pipeline):
     cfg = CoreConfig(tile_m=3, tile_n=2, sparse=False, pipeline=pipeline)
     check(cfg, make_ops(rng, cfg, 30), rng)
@@ -235,7 +235,7 @@ def test_sim_valid_error_sticky_only_on_invalid(rng):
     check(cfg, make_ops(rng, cfg, 12, p_invalid=0.0), rng)
 
 
-@pytest.mark.parametrize("pipeline", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("pipeline", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
 @pytest.mark.parametrize("sparse", [True, False])
 def test_sim_latency(rng, pipeline, sparse):
     """N back-to-back operations with no back-pressure complete in N + latency cycles."""
@@ -275,7 +275,7 @@ def test_sim_latency(rng, pipeline, sparse):
         assert error == want_error
 
 
-@pytest.mark.parametrize("pipeline", [1, 3])
+@pytest.mark.parametrize("pipeline", [1, 3, 7])
 def test_sim_error_timing(rng, pipeline):
     """The sticky error rises `latency` cycles after the invalid op is accepted, with d."""
     cfg = CoreConfig(tile_m=2, tile_n=2, pipeline=pipeline)
@@ -306,7 +306,7 @@ def test_sim_error_timing(rng, pipeline):
     assert trace == ([(False, False)] * rise + [(True, True)] + [(True, False)] * 2)
 
 
-@pytest.mark.parametrize("pipeline", [1, 3])
+@pytest.mark.parametrize("pipeline", [1, 3, 7])
 def test_sim_backpressure_credits(rng, pipeline):
     """With d stalled, last ops stop after fifo_depth results; others still flow; none lost."""
     cfg = CoreConfig(tile_m=2, tile_n=2, pipeline=pipeline)
@@ -356,7 +356,7 @@ def test_sim_backpressure_credits(rng, pipeline):
         assert error == want_error
 
 
-@pytest.mark.parametrize("pipeline", [1, 3])
+@pytest.mark.parametrize("pipeline", [1, 3, 7])
 def test_sim_reset_mid_stream(rng, pipeline):
     """Reset drops everything in flight, clears accumulators and both error flags."""
     cfg = CoreConfig(tile_m=2, tile_n=2, pipeline=pipeline)

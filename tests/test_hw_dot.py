@@ -68,13 +68,22 @@ def test_register_plan():
     assert register_plan(1, 3) == (frozenset({"prod"}), 0)
     assert register_plan(2, 3) == (frozenset({"prod", "sum"}), 0)
     assert register_plan(3, 4) == (frozenset({"prod", "sum", "opnd"}), 0)
-    assert register_plan(4, 4) == (frozenset({"prod", "sum", "opnd", ("tree", 2)}), 0)
-    assert register_plan(6, 3) == (frozenset({"prod", "sum", "opnd", ("tree", 1),
-                                              ("tree", 2)}), 1)
-    assert register_plan(4, 0) == (frozenset({"prod", "sum", "opnd"}), 1)
+    assert register_plan(4, 4) == (frozenset({"prod", "sum", "opnd", "prod_route"}), 0)
+    assert register_plan(5, 4) == (frozenset({"prod", "sum", "opnd", "prod_route",
+                                              "opnd_route"}), 0)
+    assert register_plan(6, 4) == (frozenset({"prod", "sum", "opnd", "prod_route",
+                                              "opnd_route", ("tree", 2)}), 0)
+    assert register_plan(8, 3) == (frozenset({"prod", "sum", "opnd", "prod_route",
+                                              "opnd_route", ("tree", 1), ("tree", 2),
+                                              "prod_route2"}), 0)
+    assert register_plan(9, 3) == (frozenset({"prod", "sum", "opnd", "prod_route",
+                                              "opnd_route", ("tree", 1), ("tree", 2),
+                                              "prod_route2"}), 1)
+    assert register_plan(7, 0) == (frozenset({"prod", "sum", "opnd", "prod_route",
+                                              "opnd_route", "prod_route2"}), 1)
 
 
-@pytest.mark.parametrize("stages", [0, 1, 2, 3, 4, 6])
+@pytest.mark.parametrize("stages", [0, 1, 2, 3, 4, 5, 6, 8])
 @pytest.mark.parametrize("shape, a_width, b_width", [
     ((2, 3, 8), 8, 8),
     ((3, 2, 5), 4, 16),

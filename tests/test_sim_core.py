@@ -52,14 +52,15 @@ SWEEP = {
     # default tile is a large Verilator model: every cocotb test runs, but short.
     "ecp5_small_p5": (CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=5, dsp="ecp5"),
                       {"random": 1500, "long": 500}),
-    "ecp5_default_p6": (CoreConfig(pipeline=6, dsp="ecp5"),
-                        {"random": 300, "long": 200, "wrap_max": 300, "invalid": 200,
-                         "reset": 100, "reset_rounds": 2, "gemm": 1, "dense": 1,
-                         "cycle": 100}),
+    "ecp5_default_p10": (CoreConfig(pipeline=10, dsp="ecp5"),
+                         {"random": 300, "long": 200, "wrap_max": 300, "invalid": 200,
+                          "reset": 100, "reset_rounds": 2, "gemm": 1, "dense": 1,
+                          "cycle": 100}),
 }
 
 #: Simulation models of vendor primitives, by ``CoreConfig.dsp``.
-PRIMITIVE_MODELS = {"generic": [], "ecp5": [ROOT / "hw" / "sim_models" / "MULT18X18D.v"]}
+PRIMITIVE_MODELS = {"generic": [], "ecp5": [ROOT / "hw" / "sim_models" / "MULT18X18D.v",
+                                          ROOT / "hw" / "sim_models" / "TRELLIS_FF.v"]}
 
 MIN_TOTAL_OPS = 100_000
 

@@ -1,0 +1,109 @@
+"""The core's output FIFO: first-word fall-through, for a writer that never overflows it."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ._checks import check_count
+
+__all__ = ["ResultFIFO"]
+
+
+class ResultFIFO(wiring.Component):
+    """FIFO of ``depth`` results whose writer guarantees there is room.
+
+    The core accepts an operation with ``last`` only while it holds a credit, so a write
+    never finds this FIFO full. It therefore checks nothing on the write side: the write
+    port of the storage is driven by ``w_data``, ``w_en`` and the write pointer alone, with
+    no level logic in front of it (on an FPGA the write enable reaches every LUT-RAM block,
+    and whatever logic sits before it is on that long path). The storage has
+    ``2 ** ceil_log2(depth + 1)`` entries (an ECP5 DPR16X4 holds 16 anyway), so the pointers
+    wrap by truncation and equal pointers mean empty.
+
+    Writing while ``depth`` results are stored is a caller error: the FIFO does not stop
+    it. :class:`~hw.core.SparseMMA`'s credits rule it out (tests/test_hw_core.py).
+
+    The storage can be cut into banks of ``bank_width`` bits (the last one takes the rest),
+    each with its own write pointer and its own bit of ``w_en``: a result as wide as the
+    core's is spread over the die next to the accumulators that write it, and one write
+    pointer and enable for all of it would be a long route. The caller drives every bit of
+    ``w_en`` with the same value (from register copies of its own, ``hw/fanout.py``); the
+    banks then hold the same entries and ``r_rdy`` is bank 0's.
+
+    Reads are first-word fall-through: a result written at the edge ending cycle ``t`` is on
+    ``r_data`` with ``r_rdy`` high from cycle ``t + 1``. Reset empties the FIFO.
+
+    Parameters
+    ----------
+    width, depth : int
+        Bits per result and results stored at most (both at least 1).
+    bank_width : int or None
+        Bits per bank (keyword-only); ``None`` (default): one bank of ``width`` bits.
+
+    Members
+    -------
+    w_data : ``In(width)``
+    w_en : ``In(banks)``
+        Store ``w_data`` at this edge; one bit per bank, all equal.
+    r_data : ``Out(width)``
+        The oldest result (meaningless while ``r_rdy`` is low).
+    r_rdy : ``Out(1)``
+        At least one result is stored.
+    r_en : ``In(1)``
+        Drop the oldest result at this edge (ignored while ``r_rdy`` is low).
+    """
+
+    def __init__(self, width, depth, *, bank_width=None):
+        check_count("width", width)
+        check_count("depth", depth)
+        if bank_width is not None:
+            check_count("bank_width", bank_width)
+        self._width = width
+        self._depth = depth
+        self._bank_width = min(bank_width or width, width)
+        super().__init__({
+            "w_data": In(width),
+            "w_en": In(self.banks),
+            "r_data": Out(width),
+            "r_rdy": Out(1),
+            "r_en": In(1),
+        })
+
+    @property
+    def depth(self):
+        return self._depth
+
+    @property
+    def banks(self):
+        """Storage banks: ``ceil(width / bank_width)``."""
+        return -(-self._width // self._bank_width)
+
+    def elaborate(self, platform):
+        m = Module()
+        entries = 1 << ceil_log2(self._depth + 1)
+        r_ptr = Signal(range(entries))
+        w_ptrs = []
+        for bank in range(self.banks):
+            lo = bank * self._bank_width
+            hi = min(lo + self._bank_width, self._width)
+            storage = Memory(shape=hi - lo, depth=entries, init=[])
+            m.submodules[f"storage{bank}" if self.banks > 1 else "storage"] = storage
+            write = storage.write_port()
+            read = storage.read_port(domain="comb")
+            w_ptr = Signal(range(entries), name=f"w_ptr{bank}")
+            m.d.comb += [
+                write.addr.eq(w_ptr),
+                write.data.eq(self.w_data[lo:hi]),
+                write.en.eq(self.w_en[bank]),
+                read.addr.eq(r_ptr),
+                self.r_data[lo:hi].eq(read.data),
+            ]
+            with m.If(self.w_en[bank]):
+                m.d.sync += w_ptr.eq(w_ptr + 1)
+            w_ptrs.append(w_ptr)
+        m.d.comb += self.r_rdy.eq(w_ptrs[0] != r_ptr)
+        with m.If(self.r_en & self.r_rdy):
+            m.d.sync += r_ptr.eq(r_ptr + 1)
+        return m
