@@ -56,10 +56,15 @@ class SparseMMA(wiring.Component):
 
     Stage ``in`` always exists; ``prod`` from ``p = 2``, ``sel`` from ``p = 3``, ``sum`` from
     ``p = 4``; ``p = 5`` adds ``opnd``, a copy of the operands per multiplier right in front
-    of it (on an FPGA the route to a distant DSP block gets its own cycle); ``p = 6`` and up
-    add registers between adder-tree levels (middle first), then after the tree. The dense baseline has no decoder and no
-    selectors, but the same stages (its ``sel`` stage is a plain register), so a sparse core
-    and its dense baseline have the same latency.
+    of it (on an FPGA the route to a distant DSP block gets its own cycle); ``p = 6`` adds
+    ``prod_route`` (a second product register), ``p = 7`` stage ``result`` (the FIFO is
+    written from the accumulator registers; it takes one of the dot-product array's stages),
+    ``p = 8`` ``opnd_route``, then registers between adder-tree levels (middle first),
+    ``prod_route2`` and registers after the tree (``docs/hw.md``, "Pipeline and latency").
+    With ``dsp="ecp5"`` the sparse core decodes and selects per (row, column) from register
+    copies (:meth:`_split_selectors`). The dense baseline has no decoder and no selectors,
+    but the same stages (its ``sel`` stage is a plain register), so a sparse core and its
+    dense baseline have the same latency.
 
     ``a.ready`` and ``b.ready`` are one signal, high only while both inputs are valid, the
     core is out of reset and, for an operation with ``last``, its result has room (it
