@@ -197,6 +197,72 @@ class SparseMMA(wiring.Component):
                     invalid.append(decoder.invalid.any())
         return Cat(*invalid)
 
+    def _accumulate(self, m, dot, ctrl, ctrl_error, acc, acc_next):
+        """Accumulators for ``p < 7``: ``first`` selects 0 in front of the adders and the FIFO
+        is written with their sums. Returns ``(w_data, w_en, bank_width)`` for the FIFO."""
+        cfg = self._config
+        for r in range(cfg.tile_m):
+            for c in range(cfg.tile_n):
+                m.d.comb += acc_next.data[r][c].eq(
+                    Mux(ctrl.first, 0, acc.data[r][c]) + dot.o.payload[r][c])
+        m.d.comb += acc_next.error.eq((acc.error & ~ctrl.first) | ctrl_error)
+        with m.If(dot.o.valid):
+            m.d.sync += acc.eq(acc_next)
+            with m.If(ctrl_error):
+                m.d.sync += self.error.eq(1)
+        return acc_next, dot.o.valid & ctrl.last, None
+
+    def _accumulate_registered(self, m, dot, ctrls, valids, ctrl_error, acc, acc_next):
+        """Accumulators with stage ``result`` (``p >= 7``). Returns ``(w_data, w_en,
+        bank_width)`` for the FIFO."""
+        cfg = self._config
+        ctrl = ctrls[-1]
+        # `running` holds the sum so far, already cleared for the next operation when
+        # that one has `first`, so `first` needs no multiplexer in front of the carry
+        # chains: it arrives a cycle early as a synchronous clear. The clear and the load
+        # enable of each accumulator come from a register copy of its own (RegisterCopies),
+        # placed near it rather than one register fanning out to all of them. Reset
+        # clears `running` through the same path, a cycle later; no operation reaches
+        # the accumulators that early. `acc` takes every sum unmasked, on every edge: the
+        # FIFO reads it only in the cycle after an operation with `last`.
+        assert dot.latency >= 3     # ctrls[-3] and valids[-3] exist
+        lanes = [(r, c) for r in range(cfg.tile_m) for c in range(cfg.tile_n)]
+        control = RegisterCopies(2, len(lanes), dsp=cfg.dsp)
+        m.submodules.acc_control = control
+        # Copy k of bit 0 is valid of the operation at the adders (load it), bit 1 is
+        # valid & first of the one after it (clear before it arrives), or reset.
+        m.d.comb += control.i.eq(Cat(
+            valids[-2],
+            (valids[-3] & ctrls[-3].first) | ResetSignal()))
+        running = Signal(d_layout(cfg), name="acc_running", reset_less=True)
+        for lane, (r, c) in enumerate(lanes):
+            load, clear = control.o[lane][0], control.o[lane][1]
+            m.d.comb += acc_next.data[r][c].eq(running.data[r][c] + dot.o.payload[r][c])
+            with m.If(clear):
+                m.d.sync += running.data[r][c].eq(0)
+            with m.Elif(load):
+                m.d.sync += running.data[r][c].eq(acc_next.data[r][c])
+        m.d.comb += acc_next.error.eq(running.error | ctrl_error)
+        with m.If(control.o[0][1]):
+            m.d.sync += running.error.eq(0)
+        with m.Elif(control.o[0][0]):
+            m.d.sync += running.error.eq(acc_next.error)
+        m.d.sync += acc.eq(acc_next)
+        # Stage "result": the FIFO is written from `acc` a cycle after it loads, so the
+        # accumulate carry chain ends in flip-flops rather than in the LUT RAM's write
+        # port. It takes one of the dot-product array's stages: the latency stays p + 1.
+        # The sticky error is delayed with it, so its timing is the same for every p.
+        # The FIFO has a bank per accumulator (and one for the error flag), each with
+        # a write enable copy of its own.
+        write = RegisterCopies(1, len(lanes) + 1, dsp=cfg.dsp)
+        m.submodules.result_write = write
+        error_q = Signal(name="result_error_q")
+        m.d.comb += write.i.eq(dot.o.valid & ctrl.last)
+        m.d.sync += error_q.eq(dot.o.valid & ctrl_error)
+        with m.If(error_q):
+            m.d.sync += self.error.eq(1)
+        return acc, Cat(*write.o), cfg.acc_width
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -310,65 +376,10 @@ class SparseMMA(wiring.Component):
         acc_next = Signal(d_layout(cfg), name="acc_next")
         ctrl_error = ctrl.error.any() if split else ctrl.error
         if not self.registered_result:
-            for r in range(cfg.tile_m):
-                for c in range(cfg.tile_n):
-                    m.d.comb += acc_next.data[r][c].eq(
-                        Mux(ctrl.first, 0, acc.data[r][c]) + dot.o.payload[r][c])
-            m.d.comb += acc_next.error.eq((acc.error & ~ctrl.first) | ctrl_error)
-            with m.If(dot.o.valid):
-                m.d.sync += acc.eq(acc_next)
-                with m.If(ctrl_error):
-                    m.d.sync += self.error.eq(1)
-            w_data, w_en = acc_next, dot.o.valid & ctrl.last
-            bank_width = None
+            w_data, w_en, bank_width = self._accumulate(m, dot, ctrl, ctrl_error, acc, acc_next)
         else:
-            # `running` holds the sum so far, already cleared for the next operation when
-            # that one has `first`, so `first` needs no multiplexer in front of the carry
-            # chains: it arrives a cycle early as a synchronous clear. The clear and the load
-            # enable of each accumulator come from a register copy of its own (RegisterCopies),
-            # placed near it rather than one register fanning out to all of them. Reset
-            # clears `running` through the same path, a cycle later; no operation reaches
-            # the accumulators that early. `acc` takes every sum unmasked, on every edge: the
-            # FIFO reads it only in the cycle after an operation with `last`.
-            assert dot.latency >= 3     # ctrls[-3] and valids[-3] exist
-            lanes = [(r, c) for r in range(cfg.tile_m) for c in range(cfg.tile_n)]
-            control = RegisterCopies(2, len(lanes), dsp=cfg.dsp)
-            m.submodules.acc_control = control
-            # Copy k of bit 0 is valid of the operation at the adders (load it), bit 1 is
-            # valid & first of the one after it (clear before it arrives), or reset.
-            m.d.comb += control.i.eq(Cat(
-                valids[-2],
-                (valids[-3] & ctrls[-3].first) | ResetSignal()))
-            running = Signal(d_layout(cfg), name="acc_running", reset_less=True)
-            for lane, (r, c) in enumerate(lanes):
-                load, clear = control.o[lane][0], control.o[lane][1]
-                m.d.comb += acc_next.data[r][c].eq(running.data[r][c] + dot.o.payload[r][c])
-                with m.If(clear):
-                    m.d.sync += running.data[r][c].eq(0)
-                with m.Elif(load):
-                    m.d.sync += running.data[r][c].eq(acc_next.data[r][c])
-            m.d.comb += acc_next.error.eq(running.error | ctrl_error)
-            with m.If(control.o[0][1]):
-                m.d.sync += running.error.eq(0)
-            with m.Elif(control.o[0][0]):
-                m.d.sync += running.error.eq(acc_next.error)
-            m.d.sync += acc.eq(acc_next)
-            # Stage "result": the FIFO is written from `acc` a cycle after it loads, so the
-            # accumulate carry chain ends in flip-flops rather than in the LUT RAM's write
-            # port. It takes one of the dot-product array's stages: the latency stays p + 1.
-            # The sticky error is delayed with it, so its timing is the same for every p.
-            # The FIFO has a bank per accumulator (and one for the error flag), each with
-            # a write enable copy of its own.
-            bank_width = cfg.acc_width
-            banks = len(lanes) + 1
-            write = RegisterCopies(1, banks, dsp=cfg.dsp)
-            m.submodules.result_write = write
-            error_q = Signal(name="result_error_q")
-            m.d.comb += write.i.eq(dot.o.valid & ctrl.last)
-            m.d.sync += error_q.eq(dot.o.valid & ctrl_error)
-            with m.If(error_q):
-                m.d.sync += self.error.eq(1)
-            w_data, w_en = acc, Cat(*write.o)
+            w_data, w_en, bank_width = self._accumulate_registered(
+                m, dot, ctrls, valids, ctrl_error, acc, acc_next)
 
         # Output FIFO, sized by the credits so that it never overflows.
         fifo = m.submodules.fifo = ResultFIFO(d_layout(cfg).size, self.fifo_depth,
