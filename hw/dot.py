@@ -18,14 +18,15 @@ def register_plan(stages, levels):
     Returns ``(points, extra)``: ``points`` is the set of register points taken from, in
     order, ``"prod"`` (after the multipliers), ``"sum"`` (after the adder tree), ``"opnd"``
     (the operands, right in front of the multipliers), ``"prod_route"`` (a second register
-    behind ``prod``), ``"opnd_route"`` (a second register in front of ``opnd``) and
+    behind ``prod``), ``"opnd_route"`` (a second register in front of ``opnd``),
     ``("tree", l)`` (after adder level ``l``, middle levels first) and ``"prod_route2"`` (a
     third register behind the products); ``extra`` is the number of further registers after
     the tree output once all points are taken.
 
-    The two ``route`` registers hold no logic: on an FPGA whose multipliers sit in DSP
-    blocks spread over the die, the route to and from a block is long enough to need a
-    cycle of its own, which is why they come before the adder-tree registers.
+    The ``route`` registers hold no logic: on an FPGA whose multipliers sit in DSP blocks
+    spread over the die, the route to and from a block is long enough to need a cycle of its
+    own (measured on ECP5: docs/synth.md), which is why the first two come before the
+    adder-tree registers.
     """
     internal = sorted(range(1, levels), key=lambda level: (abs(2 * level - levels), level))
     order = (["prod", "sum", "opnd", "prod_route", "opnd_route"]
@@ -47,8 +48,7 @@ class DotProductArray(wiring.Component):
     in front of the multipliers (one copy per multiplier), a second register behind the
     multipliers and a second one in front of them (routes to and from DSP blocks, no
     logic), between adder tree levels (middle first), a third one behind the multipliers,
-    then extra registers after the tree
-    (:func:`register_plan`). Once both the operand and the
+    then extra registers after the tree (:func:`register_plan`). Once both the operand and the
     product registers exist (``stages >= 3``) each multiplier with its two registers is a
     :class:`~hw.multiplier.RegisteredMultiplier` (``dsp`` selects how it is built).
 

@@ -48,7 +48,8 @@ SWEEP = {
     "nm1of2": (CoreConfig(n=1, m=2), {"random": 2000}),
     "nm4of8": (CoreConfig(n=4, m=8), {"random": 2000}),
     "dense": (CoreConfig(sparse=False), {"random": 3000}),
-    # ECP5 DSP primitives (dsp="ecp5") simulated with hw/sim_models/MULT18X18D.v. The
+    # ECP5 primitives (dsp="ecp5") simulated with hw/sim_models/MULT18X18D.v and
+    # TRELLIS_FF.v; p = 10 has every route stage, stage `result` and the split selectors. The
     # default tile is a large Verilator model: every cocotb test runs, but short.
     "ecp5_small_p5": (CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=5, dsp="ecp5"),
                       {"random": 1500, "long": 500}),
