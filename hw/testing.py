@@ -10,9 +10,26 @@ import gc
 import itertools
 import warnings
 
-from amaranth.hdl import UnusedElaboratable
+from amaranth.hdl import ClockDomain, Module, UnusedElaboratable
+from amaranth.sim import Simulator
 
-__all__ = ["stream_put", "stream_get", "always", "quiet_unused"]
+__all__ = ["simulate", "stream_put", "stream_get", "always", "quiet_unused"]
+
+
+def simulate(dut, *benches, background=()):
+    """A simulator of ``dut`` in an explicit ``sync`` domain (1 MHz clock), with ``benches``
+    (and ``background`` benches) added; benches can drive the domain's reset, and a
+    combinational ``dut`` still gets a clock. Returns ``(simulator, clock_domain)``."""
+    top = Module()
+    cd = top.domains.sync = ClockDomain("sync")
+    top.submodules.dut = dut
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    for bench in benches:
+        sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
+    return sim, cd
 
 
 def always():

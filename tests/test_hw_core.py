@@ -9,13 +9,12 @@ import itertools
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Fragment, Module
-from amaranth.sim import Simulator
+from amaranth.hdl import Fragment
 
 from golden.tiles import TileOp, core_model, meta_bits
 from hw.config import CoreConfig
 from hw.core import SparseMMA
-from hw.testing import quiet_unused, stream_get, stream_put
+from hw.testing import quiet_unused, simulate, stream_get, stream_put
 
 
 # --- stimulus --------------------------------------------------------------------------------
@@ -90,20 +89,6 @@ def pauses(rng, p_go):
     """An endless pause pattern: each cycle goes with probability ``p_go``."""
     while True:
         yield rng.random() < p_go
-
-
-def simulate(dut, *benches, background=()):
-    """Simulate ``dut`` with an explicit sync domain (so benches can drive its reset)."""
-    top = Module()
-    cd = top.domains.sync = ClockDomain("sync")
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    for bench in benches:
-        sim.add_testbench(bench)
-    for bench in background:
-        sim.add_testbench(bench, background=True)
-    return sim, cd
 
 
 def protocol_monitor(dut):

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Fragment, Module
-from amaranth.sim import Simulator
+from amaranth.hdl import Fragment
 
 from hw.dot import DotProductArray, register_plan
-from hw.testing import quiet_unused
+from hw.testing import quiet_unused, simulate
 
 
 def numpy_dot(a, b):
@@ -35,13 +34,7 @@ def rtl_dot(dut, cases, tile_n):
             cycle += 1
 
     # A clock domain even for stages=0, where the array itself is combinational.
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
+    sim, _ = simulate(dut, producer, consumer)
     sim.run()
     return results
 

@@ -9,11 +9,10 @@ import subprocess
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, Fragment, Module
-from amaranth.sim import Simulator
+from amaranth.hdl import Fragment
 
 from hw.fanout import RegisterCopies
-from hw.testing import quiet_unused
+from hw.testing import quiet_unused, simulate
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODEL = ROOT / "hw" / "sim_models" / "TRELLIS_FF.v"
@@ -40,12 +39,7 @@ def test_sim_generic():
             await ctx.tick()
             seen.append([ctx.get(dut.o[k]) for k in range(3)])
 
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
+    sim, _ = simulate(dut, bench)
     sim.run()
     np.testing.assert_array_equal(np.array(seen), np.repeat(values[:, None], 3, axis=1))
 

@@ -13,13 +13,12 @@ import subprocess
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Fragment, Module
-from amaranth.sim import Simulator
+from amaranth.hdl import Fragment
 
 from hw.config import ConfigError, CoreConfig
 from hw.dot import DotProductArray
 from hw.multiplier import RegisteredMultiplier
-from hw.testing import quiet_unused
+from hw.testing import quiet_unused, simulate
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODEL = ROOT / "hw" / "sim_models" / "MULT18X18D.v"
@@ -108,12 +107,7 @@ def rtl_mul(a_width, b_width, a, b):
         # After the edge that ends cycle t, p holds the product of cycle t - 1.
         products.extend(seen[dut.latency - 1:dut.latency - 1 + len(a)])
 
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
+    sim, _ = simulate(dut, bench)
     sim.run()
     return np.array(products, dtype=np.int64)
 

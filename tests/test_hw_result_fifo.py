@@ -3,11 +3,9 @@
 import collections
 
 import pytest
-from amaranth.hdl import ClockDomain, Module
-from amaranth.sim import Simulator
 
 from hw.result_fifo import ResultFIFO
-from hw.testing import quiet_unused
+from hw.testing import quiet_unused, simulate
 
 
 def test_init_wrong():
@@ -46,11 +44,6 @@ def test_sim_against_deque(rng, depth, bank_width):
                 stats["written"] += 1
             stats["full"] += len(model) == depth
 
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
+    sim, _ = simulate(dut, bench)
     sim.run()
     assert stats["read"] > 100 and stats["full"] > 0    # the stimulus reached both ends
