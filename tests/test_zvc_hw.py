@@ -10,6 +10,7 @@ from golden import zvc as golden_zvc
 from hw.zvc import (ZvcCompressor, ZvcCompressorTop, ZvcExpander, ZvcExpanderTop,
                     ZvcPacker, ZvcStatus, ZvcUnpacker)
 from hw.zvc_gen import emit_compressor, emit_expander
+from tb.zvc_tb import beats_of
 
 DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 #: The hardware status code each golden error maps to.
@@ -50,18 +51,6 @@ def words_of(blob, word_width):
 
 def bytes_of(words, word_width):
     return np.array(words, DTYPES[word_width]).astype(f"<u{word_width // 8}").tobytes()
-
-
-def beats_of(words, beat_words):
-    """The compressed-port beats of a word sequence: ``(words, count, last)``, all full
-    but the final one."""
-    words = [int(w) for w in words]
-    beats = []
-    for start in range(0, len(words), beat_words):
-        chunk = words[start:start + beat_words]
-        beats.append((chunk + [0] * (beat_words - len(chunk)), len(chunk),
-                      start + beat_words >= len(words)))
-    return beats
 
 
 def beat_payload(beat):
@@ -116,7 +105,7 @@ def rtl_expand(streams, word_width, block_words, rng=None, beat_words=2):
     ``(words, count, last)``); return the words out and the status."""
     dut = ZvcExpander(word_width, block_words=block_words, beat_words=beat_words)
     beats = [b for s in streams
-             for b in (beats_of(words_of(s, word_width), beat_words)
+             for b in (beats_of(s, word_width, beat_words)
                        if isinstance(s, bytes) else s)]
     out, status = [], []
 
@@ -402,8 +391,8 @@ def test_sim_expander_malformed_beats(beat_words):
     good_next = golden_compress(after, ww, nw)
     cases = []
     for n in range(30, 40):                 # streams ending in a full and a partial beat
-        beats = beats_of(words_of(golden_compress(np.arange(n, dtype=np.uint8), ww, nw),
-                                  ww), beat_words)
+        beats = beats_of(golden_compress(np.arange(n, dtype=np.uint8), ww, nw), ww,
+                         beat_words)
         data, count, _ = beats[-1]
         if count == beat_words:
             cases += [
