@@ -45,10 +45,6 @@ async def stream_get(ctx, stream, rng=None):
     return payload
 
 
-def words_of(blob, word_width):
-    return np.frombuffer(blob, np.dtype(DTYPES[word_width]).newbyteorder("<"))
-
-
 def bytes_of(words, word_width):
     return np.array(words, DTYPES[word_width]).astype(f"<u{word_width // 8}").tobytes()
 
