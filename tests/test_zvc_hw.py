@@ -4,9 +4,9 @@
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
 
 from golden import zvc as golden_zvc
+from hw.testing import simulate
 from hw.zvc import (ZvcCompressor, ZvcCompressorTop, ZvcExpander, ZvcExpanderTop,
                     ZvcPacker, ZvcStatus, ZvcUnpacker)
 from hw.zvc_gen import emit_compressor, emit_expander
@@ -87,10 +87,7 @@ def rtl_compress(words, word_width, block_words, rng=None, beat_words=2):
             if beat.last:
                 break
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer, background=True)
-    sim.add_testbench(consumer)
+    sim, _ = simulate(dut, consumer, background=[producer])
     sim.run()
     check_beat_format(beats, beat_words)
     return bytes_of(out, word_width)
@@ -122,10 +119,7 @@ def rtl_expand(streams, word_width, block_words, rng=None, beat_words=2):
             if rng is not None:
                 ctx.set(dut.o.ready, int(rng.random() < 0.7))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer, background=True)
+    sim, _ = simulate(dut, producer, background=[consumer])
     sim.run()
     return out, status[0]
 
@@ -295,10 +289,7 @@ def test_packer(rng, in_words, beat_words):
                 got.append(current)
                 current, beats[:] = [], []
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer, background=True)
-    sim.add_testbench(consumer)
+    sim, _ = simulate(dut, consumer, background=[producer])
     sim.run()
     assert got == streams
 
@@ -327,9 +318,7 @@ def test_packer_never_stalls_input():
                 out.append(int(beat.count))
         assert sum(out) == 30 and out[:-1] == [2] * (len(out) - 1)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
+    sim, _ = simulate(dut, bench)
     sim.run()
 
 
@@ -370,10 +359,7 @@ def test_unpacker(rng, beat_words, out_words):
             ctx.set(dut.take, take)
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer, background=True)
-    sim.add_testbench(consumer)
+    sim, _ = simulate(dut, consumer, background=[producer])
     sim.run()
     assert got == expect
 
