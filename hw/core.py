@@ -1,6 +1,6 @@
 """The sparse MMA core: decoder, operand selectors, dot-product array, accumulators."""
 
-from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Assert, Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -98,6 +98,11 @@ class SparseMMA(wiring.Component):
     ----------
     config : CoreConfig
         Tile shape, widths, N:M pattern, pipeline depth, sparse or dense.
+    checks : bool
+        Keyword-only, default ``False``. ``True`` adds Amaranth ``Assert`` statements on the
+        core's invariants (the result credits neither overflow nor underflow), which the
+        Amaranth simulator and formal tools check; the emitted Verilog of ``rtl/`` is built
+        without them.
 
     Members
     -------
@@ -117,10 +122,11 @@ class SparseMMA(wiring.Component):
         If ``config`` is not a :class:`CoreConfig`.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, checks=False):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         self._config = config
+        self._checks = bool(checks)
         super().__init__({
             "a": In(stream.Signature(a_layout(config))),
             "b": In(stream.Signature(b_layout(config))),
@@ -254,10 +260,13 @@ class SparseMMA(wiring.Component):
         # The sticky error is delayed with it, so its timing is the same for every p.
         # The FIFO has a bank per accumulator (and one for the error flag), each with
         # a write enable copy of its own.
+        # The copies have no reset of their own (TRELLIS_FF with LSR tied low): their input
+        # is gated with reset instead, so a reset of one cycle also clears them and no
+        # result that was in flight is written after it (the credits restart from zero).
         write = RegisterCopies(1, len(lanes) + 1, dsp=cfg.dsp)
         m.submodules.result_write = write
         error_q = Signal(name="result_error_q")
-        m.d.comb += write.i.eq(dot.o.valid & ctrl.last)
+        m.d.comb += write.i.eq(dot.o.valid & ctrl.last & ~ResetSignal())
         m.d.sync += error_q.eq(dot.o.valid & ctrl_error)
         with m.If(error_q):
             m.d.sync += self.error.eq(1)
@@ -397,4 +406,11 @@ class SparseMMA(wiring.Component):
             m.d.sync += pending.eq(pending + 1)
         with m.If(taken & ~given):
             m.d.sync += pending.eq(pending - 1)
+        if self._checks:
+            m.d.sync += [
+                Assert(~(given & ~taken) | (pending < self.fifo_depth),
+                       "result credits overflow: a result accepted without room"),
+                Assert(~(taken & ~given) | (pending > 0),
+                       "result credits underflow: a result delivered that was not accepted"),
+            ]
         return m
