@@ -34,8 +34,8 @@ import json
 import logging
 import os
 import pathlib
+import secrets
 import time
-import zlib
 
 import numpy as np
 
@@ -74,10 +74,13 @@ def config_from_env():
 
 
 def seed_for(name):
-    """``SEED`` from the environment, else a stable hash of the test's name."""
+    """``SEED`` from the environment, else a fresh random seed (a new one every run).
+
+    ``name`` is kept for the log line; the seed is logged by :class:`CoreTB` and replays the
+    test's stimulus with ``SEED=<seed>``."""
     if os.environ.get("SEED", "") != "":
         return int(os.environ["SEED"], 0)
-    return zlib.crc32(name.encode())
+    return secrets.randbits(32)
 
 
 #: Operations per cocotb test of tb/tb_core.py (per parametrized instance); ``TB_OPS`` overrides.
@@ -535,8 +538,11 @@ class ModelStream:
 class Scoreboard:
     """In-order checker of D results against the model's prediction.
 
-    Counts results and operations checked (an operation counts when the result its
-    accumulation ends in matches) and mismatches; logs the first few mismatches in full.
+    Counts results compared, and operations checked (an operation counts when the result its
+    accumulation ends in matches), separately for random operations and for constant ones (the
+    most-negative² wrap chain: thousands of identical operations, one result, so it proves the
+    wrap but counts as one check, not as random volume), and mismatches; logs the first few
+    mismatches in full.
     """
 
     MAX_REPORTED = 5
@@ -548,6 +554,8 @@ class Scoreboard:
         self.expected = collections.deque()
         self.results_checked = 0
         self.ops_checked = 0
+        self.random_ops_checked = 0
+        self.constant_results_checked = 0
         self.mismatches = 0
         self.failures = []
         self.result_cycles = []
@@ -556,9 +564,9 @@ class Scoreboard:
         self._empty = Event()
         self._empty.set()
 
-    def expect(self, packed, errors, ops_per_result, tags):
+    def expect(self, packed, errors, ops_per_result, tags, *, constant=False):
         for item in zip(packed, errors, ops_per_result, tags):
-            self.expected.append(item)
+            self.expected.append((*item, constant))
         if self.expected:
             self._empty.clear()
 
@@ -579,7 +587,7 @@ class Scoreboard:
         if not self.expected:
             self._fail(f"cycle {cycle}: unexpected result (none outstanding)", data, None)
             return
-        want_data, want_error, ops, tag = self.expected.popleft()
+        want_data, want_error, ops, tag, constant = self.expected.popleft()
         if not self.expected:
             self._empty.set()
         self.result_cycles.append((cycle, tag))
@@ -596,6 +604,10 @@ class Scoreboard:
         else:
             self.results_checked += 1
             self.ops_checked += ops
+            if constant:
+                self.constant_results_checked += 1
+            else:
+                self.random_ops_checked += ops
 
     def _fail(self, message, got, want):
         self.mismatches += 1
@@ -731,15 +743,18 @@ class CoreTB:
         self._loop = cocotb.start_soon(self._cycle_loop())
         assert not int(self.dut.error.value), "sticky error is high right after reset"
 
-    def send(self, batch):
-        """Predict ``batch`` with the model and queue it on the A and B drivers."""
+    def send(self, batch, *, constant=False):
+        """Predict ``batch`` with the model and queue it on the A and B drivers.
+
+        ``constant``: the batch is not random stimulus (the wrap chain); its results are
+        counted apart (:class:`Scoreboard`)."""
         results, emitters = self.model.predict(batch)
         packed = pack_d(self.config, np.stack([r.d for r in results])) if results else []
         errors = [bool(r.error) for r in results]
         # Operations per result: those since the previous result (or the batch start).
         ops_per = np.diff(np.concatenate([[-1], emitters])).tolist()
         tags = (emitters + self.ops_sent).tolist()
-        self.scoreboard.expect(packed, errors, ops_per, tags)
+        self.scoreboard.expect(packed, errors, ops_per, tags, constant=constant)
         a_items = pack_a(self.config, batch)
         if not self.config.sparse:
             a_items = [(values, first, last) for values, _, first, last in a_items]
@@ -778,7 +793,9 @@ class CoreTB:
         return {
             "ops_accepted": self._accepted_before + self.a.accepted,
             "ops_checked": sb.ops_checked,
+            "random_ops_checked": sb.random_ops_checked,
             "results_checked": sb.results_checked,
+            "constant_results_checked": sb.constant_results_checked,
             "results_dropped_by_reset": self.results_dropped,
             "mismatches": sb.mismatches,
             "cycles": cycles,
@@ -814,7 +831,8 @@ def record_summary(name, config, stats):
     summary["tests"][name] = stats
     totals = collections.Counter()
     for entry in summary["tests"].values():
-        for key in ("ops_checked", "results_checked", "mismatches", "cycles", "ops_accepted"):
+        for key in ("ops_checked", "random_ops_checked", "results_checked",
+                    "constant_results_checked", "mismatches", "cycles", "ops_accepted"):
             totals[key] += entry[key]
         totals["wall_s"] += entry["wall_s"]
     summary["totals"] = dict(totals)

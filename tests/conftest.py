@@ -1,24 +1,27 @@
-"""Shared pytest fixtures: one seeded generator per test, replayable with SEED=..."""
+"""Shared pytest fixtures: one freshly seeded generator per test, replayable with SEED=...
+
+Every run draws a new seed for every test (so repeated runs explore new stimulus) and prints
+it; ``SEED=<value>`` replays it. The printed line is in the captured output of a failing test.
+"""
 
 import os
-import zlib
+import secrets
 
 import numpy as np
 import pytest
 
 
-def test_seed(request):
-    """The seed of a test: ``SEED`` from the environment, else a stable hash of its name."""
-    if "SEED" in os.environ:
+def fresh_seed():
+    """``SEED`` from the environment, else a new random 32-bit seed."""
+    if os.environ.get("SEED", "") != "":
         return int(os.environ["SEED"], 0)
-    return zlib.crc32(request.node.nodeid.encode())
+    return secrets.randbits(32)
 
 
 @pytest.fixture
 def seed(request):
-    value = test_seed(request)
-    # Printed, so a failing test's captured output says how to replay it.
-    print(f"seed {value} (replay with SEED={value})")
+    value = fresh_seed()
+    print(f"seed {value} (replay with SEED={value}) for {request.node.nodeid}")
     return value
 
 
