@@ -398,3 +398,96 @@ def test_sim_reset_mid_stream(rng, pipeline):
     for (d, error), (want_d, want_error) in zip(got, want):
         np.testing.assert_array_equal(d, want_d, strict=True)
         assert error == want_error
+
+
+@pytest.mark.parametrize("pipeline", range(1, 14))
+def test_sim_reset_every_phase(rng, pipeline):
+    """A reset of 1 and of 2 cycles at every phase after the last accepted operation (0 …
+    latency + 2 cycles), with d ready and with d stalled: results delivered before it are
+    correct, none appears after it before a new operation is accepted, and with d stalled the
+    core then accepts exactly fifo_depth operations with last and delivers exactly those,
+    correct. The credit Asserts (checks=True) hold throughout."""
+    cfg = CoreConfig(tile_m=1, tile_n=1, tile_k=4, pipeline=pipeline)
+    dut = SparseMMA(cfg, checks=True)
+    depth, latency = dut.fifo_depth, dut.latency
+    trials = []
+
+    async def step(ctx):
+        """One cycle: (offered op accepted at its edge, result transferred at it or None)."""
+        _, _, ready, a_valid, d_valid, d_ready, d = await ctx.tick().sample(
+            dut.a.ready, dut.a.valid, dut.d.valid, dut.d.ready, dut.d.payload)
+        return bool(ready and a_valid), (result(cfg, d) if d_valid and d_ready else None)
+
+    def idle(ctx):
+        ctx.set(dut.a.valid, 0)
+        ctx.set(dut.b.valid, 0)
+
+    async def push(ctx, ops, *, d_ready, max_cycles):
+        ctx.set(dut.d.ready, int(d_ready))
+        accepted, delivered = 0, []
+        for _ in range(max_cycles):
+            if accepted == len(ops):
+                break
+            offer(ctx, dut, cfg, ops[accepted])
+            took, d = await step(ctx)
+            accepted += took
+            if d is not None:
+                delivered.append(d)
+        idle(ctx)
+        return accepted, delivered
+
+    async def collect(ctx, cycles):
+        ctx.set(dut.d.ready, 1)
+        delivered = []
+        for _ in range(cycles):
+            _, d = await step(ctx)
+            if d is not None:
+                delivered.append(d)
+        return delivered
+
+    def same(got, ops):
+        want, _ = expected(cfg, ops)
+        assert len(got) == len(want)
+        for (d, error), (want_d, want_error) in zip(got, want):
+            np.testing.assert_array_equal(d, want_d, strict=True)
+            assert error == want_error
+
+    async def bench(ctx):
+        for stalled in (False, True):
+            for length in (1, 2):
+                for phase in range(latency + 3):
+                    burst = int(rng.integers(1, depth + 1))
+                    ops = make_ops(rng, cfg, burst, p_first=1.0, p_last=1.0, p_invalid=0.1)
+                    accepted, delivered = await push(ctx, ops, d_ready=not stalled,
+                                                     max_cycles=4 * (burst + latency))
+                    assert accepted == burst
+                    for _ in range(phase):
+                        _, d = await step(ctx)
+                        if d is not None:
+                            delivered.append(d)
+                    same(delivered, ops[:len(delivered)])
+                    ctx.set(cd.rst, 1)
+                    ctx.set(dut.d.ready, 1)
+                    for _ in range(length):
+                        _, d = await step(ctx)
+                        assert d is None, "a result transferred during reset"
+                    ctx.set(cd.rst, 0)
+                    assert not ctx.get(dut.error)
+                    stale = await collect(ctx, latency + 3)
+                    assert not stale, (f"{len(stale)} stale results after a reset of {length} "
+                                       f"at phase {phase}")
+                    ops = make_ops(rng, cfg, depth + 3, p_first=1.0, p_last=1.0)
+                    accepted, delivered = await push(ctx, ops, d_ready=False,
+                                                     max_cycles=depth + 4 * latency + 8)
+                    assert not delivered
+                    assert accepted == depth, (f"{accepted} accepted with d stalled after a "
+                                               f"reset of {length} at phase {phase}")
+                    same(await collect(ctx, 2 * latency + 4), ops[:depth])
+                    trials.append((stalled, length, phase))
+                    ctx.set(cd.rst, 1)
+                    await ctx.tick()
+                    ctx.set(cd.rst, 0)
+
+    sim, cd = simulate(dut, bench)
+    sim.run()
+    assert len(trials) == 2 * 2 * (latency + 3)
