@@ -7,25 +7,29 @@ Environment (set by the pytest sweep through ``extra_env``):
 ``TB_OPS``
     JSON object overriding the operation counts in :data:`COUNTS`.
 ``SEED``
-    Replays a run: every test then uses this seed (default: a hash of the test's name).
+    Replays a run: every test then uses this seed (default: a fresh random seed per test and
+    run, logged as ``seed N (replay with SEED=N)``).
 ``TB_SUMMARY``
     Path of the JSON summary the tests add their figures to.
 """
+
+import time
 
 import numpy as np
 import pytest
 
 import cocotb
 from cocotb import Param
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 import golden
 from golden.tiles import assemble, dense_as_sparse, split_dense_gemm, split_gemm
 from hw.core import SparseMMA
 
-from .core_tb import (DEFAULT_COUNTS, PAUSES, CoreTB, OpBatch, config_from_env,
-                      long_chain_ops, make_pause, op_counts, random_ops, seed_for,
-                      unpack_fields, valid_patterns, wrap_chain_length)
+from .core_tb import (DEFAULT_COUNTS, PAUSES, CoreTB, ModelStream, OpBatch, config_from_env,
+                      long_chain_ops, make_pause, op_counts, pack_a, pack_b, pack_d,
+                      random_ops, record_summary, seed_for, unpack_fields, valid_patterns,
+                      wrap_chain_length)
 
 CONFIG = config_from_env()
 #: Operations per test (per parametrized instance); TB_OPS overrides.
@@ -105,7 +109,7 @@ async def long_accumulation(dut):
                 "after %d operations and reaches %d times its bound%s", length,
                 CONFIG.acc_width, overflow_after, crossings,
                 "" if crossings else " (no wrap: raise wrap_max to wrap)")
-    tb.send(long_chain_ops(tb.rng, CONFIG, length))
+    tb.send(long_chain_ops(tb.rng, CONFIG, length), constant=True)
     await tb.drain()
     tb.finish("long_accumulation")
 
@@ -366,3 +370,159 @@ async def sticky_error_timing(dut):
     tb.log.info("invalid operation %d accepted in cycle %d; sticky error high from cycle %d",
                 bad, tb.a.accept_cycles[bad], rise)
     tb.finish("sticky_error_timing")
+
+
+# --- reset at every pipeline phase (drives the pins itself, cycle by cycle) --------------------
+
+class _PinDriver:
+    """Direct per-cycle access to the flat core's pins, on the timing of tb/core_tb.py: inputs
+    are set after a rising edge, handshakes sampled at the falling edge before the next one."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.cycle = 0
+        self.error = 0
+
+    def offer(self, item, b):
+        dut = self.dut
+        values, meta, first, last = item
+        dut.a_values.value = values
+        if CONFIG.sparse:
+            dut.a_meta.value = meta
+        dut.a_first.value = first
+        dut.a_last.value = last
+        dut.b_data.value = b
+        dut.a_valid.value = dut.b_valid.value = 1
+
+    def idle(self):
+        self.dut.a_valid.value = self.dut.b_valid.value = 0
+
+    async def step(self):
+        """One cycle: returns ``(accepted, d)`` — whether the offered operation transfers on
+        the coming edge, and ``(d_data, d_error)`` if a result transfers on it (else None).
+        ``self.error`` is the sticky ``error`` output sampled in the same cycle."""
+        dut = self.dut
+        await FallingEdge(dut.clk)
+        self.error = int(dut.error.value)
+        accepted = bool(int(dut.a_valid.value) and int(dut.a_ready.value))
+        d = None
+        if int(dut.d_valid.value) and int(dut.d_ready.value):
+            d = (int(dut.d_data.value), int(dut.d_error.value))
+        await RisingEdge(dut.clk)
+        self.cycle += 1
+        return accepted, d
+
+
+@cocotb.test()
+async def reset_every_phase(dut):
+    """A reset of 1 and of 2 cycles at every phase relative to the last accepted operation
+    (0 … latency + 2 cycles after it), with ``d_ready`` high and with ``d`` stalled. Results
+    delivered before the reset match the model; after it no result appears before a new
+    operation is accepted; with ``d`` stalled the core then accepts exactly ``fifo_depth``
+    operations with ``last`` and delivers exactly those, correct (docs/hw.md, "Reset")."""
+    tb = make_tb(dut, "reset_every_phase", "none")
+    await tb.reset()
+    tb._loop.cancel()                       # this test drives the pins itself
+    tb._loop = None
+    wall0 = time.perf_counter()
+    pins = _PinDriver(dut)
+    dut.d_ready.value = 0
+    pins.idle()
+    await RisingEdge(dut.clk)
+    fifo_depth = SparseMMA(CONFIG).fifo_depth
+    stats = {"ops_checked": 0, "random_ops_checked": 0, "results_checked": 0,
+             "constant_results_checked": 0, "mismatches": 0, "ops_accepted": 0}
+    failures = []
+
+    def predict(batch):
+        results, _ = ModelStream(CONFIG).predict(batch)
+        return [(int(p), int(r.error)) for p, r in
+                zip(pack_d(CONFIG, np.stack([r.d for r in results])), results)]
+
+    def check(got, want, where):
+        if got != want:
+            stats["mismatches"] += 1
+            differ = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+            failures.append(f"{where}: got {len(got)} results, model {len(want)}; they "
+                            f"differ at {differ[:5]}")
+        else:
+            stats["results_checked"] += len(got)
+            stats["random_ops_checked"] += len(got)
+            stats["ops_checked"] += len(got)
+
+    async def push(batch, *, d_ready, max_cycles):
+        """Offer ``batch`` in order until accepted or ``max_cycles`` pass; returns
+        (accepted count, results delivered meanwhile)."""
+        items = list(zip(pack_a(CONFIG, batch), pack_b(CONFIG, batch)))
+        dut.d_ready.value = int(d_ready)
+        accepted, delivered = 0, []
+        for _ in range(max_cycles):
+            if accepted == len(items):
+                break
+            pins.offer(*items[accepted])
+            took, d = await pins.step()
+            accepted += took
+            if d is not None:
+                delivered.append(d)
+        pins.idle()
+        return accepted, delivered
+
+    async def collect(cycles, *, error_low=False):
+        dut.d_ready.value = 1
+        delivered = []
+        for _ in range(cycles):
+            _, d = await pins.step()
+            assert not (error_low and pins.error), "sticky error high after reset"
+            if d is not None:
+                delivered.append(d)
+        return delivered
+
+    for stalled in (False, True):
+        for length in (1, 2):
+            for phase in range(LATENCY + 3):
+                where = (f"reset of {length} at phase {phase}, "
+                         f"d {'stalled' if stalled else 'ready'}")
+                burst = int(tb.rng.integers(1, fifo_depth + 1))
+                batch = random_ops(tb.rng, CONFIG, burst, flags="chains", chain=(1, 1),
+                                   invalid_prob=0.05 if HAS_INVALID else 0.0, cover=False)
+                want = predict(batch)
+                accepted, delivered = await push(batch, d_ready=not stalled,
+                                                 max_cycles=4 * burst + 4 * LATENCY)
+                assert accepted == burst, f"{where}: only {accepted} of {burst} accepted"
+                stats["ops_accepted"] += accepted
+                # `phase` more cycles, then reset; d keeps its state (ready or stalled).
+                for _ in range(phase):
+                    _, d = await pins.step()
+                    if d is not None:
+                        delivered.append(d)
+                check(delivered, want[:len(delivered)], f"{where}, before the reset")
+                dut.rst.value = 1
+                dut.d_ready.value = 1
+                for _ in range(length):
+                    _, d = await pins.step()
+                    assert d is None, f"{where}: a result transferred during reset"
+                dut.rst.value = 0
+                # Nothing may come out before a new operation is accepted; error stays low.
+                stale = await collect(LATENCY + 3, error_low=True)
+                assert not stale, f"{where}: {len(stale)} stale results after the reset"
+                # Credits restart from zero: with d stalled exactly fifo_depth results fit.
+                batch = random_ops(tb.rng, CONFIG, fifo_depth + 3, flags="chains",
+                                   chain=(1, 1), cover=False)
+                accepted, delivered = await push(batch, d_ready=False,
+                                                 max_cycles=fifo_depth + 4 * LATENCY + 8)
+                assert not delivered
+                assert accepted == fifo_depth, (
+                    f"{where}: {accepted} operations with last accepted with d stalled, "
+                    f"not fifo_depth={fifo_depth}")
+                stats["ops_accepted"] += accepted
+                got = await collect(2 * LATENCY + 4)
+                check(got, predict(batch)[:fifo_depth], f"{where}, after the reset")
+                # Leave the core empty and clean for the next round.
+                dut.rst.value = 1
+                await pins.step()
+                dut.rst.value = 0
+    stats.update(cycles=pins.cycle, wall_s=round(time.perf_counter() - wall0, 3),
+                 seed=tb.seed)
+    record_summary("reset_every_phase", CONFIG, stats)
+    tb.log.info("reset_every_phase: %s", stats)
+    assert not failures, "\n".join(failures[:5]) + f"\n(replay with SEED={tb.seed})"
