@@ -188,7 +188,10 @@ def build_parser():
     p.add_argument("--folds", type=_positive_int, default=5, help="k (default 5)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                    help="training seeds (default 0 1 2)")
-    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
+    p.add_argument("--epochs", type=_positive_int, default=15, help="epochs (default 15)")
+    p.add_argument("--batch-size", type=_positive_int, default=64,
+                   help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     p.add_argument("--han-steps", type=_positive_int, default=2,
                    help="Han et al. prune/retrain rounds (default 2)")
     p.add_argument("--rtl-runs", nargs="*", default=["0:0"], metavar="FOLD:SEED",
@@ -348,7 +351,8 @@ def cmd_cv(args, argv):
         raise UserError(f"{args.out}: cannot write: not a directory")
     progress = Progress(not args.quiet)
     results = cv.run_cv(models=tuple(args.models), k=args.folds, seeds=tuple(args.seeds),
-                        epochs=args.epochs, han_steps=args.han_steps, rtl_runs=runs,
+                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        han_steps=args.han_steps, rtl_runs=runs,
                         rtl=not args.no_rtl, limit=args.limit, progress=progress,
                         log=progress.log, verbose=args.verbose, jobs=args.jobs)
     command = "sparsecore " + " ".join(shlex.quote(a) for a in argv)

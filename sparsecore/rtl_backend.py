@@ -20,6 +20,8 @@ Contract of :func:`rtl_gemm` (what the engine must provide):
   where the engine knows them, ``"ops"`` (tile operations issued).
 """
 
+import contextlib
+
 import numpy as np
 
 __all__ = ["RTLUnavailable", "rtl_gemm", "rtl_status", "layer_matmul", "gemm_tile_ops",
@@ -64,10 +66,11 @@ def rtl_gemm(a, b, c=None, *, sparse, config=None, verbose=False):
     from tb import runner
     from tb.gemm_driver import run_gemm
 
-    kwargs = dict(split=True, build_name=build_name(config))
+    name = build_name(config)
+    kwargs = dict(split=True, build_name=name)
     if config is not None:
         kwargs["config"] = config
-    with runner.verbosity(verbose):
+    with _build_lock(name), runner.verbosity(verbose):
         if sparse:
             values, metadata = a
             D, counters = run_gemm(B=b, C=c, values=values, metadata=metadata, sparse=True,
@@ -77,6 +80,23 @@ def rtl_gemm(a, b, c=None, *, sparse, config=None, verbose=False):
     counters = dict(counters)
     counters["ops"] = counters["tile_ops"]
     return np.asarray(D).astype(np.int32), counters
+
+
+@contextlib.contextmanager
+def _build_lock(name):
+    """Hold an exclusive lock on build folder ``name``: two processes of the model flow
+    (two commands, two pytest workers) never build or simulate in it at the same time."""
+    import fcntl
+
+    from tb.runner import SIM_BUILD
+    folder = SIM_BUILD / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".model_flow.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_name(config=None):
