@@ -479,39 +479,59 @@ def _float_trace(ops, x):
     """Float64 forward pass of the chain (torch ops); returns the logits and every GEMM's
     output after its folded ReLU (for calibration)."""
     import torch
-    import torch.nn.functional as F
 
     h = torch.from_numpy(np.asarray(x, dtype=np.float64))
     maxima = []
     for i, op in enumerate(ops):
-        if isinstance(op, Gemm):
-            w = torch.from_numpy(op.weight)
-            b = torch.from_numpy(op.bias)
-            if op.kind == "linear":
-                if h.ndim != 2 or h.shape[1] != w.shape[1]:
-                    raise ModelInputError(f"layer {op.name!r} (Linear) takes {w.shape[1]} "
-                                          f"features, but receives {tuple(h.shape[1:])}")
-                h = F.linear(h, w, b)
-            else:
-                if h.ndim != 4 or h.shape[1] != w.shape[1]:
-                    raise ModelInputError(f"layer {op.name!r} (Conv2d) takes {w.shape[1]} "
-                                          f"input channels (N, C, H, W), but receives "
-                                          f"{tuple(h.shape[1:])}")
-                h = F.conv2d(h, w, b, stride=op.stride, padding=op.padding)
-            if i + 1 < len(ops) and isinstance(ops[i + 1], Relu):
-                h = F.relu(h)
-            maxima.append(float(h.abs().max()) if h.numel() else 0.0)
-        elif isinstance(op, Relu):
-            h = F.relu(h)
-        elif isinstance(op, Pool):
-            if h.ndim != 4:
-                raise ModelInputError(f"layer {op.name!r} pools a tensor of shape "
-                                      f"{tuple(h.shape[1:])}, not (C, H, W)")
-            fn = F.max_pool2d if op.kind == "max" else F.avg_pool2d
-            h = fn(h, op.kernel, op.stride)
-        else:
-            h = h.flatten(1)
+        try:
+            h = _float_step(ops, i, op, h, maxima)
+        except RuntimeError as exc:             # e.g. an input smaller than the kernel
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
+            raise ModelInputError(f"layer {op.name!r} ({_kind_name(op)}) cannot run on "
+                                  f"an input of shape {tuple(h.shape[1:])}: {first}") from None
     return h.numpy(), maxima
+
+
+def _kind_name(op):
+    if isinstance(op, Gemm):
+        return "Linear" if op.kind == "linear" else "Conv2d"
+    if isinstance(op, Pool):
+        return "MaxPool2d" if op.kind == "max" else "AvgPool2d"
+    return type(op).__name__
+
+
+def _float_step(ops, i, op, h, maxima):
+    import torch
+    import torch.nn.functional as F
+
+    if isinstance(op, Gemm):
+        w = torch.from_numpy(op.weight)
+        b = torch.from_numpy(op.bias)
+        if op.kind == "linear":
+            if h.ndim != 2 or h.shape[1] != w.shape[1]:
+                raise ModelInputError(f"layer {op.name!r} (Linear) takes {w.shape[1]} "
+                                      f"features, but receives {tuple(h.shape[1:])}")
+            h = F.linear(h, w, b)
+        else:
+            if h.ndim != 4 or h.shape[1] != w.shape[1]:
+                raise ModelInputError(f"layer {op.name!r} (Conv2d) takes {w.shape[1]} "
+                                      f"input channels (N, C, H, W), but receives "
+                                      f"{tuple(h.shape[1:])}")
+            h = F.conv2d(h, w, b, stride=op.stride, padding=op.padding)
+        if i + 1 < len(ops) and isinstance(ops[i + 1], Relu):
+            h = F.relu(h)
+        maxima.append(float(h.abs().max()) if h.numel() else 0.0)
+    elif isinstance(op, Relu):
+        h = F.relu(h)
+    elif isinstance(op, Pool):
+        if h.ndim != 4:
+            raise ModelInputError(f"layer {op.name!r} pools a tensor of shape "
+                                  f"{tuple(h.shape[1:])}, not (C, H, W)")
+        fn = F.max_pool2d if op.kind == "max" else F.avg_pool2d
+        h = fn(h, op.kernel, op.stride)
+    else:
+        h = h.flatten(1)
+    return h
 
 
 def quantize(module, x_calib, *, input_shape=None, sparse="auto", tile=None):
@@ -584,8 +604,6 @@ def quantize(module, x_calib, *, input_shape=None, sparse="auto", tile=None):
                                       f"{exc}") from None
             q.sparse = True
         graph.steps.append(q)
-        if relu:
-            graph.steps.append(Relu(ops[i + 1].name))
         if not last:
             scale = out_scale
         gi += 1
