@@ -233,3 +233,12 @@ def test_requantization_is_round_half_up(rng):
             exact = acc[o, n] * int(mult[o])          # Python ints: no overflow
             want = (exact + (1 << (int(shift[o]) - 1))) >> int(shift[o])
             assert got[o, n] == max(-127, min(127, want))
+
+
+def test_too_small_input_is_refused_naming_the_layer():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.Flatten(),
+                          nn.Linear(4, 10))
+    with pytest.raises(fe.ModelInputError) as info:
+        fe.quantize(model, np.zeros((3, 1, 4, 4), np.float32), input_shape=(1, 4, 4))
+    assert str(info.value).startswith("layer '2' (Conv2d) cannot run on an input of shape "
+                                      "(4, 2, 2): ")
