@@ -40,6 +40,12 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo
+	$(MAKE) cv
+
+# The PyTorch MLP and CNN, 5-fold cross-validation x 3 seeds (needs torch: .[torch]).
+.PHONY: cv
+cv: $(STAMP)
+	$(VENV)/bin/sparsecore cv --jobs 2
 
 clean:
 	rm -rf sim_build build reports .pytest_cache .hypothesis

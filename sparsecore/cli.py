@@ -8,7 +8,11 @@ Subcommands (``sparsecore <command> --help`` explains each):
 * ``prune``: prune a saved float model (2:4, unstructured, TW, TVW), optionally retrain.
 * ``compress``: quantize a saved 2:4 float model to int8 and compress its weights.
 * ``run``: run a saved model on the test split (golden model or RTL) and print accuracy.
+* ``cv``: cross-validated report of the PyTorch MLP and CNN (``make demo``).
 * ``info``: describe a saved model file.
+
+``train``, ``prune`` and ``run`` also take PyTorch model files (``.pt``): see
+:mod:`sparsecore.torchfile` and :mod:`sparsecore.frontend`.
 
 User errors (bad files, bad arguments, missing RTL engine) print one line on stderr and
 exit with status 1 (argparse's own usage errors: 2); no traceback (``SPARSECORE_DEBUG=1``
@@ -103,10 +107,15 @@ def build_parser():
                    help="prune/retrain rounds of the unstructured baseline (default 3)")
     _add_training(p)
 
-    p = add_command("train", help="train the dense MLP and save it",
+    p = add_command("train", help="train the dense MLP (or a PyTorch MLP/CNN) and save it",
                     description="Train the dense 64 → 256 → 256 → 10 MLP on the digits' "
-                                "training split and save it as a float model file.")
-    p.add_argument("output", help="model file to write (.npz)")
+                                "training split and save it as a float model file; with a "
+                                ".pt output, train the PyTorch model --model (mlp, or the "
+                                "cnn: two 3×3 convolutions and a linear classifier) and "
+                                "save it with torch.save.")
+    p.add_argument("output", help="model file to write (.npz, or .pt for PyTorch)")
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                   help="PyTorch model for a .pt output (default mlp)")
     _add_training(p)
 
     p = add_command(
@@ -117,8 +126,12 @@ def build_parser():
                     "TVW (golden.tilewise). With --retrain, retrain on the digits with the "
                     "mask re-applied after every optimizer step. The mask is saved with the "
                     "weights.")
-    p.add_argument("input", help="float model file (.npz)")
-    p.add_argument("output", help="pruned float model file to write (.npz)")
+    p.add_argument("input", help="float model file (.npz, or .pt: PyTorch, 2:4 with "
+                                 "torch.ao.pruning's WeightNormSparsifier)")
+    p.add_argument("output", help="pruned float model file to write (.npz or .pt)")
+    p.add_argument("--data", default="digits",
+                   help="PyTorch models: retraining data, 'digits' or an .npz with x, y "
+                        "(x_calib, y_calib if present; default digits)")
     p.add_argument("--method", choices=("2:4", "unstructured", "tw", "tvw"), default="2:4",
                    help="pruning method (default 2:4)")
     p.add_argument("--sparsity", type=_fraction, default=None,
@@ -146,13 +159,50 @@ def build_parser():
                     "(--backend rtl: the GEMM engine under Verilator; every layer's int32 "
                     "output is compared with the golden model's, and cycles are printed). "
                     "Float models run in NumPy.")
-    p.add_argument("model", help="model file (.npz)")
+    p.add_argument("model", help="model file (.npz, or .pt: a PyTorch module, quantized "
+                                 "to int8 here and checked against the torch integer "
+                                 "reference)")
+    p.add_argument("--data", default="digits",
+                   help="PyTorch models: 'digits' (calibrate on its training split, run its "
+                        "test split) or an .npz with x, y and optionally x_calib "
+                        "(default digits)")
     p.add_argument("--backend", choices=("golden", "rtl"), default="golden",
                    help="where int8 GEMMs run (default golden)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the Verilator build and simulator output (default: to the "
+                        "log files named at the end)")
     p.add_argument("--dense-mode", action="store_true",
                    help="run 2:4 layers uncompressed, in the core's dense mode")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="first N test samples only")
+
+    p = add_command(
+        "cv", help="cross-validated report of the PyTorch MLP and CNN (make demo)",
+        description="Stratified k-fold cross-validation over all 1797 digits and several "
+                    "training seeds, for the PyTorch MLP and CNN: dense, 2:4 retrained, 2:4 "
+                    "int8 (golden GEMMs, bit-exact against the torch integer reference on "
+                    "every image; RTL on --rtl-runs), Han 50/90 %, TW, TVW, mean ± std, "
+                    "and ZVC ratios of the activations. Writes cv.md and cv.json to --out.")
+    p.add_argument("--out", default="reports/cv", help="output folder (default reports/cv)")
+    p.add_argument("--models", nargs="+", choices=("mlp", "cnn"), default=["mlp", "cnn"])
+    p.add_argument("--folds", type=_positive_int, default=5, help="k (default 5)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="training seeds (default 0 1 2)")
+    p.add_argument("--epochs", type=_positive_int, default=15, help="epochs (default 15)")
+    p.add_argument("--batch-size", type=_positive_int, default=64,
+                   help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--han-steps", type=_positive_int, default=2,
+                   help="Han et al. prune/retrain rounds (default 2)")
+    p.add_argument("--rtl-runs", nargs="*", default=["0:0"], metavar="FOLD:SEED",
+                   help="(fold, seed) pairs whose test images run on the RTL (default 0:0)")
+    p.add_argument("--no-rtl", action="store_true", help="no RTL runs")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="at most N test images per fold (quick looks and tests)")
+    p.add_argument("--jobs", type=_positive_int, default=1,
+                   help="train the models in this many processes (default 1)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the Verilator build and simulator output")
 
     p = add_command("info", help="describe a saved model file",
                     description="Print a model file's kind, layers, shapes, sparsity "
@@ -177,7 +227,146 @@ def cmd_demo(args, argv):
     return 0
 
 
+def _torch_train(args):
+    from . import cv, frontend, torchfile
+    from .data import load_digits
+    from .progress import Progress
+    torchfile.check_writable(args.output)
+    import torch
+    torch.manual_seed(args.seed)
+    module = cv.MODELS[args.model][0]()
+    d = load_digits()
+    shape = (-1, *cv.MODELS[args.model][1])
+    bar = Progress(not args.quiet).bar(f"{args.model} training", args.epochs, "epoch")
+    frontend.train(module, d.x_train.reshape(shape), d.y_train,
+                   frontend.TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                        lr=args.lr, seed=args.seed),
+                   progress=bar and bar.tick)
+    if bar:
+        bar.close()
+    torchfile.save_module(module, args.output)
+    acc = frontend.accuracy_float(module, d.x_test.reshape(shape), d.y_test)
+    print(f"{args.output}: PyTorch {args.model}, test accuracy {acc * 100:.2f} %")
+    return 0
+
+
+def _torch_prune(args):
+    from . import frontend, torchfile
+    from .progress import Progress
+    if args.method != "2:4":
+        raise UserError("PyTorch models: only --method 2:4 (torch.ao.pruning) is supported")
+    torchfile.check_writable(args.output)
+    module = torchfile.load_module(args.input)
+    ops = frontend.lower(module)
+    frontend.check_finite(ops)
+    masks = frontend.prune_24(module, ops)
+    data = torchfile.load_data(args.data, conv_input=frontend.gemm_layers(ops)[0].kind == "conv")
+    if args.retrain:
+        if data.y_calib is None:
+            raise UserError(f"{args.data}: retraining needs y_calib beside x_calib")
+        frontend._check_input(data.x_calib, frontend.input_shape_of(
+            ops, data.x_calib.shape[1:]), f"{data.name} (training inputs)")
+        bar = Progress(not args.quiet).bar("2:4 retraining", args.epochs, "epoch")
+        frontend.train(module, data.x_calib, data.y_calib,
+                       frontend.TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                            lr=args.lr, seed=args.seed),
+                       masks=masks, progress=bar and bar.tick)
+        if bar:
+            bar.close()
+    else:
+        frontend.apply_masks(module, masks, ops)
+        frontend.remove_masks(module)
+    torchfile.save_module(module, args.output)
+    frontend._check_input(data.x, frontend.input_shape_of(ops, data.x.shape[1:]), data.name)
+    acc = frontend.accuracy_float(module, data.x, data.y)
+    print(f"{args.output}: 2:4 (WeightNormSparsifier){', retrained' if args.retrain else ''}"
+          f", accuracy on {data.name} {acc * 100:.2f} %")
+    return 0
+
+
+def _torch_run(args):
+    from . import frontend, rtl_backend, torchfile
+    from .progress import Progress
+    from .torch_ref import reference
+    module = torchfile.load_module(args.model)
+    ops = frontend.lower(module)
+    frontend.check_finite(ops)
+    conv = frontend.gemm_layers(ops)[0].kind == "conv"
+    data = torchfile.load_data(args.data, conv_input=conv).limit(args.limit)
+    shape = frontend.input_shape_of(ops, data.x.shape[1:])
+    frontend._check_input(data.x, shape, data.name)
+    graph = frontend.quantize(module, data.x_calib, input_shape=shape,
+                              sparse=False if args.dense_mode else "auto")
+    gemm = None
+    if args.backend == "rtl":
+        ok, reason = rtl_backend.rtl_status()
+        if not ok:
+            raise rtl_backend.RTLUnavailable(reason)
+        gemm = frontend.rtl_gemm(verbose=args.verbose)
+    bar = Progress(not args.quiet).bar(f"int8 inference ({args.backend})",
+                                       len(graph.gemms), "layer")
+    logits, trace = frontend.run_int8(graph, data.x, gemm=gemm, progress=bar and bar.tick)
+    if bar:
+        bar.close()
+    rlogits, ref = reference(graph, data.x)
+    rows = frontend.compare(trace, ref)
+    exact = frontend.bit_exact(rows) and bool((rlogits == logits).all())
+    acc = float((frontend.predict(logits) == data.y).mean())
+    facc = frontend.accuracy_float(module, data.x, data.y)
+    sparse = sum(s.sparse for s in graph.gemms)
+    where = "the RTL (GEMM engine under Verilator)" if args.backend == "rtl" else \
+        "the golden model"
+    print(f"{args.model}: int8 on {where}, {sparse} of {len(graph.gemms)} layers 2:4 sparse, "
+          f"{len(data.y)} images of {data.name}: accuracy {acc * 100:.2f} % (float "
+          f"{facc * 100:.2f} %)")
+    print(f"  bit-exact vs the torch integer reference: {exact} "
+          f"({sum(r['acc_checked'] for r in rows)} int32 accumulators, "
+          f"{sum(r['out_checked'] for r in rows)} requantized outputs; mismatches per layer "
+          f"{[r['acc_mismatches'] + r['out_mismatches'] for r in rows]})")
+    if args.backend == "rtl":
+        cycles = [t["counters"].get("cycles") for t in trace]
+        print(f"  engine cycles per layer {cycles}")
+        if not args.verbose:
+            build_log, test_log = rtl_backend.log_paths()
+            print(f"  simulator logs: {build_log}, {test_log}")
+    return 0 if exact else 1
+
+
+def cmd_cv(args, argv):
+    from . import cv
+    from .progress import Progress
+    runs = []
+    for text in args.rtl_runs:
+        try:
+            fold, seed = (int(v) for v in text.split(":"))
+        except ValueError:
+            raise UserError(f"--rtl-runs: expected FOLD:SEED, not {text!r}") from None
+        if not 0 <= fold < args.folds or seed not in args.seeds:
+            raise UserError(f"--rtl-runs: {text} is not one of the folds 0…{args.folds - 1} "
+                            f"and seeds {args.seeds}")
+        runs.append((fold, seed))
+    import pathlib
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{args.out}: cannot write: not a directory")
+    progress = Progress(not args.quiet)
+    results = cv.run_cv(models=tuple(args.models), k=args.folds, seeds=tuple(args.seeds),
+                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        han_steps=args.han_steps, rtl_runs=runs,
+                        rtl=not args.no_rtl, limit=args.limit, progress=progress,
+                        log=progress.log, verbose=args.verbose, jobs=args.jobs)
+    command = "sparsecore " + " ".join(shlex.quote(a) for a in argv)
+    path = cv.write(results, out, command=command)
+    print(f"report: {path}")
+    for goal, g in results["goals"].items():
+        print(f"  {goal}: {g['met']}")
+    return 0
+
+
 def cmd_train(args, argv):
+    from . import torchfile
+    if torchfile.is_torch_path(args.output):
+        return _torch_train(args)
     from . import model, modelfile
     from .data import load_digits
     from .flow import _Progress
@@ -194,6 +383,9 @@ def cmd_train(args, argv):
 
 
 def cmd_prune(args, argv):
+    from . import torchfile
+    if torchfile.is_torch_path(args.input):
+        return _torch_prune(args)
     from . import model, modelfile, pruning
     from .data import load_digits
     from .flow import _Progress
@@ -234,6 +426,9 @@ def cmd_compress(args, argv):
 
 
 def cmd_run(args, argv):
+    from . import torchfile
+    if torchfile.is_torch_path(args.model):
+        return _torch_run(args)
     from . import model, modelfile, quant, rtl_backend
     from .data import load_digits
     from .flow import _Progress, rtl_inference
@@ -290,7 +485,7 @@ def cmd_info(args, argv):
 
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "prune": cmd_prune,
-            "compress": cmd_compress, "run": cmd_run, "info": cmd_info}
+            "compress": cmd_compress, "run": cmd_run, "cv": cmd_cv, "info": cmd_info}
 
 
 def main(argv=None):
@@ -310,6 +505,13 @@ def main(argv=None):
         if os.environ.get("SPARSECORE_DEBUG"):
             raise
         print(f"sparsecore {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if os.environ.get("SPARSECORE_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sparsecore {args.command}: error: {where}{exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sparsecore: interrupted", file=sys.stderr)

@@ -45,33 +45,24 @@ class DemoConfig:
 
 
 class _Progress:
-    """tqdm bars when enabled, silence otherwise."""
+    """Progress bars when enabled (single lines when stderr is not a terminal,
+    :mod:`sparsecore.progress`), silence otherwise."""
 
     def __init__(self, enabled):
+        from .progress import Progress
         self.enabled = enabled
+        self._p = Progress(enabled)
 
     def epochs(self, desc, total):
-        if not self.enabled:
-            return None, lambda *_: None
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=desc, unit="epoch", leave=False)
-
-        def tick(_epoch, loss):
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}")
-        return bar, tick
+        bar = self._p.bar(desc, total, "epoch")
+        return bar, (bar.tick if bar is not None else (lambda *_: None))
 
     def steps(self, desc, total, unit="step"):
-        if not self.enabled:
-            return None, lambda *_: None
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=desc, unit=unit, leave=False)
-        return bar, lambda *_: bar.update(1)
+        bar = self._p.bar(desc, total, unit)
+        return bar, ((lambda *_: bar.tick()) if bar is not None else (lambda *_: None))
 
     def log(self, message):
-        if self.enabled:
-            from tqdm.auto import tqdm
-            tqdm.write(message)
+        self._p.log(message)
 
 
 def _train(data, cfg, progress, desc, **kwargs):

@@ -20,10 +20,12 @@ Contract of :func:`rtl_gemm` (what the engine must provide):
   where the engine knows them, ``"ops"`` (tile operations issued).
 """
 
+import contextlib
+
 import numpy as np
 
 __all__ = ["RTLUnavailable", "rtl_gemm", "rtl_status", "layer_matmul", "gemm_tile_ops",
-           "TILE", "BUILD_NAME"]
+           "TILE", "BUILD_NAME", "build_name", "log_paths", "tile_of"]
 
 #: Default core tile (tile_m, tile_n, tile_k) and pattern, as in hw/config.py's CoreConfig.
 TILE = {"tile_m": 4, "tile_n": 4, "tile_k": 16, "n": 2, "m": 4}
@@ -37,11 +39,14 @@ class RTLUnavailable(NotImplementedError):
 BUILD_NAME = "model_flow"
 
 
-def rtl_gemm(a, b, c=None, *, sparse):
+def rtl_gemm(a, b, c=None, *, sparse, config=None, verbose=False):
     """``D = wrap32(A·B + C)`` on the RTL under Verilator; see the module docstring.
 
-    Runs the GEMM engine (``tb.gemm_driver.run_gemm``, default core configuration),
-    splitting GEMMs larger than its buffers into several engine jobs.
+    Runs the GEMM engine (``tb.gemm_driver.run_gemm``), splitting GEMMs larger than its
+    buffers into several engine jobs. ``config`` is the core (``hw.config.CoreConfig``;
+    default: the driver's default core, whose tile is :data:`TILE`). Quiet unless
+    ``verbose``: the Verilator build log and the simulator's output go to
+    ``sim_build/<build>/build.log`` and ``test.log`` (:func:`log_paths`).
 
     Returns
     -------
@@ -58,18 +63,61 @@ def rtl_gemm(a, b, c=None, *, sparse):
     available, reason = rtl_status()
     if not available:
         raise RTLUnavailable(reason)
+    from tb import runner
     from tb.gemm_driver import run_gemm
 
-    if sparse:
-        values, metadata = a
-        D, counters = run_gemm(B=b, C=c, values=values, metadata=metadata, sparse=True,
-                               split=True, build_name=BUILD_NAME)
-    else:
-        D, counters = run_gemm(A=a, B=b, C=c, sparse=False, split=True,
-                               build_name=BUILD_NAME)
+    name = build_name(config)
+    kwargs = dict(split=True, build_name=name)
+    if config is not None:
+        kwargs["config"] = config
+    with _build_lock(name), runner.verbosity(verbose):
+        if sparse:
+            values, metadata = a
+            D, counters = run_gemm(B=b, C=c, values=values, metadata=metadata, sparse=True,
+                                   **kwargs)
+        else:
+            D, counters = run_gemm(A=a, B=b, C=c, sparse=False, **kwargs)
     counters = dict(counters)
     counters["ops"] = counters["tile_ops"]
     return np.asarray(D).astype(np.int32), counters
+
+
+@contextlib.contextmanager
+def _build_lock(name):
+    """Hold an exclusive lock on build folder ``name``: two processes of the model flow
+    (two commands, two pytest workers) never build or simulate in it at the same time."""
+    import fcntl
+
+    from tb.runner import SIM_BUILD
+    folder = SIM_BUILD / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".model_flow.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_name(config=None):
+    """The model flow's build folder for core ``config`` (one per configuration)."""
+    if config is None:
+        return BUILD_NAME
+    import hashlib
+    return f"{BUILD_NAME}_{hashlib.sha256(repr(config).encode()).hexdigest()[:10]}"
+
+
+def log_paths(config=None):
+    """``(build log, simulator log)`` of the model flow's quiet RTL runs for ``config``."""
+    from tb.runner import log_paths as paths
+    return paths(build_name(config))
+
+
+def tile_of(config=None):
+    """The tile and pattern dict (:data:`TILE`'s keys) of core ``config``."""
+    if config is None:
+        return dict(TILE)
+    return {k: getattr(config, k) for k in TILE}
 
 
 def rtl_status():
@@ -87,26 +135,28 @@ def rtl_status():
     return True, "ok"
 
 
-def layer_matmul(layer, B, C, *, sparse, n=2, m=4):
+def layer_matmul(layer, B, C, *, sparse, n=2, m=4, config=None, verbose=False):
     """A quantized layer's GEMM on the RTL, for :func:`sparsecore.quant.infer_int8`.
 
     Pads N (the samples) to a multiple of ``tile_n`` with zero columns and crops the
     result; the layer's M and K are already padded to the tile by the quantizer.
+    ``config`` and ``verbose`` as in :func:`rtl_gemm`.
     """
-    if (n, m) != (TILE["n"], TILE["m"]):
-        raise RTLUnavailable(f"the core is built for {TILE['n']}:{TILE['m']}, not {n}:{m}")
+    t = tile_of(config)
+    if (n, m) != (t["n"], t["m"]):
+        raise RTLUnavailable(f"the core is built for {t['n']}:{t['m']}, not {n}:{m}")
     M, K = layer.w.shape
-    if M % TILE["tile_m"] or K % TILE["tile_k"]:
+    if M % t["tile_m"] or K % t["tile_k"]:
         raise ValueError(f"layer of shape {M}x{K} is not padded to the "
-                         f"{TILE['tile_m']}x{TILE['tile_k']} tile")
+                         f"{t['tile_m']}x{t['tile_k']} tile")
     N = B.shape[1]
-    Np = -(-N // TILE["tile_n"]) * TILE["tile_n"]
+    Np = -(-N // t["tile_n"]) * t["tile_n"]
     Bp = np.zeros((K, Np), dtype=np.int8)
     Bp[:, :N] = B
     Cp = np.zeros((M, Np), dtype=np.int32)
     Cp[:, :N] = C
     a = (layer.values, layer.metadata) if sparse else layer.w
-    D, counters = rtl_gemm(a, Bp, Cp, sparse=sparse)
+    D, counters = rtl_gemm(a, Bp, Cp, sparse=sparse, config=config, verbose=verbose)
     D = np.asarray(D)
     if D.shape != (M, Np):
         raise ValueError(f"rtl_gemm returned shape {D.shape}, expected {(M, Np)}")

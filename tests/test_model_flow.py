@@ -136,7 +136,7 @@ def test_rtl_demo_end_to_end(tmp_path):
     assert results["rtl"]["dense"]["cycles"] > results["rtl"]["sparse"]["cycles"] > 0
 
 
-def tile_engine(a, b, c=None, *, sparse):
+def tile_engine(a, b, c=None, *, sparse, config=None, verbose=False):
     """A stand-in GEMM engine on the golden *tile* model (the core's per-operation
     semantics, not ``sparse_mma``): checks the adapter's padding and plumbing."""
     from golden import tiles, wrap
