@@ -249,10 +249,11 @@ def fp_block(a_bits, b_bits, c_bits, *, dtype="fp16", guard=0, rounding="rz"):
 def block_error_bound(a_bits, b_bits, c_bits, *, dtype="fp16", guard=0, rounding="rz"):
     """A bound on ``|block - exact|`` for finite blocks (docs/fp.md, "Error bound").
 
-    ``t * 2**(Emax - 23 - guard) + ulp`` where ``t`` is the number of non-zero terms that can
-    lose bits (all but none: every non-zero term counts) and ``ulp`` is the fp32 spacing at the
-    exact result's magnitude (half of it for ``"rne"``), at least ``2**-149``. Computed from
-    float64 values with ``numpy.frexp``, independently of :func:`fp_block`'s integer path.
+    ``t * 2**(Emax - 23 - guard) + ulp``: each of the ``t`` non-zero terms loses less than
+    one window unit ``2**(Emax - 23 - guard)`` to its truncation, and the one rounding costs
+    less than ``ulp``, the fp32 spacing in the binade of ``|exact| + t * 2**(Emax-23-guard)``
+    (half of it for ``"rne"``; at least ``2**-149``). Computed from float64 values with
+    ``numpy.frexp``, independently of :func:`fp_block`'s integer path.
 
     Returns
     -------
@@ -275,9 +276,11 @@ def block_error_bound(a_bits, b_bits, c_bits, *, dtype="fp16", guard=0, rounding
     Emax = np.maximum(Ep.max(axis=-1), Ec)
     terms = nonzero.sum(axis=-1) + (cv != 0)
     exact = (av * bv).sum(axis=-1) + cv
-    e_res = np.maximum(np.frexp(exact)[1] - 1, _ACC_EMIN)
+    truncation = terms * np.ldexp(1.0, Emax - 23 - guard)
+    # The rounded sum lies within `truncation` of the exact one: its binade's spacing.
+    e_res = np.maximum(np.frexp(np.abs(exact) + truncation)[1] - 1, _ACC_EMIN)
     ulp = np.ldexp(1.0, e_res - 23) * (0.5 if rounding == "rne" else 1.0)
-    return terms * np.ldexp(1.0, Emax - 23 - guard) + ulp
+    return truncation + ulp
 
 
 # --- GEMMs and the core's stream ------------------------------------------------------------

@@ -135,3 +135,12 @@ def test_config_fp():
 def test_config_wrong_fp(kwargs, message):
     with pytest.raises(ConfigError, match=f"^{message}$".replace("(", r"\(").replace(")", r"\)")):
         CoreConfig(**kwargs)
+
+
+def test_synth_spec_fp():
+    from bench.synth import parse_spec, spec_of
+    cfg = CoreConfig(dtype="bf16", sparse=False, fp_guard=3, pipeline=4)
+    assert spec_of(cfg) == "dense-4x4x16-bf16-g3-p4"
+    assert parse_spec(spec_of(cfg)).config == cfg
+    assert parse_spec(cfg.name).config == cfg
+    assert parse_spec("sparse-4x4x16-fp16-p2").config == CoreConfig(dtype="fp16", pipeline=2)
