@@ -14,8 +14,9 @@ Usage::
                           [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
 
-A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` (or, for the
-floating-point cores, ``KIND-MxNxK-fp16|bf16[-gG][-pP]``, ``gG`` the guard bits) with KIND ``sparse``
+A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` (for the
+floating-point cores ``KIND-MxNxK-fp16|bf16[-gG][-pP]``, ``gG`` the guard bits) with
+KIND ``sparse``
 (2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
 ``aW`` alone sets both operand widths; ``nodsp`` synthesizes with ``synth_ecp5 -nodsp``
 (multipliers in LUTs); ``ecp5`` builds the core with ``CoreConfig(dsp="ecp5")`` (products in
