@@ -55,11 +55,14 @@ def cancelling_ops(rng, config, count, **kwargs):
     chains, flags ``"chains"``)."""
     half = random_fp_ops(rng, config, (count + 1) // 2, specials=0.0, **kwargs)
     twin = OpBatch(half.a_values ^ (1 << 15), half.a_idx, half.b, half.first, half.last)
-    inter = lambda x, y: np.stack([x, y], axis=1).reshape((-1,) + x.shape[1:])[:count]
+
+    def inter(x, y):
+        return np.stack([x, y], axis=1).reshape((2 * len(x),) + x.shape[1:])[:count]
+
     first = inter(half.first, np.zeros_like(half.first))
     last = inter(np.zeros_like(half.last), half.last)
     last[-1] = True
-    return OpBatch(inter(half.a_values, twin.a_values) & 0xFFFF, inter(half.a_idx, twin.a_idx),
+    return OpBatch(inter(half.a_values, twin.a_values), inter(half.a_idx, twin.a_idx),
                    inter(half.b, twin.b), first, last)
 
 
