@@ -2,8 +2,14 @@
 against golden.fp.fp_core_model through tb.core_tb's drivers, monitor and scoreboard.
 
 Environment as tb/tb_core.py: ``CORE_CONFIG``, ``TB_OPS`` (overrides :data:`FP_COUNTS`),
-``SEED``, ``TB_SUMMARY``.
+``TB_SUMMARY``, and ``SEED``: the run's seed, from which each test derives its own
+(tests/test_sim_fp.py draws a fresh one per run and prints it); unset, each test's seed is a
+stable hash of its name.
 """
+
+import logging
+import os
+import zlib
 
 import numpy as np
 
@@ -28,8 +34,17 @@ HAS_INVALID = CONFIG.sparse and CONFIG.n >= 2
 LATENCY = SparseMMA(CONFIG).latency
 
 
+def test_seed(name):
+    """The seed of test ``name``: derived from the run's ``SEED``, else :func:`seed_for`."""
+    base = os.environ.get("SEED", "")
+    if base == "":
+        return seed_for(name)
+    logging.getLogger("cocotb.tb").info("run seed %s (replay the run with SEED=%s)", base, base)
+    return zlib.crc32(f"{int(base, 0)}:{name}".encode())
+
+
 def make_tb(dut, name, stall="none"):
-    seed = seed_for(f"{name}[{stall}]")
+    seed = test_seed(f"{name}[{stall}]")
     pause_rng = np.random.default_rng([seed, 1])
     a, b, d = (make_pause(spec, pause_rng) for spec in PAUSES[stall])
     return fp_testbench(dut, CONFIG, seed=seed, a_pause=a, b_pause=b, d_pause=d)

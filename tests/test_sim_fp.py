@@ -1,13 +1,15 @@
 """cocotb/Verilator sweep of the fp16 / bf16 cores (tb/tb_fp.py), bit for bit against
 golden.fp: at least :data:`MIN_OPS_PER_DTYPE` checked operations per dtype.
 
-Replay with ``SEED=<seed> .venv/bin/pytest tests/test_sim_fp.py -k <name>``. The
+Each run draws a fresh seed per configuration and prints it; replay with
+``SEED=<seed> .venv/bin/pytest tests/test_sim_fp.py -k <name>``. The
 configurations are small tiles (the Verilator model of the default 4×4×16 fp core takes long
 to build); ``make sim-fp`` (``FP_SWEEP=full``) adds the default tiles.
 """
 
 import json
 import os
+import secrets
 
 import pytest
 
@@ -57,8 +59,9 @@ def test_sim_fp(name):
     summary_path.unlink(missing_ok=True)
     env = {"CORE_CONFIG": config_to_env(config), "TB_OPS": json.dumps(counts),
            "TB_SUMMARY": str(summary_path)}
-    if os.environ.get("SEED", "") != "":
-        env["SEED"] = os.environ["SEED"]
+    seed = os.environ.get("SEED", "") or str(secrets.randbits(32))
+    print(f"{name}: seed {seed} (replay with SEED={seed})")
+    env["SEED"] = seed
     run_cocotb(sources=[source], toplevel=module, test_module="tb.tb_fp",
                build_name=build_name(config), extra_env=env)
     if not summary_path.exists() and os.environ.get("COCOTB_TEST_FILTER"):
