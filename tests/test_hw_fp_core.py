@@ -41,6 +41,7 @@ def test_init():
 
 @pytest.mark.parametrize("dtype,sparse,pipeline,guard", [
     ("fp16", True, 1, 0), ("bf16", True, 3, 0), ("fp16", False, 2, 3), ("bf16", False, 6, 1),
+    ("fp16", True, 8, 2),
 ])
 def test_sim_random(rng, dtype, sparse, pipeline, guard):
     cfg = CoreConfig(tile_m=2, tile_n=2, tile_k=8, dtype=dtype, sparse=sparse,
