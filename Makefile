@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim test lint synth bench demo clean
+.PHONY: all venv verilog sim sim-fp test lint synth bench demo clean
 
 all: test
 
@@ -23,6 +23,10 @@ verilog: $(STAMP)
 
 sim: verilog
 	$(PY) -m pytest -n $(JOBS) -m sim
+
+# The fp16/bf16 cocotb sweep with the default 4x4x16 tiles too (docs/fp.md).
+sim-fp: verilog
+	FP_SWEEP=full $(PY) -m pytest -n $(JOBS) tests/test_sim_fp.py
 
 test: verilog
 	$(PY) -m pytest -n $(JOBS)

@@ -14,7 +14,9 @@ Usage::
                           [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
 
-A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with KIND ``sparse``
+A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` (for the
+floating-point cores ``KIND-MxNxK-fp16|bf16[-gG][-pP]``, ``gG`` the guard bits) with
+KIND ``sparse``
 (2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
 ``aW`` alone sets both operand widths; ``nodsp`` synthesizes with ``synth_ecp5 -nodsp``
 (multipliers in LUTs); ``ecp5`` builds the core with ``CoreConfig(dsp="ecp5")`` (products in
@@ -141,6 +143,12 @@ def parse_spec(spec):
             nodsp = True
         elif token == "ecp5":
             args["dsp"] = "ecp5"
+        elif re.fullmatch(r"(fp16|bf16)(g\d)?", token):
+            args["dtype"] = token[:4]
+            if len(token) > 4:
+                args["fp_guard"] = int(token[5:])
+        elif re.fullmatch(r"g\d", token):
+            args["fp_guard"] = int(token[1:])
         elif re.fullmatch(r"p\d+", token):
             args["pipeline"] = int(token[1:])
         elif re.fullmatch(r"s\d", token):
@@ -170,6 +178,9 @@ def spec_of(config):
         f"a{config.a_width}b{config.b_width}"
     acc = "" if config.acc_width == 32 else f"-acc{config.acc_width}"
     dsp = "" if config.dsp == "generic" else f"-{config.dsp}"
+    if config.dtype != "int":
+        widths = config.dtype + (f"-g{config.fp_guard}" if config.fp_guard else "")
+        acc = ""
     return (f"{kind}-{config.tile_m}x{config.tile_n}x{config.tile_k}-{widths}{acc}"
             f"-p{config.pipeline}{dsp}")
 
@@ -446,7 +457,7 @@ def base_record(job, options):
         "config": job.label, "name": c.name, "sparse": c.sparse, "n": c.n, "m": c.m,
         "tile": [c.tile_m, c.tile_n, c.tile_k], "kept_k": c.kept_k,
         "a_width": c.a_width, "b_width": c.b_width, "acc_width": c.acc_width,
-        "pipeline": c.pipeline, "dsp": c.dsp, "nodsp": job.nodsp,
+        "pipeline": c.pipeline, "dsp": c.dsp, "nodsp": job.nodsp, "dtype": c.dtype,
         "multipliers": c.multipliers, "macs_per_op": c.macs_per_op,
         "device": options.device, "package": options.package,
         "speed": job.speed or options.speed, "freq_target": options.freq,

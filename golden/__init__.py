@@ -2,12 +2,14 @@
 
 Public API: :func:`prune`, :func:`prune_magnitude` (:mod:`golden.prune`); :func:`compress`,
 :func:`decompress` and the index helpers (:mod:`golden.nm`); :func:`sparse_mma`,
-:func:`dense_mma`, :func:`wrap` (:mod:`golden.mma`); the tile model :mod:`golden.tiles`;
+:func:`dense_mma`, :func:`wrap` (:mod:`golden.mma`); fp16 / bf16 with fp32 accumulation,
+:func:`fp_block`, :func:`fp_sparse_mma`, :func:`fp_dense_mma`, :func:`fp_core_model`
+(:mod:`golden.fp`); the tile model :mod:`golden.tiles`;
 the exceptions (:mod:`golden.errors`). Torch interop lives in :mod:`golden.torch_interop`
 and imports torch only when called.
 """
 
-from . import tiles
+from . import fp, tiles
 from .errors import (
     DataError,
     DTypeError,
@@ -18,6 +20,7 @@ from .errors import (
     ShapeError,
     WidthError,
 )
+from .fp import fp_block, fp_core_model, fp_dense_mma, fp_sparse_mma
 from .mma import dense_mma, sparse_mma, wrap
 from .prune import prune, prune_magnitude
 from .nm import (
@@ -44,6 +47,11 @@ __all__ = [
     "dense_mma",
     "wrap",
     "tiles",
+    "fp",
+    "fp_block",
+    "fp_sparse_mma",
+    "fp_dense_mma",
+    "fp_core_model",
     "GoldenError",
     "ParameterError",
     "ShapeError",

@@ -83,14 +83,17 @@ def _layout(element_size, rows, k, name):
     return meta_size
 
 
-def to_torch(values, metadata):
+def to_torch(values, metadata, *, dtype=None):
     """Convert golden 2:4 (values, metadata) into torch's CUTLASS ``(sparse, meta)``.
 
     Parameters
     ----------
     values : numpy.ndarray (int8 or float16) or torch.Tensor (int8, float16, bfloat16),
-        shape (M, K/2)
+        shape (M, K/2); with ``dtype``, integer bit patterns (0 … 2**16-1) instead
     metadata : numpy.ndarray of uint16, shape (M, K/16)
+    dtype : {None, "fp16", "bf16"}, keyword-only
+        ``values`` are ``dtype`` bit patterns (the fp cores' and :mod:`golden.fp`'s form);
+        ``sparse`` is then a float16 / bfloat16 tensor holding exactly those patterns.
 
     Returns
     -------
@@ -100,7 +103,9 @@ def to_torch(values, metadata):
         to its own choice of encoding for groups with fewer than 2 non-zeros).
     """
     torch = _torch()
-    if isinstance(values, torch.Tensor):
+    if dtype is not None:
+        sparse = _tensor_of_bits(torch, values, dtype)
+    elif isinstance(values, torch.Tensor):
         sparse = values.detach().cpu().contiguous()
     else:
         array = as_array(values, "values")
@@ -122,18 +127,35 @@ def to_torch(values, metadata):
     return sparse, torch.from_numpy(reordered.reshape(logical.shape))
 
 
-def from_torch(sparse, meta_reordered):
+def _tensor_of_bits(torch, values, dtype):
+    """A float16 / bfloat16 tensor holding the bit patterns ``values``."""
+    torch_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if torch_dtype is None:
+        raise DTypeError(f"dtype must be None, 'fp16' or 'bf16', not {dtype!r}")
+    array = as_array(values, "values")
+    if array.dtype.kind not in "iu" or (array.size and (array.min() < 0
+                                                        or array.max() >= 1 << 16)):
+        raise DTypeError(f"values must hold 16-bit patterns with dtype={dtype!r}, "
+                         f"not {array.dtype} values")
+    bits = np.ascontiguousarray(array.astype(np.uint16)).view(np.int16)
+    return torch.from_numpy(bits.copy()).view(torch_dtype)
+
+
+def from_torch(sparse, meta_reordered, *, bits=False):
     """Convert torch's CUTLASS ``(sparse, meta_reordered)`` into golden (values, metadata).
 
     Parameters
     ----------
     sparse : torch.Tensor, shape (M, K/2), int8, float16 or bfloat16
     meta_reordered : torch.Tensor of int32 (int8 sparse) or int16, shape (M, K/32) or (M, K/16)
+    bits : bool, keyword-only
+        For float16 / bfloat16 ``sparse``: return the values as uint16 bit patterns (the
+        form :mod:`golden.fp` and the fp cores take) instead of floats.
 
     Returns
     -------
     values : numpy.ndarray, shape (M, K/2)
-        int8 or float16; bfloat16 becomes float32 (exact).
+        int8 or float16; bfloat16 becomes float32 (exact); with ``bits``, uint16 patterns.
     metadata : numpy.ndarray of uint16, shape (M, K/16)
         Torch's nibbles, unchanged (any valid encoding decompresses correctly).
     """
@@ -159,7 +181,10 @@ def from_torch(sparse, meta_reordered):
     flat = meta_reordered.detach().cpu().contiguous().numpy().reshape(-1)
     logical = flat[reorder_offsets(rows, cols, meta_size)]
     metadata = np.ascontiguousarray(logical).view("<u2").astype(np.uint16).reshape(rows, -1)
-    if sparse.dtype == torch.bfloat16:
+    if bits and sparse.dtype in (torch.float16, torch.bfloat16):
+        values = sparse.detach().cpu().contiguous().view(torch.int16).numpy().view(np.uint16)
+        values = values.copy()
+    elif sparse.dtype == torch.bfloat16:
         values = sparse.detach().cpu().float().numpy()
     else:
         values = sparse.detach().cpu().numpy().copy()

@@ -27,6 +27,14 @@ ECP5_MIN_PIPELINE = 5
 #: The pipeline depth from which the core writes its output FIFO from the accumulator
 #: registers (stage ``result``, docs/hw.md) rather than from the accumulate adders.
 RESULT_STAGE_PIPELINE = 7
+#: Operand arithmetic: ``"int"`` (signed integers) or floating point with fp32 accumulation
+#: (docs/fp.md): IEEE binary16 or bfloat16 operands, 16-bit patterns on the A and B ports.
+DTYPES = ("int", "fp16", "bf16")
+#: Operand and accumulator widths of the floating-point cores, and the most extra alignment
+#: bits (``fp_guard``) one can ask for.
+FP_OPERAND_WIDTH = 16
+FP_ACC_WIDTH = 32
+MAX_FP_GUARD = 8
 
 
 class ConfigError(ValueError):
@@ -59,6 +67,15 @@ class CoreConfig:
         registers are the ``opnd`` and ``prod`` stages (``hw/multiplier.py``), and register
         copies that must stay apart are ``TRELLIS_FF`` instances (``hw/fanout.py``); needs
         operand widths of at most 18 and ``pipeline`` of at least 5, and the same latency.
+    dtype : str
+        ``"int"`` (default): signed integers as above. ``"fp16"`` or ``"bf16"``: floating-point
+        operands with fp32 accumulation in the block arithmetic of ``docs/fp.md``
+        (``hw/fp_dot.py``); ``a_width`` and ``b_width`` are then 16 and ``acc_width`` 32 (the
+        integer defaults 8, 8 and 32 are replaced; other values are an error), ``dsp`` is
+        ``"generic"``.
+    fp_guard : int
+        Extra alignment bits of the floating-point block (window ``24 + fp_guard`` bits),
+        0 … 8; 0 (default) for integer cores.
 
     Raises
     ------
@@ -77,8 +94,15 @@ class CoreConfig:
     pipeline: int = 1
     sparse: bool = True
     dsp: str = "generic"
+    dtype: str = "int"
+    fp_guard: int = 0
 
     def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(repr(d) for d in DTYPES)}, "
+                              f"not {self.dtype!r}")
+        if self.dtype != "int":
+            self._fp_widths()
         for name in ("tile_m", "tile_n", "tile_k", "a_width", "b_width", "acc_width",
                      "n", "m", "pipeline"):
             value = getattr(self, name)
@@ -112,6 +136,30 @@ class CoreConfig:
             if self.pipeline < ECP5_MIN_PIPELINE:
                 raise ConfigError(f"pipeline must be at least {ECP5_MIN_PIPELINE} with "
                                   f"dsp='ecp5', not {self.pipeline}")
+        if not isinstance(self.fp_guard, int) or isinstance(self.fp_guard, bool):
+            raise ConfigError(f"fp_guard must be an integer, not {self.fp_guard!r}")
+        if self.dtype == "int" and self.fp_guard:
+            raise ConfigError(f"fp_guard applies to fp16 and bf16 only, not dtype='int' "
+                              f"(fp_guard={self.fp_guard})")
+        if not 0 <= self.fp_guard <= MAX_FP_GUARD:
+            raise ConfigError(f"fp_guard must be between 0 and {MAX_FP_GUARD}, "
+                              f"not {self.fp_guard}")
+
+    def _fp_widths(self):
+        """Operand and accumulator widths of a floating-point core: the integer defaults are
+        replaced, any other value is an error."""
+        for name, default, want in (("a_width", 8, FP_OPERAND_WIDTH),
+                                    ("b_width", 8, FP_OPERAND_WIDTH),
+                                    ("acc_width", 32, FP_ACC_WIDTH)):
+            value = getattr(self, name)
+            if value == default:
+                object.__setattr__(self, name, want)
+            elif value != want:
+                raise ConfigError(f"{name} must be {want} with dtype={self.dtype!r}, "
+                                  f"not {value!r}")
+        if self.dsp != "generic":
+            raise ConfigError(f"dsp must be 'generic' with dtype={self.dtype!r}, "
+                              f"not {self.dsp!r}")
 
     # --- derived sizes -------------------------------------------------------------------------
 
@@ -163,6 +211,9 @@ class CoreConfig:
     def name(self):
         """A stable identifier, used for Verilog module names and build folders."""
         kind = f"sparse{self.n}of{self.m}" if self.sparse else "dense"
+        if self.dtype != "int":
+            return (f"{kind}_{self.tile_m}x{self.tile_n}x{self.tile_k}_{self.dtype}"
+                    f"g{self.fp_guard}_p{self.pipeline}")
         return (f"{kind}_{self.tile_m}x{self.tile_n}x{self.tile_k}_a{self.a_width}"
                 f"b{self.b_width}acc{self.acc_width}_p{self.pipeline}"
                 f"{'' if self.dsp == 'generic' else '_' + self.dsp}")

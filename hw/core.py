@@ -8,6 +8,7 @@ from .config import RESULT_STAGE_PIPELINE, CoreConfig
 from .decoder import MetadataDecoder
 from .dot import DotProductArray
 from .fanout import RegisterCopies
+from .fp_core import fp_datapath
 from .result_fifo import ResultFIFO
 from .selector import OperandSelector
 
@@ -272,6 +273,44 @@ class SparseMMA(wiring.Component):
             m.d.sync += self.error.eq(1)
         return acc, Cat(*write.o), cfg.acc_width
 
+    def _int_datapath(self, m, sel_values, sel_b, sel_ctrl, sel_valid, ctrl_layout, split):
+        """Integer multipliers, adder trees and accumulators. Returns ``(w_data, w_en,
+        bank_width)`` for the FIFO."""
+        cfg = self._config
+        # Multipliers and adder trees.
+        dot = m.submodules.dot = DotProductArray(
+            cfg.tile_m, cfg.tile_n, cfg.kept_k, a_width=cfg.a_width, b_width=cfg.b_width,
+            stages=self.dot_stages, dsp=cfg.dsp)
+        m.d.comb += [
+            dot.i.payload.a.eq(sel_values),
+            dot.i.payload.b.eq(sel_b),
+            dot.i.valid.eq(sel_valid),
+        ]
+        ctrl, valid = sel_ctrl, sel_valid
+        ctrls, valids = [ctrl], [valid]
+        for index in range(dot.latency):
+            ctrl_q = Signal(ctrl_layout, name=f"dot_ctrl{index}_q", reset_less=True)
+            m.d.sync += ctrl_q.eq(ctrl)
+            ctrl = ctrl_q
+            ctrls.append(ctrl)
+            if self.registered_result:
+                # The same valid bits as the dot-product array's, for the accumulators.
+                valid_q = Signal(name=f"dot_valid{index}_q")
+                m.d.sync += valid_q.eq(valid)
+                valid = valid_q
+                valids.append(valid)
+
+        # Accumulators, the sticky error and what the output FIFO is written with.
+        acc = Signal(d_layout(cfg), name="acc", reset_less=self.registered_result)
+        acc_next = Signal(d_layout(cfg), name="acc_next")
+        ctrl_error = ctrl.error.any() if split else ctrl.error
+        if not self.registered_result:
+            w_data, w_en, bank_width = self._accumulate(m, dot, ctrl, ctrl_error, acc, acc_next)
+        else:
+            w_data, w_en, bank_width = self._accumulate_registered(
+                m, dot, ctrls, valids, ctrl_error, acc, acc_next)
+        return w_data, w_en, bank_width
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -357,38 +396,12 @@ class SparseMMA(wiring.Component):
             ]
             sel_values, sel_b, sel_ctrl, sel_valid = values_q, b_q, ctrl_q, valid_q
 
-        # Multipliers and adder trees.
-        dot = m.submodules.dot = DotProductArray(
-            cfg.tile_m, cfg.tile_n, cfg.kept_k, a_width=cfg.a_width, b_width=cfg.b_width,
-            stages=self.dot_stages, dsp=cfg.dsp)
-        m.d.comb += [
-            dot.i.payload.a.eq(sel_values),
-            dot.i.payload.b.eq(sel_b),
-            dot.i.valid.eq(sel_valid),
-        ]
-        ctrl, valid = sel_ctrl, sel_valid
-        ctrls, valids = [ctrl], [valid]
-        for index in range(dot.latency):
-            ctrl_q = Signal(ctrl_layout, name=f"dot_ctrl{index}_q", reset_less=True)
-            m.d.sync += ctrl_q.eq(ctrl)
-            ctrl = ctrl_q
-            ctrls.append(ctrl)
-            if self.registered_result:
-                # The same valid bits as the dot-product array's, for the accumulators.
-                valid_q = Signal(name=f"dot_valid{index}_q")
-                m.d.sync += valid_q.eq(valid)
-                valid = valid_q
-                valids.append(valid)
-
-        # Accumulators, the sticky error and what the output FIFO is written with.
-        acc = Signal(d_layout(cfg), name="acc", reset_less=self.registered_result)
-        acc_next = Signal(d_layout(cfg), name="acc_next")
-        ctrl_error = ctrl.error.any() if split else ctrl.error
-        if not self.registered_result:
-            w_data, w_en, bank_width = self._accumulate(m, dot, ctrl, ctrl_error, acc, acc_next)
+        if cfg.dtype != "int":
+            w_data, w_en, bank_width = fp_datapath(m, self, sel_values, sel_b, sel_ctrl,
+                                                   sel_valid)
         else:
-            w_data, w_en, bank_width = self._accumulate_registered(
-                m, dot, ctrls, valids, ctrl_error, acc, acc_next)
+            w_data, w_en, bank_width = self._int_datapath(m, sel_values, sel_b, sel_ctrl,
+                                                          sel_valid, ctrl_layout, split)
 
         # Output FIFO, sized by the credits so that it never overflows.
         fifo = m.submodules.fifo = ResultFIFO(d_layout(cfg).size, self.fifo_depth,
