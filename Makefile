@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim test lint synth bench demo clean
+.PHONY: all venv verilog sim test lint synth bench demo clean formal mutate
 
 all: test
 
@@ -37,6 +37,14 @@ bench: $(STAMP)
 	$(PY) bench/golden_bench.py
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
+
+# Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel.
+formal: $(STAMP)
+	nice $(PY) -m tb.formal
+
+# Mutation testing of the core (bench/mutate.py); report in reports/mutate/.
+mutate: $(STAMP)
+	nice $(PY) -m bench.mutate
 
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo
