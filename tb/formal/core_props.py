@@ -78,6 +78,10 @@ class CoreHarness(Elaboratable):
         Build the core with its own asserts (``SparseMMA(checks=True)``).
     core_kwargs : dict
         Further keywords for :class:`SparseMMA` (the test-only ``_fault``).
+    dut : callable or None
+        Makes the core to check instead of ``SparseMMA(config, ...)``: anything with its
+        signature and ``fifo_depth`` / ``latency`` (e.g. :class:`~tb.formal.flat.FlatInstance`
+        of a mutant's Verilog).
 
     Members
     -------
@@ -88,7 +92,8 @@ class CoreHarness(Elaboratable):
         a solver's message back to a property.
     """
 
-    def __init__(self, config, *, properties=PROPERTIES, checks=True, core_kwargs=None):
+    def __init__(self, config, *, properties=PROPERTIES, checks=True, core_kwargs=None,
+                 dut=None):
         if not config.sparse:
             raise ValueError("the core harness checks the sparse core only")
         unknown = set(properties) - set(PROPERTIES)
@@ -98,6 +103,7 @@ class CoreHarness(Elaboratable):
         self.properties = tuple(properties)
         self.checks = checks
         self.core_kwargs = dict(core_kwargs or {})
+        self.dut = dut
         self.rst = Signal()
         self.a_valid = Signal()
         self.b_valid = Signal()
@@ -130,7 +136,11 @@ class CoreHarness(Elaboratable):
         power_up = Signal(init=1, reset_less=True, name="power_up")
         m.d.sync += power_up.eq(0)
         m.d.comb += Assume(~power_up | self.rst)
-        dut = m.submodules.dut = SparseMMA(cfg, checks=self.checks, **self.core_kwargs)
+        if self.dut is None:
+            dut = SparseMMA(cfg, checks=self.checks, **self.core_kwargs)
+        else:
+            dut = self.dut()
+        m.submodules.dut = dut
         depth, latency = dut.fifo_depth, dut.latency
         m.d.comb += [
             dut.a.valid.eq(self.a_valid),

@@ -96,7 +96,7 @@ def _parse(log, record):
 
 
 def run_sby(job, fragment, ports, *, mode, depth, models=(), timeout=1800, engine="smtbmc yices",
-            script=("memory_map", "opt -fast")):
+            script=("memory_map", "opt -fast"), extra_verilog=()):
     """Check ``fragment`` (an Elaboratable with Assert/Assume/Cover) with SymbiYosys.
 
     Parameters
@@ -111,6 +111,8 @@ def run_sby(job, fragment, ports, *, mode, depth, models=(), timeout=1800, engin
         Induction length or number of steps checked.
     models : iterable of str
         File names under ``hw/sim_models/`` to read (for ECP5 instances).
+    extra_verilog : iterable of path
+        Further Verilog files to read (a core instantiated by the harness, e.g. a mutant).
     script : iterable of str
         yosys commands after ``prep``. The default maps the FIFO storage to flip-flops: the
         solver's array theory made bounded checks past ~16 cycles take minutes per cycle.
@@ -132,6 +134,11 @@ def run_sby(job, fragment, ports, *, mode, depth, models=(), timeout=1800, engin
         (folder / model).write_text(formal_model(SIM_MODELS / model))
         files.append(model)
         reads.insert(0, f"read_verilog -defer -formal {model}")
+    for index, source in enumerate(extra_verilog):
+        name = f"extra{index}.v"
+        shutil.copy(source, folder / name)
+        files.append(name)
+        reads.insert(0, f"read_verilog -formal {name}")
     sby = "\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", "",
         "[engines]", engine, "",
