@@ -60,11 +60,12 @@ def _prep(cfg):
     return f"read_verilog core.v; prep -flatten -top {cfg.name}"
 
 
-def list_mutants(cfg, folder, count, seed):
-    """The ``mutate`` commands of ``count`` sampled mutations of ``cfg``'s core."""
+def list_mutants(cfg, folder, count, seed, *, filters=""):
+    """The ``mutate`` commands of ``count`` sampled mutations of ``cfg``'s core (``filters``:
+    further ``mutate -list`` options, e.g. ``-mode const1 -wire a_ready``)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "core.v").write_text(emit(cfg))
-    yosys(f"{_prep(cfg)}; mutate -list {count} -seed {seed} -o mutants.txt", folder)
+    yosys(f"{_prep(cfg)}; mutate -list {count} -seed {seed} {filters} -o mutants.txt", folder)
     lines = [ln.strip() for ln in (folder / "mutants.txt").read_text().splitlines()]
     return [ln for ln in lines if ln.startswith("mutate ")]
 
