@@ -1,9 +1,10 @@
 """Formal checks in CI: a stated subset of ``make formal`` and the broken-core test.
 
 The subset (:func:`tb.formal.jobs.ci_jobs`): the ResultFIFO of depth 3 and of depth 8 in two
-banks, and the 1×1×4 core at p = 1 (every job at full depth) and at p = 7 (result stage;
-``dsp="ecp5"`` with the DSP and flip-flop models) with every job, the bounded one to
-``latency + fifo depth + 2`` cycles (the full depth is ``make formal``'s).
+banks, and the 1×1×4 core at p = 1 (every job at full depth) and at p = 7 (result stage):
+``dsp="generic"`` every job, ``dsp="ecp5"`` (DSP and flip-flop models) all but the bounded
+control job; the p = 7 ``bmc`` and ``cover`` jobs to ``latency + fifo depth + 2`` cycles
+(the full depth is ``make formal``'s).
 """
 
 import pytest
@@ -36,13 +37,13 @@ def test_reset_bug_fails_the_proof(dsp):
     # flight when a one-cycle reset comes is still written, so d.valid rises after the reset
     # with no result owed. The bounded check must find it; the fixed core passes the same.
     cfg = CoreConfig(pipeline=7, dsp=dsp, **SMALL)
-    broken, = core_jobs(cfg, core_kwargs={"_fault": "reset_write_copies"}, suffix="_fault",
+    broken, = core_jobs(cfg, core_kwargs={"_fault": "reset_write_copies"}, suffix="_fault.ci",
                         kinds=("bmc",))
     broken.depth = cfg.latency + 6
     result = run_job(broken)
     assert result["status"] == "FAIL", result
     assert "conservation" in result["failed"], result
-    fixed, = core_jobs(cfg, kinds=("bmc",))
+    fixed, = core_jobs(cfg, suffix="_fixed.ci", kinds=("bmc",))
     fixed.depth = broken.depth
     assert run_job(fixed)["status"] == "PASS"
 
