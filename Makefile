@@ -38,9 +38,11 @@ bench: $(STAMP)
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
 
-# Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel.
+# Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel;
+# a bounded job still running after FORMAL_TIMEOUT s reports the cycles it checked.
+FORMAL_TIMEOUT ?= 600
 formal: $(STAMP)
-	nice $(PY) -m tb.formal
+	nice $(PY) -m tb.formal --timeout $(FORMAL_TIMEOUT)
 
 # Mutation testing of the core (bench/mutate.py); report in reports/mutate/.
 mutate: $(STAMP)

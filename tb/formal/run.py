@@ -83,7 +83,27 @@ def write_report(results, *, name="formal"):
                      f"{r['seconds']:.0f} | {', '.join(r['properties']) or 'covers'} | "
                      f"{'; '.join(bad)}{' ' + r.get('note', '') if r.get('note') else ''} |")
     passed = sum(r["status"] == "PASS" for r in results)
-    lines += ["", f"{passed} of {len(results)} jobs pass.", ""]
+    lines += ["", f"{passed} of {len(results)} jobs pass.", "", "## Per property", "",
+              "| property | proved (unbounded) | bounded, passed (depths) | timed out "
+              "(cycles checked) | failed | covers reached / unreached |",
+              "|---|---|---|---|---|---|"]
+    for prop in sorted({p for r in results for p in r["properties"]}):
+        mine = [r for r in results if prop in r["properties"]]
+        proved = [r for r in mine if r["mode"] == "prove" and r["status"] == "PASS"]
+        bounded = [r for r in mine if r["mode"] == "bmc" and r["status"] == "PASS"]
+        late = [r for r in mine if r["status"] == "TIMEOUT"]
+        failed = [r for r in mine if r["status"] not in ("PASS", "TIMEOUT")]
+        covers = [r for r in results if r["mode"] == "cover"]
+        reached = sum(any(c.startswith(prop + ":") for c in r["reached"]) for r in covers)
+        unreached = sum(any(c.startswith(prop + ":") for c in r["unreached"]) for r in covers)
+
+        def span(rows, key):
+            values = sorted({r[key] for r in rows if r.get(key) is not None})
+            return f"{len(rows)} ({values[0]}…{values[-1]})" if values else str(len(rows))
+        lines.append(f"| {prop} | {len(proved)} | {span(bounded, 'depth')} | "
+                     f"{span(late, 'checked_steps')} | {len(failed)} | "
+                     f"{reached} / {unreached} jobs |")
+    lines.append("")
     (REPORT / f"{name}.md").write_text("\n".join(lines))
 
 
