@@ -33,6 +33,7 @@ from hw.config import CoreConfig
 from hw.gen import emit
 from tb.formal.core_props import CoreHarness
 from tb.formal.flat import FlatInstance
+from tb.formal.run import _names
 from tb.formal.sby import ROOT, run_sby, tool_env
 
 __all__ = ["CONFIGS", "list_mutants", "make_mutant", "check_mutant", "main"]
@@ -73,6 +74,8 @@ def list_mutants(cfg, folder, count, seed, *, filters=""):
 def make_mutant(cfg, folder, command):
     """Write ``folder/mutant.v``: ``cfg``'s core with ``command`` applied (``None``: none)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if not (folder.parent / "core.v").exists():
+        (folder.parent / "core.v").write_text(emit(cfg))
     shutil.copy(folder.parent / "core.v", folder / "core.v")
     apply = f"; {command}" if command else ""
     yosys(f"{_prep(cfg)}{apply}; opt_clean; splitnets; write_verilog -noattr mutant.v", folder)
@@ -84,7 +87,7 @@ def formal_check(cfg, source, job):
     harness = CoreHarness(cfg, dut=lambda: FlatInstance(cfg, cfg.name))
     record = run_sby(job, harness, harness.ports, mode="bmc", depth=cfg.latency + 8,
                      models=(), timeout=600, extra_verilog=(source,))
-    return record
+    return record, _names(record.failed, harness.asserts)
 
 
 def cocotb_check(cfg, source, build_name, seed):
@@ -109,11 +112,10 @@ def check_mutant(key, cfg, index, command, seed, *, use_cocotb=True):
         record.update(killed_by="yosys", detail=str(exc)[-300:])
         return record
     job = f"mutate_{key}_{folder.name}"
-    formal = formal_check(cfg, source, job)
+    formal, failed = formal_check(cfg, source, job)
     record["formal"] = formal.status
     if formal.status != "PASS":
-        record.update(killed_by="formal", detail=f"{formal.status} {formal.failed[:2]} "
-                                                 f"step {formal.step}")
+        record.update(killed_by="formal", detail=f"{formal.status} {', '.join(failed)}")
     elif use_cocotb:
         try:
             cocotb_check(cfg, source, f"mutate_{key}_{folder.name}", seed)
@@ -154,6 +156,28 @@ def write_report(records, *, name, meta):
     return summary
 
 
+def recheck(args):
+    """Re-run the survivors of an earlier report with the current checks."""
+    path = REPORT / f"{args.name}.json"
+    report = json.loads(path.read_text())
+    records, meta = report["mutants"], dict(report["summary"])
+    for key in ("mutants", "killed", "killed_by", "kill_rate"):
+        meta.pop(key, None)
+    for record in records:
+        if record["mutation"] and not record["killed_by"]:
+            cfg = CONFIGS[record["config"]]
+            new = check_mutant(record["config"], cfg, record["index"], record["mutation"],
+                               args.seed, use_cocotb=not args.no_cocotb)
+            record["recheck"] = dict(killed_by=new["killed_by"], detail=new["detail"])
+            if new["killed_by"]:
+                record.update(killed_by=new["killed_by"] + " (recheck)", detail=new["detail"])
+            print(f"{record['config']} m{record['index']:<4} "
+                  f"{new['killed_by'] or 'SURVIVED'} {record['mutation']}", flush=True)
+    summary = write_report(records, name=args.name, meta=meta)
+    print(json.dumps(summary))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.mutate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,7 +187,12 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", 2)))
     parser.add_argument("--no-cocotb", action="store_true", help="formal checks only")
     parser.add_argument("--name", default="mutate")
+    parser.add_argument("--recheck", action="store_true",
+                        help="check the survivors of reports/mutate/<name>.json again (after "
+                             "a fix to the checks) and record the new verdicts")
     args = parser.parse_args(argv)
+    if args.recheck:
+        return recheck(args)
     keys = args.configs.split(",")
     meta = dict(seed=args.seed, configs=keys, per_config=args.mutants,
                 cocotb=not args.no_cocotb, tb_ops=TB_OPS)

@@ -11,6 +11,11 @@ ports are read. The properties (names as in the report):
     payload in the next cycle (unless reset intervenes).
 ``ready_equal``
     ``a.ready == b.ready``.
+``ready_rule``
+    ``a.ready`` is exactly the documented rule: both inputs valid, out of reset and, for an
+    operation with ``last``, fewer than ``p + 2`` results owed. (A core that refuses work it
+    has room for, or never accepts anything, passes every other property: found by the
+    mutation run, docs/verification.md.)
 ``reset_quiet``
     While reset is asserted, ``a.ready``, ``b.ready`` and ``d.valid`` are low.
 ``conservation``
@@ -47,7 +52,7 @@ from hw.core import SparseMMA, a_layout, b_layout, d_layout
 
 __all__ = ["CoreHarness", "PROPERTIES", "INDUCTIVE"]
 
-PROPERTIES = ("stream_hold", "ready_equal", "reset_quiet", "conservation", "credits",
+PROPERTIES = ("stream_hold", "ready_equal", "ready_rule", "reset_quiet", "conservation", "credits",
               "liveness", "data", "sticky_error")
 #: The properties whose proof needs no invariant about the core's internals: with k at least
 #: the latency, k cycles of agreement pin down everything in flight.
@@ -224,6 +229,11 @@ class CoreHarness(Elaboratable):
                     "an operation with last is accepted")
         self._cover(m, "ready_equal", ~dut.a.ready & dut.a.valid & dut.b.valid & ~rst,
                     "an operation is refused outside reset")
+        self._assert(m, "ready_rule", dut.a.ready == (
+            dut.a.valid & dut.b.valid & ~rst & (~dut.a.payload.last | (count < depth))),
+            "a.ready differs from valid & out of reset & (no last or room)")
+        self._cover(m, "ready_rule", dut.a.valid & dut.b.valid & dut.a.payload.last & ~rst &
+                    (count == depth), "an operation with last refused for lack of room")
         self._assert(m, "reset_quiet", ~rst | ~(dut.a.ready | dut.b.ready | dut.d.valid),
                      "a.ready, b.ready or d.valid high during reset")
         self._cover(m, "reset_quiet", rst & (count != 0), "reset while results are owed")
