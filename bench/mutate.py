@@ -157,22 +157,39 @@ def write_report(records, *, name, meta):
 
 
 def recheck(args):
-    """Re-run the survivors of an earlier report with the current checks."""
-    path = REPORT / f"{args.name}.json"
-    report = json.loads(path.read_text())
+    """Re-run the survivors of an earlier report (``--from``, default ``--name``) with the
+    current checks, for the configurations in ``--configs``; records already rechecked in
+    the ``--merge`` reports are taken from there. Writes ``--name``."""
+    report = json.loads((REPORT / f"{args.source or args.name}.json").read_text())
     records, meta = report["mutants"], dict(report["summary"])
     for key in ("mutants", "killed", "killed_by", "kill_rate"):
         meta.pop(key, None)
-    for record in records:
-        if record["mutation"] and not record["killed_by"]:
-            cfg = CONFIGS[record["config"]]
-            new = check_mutant(record["config"], cfg, record["index"], record["mutation"],
-                               args.seed, use_cocotb=not args.no_cocotb)
-            record["recheck"] = dict(killed_by=new["killed_by"], detail=new["detail"])
-            if new["killed_by"]:
-                record.update(killed_by=new["killed_by"] + " (recheck)", detail=new["detail"])
+    done = {}
+    for name in args.merge or ():
+        for record in json.loads((REPORT / f"{name}.json").read_text())["mutants"]:
+            if "recheck" in record:
+                done[(record["config"], record["index"])] = record
+    keys = args.configs.split(",")
+    todo = []
+    for i, record in enumerate(records):
+        if (record["config"], record["index"]) in done:
+            records[i] = done[(record["config"], record["index"])]
+        elif record["mutation"] and not record["killed_by"] and record["config"] in keys:
+            todo.append(record)
+
+    def one(record):
+        cfg = CONFIGS[record["config"]]
+        new = check_mutant(record["config"], cfg, record["index"], record["mutation"],
+                           args.seed, use_cocotb=not args.no_cocotb)
+        record["recheck"] = dict(killed_by=new["killed_by"], detail=new["detail"])
+        if new["killed_by"]:
+            record.update(killed_by=new["killed_by"] + " (recheck)", detail=new["detail"])
+        return record
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for record in pool.map(one, todo):
             print(f"{record['config']} m{record['index']:<4} "
-                  f"{new['killed_by'] or 'SURVIVED'} {record['mutation']}", flush=True)
+                  f"{record['recheck']['killed_by'] or 'SURVIVED'} {record['mutation']}",
+                  flush=True)
     summary = write_report(records, name=args.name, meta=meta)
     print(json.dumps(summary))
     return 0
@@ -190,6 +207,8 @@ def main(argv=None):
     parser.add_argument("--recheck", action="store_true",
                         help="check the survivors of reports/mutate/<name>.json again (after "
                              "a fix to the checks) and record the new verdicts")
+    parser.add_argument("--from", dest="source", help="report to recheck (default: --name)")
+    parser.add_argument("--merge", action="append", help="reports with rechecked records")
     args = parser.parse_args(argv)
     if args.recheck:
         return recheck(args)

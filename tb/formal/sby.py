@@ -63,6 +63,19 @@ def tool_env():
     return env
 
 
+def _end_session(sid, sig):
+    """Signal every process of session ``sid`` (SymbiYosys puts each engine, smtbmc and its
+    solver, in a process group of its own, so signalling sby's group alone leaves them)."""
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == sid:
+                os.kill(int(entry.name), sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def formal_model(path):
     """The text of a simulation model with ``$fatal`` (which yosys does not read) turned into
     an immediate ``assert``: a wrong control input then fails the proof instead."""
@@ -157,11 +170,13 @@ def run_sby(job, fragment, ports, *, mode, depth, models=(), timeout=1800, engin
         status = re.findall(r"DONE \((\w+), rc=", log)
         status = status[-1] if status else "ERROR"
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
+        _end_session(proc.pid, signal.SIGTERM)
         try:
             log, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            log = ""
+        _end_session(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
             log, _ = proc.communicate()
         status = "TIMEOUT"
     seconds = time.monotonic() - start
