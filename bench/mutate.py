@@ -22,7 +22,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import pathlib
 import re
 import shutil
 import subprocess

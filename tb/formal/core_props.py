@@ -14,8 +14,8 @@ ports are read. The properties (names as in the report):
 ``ready_rule``
     ``a.ready`` is exactly the documented rule: both inputs valid, out of reset and, for an
     operation with ``last``, fewer than ``p + 2`` results owed. (A core that refuses work it
-    has room for, or never accepts anything, passes every other property: found by the
-    mutation run, docs/verification.md.)
+    has room for, or never accepts anything, passes every other property: found by
+    the mutation run, docs/verification.md.)
 ``reset_quiet``
     While reset is asserted, ``a.ready``, ``b.ready`` and ``d.valid`` are low.
 ``conservation``
@@ -44,9 +44,9 @@ Each property has at least one ``Cover`` of the situation it is about, so that a
 pass (a property whose antecedent never holds) shows as an unreached cover.
 """
 
-from amaranth.hdl import Assert, Assume, Cover, ClockDomain, Elaboratable, Module, Mux, Signal, signed
+from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Mux, Signal,
+                          signed)
 from amaranth.lib import data
-from amaranth.utils import ceil_log2
 
 from hw.core import SparseMMA, a_layout, b_layout, d_layout
 
