@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim sim-fp test lint synth bench demo clean
+.PHONY: all venv verilog sim sim-fp test lint synth bench demo clean formal mutate
 
 all: test
 
@@ -42,9 +42,18 @@ bench: $(STAMP)
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
 
+# Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel;
+# a bounded job still running after FORMAL_TIMEOUT s reports the cycles it checked.
+FORMAL_TIMEOUT ?= 600
+formal: $(STAMP)
+	nice $(PY) -m tb.formal --timeout $(FORMAL_TIMEOUT)
+
+# Mutation testing of the core (bench/mutate.py); report in reports/mutate/.
+mutate: $(STAMP)
+	nice $(PY) -m bench.mutate
+
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo
-	$(MAKE) cv
 
 # The PyTorch MLP and CNN, 5-fold cross-validation x 3 seeds (needs torch: .[torch]).
 .PHONY: cv

@@ -123,11 +123,14 @@ class SparseMMA(wiring.Component):
         If ``config`` is not a :class:`CoreConfig`.
     """
 
-    def __init__(self, config, *, checks=False):
+    def __init__(self, config, *, checks=False, _fault=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        if _fault not in (None, "reset_write_copies"):    # test-only (tests/test_formal.py)
+            raise ValueError(f"_fault must be None or 'reset_write_copies', not {_fault!r}")
         self._config = config
         self._checks = bool(checks)
+        self._fault = _fault
         super().__init__({
             "a": In(stream.Signature(a_layout(config))),
             "b": In(stream.Signature(b_layout(config))),
@@ -268,6 +271,8 @@ class SparseMMA(wiring.Component):
         m.submodules.result_write = write
         error_q = Signal(name="result_error_q")
         m.d.comb += write.i.eq(dot.o.valid & ctrl.last & ~ResetSignal())
+        if self._fault == "reset_write_copies":     # the bug c35385d fixed, for the proofs
+            m.d.comb += write.i.eq(dot.o.valid & ctrl.last)
         m.d.sync += error_q.eq(dot.o.valid & ctrl_error)
         with m.If(error_q):
             m.d.sync += self.error.eq(1)
