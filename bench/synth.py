@@ -255,8 +255,8 @@ EXPLORE_KINDS = ("sparse", "sparse1of2", "sparse4of8", "dense")
 
 def explore_plan(*, shapes=EXPLORE_SHAPES, depths=EXPLORE_DEPTHS, kinds=EXPLORE_KINDS,
                  flagship=FLAGSHIP):
-    """``{label: (Job, ["explore"])}``: ``shapes`` × ``depths`` × ``kinds`` (int8), then the
-    ``flagship`` configurations (role ``"explore, flagship"``).
+    """``{label: (Job, roles)}``: the ``flagship`` configurations (role ``"explore,
+    flagship"``), then ``shapes`` × ``depths`` × ``kinds`` (int8, role ``"explore"``).
 
     Raises
     ------
@@ -264,13 +264,13 @@ def explore_plan(*, shapes=EXPLORE_SHAPES, depths=EXPLORE_DEPTHS, kinds=EXPLORE_
         If a combination is not a valid configuration (e.g. ``tile_k`` not a multiple of M).
     """
     plan = {}
+    for spec in flagship:
+        job = parse_spec(spec)
+        plan.setdefault(job.label, (job, []))[1].append("explore, flagship")
     for shape, (pipeline, dsp), kind in itertools.product(shapes, depths, kinds):
         spec = f"{kind}-{shape}-a8-p{pipeline}" + ("" if dsp == "generic" else f"-{dsp}")
         job = parse_spec(spec)
         plan.setdefault(job.label, (job, []))[1].append("explore")
-    for spec in flagship:
-        job = parse_spec(spec)
-        plan.setdefault(job.label, (job, []))[1].append("explore, flagship")
     return plan
 
 
@@ -671,7 +671,10 @@ def pnr_task(job, synthesized, options, key):
     from .dask_exec import pack_files, task_folder
 
     top = job.config.name
-    record = dict(synthesized["record"], seed=options.seed, key=key)
+    # The netlist does not depend on the device options; the record of this run does.
+    record = dict(synthesized["record"], seed=options.seed, key=key, device=options.device,
+                  package=options.package, speed=job.speed or options.speed,
+                  freq_target=options.freq)
     if record["status"] is not None:
         return {"record": record, "files": {}}
     with task_folder("pnr-") as folder:
@@ -799,6 +802,31 @@ def _synth_cache(outdir, job, skey):
     return outdir / "cache" / f"synth-{skey}.json", folder / f"{job.config.name}.json.z"
 
 
+def _adopt_netlist(records, job, verilog, versions, record_path, netlist_path):
+    """Fill the synthesis cache from the run folder of a cached seed that kept its netlist
+    (folders written before the synthesis cache existed) if its Verilog and tools match."""
+    import zlib
+
+    top = job.config.name
+    for record in records:
+        folder = pathlib.Path(record.get("workdir") or "")
+        if not (record.get("cached") and (folder / f"{top}.json").is_file()
+                and (folder / f"{top}.v").is_file()):
+            continue
+        if (folder / f"{top}.v").read_text() != verilog or record.get("tools") != versions:
+            continue
+        synthesized = {k: record[k] for k in base_record(job, Options())}
+        synthesized.update(status=None, message="", tools=record["tools"],
+                           synth_s=record.get("synth_s"), yosys_cells=record.get("yosys_cells"),
+                           lut4=record["lut4"], ff=record["ff"], mult18=record["mult18"],
+                           dp16kd=record["dp16kd"])
+        netlist_path.parent.mkdir(parents=True, exist_ok=True)
+        netlist_path.write_bytes(zlib.compress((folder / f"{top}.json").read_bytes(), 6))
+        record_path.write_text(json.dumps(synthesized, indent=1))
+        return True
+    return False
+
+
 def _run_on(client, todo, meta, done, options, versions, outdir, progress):
     """Submit the synthesis and per-seed place-and-route tasks of ``todo`` to ``client`` and
     file every result (or failure) into ``done[label][seed]``."""
@@ -806,22 +834,34 @@ def _run_on(client, todo, meta, done, options, versions, outdir, progress):
 
     from .dask_exec import result_or_failure, unpack_files
 
+    # Breadth-first over the seeds, in plan order (earlier is more important): every
+    # configuration's first seed runs before any second one, so an interrupted sweep has
+    # the most configurations measured. A synthesis runs just before its first seed.
+    rounds = max(map(len, todo.values()))
+
+    def priority(index, rank):
+        return 2 * ((rounds - rank) * len(todo) + (len(todo) - index))
+
     futures = {}
     for index, (label, items) in enumerate(todo.items()):
         job, verilog, skey = meta[label]
-        priority = len(todo) - index          # plan order: earlier is more important
         record_path, netlist_path = _synth_cache(outdir, job, skey)
+        if not (record_path.exists() and netlist_path.exists()):
+            _adopt_netlist(done[label].values(), job, verilog, versions, record_path,
+                           netlist_path)
         if record_path.exists() and netlist_path.exists():
             synthesized = client.scatter({"record": json.loads(record_path.read_text()),
                                           "files": {}, "netlist": netlist_path.read_bytes()})
         else:
             synthesized = client.submit(synth_task, job, verilog, options, versions,
-                                        key=f"synth-{label}-{skey}", priority=priority)
+                                        key=f"synth-{label}-{skey}",
+                                        priority=priority(index, 0) + 1)
             futures[synthesized] = ("synth", label, None, None)
-        for seed, key in items:
+        for rank, (seed, key) in enumerate(items):
             seeded = dataclasses.replace(options, seed=seed)
             future = client.submit(pnr_task, job, synthesized, seeded, key,
-                                   key=f"pnr-{label}-s{seed}-{key}", priority=priority)
+                                   key=f"pnr-{label}-s{seed}-{key}",
+                                   priority=priority(index, rank))
             futures[future] = ("pnr", label, seed, key)
     bar = None
     if progress:
