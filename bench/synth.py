@@ -248,9 +248,11 @@ FLAGSHIP_SEEDS = "1-5"
 #: The ``--explore`` grid: tile shapes, (pipeline, dsp) pairs and kinds (N:M or dense).
 #: Small tiles, so that the grid places and routes in minutes per point; the flagship pairs
 #: (cached from ``make synth``) are the large points of the front.
-EXPLORE_SHAPES = ("2x2x8", "2x2x16")
-EXPLORE_DEPTHS = (("1", "generic"), ("11", "ecp5"))
-EXPLORE_KINDS = ("sparse", "sparse1of2", "sparse4of8", "dense")
+#: In order of importance (an interrupted sweep has the first ones): the registered-DSP
+#: pipeline first, each sparse/dense pair together.
+EXPLORE_SHAPES = ("2x2x8", "1x2x8", "2x2x16")
+EXPLORE_DEPTHS = (("11", "ecp5"), ("1", "generic"))
+EXPLORE_KINDS = ("sparse", "dense", "sparse1of2", "sparse4of8")
 
 
 def explore_plan(*, shapes=EXPLORE_SHAPES, depths=EXPLORE_DEPTHS, kinds=EXPLORE_KINDS,
@@ -267,7 +269,7 @@ def explore_plan(*, shapes=EXPLORE_SHAPES, depths=EXPLORE_DEPTHS, kinds=EXPLORE_
     for spec in flagship:
         job = parse_spec(spec)
         plan.setdefault(job.label, (job, []))[1].append("explore, flagship")
-    for shape, (pipeline, dsp), kind in itertools.product(shapes, depths, kinds):
+    for (pipeline, dsp), shape, kind in itertools.product(depths, shapes, kinds):
         spec = f"{kind}-{shape}-a8-p{pipeline}" + ("" if dsp == "generic" else f"-{dsp}")
         job = parse_spec(spec)
         plan.setdefault(job.label, (job, []))[1].append("explore")
@@ -961,6 +963,12 @@ def main(argv=None):
     parser.add_argument("--explore", action="store_true",
                         help="sweep tile shapes x pipeline depth x N:M x dsp (explore_plan) "
                              "and draw the Pareto fronts into OUT/explore/")
+    parser.add_argument("--explore-shapes", nargs="+", metavar="MxNxK",
+                        help=f"tile shapes of --explore ({' '.join(EXPLORE_SHAPES)})")
+    parser.add_argument("--explore-kinds", nargs="+", metavar="KIND",
+                        help=f"kinds of --explore ({' '.join(EXPLORE_KINDS)})")
+    parser.add_argument("--no-flagship", action="store_true",
+                        help="--explore without the flagship pairs")
     parser.add_argument("--router", default="router2", choices=("router1", "router2"),
                         help="nextpnr router (router2: router1 did not converge in 25 min "
                              "on the 4x4x16 p1 cores, router2 took 7)")
@@ -1004,7 +1012,9 @@ def main(argv=None):
                 job = parse_spec(spec)
                 plan.setdefault(job.label, (job, []))[1].append("requested")
         elif args.explore:
-            plan = explore_plan()
+            plan = explore_plan(shapes=args.explore_shapes or EXPLORE_SHAPES,
+                                kinds=args.explore_kinds or EXPLORE_KINDS,
+                                flagship=() if args.no_flagship else FLAGSHIP)
         else:
             plan, late = default_plan(
                 args.quick, dsp_capacity=None if args.no_search else DSP_CAPACITY[args.device],

@@ -137,7 +137,7 @@ def test_explore_plan():
     assert list(plan)[:2] == list(synth.FLAGSHIP)
     grid = [label for label, (_, roles) in plan.items() if roles == ["explore"]]
     assert len(grid) == len(synth.EXPLORE_SHAPES) * len(synth.EXPLORE_DEPTHS) * \
-        len(synth.EXPLORE_KINDS) == 16
+        len(synth.EXPLORE_KINDS) == 24
     assert "sparse4of8-2x2x16-a8-p11-ecp5" in grid and "dense-2x2x8-a8-p1" in grid
     with pytest.raises(synth.SpecError, match="tile_k must be a multiple of m=8"):
         synth.explore_plan(shapes=("2x2x4",), kinds=("sparse4of8",))
