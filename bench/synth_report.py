@@ -418,12 +418,14 @@ def plot_pareto(records, path):
                 ax.annotate(r["config"].replace("-a8", "").replace("sparse", "s")
                             .replace("dense", "d"), (r[cost], r["eff_gmacs"]), fontsize=6,
                             xytext=(3, 3), textcoords="offset points")
-        ax.set_xscale("log")
+        if any(r["eff_gmacs"] for r in records):
+            ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("effective GMAC/s (median Fmax over seeds)")
         ax.set_title(f"effective GMAC/s vs {xlabel}")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     device = records[0]["device"] if records else ""
     fig.suptitle(f"sparsecore design space on ECP5-{device} (nextpnr, out-of-context)")
     fig.tight_layout()

@@ -393,3 +393,26 @@ def test_flow_failures_recorded(tmp_path):
     assert record["mult18"] == 32
     assert record["status"] == "does_not_fit", record["message"]
     assert "MULT18X18D 32/28" in record["message"]
+
+
+def test_main_seeds_and_explore_cached_only(tmp_path, capsys, monkeypatch):
+    # --cached-only runs no tool: every seed is recorded as not_run. The flagship pairs get
+    # --flagship-seeds, the rest --seeds. (A small flagship: the real one takes a while to
+    # elaborate.)
+    monkeypatch.setattr(synth, "FLAGSHIP", ("sparse-1x1x8-a8-p11-ecp5",
+                                            "dense-1x1x8-a8-p11-ecp5"))
+    assert synth.main(["--explore", "--cached-only", "--explore-shapes", "1x1x4",
+                       "--explore-kinds", "sparse", "dense", "--seeds", "2",
+                       "--flagship-seeds", "1-5", "--out", str(tmp_path),
+                       "--no-progress"]) == 0
+    records = json.loads((tmp_path / "explore" / "explore.json").read_text())["records"]
+    seeds = {r["config"]: r["seeds"] for r in records}
+    assert seeds == {"sparse-1x1x8-a8-p11-ecp5": [1, 2, 3, 4, 5],
+                     "dense-1x1x8-a8-p11-ecp5": [1, 2, 3, 4, 5],
+                     "sparse-1x1x4-a8-p11-ecp5": [2], "dense-1x1x4-a8-p11-ecp5": [2],
+                     "sparse-1x1x4-a8-p1": [2], "dense-1x1x4-a8-p1": [2]}
+    assert all(r["status"] == "not_run" for r in records)
+    assert "goal ≥ 2×) — not measured" in (tmp_path / "explore" / "explore.md").read_text()
+    assert synth.main(["--configs", "sparse-1x1x4", "--seeds", "3-1", "--cached-only",
+                       "--out", str(tmp_path)]) == 2
+    assert "seeds '3-1': '3-1' is not a seed or a range" in capsys.readouterr().err
