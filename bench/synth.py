@@ -804,6 +804,10 @@ def _synth_cache(outdir, job, skey):
     return outdir / "cache" / f"synth-{skey}.json", folder / f"{job.config.name}.json.z"
 
 
+def _given(value):
+    return value
+
+
 def _adopt_netlist(records, job, verilog, versions, record_path, netlist_path):
     """Fill the synthesis cache from the run folder of a cached seed that kept its netlist
     (folders written before the synthesis cache existed) if its Verilog and tools match."""
@@ -852,8 +856,13 @@ def _run_on(client, todo, meta, done, options, versions, outdir, progress):
             _adopt_netlist(done[label].values(), job, verilog, versions, record_path,
                            netlist_path)
         if record_path.exists() and netlist_path.exists():
-            synthesized = client.scatter({"record": json.loads(record_path.read_text()),
-                                          "files": {}, "netlist": netlist_path.read_bytes()})
+            # A task that returns the cached result (not scatter: a task can be recomputed
+            # if the worker holding its result dies).
+            synthesized = client.submit(_given, {"record": json.loads(record_path.read_text()),
+                                                 "files": {},
+                                                 "netlist": netlist_path.read_bytes()},
+                                        key=f"synth-cached-{label}-{skey}",
+                                        priority=priority(index, 0) + 1)
         else:
             synthesized = client.submit(synth_task, job, verilog, options, versions,
                                         key=f"synth-{label}-{skey}",

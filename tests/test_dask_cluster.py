@@ -7,7 +7,9 @@ three placement seeds each: two synthesis and six place-and-route tasks) runs th
 with :func:`bench.synth.run_plan`; while the first worker is running a task, its process
 group (the worker and the tool it started) is killed with SIGKILL. Every (configuration,
 seed) must still come back as a record, placed and routed by the surviving worker or
-recorded as ``worker_lost``, and the client must hold its files. About a minute.
+recorded as ``worker_lost``, and the client must hold its files. Run twice: with the
+scheduler's default retries (the interrupted task is retried on the other worker) and with
+none (it is recorded as ``worker_lost``). About a minute each.
 """
 
 import json
@@ -42,15 +44,20 @@ def _kill(proc):
     proc.wait(timeout=30)
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    """``(scheduler_file, {name: Popen})`` of a scheduler and workers ``w1``, ``w2``."""
+@pytest.fixture(params=["retry", "no_retry"])
+def cluster(tmp_path, request):
+    """``(scheduler_file, {name: Popen}, mode)`` of a scheduler and workers ``w1``, ``w2``.
+
+    ``retry``: the scheduler's defaults (a task survives 3 dead workers); ``no_retry``:
+    ``allowed-failures`` 0, so the task the kill interrupts fails with KilledWorker."""
+    failures = {"retry": {}, "no_retry": {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}}
     if not DASK.exists():
         pytest.fail(f"{DASK} is missing: install the dev extras (dask[distributed])")
     scheduler_file = tmp_path / "scheduler.json"
     log = open(tmp_path / "cluster.log", "w")
     procs = {"scheduler": _start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", scheduler_file], log)}
+                                  "--no-dashboard", "--scheduler-file", scheduler_file], log,
+                                 env=failures[request.param])}
     try:
         deadline = time.monotonic() + 90
         while not scheduler_file.exists():
@@ -64,7 +71,7 @@ def cluster(tmp_path):
                  "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name,
                  "--local-directory", tmp_path / name], log,
                 env={"SPARSECORE_TASK_DIR": str(tmp_path / f"{name}-tasks")})
-        yield scheduler_file, procs
+        yield scheduler_file, procs, request.param
     finally:
         for proc in procs.values():
             _kill(proc)
@@ -76,7 +83,7 @@ def cluster(tmp_path):
 def test_killed_worker_loses_no_record(cluster, tmp_path):
     from distributed import Client
 
-    scheduler_file, procs = cluster
+    scheduler_file, procs, mode = cluster
     client = Client(scheduler_file=str(scheduler_file), timeout="60s")
     try:
         client.wait_for_workers(2, timeout=90)
@@ -119,7 +126,7 @@ def test_killed_worker_loses_no_record(cluster, tmp_path):
 
     records = result["records"]
     assert [r["config"] for r in records] == list(plan)
-    placed = 0
+    placed = lost = 0
     for record in records:
         # One entry per seed, each placed and routed (retried on w2) or recorded as lost.
         assert record["seeds"] == SEEDS
@@ -128,6 +135,7 @@ def test_killed_worker_loses_no_record(cluster, tmp_path):
             assert status in ("ok", "timing_failed", "worker_lost"), (seed, status)
             if status == "worker_lost":
                 assert "died" in record["message"]
+                lost += 1
                 continue
             placed += 1
             # The client holds the run's files and the cached record, from what the task
@@ -142,8 +150,17 @@ def test_killed_worker_loses_no_record(cluster, tmp_path):
             assert (folder / f"{cached['name']}_pnr.log").stat().st_size > 0
             assert synth.parse_nextpnr_report((folder / f"{cached['name']}_pnr.json")
                                               .read_text())["fmax"]
-        assert record["fmax_min"] <= record["fmax_mhz"] <= record["fmax_max"]
-    # One kill is below distributed.scheduler.allowed-failures (3): the task was retried.
-    assert placed == len(SEEDS) * len(SPECS)
+        if record["seeds_placed"]:
+            assert record["fmax_min"] <= record["fmax_mhz"] <= record["fmax_max"]
+        else:
+            assert record["status"] == "worker_lost" and record["fmax_mhz"] is None
+    if mode == "retry":
+        # One kill is below distributed.scheduler.allowed-failures (3): the task was retried.
+        assert placed == len(SEEDS) * len(SPECS)
+    else:
+        # No retries: the interrupted task (a synthesis takes its seeds with it) is
+        # recorded as lost, not cached, and everything else still places and routes.
+        assert lost >= 1 and placed + lost == len(SEEDS) * len(SPECS)
+        assert len(list((outdir / "cache").glob("????????????????.json"))) == placed
     # The workers' temporary folders were cleaned up by the tasks that finished.
     assert not list((tmp_path / "w2-tasks").glob("*"))
