@@ -28,8 +28,8 @@ import shutil
 import tempfile
 import zlib
 
-__all__ = ["open_client", "LazyClient", "task_folder", "pack_files", "unpack_files", "result_or_failure",
-           "WORKDIR_ENV"]
+__all__ = ["open_client", "LazyClient", "task_folder", "pack_files", "unpack_files",
+           "result_or_failure", "WORKDIR_ENV"]
 
 #: Where tasks make their temporary folders on a worker (default: the system's temp folder).
 WORKDIR_ENV = "SPARSECORE_TASK_DIR"
