@@ -13,6 +13,8 @@ Usage::
                           [--router router2] [--configs SPEC ...] [--no-search]
                           [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
+                          [--seeds 1-8] [--flagship-seeds 1-5] [--scheduler tcp://HOST:PORT]
+                          [--explore [--explore-shapes ...] [--explore-kinds ...]]
 
 A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with KIND ``sparse``
 (2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
@@ -21,9 +23,15 @@ A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with
 MULT18X18D with their own input and output registers). ``CoreConfig.name`` strings are
 accepted too.
 
+Execution: the runs are Dask tasks (:mod:`bench.dask_exec`): a LocalCluster of ``--jobs``
+workers, or the cluster at ``--scheduler``. Each configuration is synthesized once and placed
+and routed once per seed; its record gives the median Fmax over the seeds
+(:func:`aggregate_seeds`). The tasks return the records and files; this process writes them.
+
 Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
-``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-<key>/`` (Verilog,
-tool logs, nextpnr report) and ``cache/<key>.json``. The cache key hashes the Verilog text,
+``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-s<seed>-<key>/``
+(Verilog, tool logs, nextpnr report), ``synth/<config>-<key>/`` (yosys logs, compressed
+netlist), ``cache/<key>.json`` and ``cache/synth-<key>.json``; ``explore/`` for ``--explore``. The cache key hashes the Verilog text,
 the tool versions, the device, package, speed grade and every tool option, so a re-run with
 unchanged inputs reuses results and any change re-runs exactly what it affects.
 
