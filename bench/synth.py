@@ -31,7 +31,8 @@ and routed once per seed; its record gives the median Fmax over the seeds
 Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
 ``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-s<seed>-<key>/``
 (Verilog, tool logs, nextpnr report), ``synth/<config>-<key>/`` (yosys logs, compressed
-netlist), ``cache/<key>.json`` and ``cache/synth-<key>.json``; ``explore/`` for ``--explore``. The cache key hashes the Verilog text,
+netlist), ``cache/<key>.json`` and ``cache/synth-<key>.json``; ``explore/`` for
+``--explore``. The cache key hashes the Verilog text,
 the tool versions, the device, package, speed grade and every tool option, so a re-run with
 unchanged inputs reuses results and any change re-runs exactly what it affects.
 
