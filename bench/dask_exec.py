@@ -56,9 +56,11 @@ def open_client(*, jobs=1, scheduler=None, quiet=True):
         return
     import dask
 
-    # Saturation 1.0: a worker holds only the task it runs, so the runs start in priority
-    # order (the default 1.1 hands a single-threaded worker a second one early).
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+    # No scheduler-side queuing (saturation inf): every ready task goes to a worker at once
+    # and each worker runs its ready tasks in priority order. With queuing (the default
+    # 1.1) the scheduler treats some place-and-route tasks as "root-ish" and holds them
+    # back behind later, lower-priority ones.
+    with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}):
         cluster = LocalCluster(n_workers=max(1, int(jobs)), threads_per_worker=1,
                                processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR if quiet else logging.WARNING)
