@@ -341,8 +341,12 @@ def explore_markdown(records, *, goal=2.0):
     """The ``--explore`` table (one row per configuration, median Fmax over its seeds,
     membership of the two fronts), the largest-that-fits points and the goal line."""
     records = [derive(r) for r in records]
-    lut_front = {r["config"] for r in pareto_front(records, "lut4")}
-    dsp_front = {r["config"] for r in pareto_front(records, "mult18")}
+
+    def fronts(cost):      # each kind's own front, as in the plot
+        return {r["config"] for sparse in (True, False)
+                for r in pareto_front([x for x in records if x["sparse"] == sparse], cost)}
+
+    lut_front, dsp_front = fronts("lut4"), fronts("mult18")
     big = {r["config"] for r in (largest_fitting(records, True),
                                  largest_fitting(records, False)) if r}
     rows = ["| configuration | kind | LUT4 | MULT18X18D | Fmax median (MHz) "
@@ -366,7 +370,9 @@ def explore_markdown(records, *, goal=2.0):
     verdict = "not measured" if ratio is None else \
         ("**met**" if ratio >= goal else "**missed**")
     lines = ["\n".join(rows), "",
-             "★ largest configuration of its kind that fits (most multipliers placed).", ""]
+             "front: on its kind's (sparse or dense) Pareto front of effective GMAC/s against "
+             "LUT4 or MULT18X18D. ★ largest configuration of its kind that fits (most "
+             "multipliers placed).", ""]
     for sparse, label in ((True, "sparse"), (False, "dense")):
         r = largest_fitting(records, sparse)
         if r:
