@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim sim-fp test lint synth bench demo clean formal mutate
+.PHONY: all venv verilog sim sim-fp test lint synth soak bench demo clean formal mutate
 
 all: test
 
@@ -34,8 +34,13 @@ test: verilog
 lint: verilog
 	$(PY) -m hw.lint rtl
 
+# Every configuration once, the flagship pairs over five placement seeds (docs/synth.md).
 synth: verilog
-	$(PY) -m bench.synth
+	$(PY) -m bench.synth --flagship-seeds 1-5
+
+# Long random regression, >= 10^7 checked operations, on Dask (docs/synth.md).
+soak: verilog
+	$(PY) -m bench.soak --ops 10000000
 
 bench: $(STAMP)
 	$(PY) bench/golden_bench.py

@@ -13,6 +13,8 @@ Usage::
                           [--router router2] [--configs SPEC ...] [--no-search]
                           [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
+                          [--seeds 1-8] [--flagship-seeds 1-5] [--scheduler tcp://HOST:PORT]
+                          [--explore [--explore-shapes ...] [--explore-kinds ...]]
 
 A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` (for the
 floating-point cores ``KIND-MxNxK-fp16|bf16[-gG][-pP]``, ``gG`` the guard bits) with
@@ -23,9 +25,16 @@ KIND ``sparse``
 MULT18X18D with their own input and output registers). ``CoreConfig.name`` strings are
 accepted too.
 
+Execution: the runs are Dask tasks (:mod:`bench.dask_exec`): a LocalCluster of ``--jobs``
+workers, or the cluster at ``--scheduler``. Each configuration is synthesized once and placed
+and routed once per seed; its record gives the median Fmax over the seeds
+(:func:`aggregate_seeds`). The tasks return the records and files; this process writes them.
+
 Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
-``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-<key>/`` (Verilog,
-tool logs, nextpnr report) and ``cache/<key>.json``. The cache key hashes the Verilog text,
+``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-s<seed>-<key>/``
+(Verilog, tool logs, nextpnr report), ``synth/<config>-<key>/`` (yosys logs, compressed
+netlist), ``cache/<key>.json`` and ``cache/synth-<key>.json``; ``explore/`` for
+``--explore``. The cache key hashes the Verilog text,
 the tool versions, the device, package, speed grade and every tool option, so a re-run with
 unchanged inputs reuses results and any change re-runs exactly what it affects.
 
@@ -36,7 +45,6 @@ register-to-register timing are what the report measures.
 """
 
 import argparse
-import concurrent.futures
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -55,7 +63,9 @@ from hw.config import DSP_OPTIONS, CoreConfig, ConfigError
 __all__ = ["ToolError", "SpecError", "Job", "parse_spec", "spec_of", "find_tool",
            "tool_versions", "parse_yosys_stat", "parse_nextpnr_log", "parse_nextpnr_report",
            "condense_critical_path", "run_job", "run_plan", "default_plan", "search_largest",
-           "largest_candidates", "default_jobs", "main"]
+           "largest_candidates", "default_jobs", "main", "parse_seeds", "synth_key",
+           "synthesize", "place_and_route", "synth_task", "pnr_task", "aggregate_seeds",
+           "explore_plan", "FLAGSHIP", "FLAGSHIP_SEEDS"]
 
 #: Bump when the flow changes in a way that invalidates cached results.
 FLOW_VERSION = 1
@@ -76,7 +86,7 @@ SEARCH_DSP = "ecp5"
 
 #: Record statuses. ``ok``: placed, routed, met the target frequency.
 STATUSES = ("ok", "timing_failed", "does_not_fit", "synth_error", "pnr_error", "timeout",
-            "emit_error", "not_run")
+            "emit_error", "not_run", "worker_lost", "task_error")
 
 REPORT_DIR = pathlib.Path("reports/synth")
 
@@ -248,6 +258,42 @@ def default_plan(quick, *, dsp_capacity=None, search_pipeline=SEARCH_PIPELINE,
     add("dense-4x4x16-a8-p10-ecp5", "pipeline, registered DSP")
     add("dense-4x4x32-a8-p1-nodsp", "dense, same throughput, LUT multipliers", late)
     return plan, late
+
+
+#: The flagship pairs, reported over :data:`FLAGSHIP_SEEDS` placement seeds by ``make synth``
+#: and ``--explore`` (the engine pairs belong here once the engine spec is in the plan).
+FLAGSHIP = ("sparse-4x4x16-a8-p11-ecp5", "dense-4x4x16-a8-p11-ecp5")
+FLAGSHIP_SEEDS = "1-5"
+
+#: The ``--explore`` grid: tile shapes, (pipeline, dsp) pairs and kinds (N:M or dense).
+#: Small tiles, so that the grid places and routes in minutes per point; the flagship pairs
+#: (cached from ``make synth``) are the large points of the front.
+#: In order of importance (an interrupted sweep has the first ones): the registered-DSP
+#: pipeline first, each sparse/dense pair together.
+EXPLORE_SHAPES = ("2x2x8", "1x2x8", "2x2x16")
+EXPLORE_DEPTHS = (("11", "ecp5"), ("1", "generic"))
+EXPLORE_KINDS = ("sparse", "dense", "sparse1of2", "sparse4of8")
+
+
+def explore_plan(*, shapes=EXPLORE_SHAPES, depths=EXPLORE_DEPTHS, kinds=EXPLORE_KINDS,
+                 flagship=FLAGSHIP):
+    """``{label: (Job, roles)}``: the ``flagship`` configurations (role ``"explore,
+    flagship"``), then ``shapes`` × ``depths`` × ``kinds`` (int8, role ``"explore"``).
+
+    Raises
+    ------
+    SpecError
+        If a combination is not a valid configuration (e.g. ``tile_k`` not a multiple of M).
+    """
+    plan = {}
+    for spec in flagship:
+        job = parse_spec(spec)
+        plan.setdefault(job.label, (job, []))[1].append("explore, flagship")
+    for (pipeline, dsp), shape, kind in itertools.product(depths, shapes, kinds):
+        spec = f"{kind}-{shape}-a8-p{pipeline}" + ("" if dsp == "generic" else f"-{dsp}")
+        job = parse_spec(spec)
+        plan.setdefault(job.label, (job, []))[1].append("explore")
+    return plan
 
 
 # --- tools -------------------------------------------------------------------------------------
@@ -474,8 +520,21 @@ def run_job(job, verilog, options, workdir, *, versions=None):
     ``status`` and ``message`` say what happened. Raises :class:`ToolError` only when a
     tool is not installed.
     """
+    find_tool(YOSYS, "synthesis (yosys synth_ecp5)")
+    find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
+    record = synthesize(job, verilog, options, workdir, versions=versions)
+    if record["status"] is not None:
+        return record
+    return place_and_route(job, options, workdir, record)
+
+
+def synthesize(job, verilog, options, workdir, *, versions=None):
+    """yosys ``synth_ecp5`` of one configuration in ``workdir`` (writes ``<top>.json``).
+
+    Returns the record with the cell counts and ``status`` None, or a record whose status
+    says why synthesis failed (``timeout``, ``synth_error``).
+    """
     yosys = find_tool(YOSYS, "synthesis (yosys synth_ecp5)")
-    nextpnr = find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     top = job.config.name
@@ -503,8 +562,16 @@ def run_job(job, verilog, options, workdir, *, versions=None):
     stat = parse_yosys_stat(stat_path.read_text())
     record.update(lut4=stat["lut4"], ff=stat["ff"], mult18=stat["mult18"],
                   dp16kd=stat["dp16kd"], yosys_cells=stat["cells"])
+    return record
 
-    # Place and route.
+
+def place_and_route(job, options, workdir, record):
+    """nextpnr-ecp5 of the netlist ``<top>.json`` in ``workdir`` with ``options.seed``;
+    completes ``record`` (from :func:`synthesize`) and returns it."""
+    nextpnr = find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
+    workdir = pathlib.Path(workdir)
+    top = job.config.name
+    record = dict(record, seed=options.seed)
     speed = job.speed or options.speed
     rc, seconds = _run([nextpnr, *_nextpnr_args(top, options, speed)], workdir,
                        f"{top}_pnr.out", options.timeout, "place and route")
@@ -563,87 +630,323 @@ def _emit(job):
     return emit(job.config)
 
 
+def parse_seeds(text):
+    """Seeds from ``"1-8"``, ``"1,3,5"`` or ``"1-3,7"`` (sorted, no repeats).
+
+    Raises
+    ------
+    SpecError
+        If a part is not a seed or a range ``A-B`` with ``A <= B``.
+    """
+    seeds = set()
+    for part in str(text).split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match or (match[2] and int(match[2]) < int(match[1])):
+            raise SpecError(f"seeds {text!r}: {part.strip()!r} is not a seed or a range A-B "
+                            f"with A <= B")
+        seeds.update(range(int(match[1]), int(match[2] or match[1]) + 1))
+    return sorted(seeds)
+
+
+def synth_key(verilog, job, versions):
+    """Hash of everything a synthesis result depends on (shared by all seeds)."""
+    blob = json.dumps({
+        "flow": FLOW_VERSION, "verilog": hashlib.sha256(verilog.encode()).hexdigest(),
+        "tools": versions, "yosys": _yosys_script("TOP", job.nodsp),
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _synth_files(top):
+    return [f"{top}_yosys.log", f"{top}_yosys.out", f"{top}_stat.json"]
+
+
+def _pnr_files(top):
+    return [f"{top}_pnr.log", f"{top}_pnr.out", f"{top}_pnr.json"]
+
+
+def synth_task(job, verilog, options, versions):
+    """Dask task: synthesis in a private folder on the worker.
+
+    Returns ``{"record", "files", "netlist"}``: the record (status None on success), the
+    logs and ``stat`` output as bytes, and the zlib-compressed netlist that the
+    place-and-route tasks of every seed read (None if synthesis failed).
+    """
+    from .dask_exec import pack_files, task_folder
+
+    top = job.config.name
+    with task_folder("synth-") as folder:
+        record = synthesize(job, verilog, options, folder, versions=versions)
+        files = pack_files(folder, [*_synth_files(top), f"{top}.json"],
+                           compress={f"{top}.json"})
+    netlist = files.pop(f"{top}.json.z", None)
+    return {"record": record, "files": files,
+            "netlist": netlist if record["status"] is None else None}
+
+
+def pnr_task(job, synthesized, options, key):
+    """Dask task: place and route of ``synthesized`` (a :func:`synth_task` result) with
+    ``options.seed`` in a private folder. Returns ``{"record", "files"}``; a failed
+    synthesis comes back as that seed's record without running nextpnr."""
+    import zlib
+
+    from .dask_exec import pack_files, task_folder
+
+    top = job.config.name
+    # The netlist does not depend on the device options; the record of this run does.
+    record = dict(synthesized["record"], seed=options.seed, key=key, device=options.device,
+                  package=options.package, speed=job.speed or options.speed,
+                  freq_target=options.freq)
+    if record["status"] is not None:
+        return {"record": record, "files": {}}
+    with task_folder("pnr-") as folder:
+        (folder / f"{top}.json").write_bytes(zlib.decompress(synthesized["netlist"]))
+        record = place_and_route(job, options, folder, record)
+        files = pack_files(folder, _pnr_files(top))
+    return {"record": record, "files": files}
+
+
+#: Statuses of a seed that placed and routed (its Fmax counts in the statistics).
+PLACED = ("ok", "timing_failed")
+
+
+def aggregate_seeds(records, *, freq):
+    """One record per configuration from its per-seed records.
+
+    ``fmax_mhz`` is the median Fmax over the seeds that placed and routed (the mean of the
+    middle two for an even count), with ``fmax_min``, ``fmax_max``, ``fmax_by_seed`` and
+    ``status_by_seed``; ``met_target`` and ``status`` follow the median. The critical path
+    and run folder are those of the seed closest to the median. Seeds that failed are named
+    in ``message``; with no seed placed the record is the first seed's failure.
+    """
+    import statistics
+
+    records = sorted(records, key=lambda r: r["seed"])
+    placed = [r for r in records if r["status"] in PLACED and r.get("fmax_mhz")]
+    failed = [r for r in records if r not in placed]
+    fmaxes = sorted(r["fmax_mhz"] for r in placed)
+    median = statistics.median(fmaxes) if fmaxes else None
+    base = min(placed, key=lambda r: (abs(r["fmax_mhz"] - median), r["fmax_mhz"])) \
+        if placed else records[0]
+    agg = dict(base)
+    agg.update(
+        seeds=[r["seed"] for r in records], seeds_placed=len(placed),
+        fmax_by_seed={str(r["seed"]): r.get("fmax_mhz") for r in records},
+        status_by_seed={str(r["seed"]): r["status"] for r in records},
+        pnr_s_by_seed={str(r["seed"]): r.get("pnr_s") for r in records},
+        fmax_min=fmaxes[0] if fmaxes else None, fmax_max=fmaxes[-1] if fmaxes else None,
+        cached=all(r.get("cached") for r in records), path_seed=base["seed"])
+    if placed:
+        agg["fmax_mhz"] = round(median, 2)
+        agg["met_target"] = median >= freq
+        agg["status"] = "ok" if agg["met_target"] else "timing_failed"
+        agg["message"] = "" if agg["met_target"] else \
+            f"median Fmax {median:.1f} MHz below the {freq:g} MHz target"
+        if failed:
+            agg["message"] = "; ".join(filter(None, [agg["message"], "seeds that did not "
+                                                     "place and route: " + ", ".join(
+                                                         f"{r['seed']} ({r['status']}: "
+                                                         f"{r['message']})" for r in failed)]))
+    return agg
+
+
+def _seeds_of(seeds, label, default):
+    if seeds is None:
+        return [default]
+    if isinstance(seeds, dict):
+        return list(seeds.get(label) or [default])
+    return list(seeds)
+
+
 def run_plan(plan, options, *, jobs=1, outdir=REPORT_DIR, progress=True, emit=None,
-             cached_only=False):
+             cached_only=False, seeds=None, client=None, scheduler=None):
     """Run every job of ``plan`` (``{label: (Job, roles)}``); returns the records in order.
 
-    Cached records are reused; the rest run ``jobs`` at a time (``cached_only``: they are
-    not run but recorded with status ``not_run``).
+    Each configuration is synthesized once and placed and routed once per seed (``seeds``:
+    a list for every configuration, or ``{label: [seeds]}`` with ``[options.seed]`` for the
+    rest; default ``[options.seed]``); the record is :func:`aggregate_seeds` of the seeds.
+    Cached per-seed records are reused, and so is a cached netlist when only new seeds
+    run. The rest run as Dask tasks on ``client`` (default: a LocalCluster of ``jobs``
+    workers, or the cluster at ``scheduler``), in plan order; ``cached_only``: they are
+    recorded with status ``not_run`` instead. Results, logs and the cache are written here,
+    by the client, from what the tasks return.
     """
     emit = emit or _emit
     outdir = pathlib.Path(outdir)
     (outdir / "cache").mkdir(parents=True, exist_ok=True)
     versions = tool_versions()
-    records, todo = {}, []
+    done, todo, meta = {}, {}, {}
     for label, (job, roles) in plan.items():
+        label_seeds = _seeds_of(seeds, label, options.seed)
         try:
             verilog = emit(job)
         except Exception as exc:  # a configuration the generator rejects is a result too
             record = base_record(job, options)
             record.update(status="emit_error", message=f"hw.gen.emit: {exc}")
-            records[label] = record
+            done[label] = {seed: dict(record, seed=seed) for seed in label_seeds}
             continue
-        key = cache_key(verilog, job, options, versions)
-        cached = outdir / "cache" / f"{key}.json"
-        if cached.exists():
-            record = json.loads(cached.read_text())
-            record["cached"] = True
-            records[label] = record
-        elif cached_only:
-            record = base_record(job, options)
-            record.update(status="not_run", message="no cached result (--cached-only)")
-            records[label] = record
+        meta[label] = (job, verilog, synth_key(verilog, job, versions))
+        done[label] = {}
+        for seed in label_seeds:
+            key = cache_key(verilog, job, dataclasses.replace(options, seed=seed), versions)
+            cached = outdir / "cache" / f"{key}.json"
+            if cached.exists():
+                done[label][seed] = {**json.loads(cached.read_text()), "cached": True}
+            elif cached_only:
+                record = base_record(job, dataclasses.replace(options, seed=seed))
+                record.update(status="not_run", message="no cached result (--cached-only)")
+                done[label][seed] = record
+            else:
+                todo.setdefault(label, []).append((seed, key))
+    runs = sum(map(len, todo.values()))
+    if progress and (runs or done):
+        print(f"{sum(map(len, done.values()))} run(s) from the cache, {runs} to run "
+              f"({len(todo)} configuration(s))", file=sys.stderr)
+    if todo:
+        from .dask_exec import LazyClient, open_client
+        if client is None:
+            with open_client(jobs=jobs, scheduler=scheduler) as client:
+                _run_on(client, todo, meta, done, options, versions, outdir, progress)
         else:
-            todo.append((label, job, verilog, key))
-
-    def work(item):
-        label, job, verilog, key = item
-        cached = outdir / "cache" / f"{key}.json"
-        if cached.exists():    # finished meanwhile by another run sharing the cache
-            return label, {**json.loads(cached.read_text()), "cached": True}
-        workdir = outdir / "runs" / f"{job.label}-{key[:8]}"
-        record = run_job(job, verilog, options, workdir, versions=versions)
-        record["key"] = key
-        if record["status"] != "timeout":   # a later run with more time may finish
-            (outdir / "cache" / f"{key}.json").write_text(json.dumps(record, indent=1))
-        record["cached"] = False
-        return label, record
-
-    bar = None
-    if progress and todo:
-        try:
-            from tqdm import tqdm
-            bar = tqdm(total=len(todo), desc="synth", unit="config", file=sys.stderr)
-        except ImportError:
-            bar = None
-    cached = len(plan) - len(todo)
-    if progress and cached:
-        print(f"{cached} configuration(s) from the cache, {len(todo)} to run", file=sys.stderr)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(work, item) for item in todo]
-        for future in concurrent.futures.as_completed(futures):
-            label, record = future.result()
-            records[label] = record
-            line = (f"{label}: {record['status']}"
-                    + (f", {record['fmax_mhz']:.1f} MHz" if record.get("fmax_mhz") else "")
-                    + (f", {record['lut4']} LUT4" if record.get("lut4") is not None else ""))
-            if bar is not None:
-                bar.write(line)
-                bar.update()
-            elif progress:
-                print(line, file=sys.stderr)
-    if bar is not None:
-        bar.close()
+            client = client.client if isinstance(client, LazyClient) else client
+            _run_on(client, todo, meta, done, options, versions, outdir, progress)
     result = []
     for label, (job, roles) in plan.items():
-        record = dict(records[label])
+        record = aggregate_seeds(list(done[label].values()), freq=options.freq)
         record["roles"] = list(roles)
         result.append(record)
     return result
 
 
+def _synth_cache(outdir, job, skey):
+    """(record path, netlist path) of the client-side synthesis cache."""
+    folder = outdir / "synth" / f"{job.label}-{skey[:8]}"
+    return outdir / "cache" / f"synth-{skey}.json", folder / f"{job.config.name}.json.z"
+
+
+def _given(value):
+    return value
+
+
+def _adopt_netlist(records, job, verilog, versions, record_path, netlist_path):
+    """Fill the synthesis cache from the run folder of a cached seed that kept its netlist
+    (folders written before the synthesis cache existed) if its Verilog and tools match."""
+    import zlib
+
+    top = job.config.name
+    for record in records:
+        folder = pathlib.Path(record.get("workdir") or "")
+        if not (record.get("cached") and (folder / f"{top}.json").is_file()
+                and (folder / f"{top}.v").is_file()):
+            continue
+        if (folder / f"{top}.v").read_text() != verilog or record.get("tools") != versions:
+            continue
+        synthesized = {k: record[k] for k in base_record(job, Options())}
+        synthesized.update(status=None, message="", tools=record["tools"],
+                           synth_s=record.get("synth_s"), yosys_cells=record.get("yosys_cells"),
+                           lut4=record["lut4"], ff=record["ff"], mult18=record["mult18"],
+                           dp16kd=record["dp16kd"])
+        netlist_path.parent.mkdir(parents=True, exist_ok=True)
+        netlist_path.write_bytes(zlib.compress((folder / f"{top}.json").read_bytes(), 6))
+        record_path.write_text(json.dumps(synthesized, indent=1))
+        return True
+    return False
+
+
+def _run_on(client, todo, meta, done, options, versions, outdir, progress):
+    """Submit the synthesis and per-seed place-and-route tasks of ``todo`` to ``client`` and
+    file every result (or failure) into ``done[label][seed]``."""
+    from distributed import as_completed
+
+    from .dask_exec import result_or_failure, unpack_files
+
+    # Breadth-first over the seeds, in plan order (earlier is more important): every
+    # configuration's first seed runs before any second one, so an interrupted sweep has
+    # the most configurations measured. A synthesis runs just before its first seed.
+    rounds = max(map(len, todo.values()))
+
+    def priority(index, rank):
+        return 2 * ((rounds - rank) * len(todo) + (len(todo) - index))
+
+    futures = {}
+    for index, (label, items) in enumerate(todo.items()):
+        job, verilog, skey = meta[label]
+        record_path, netlist_path = _synth_cache(outdir, job, skey)
+        if not (record_path.exists() and netlist_path.exists()):
+            _adopt_netlist(done[label].values(), job, verilog, versions, record_path,
+                           netlist_path)
+        if record_path.exists() and netlist_path.exists():
+            # A task that returns the cached result (not scatter: a task can be recomputed
+            # if the worker holding its result dies).
+            synthesized = client.submit(_given, {"record": json.loads(record_path.read_text()),
+                                                 "files": {},
+                                                 "netlist": netlist_path.read_bytes()},
+                                        key=f"synth-cached-{label}-{skey}",
+                                        priority=priority(index, 0) + 1)
+        else:
+            synthesized = client.submit(synth_task, job, verilog, options, versions,
+                                        key=f"synth-{label}-{skey}",
+                                        priority=priority(index, 0) + 1)
+            futures[synthesized] = ("synth", label, None, None)
+        for rank, (seed, key) in enumerate(items):
+            seeded = dataclasses.replace(options, seed=seed)
+            future = client.submit(pnr_task, job, synthesized, seeded, key,
+                                   key=f"pnr-{label}-s{seed}-{key}",
+                                   priority=priority(index, rank))
+            futures[future] = ("pnr", label, seed, key)
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=sum(map(len, todo.values())), desc="synth", unit="run",
+                       file=sys.stderr)
+        except ImportError:
+            bar = None
+    for future in as_completed(list(futures)):
+        kind, label, seed, key = futures.pop(future)
+        job, verilog, skey = meta[label]
+        result, failure = result_or_failure(future)
+        if kind == "synth":
+            if result is not None and result["record"]["status"] is None:
+                record_path, netlist_path = _synth_cache(outdir, job, skey)
+                unpack_files(result["files"], netlist_path.parent)
+                (netlist_path.parent / f"{job.config.name}.v").write_text(verilog)
+                netlist_path.write_bytes(result["netlist"])
+                record_path.write_text(json.dumps(result["record"], indent=1))
+            future.release()
+            continue
+        if failure is not None:
+            record = base_record(job, dataclasses.replace(options, seed=seed))
+            record.update(status=failure[0], message=failure[1], key=key)
+            files = {}
+        else:
+            record, files = result["record"], result["files"]
+        workdir = outdir / "runs" / f"{job.label}-s{seed}-{key[:8]}"
+        if files or failure is None:
+            unpack_files(files, workdir)
+            (workdir / f"{job.config.name}.v").write_text(verilog)
+        record["workdir"] = str(workdir)
+        if record["status"] not in ("timeout", "worker_lost", "task_error"):
+            # (a later run with more time, or on healthy workers, may finish)
+            (outdir / "cache" / f"{key}.json").write_text(json.dumps(record, indent=1))
+        record["cached"] = False
+        done[label][seed] = record
+        future.release()
+        line = (f"{label} seed {seed}: {record['status']}"
+                + (f", {record['fmax_mhz']:.1f} MHz" if record.get("fmax_mhz") else "")
+                + (f", {record['lut4']} LUT4" if record.get("lut4") is not None else ""))
+        if bar is not None:
+            bar.write(line)
+            bar.update()
+        elif progress:
+            print(line, file=sys.stderr)
+    if bar is not None:
+        bar.close()
+
+
 def search_largest(options, *, sparse, jobs, outdir, pipeline=SEARCH_PIPELINE,
-                   dsp=SEARCH_DSP, tries=3, skip=0, progress=True, emit=None):
+                   dsp=SEARCH_DSP, tries=3, skip=0, progress=True, emit=None, client=None,
+                   seeds=None):
     """Place and route the candidates of :func:`largest_candidates` (from index ``skip``)
     until one fits or ``tries`` candidates in all were tried. Returns the records tried."""
     capacity = DSP_CAPACITY.get(options.device)
@@ -655,7 +958,7 @@ def search_largest(options, *, sparse, jobs, outdir, pipeline=SEARCH_PIPELINE,
                                      dsp=dsp)[skip:tries]:
         job = Job(config)
         [record] = run_plan({job.label: (job, [role])}, options, jobs=jobs, outdir=outdir,
-                            progress=progress, emit=emit)
+                            progress=progress, emit=emit, client=client, seeds=seeds)
         tried.append(record)
         if record["status"] in ("ok", "timing_failed"):
             break
@@ -668,13 +971,33 @@ def main(argv=None):
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset of configurations")
     parser.add_argument("--jobs", "-j", type=int, default=default_jobs(),
-                        help="parallel runs (default: cores/2, each run uses ~1.5 cores)")
+                        help="Dask workers of the LocalCluster (default: cores/2, each run "
+                             "uses ~1.5 cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on this Dask cluster (tcp://HOST:PORT or a scheduler file) "
+                             "instead of a LocalCluster of --jobs workers")
     parser.add_argument("--device", default="85k", help="nextpnr-ecp5 device flag (85k)")
     parser.add_argument("--package", default="CABGA381", help="package (CABGA381)")
     parser.add_argument("--speed", type=int, default=6, choices=(6, 7, 8),
                         help="speed grade (6, nextpnr's default and the slowest)")
     parser.add_argument("--freq", type=float, default=150.0, help="target MHz (150)")
-    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (1)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="nextpnr placement seed (1); --seeds for several")
+    parser.add_argument("--seeds", metavar="SEEDS",
+                        help="place and route every configuration with each of these seeds "
+                             "(1-8, 1,3,5); the report gives min / median / max Fmax")
+    parser.add_argument("--flagship-seeds", metavar="SEEDS", default=FLAGSHIP_SEEDS,
+                        help="seeds of the flagship pairs (" + ", ".join(FLAGSHIP) +
+                             f") in the default plan and --explore ({FLAGSHIP_SEEDS})")
+    parser.add_argument("--explore", action="store_true",
+                        help="sweep tile shapes x pipeline depth x N:M x dsp (explore_plan) "
+                             "and draw the Pareto fronts into OUT/explore/")
+    parser.add_argument("--explore-shapes", nargs="+", metavar="MxNxK",
+                        help=f"tile shapes of --explore ({' '.join(EXPLORE_SHAPES)})")
+    parser.add_argument("--explore-kinds", nargs="+", metavar="KIND",
+                        help=f"kinds of --explore ({' '.join(EXPLORE_KINDS)})")
+    parser.add_argument("--no-flagship", action="store_true",
+                        help="--explore without the flagship pairs")
     parser.add_argument("--router", default="router2", choices=("router1", "router2"),
                         help="nextpnr router (router2: router1 did not converge in 25 min "
                              "on the 4x4x16 p1 cores, router2 took 7)")
@@ -699,6 +1022,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from . import synth_report
+    from .dask_exec import LazyClient
 
     if args.device not in DSP_CAPACITY:
         parser.error(f"--device must be one of {', '.join(DSP_CAPACITY)}, not {args.device}")
@@ -708,12 +1032,18 @@ def main(argv=None):
     try:
         find_tool(YOSYS, "synthesis (yosys synth_ecp5)")
         find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
+        seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
+        flagship_seeds = parse_seeds(args.flagship_seeds)
         late = {}
         if args.configs:
             plan = {}
             for spec in args.configs:
                 job = parse_spec(spec)
                 plan.setdefault(job.label, (job, []))[1].append("requested")
+        elif args.explore:
+            plan = explore_plan(shapes=args.explore_shapes or EXPLORE_SHAPES,
+                                kinds=args.explore_kinds or EXPLORE_KINDS,
+                                flagship=() if args.no_flagship else FLAGSHIP)
         else:
             plan, late = default_plan(
                 args.quick, dsp_capacity=None if args.no_search else DSP_CAPACITY[args.device],
@@ -721,36 +1051,51 @@ def main(argv=None):
     except (ToolError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # --seeds for everything; the flagship pairs get at least --flagship-seeds (unless the
+    # configurations were named with --configs, which get exactly --seeds).
+    per_label = {label: seeds if args.configs or label not in FLAGSHIP
+                 else sorted(set(seeds) | set(flagship_seeds)) for label in plan}
     outdir = pathlib.Path(args.out)
     progress = not args.no_progress
-    try:
-        records = run_plan(plan, options, jobs=args.jobs, outdir=outdir, progress=progress,
-                           cached_only=args.cached_only)
-        if not args.configs and not args.quick and not args.no_search and not args.cached_only:
-            # The plan holds each search's first candidate; try the next ones if it failed.
-            for record in records:
-                role = next((r for r in record["roles"] if r.startswith("largest")), None)
-                if role and record["status"] not in ("ok", "timing_failed", "timeout"):
-                    record["roles"] = [f"{role} (candidate, rejected)"]
-                    records += search_largest(options, sparse=record["sparse"],
-                                              jobs=args.jobs, outdir=outdir, skip=1,
-                                              pipeline=args.search_pipeline,
-                                              dsp=args.search_dsp,
-                                              progress=progress)
-        if late:
-            records += run_plan(late, options, jobs=args.jobs, outdir=outdir,
-                                progress=progress, cached_only=args.cached_only)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    paths = synth_report.write_reports(records, outdir, options=dataclasses.asdict(options),
-                                       command=" ".join(["python -m bench.synth",
-                                                         *(argv if argv is not None
-                                                           else sys.argv[1:])]))
+    command = " ".join(["python -m bench.synth", *(argv if argv is not None else sys.argv[1:])])
+    with LazyClient(jobs=args.jobs, scheduler=args.scheduler) as client:
+        try:
+            records = run_plan(plan, options, outdir=outdir, progress=progress,
+                               cached_only=args.cached_only, seeds=per_label, client=client)
+            if not args.configs and not args.quick and not args.no_search \
+                    and not args.cached_only and not args.explore:
+                # The plan holds each search's first candidate; try the next ones if it failed.
+                for record in records:
+                    role = next((r for r in record["roles"] if r.startswith("largest")), None)
+                    if role and record["status"] not in ("ok", "timing_failed", "timeout"):
+                        record["roles"] = [f"{role} (candidate, rejected)"]
+                        records += search_largest(options, sparse=record["sparse"],
+                                                  jobs=args.jobs, outdir=outdir, skip=1,
+                                                  pipeline=args.search_pipeline,
+                                                  dsp=args.search_dsp, progress=progress,
+                                                  client=client, seeds=seeds)
+            if late:
+                records += run_plan(late, options, outdir=outdir, progress=progress,
+                                    cached_only=args.cached_only, seeds=seeds, client=client)
+        except ToolError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.explore:
+        paths = synth_report.write_explore(records, outdir / "explore",
+                                           options=dataclasses.asdict(options),
+                                           command=command)
+        print(synth_report.explore_markdown(records))
+    else:
+        paths = synth_report.write_reports(records, outdir,
+                                           options=dataclasses.asdict(options),
+                                           command=command)
+        print(synth_report.markdown_table(records))
     if args.update_docs:
-        synth_report.update_docs(args.update_docs, records)
+        if args.explore:
+            synth_report.update_docs(args.update_docs, records, explore=True)
+        else:
+            synth_report.update_docs(args.update_docs, records)
         paths.append(pathlib.Path(args.update_docs))
-    print(synth_report.markdown_table(records))
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -19,10 +19,13 @@ import re
 import sys
 
 __all__ = ["derive", "markdown_table", "overhead_table", "goals", "plot", "write_reports",
-           "update_docs", "BEGIN", "END"]
+           "update_docs", "BEGIN", "END", "seed_range", "pareto_front", "largest_fitting",
+           "explore_markdown", "plot_pareto", "write_explore", "EXPLORE_BEGIN", "EXPLORE_END"]
 
 BEGIN = "<!-- synth-table:begin -->"
 END = "<!-- synth-table:end -->"
+EXPLORE_BEGIN = "<!-- explore-table:begin -->"
+EXPLORE_END = "<!-- explore-table:end -->"
 
 DEFAULT_SPARSE = "sparse-4x4x16-a8-p1"
 
@@ -57,9 +60,10 @@ _STATUS_TEXT = {
 
 def markdown_table(records):
     """One row per configuration: the columns issue #4 asks for, plus status and role."""
-    head = ("| configuration | role | LUT4 | FF | MULT18X18D | DP16KD | Fmax (MHz) | target "
+    head = ("| configuration | role | LUT4 | FF | MULT18X18D | DP16KD | Fmax median (MHz) "
+            "| Fmax min–max (seeds) | target "
             "| MACs/cycle | eff. GMAC/s | MACs/cycle/DSP | MACs/cycle/kLUT4 |")
-    rows = [head, "|---|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|"]
+    rows = [head, "|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|"]
     for record in map(derive, records):
         status = _STATUS_TEXT.get(record["status"], str(record["status"]))
         if record["status"] == "timing_failed":
@@ -72,10 +76,22 @@ def markdown_table(records):
         rows.append(
             f"| {config} | {roles} | {_fmt(record['lut4'])} | {_fmt(record['ff'])} "
             f"| {_fmt(record['mult18'])} | {_fmt(record['dp16kd'])} "
-            f"| {_fmt(record['fmax_mhz'])} | {status} | {record['macs_per_op']} "
+            f"| {_fmt(record['fmax_mhz'])} | {seed_range(record)} | {status} "
+            f"| {record['macs_per_op']} "
             f"| {_fmt(record['eff_gmacs'], 2)} | {_fmt(record['macs_per_dsp'], 2)} "
             f"| {_fmt(record['macs_per_klut'], 2)} |")
     return "\n".join(rows)
+
+
+def seed_range(record):
+    """``min–max (n)`` of a record's per-seed Fmax (:func:`bench.synth.aggregate_seeds`);
+    ``1 seed`` for one, ``–`` when no seed placed and routed."""
+    placed = record.get("seeds_placed", 1 if record.get("fmax_mhz") else 0)
+    if not placed or record.get("fmax_min") is None:
+        return "–" if not record.get("fmax_mhz") else "1 seed"
+    if placed == 1:
+        return "1 seed"
+    return f"{record['fmax_min']:.1f}–{record['fmax_max']:.1f} ({placed})"
 
 
 def _baseline_label(label):
@@ -273,13 +289,173 @@ def write_reports(records, outdir, *, options=None, command=None):
     return paths
 
 
-def update_docs(path, records, *, options=None):
-    """Replace the text between :data:`BEGIN` and :data:`END` in ``path`` with the summary."""
+def update_docs(path, records, *, options=None, explore=False):
+    """Replace the text between :data:`BEGIN` and :data:`END` in ``path`` with the summary
+    (``explore``: between :data:`EXPLORE_BEGIN` and :data:`EXPLORE_END` with
+    :func:`explore_markdown`)."""
     path = pathlib.Path(path)
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} … {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    body = summary_markdown(records, options=options)
-    path.write_text(f"{head}{BEGIN}\n{body}{END}{tail}")
+    begin, end = (EXPLORE_BEGIN, EXPLORE_END) if explore else (BEGIN, END)
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no {begin} … {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    body = explore_markdown(records) + "\n" if explore else \
+        summary_markdown(records, options=options)
+    path.write_text(f"{head}{begin}\n{body}{end}{tail}")
+
+
+# --- exploration (--explore): Pareto fronts --------------------------------------------------
+
+def _kind(record):
+    if not record["sparse"]:
+        return "dense"
+    return f"{record['n']}:{record['m']}"
+
+
+def pareto_front(records, cost):
+    """Records on the Pareto front of effective GMAC/s (higher is better) against ``cost``
+    (a record key, lower is better), cheapest first. Only placed records with a positive
+    ``cost`` count; a point is on the front if no other has at most its cost and more
+    GMAC/s, or less cost and as many."""
+    points = [r for r in map(derive, records) if r["eff_gmacs"] and r.get(cost)]
+    points.sort(key=lambda r: (r[cost], -r["eff_gmacs"]))
+    front, best = [], None
+    for r in points:
+        if best is None or r["eff_gmacs"] > best:
+            front.append(r)
+            best = r["eff_gmacs"]
+    return front
+
+
+def largest_fitting(records, sparse):
+    """The placed record of one kind (sparse: any N:M) with the most multipliers (then the
+    most MACs/cycle, then the most GMAC/s): the largest explored configuration that fits."""
+    placed = [r for r in map(derive, records) if r["sparse"] == sparse and r["eff_gmacs"]]
+    if not placed:
+        return None
+    return max(placed, key=lambda r: (r["multipliers"], r["macs_per_op"], r["eff_gmacs"]))
+
+
+def explore_markdown(records, *, goal=2.0):
+    """The ``--explore`` table (one row per configuration, median Fmax over its seeds,
+    membership of the two fronts), the largest-that-fits points and the goal line."""
+    records = [derive(r) for r in records]
+
+    def fronts(cost):      # each kind's own front, as in the plot
+        return {r["config"] for sparse in (True, False)
+                for r in pareto_front([x for x in records if x["sparse"] == sparse], cost)}
+
+    lut_front, dsp_front = fronts("lut4"), fronts("mult18")
+    big = {r["config"] for r in (largest_fitting(records, True),
+                                 largest_fitting(records, False)) if r}
+    rows = ["| configuration | kind | LUT4 | MULT18X18D | Fmax median (MHz) "
+            "| Fmax min–max (seeds) | MACs/cycle | eff. GMAC/s | front (LUT4) | front (DSP) |",
+            "|---|---|--:|--:|--:|--:|--:|--:|---|---|"]
+    for r in sorted(records, key=lambda r: (not r["sparse"], -(r["eff_gmacs"] or 0))):
+        status = "" if r["status"] in ("ok", "timing_failed") else \
+            f" ({_STATUS_TEXT.get(r['status'], r['status'])})"
+        mark = " ★" if r["config"] in big else ""
+        rows.append(f"| {r['config']}{mark}{status} | {_kind(r)} | {_fmt(r['lut4'])} "
+                    f"| {_fmt(r['mult18'])} | {_fmt(r['fmax_mhz'])} | {seed_range(r)} "
+                    f"| {r['macs_per_op']} | {_fmt(r['eff_gmacs'], 2)} "
+                    f"| {'yes' if r['config'] in lut_front else ''} "
+                    f"| {'yes' if r['config'] in dsp_front else ''} |")
+    best = {}
+    for sparse in (True, False):
+        pts = [r for r in records if r["sparse"] == sparse and r["eff_gmacs"]]
+        best[sparse] = max(pts, key=lambda r: r["eff_gmacs"]) if pts else None
+    bs, bd = best[True], best[False]
+    ratio = bs["eff_gmacs"] / bd["eff_gmacs"] if bs and bd else None
+    verdict = "not measured" if ratio is None else \
+        ("**met**" if ratio >= goal else "**missed**")
+    lines = ["\n".join(rows), "",
+             "front: on its kind's (sparse or dense) Pareto front of effective GMAC/s against "
+             "LUT4 or MULT18X18D. ★ largest configuration of its kind that fits (most "
+             "multipliers placed).", ""]
+    for sparse, label in ((True, "sparse"), (False, "dense")):
+        r = largest_fitting(records, sparse)
+        if r:
+            lines.append(f"* Largest {label} that fits: {r['config']} ({r['multipliers']} "
+                         f"MULT18X18D, {r['lut4']} LUT4, {r['eff_gmacs']:.2f} GMAC/s).")
+    lines.append(f"* Best sparse point {bs['config'] if bs else '–'} "
+                 f"{_fmt(bs and bs['eff_gmacs'], 2)} vs best dense point "
+                 f"{bd['config'] if bd else '–'} {_fmt(bd and bd['eff_gmacs'], 2)} effective "
+                 f"GMAC/s (median Fmax) = {_fmt(ratio, 2)}× (goal ≥ {goal:g}×) — {verdict}.")
+    return "\n".join(lines)
+
+
+def plot_pareto(records, path):
+    """Two panels: effective GMAC/s against LUT4 and against MULT18X18D, sparse (every N:M)
+    and dense, each kind's Pareto front drawn as a staircase and its largest configuration
+    that fits starred. Returns ``path``, or None without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    records = [derive(r) for r in records]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    markers = {"2:4": "o", "1:2": "^", "4:8": "v", "dense": "s"}
+    for ax, cost, xlabel in ((axes[0], "lut4", "LUT4"), (axes[1], "mult18", "MULT18X18D")):
+        for sparse, color in ((True, "tab:red"), (False, "tab:blue")):
+            pts = [r for r in records if r["sparse"] == sparse and r["eff_gmacs"]
+                   and r.get(cost)]
+            for kind in sorted({_kind(r) for r in pts}):
+                sel = [r for r in pts if _kind(r) == kind]
+                ax.scatter([r[cost] for r in sel], [r["eff_gmacs"] for r in sel], c=color,
+                           marker=markers.get(kind, "o"), alpha=0.7,
+                           label=f"sparse {kind}" if sparse else "dense")
+            front = pareto_front(pts, cost)
+            if front:
+                xs, ys = [front[0][cost]], [front[0]["eff_gmacs"]]
+                for r in front[1:]:
+                    xs += [r[cost], r[cost]]
+                    ys += [ys[-1], r["eff_gmacs"]]
+                ax.plot(xs, ys, color=color, linewidth=1.2,
+                        label=f"{'sparse' if sparse else 'dense'} front")
+            big = largest_fitting(pts, sparse)
+            if big:
+                ax.scatter([big[cost]], [big["eff_gmacs"]], marker="*", s=250,
+                           facecolors="none", edgecolors="black", linewidths=1.2,
+                           label="largest that fits" if sparse else None)
+            for r in front:
+                ax.annotate(r["config"].replace("-a8", "").replace("sparse", "s")
+                            .replace("dense", "d"), (r[cost], r["eff_gmacs"]), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+        if any(r["eff_gmacs"] for r in records):
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("effective GMAC/s (median Fmax over seeds)")
+        ax.set_title(f"effective GMAC/s vs {xlabel}")
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    device = records[0]["device"] if records else ""
+    fig.suptitle(f"sparsecore design space on ECP5-{device} (nextpnr, out-of-context)")
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_explore(records, outdir, *, options=None, command=None):
+    """``explore.json``, ``explore.md`` and ``pareto.png`` in ``outdir``; returns the paths."""
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    records = [derive(r) for r in records]
+    paths = [outdir / "explore.json", outdir / "explore.md"]
+    paths[0].write_text(json.dumps({"options": options, "command": command,
+                                    "records": records}, indent=1) + "\n")
+    head = f"# Design-space exploration\n\nCommand: `{command}`\n\n" if command else ""
+    paths[1].write_text(head + explore_markdown(records) + "\n")
+    try:
+        png = plot_pareto(records, outdir / "pareto.png")
+    except Exception as exc:  # the plot is a convenience; the JSON and table still count
+        print(f"warning: plot failed: {exc}", file=sys.stderr)
+        png = None
+    if png:
+        paths.append(png)
+    return paths

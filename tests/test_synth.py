@@ -83,6 +83,86 @@ def test_cache_key():
                                   options, versions)
 
 
+def test_parse_seeds():
+    assert synth.parse_seeds("1-8") == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert synth.parse_seeds("3,1, 2-4") == [1, 2, 3, 4]
+    assert synth.parse_seeds("7") == [7]
+
+
+@pytest.mark.parametrize("text, part", [("1-", "'1-'"), ("5-2", "'5-2'"), ("a", "'a'"),
+                                        ("1,,2", "''")])
+def test_parse_seeds_wrong(text, part):
+    with pytest.raises(synth.SpecError, match=f"seeds '{text}': {part} is not a seed"):
+        synth.parse_seeds(text)
+
+
+def _seed_record(seed, fmax, status=None, freq=150.0):
+    job = synth.parse_spec("sparse-4x4x16-a8-p11-ecp5")
+    record = synth.base_record(job, synth.Options(seed=seed))
+    status = status or ("ok" if fmax and fmax >= freq else "timing_failed")
+    record.update(status=status, fmax_mhz=fmax, lut4=6000, message=f"m{seed}",
+                  critical_path=[f"path of seed {seed}"], pnr_s=10.0 * seed, cached=True)
+    return record
+
+
+def test_aggregate_seeds():
+    # Hand-computed: placed Fmax 140, 152, 160, 171 -> median (152 + 160) / 2 = 156.
+    records = [_seed_record(3, 160.0), _seed_record(1, 140.0), _seed_record(2, 171.0),
+               _seed_record(4, 152.0), _seed_record(5, None, status="pnr_error")]
+    agg = synth.aggregate_seeds(records, freq=150.0)
+    assert agg["fmax_mhz"] == 156.0
+    assert (agg["fmax_min"], agg["fmax_max"]) == (140.0, 171.0)
+    assert agg["seeds"] == [1, 2, 3, 4, 5] and agg["seeds_placed"] == 4
+    assert agg["status"] == "ok" and agg["met_target"]
+    assert agg["fmax_by_seed"] == {"1": 140.0, "2": 171.0, "3": 160.0, "4": 152.0, "5": None}
+    assert agg["status_by_seed"]["5"] == "pnr_error"
+    assert "5 (pnr_error: m5)" in agg["message"]
+    # The critical path is the seed nearest the median (152 and 160 tie: the lower one).
+    assert agg["path_seed"] == 4 and agg["critical_path"] == ["path of seed 4"]
+    assert synth_report.seed_range(agg) == "140.0–171.0 (4)"
+    # The median decides "meets": 140, 145, 171 -> 145 misses 150 though one seed meets it.
+    agg = synth.aggregate_seeds([_seed_record(1, 140.0), _seed_record(2, 145.0),
+                                 _seed_record(3, 171.0)], freq=150.0)
+    assert agg["fmax_mhz"] == 145.0 and agg["status"] == "timing_failed"
+    assert not agg["met_target"] and "median Fmax 145.0 MHz below" in agg["message"]
+    # No seed placed: the first seed's failure.
+    agg = synth.aggregate_seeds([_seed_record(2, None, status="timeout"),
+                                 _seed_record(1, None, status="worker_lost")], freq=150.0)
+    assert agg["status"] == "worker_lost" and agg["fmax_mhz"] is None
+    assert synth_report.seed_range(agg) == "–"
+
+
+def test_explore_plan():
+    plan = synth.explore_plan()
+    assert list(plan)[:2] == list(synth.FLAGSHIP)
+    grid = [label for label, (_, roles) in plan.items() if roles == ["explore"]]
+    assert len(grid) == len(synth.EXPLORE_SHAPES) * len(synth.EXPLORE_DEPTHS) * \
+        len(synth.EXPLORE_KINDS) == 24
+    assert "sparse4of8-2x2x16-a8-p11-ecp5" in grid and "dense-2x2x8-a8-p1" in grid
+    with pytest.raises(synth.SpecError, match="tile_k must be a multiple of m=8"):
+        synth.explore_plan(shapes=("2x2x4",), kinds=("sparse4of8",))
+
+
+def test_pareto_front():
+    def point(label, lut4, fmax):
+        r = _record(label, lut4=lut4, ff=1, fmax=fmax)
+        return r
+
+    records = [point("sparse-2x2x8-a8-p1", 1000, 50.0),    # 32 MACs: 1.60 GMAC/s
+               point("sparse-2x2x16-a8-p1", 2000, 40.0),   # 64: 2.56
+               point("dense-2x2x16-a8-p1", 1500, 60.0),    # 32: 1.92
+               point("sparse-4x4x16-a8-p1", 1800, 10.0),   # 256: 2.56, cheaper than 2x2x16
+               point("dense-2x2x8-a8-p1", 3000, 100.0)]    # 16: 1.60, dominated
+    front = [r["config"] for r in synth_report.pareto_front(records, "lut4")]
+    assert front == ["sparse-2x2x8-a8-p1", "dense-2x2x16-a8-p1", "sparse-4x4x16-a8-p1"]
+    assert synth_report.largest_fitting(records, True)["config"] == "sparse-4x4x16-a8-p1"
+    assert synth_report.largest_fitting(records, False)["config"] == "dense-2x2x16-a8-p1"
+    text = synth_report.explore_markdown(records)
+    # Best sparse 2.56 (the 4x4x16 and 2x2x16 tie; either) vs best dense 1.92 = 1.33x.
+    assert "1.92 effective GMAC/s (median Fmax) = 1.33× (goal ≥ 2×) — **missed**" in text
+    assert "| sparse-4x4x16-a8-p1 ★ | 2:4 | 1800 | 128 |" in text
+
+
 # --- parsers on captured snippets ----------------------------------------------------------------
 
 YOSYS_STAT = """{
@@ -229,8 +309,8 @@ def test_report_tables(tmp_path):
     assert derived["macs_per_klut"] == pytest.approx(256 / 6, abs=0.01)
     assert synth_report.derive(records[2])["eff_gmacs"] is None
     table = synth_report.markdown_table(records)
-    assert "| sparse-4x4x16-a8-p1 | test | 6000 | 3000 | 128 | 0 | 100.0 | missed 150 | 256 " \
-           "| 25.60 | 2.00 | 42.67 |" in table
+    assert "| sparse-4x4x16-a8-p1 | test | 6000 | 3000 | 128 | 0 | 100.0 | 1 seed | missed 150 " \
+           "| 256 | 25.60 | 2.00 | 42.67 |" in table
     assert "does not fit" in table
     overhead = synth_report.overhead_table(records)
     assert "| sparse-4x4x16-a8-p1 | 128 | 6000 | 4000 | 15.6 | 50.0 % | 20.0 % | 0.909 " \
@@ -263,6 +343,7 @@ def test_flow_tiny(tmp_path):
     plan = {job.label: (job, ["test"])}
     [record] = synth.run_plan(plan, synth.Options(), outdir=tmp_path, progress=False)
     assert record["status"] in ("ok", "timing_failed"), record["message"]
+    assert record["seeds"] == [1] and record["fmax_min"] == record["fmax_max"]
     assert record["lut4"] > 0 and record["ff"] > 0
     assert record["mult18"] == job.config.multipliers == 2
     assert record["fmax_mhz"] > 0
@@ -278,6 +359,17 @@ def test_flow_tiny(tmp_path):
     # Unchanged inputs: the cached record comes back without running the tools.
     [again] = synth.run_plan(plan, synth.Options(), outdir=tmp_path, progress=False)
     assert again["cached"] and again["fmax_mhz"] == record["fmax_mhz"]
+    # A second seed places and routes the cached netlist: no second synthesis.
+    [synth_record] = (tmp_path / "cache").glob("synth-*.json")
+    stamp = synth_record.stat().st_mtime_ns
+    [two] = synth.run_plan(plan, synth.Options(), outdir=tmp_path, progress=False,
+                           seeds=[1, 2])
+    assert two["seeds"] == [1, 2] and two["seeds_placed"] == 2 and not two["cached"]
+    assert synth_record.stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "synth").iterdir())) == 1
+    assert two["fmax_by_seed"]["1"] == record["fmax_mhz"]
+    assert two["fmax_min"] <= two["fmax_mhz"] <= two["fmax_max"]
+    assert len(list((tmp_path / "runs").iterdir())) == 2
 
 
 def _many_multipliers(name, count):
@@ -301,3 +393,26 @@ def test_flow_failures_recorded(tmp_path):
     assert record["mult18"] == 32
     assert record["status"] == "does_not_fit", record["message"]
     assert "MULT18X18D 32/28" in record["message"]
+
+
+def test_main_seeds_and_explore_cached_only(tmp_path, capsys, monkeypatch):
+    # --cached-only runs no tool: every seed is recorded as not_run. The flagship pairs get
+    # --flagship-seeds, the rest --seeds. (A small flagship: the real one takes a while to
+    # elaborate.)
+    monkeypatch.setattr(synth, "FLAGSHIP", ("sparse-1x1x8-a8-p11-ecp5",
+                                            "dense-1x1x8-a8-p11-ecp5"))
+    assert synth.main(["--explore", "--cached-only", "--explore-shapes", "1x1x4",
+                       "--explore-kinds", "sparse", "dense", "--seeds", "2",
+                       "--flagship-seeds", "1-5", "--out", str(tmp_path),
+                       "--no-progress"]) == 0
+    records = json.loads((tmp_path / "explore" / "explore.json").read_text())["records"]
+    seeds = {r["config"]: r["seeds"] for r in records}
+    assert seeds == {"sparse-1x1x8-a8-p11-ecp5": [1, 2, 3, 4, 5],
+                     "dense-1x1x8-a8-p11-ecp5": [1, 2, 3, 4, 5],
+                     "sparse-1x1x4-a8-p11-ecp5": [2], "dense-1x1x4-a8-p11-ecp5": [2],
+                     "sparse-1x1x4-a8-p1": [2], "dense-1x1x4-a8-p1": [2]}
+    assert all(r["status"] == "not_run" for r in records)
+    assert "goal ≥ 2×) — not measured" in (tmp_path / "explore" / "explore.md").read_text()
+    assert synth.main(["--configs", "sparse-1x1x4", "--seeds", "3-1", "--cached-only",
+                       "--out", str(tmp_path)]) == 2
+    assert "seeds '3-1': '3-1' is not a seed or a range" in capsys.readouterr().err
