@@ -19,7 +19,7 @@ from .config import ConfigError, CoreConfig
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
-           "MAX_DEPTH", "DIM_WIDTH"]
+           "MAX_DEPTH", "DIM_WIDTH", "DEFAULT_T_DEPTH"]
 
 #: Width of the register file's address and data buses.
 CSR_ADDR_WIDTH = 6
@@ -28,6 +28,8 @@ CSR_DATA_WIDTH = 32
 DIM_WIDTH = 16
 #: Deepest operand buffer a job descriptor can address (16-bit base addresses).
 MAX_DEPTH = 1 << 16
+#: Entries of the tile-wise kept-block table by default (docs/tilewise.md).
+DEFAULT_T_DEPTH = 256
 #: Width of every performance counter (read as two 32-bit halves).
 COUNTER_WIDTH = 64
 
@@ -76,6 +78,7 @@ class Cause(enum.IntFlag):
     B_RANGE = 1 << 2    # the job's B words run past the B buffer: rejected, no D
     META = 1 << 3       # some A group had invalid metadata: job completes, D flagged
     MODE = 1 << 4       # sparse job on a dense-baseline core: rejected, no D
+    TABLE = 1 << 7      # tile-wise job: the kept-block table failed its scan: no D
 
 
 #: Performance counters in register order: (name, Reg).
@@ -143,6 +146,9 @@ class GemmEngine(wiring.Component):
     ld_b : In(stream.Signature(...))
         B buffer writes: ``payload.addr`` and ``payload.word`` (:func:`b_word_layout`).
         Always ready.
+    ld_t : In(stream.Signature(...))
+        Kept-block table writes (tile-wise jobs): ``payload.addr`` and ``payload.entry``
+        (:func:`hw.kept_table.entry_layout`). Always ready. ``t_depth`` entries.
     d : Out(stream.Signature(...))
         D tiles in (mi, ni) order: ``payload.data`` (:func:`d_tile_layout`), ``error``
         (invalid metadata in this tile's operations) and ``last`` (last tile of the job).
@@ -162,7 +168,7 @@ class GemmEngine(wiring.Component):
         If a depth is out of range or the pattern's ``m`` is not ``2 * n``.
     """
 
-    def __init__(self, config, *, a_depth, b_depth):
+    def __init__(self, config, *, a_depth, b_depth, t_depth=DEFAULT_T_DEPTH):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
@@ -172,6 +178,10 @@ class GemmEngine(wiring.Component):
                 raise ConfigError(f"{name} must be between 1 and {MAX_DEPTH}, not {depth}")
         if config.m != 2 * config.n:
             raise ConfigError(f"dense jobs need m == 2*n, not {config.n}:{config.m}")
+        # Tile-wise kept-block table (hw/kept_table.py validates t_depth).
+        from .kept_table import KeptTable, entry_layout
+        self.table = KeptTable(t_depth)
+        self.t_depth = t_depth
         self.config = config
         self.a_depth = a_depth
         self.b_depth = b_depth
@@ -187,6 +197,8 @@ class GemmEngine(wiring.Component):
                 "addr": unsigned(max(1, ceil_log2(a_depth))), "word": self.a_layout}))),
             "ld_b": In(stream.Signature(data.StructLayout({
                 "addr": unsigned(max(1, ceil_log2(b_depth))), "word": self.b_layout}))),
+            "ld_t": In(stream.Signature(data.StructLayout({
+                "addr": unsigned(self.table.addr_width), "entry": entry_layout()}))),
             "d": Out(stream.Signature(data.StructLayout({
                 "data": self.d_layout, "error": 1, "last": 1}))),
             "busy": Out(1),
@@ -249,6 +261,20 @@ class GemmEngine(wiring.Component):
 
         counters = {name: Signal(COUNTER_WIDTH, name=f"cnt_{name}") for name, _ in COUNTERS}
 
+        # --- tile-wise job: registers and kept-block table (docs/tilewise.md) ---------------
+        from .gemm_regs import ENGINE_REGISTERS as _regs
+        tw_addr = {name: _regs[name].addr for name in
+                   ("TW_CTRL", "TW_GROUP", "TW_BASE", "TW_DEPTH", "TW_ERR", "TW_ERR_AT")}
+        m.submodules.table = table = self.table
+        wiring.connect(m, ld_t=wiring.flipped(self.ld_t), table=table.ld)
+        tw_enable = Signal(name="reg_tw_enable")
+        tw_group = Signal(DIM_WIDTH, name="reg_tw_group")
+        tw_base = Signal(DIM_WIDTH, name="reg_tw_base")
+        for reg, value in ((tw_addr["TW_CTRL"], tw_enable), (tw_addr["TW_GROUP"], tw_group),
+                           (tw_addr["TW_BASE"], tw_base)):
+            with m.If(self.csr_we & (self.csr_addr == reg)):
+                m.d.sync += value.eq(self.csr_wdata)
+
         # --- job state ---------------------------------------------------------------------------
         # Latched at START so that register writes during a job do not disturb it.
         dense = Signal()                       # this job is dense
@@ -256,6 +282,10 @@ class GemmEngine(wiring.Component):
         m_t = Signal(DIM_WIDTH)
         n_t = Signal(DIM_WIDTH)
         b_base = Signal(DIM_WIDTH)
+        tw = Signal()                          # this job is tile-wise
+        scanning = Signal()                    # tile-wise: the table scan runs
+        group_t = Signal(DIM_WIDTH)            # tile-wise: tile rows per group
+        a_base_l = Signal(DIM_WIDTH)           # tile-wise: A range checked after the scan
 
         # Issue counters (stage 0) and their running buffer addresses.
         mi = Signal(DIM_WIDTH)
@@ -265,6 +295,10 @@ class GemmEngine(wiring.Component):
         a_addr = Signal(2 * DIM_WIDTH + 2)
         b_addr = Signal(2 * DIM_WIDTH + 2)
         issuing = Signal()                     # operations remain to be read
+        t_addr = Signal(DIM_WIDTH + 1)         # tile-wise: table entry of this operation
+        t_first = Signal(DIM_WIDTH + 1)        # tile-wise: first entry of this group
+        gi = Signal(DIM_WIDTH)                 # tile-wise: tile row inside the group
+        half = Signal()                        # tile-wise dense job: second half of the block
 
         # Stage 1: the buffer words being read, with their flags.
         valid1 = Signal()
@@ -299,7 +333,7 @@ class GemmEngine(wiring.Component):
         check = Signal(8)
         m.d.comb += [
             check[0].eq((mt_req == 0) | (nt_req == 0) | (kt_req == 0)),
-            check[1].eq(a_need > self.a_depth),
+            check[1].eq((a_need > self.a_depth) & ~tw_enable),
             check[2].eq(b_need > self.b_depth),
             check[4].eq(~mode_dense if not cfg.sparse else 0),
         ]
@@ -326,8 +360,33 @@ class GemmEngine(wiring.Component):
             ]
             with m.If(check.any()):
                 m.d.sync += [done.eq(1), cause.eq(check)]
+            with m.Elif(tw_enable):
+                m.d.sync += [busy.eq(1), scanning.eq(1), cause.eq(0)]
             with m.Else():
                 m.d.sync += [busy.eq(1), issuing.eq(1), cause.eq(0)]
+            m.d.sync += [tw.eq(tw_enable), group_t.eq(tw_group), a_base_l.eq(dims["a_base"]),
+                         t_addr.eq(tw_base), t_first.eq(tw_base), gi.eq(0), half.eq(0)]
+
+        # Tile-wise: scan the table before the first operation; a bad table or an A range
+        # past the buffer (known only now: the compact A holds kept blocks only) rejects
+        # the job with no D.
+        m.d.comb += [
+            table.start.eq(start & ~busy & ~check.any() & tw_enable),
+            table.base.eq(tw_base),
+            table.m_tiles.eq(mt_req),
+            table.group_tiles.eq(tw_group),
+            table.k_tiles.eq(kt_req),
+        ]
+        tw_a_need = Signal(2 * DIM_WIDTH + 3)
+        m.d.comb += tw_a_need.eq(a_base_l + Mux(dense, table.a_rows * ratio, table.a_rows))
+        with m.If(scanning & table.done):
+            m.d.sync += scanning.eq(0)
+            with m.If(table.error != 0):
+                m.d.sync += [busy.eq(0), done.eq(1), cause.eq(Cause.TABLE)]
+            with m.Elif(tw_a_need > self.a_depth):
+                m.d.sync += [busy.eq(0), done.eq(1), cause.eq(Cause.A_RANGE)]
+            with m.Else():
+                m.d.sync += issuing.eq(1)
 
         with m.If(busy & d_take):
             with m.If(d_ni == n_t - 1):
@@ -344,20 +403,49 @@ class GemmEngine(wiring.Component):
         m.d.comb += last_k.eq(ki == kops - 1)
         issue = Signal()
         m.d.comb += issue.eq(issuing & advance)
+        # Tile-wise: the K loop walks the group's kept list (table entry t_addr) instead of
+        # every K tile; B word of entry (block, ni) = B_BASE + block·N_TILES + ni.
+        entry = table.rd_data
+        m.d.comb += table.rd_addr.eq(t_addr)
+        tw_b_addr = Signal(2 * DIM_WIDTH + 2)
+        tw_last = Signal()
+        m.d.comb += [
+            tw_b_addr.eq(b_base + entry.block * n_t + ni),
+            tw_last.eq(entry.last & (half | ~dense)),
+        ]
         m.d.comb += [
             a_rd.addr.eq(a_addr),
-            b_rd.addr.eq(b_addr),
+            b_rd.addr.eq(Mux(tw, tw_b_addr, b_addr)),
             a_rd.en.eq(advance),
             b_rd.en.eq(advance),
         ]
         with m.If(advance):
             m.d.sync += [
                 valid1.eq(issue),
-                first1.eq(ki == 0),
-                last1.eq(last_k),
-                half1.eq(ki[0]),
+                first1.eq(Mux(tw, (t_addr == t_first) & ~half, ki == 0)),
+                last1.eq(Mux(tw, tw_last, last_k)),
+                half1.eq(Mux(tw, half, ki[0])),
             ]
-        with m.If(issue):
+        with m.If(issue & tw):
+            m.d.sync += a_addr.eq(a_addr + 1)
+            with m.If(dense & ~half):
+                m.d.sync += half.eq(1)
+            with m.Elif(~entry.last):
+                m.d.sync += [half.eq(0), t_addr.eq(t_addr + 1)]
+            with m.Else():
+                m.d.sync += [half.eq(0), t_addr.eq(t_first), a_addr.eq(a_row)]
+                with m.If(ni == n_t - 1):
+                    m.d.sync += [ni.eq(0), mi.eq(mi + 1),
+                                 a_row.eq(a_addr + 1), a_addr.eq(a_addr + 1)]
+                    with m.If(gi == group_t - 1):
+                        m.d.sync += [gi.eq(0), t_first.eq(t_addr + 1), t_addr.eq(t_addr + 1)]
+                    with m.Else():
+                        m.d.sync += gi.eq(gi + 1)
+                    with m.If(mi == m_t - 1):
+                        m.d.sync += issuing.eq(0)
+                with m.Else():
+                    m.d.sync += ni.eq(ni + 1)
+        with m.If(issue & ~tw):
             with m.If(last_k):
                 m.d.sync += [ki.eq(0), a_addr.eq(a_row)]
                 with m.If(ni == n_t - 1):
@@ -472,6 +560,18 @@ class GemmEngine(wiring.Component):
                 m.d.sync += self.csr_rdata.eq(self.b_depth)
             with m.Case(Reg.WIDTHS):
                 m.d.sync += self.csr_rdata.eq(widths)
+            with m.Case(tw_addr["TW_CTRL"]):
+                m.d.sync += self.csr_rdata.eq(tw_enable)
+            with m.Case(tw_addr["TW_GROUP"]):
+                m.d.sync += self.csr_rdata.eq(tw_group)
+            with m.Case(tw_addr["TW_BASE"]):
+                m.d.sync += self.csr_rdata.eq(tw_base)
+            with m.Case(tw_addr["TW_DEPTH"]):
+                m.d.sync += self.csr_rdata.eq(self.t_depth)
+            with m.Case(tw_addr["TW_ERR"]):
+                m.d.sync += self.csr_rdata.eq(table.error)
+            with m.Case(tw_addr["TW_ERR_AT"]):
+                m.d.sync += self.csr_rdata.eq(Cat(table.err_entry, table.err_group))
             for name, reg in COUNTERS:
                 with m.Case(reg):
                     m.d.sync += self.csr_rdata.eq(counters[name][:32])
