@@ -63,7 +63,7 @@ def _check_group(group, config):
 
 def plan_tilewise(A, B, lists, *, group, sparse=False, config=CoreConfig(),
                   a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH, t_depth=DEFAULT_T_DEPTH,
-                  validate=True):
+                  t_base=0, validate=True):
     """Plan one native tile-wise job; returns ``(job, (M, N), lists)``.
 
     Parameters
@@ -82,6 +82,8 @@ def plan_tilewise(A, B, lists, *, group, sparse=False, config=CoreConfig(),
         Check the lists on the host (:class:`golden.tilewise.KeptListError`). Without,
         they go into the table as given (entries cut to 16 bits), and the engine's scan
         must reject a bad one (tests do this).
+    t_base : int
+        Table address of the job's first entry (TW_BASE); the table is loaded there.
 
     A group that keeps no block gets the table entry ``[0]`` with all-zero A words (the
     table cannot encode an empty list): the result is exact, at the cost of one operation
@@ -131,20 +133,22 @@ def plan_tilewise(A, B, lists, *, group, sparse=False, config=CoreConfig(),
                              f"b_depth={b_depth}")
     t_block = np.concatenate(table) & 0xFFFF
     t_last = np.concatenate([np.arange(k.size) == k.size - 1 for k in table]).astype(np.int64)
-    if validate and t_block.size > t_depth:
-        raise GemmInputError(f"the kept lists need {t_block.size} table entries, more than "
-                             f"t_depth={t_depth}")
+    if not isinstance(t_base, int) or not 0 <= t_base < t_depth:
+        raise GemmInputError(f"t_base must be in 0..{t_depth - 1}, not {t_base!r}")
+    if validate and t_base + t_block.size > t_depth:
+        raise GemmInputError(f"the kept lists need {t_block.size} table entries from "
+                             f"t_base={t_base}, more than t_depth={t_depth}")
     a_values = a_values[:a_depth]
     a_meta = a_meta[:a_depth]
-    t_block, t_last = t_block[:t_depth], t_last[:t_depth]
+    t_block, t_last = t_block[:t_depth - t_base], t_last[:t_depth - t_base]
     ops = mt * nt * max(1, int(t_block.size)) * ratio
     job = dict(full, a_values=a_values, a_meta=a_meta, t_block=t_block, t_last=t_last,
-               tw=np.array([1, gt, 0, 0], dtype=np.int64),
+               tw=np.array([1, gt, t_base, t_base], dtype=np.int64),
                timeout=4 * ops + 64 * mt * nt + 4 * t_block.size + 1000)
     return job, (M, N), lists
 
 
-def plan_rowwise(A, B, mask, *, group, sparse=False, config=CoreConfig(),
+def plan_rowwise(A, B, mask, *, group, sparse=False, kept=None, config=CoreConfig(),
                  a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH):
     """Plan row-granular TW (the paper's): one plain GEMM per group of ``group`` rows.
 
@@ -152,7 +156,9 @@ def plan_rowwise(A, B, mask, *, group, sparse=False, config=CoreConfig(),
     ``mask`` (M × K, bool). Its job is ``A[rows_g][:, cols_g] · B[cols_g]`` — B rows
     gathered on the host and loaded per group. With ``sparse`` each compacted
     ``A[rows_g][:, cols_g]`` must be N:M along its compacted K (TVW, as
-    :func:`golden.tilewise.tvw_mask` builds it). Returns ``[(job, rows slice, (Mg, N))]``;
+    :func:`golden.tilewise.tvw_mask` builds it); pass that TW step's kept K rows as
+    ``kept`` (one index list per group), since a column the N:M step empties in every
+    row of a group would otherwise shift the compacted groups of ``m``. Returns ``[(job, rows slice, (Mg, N))]``;
     a group that keeps nothing has ``job`` ``None`` (its D rows are 0).
     """
     cfg = config
@@ -166,7 +172,10 @@ def plan_rowwise(A, B, mask, *, group, sparse=False, config=CoreConfig(),
     plans = []
     for g0 in range(0, M, group):
         rows = slice(g0, min(g0 + group, M))
-        cols = np.flatnonzero(mask[rows].any(axis=0))
+        if kept is None:
+            cols = np.flatnonzero(mask[rows].any(axis=0))
+        else:
+            cols = np.asarray(kept[g0 // group], dtype=np.int64)
         if cols.size == 0:
             plans.append((None, rows, (rows.stop - rows.start, B.shape[1])))
             continue
@@ -250,8 +259,11 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
     * ``"gemm"``: a plain engine GEMM, ``A``, ``B``, ``sparse`` (dense or N:M).
     * ``"tw"``: native tile-wise, ``A``, ``B``, ``lists``, ``group``, ``sparse`` (TVW),
       optionally ``validate`` (default True) — see :func:`plan_tilewise`.
-    * ``"rowtw"``: row-granular TW, ``A``, ``B``, ``mask``, ``group``, ``sparse`` —
+    * ``"rowtw"``: row-granular TW, ``A``, ``B``, ``mask``, ``group``, ``sparse``, ``kept`` —
       :func:`plan_rowwise`; the counters sum over its per-group jobs.
+
+    Any item may give ``d_ready`` (probability that D is taken in a cycle) and ``seed``
+    (of that back-pressure pattern); ``"tw"`` items also ``t_base``.
 
     ``counters`` as :func:`tb.gemm_driver.run_gemm` plus ``jobs``; a tile-wise job also
     reports ``tw_err`` / ``tw_err_group`` / ``tw_err_entry``. With ``check``, a rejected
@@ -263,6 +275,7 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
     for index, item in enumerate(items):
         item = dict(item)
         kind = item.pop("kind", None)
+        before = len(raw)
         if kind == "gemm":
             job, shape = plan_gemm(item["B"], item["A"], sparse=item.get("sparse", False),
                                    config=cfg, a_depth=a_depth, b_depth=b_depth)
@@ -273,12 +286,14 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
                                           group=item["group"],
                                           sparse=item.get("sparse", False), config=cfg,
                                           a_depth=a_depth, b_depth=b_depth,
+                                          t_base=item.get("t_base", 0),
                                           validate=item.get("validate", True))
             plans.append((kind, [(job, slice(0, shape[0]), shape)], shape, len(raw)))
             raw.append(job)
         elif kind == "rowtw":
             subs = plan_rowwise(item["A"], item["B"], item["mask"], group=item["group"],
-                                sparse=item.get("sparse", False), config=cfg,
+                                sparse=item.get("sparse", False), kept=item.get("kept"),
+                                config=cfg,
                                 a_depth=a_depth, b_depth=b_depth)
             shape = (np.asarray(item["A"]).shape[0], np.asarray(item["B"]).shape[1])
             plans.append((kind, subs, shape, len(raw)))
@@ -286,6 +301,12 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
         else:
             raise GemmInputError(f"item {index}: kind must be 'gemm', 'tw' or 'rowtw', "
                                  f"not {kind!r}")
+        ready = float(item.get("d_ready", 1.0))
+        if not 0.0 < ready <= 1.0:
+            raise GemmInputError(f"item {index}: d_ready must be in (0, 1], not {ready}")
+        for offset, job in enumerate(raw[before:]):
+            job.update(ready=ready, seed=int(item.get("seed", 0)) + offset,
+                       timeout=int(job["timeout"] / ready))
     results = (runner or run_tw_raw_jobs)(raw, config=cfg, a_depth=a_depth,
                                           b_depth=b_depth, build_name=build_name)
     out = []
