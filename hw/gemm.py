@@ -16,45 +16,36 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import ConfigError, CoreConfig
+from .gemm_csr import COUNTER_WIDTH, CSR_DATA_WIDTH, CSR_READ_LATENCY, CsrFile
+from .gemm_regs import COUNTER_NAMES, ENGINE_REGISTERS
+from .regmap import WORD_ADDR_WIDTH
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
-           "MAX_DEPTH", "DIM_WIDTH", "DEFAULT_T_DEPTH"]
+           "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
+           "DEFAULT_T_DEPTH"]
 
-#: Width of the register file's address and data buses.
-CSR_ADDR_WIDTH = 6
-CSR_DATA_WIDTH = 32
+#: Width of the register file's (word) address and data buses.
+CSR_ADDR_WIDTH = WORD_ADDR_WIDTH
+#: Width of the ``cause`` port and of ``STATUS.cause``.
+CAUSE_WIDTH = ENGINE_REGISTERS["STATUS"].field("cause").width
 #: Job dimensions are counted in tiles, in 16-bit registers.
 DIM_WIDTH = 16
 #: Deepest operand buffer a job descriptor can address (16-bit base addresses).
 MAX_DEPTH = 1 << 16
 #: Entries of the tile-wise kept-block table by default (docs/tilewise.md).
 DEFAULT_T_DEPTH = 256
-#: Width of every performance counter (read as two 32-bit halves).
-COUNTER_WIDTH = 64
 
 
-class Reg(enum.IntEnum):
-    """Word addresses of the register file (``docs/gemm.md`` §3)."""
-    CTRL = 0x00       # W: Ctrl bits (reads 0)
-    STATUS = 0x01     # R: Status bits, error cause in bits 8..15
-    MODE = 0x02       # RW: bit 0 = dense job
-    M_TILES = 0x03    # RW: M / tile_m
-    N_TILES = 0x04    # RW: N / tile_n
-    K_TILES = 0x05    # RW: K / tile_k (dense-equivalent K in both modes)
-    A_BASE = 0x06     # RW: first A buffer word of the job
-    B_BASE = 0x07     # RW: first B buffer word of the job
-    INFO = 0x08       # R: tile_m | tile_n << 8 | tile_k << 16 | n << 24 | m << 28
-    A_DEPTH = 0x09    # R: A buffer words
-    B_DEPTH = 0x0A    # R: B buffer words
-    WIDTHS = 0x0B     # R: a_width | b_width << 8 | acc_width << 16 | sparse core << 24
-    CYCLES = 0x10     # R: counters, low word at the even address, high word at +1
-    BUSY_CYCLES = 0x12
-    STALL_IN = 0x14
-    STALL_OUT = 0x16
-    TILE_OPS = 0x18
-    MACS = 0x1A
-    D_TILES = 0x1C
+def _reg_members():
+    members = {reg.name: reg.addr for reg in ENGINE_REGISTERS}
+    # Counter aliases: ``Reg.CYCLES`` is the low word's address (``CYCLES_LO``).
+    members.update({name.upper(): members[f"{name.upper()}_LO"] for name in COUNTER_NAMES})
+    return members
+
+
+#: Word addresses of the registers (``docs/registers.md``), from :data:`ENGINE_REGISTERS`.
+Reg = enum.IntEnum("Reg", _reg_members(), module=__name__)
 
 
 class Ctrl(enum.IntFlag):
@@ -78,19 +69,12 @@ class Cause(enum.IntFlag):
     B_RANGE = 1 << 2    # the job's B words run past the B buffer: rejected, no D
     META = 1 << 3       # some A group had invalid metadata: job completes, D flagged
     MODE = 1 << 4       # sparse job on a dense-baseline core: rejected, no D
-    TABLE = 1 << 7      # tile-wise job: the kept-block table failed its scan: no D
+    VALUE = 1 << 5      # a register write set bits outside its fields: next START rejected
+    TABLE = 1 << 6      # tile-wise job: the kept-block table failed its scan: no D
 
 
 #: Performance counters in register order: (name, Reg).
-COUNTERS = (
-    ("cycles", Reg.CYCLES),
-    ("busy_cycles", Reg.BUSY_CYCLES),
-    ("stall_in", Reg.STALL_IN),
-    ("stall_out", Reg.STALL_OUT),
-    ("tile_ops", Reg.TILE_OPS),
-    ("macs", Reg.MACS),
-    ("d_tiles", Reg.D_TILES),
-)
+COUNTERS = tuple((name, Reg[f"{name.upper()}_LO"]) for name in COUNTER_NAMES)
 
 
 def a_word_layout(config):
@@ -148,7 +132,7 @@ class GemmEngine(wiring.Component):
         Always ready.
     ld_t : In(stream.Signature(...))
         Kept-block table writes (tile-wise jobs): ``payload.addr`` and ``payload.entry``
-        (:func:`hw.kept_table.entry_layout`). Always ready. ``t_depth`` entries.
+        (:func:`hw.kept_table.entry_layout`); ready as ``ld_a``. ``t_depth`` entries.
     d : Out(stream.Signature(...))
         D tiles in (mi, ni) order: ``payload.data`` (:func:`d_tile_layout`), ``error``
         (invalid metadata in this tile's operations) and ``last`` (last tile of the job).
@@ -192,6 +176,7 @@ class GemmEngine(wiring.Component):
             "csr_addr": In(CSR_ADDR_WIDTH),
             "csr_wdata": In(CSR_DATA_WIDTH),
             "csr_we": In(1),
+            "csr_re": In(1),
             "csr_rdata": Out(CSR_DATA_WIDTH),
             "ld_a": In(stream.Signature(data.StructLayout({
                 "addr": unsigned(max(1, ceil_log2(a_depth))), "word": self.a_layout}))),
@@ -203,7 +188,7 @@ class GemmEngine(wiring.Component):
                 "data": self.d_layout, "error": 1, "last": 1}))),
             "busy": Out(1),
             "done": Out(1),
-            "cause": Out(8),
+            "cause": Out(CAUSE_WIDTH),
         })
 
     @property
@@ -225,55 +210,54 @@ class GemmEngine(wiring.Component):
         b_wr = b_mem.write_port()
         a_rd = a_mem.read_port()
         b_rd = b_mem.read_port()
+        # The load streams are ready from the cycle after reset on (a producer must honour
+        # ``ready``: it is low during reset and the first cycle after it).
+        ld_ready = Signal(name="ld_ready")
+        m.d.sync += ld_ready.eq(1)
         m.d.comb += [
-            self.ld_a.ready.eq(1),
+            self.ld_a.ready.eq(ld_ready),
             a_wr.addr.eq(self.ld_a.payload.addr),
             a_wr.data.eq(self.ld_a.payload.word),
-            a_wr.en.eq(self.ld_a.valid),
-            self.ld_b.ready.eq(1),
+            a_wr.en.eq(self.ld_a.valid & ld_ready),
+            self.ld_b.ready.eq(ld_ready),
             b_wr.addr.eq(self.ld_b.payload.addr),
             b_wr.data.eq(self.ld_b.payload.word),
-            b_wr.en.eq(self.ld_b.valid),
+            b_wr.en.eq(self.ld_b.valid & ld_ready),
         ]
 
         m.submodules.core = core = SparseMMA(cfg)
 
-        # --- register file --------------------------------------------------------------------
-        mode_dense = Signal(name="mode_dense")
-        dims = {name: Signal(DIM_WIDTH, name=f"reg_{name}")
-                for name in ("m_tiles", "n_tiles", "k_tiles", "a_base", "b_base")}
-        ctrl_we = Signal()
-        m.d.comb += ctrl_we.eq(self.csr_we & (self.csr_addr == Reg.CTRL))
-        start, clear, clear_counters = (
-            Signal(name=name) for name in ("start", "clear", "clear_counters"))
+        # --- register file (hw/gemm_csr.py) -------------------------------------------------------
+        m.submodules.csr = csr = CsrFile()
         m.d.comb += [
-            start.eq(ctrl_we & (self.csr_wdata & Ctrl.START).any()),
-            clear.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR).any()),
-            clear_counters.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR_COUNTERS).any()),
+            csr.addr.eq(self.csr_addr),
+            csr.wdata.eq(self.csr_wdata),
+            csr.we.eq(self.csr_we),
+            csr.re.eq(self.csr_re),
+            self.csr_rdata.eq(csr.rdata),
         ]
-        with m.If(self.csr_we & (self.csr_addr == Reg.MODE)):
-            m.d.sync += mode_dense.eq(self.csr_wdata[0])
-        for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
-                          ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
-                          ("b_base", Reg.B_BASE)):
-            with m.If(self.csr_we & (self.csr_addr == reg)):
-                m.d.sync += dims[name].eq(self.csr_wdata)
+        mode_dense = csr.rw_mode[0]
+        dims = {name: getattr(csr, f"rw_{name}")
+                for name in ("m_tiles", "n_tiles", "k_tiles", "a_base", "b_base")}
+        start, clear, clear_counters = (csr.wo_ctrl_start, csr.wo_ctrl_clear,
+                                        csr.wo_ctrl_clear_counters)
+        # A write that did not fit its register: the next START is rejected with VALUE.
+        value_error = Signal()
+        with m.If(csr.value_error):
+            m.d.sync += value_error.eq(1)
 
         counters = {name: Signal(COUNTER_WIDTH, name=f"cnt_{name}") for name, _ in COUNTERS}
 
         # --- tile-wise job: registers and kept-block table (docs/tilewise.md) ---------------
-        from .gemm_regs import ENGINE_REGISTERS as _regs
-        tw_addr = {name: _regs[name].addr for name in
-                   ("TW_CTRL", "TW_GROUP", "TW_BASE", "TW_DEPTH", "TW_ERR", "TW_ERR_AT")}
         m.submodules.table = table = self.table
-        wiring.connect(m, ld_t=wiring.flipped(self.ld_t), table=table.ld)
-        tw_enable = Signal(name="reg_tw_enable")
-        tw_group = Signal(DIM_WIDTH, name="reg_tw_group")
-        tw_base = Signal(DIM_WIDTH, name="reg_tw_base")
-        for reg, value in ((tw_addr["TW_CTRL"], tw_enable), (tw_addr["TW_GROUP"], tw_group),
-                           (tw_addr["TW_BASE"], tw_base)):
-            with m.If(self.csr_we & (self.csr_addr == reg)):
-                m.d.sync += value.eq(self.csr_wdata)
+        m.d.comb += [
+            self.ld_t.ready.eq(ld_ready),
+            table.ld.valid.eq(self.ld_t.valid & ld_ready),
+            table.ld.payload.eq(self.ld_t.payload),
+        ]
+        tw_enable = csr.rw_tw_ctrl[0]
+        tw_group = csr.rw_tw_group
+        tw_base = csr.rw_tw_base
 
         # --- job state ---------------------------------------------------------------------------
         # Latched at START so that register writes during a job do not disturb it.
@@ -312,7 +296,7 @@ class GemmEngine(wiring.Component):
         d_last = Signal()
         m.d.comb += d_last.eq((d_mi == m_t - 1) & (d_ni == n_t - 1))
         done = Signal()
-        cause = Signal(8)
+        cause = Signal(CAUSE_WIDTH)
         busy = Signal()
 
         accept = Signal()                      # the core takes an operation this cycle
@@ -330,20 +314,22 @@ class GemmEngine(wiring.Component):
             a_need.eq(dims["a_base"] + mt_req * kops_req),
             b_need.eq(dims["b_base"] + kt_req * nt_req),
         ]
-        check = Signal(8)
+        check = Signal(CAUSE_WIDTH)
         m.d.comb += [
             check[0].eq((mt_req == 0) | (nt_req == 0) | (kt_req == 0)),
             check[1].eq((a_need > self.a_depth) & ~tw_enable),
             check[2].eq(b_need > self.b_depth),
             check[4].eq(~mode_dense if not cfg.sparse else 0),
+            check[5].eq(value_error),
         ]
 
         d_take = Signal()
         m.d.comb += d_take.eq(self.d.valid & self.d.ready)
 
         with m.If(clear):
-            m.d.sync += [done.eq(0), cause.eq(0)]
+            m.d.sync += [done.eq(0), cause.eq(0), value_error.eq(0)]
         with m.If(start & ~busy):
+            m.d.sync += value_error.eq(csr.value_error)
             m.d.sync += [
                 done.eq(0),
                 dense.eq(mode_dense),
@@ -542,43 +528,19 @@ class GemmEngine(wiring.Component):
         # --- register reads -------------------------------------------------------------------
         info = (cfg.tile_m | cfg.tile_n << 8 | cfg.tile_k << 16 | cfg.n << 24 | cfg.m << 28)
         widths = (cfg.a_width | cfg.b_width << 8 | cfg.acc_width << 16 | int(cfg.sparse) << 24)
-        with m.Switch(self.csr_addr):
-            with m.Case(Reg.STATUS):
-                m.d.sync += self.csr_rdata.eq(Cat(busy, done, cause.any(), Const(0, 5), cause))
-            with m.Case(Reg.MODE):
-                m.d.sync += self.csr_rdata.eq(mode_dense)
-            for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
-                              ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
-                              ("b_base", Reg.B_BASE)):
-                with m.Case(reg):
-                    m.d.sync += self.csr_rdata.eq(dims[name])
-            with m.Case(Reg.INFO):
-                m.d.sync += self.csr_rdata.eq(info & 0xFFFFFFFF)
-            with m.Case(Reg.A_DEPTH):
-                m.d.sync += self.csr_rdata.eq(self.a_depth)
-            with m.Case(Reg.B_DEPTH):
-                m.d.sync += self.csr_rdata.eq(self.b_depth)
-            with m.Case(Reg.WIDTHS):
-                m.d.sync += self.csr_rdata.eq(widths)
-            with m.Case(tw_addr["TW_CTRL"]):
-                m.d.sync += self.csr_rdata.eq(tw_enable)
-            with m.Case(tw_addr["TW_GROUP"]):
-                m.d.sync += self.csr_rdata.eq(tw_group)
-            with m.Case(tw_addr["TW_BASE"]):
-                m.d.sync += self.csr_rdata.eq(tw_base)
-            with m.Case(tw_addr["TW_DEPTH"]):
-                m.d.sync += self.csr_rdata.eq(self.t_depth)
-            with m.Case(tw_addr["TW_ERR"]):
-                m.d.sync += self.csr_rdata.eq(table.error)
-            with m.Case(tw_addr["TW_ERR_AT"]):
-                m.d.sync += self.csr_rdata.eq(Cat(table.err_entry, table.err_group))
-            for name, reg in COUNTERS:
-                with m.Case(reg):
-                    m.d.sync += self.csr_rdata.eq(counters[name][:32])
-                with m.Case(reg + 1):
-                    m.d.sync += self.csr_rdata.eq(counters[name][32:])
-            with m.Default():
-                m.d.sync += self.csr_rdata.eq(0)
+        m.d.comb += [
+            csr.ro_status.eq(Cat(busy, done, cause.any(), Const(0, 5), cause)),
+            csr.ro_info.eq(info & 0xFFFFFFFF),
+            csr.ro_a_depth.eq(self.a_depth),
+            csr.ro_b_depth.eq(self.b_depth),
+            csr.ro_widths.eq(widths),
+            # tile-wise job
+            csr.ro_tw_depth.eq(self.t_depth),
+            csr.ro_tw_err.eq(table.error),
+            csr.ro_tw_err_at.eq(Cat(table.err_entry, table.err_group)),
+        ]
+        for name, counter in counters.items():
+            m.d.comb += getattr(csr, f"cnt_{name}").eq(counter)
 
         m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.cause.eq(cause)]
         return m

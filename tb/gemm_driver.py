@@ -264,6 +264,17 @@ def split_job(job, config, a_depth, b_depth):
 
 # --- simulation ------------------------------------------------------------------------------
 
+#: Simulation models of the Lattice primitives a ``dsp="ecp5"`` build instantiates.
+SIM_MODELS = pathlib.Path(__file__).resolve().parent.parent / "hw" / "sim_models"
+
+
+def primitive_models(config):
+    """Verilog models Verilator needs next to the engine of ``config`` (none for generic)."""
+    if config.dsp == "ecp5":
+        return [SIM_MODELS / "MULT18X18D.v", SIM_MODELS / "TRELLIS_FF.v"]
+    return []
+
+
 def build_engine(config, a_depth, b_depth, build_name=None):
     """Write the engine's Verilog into its build folder (only if changed); returns
     ``(verilog path, module name, build name)``."""
@@ -316,8 +327,8 @@ def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DE
     params = dict(tile_m=config.tile_m, tile_n=config.tile_n, tile_k=config.tile_k,
                   acc_width=config.acc_width, sparse_core=config.sparse)
     try:
-        run_cocotb(sources=[path], toplevel=module, test_module="tb.tb_gemm",
-                   build_name=build_name,
+        run_cocotb(sources=[path, *primitive_models(config)], toplevel=module,
+                   test_module="tb.tb_gemm", build_name=build_name,
                    extra_env={"GEMM_JOBS": str(jobs_path), "GEMM_RESULTS": str(results_path),
                               "GEMM_PARAMS": json.dumps(params)})
         with np.load(results_path) as res:

@@ -23,7 +23,7 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from hw.gemm import COUNTERS, Ctrl, Reg
+from hw.gemm import COUNTERS, CSR_READ_LATENCY, Ctrl, Reg
 
 PERIOD_NS = 10
 
@@ -38,7 +38,7 @@ class GemmTB:
     async def reset(self):
         dut = self.dut
         Clock(dut.clk, PERIOD_NS, unit="ns").start()
-        for name in ("csr_we", "csr_addr", "csr_wdata", "ld_a_valid", "ld_b_valid",
+        for name in ("csr_we", "csr_re", "csr_addr", "csr_wdata", "ld_a_valid", "ld_b_valid",
                      "d_ready"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
@@ -56,9 +56,14 @@ class GemmTB:
         dut.csr_we.value = 0
 
     async def read(self, addr):
+        """One register read: ``csr_re`` for a cycle, ``csr_rdata`` CSR_READ_LATENCY later."""
         dut = self.dut
         dut.csr_addr.value = int(addr)
+        dut.csr_re.value = 1
         await RisingEdge(dut.clk)
+        dut.csr_re.value = 0
+        for _ in range(CSR_READ_LATENCY - 1):
+            await RisingEdge(dut.clk)
         await ReadOnly()
         value = dut.csr_rdata.value.to_unsigned()
         await RisingEdge(dut.clk)
@@ -70,10 +75,11 @@ class GemmTB:
         return lo | hi << 32
 
     async def load(self, prefix, base, fields):
-        """Write words through the ``ld_<prefix>`` stream, one per cycle (always ready)."""
+        """Write words through the ``ld_<prefix>`` stream, one per cycle while ``ready``."""
         dut = self.dut
         count = fields[0][1].shape[0]
         valid = getattr(dut, f"ld_{prefix}_valid")
+        ready = getattr(dut, f"ld_{prefix}_ready")
         addr = getattr(dut, f"ld_{prefix}_addr")
         handles = [(getattr(dut, port), words) for port, words in fields]
         for i in range(count):
@@ -81,7 +87,12 @@ class GemmTB:
             for handle, words in handles:
                 handle.value = int.from_bytes(words[i].tobytes(), "little")
             valid.value = 1
-            await RisingEdge(dut.clk)
+            while True:
+                await ReadOnly()
+                taken = bool(ready.value)
+                await RisingEdge(dut.clk)
+                if taken:
+                    break
         valid.value = 0
 
     def _beat(self, beats, errors, lasts, nbytes):

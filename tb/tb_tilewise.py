@@ -40,7 +40,12 @@ class TilewiseTB(GemmTB):
             dut.ld_t_block.value = int(block) & 0xFFFF
             dut.ld_t_last.value = int(last)
             dut.ld_t_valid.value = 1
-            await RisingEdge(dut.clk)
+            while True:
+                await ReadOnly()
+                taken = bool(dut.ld_t_ready.value)
+                await RisingEdge(dut.clk)
+                if taken:
+                    break
         dut.ld_t_valid.value = 0
 
     async def collect(self, ready_prob, seed, timeout):

@@ -31,7 +31,8 @@ from hw.gemm import COUNTERS, DEFAULT_T_DEPTH, Cause
 from hw.kept_table import TableError
 
 from .gemm_driver import (DEFAULT_DEPTH, REJECTED, SUMMED, GemmInputError, GemmJobError,
-                          _int_matrix, _tiles, build_engine, plan_gemm)
+                          _int_matrix, _tiles, build_engine, plan_gemm,
+                          primitive_models)
 
 __all__ = ["plan_tilewise", "plan_rowwise", "run_tw_raw_jobs", "run_batch",
            "TableRejected", "DEFAULT_DEPTH"]
@@ -214,8 +215,8 @@ def run_tw_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth
     params = dict(tile_m=config.tile_m, tile_n=config.tile_n, tile_k=config.tile_k,
                   acc_width=config.acc_width, sparse_core=config.sparse)
     try:
-        run_cocotb(sources=[path], toplevel=module, test_module="tb.tb_tilewise",
-                   build_name=build_name,
+        run_cocotb(sources=[path, *primitive_models(config)], toplevel=module,
+                   test_module="tb.tb_tilewise", build_name=build_name,
                    extra_env={"GEMM_JOBS": str(jobs_path), "GEMM_RESULTS": str(results_path),
                               "GEMM_PARAMS": json.dumps(params)})
         out = []

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from golden import tilewise as gtw
 from hw.config import CoreConfig
-from hw.gemm import COUNTERS, Cause, Ctrl, Reg
+from hw.gemm import COUNTERS, CSR_READ_LATENCY, Cause, Ctrl, Reg
 from hw.gemm_regs import ENGINE_REGISTERS
 from hw.gemm_top import FlatGemmEngine
 from hw.kept_table import TableError
@@ -44,7 +44,10 @@ def rtl_jobs(jobs, config, *, depth=DEPTH, t_depth=T_DEPTH):
 
     async def read(ctx, addr):
         ctx.set(dut.csr_addr, addr)
+        ctx.set(dut.csr_re, 1)
         await ctx.tick()
+        ctx.set(dut.csr_re, 0)
+        await ctx.tick().repeat(CSR_READ_LATENCY - 1)
         return ctx.get(dut.csr_rdata)
 
     async def load(ctx, prefix, base, fields):
@@ -54,7 +57,10 @@ def rtl_jobs(jobs, config, *, depth=DEPTH, t_depth=T_DEPTH):
                 value = words[i] if isinstance(words[i], (int, np.integer)) else _int(words[i])
                 ctx.set(getattr(dut, port), int(value))
             ctx.set(getattr(dut, f"ld_{prefix}_valid"), 1)
-            await ctx.tick()
+            while True:
+                _, _, ready = await ctx.tick().sample(getattr(dut, f"ld_{prefix}_ready"))
+                if ready:
+                    break
         ctx.set(getattr(dut, f"ld_{prefix}_valid"), 0)
 
     async def testbench(ctx):
