@@ -345,13 +345,15 @@ def tilewise_gemm(A, B, lists, *, group, block, acc_width=32):
     return wrap(D, acc_width)
 
 
-def tw_block_mask(W, sparsity, *, group, block):
+def tw_block_mask(W, sparsity, *, group, block, balanced=False):
     """Block-granular TW mask: per group of ``group`` rows keep whole K blocks of ``block``.
 
     Blocks are scored by mean ``|W|`` and pruned globally, lowest first (ties to the lower
     flat index ``g*blocks + b``), ``round(sparsity * groups * blocks)`` of them, so sparsity
-    is exact when the groups and blocks are all full-size. This is what the engine skips
-    natively (``block = tile_k``, ``group`` a multiple of ``tile_m``).
+    is exact when the groups and blocks are all full-size. With ``balanced`` the ranking is
+    per group instead: every group prunes its ``round(sparsity * blocks)`` lowest blocks
+    (ties to the lower ``b``), so all groups keep the same number. This is what the engine
+    skips natively (``block = tile_k``, ``group`` a multiple of ``tile_m``).
     """
     W = _check_matrix(W)
     sparsity = _check_sparsity(sparsity)
@@ -365,15 +367,20 @@ def tw_block_mask(W, sparsity, *, group, block):
     counts[:M, :K] = 1
     scores = (absw.reshape(G, group, Bk, block).sum(axis=(1, 3))
               / counts.reshape(G, group, Bk, block).sum(axis=(1, 3)))
-    order = np.argsort(scores.ravel(), kind="stable")
-    keep = np.ones(G * Bk, dtype=bool)
-    keep[order[:int(round(sparsity * G * Bk))]] = False
-    keep = keep.reshape(G, Bk)
+    if balanced:
+        order = np.argsort(scores, axis=1, kind="stable")
+        keep = np.ones((G, Bk), dtype=bool)
+        np.put_along_axis(keep, order[:, :int(round(sparsity * Bk))], False, axis=1)
+    else:
+        order = np.argsort(scores.ravel(), kind="stable")
+        keep = np.ones(G * Bk, dtype=bool)
+        keep[order[:int(round(sparsity * G * Bk))]] = False
+        keep = keep.reshape(G, Bk)
     full = np.repeat(np.repeat(keep, group, axis=0), block, axis=1)
     return full[:M, :K]
 
 
-def tvw_block_mask(W, tw_sparsity, *, group, block, n=2, m=4):
+def tvw_block_mask(W, tw_sparsity, *, group, block, n=2, m=4, balanced=False):
     """Block TW mask (:func:`tw_block_mask`) with N:M inside the kept blocks (TVW).
 
     With ``block`` a multiple of ``m`` the N:M groups of the compacted tile are the
@@ -381,7 +388,7 @@ def tvw_block_mask(W, tw_sparsity, *, group, block, n=2, m=4):
     and compresses with :func:`golden.compress`.
     """
     W = _check_matrix(W)
-    mask = tw_block_mask(W, tw_sparsity, group=group, block=block)
+    mask = tw_block_mask(W, tw_sparsity, group=group, block=block, balanced=balanced)
     return mask & nm_mask_rows(np.where(mask, W, 0), n=n, m=m)
 
 

@@ -28,13 +28,17 @@ import golden
 from golden import tilewise as gtw
 from hw.config import CoreConfig
 from hw.gemm import COUNTERS, DEFAULT_T_DEPTH, Cause
+from hw.gemm_regs import ENGINE_REGISTERS
 from hw.kept_table import TableError
 
 from .gemm_driver import (DEFAULT_DEPTH, REJECTED, SUMMED, GemmInputError, GemmJobError,
                           _int_matrix, _tiles, build_engine, plan_gemm,
                           primitive_models)
 
-__all__ = ["plan_tilewise", "plan_rowwise", "run_tw_raw_jobs", "run_batch",
+_TW = {name: ENGINE_REGISTERS[name].addr for name in
+       ("TW_CTRL", "TW_GROUP", "TW_BASE", "TW_ERR", "TW_ERR_AT")}
+
+__all__ = ["plan_tilewise", "plan_rowwise", "run_tw_raw_jobs", "run_tw_amaranth", "run_batch",
            "TableRejected", "DEFAULT_DEPTH"]
 
 
@@ -159,8 +163,9 @@ def plan_rowwise(A, B, mask, *, group, sparse=False, kept=None, config=CoreConfi
     ``A[rows_g][:, cols_g]`` must be N:M along its compacted K (TVW, as
     :func:`golden.tilewise.tvw_mask` builds it); pass that TW step's kept K rows as
     ``kept`` (one index list per group), since a column the N:M step empties in every
-    row of a group would otherwise shift the compacted groups of ``m``. Returns ``[(job, rows slice, (Mg, N))]``;
-    a group that keeps nothing has ``job`` ``None`` (its D rows are 0).
+    row of a group would otherwise shift the compacted groups of ``m``. Returns
+    ``[(job, rows slice, (Mg, N))]``; a group that keeps nothing has ``job`` ``None`` (its
+    D rows are 0).
     """
     cfg = config
     group = _check_group(group, cfg)
@@ -240,6 +245,101 @@ def run_tw_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth
             if p.exists():
                 p.unlink()
     return out
+
+
+def _int_of(raw):
+    return int.from_bytes(np.asarray(raw, dtype=np.uint8).tobytes(), "little")
+
+
+def run_tw_amaranth(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH,
+                    b_depth=DEFAULT_DEPTH, build_name=None, t_depth=DEFAULT_T_DEPTH):
+    """:func:`run_tw_raw_jobs` in Amaranth's simulator instead of Verilator (unit tests,
+    small engines): the same loads, register writes and results, ``d_ready`` held high."""
+    from amaranth.sim import Simulator
+
+    from hw.gemm import CSR_READ_LATENCY, Ctrl, Reg
+    from hw.gemm_top import FlatGemmEngine
+
+    dut = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, t_depth=t_depth)
+    results = []
+
+    async def write(ctx, addr, value):
+        ctx.set(dut.csr_addr, addr)
+        ctx.set(dut.csr_wdata, value)
+        ctx.set(dut.csr_we, 1)
+        await ctx.tick()
+        ctx.set(dut.csr_we, 0)
+
+    async def read(ctx, addr):
+        ctx.set(dut.csr_addr, addr)
+        ctx.set(dut.csr_re, 1)
+        await ctx.tick()
+        ctx.set(dut.csr_re, 0)
+        await ctx.tick().repeat(CSR_READ_LATENCY - 1)
+        return ctx.get(dut.csr_rdata)
+
+    async def load(ctx, prefix, base, fields):
+        for i in range(len(fields[0][1])):
+            ctx.set(getattr(dut, f"ld_{prefix}_addr"), base + i)
+            for port, words in fields:
+                value = words[i] if isinstance(words[i], (int, np.integer)) else _int_of(words[i])
+                ctx.set(getattr(dut, port), int(value))
+            ctx.set(getattr(dut, f"ld_{prefix}_valid"), 1)
+            while True:
+                _, _, ready = await ctx.tick().sample(getattr(dut, f"ld_{prefix}_ready"))
+                if ready:
+                    break
+        ctx.set(getattr(dut, f"ld_{prefix}_valid"), 0)
+
+    async def testbench(ctx):
+        for job in jobs:
+            await write(ctx, Reg.CTRL, Ctrl.CLEAR | Ctrl.CLEAR_COUNTERS)
+            fields = [("ld_a_values", job["a_values"])]
+            if config.sparse:
+                fields.append(("ld_a_meta", job["a_meta"]))
+            await load(ctx, "a", int(job["a_load"]), fields)
+            await load(ctx, "b", int(job["b_load"]), [("ld_b_data", job["b_data"])])
+            tw = [int(x) for x in job.get("tw", [0, 0, 0, 0])]
+            if "t_block" in job:
+                await load(ctx, "t", tw[3], [("ld_t_block", job["t_block"]),
+                                             ("ld_t_last", job["t_last"])])
+            regs = (Reg.MODE, Reg.M_TILES, Reg.N_TILES, Reg.K_TILES, Reg.A_BASE, Reg.B_BASE)
+            for reg, value in zip(regs, job["regs"]):
+                await write(ctx, reg, int(value))
+            for name, value in zip(("TW_CTRL", "TW_GROUP", "TW_BASE"), tw[:3]):
+                await write(ctx, _TW[name], int(value))
+            await write(ctx, Reg.CTRL, Ctrl.START)
+            beats, lasts, cycles = [], [], 0
+            while True:
+                ctx.set(dut.d_ready, 1)
+                _, _, valid, data, last, done = await ctx.tick().sample(
+                    dut.d_valid, dut.d_data, dut.d_last, dut.done)
+                if done:
+                    break
+                cycles += 1
+                assert cycles < job["timeout"], "job did not finish"
+                if valid:
+                    beats.append(data)
+                    lasts.append(last)
+            status = await read(ctx, Reg.STATUS)
+            counters = {}
+            for name, reg in COUNTERS:
+                lo = await read(ctx, reg)
+                counters[name] = lo | (await read(ctx, reg + 1)) << 32
+            err = await read(ctx, _TW["TW_ERR"])
+            at = await read(ctx, _TW["TW_ERR_AT"])
+            nbytes = (len(dut.d_data) + 7) // 8
+            d_data = np.array([list(b.to_bytes(nbytes, "little")) for b in beats],
+                              dtype=np.uint8).reshape(len(beats), nbytes)
+            results.append(dict(status=status, cause=status >> 8, d_data=d_data, d_last=lasts,
+                                run_cycles=cycles, run_wall_s=0.0, tw_err=err,
+                                tw_err_entry=at & 0xFFFF, tw_err_group=at >> 16, **counters))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    return results
 
 
 def _counters(parts):

@@ -7,115 +7,22 @@ in tests/test_tilewise_job.py) and the scan's verdict with golden.tilewise.check
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden import tilewise as gtw
 from hw.config import CoreConfig
-from hw.gemm import COUNTERS, CSR_READ_LATENCY, Cause, Ctrl, Reg
-from hw.gemm_regs import ENGINE_REGISTERS
-from hw.gemm_top import FlatGemmEngine
+from hw.gemm import Cause
 from hw.kept_table import TableError
-from tb.tilewise_driver import TableRejected, run_batch
+from tb.tilewise_driver import TableRejected, run_batch, run_tw_amaranth
 
 SMALL = CoreConfig(tile_m=2, tile_n=2, tile_k=8)
 DEPTH = 64
 T_DEPTH = 32
-TW = {name: ENGINE_REGISTERS[name].addr for name in
-      ("TW_CTRL", "TW_GROUP", "TW_BASE", "TW_ERR", "TW_ERR_AT")}
 KIND = {"range": TableError.RANGE, "order": TableError.ORDER,
         "duplicate": TableError.DUPLICATE}
 
 
-def _int(raw):
-    return int.from_bytes(np.asarray(raw, dtype=np.uint8).tobytes(), "little")
-
-
-def rtl_jobs(jobs, config, *, depth=DEPTH, t_depth=T_DEPTH):
-    """Raw plain / tile-wise jobs on the flat engine in Amaranth's simulator."""
-    dut = FlatGemmEngine(config, a_depth=depth, b_depth=depth, t_depth=t_depth)
-    results = []
-
-    async def write(ctx, addr, value):
-        ctx.set(dut.csr_addr, addr)
-        ctx.set(dut.csr_wdata, value)
-        ctx.set(dut.csr_we, 1)
-        await ctx.tick()
-        ctx.set(dut.csr_we, 0)
-
-    async def read(ctx, addr):
-        ctx.set(dut.csr_addr, addr)
-        ctx.set(dut.csr_re, 1)
-        await ctx.tick()
-        ctx.set(dut.csr_re, 0)
-        await ctx.tick().repeat(CSR_READ_LATENCY - 1)
-        return ctx.get(dut.csr_rdata)
-
-    async def load(ctx, prefix, base, fields):
-        for i in range(len(fields[0][1])):
-            ctx.set(getattr(dut, f"ld_{prefix}_addr"), base + i)
-            for port, words in fields:
-                value = words[i] if isinstance(words[i], (int, np.integer)) else _int(words[i])
-                ctx.set(getattr(dut, port), int(value))
-            ctx.set(getattr(dut, f"ld_{prefix}_valid"), 1)
-            while True:
-                _, _, ready = await ctx.tick().sample(getattr(dut, f"ld_{prefix}_ready"))
-                if ready:
-                    break
-        ctx.set(getattr(dut, f"ld_{prefix}_valid"), 0)
-
-    async def testbench(ctx):
-        for job in jobs:
-            await write(ctx, Reg.CTRL, Ctrl.CLEAR | Ctrl.CLEAR_COUNTERS)
-            fields = [("ld_a_values", job["a_values"])]
-            if config.sparse:
-                fields.append(("ld_a_meta", job["a_meta"]))
-            await load(ctx, "a", int(job["a_load"]), fields)
-            await load(ctx, "b", int(job["b_load"]), [("ld_b_data", job["b_data"])])
-            tw = [int(x) for x in job.get("tw", [0, 0, 0, 0])]
-            if "t_block" in job:
-                await load(ctx, "t", tw[3], [("ld_t_block", job["t_block"]),
-                                             ("ld_t_last", job["t_last"])])
-            regs = (Reg.MODE, Reg.M_TILES, Reg.N_TILES, Reg.K_TILES, Reg.A_BASE, Reg.B_BASE)
-            for reg, value in zip(regs, job["regs"]):
-                await write(ctx, reg, int(value))
-            for name, value in zip(("TW_CTRL", "TW_GROUP", "TW_BASE"), tw[:3]):
-                await write(ctx, TW[name], int(value))
-            await write(ctx, Reg.CTRL, Ctrl.START)
-            beats, lasts, cycles = [], [], 0
-            while True:
-                ctx.set(dut.d_ready, 1)
-                _, _, valid, data, last, done = await ctx.tick().sample(
-                    dut.d_valid, dut.d_data, dut.d_last, dut.done)
-                if done:
-                    break
-                cycles += 1
-                assert cycles < job["timeout"], "job did not finish"
-                if valid:
-                    beats.append(data)
-                    lasts.append(last)
-            status = await read(ctx, Reg.STATUS)
-            counters = {}
-            for name, reg in COUNTERS:
-                lo = await read(ctx, reg)
-                counters[name] = lo | (await read(ctx, reg + 1)) << 32
-            err = await read(ctx, TW["TW_ERR"])
-            at = await read(ctx, TW["TW_ERR_AT"])
-            nbytes = (len(dut.d_data) + 7) // 8
-            d_data = np.array([list(b.to_bytes(nbytes, "little")) for b in beats],
-                              dtype=np.uint8).reshape(len(beats), nbytes)
-            results.append(dict(status=status, cause=status >> 8, d_data=d_data, d_last=lasts,
-                                run_cycles=cycles, run_wall_s=0.0, tw_err=err,
-                                tw_err_entry=at & 0xFFFF, tw_err_group=at >> 16, **counters))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
-    return results
-
-
 def runner(raw, *, config, a_depth, b_depth, build_name):
-    return rtl_jobs(raw, config)
+    return run_tw_amaranth(raw, config=config, a_depth=DEPTH, b_depth=DEPTH, t_depth=T_DEPTH)
 
 
 def random_lists(rng, groups, blocks, empty=False):

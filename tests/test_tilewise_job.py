@@ -142,3 +142,13 @@ def test_tvw_block_mask_is_24_inside_kept_blocks(rng):
     groups = mask.reshape(32, 32, 4).sum(axis=-1)
     assert np.all(groups[tw.reshape(32, 32, 4).all(axis=-1)] == 2)
     assert mask.mean() == pytest.approx(0.25)
+
+
+def test_tw_block_mask_balanced(rng):
+    W = rng.standard_normal((48, 128))
+    mask = tilewise.tw_block_mask(W, 0.75, group=16, block=16, balanced=True)
+    lists = tilewise.kept_lists_from_mask(mask, group=16, block=16)
+    assert [len(k) for k in lists] == [2, 2, 2]
+    scores = np.abs(W).reshape(3, 16, 8, 16).mean(axis=(1, 3))
+    for g, kept in enumerate(lists):   # the two best blocks of each group, by hand
+        assert sorted(kept.tolist()) == sorted(np.argsort(-scores[g])[:2].tolist())
