@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/golden_bench.py
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
+	$(PY) -m bench.tw_bench
 
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo

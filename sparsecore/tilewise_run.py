@@ -23,7 +23,8 @@ import numpy as np
 
 from golden import tilewise as gtw
 
-__all__ = ["tilewise_masks", "tilewise_matmul", "rtl_rows", "BUILD_NAME", "GROUP"]
+__all__ = ["tilewise_masks", "tilewise_matmul", "rtl_rows", "demo", "DEMO_MODELS", "BUILD_NAME",
+           "GROUP"]
 
 #: Verilator build folder of these runs (never shared with another flow's runs).
 BUILD_NAME = "tilewise_flow"
@@ -137,8 +138,33 @@ def _plain_matmul(*, sparse, **engine):
     return matmul
 
 
+def _item(spec, layer, index, B, cfg, group):
+    """The run_batch item of one model's layer ``index`` with input ``B`` (K, N padded)."""
+    method = spec["method"]
+    W = np.asarray(layer.w).astype(np.int64)
+    M, _ = W.shape
+    if method in ("dense", "2:4"):
+        return dict(kind="gemm", A=W, B=B, sparse=method == "2:4")
+    if method not in ("tw", "tvw"):
+        raise ValueError(f"method must be dense, 2:4, tw or tvw, not {method!r}")
+    granularity = spec["granularity"]
+    if granularity == "block":
+        lists = gtw.kept_lists_from_mask(W != 0, group=group, block=cfg.tile_k)
+        return dict(kind="tw", A=W, B=B, lists=lists, group=group, sparse=method == "tvw")
+    if granularity != "row":
+        raise ValueError(f"granularity must be 'block' or 'row', not {granularity!r}")
+    tw_masks = spec.get("tw_masks")
+    tw = None if tw_masks is None else _pad_mask(tw_masks[index], W.shape)
+    kept = None if tw is None else [np.flatnonzero(tw[g0]) for g0 in range(0, M, group)]
+    return dict(kind="rowtw", A=W, B=B, mask=W != 0 if tw is None else tw, group=group,
+                sparse=method == "tvw", kept=kept)
+
+
 def rtl_rows(models, x, y, *, group=GROUP, log=None, **engine):
     """Run quantized models on the RTL; bit-exact check against golden, accuracy, cycles.
+
+    Layer-major: layer ``i`` of every model runs in one simulator launch (the models'
+    layers are independent of each other), so a model list costs one launch per layer.
 
     Parameters
     ----------
@@ -146,7 +172,8 @@ def rtl_rows(models, x, y, *, group=GROUP, log=None, **engine):
         Each ``{"label", "model" (QuantModel), "method"}`` with ``method`` one of
         ``"dense"``, ``"2:4"`` (plain engine jobs), or ``"tw"`` / ``"tvw"`` with
         ``"granularity"`` (``"block"`` or ``"row"``) and optionally ``"tw_masks"`` (the TW
-        part of each layer's mask, for row-granular TVW).
+        part of each layer's mask, for row-granular TVW). All models have the same number
+        of layers.
     x, y : test inputs (samples, features) and labels.
     engine : keyword arguments of :func:`tb.tilewise_driver.run_batch` (``config``,
         ``a_depth``, ``b_depth``, ``build_name``, ``runner``).
@@ -161,32 +188,114 @@ def rtl_rows(models, x, y, *, group=GROUP, log=None, **engine):
     """
     from . import quant
 
-    rows = []
+    run, cfg = _engine(engine)
+    layer_counts = {len(spec["model"].layers) for spec in models}
+    if len(layer_counts) != 1:
+        raise ValueError(f"models must have the same number of layers, not {layer_counts}")
+    inputs = []
     for spec in models:
-        method = spec["method"]
+        first = spec["model"].layers[0]
+        inputs.append(quant.quantize_input(x, first.x_scale, first.w.shape[1]).T.copy())
+    N = inputs[0].shape[1]
+    Np = -(-N // cfg.tile_n) * cfg.tile_n
+    outputs = [[] for _ in models]
+    totals = [dict(cycles=0, busy_cycles=0, tile_ops=0) for _ in models]
+    for index in range(layer_counts.pop()):
+        items = []
+        for spec, B in zip(models, inputs):
+            layer = spec["model"].layers[index]
+            Bp = np.zeros((B.shape[0], Np), dtype=np.int64)
+            Bp[:, :N] = B
+            items.append(_item(spec, layer, index, Bp, cfg, group))
+        results = run(items)
+        for k, (spec, (D, counters)) in enumerate(zip(models, results)):
+            layer = spec["model"].layers[index]
+            C = np.repeat(layer.bias[:, None].astype(np.int64), N, axis=1)
+            D = (D[:, :N] + C) % (1 << 32)
+            D = np.where(D >= 1 << 31, D - (1 << 32), D).astype(np.int32)
+            outputs[k].append(D)
+            for key in totals[k]:
+                totals[k][key] += int(counters[key])
+            if layer.mult is not None:
+                inputs[k] = quant.requantize(D, layer.mult, layer.shift)
+        if log is not None:
+            log(f"tile-wise RTL: layer {index} of {len(models)} models done")
+    rows = []
+    for spec, outs, tot in zip(models, outputs, totals):
         qmodel = spec["model"]
-        if method in ("dense", "2:4"):
-            matmul = _plain_matmul(sparse=method == "2:4", **engine)
-            granularity = None
-        elif method in ("tw", "tvw"):
-            granularity = spec["granularity"]
-            matmul = tilewise_matmul(granularity=granularity, tvw=method == "tvw",
-                                     tw_masks=spec.get("tw_masks"), group=group, log=log,
-                                     **engine)
-        else:
-            raise ValueError(f"method must be dense, 2:4, tw or tvw, not {method!r}")
         g_logits, g_outputs, _ = quant.infer_int8(qmodel, x, sparse=False)
-        logits, outputs, counters = quant.infer_int8(qmodel, x, matmul=matmul, sparse=False)
-        bit_exact = all(np.array_equal(o, g) for o, g in zip(outputs, g_outputs))
-        rows.append(dict(
-            label=spec["label"], method=method, granularity=granularity,
-            accuracy=float((quant.predict(logits) == y).mean()),
-            golden_accuracy=float((quant.predict(g_logits) == y).mean()),
-            bit_exact=bool(bit_exact),
-            cycles=int(sum(c["cycles"] for c in counters)),
-            busy_cycles=int(sum(c["busy_cycles"] for c in counters)),
-            tile_ops=int(sum(c["tile_ops"] for c in counters))))
+        logits = outs[-1][:qmodel.num_classes].T
+        bit_exact = all(np.array_equal(o, g) for o, g in zip(outs, g_outputs))
+        rows.append(dict(label=spec["label"], method=spec["method"],
+                         granularity=spec.get("granularity"),
+                         accuracy=float((quant.predict(logits) == y).mean()),
+                         golden_accuracy=float((quant.predict(g_logits) == y).mean()),
+                         bit_exact=bool(bit_exact), **tot))
     dense = [r for r in rows if r["method"] == "dense"]
     for r in rows:
         r["speedup"] = dense[0]["cycles"] / r["cycles"] if dense else None
     return rows
+
+
+#: The demo's tile-wise models: (key, method, TW sparsity, label).
+DEMO_MODELS = (("tw50", "tw", 0.5, "TW 50 %"), ("tw75", "tw", 0.75, "TW 75 %"),
+               ("tvw", "tvw", 0.5, "TVW (TW 50 % + 2:4)"))
+
+
+def demo(dense, sparse24, train, x_calib, x, y, *, q_dense, q24, group=GROUP, log=None,
+         **engine):
+    """The demo's tile-wise section: TW 50 %, TW 75 %, TVW at both granularities on the RTL.
+
+    Parameters
+    ----------
+    dense, sparse24 : list of (W, b)
+        The trained dense and 2:4 retrained float models.
+    train : callable
+        ``train(init_layers, masks, description) -> layers``: retraining with the masks
+        fixed (the flow's own, same hyper-parameters).
+    x_calib : calibration inputs of the int8 quantizer (the training split).
+    x, y : the samples run on the RTL and their labels.
+    q_dense, q24 : QuantModel
+        The flow's dense and 2:4 int8 models, measured beside them by the same testbench.
+
+    Returns
+    -------
+    dict
+        ``rows`` (:func:`rtl_rows`' rows, plus ``key`` and ``sparsity``) and ``markdown``
+        (a report section).
+    """
+    from . import model as mlp
+    from . import quant
+
+    models = [dict(key="dense", label="dense int8", method="dense", model=q_dense),
+              dict(key="2:4", label="2:4 int8", method="2:4", model=q24)]
+    sparsity = {"dense": mlp.sparsity(dense), "2:4": mlp.sparsity(sparse24)}
+    for key, method, s, label in DEMO_MODELS:
+        for granularity in ("block", "row"):
+            masks, tw = tilewise_masks(dense, s, granularity=granularity,
+                                       tvw=method == "tvw", group=group)
+            pruned = [(W * mk, b) for (W, b), mk in zip(dense, masks)]
+            name = f"{label}, {granularity}-granular"
+            layers = train(pruned, masks, f"{name} retraining")
+            qmodel = quant.quantize(layers, x_calib, sparse=False)
+            full = f"{key}_{granularity}"
+            sparsity[full] = mlp.sparsity(layers)
+            models.append(dict(key=full, label=name, method=method, granularity=granularity,
+                               tw_masks=tw, model=qmodel))
+    rows = rtl_rows(models, x, y, group=group, log=log, **engine)
+    for spec, row in zip(models, rows):
+        row.update(key=spec["key"], sparsity=float(sparsity[spec["key"]]))
+    lines = ["## Tile-wise (TW / TVW) on the RTL", "",
+             f"Measured on the engine under Verilator (`sparsecore/tilewise_run.py`), "
+             f"{len(y)} samples, groups of {group} output rows. *block*: the engine skips "
+             "whole tile_k blocks natively; *row*: the paper's row-granular TW, one GEMM per "
+             "group with B rows gathered on the host (their loads counted). Cycles count "
+             "every engine cycle (loads included); every layer output is checked bit for "
+             "bit against the golden integer inference.", "",
+             "| model | weight sparsity | RTL accuracy | bit-exact | cycles | tile ops | "
+             "speed-up vs dense |", "|---|---:|---:|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['sparsity'] * 100:.1f} % | "
+                     f"{r['accuracy'] * 100:.2f} % | {r['bit_exact']} | {r['cycles']} | "
+                     f"{r['tile_ops']} | {r['speedup']:.2f}× |")
+    return {"rows": rows, "markdown": "\n".join(lines) + "\n"}

@@ -70,3 +70,32 @@ def test_rtl_rows_bit_exact(rng):
     assert by["tw block"]["tile_ops"] == native_ops(models[1]["model"], 2)
     assert by["tvw block"]["tile_ops"] == native_ops(models[2]["model"], 1)
     assert by["tw block"]["tile_ops"] < by["dense"]["tile_ops"]
+
+
+def test_demo_section(rng):
+    """The demo's tile-wise section end to end (training stubbed: masks applied only)."""
+    from sparsecore.tilewise_run import DEMO_MODELS, demo
+
+    x = rng.random((4, 16))
+    y = rng.integers(0, 4, 4)
+    dense = [(rng.standard_normal((16, 16)), np.zeros(16)),
+             (rng.standard_normal((4, 16)), np.zeros(4))]
+    from golden.tilewise import nm_mask_rows
+    sparse24 = [(W * nm_mask_rows(W), b) for W, b in dense]
+    calls = []
+
+    def train(init, masks, desc):
+        calls.append(desc)
+        return [(W * mk, b) for (W, b), mk in zip(init, masks)]
+
+    out = demo(dense, sparse24, train, x, x, y,
+               q_dense=quant.quantize(dense, x, sparse=False),
+               q24=quant.quantize(sparse24, x, sparse=True), group=4, config=SMALL,
+               a_depth=DEPTH, b_depth=DEPTH, runner=runner)
+    assert len(calls) == 2 * len(DEMO_MODELS)
+    assert [r["key"] for r in out["rows"]] == ["dense", "2:4", "tw50_block", "tw50_row",
+                                               "tw75_block", "tw75_row", "tvw_block",
+                                               "tvw_row"]
+    assert all(r["bit_exact"] for r in out["rows"])
+    assert out["markdown"].startswith("## Tile-wise (TW / TVW) on the RTL")
+    assert out["markdown"].count("\n| ") == 9      # header + 8 rows
