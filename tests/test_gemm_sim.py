@@ -11,7 +11,7 @@ import pytest
 
 import golden
 from hw.config import CoreConfig
-from hw.gemm import Cause, Status
+from hw.gemm import CHECK_CYCLES, Cause, Status, busy_cycles
 from tb.gemm_driver import GemmJobError, plan_gemm, run_gemm, run_gemms, run_raw_jobs
 
 pytestmark = pytest.mark.sim
@@ -69,7 +69,7 @@ def test_gemm_small_tile(rng):
                                            + counters["stall_out"])
         if spec["d_ready"] == 1.0:
             assert counters["stall_out"] == 0
-            assert counters["busy_cycles"] == counters["tile_ops"] + config.pipeline + 2
+            assert counters["busy_cycles"] == busy_cycles(counters["tile_ops"], config)
 
     # Exact counters of a small job: 4×6×16 → 2×3 tiles, 2 K tiles.
     A = random_nm(rng, 4, 16, config)
@@ -79,7 +79,7 @@ def test_gemm_small_tile(rng):
     np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
     assert {k: counters[k] for k in ("busy_cycles", "stall_in", "stall_out", "tile_ops",
                                      "macs", "d_tiles", "status", "cause")} == {
-        "busy_cycles": 12 + 3, "stall_in": 3, "stall_out": 0, "tile_ops": 12,
+        "busy_cycles": 12 + 23 + 2, "stall_in": 23 + 2, "stall_out": 0, "tile_ops": 12,
         "macs": 4 * 6 * 16, "d_tiles": 6, "status": Status.DONE, "cause": 0}
 
     # Bad jobs: each ends in its error status, none hangs, the engine recovers.
@@ -98,7 +98,8 @@ def test_gemm_small_tile(rng):
     for (job, cause), result in zip(bad, raw):
         assert result["cause"] == cause, job["regs"]
         assert result["status"] == Status.DONE | Status.ERROR | cause << 8
-        assert result["d_data"].shape[0] == 0 and result["busy_cycles"] == 0
+        assert result["d_data"].shape[0] == 0
+        assert result["busy_cycles"] == CHECK_CYCLES + 1 and result["tile_ops"] == 0
     assert raw[-1]["cause"] == 0 and raw[-1]["d_data"].shape[0] == 6
 
     # Invalid metadata: D comes back flagged, the cause is META.
