@@ -510,8 +510,10 @@ class GemmEngine(wiring.Component):
             s.job_end.eq(s.d_take & self.d.payload.last),
         ]
         with m.If(s.accept & s.op_last):
-            m.d.sync += [ends.bit_select(wr, 1).eq(s.op_job_last),
-                         wr.eq(Mux(wr == depth - 1, 0, wr + 1))]
+            m.d.sync += wr.eq(Mux(wr == depth - 1, 0, wr + 1))
+            for i in range(depth):
+                with m.If(wr == i):
+                    m.d.sync += ends[i].eq(s.op_job_last)
         with m.If(s.d_take):
             m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
 
