@@ -53,6 +53,8 @@ class KeptTable(wiring.Component):
     ----------
     depth : int
         Entries the table holds (1 … 65536).
+    read_ports : int
+        Combinational read ports for the sequencer (at least 1).
 
     Members
     -------
@@ -74,8 +76,10 @@ class KeptTable(wiring.Component):
     a_rows : Out(32)
         ``Σ_g rows_g · entries_g`` (tile rows × kept K tiles): the job's A words per
         ``tile_k`` of K.
-    rd_addr : In(ceil_log2(depth)); rd_data : Out(entry_layout())
-        Combinational read port for the sequencer.
+    rd_addr : In(ArrayLayout(unsigned(ceil_log2(depth)), read_ports))
+    rd_data : Out(ArrayLayout(entry_layout(), read_ports))
+        Combinational read ports for the sequencer: ``rd_data[i]`` is the entry at
+        ``rd_addr[i]``.
 
     Latency: a scan of ``E`` entries that ends well raises ``done`` ``E + 1`` cycles after
     the ``start`` cycle (one entry per cycle); a bad entry ends it in the cycle after it.
@@ -87,8 +91,10 @@ class KeptTable(wiring.Component):
         If ``depth`` is not an integer in range.
     """
 
-    def __init__(self, depth):
+    def __init__(self, depth, *, read_ports=1):
         check_count("depth", depth)
+        check_count("read_ports", read_ports)
+        self.read_ports = read_ports
         if depth > MAX_TABLE_DEPTH:
             raise ValueError(f"depth must be at most {MAX_TABLE_DEPTH}, not {depth}")
         self.depth = depth
@@ -107,8 +113,8 @@ class KeptTable(wiring.Component):
             "err_group": Out(16),
             "err_entry": Out(16),
             "a_rows": Out(32),
-            "rd_addr": In(self.addr_width),
-            "rd_data": Out(entry_layout()),
+            "rd_addr": In(data.ArrayLayout(unsigned(self.addr_width), read_ports)),
+            "rd_data": Out(data.ArrayLayout(entry_layout(), read_ports)),
         })
 
     def elaborate(self, platform):
@@ -118,14 +124,14 @@ class KeptTable(wiring.Component):
         m.submodules.mem = mem = Memory(shape=entry_layout(), depth=self.depth, init=[])
         wr = mem.write_port()
         scan_rd = mem.read_port(domain="comb")
-        seq_rd = mem.read_port(domain="comb")
+        for i in range(self.read_ports):
+            port = mem.read_port(domain="comb")
+            m.d.comb += [port.addr.eq(self.rd_addr[i]), self.rd_data[i].eq(port.data)]
         m.d.comb += [
             self.ld.ready.eq(1),
             wr.addr.eq(self.ld.payload.addr),
             wr.data.eq(self.ld.payload.entry),
             wr.en.eq(self.ld.valid),
-            seq_rd.addr.eq(self.rd_addr),
-            self.rd_data.eq(seq_rd.data),
         ]
 
         # --- scan ------------------------------------------------------------------------------

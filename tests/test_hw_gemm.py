@@ -16,7 +16,8 @@ from amaranth.sim import Simulator
 
 import golden
 from hw.config import ConfigError, CoreConfig
-from hw.gemm import COUNTERS, CSR_READ_LATENCY, Cause, Ctrl, GemmEngine, Reg, Status
+from hw.gemm import (CHECK_CYCLES, COUNTERS, CSR_READ_LATENCY, START_LATENCY, Cause, Ctrl,
+                     GemmEngine, Reg, Status, busy_cycles)
 from hw.gemm_top import FlatGemmEngine, emit_gemm
 from tb.gemm_driver import GemmInputError, plan_gemm, run_gemms, unpack_elements
 
@@ -192,7 +193,8 @@ def test_sim_shapes(config, rng):
 
 
 def test_sim_counters_exact(rng):
-    """Counters of a small job are exact: busy = ops + pipeline + 2, nothing stalls out."""
+    """Counters of a small job are exact: busy = ops + START_LATENCY - 1 + latency (one
+    operation per cycle from the first to the last), nothing stalls out."""
     config = SMALL
     M, N, K = 4, 6, 16                   # 2 × 3 output tiles, 2 K tiles
     A = random_nm(rng, M, K, config)
@@ -203,11 +205,13 @@ def test_sim_counters_exact(rng):
     np.testing.assert_array_equal(Ds, golden.dense_mma(A, B), strict=True)
     np.testing.assert_array_equal(Dd, golden.dense_mma(A, B), strict=True)
     p = config.pipeline
+    assert START_LATENCY == 24          # 1 + check (17 multiply steps, sum, compare) + 1 + 2 + 1
     for res, ops, macs_per_op in ((rs, 12, 2 * 2 * 8), (rd, 24, 2 * 2 * 4)):
         assert res["tile_ops"] == ops
         assert res["macs"] == ops * macs_per_op == M * N * K
-        assert res["busy_cycles"] == ops + p + 2
-        assert res["stall_in"] == p + 2
+        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 23 + p + 1
+        assert res["stall_in"] == 23 + p + 1
+        assert res["run_cycles"] == res["busy_cycles"] and res["jobs"] == 1
         assert res["stall_out"] == 0
         assert res["d_tiles"] == 6
         assert res["cycles"] > res["busy_cycles"]
@@ -275,13 +279,15 @@ def _raw_job(config, regs, *, a_words=0, b_words=0):
     ([0, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF], Cause.A_RANGE | Cause.B_RANGE),
 ])
 def test_sim_bad_descriptor(regs, cause):
-    """Zero or over-limit dimensions end at once with DONE and the cause; no D tile."""
+    """Zero or over-limit dimensions end after the check with DONE and the cause; no D tile.
+    BUSY is high from the cycle after START through the launch cycle that rejects it."""
     res, ok = rtl_jobs([_raw_job(SMALL, regs),
                         _raw_job(SMALL, [0, 1, 1, 1, 0, 0], a_words=1, b_words=1)], SMALL)
     assert res["cause"] == cause
     assert res["status"] == Status.DONE | Status.ERROR | cause << 8
-    assert res["beats"] == [] and res["run_cycles"] == 0
-    assert res["busy_cycles"] == 0 and res["tile_ops"] == 0
+    assert res["beats"] == [] and res["run_cycles"] == CHECK_CYCLES + 1
+    assert res["busy_cycles"] == CHECK_CYCLES + 1 and res["tile_ops"] == 0
+    assert res["jobs"] == 1
     # The engine takes the next job normally.
     assert ok["cause"] == 0 and len(ok["beats"]) == 1
 
@@ -301,7 +307,7 @@ def test_sim_dense_core(rng):
     B = rng.integers(-128, 128, (13, 5))
     ((D, res),) = rtl_gemms([dict(A=A, B=B, sparse=False)], config)
     np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
-    assert res["busy_cycles"] == res["tile_ops"] + config.pipeline + 2
+    assert res["busy_cycles"] == busy_cycles(res["tile_ops"], config)
 
 
 def test_sim_invalid_metadata(rng):
@@ -328,21 +334,36 @@ def test_sim_invalid_metadata(rng):
     np.testing.assert_array_equal(D2, ref, strict=True)
 
 
-def test_sim_start_while_busy_ignored(rng):
-    """A START during a job is ignored; registers written during a job do not disturb it."""
+def test_sim_start_queues(rng):
+    """START during a job queues the next one (registers written after it do not disturb
+    either); a START while one already waits is refused with QUEUE. Both queued jobs run
+    back to back, one idle issue cycle between them, each D tile run ending in ``last``."""
     config = SMALL
-    A = random_nm(rng, 4, 16, config)
-    B = rng.integers(-128, 128, (16, 4))
+    A = random_nm(rng, 8, 16, config)           # 4 × 4 output tiles, 2 K tiles: 32 ops
+    B = rng.integers(-128, 128, (16, 8))
 
     async def extra(ctx, dut, write):
-        await write(ctx, Reg.CTRL, Ctrl.START)
-        await write(ctx, Reg.M_TILES, 0)          # would be a bad job if it were taken
-        await write(ctx, Reg.CTRL, Ctrl.START)
+        await write(ctx, Reg.CTRL, Ctrl.START)     # job 1 is checked in the queue
+        await ctx.tick().repeat(CHECK_CYCLES + 1)  # ... and launched: the queue is free
+        await write(ctx, Reg.CTRL, Ctrl.START)     # job 2 waits in the queue
+        await write(ctx, Reg.M_TILES, 0)           # would be a bad job if it were taken
+        await write(ctx, Reg.CTRL, Ctrl.START)     # refused: QUEUE
 
-    # ``extra`` starts the job itself; the testbench's own START then hits a busy engine.
-    ((D, res),) = rtl_gemms([dict(A=A, B=B)], config, extra=extra)
-    np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
-    assert res["cause"] == 0
+    # ``extra`` starts the jobs itself; the testbench's own START is refused too.
+    job, _ = plan_gemm(B, A, config=config, a_depth=DEPTH, b_depth=DEPTH)
+    (res,) = rtl_jobs([job], config, extra=extra)
+    assert res["cause"] == Cause.QUEUE
+    assert res["status"] == Status.DONE | Status.ERROR | Cause.QUEUE << 8
+    assert res["jobs"] == 2 and res["lasts"] == ([0] * 15 + [1]) * 2
+    ops = 4 * 4 * 2
+    # Job 2 follows job 1 with one idle cycle.
+    assert res["busy_cycles"] == busy_cycles(2 * ops, config) + 1
+    nbytes = config.tile_m * config.tile_n * config.acc_width // 8
+    raw = np.array([list(b.to_bytes(nbytes, "little")) for b in res["beats"]], np.uint8)
+    tiles = unpack_elements(raw, config.acc_width, config.tile_m * config.tile_n)
+    for half in (tiles[:16], tiles[16:]):
+        D = half.reshape(4, 4, 2, 2).transpose(0, 2, 1, 3).reshape(8, 8)
+        np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
 
 
 def test_sim_info_registers():
@@ -405,7 +426,7 @@ def test_sim_split(rng):
         np.testing.assert_array_equal(D, ref, strict=True)
         assert counters["jobs"] == jobs and counters["cause"] == 0
         assert counters["tile_ops"] == ops
-        assert counters["busy_cycles"] == ops + jobs * (config.pipeline + 2)
+        assert counters["busy_cycles"] == ops + jobs * (START_LATENCY - 1 + config.latency)
 
 
 def test_sim_reset_mid_job(rng):

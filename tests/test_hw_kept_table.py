@@ -22,6 +22,7 @@ def test_init():
     dut = KeptTable(64)
     assert dut.addr_width == 6
     assert dut.rd_data.shape().size == 17
+    assert KeptTable(64, read_ports=3).rd_data.shape().size == 3 * 17
 
 
 @pytest.mark.parametrize("depth,exc,message", [
@@ -48,8 +49,9 @@ def run_scans(dut, table, scans, pattern=None):
             await stream_put(ctx, dut.ld, {"addr": i, "entry": {"block": block, "last": last}},
                              pattern=pattern)
         for i in range(len(table)):
-            ctx.set(dut.rd_addr, i)
-            readback.append((ctx.get(dut.rd_data.block), ctx.get(dut.rd_data.last)))
+            ctx.set(dut.rd_addr[i % dut.read_ports], i)
+            entry = dut.rd_data[i % dut.read_ports]
+            readback.append((ctx.get(entry.block), ctx.get(entry.last)))
         for base, mt, gt, kt in scans:
             for sig, value in ((dut.base, base), (dut.m_tiles, mt), (dut.group_tiles, gt),
                                (dut.k_tiles, kt)):
@@ -87,7 +89,7 @@ def test_sim_hand_cases():
     # a descending one [3, 1] at 8..9 and an unterminated one at the very end (10..11).
     table = [(0, 0), (2, 1), (1, 1), (0, 0), (1, 0), (3, 1), (2, 0), (2, 1), (3, 0), (1, 1),
              (0, 0), (1, 0)]
-    dut = KeptTable(len(table))
+    dut = KeptTable(len(table), read_ports=3)
     scans = [
         (0, 6, 2, 4),    # three groups of 2 tile rows: rows 2·2 + 2·1 + 2·3 = 12
         (0, 5, 2, 4),    # last group 1 row: 2·2 + 2·1 + 1·3 = 9
