@@ -120,6 +120,74 @@ class TilewiseTB(GemmTB):
         }
 
 
+    async def run_batch(self, jobs, poll):
+        """:meth:`GemmTB.run_batch` with each job's kept-block table loaded beside its A and
+        B (after the job before it left the queue) and its tile-wise registers written."""
+        dut = self.dut
+        await self.write(Reg.CTRL, Ctrl.CLEAR | Ctrl.CLEAR_COUNTERS)
+        timeout = sum(int(job["scalars"][9]) for job in jobs)
+        watchdog = cocotb.start_soon(self._watchdog(timeout))
+        collector = cocotb.start_soon(self.collect_jobs(len(jobs)))
+        start = None
+        wall = time.perf_counter()
+        for index, job in enumerate(jobs):
+            a_load, b_load, mode, mt, nt, kt, a_base, b_base, _, _ = \
+                (int(x) for x in job["scalars"])
+            enable, group_tiles, t_base, t_load = \
+                [int(x) for x in job["tw"]] if "tw" in job else [0, 0, 0, 0]
+            if index:
+                await self.wait_queue_free(poll)
+            a_fields = [("ld_a_values", job["a_values"])]
+            if self.params["sparse_core"]:
+                a_fields.append(("ld_a_meta", job["a_meta"]))
+            load_a = cocotb.start_soon(self.load("a", a_load, a_fields))
+            load_t = None
+            if "t_block" in job and job["t_block"].shape[0]:
+                load_t = cocotb.start_soon(self.load_table(t_load, job["t_block"],
+                                                           job["t_last"]))
+            await self.load("b", b_load, [("ld_b_data", job["b_data"])])
+            await load_a
+            if load_t is not None:
+                await load_t
+            for reg, value in ((Reg.MODE, mode), (Reg.M_TILES, mt), (Reg.N_TILES, nt),
+                               (Reg.K_TILES, kt), (Reg.A_BASE, a_base), (Reg.B_BASE, b_base),
+                               (TW["TW_CTRL"], enable), (TW["TW_GROUP"], group_tiles),
+                               (TW["TW_BASE"], t_base)):
+                await self.write(reg, value)
+            if index:
+                await self.wait_queue_free(poll)
+            if start is None:
+                start = get_sim_time("ns")
+            await self.write(Reg.CTRL, Ctrl.START)
+        per_job = await collector
+        while True:
+            await ReadOnly()
+            if dut.done.value:
+                break
+            await RisingEdge(dut.clk)
+        await RisingEdge(dut.clk)
+        cycles = round((get_sim_time("ns") - start) / PERIOD_NS)
+        wall = time.perf_counter() - wall
+        watchdog.cancel()
+        dut.d_ready.value = 0
+        counters = [await self.read64(reg) for _, reg in COUNTERS]   # CYCLES first
+        status = await self.read(Reg.STATUS)
+        tw_err = await self.read(TW["TW_ERR"])
+        tw_err_at = await self.read(TW["TW_ERR_AT"])
+        nbytes = (len(dut.d_data) + 7) // 8
+        out = {"batch_scalars": np.array([status, (status >> 8) & 0xFF, cycles, *counters],
+                                         dtype=np.uint64).astype(np.int64),
+               "batch_wall": np.array([wall]),
+               "batch_tw_result": np.array([tw_err, tw_err_at & 0xFFFF, tw_err_at >> 16],
+                                           dtype=np.int64)}
+        for index, (beats, errors, lasts) in enumerate(per_job):
+            out[f"j{index}_d_data"] = np.frombuffer(b"".join(beats), dtype=np.uint8).reshape(
+                len(beats), nbytes)
+            out[f"j{index}_d_error"] = np.array(errors, dtype=np.uint8)
+            out[f"j{index}_d_last"] = np.array(lasts, dtype=np.uint8)
+        return out
+
+
 @cocotb.test()
 async def run_jobs(dut):
     """Run every job of ``GEMM_JOBS`` and save the results to ``GEMM_RESULTS``."""
@@ -128,9 +196,13 @@ async def run_jobs(dut):
     out = {}
     with np.load(os.environ["GEMM_JOBS"]) as jobs:
         count = int(jobs["count"][0])
-        for i in range(count):
-            job = {key[len(f"j{i}_"):]: jobs[key] for key in jobs.files
-                   if key.startswith(f"j{i}_")}
+        loaded = [{key[len(f"j{i}_"):]: jobs[key] for key in jobs.files
+                   if key.startswith(f"j{i}_")} for i in range(count)]
+        batch = int(jobs["batch"][0]) if "batch" in jobs.files else 0
+    if batch:
+        out = await tb.run_batch(loaded, poll=batch)
+    else:
+        for i, job in enumerate(loaded):
             result = await tb.run_job(job)
             for key, value in result.items():
                 out[f"j{i}_{key}"] = value

@@ -193,10 +193,12 @@ def plan_rowwise(A, B, mask, *, group, sparse=False, kept=None, config=CoreConfi
 
 
 def run_tw_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-                    build_name=None):
+                    build_name=None, batch=0):
     """:func:`tb.gemm_driver.run_raw_jobs` for plain and tile-wise raw jobs, run by
     :mod:`tb.tb_tilewise` in one simulator launch. Results also hold ``tw_err``,
-    ``tw_err_entry`` and ``tw_err_group`` (TW_ERR / TW_ERR_AT after the job)."""
+    ``tw_err_entry`` and ``tw_err_group`` (TW_ERR / TW_ERR_AT after the job). With
+    ``batch`` (a STATUS poll interval) the jobs run back to back, each loaded while the one
+    before runs; status and counters then describe the whole batch (same in every dict)."""
     from .runner import run_cocotb
 
     path, module, build_name = build_engine(config, a_depth, b_depth, build_name)
@@ -216,7 +218,7 @@ def run_tw_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth
     stamp = f"{os.getpid()}_{time.monotonic_ns()}"
     jobs_path = folder / f"twjobs_{stamp}.npz"
     results_path = folder / f"twresults_{stamp}.npz"
-    np.savez(jobs_path, count=np.array([len(jobs)]), **arrays)
+    np.savez(jobs_path, count=np.array([len(jobs)]), batch=np.array([int(batch)]), **arrays)
     params = dict(tile_m=config.tile_m, tile_n=config.tile_n, tile_k=config.tile_k,
                   acc_width=config.acc_width, sparse_core=config.sparse)
     try:
@@ -229,6 +231,9 @@ def run_tw_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth
             for i in range(len(jobs)):
                 r = {key[len(f"j{i}_"):]: res[key] for key in res.files
                      if key.startswith(f"j{i}_")}
+                if batch:
+                    r.update(scalars=res["batch_scalars"], wall=res["batch_wall"],
+                             tw_result=res["batch_tw_result"])
                 scal = r.pop("scalars")
                 result = {"status": int(scal[0]), "cause": int(scal[1]),
                           "run_cycles": int(scal[2])}
@@ -351,8 +356,12 @@ def _counters(parts):
     return counters
 
 
+#: STATUS poll interval (cycles) of the overlapped batch while it waits for the queue.
+BATCH_POLL = 16
+
+
 def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-              build_name=None, check=True, runner=None):
+              build_name=None, check=True, runner=None, overlap=False):
     """Run GEMMs of several kinds in one simulator launch; returns ``[(D, counters)]``.
 
     Each item is a dict with ``kind`` and its arguments:
@@ -370,8 +379,18 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
     reports ``tw_err`` / ``tw_err_group`` / ``tw_err_entry``. With ``check``, a rejected
     table raises :class:`TableRejected` and any other error cause :class:`GemmJobError`.
     ``runner`` replaces :func:`run_tw_raw_jobs` (e.g. an Amaranth-simulator run).
+
+    With ``overlap`` the engine jobs run back to back, each loaded (A, B, table) while the
+    one before it runs: engine job ``i`` uses half ``i % 2`` of each buffer and of the table
+    (so every job must fit half), and every item's counters are **the whole batch's**
+    (``cycles`` from the clear before the first load to the end of the last job).
     """
     cfg = config
+    if overlap:
+        halves = (a_depth // 2, b_depth // 2, DEFAULT_T_DEPTH // 2)
+        plan_a, plan_b, plan_t = halves
+    else:
+        plan_a, plan_b, plan_t = a_depth, b_depth, DEFAULT_T_DEPTH
     raw, plans = [], []
     for index, item in enumerate(items):
         item = dict(item)
@@ -379,14 +398,14 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
         before = len(raw)
         if kind == "gemm":
             job, shape = plan_gemm(item["B"], item["A"], sparse=item.get("sparse", False),
-                                   config=cfg, a_depth=a_depth, b_depth=b_depth)
+                                   config=cfg, a_depth=plan_a, b_depth=plan_b)
             plans.append((kind, [(job, slice(0, shape[0]), shape)], shape, len(raw)))
             raw.append(job)
         elif kind == "tw":
             job, shape, _ = plan_tilewise(item["A"], item["B"], item["lists"],
                                           group=item["group"],
                                           sparse=item.get("sparse", False), config=cfg,
-                                          a_depth=a_depth, b_depth=b_depth,
+                                          a_depth=plan_a, b_depth=plan_b, t_depth=plan_t,
                                           t_base=item.get("t_base", 0),
                                           validate=item.get("validate", True))
             plans.append((kind, [(job, slice(0, shape[0]), shape)], shape, len(raw)))
@@ -394,8 +413,7 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
         elif kind == "rowtw":
             subs = plan_rowwise(item["A"], item["B"], item["mask"], group=item["group"],
                                 sparse=item.get("sparse", False), kept=item.get("kept"),
-                                config=cfg,
-                                a_depth=a_depth, b_depth=b_depth)
+                                config=cfg, a_depth=plan_a, b_depth=plan_b)
             shape = (np.asarray(item["A"]).shape[0], np.asarray(item["B"]).shape[1])
             plans.append((kind, subs, shape, len(raw)))
             raw.extend(job for job, _, _ in subs if job is not None)
@@ -408,13 +426,27 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
         for offset, job in enumerate(raw[before:]):
             job.update(ready=ready, seed=int(item.get("seed", 0)) + offset,
                        timeout=int(job["timeout"] / ready))
-    results = (runner or run_tw_raw_jobs)(raw, config=cfg, a_depth=a_depth,
-                                          b_depth=b_depth, build_name=build_name)
+    if overlap:
+        for index, job in enumerate(raw):
+            half = index % 2
+            job["a_load"] = job["regs"][4] = half * halves[0]
+            job["b_load"] = job["regs"][5] = half * halves[1]
+            if "tw" in job:
+                job["tw"] = np.array([1, job["tw"][1], half * halves[2], half * halves[2]],
+                                     dtype=np.int64)
+        results = (runner or run_tw_raw_jobs)(raw, config=cfg, a_depth=a_depth,
+                                              b_depth=b_depth, build_name=build_name,
+                                              batch=BATCH_POLL)
+    else:
+        results = (runner or run_tw_raw_jobs)(raw, config=cfg, a_depth=a_depth,
+                                              b_depth=b_depth, build_name=build_name)
     out = []
     for kind, subs, (M, N), first in plans:
         count = sum(job is not None for job, _, _ in subs)
         parts = results[first:first + count]
-        counters = _counters(parts)
+        counters = _counters(parts[:1] if overlap else parts)
+        if overlap:
+            counters["jobs"] = parts[0]["jobs"]        # engine jobs in the whole batch
         if kind == "tw":
             counters.update(tw_err=parts[0]["tw_err"], tw_err_group=parts[0]["tw_err_group"],
                             tw_err_entry=parts[0]["tw_err_entry"])
