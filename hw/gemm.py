@@ -22,8 +22,9 @@ from .regmap import WORD_ADDR_WIDTH
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
-           "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH", "DEFAULT_T_DEPTH",
-           "CHECK_CYCLES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles"]
+           "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
+           "CHECK_CYCLES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles",
+           "DEFAULT_T_DEPTH"]
 
 #: Width of the register file's (word) address and data buses.
 CSR_ADDR_WIDTH = WORD_ADDR_WIDTH
