@@ -101,9 +101,28 @@ def main(argv=None):
     parser.add_argument("--synth", default=str(REPORTS / "synth" / "results.json"),
                         help="place-and-route records for Fmax (reports/synth/results.json)")
     parser.add_argument("--out", default=str(REPORTS), help="output folder (reports/)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="simulate nothing: recompute GMAC/s of the saved "
+                             "gemm_bench.json with the current place-and-route records")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be at least 1, not {args.batch}")
+    if args.rescore:
+        out = pathlib.Path(args.out)
+        report = json.loads((out / "gemm_bench.json").read_text())
+        report["fmax"] = fmax = synth_fmax(args.synth)
+        report.setdefault("peaks", {"sparse": CONFIG.macs_per_op,
+                                    "dense": CONFIG.tile_m * CONFIG.tile_n * CONFIG.kept_k})
+        for row in report["shapes_MxNxK"]:
+            for key in ("sparse", "dense", "batch_sparse", "batch_dense"):
+                mode = key.removeprefix("batch_")
+                entry = row[key]
+                entry.pop("gmacs_effective", None)
+                if fmax.get(mode):
+                    peak = report["peaks"][mode]
+                    entry["gmacs_effective"] = (fmax[mode]["fmax_mhz"] * 1e6 * peak
+                                                * entry["utilization_total"] / 1e9)
+        return write_outputs(report, out)
 
     config = CONFIG
     fmax = synth_fmax(args.synth)
@@ -152,24 +171,31 @@ def main(argv=None):
               f"{row['batch_speedup_total']:.4f}", flush=True)
     wall = time.perf_counter() - wall
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     report = {"config": config.name, "a_depth": A_DEPTH, "b_depth": B_DEPTH,
-              "batch": args.batch, "seed": args.seed, "fmax": fmax,
+              "batch": args.batch, "seed": args.seed, "fmax": fmax, "peaks": peaks,
               "simulator_wall_s": wall, "shapes_MxNxK": rows}
+    return write_outputs(report, pathlib.Path(args.out))
+
+
+def write_outputs(report, out):
+    """``gemm_bench.json``, ``.md`` and ``.png`` of a report into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     (out / "gemm_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    rows, fmax, batch = report["shapes_MxNxK"], report["fmax"], report["batch"]
+    config_name, wall = report["config"], report["simulator_wall_s"]
 
     def gmacs(entry):
         value = entry.get("gmacs_effective")
         return f"{value:.1f}" if value else "n/a"
 
     fmax_line = ", ".join(f"{mode} engine {v['fmax_mhz']:.1f} MHz" for mode, v in fmax.items())
-    lines = [f"# GEMM engine benchmark ({config.name}, buffers {A_DEPTH}/{B_DEPTH} words)",
+    lines = [f"# GEMM engine benchmark ({config_name}, buffers {report['a_depth']}/"
+             f"{report['b_depth']} words)",
              "",
              "Verilator; shapes M×N×K; every D checked bit-exactly against the golden model.",
              "Utilization = operations / cycles; busy = START to done, total = every cycle "
              "from the counter clear to the counter read (loads, registers, readback).",
-             f"Batch = {args.batch} back-to-back jobs, each loaded while the one before runs.",
+             f"Batch = {batch} back-to-back jobs, each loaded while the one before runs.",
              "Effective GMAC/s = Fmax × dense-equivalent MACs/cycle × total utilization; "
              f"Fmax: {fmax_line or 'no place-and-route record (run make synth)'}.",
              "",
@@ -179,7 +205,7 @@ def main(argv=None):
     for r in rows:
         shape = f"{r['M']}×{r['N']}×{r['K']}"
         for run, s, d, ratio in (("single", r["sparse"], r["dense"], r["speedup_total"]),
-                                 (f"batch of {args.batch}", r["batch_sparse"],
+                                 (f"batch of {batch}", r["batch_sparse"],
                                   r["batch_dense"], r["batch_speedup_total"])):
             lines.append(
                 f"| {shape} | {run} | {s['total_cycles']} | {d['total_cycles']} "
@@ -204,8 +230,8 @@ def main(argv=None):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for key, style, label in (("sparse", "o--", "sparse, single"),
                               ("dense", "s--", "dense, single"),
-                              ("batch_sparse", "o-", f"sparse, batch of {args.batch}"),
-                              ("batch_dense", "s-", f"dense, batch of {args.batch}")):
+                              ("batch_sparse", "o-", f"sparse, batch of {batch}"),
+                              ("batch_dense", "s-", f"dense, batch of {batch}")):
         ax1.plot(x, [100 * r[key]["utilization_total"] for r in rows], style, label=label)
     ax1.set_xticks(x, labels)
     ax1.set_ylabel("utilization, every cycle counted (%)")
@@ -213,12 +239,12 @@ def main(argv=None):
     ax1.legend()
     ax2.plot(x, [r["speedup_total"] for r in rows], "s--", label="single job")
     ax2.plot(x, [r["batch_speedup_total"] for r in rows], "o-",
-             label=f"batch of {args.batch}")
+             label=f"batch of {batch}")
     ax2.axhline(1.99, color="gray", linestyle=":")
     ax2.set_xticks(x, labels)
     ax2.set_ylabel("dense / sparse total cycles")
     ax2.legend()
-    fig.suptitle(f"GEMM engine, {config.name}")
+    fig.suptitle(f"GEMM engine, {config_name}")
     fig.tight_layout()
     fig.savefig(out / "gemm_bench.png", dpi=120)
     print("\n".join(lines))
