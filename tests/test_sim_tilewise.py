@@ -105,11 +105,13 @@ def test_tilewise_rtl(rng):
             assert (counters["tw_err"], counters["tw_err_group"],
                     counters["tw_err_entry"]) == expected
     print(f"checked {checked} D elements of {len(items)} jobs")
+    check_overlapped_batch(rng)
 
 
-def test_tilewise_rtl_overlapped_batch(rng):
+def check_overlapped_batch(rng):
     """Back-to-back jobs, each loaded (A, B, table) while the one before runs: D exact, the
-    batch's operations the sum of its jobs', fewer cycles than the same jobs one by one."""
+    batch's operations the sum of its jobs', fewer cycles than the same jobs one by one.
+    (Called from test_tilewise_rtl: one test per build folder, never two at once.)"""
     cfg = SMALL
     items, want, ops = [], [], 0
     for index in range(6):
