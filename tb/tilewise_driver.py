@@ -381,14 +381,15 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
     ``runner`` replaces :func:`run_tw_raw_jobs` (e.g. an Amaranth-simulator run).
 
     With ``overlap`` the engine jobs run back to back, each loaded (A, B, table) while the
-    one before it runs: engine job ``i`` uses half ``i % 2`` of each buffer and of the table
-    (so every job must fit half), and every item's counters are **the whole batch's**
+    one before it runs: engine job ``i`` uses half ``i % 2`` of each buffer (so every job
+    must fit half) and of the table (unless all tile-wise jobs share one table, which then
+    sits at 0), and every item's counters are **the whole batch's**
     (``cycles`` from the clear before the first load to the end of the last job).
     """
     cfg = config
     if overlap:
         halves = (a_depth // 2, b_depth // 2, DEFAULT_T_DEPTH // 2)
-        plan_a, plan_b, plan_t = halves
+        plan_a, plan_b, plan_t = halves[0], halves[1], DEFAULT_T_DEPTH
     else:
         plan_a, plan_b, plan_t = a_depth, b_depth, DEFAULT_T_DEPTH
     raw, plans = [], []
@@ -427,13 +428,22 @@ def run_batch(items, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
             job.update(ready=ready, seed=int(item.get("seed", 0)) + offset,
                        timeout=int(job["timeout"] / ready))
     if overlap:
+        # Tables: one shared region when every tile-wise job has the same table (reloading
+        # identical entries under a running job changes nothing), else alternating halves.
+        tables = [(job["t_block"].tolist(), job["t_last"].tolist()) for job in raw
+                  if "tw" in job]
+        shared = all(t == tables[0] for t in tables)
         for index, job in enumerate(raw):
             half = index % 2
             job["a_load"] = job["regs"][4] = half * halves[0]
             job["b_load"] = job["regs"][5] = half * halves[1]
             if "tw" in job:
-                job["tw"] = np.array([1, job["tw"][1], half * halves[2], half * halves[2]],
-                                     dtype=np.int64)
+                if not shared and job["t_block"].size > halves[2]:
+                    raise GemmInputError(f"overlapped tile-wise jobs with different tables "
+                                         f"must fit half the table ({halves[2]} entries), "
+                                         f"not {job['t_block'].size}")
+                t_base = 0 if shared else half * halves[2]
+                job["tw"] = np.array([1, job["tw"][1], t_base, t_base], dtype=np.int64)
         results = (runner or run_tw_raw_jobs)(raw, config=cfg, a_depth=a_depth,
                                               b_depth=b_depth, build_name=build_name,
                                               batch=BATCH_POLL)
