@@ -6,8 +6,10 @@ batch, default 8). Every job is checked bit-exactly against ``golden.sparse_mma`
 ``reports/gemm_bench.png``.
 
 The engine is the fast one: the p11 registered-DSP core (``CoreConfig(pipeline=11,
-dsp="ecp5")``, 4×4×16) with DP16KD buffers, simulated with the primitive models. Shapes are
-M×N×K (A is M×K, B is K×N). For each shape:
+dsp="ecp5")``, 4×4×16; ``--dsp generic`` simulates the p11 core with plain multiplies, same
+latency and cycle counts, for a much smaller Verilator build). Its deep buffers (4 096 / 8 192
+words) are simulated as generic memories, which have the DP16KD buffers' read latency and
+so the same cycle counts. Shapes are M×N×K (A is M×K, B is K×N). For each shape:
 
 * **single job**: clear counters, load A and B, program, START, take D, read counters.
 * **batch**: ``--batch`` back-to-back jobs of that shape (``tb.gemm_driver.run_batch``): job
