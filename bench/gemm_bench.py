@@ -6,8 +6,10 @@ batch, default 8). Every job is checked bit-exactly against ``golden.sparse_mma`
 ``reports/gemm_bench.png``.
 
 The engine is the fast one: the p11 registered-DSP core (``CoreConfig(pipeline=11,
-dsp="ecp5")``, 4×4×16) with DP16KD buffers, simulated with the primitive models. Shapes are
-M×N×K (A is M×K, B is K×N). For each shape:
+dsp="ecp5")``, 4×4×16; ``--dsp generic`` simulates the p11 core with plain multiplies, same
+latency and cycle counts, for a much smaller Verilator build). Its deep buffers (4 096 / 8 192
+words) are simulated as generic memories, which have the DP16KD buffers' read latency and
+so the same cycle counts. Shapes are M×N×K (A is M×K, B is K×N). For each shape:
 
 * **single job**: clear counters, load A and B, program, START, take D, read counters.
 * **batch**: ``--batch`` back-to-back jobs of that shape (``tb.gemm_driver.run_batch``): job
@@ -40,6 +42,10 @@ QUICK_SHAPES = SHAPES[:2]
 #: A holds two dense 256×256 A matrices (2 × 2 048 words), B two 256×1024 B matrices.
 A_DEPTH, B_DEPTH = 4096, 8192
 CONFIG = CoreConfig(pipeline=11, dsp="ecp5")
+#: Buffers of the simulated engine: the generic memory (Amaranth Memory + output register)
+#: has the DP16KD buffers' timing (read latency 2) without hundreds of DP16KD model
+#: instances in the Verilator build; tests/test_gemm_sim.py runs the DP16KD build itself.
+MEMORY = "generic"
 #: Place-and-route records of the engines (bench/synth.py labels).
 SYNTH_LABELS = {"sparse": "gemm-sparse-4x4x16-a8-p11-ecp5-d2048",
                 "dense": "gemm-dense-4x4x16-a8-p11-ecp5-d2048"}
@@ -101,6 +107,10 @@ def main(argv=None):
     parser.add_argument("--synth", default=str(REPORTS / "synth" / "results.json"),
                         help="place-and-route records for Fmax (reports/synth/results.json)")
     parser.add_argument("--out", default=str(REPORTS), help="output folder (reports/)")
+    parser.add_argument("--dsp", choices=("ecp5", "generic"), default=CONFIG.dsp,
+                        help="multipliers of the simulated p11 core (ecp5: MULT18X18D and "
+                             "TRELLIS_FF models; generic: plain multiplies, same cycles, "
+                             "a much smaller Verilator build)")
     parser.add_argument("--rescore", action="store_true",
                         help="simulate nothing: recompute GMAC/s of the saved "
                              "gemm_bench.json with the current place-and-route records")
@@ -124,7 +134,8 @@ def main(argv=None):
                                                 * entry["utilization_total"] / 1e9)
         return write_outputs(report, out)
 
-    config = CONFIG
+    config = CoreConfig(pipeline=CONFIG.pipeline, dsp=args.dsp)
+    build = f"gemm_bench_p{config.pipeline}_{args.dsp}"
     fmax = synth_fmax(args.synth)
     rng = np.random.default_rng(args.seed)
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -144,7 +155,8 @@ def main(argv=None):
             batch["dense"].append(dict(A=A, B=B, sparse=False))
             refs.append(golden.sparse_mma(values, metadata, B))
         singles = run_gemms([batch["sparse"][0], batch["dense"][0]], config=config,
-                            a_depth=A_DEPTH, b_depth=B_DEPTH, build_name="gemm_bench_p11")
+                            a_depth=A_DEPTH, b_depth=B_DEPTH, build_name=build,
+                            memory=MEMORY)
         for mode, (D, counters) in zip(("sparse", "dense"), singles):
             if not np.array_equal(D, refs[0]):
                 raise SystemExit(f"{mode} {M}x{N}x{K}: D differs from the golden model")
@@ -152,7 +164,7 @@ def main(argv=None):
                                fmax.get(mode, {}).get("fmax_mhz"))
         for mode in ("sparse", "dense"):
             Ds, counters = run_batch(batch[mode], config=config, a_depth=A_DEPTH,
-                                     b_depth=B_DEPTH, build_name="gemm_bench_p11")
+                                     b_depth=B_DEPTH, build_name=build, memory=MEMORY)
             for D, ref in zip(Ds, refs):
                 if not np.array_equal(D, ref):
                     raise SystemExit(f"batch {mode} {M}x{N}x{K}: D differs from the golden "
@@ -171,7 +183,7 @@ def main(argv=None):
               f"{row['batch_speedup_total']:.4f}", flush=True)
     wall = time.perf_counter() - wall
 
-    report = {"config": config.name, "a_depth": A_DEPTH, "b_depth": B_DEPTH,
+    report = {"config": config.name, "memory": MEMORY, "a_depth": A_DEPTH, "b_depth": B_DEPTH,
               "batch": args.batch, "seed": args.seed, "fmax": fmax, "peaks": peaks,
               "simulator_wall_s": wall, "shapes_MxNxK": rows}
     return write_outputs(report, pathlib.Path(args.out))

@@ -50,10 +50,11 @@ class FlatGemmEngine(wiring.Component):
     busy, done : ``Out(1)``; cause : ``Out(CAUSE_WIDTH)``
     """
 
-    def __init__(self, config, *, a_depth, b_depth, t_depth=DEFAULT_T_DEPTH):
+    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth, t_depth=t_depth)
+        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
+                                  t_depth=t_depth)
         self.t_depth = t_depth
         self.config = config
         self.a_depth = a_depth
@@ -130,15 +131,21 @@ class FlatGemmEngine(wiring.Component):
         return m
 
 
-def gemm_module_name(config, *, a_depth, b_depth, t_depth=DEFAULT_T_DEPTH):
-    """Module (and build folder) name of one engine configuration."""
+def gemm_module_name(config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
+    """Module (and build folder) name of one engine configuration (``_m<memory>`` appended
+    when ``memory`` is not the configuration's default, ``_t<t_depth>`` when the tile-wise
+    table is not the default size)."""
+    default = "ecp5" if config.dsp == "ecp5" else "generic"
     tail = "" if t_depth == DEFAULT_T_DEPTH else f"_t{t_depth}"
+    if memory is not None and memory != default:
+        return f"gemm_{config.name}_a{a_depth}_b{b_depth}_m{memory}{tail}"
     return f"gemm_{config.name}_a{a_depth}_b{b_depth}{tail}"
 
 
-def emit_gemm(config, *, a_depth, b_depth, t_depth=DEFAULT_T_DEPTH, name=None):
+def emit_gemm(config, *, a_depth, b_depth, name=None, memory=None, t_depth=DEFAULT_T_DEPTH):
     """Verilog text of the flat-port GEMM engine; deterministic (no source paths)."""
-    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, t_depth=t_depth)
-    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth,
+    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
+                         t_depth=t_depth)
+    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
                                     t_depth=t_depth)
     return verilog.convert(top, name=name, emit_src=False)
