@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) bench/golden_bench.py
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
+	$(PY) -m bench.tw_bench
 
 # Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel;
 # a bounded job still running after FORMAL_TIMEOUT s reports the cycles it checked.

@@ -10,7 +10,8 @@ __all__ = ["ENGINE_REGISTERS", "COUNTER_NAMES"]
 _DIM = 16   # job dimensions and base addresses are 16-bit
 
 #: The 64-bit performance counters, in address order from 0x10 (low word at the even address).
-COUNTER_NAMES = ("cycles", "busy_cycles", "stall_in", "stall_out", "tile_ops", "macs", "d_tiles")
+COUNTER_NAMES = ("cycles", "busy_cycles", "stall_in", "stall_out", "tile_ops", "macs", "d_tiles",
+                 "jobs")
 
 
 def _counter_registers():
@@ -24,14 +25,35 @@ def _counter_registers():
     return registers
 
 
+def _tilewise_registers():
+    # Tile-wise (TW/TVW) job registers, 0x30-0x3F (docs/tilewise.md; owner: tilewise).
+    return [
+        Register("TW_CTRL", 0x30, Access.RW, (
+            Field("enable", 0, 1, doc="1 = the next START runs a tile-wise job"),),
+            "tile-wise job mode"),
+        Register("TW_GROUP", 0x31, Access.RW, (Field("value", 0, _DIM),),
+                 "G / tile_m: tile rows of A per group (one kept list each)"),
+        Register("TW_BASE", 0x32, Access.RW, (Field("value", 0, _DIM),),
+                 "table address of group 0's first entry"),
+        Register("TW_DEPTH", 0x33, Access.RO, (Field("value", 0, 32),), "table entries"),
+        Register("TW_ERR", 0x34, Access.RO, (
+            Field("kind", 0, 3, doc="hw.kept_table.TableError of the last scan"),),
+            "why the last tile-wise job's table was rejected"),
+        Register("TW_ERR_AT", 0x35, Access.RO, (
+            Field("entry", 0, 16, doc="entry inside the group's list (0 = first)"),
+            Field("group", 16, 16, doc="group at fault")), "where the table was rejected"),
+    ]
+
+
 ENGINE_REGISTERS = RegisterMap([
     Register("CTRL", 0x00, Access.WO, (
-        Field("start", 0, 1, doc="start the job in the descriptor registers"),
+        Field("start", 0, 1, doc="queue the job in the descriptor registers"),
         Field("clear", 1, 1, doc="clear DONE and the error cause"),
         Field("clear_counters", 2, 1, doc="zero every performance counter"),
     ), "control strobes (read 0)"),
     Register("STATUS", 0x01, Access.RO, (
         Field("busy", 0, 1), Field("done", 1, 1), Field("error", 2, 1, doc="cause != 0"),
+        Field("queued", 3, 1, doc="a started job waits in the queue: START now is refused"),
         Field("cause", 8, 8, doc="error cause bits (hw.gemm.Cause)"),
     ), "job status"),
     Register("MODE", 0x02, Access.RW, (Field("dense", 0, 1, doc="1 = dense job"),),
@@ -51,4 +73,5 @@ ENGINE_REGISTERS = RegisterMap([
         Field("a_width", 0, 8), Field("b_width", 8, 8), Field("acc_width", 16, 8),
         Field("sparse_core", 24, 1)), "operand and accumulator widths"),
     *_counter_registers(),
+    *_tilewise_registers(),
 ])

@@ -12,7 +12,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import CoreConfig
-from .gemm import CSR_ADDR_WIDTH, CSR_DATA_WIDTH, GemmEngine
+from .gemm import CAUSE_WIDTH, CSR_ADDR_WIDTH, CSR_DATA_WIDTH, DEFAULT_T_DEPTH, GemmEngine
+from .kept_table import ENTRY_BLOCK_WIDTH
 
 __all__ = ["FlatGemmEngine", "emit_gemm", "gemm_module_name"]
 
@@ -28,8 +29,10 @@ class FlatGemmEngine(wiring.Component):
 
     Members
     -------
-    csr_addr : ``In(6)``; csr_wdata : ``In(32)``; csr_we : ``In(1)``; csr_rdata : ``Out(32)``
-        Register file (``csr_rdata`` one cycle after ``csr_addr``).
+    csr_addr : ``In(8)``; csr_wdata : ``In(32)``; csr_we, csr_re : ``In(1)``;
+    csr_rdata : ``Out(32)``
+        Register file (``csr_rdata`` ``CSR_READ_LATENCY`` cycles after the cycle with
+        ``csr_re``).
     ld_a_valid : ``In(1)``; ld_a_ready : ``Out(1)``; ld_a_addr : ``In(ceil_log2(a_depth))``
     ld_a_values : ``In(tile_m * kept_k * a_width)``
         Element ``(r, j)`` at bit ``(r*kept_k + j)*a_width``.
@@ -41,13 +44,18 @@ class FlatGemmEngine(wiring.Component):
     d_valid : ``Out(1)``; d_ready : ``In(1)``; d_error, d_last : ``Out(1)``
     d_data : ``Out(tile_m * tile_n * acc_width)``
         Element ``(r, c)`` at bit ``(r*tile_n + c)*acc_width``.
-    busy, done : ``Out(1)``; cause : ``Out(8)``
+    ld_t_valid : ``In(1)``; ld_t_ready : ``Out(1)``; ld_t_addr : ``In(ceil_log2(t_depth))``
+    ld_t_block : ``In(16)``; ld_t_last : ``In(1)``
+        Kept-block table entry writes (tile-wise jobs, ``docs/tilewise.md``).
+    busy, done : ``Out(1)``; cause : ``Out(CAUSE_WIDTH)``
     """
 
-    def __init__(self, config, *, a_depth, b_depth):
+    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth)
+        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
+                                  t_depth=t_depth)
+        self.t_depth = t_depth
         self.config = config
         self.a_depth = a_depth
         self.b_depth = b_depth
@@ -56,6 +64,7 @@ class FlatGemmEngine(wiring.Component):
             "csr_addr": In(CSR_ADDR_WIDTH),
             "csr_wdata": In(CSR_DATA_WIDTH),
             "csr_we": In(1),
+            "csr_re": In(1),
             "csr_rdata": Out(CSR_DATA_WIDTH),
             "ld_a_valid": In(1),
             "ld_a_ready": Out(1),
@@ -69,6 +78,12 @@ class FlatGemmEngine(wiring.Component):
             "ld_b_ready": Out(1),
             "ld_b_addr": In(max(1, ceil_log2(b_depth))),
             "ld_b_data": In(self._engine.b_layout.size),
+            # Tile-wise kept-block table writes (docs/tilewise.md).
+            "ld_t_valid": In(1),
+            "ld_t_ready": Out(1),
+            "ld_t_addr": In(self._engine.table.addr_width),
+            "ld_t_block": In(ENTRY_BLOCK_WIDTH),
+            "ld_t_last": In(1),
             "d_valid": Out(1),
             "d_ready": In(1),
             "d_data": Out(self._engine.d_layout.size),
@@ -76,7 +91,7 @@ class FlatGemmEngine(wiring.Component):
             "d_last": Out(1),
             "busy": Out(1),
             "done": Out(1),
-            "cause": Out(8),
+            "cause": Out(CAUSE_WIDTH),
         })
         super().__init__(ports)
 
@@ -87,6 +102,7 @@ class FlatGemmEngine(wiring.Component):
             engine.csr_addr.eq(self.csr_addr),
             engine.csr_wdata.eq(self.csr_wdata),
             engine.csr_we.eq(self.csr_we),
+            engine.csr_re.eq(self.csr_re),
             self.csr_rdata.eq(engine.csr_rdata),
             engine.ld_a.valid.eq(self.ld_a_valid),
             self.ld_a_ready.eq(engine.ld_a.ready),
@@ -96,6 +112,11 @@ class FlatGemmEngine(wiring.Component):
             self.ld_b_ready.eq(engine.ld_b.ready),
             engine.ld_b.payload.addr.eq(self.ld_b_addr),
             engine.ld_b.payload.word.eq(self.ld_b_data),
+            engine.ld_t.valid.eq(self.ld_t_valid),
+            self.ld_t_ready.eq(engine.ld_t.ready),
+            engine.ld_t.payload.addr.eq(self.ld_t_addr),
+            engine.ld_t.payload.entry.block.eq(self.ld_t_block),
+            engine.ld_t.payload.entry.last.eq(self.ld_t_last),
             self.d_valid.eq(engine.d.valid),
             engine.d.ready.eq(self.d_ready),
             self.d_data.eq(engine.d.payload.data),
@@ -110,13 +131,21 @@ class FlatGemmEngine(wiring.Component):
         return m
 
 
-def gemm_module_name(config, *, a_depth, b_depth):
-    """Module (and build folder) name of one engine configuration."""
-    return f"gemm_{config.name}_a{a_depth}_b{b_depth}"
+def gemm_module_name(config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
+    """Module (and build folder) name of one engine configuration (``_m<memory>`` appended
+    when ``memory`` is not the configuration's default, ``_t<t_depth>`` when the tile-wise
+    table is not the default size)."""
+    default = "ecp5" if config.dsp == "ecp5" else "generic"
+    tail = "" if t_depth == DEFAULT_T_DEPTH else f"_t{t_depth}"
+    if memory is not None and memory != default:
+        return f"gemm_{config.name}_a{a_depth}_b{b_depth}_m{memory}{tail}"
+    return f"gemm_{config.name}_a{a_depth}_b{b_depth}{tail}"
 
 
-def emit_gemm(config, *, a_depth, b_depth, name=None):
+def emit_gemm(config, *, a_depth, b_depth, name=None, memory=None, t_depth=DEFAULT_T_DEPTH):
     """Verilog text of the flat-port GEMM engine; deterministic (no source paths)."""
-    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth)
-    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth)
+    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
+                         t_depth=t_depth)
+    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
+                                    t_depth=t_depth)
     return verilog.convert(top, name=name, emit_src=False)

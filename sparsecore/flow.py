@@ -250,6 +250,16 @@ def run_demo(cfg=None, *, progress=True, command=None):
             f"tile G = {cfg.tw_tile} output rows")
         baseline_masks[key] = masks
 
+    # 6b. TW 50 %, TW 75 %, TVW on the RTL at both granularities (sparsecore/tilewise_run.py).
+    tilewise = None
+    if cfg.rtl and rtl["sparse"]["status"] != "not run":
+        from . import tilewise_run
+        tilewise = tilewise_run.demo(
+            dense, sparse24,
+            lambda init, masks, desc: _train(data, cfg, prog, desc, init=init, masks=masks),
+            data.x_train, x_rtl, y_rtl, q_dense=qdense, q24=q24, group=cfg.tw_tile,
+            log=prog.log, build_name=rtl_backend.BUILD_NAME)
+
     # 7. Cost on the core: tile operations for the test set (estimate) and RTL cycles.
     qshapes = [layer.w.shape for layer in q24.layers]
     N = len(y_test)
@@ -291,6 +301,7 @@ def run_demo(cfg=None, *, progress=True, command=None):
         "int8_logits_sparse_equals_dense_mode": True,
         "tile_ops": cost,
         "rtl": rtl,
+        "tilewise": tilewise,
         "seconds": round(time.time() - started, 1),
     }
     results["goals"] = _goals(results)
@@ -439,6 +450,9 @@ def render_report(results):
                 lines.append(f"In run cycles (start to done of each GEMM): "
                              f"{run_d / run_s:.2f}×.")
         lines.append("")
+
+    if results.get("tilewise"):
+        lines += [results["tilewise"]["markdown"]]
 
     lines += ["## Goals", ""]
     goal_order = ["sparse24_within_0.5_points", "rtl_equals_golden_bit_exact",
