@@ -21,7 +21,7 @@ from .axi_lite import AxiLiteSignature, AxiLiteSlave
 from .axi_regs import ALL_REGISTERS, AXI_REGISTERS, BusCause, Irq, LoadCtrl
 from .axi_stream import BEAT_BYTES, AxisLoader, AxisResultStreamer, axis_layout, _popcount
 from .config import ConfigError, CoreConfig
-from .zvc import ZvcExpander, ZvcStatus
+from .zvc import ZvcExpander, ZvcStatus, _check_params as _check_zvc_params
 
 __all__ = ["AxiGemmEngine", "AxisSignature", "CSR_READ_LATENCY", "RESULT_BYTES"]
 
@@ -104,7 +104,7 @@ class AxiGemmEngine(wiring.Component):
             # Checks W and the beat's word count (raises ValueError naming them).
             self._zvc_args = dict(block_words=zvc_block_words,
                                   beat_words=beat_bytes // (config.b_width // 8))
-            ZvcExpander(config.b_width, **self._zvc_args)
+            _check_zvc_params(config.b_width, **self._zvc_args)
         super().__init__({
             "s_axil": In(AxiLiteSignature()),
             "s_axis_a": In(AxisSignature(beat_bytes)),
@@ -181,8 +181,8 @@ class AxiGemmEngine(wiring.Component):
             wbytes = ww // 8
             m.submodules.load_z = load_z = AxisLoader(engine.b_layout.size, beat_bytes=wbytes,
                                                       depth=self.b_depth)
-            m.submodules.expander = expander = ResetInserter(clear_zvc)(
-                ZvcExpander(ww, **self._zvc_args))
+            m.submodules.expander = expander = ZvcExpander(ww, **self._zvc_args)
+            m.d.comb += expander.clear.eq(clear_zvc)
             m.d.comb += [load_z.base.eq(rw["B_LOAD_BASE"]), load_z.words.eq(rw["B_LOAD_WORDS"])]
             # AXI beat → expander beat: tkeep becomes a word count; an impossible tkeep
             # becomes an impossible count, which the expander reports as TRUNCATED.
@@ -328,6 +328,8 @@ class AxiGemmEngine(wiring.Component):
                 m.d.comb += value.eq(bb | int(self.zvc) << 8)
             with m.Case(AXI_REGISTERS["BUS_WORDS"].addr):
                 m.d.comb += value.eq(self.a_word_bytes | self.b_word_bytes << 16)
+            with m.Default():
+                m.d.comb += value.eq(0)
         stages = [(Signal(32, name=f"local_rdata{i}"), Signal(name=f"local_sel{i}"))
                   for i in range(latency)]
         previous = (value, local)

@@ -110,6 +110,8 @@ class AxiLiteSlave(wiring.Component):
                     m.d.comb += [exists.eq(1), readable.eq(reg.access.readable),
                                  writable.eq(reg.access is not Access.RO),
                                  mask.eq(reg.mask)]
+            with m.Default():
+                m.d.comb += [exists.eq(0), readable.eq(0), writable.eq(0), mask.eq(0)]
         return exists, readable, writable, mask
 
     def elaborate(self, platform):

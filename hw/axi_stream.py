@@ -249,6 +249,8 @@ class AxisResultStreamer(wiring.Component):
                 for n in range(1, bb):
                     with m.Case(n):
                         m.d.comb += self.o.payload.keep.eq((1 << n) - 1)
+                with m.Default():
+                    m.d.comb += self.o.payload.keep.eq(0)
         emit = self.o.valid & self.o.ready
         shifted = Signal(8 * cap)
         fill_after = Signal(range(cap + 1))

@@ -278,11 +278,10 @@ class ZvcUnpacker(wiring.Component):
         m.d.comb += kept.eq(fill - self.take)
         m.d.sync += fill.eq(kept + Mux(taken, arriving, 0))
         for s in range(capacity):
-            with m.Switch(self.take):
-                for t in range(1, kw + 1):
-                    with m.Case(t):
-                        if s + t < capacity:
-                            m.d.sync += slots[s].eq(slots[s + t])
+            for t in range(1, kw + 1):
+                if s + t < capacity:
+                    with m.If(self.take == t):
+                        m.d.sync += slots[s].eq(slots[s + t])
             for k in range(bw):
                 new = Signal(entry, name=f"new_{s}_{k}")
                 m.d.comb += [
@@ -511,7 +510,10 @@ class ZvcExpander(wiring.Component):
         The N words of each stream, ``last`` on the final one (a stream with N = 0
         produces no beat).
     error : ``Out(ZvcStatus)``
-        The first error since reset; sticky until reset.
+        The first error since reset or ``clear``; sticky until then.
+    clear : ``In(1)``
+        Return ``error`` to ``OK`` (only the status: a stream in progress, or the drain
+        after an error, carries on). An error in the same cycle is lost to the clear.
 
     On an error the expander abandons the stream: the words of it still queued are
     dropped (a beat already on ``o`` completes, no ``last`` follows), the input is
@@ -542,6 +544,7 @@ class ZvcExpander(wiring.Component):
             "i": In(stream.Signature(beat_layout(word_width, beat_words))),
             "o": Out(stream.Signature(word_layout(word_width))),
             "error": Out(ZvcStatus),
+            "clear": In(1),
         })
 
     def elaborate(self, platform):
@@ -598,6 +601,8 @@ class ZvcExpander(wiring.Component):
 
         error = Signal(ZvcStatus)
         m.d.comb += self.error.eq(error)
+        with m.If(self.clear):
+            m.d.sync += error.eq(ZvcStatus.OK)
 
         def fail(code, ends_stream):
             with m.If(error == ZvcStatus.OK):
