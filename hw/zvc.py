@@ -604,10 +604,22 @@ class ZvcExpander(wiring.Component):
         with m.If(self.clear):
             m.d.sync += error.eq(ZvcStatus.OK)
 
+        # Streams overlap: a stream's header is parsed while the blocks of earlier streams
+        # are still queued or being emitted. ``older`` counts the mask-FIFO entries (the one
+        # being emitted included) of earlier streams; an error flushes the FIFOs only once
+        # they are gone (``pending_flush``), and until then the emitter does not start a
+        # block of the bad stream, so an error never eats words of an earlier stream.
+        older = Signal(range(4))
+        new_stream = Signal()               # the first header word of a stream is taken
+        failing = Signal()                  # an error is detected in this cycle
+        pending_flush = Signal()
+        m.d.comb += flush.eq((failing | pending_flush) & (older == 0))
+        m.d.sync += pending_flush.eq((failing | pending_flush) & ~flush)
+
         def fail(code, ends_stream):
             with m.If(error == ZvcStatus.OK):
                 m.d.sync += error.eq(code)
-            m.d.comb += flush.eq(1)
+            m.d.comb += failing.eq(1)
             m.next = "DRAIN"
             with m.If(ends_stream):
                 m.next = "HEADER"
@@ -615,10 +627,10 @@ class ZvcExpander(wiring.Component):
 
         with m.FSM(name="parse"):
             with m.State("HEADER"):
-                # A new stream waits for the previous one's blocks to be emitted, so that
-                # an error in it never flushes words of the stream before.
-                may_start = (index != 0) | (mask_fifo.level == 0)
+                # A new stream starts once an error's flush is done (``older``).
+                may_start = ~pending_flush
                 accept = has_word & may_start
+                m.d.comb += new_stream.eq(accept & (index == 0))
                 with m.If(bad_beat & may_start):
                     m.d.comb += unpacker.take.eq(1)
                     fail(ZvcStatus.TRUNCATED, is_last)
@@ -725,7 +737,8 @@ class ZvcExpander(wiring.Component):
         second_half = Signal()              # the next value is ``queued.words[1]``
         bit = head.mask.bit_select(pos, 1)
         block_done = pos == head.count - 1
-        can_emit = mask_fifo.r_rdy & (~bit | data_fifo.r_rdy)
+        can_emit = (mask_fifo.r_rdy & (~bit | data_fifo.r_rdy)
+                    & ~((failing | pending_flush) & (older == 0)))
         o_valid = Signal()
         o_payload = Signal(word_layout(ww))
         m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
@@ -749,8 +762,13 @@ class ZvcExpander(wiring.Component):
             with m.If(block_done):
                 m.d.comb += mask_fifo.r_en.eq(1)
                 m.d.sync += pos.eq(0)
+
         with m.If(flush):
             m.d.sync += [pos.eq(0), second_half.eq(0)]
+        with m.If(new_stream):
+            m.d.sync += older.eq(mask_fifo.level - mask_fifo.r_en)
+        with m.Elif(mask_fifo.r_en & (older != 0)):
+            m.d.sync += older.eq(older - 1)
 
         return m
 
