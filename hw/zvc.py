@@ -313,7 +313,8 @@ class ZvcCompressor(wiring.Component):
     -------
     length : ``In(stream.Signature(unsigned(32)))``
         One transfer per job: N, the number of words that follow on ``i`` (like a DMA
-        descriptor; the header needs N before the first block). Accepted when idle.
+        descriptor; the header needs N before the first block). Accepted the cycle after
+        the previous job's last word was taken, even while that job still drains.
     i : ``In(stream.Signature(unsigned(word_width)))``
         The N raw words of the job.
     o : ``Out(stream.Signature(beat_layout(word_width, beat_words)))``
@@ -423,16 +424,25 @@ class ZvcCompressor(wiring.Component):
             header.length.eq(length),
         ]
 
-        with m.FSM(name="emit"):
+        # The input side takes the next job's length as soon as it has taken the last word
+        # of the job before, while the emitter may still be draining that job: the length
+        # then waits in ``queued_length`` for the emitter, and the new job's blocks queue
+        # behind the old job's in the FIFOs.
+        length_queued = Signal()
+        queued_length = Signal(LENGTH_BITS)
+        m.d.comb += self.length.ready.eq(~busy & ~length_queued)
+        length_taken = self.length.valid & self.length.ready
+        with m.If(length_taken):
+            m.d.sync += [remaining.eq(self.length.payload),
+                         busy.eq(self.length.payload != 0)]
+
+        with m.FSM(name="emit") as emit_fsm:
             with m.State("IDLE"):
-                m.d.comb += self.length.ready.eq(1)
-                with m.If(self.length.valid):
-                    m.d.sync += [
-                        length.eq(self.length.payload),
-                        remaining.eq(self.length.payload),
-                        busy.eq(self.length.payload != 0),
-                        index.eq(0),
-                    ]
+                with m.If(length_queued):
+                    m.d.sync += [length.eq(queued_length), index.eq(0), length_queued.eq(0)]
+                    m.next = "HEADER"
+                with m.Elif(length_taken):
+                    m.d.sync += [length.eq(self.length.payload), index.eq(0)]
                     m.next = "HEADER"
 
             with m.State("HEADER"):
@@ -485,6 +495,8 @@ class ZvcCompressor(wiring.Component):
                         with m.If(~head.final):
                             m.next = "MASK"
 
+        with m.If(length_taken & ~emit_fsm.ongoing("IDLE")):
+            m.d.sync += [length_queued.eq(1), queued_length.eq(self.length.payload)]
         return m
 
 
