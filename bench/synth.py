@@ -14,12 +14,13 @@ Usage::
                           [--search-pipeline P] [--search-dsp {generic,ecp5}]
                           [--cached-only] [--update-docs docs/synth.md]
 
-A configuration SPEC is ``KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp]`` with KIND ``sparse``
+A configuration SPEC is ``[gemm-]KIND-MxNxK[-aW][-bW][-accW][-pP][-ecp5][-nodsp][-dD]`` with KIND ``sparse``
 (2:4), ``sparse1of2``, ``sparse4of8`` or ``dense``, e.g. ``sparse-4x4x16-a8-p1``;
 ``aW`` alone sets both operand widths; ``nodsp`` synthesizes with ``synth_ecp5 -nodsp``
 (multipliers in LUTs); ``ecp5`` builds the core with ``CoreConfig(dsp="ecp5")`` (products in
 MULT18X18D with their own input and output registers). ``CoreConfig.name`` strings are
-accepted too.
+accepted too. A leading ``gemm`` runs the whole GEMM engine (``hw.gemm_top``) around the
+core instead, with buffers of ``D`` words (``-dD``, default 2048; DP16KD for ``-ecp5``).
 
 Outputs under ``reports/synth/``: ``results.json`` (one record per configuration),
 ``summary.md`` (table + goals), ``synth.png`` (plot), ``runs/<config>-<key>/`` (Verilog,
@@ -78,6 +79,9 @@ STATUSES = ("ok", "timing_failed", "does_not_fit", "synth_error", "pnr_error", "
 
 REPORT_DIR = pathlib.Path("reports/synth")
 
+#: Buffer depth (A and B) of a ``gemm-…`` engine spec without ``-dN``.
+ENGINE_DEPTH = 2048
+
 
 class ToolError(RuntimeError):
     """A tool the flow needs is missing or unusable; the message names the tool and step."""
@@ -100,11 +104,24 @@ class Job:
     config: CoreConfig
     nodsp: bool = False
     speed: int | None = None
+    #: Buffer depth of a whole GEMM engine (``hw.gemm_top``) around the core; None: the core.
+    engine_depth: int | None = None
 
     @property
     def label(self):
-        return spec_of(self.config) + ("-nodsp" if self.nodsp else "") + \
+        prefix = "gemm-" if self.engine_depth else ""
+        depth = f"-d{self.engine_depth}" if self.engine_depth else ""
+        return prefix + spec_of(self.config) + depth + ("-nodsp" if self.nodsp else "") + \
             (f"-s{self.speed}" if self.speed else "")
+
+    @property
+    def top(self):
+        """Verilog module name of the run."""
+        if self.engine_depth:
+            from hw.gemm_top import gemm_module_name
+            return gemm_module_name(self.config, a_depth=self.engine_depth,
+                                    b_depth=self.engine_depth)
+        return self.config.name
 
 
 _KIND = re.compile(r"^(sparse|dense)(?:(\d+)of(\d+))?$")
@@ -121,6 +138,9 @@ def parse_spec(spec):
         If a part of the spec is not understood or the configuration is invalid.
     """
     tokens = [t for t in re.split(r"[-_]", spec.strip()) if t]
+    engine = bool(tokens) and tokens[0] == "gemm"
+    if engine:
+        tokens = tokens[1:]
     if len(tokens) < 2:
         raise SpecError(f"config spec {spec!r}: expected KIND-MxNxK[-aW][-pP]...")
     kind = _KIND.match(tokens[0])
@@ -134,10 +154,12 @@ def parse_spec(spec):
                 tile_k=int(shape[3]))
     if kind[2]:
         args.update(n=int(kind[2]), m=int(kind[3]))
-    nodsp, speed = False, None
+    nodsp, speed, depth = False, None, None
     for token in tokens[2:]:
         widths = _WIDTHS.match(token)
-        if token == "nodsp":
+        if engine and re.fullmatch(r"d\d+", token):
+            depth = int(token[1:])
+        elif token == "nodsp":
             nodsp = True
         elif token == "ecp5":
             args["dsp"] = "ecp5"
@@ -157,7 +179,8 @@ def parse_spec(spec):
         else:
             raise SpecError(f"config spec {spec!r}: unknown part {token!r}")
     try:
-        return Job(CoreConfig(**args), nodsp=nodsp, speed=speed)
+        return Job(CoreConfig(**args), nodsp=nodsp, speed=speed,
+                   engine_depth=(depth or ENGINE_DEPTH) if engine else None)
     except ConfigError as exc:
         raise SpecError(f"config spec {spec!r}: {exc}") from exc
 
@@ -219,6 +242,10 @@ def default_plan(quick, *, dsp_capacity=None, search_pipeline=SEARCH_PIPELINE,
     # The fastest pipeline: registered MULT18X18D, route registers, registered result.
     add(f"sparse-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5", "pipeline, registered DSP")
     add(f"dense-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5", "pipeline, registered DSP")
+    # The whole GEMM engine in context: buffers as DP16KD with output registers.
+    add(f"gemm-sparse-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5-d{ENGINE_DEPTH}", "engine, sparse")
+    add(f"gemm-dense-4x4x16-a8-p{SEARCH_PIPELINE}-ecp5-d{ENGINE_DEPTH}",
+        "engine, dense baseline")
     if dsp_capacity:
         for sparse in (True, False):
             best = largest_candidates(sparse, dsp_capacity, pipeline=search_pipeline,
@@ -447,6 +474,7 @@ def base_record(job, options):
         "tile": [c.tile_m, c.tile_n, c.tile_k], "kept_k": c.kept_k,
         "a_width": c.a_width, "b_width": c.b_width, "acc_width": c.acc_width,
         "pipeline": c.pipeline, "dsp": c.dsp, "nodsp": job.nodsp,
+        "engine_depth": job.engine_depth,
         "multipliers": c.multipliers, "macs_per_op": c.macs_per_op,
         "device": options.device, "package": options.package,
         "speed": job.speed or options.speed, "freq_target": options.freq,
@@ -467,7 +495,7 @@ def run_job(job, verilog, options, workdir, *, versions=None):
     nextpnr = find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    top = job.config.name
+    top = job.top
     record = base_record(job, options)
     record["tools"] = versions or tool_versions()
     record["workdir"] = str(workdir)
@@ -548,6 +576,9 @@ def default_jobs():
 
 
 def _emit(job):
+    if job.engine_depth:
+        from hw.gemm_top import emit_gemm
+        return emit_gemm(job.config, a_depth=job.engine_depth, b_depth=job.engine_depth)
     from hw.gen import emit
     return emit(job.config)
 

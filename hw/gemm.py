@@ -9,50 +9,60 @@ the user's documentation (register map, word layouts, counter definitions).
 
 import enum
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import ConfigError, CoreConfig
+from .gemm_buffer import MEMORY_OPTIONS, READ_LATENCY, OperandBuffer, dp16kd_width
+from .gemm_csr import COUNTER_WIDTH, CSR_DATA_WIDTH, CSR_READ_LATENCY, CsrFile
+from .gemm_regs import COUNTER_NAMES, ENGINE_REGISTERS
+from .regmap import WORD_ADDR_WIDTH
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
-           "MAX_DEPTH", "DIM_WIDTH"]
+           "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
+           "CHECK_CYCLES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles"]
 
-#: Width of the register file's address and data buses.
-CSR_ADDR_WIDTH = 6
-CSR_DATA_WIDTH = 32
+#: Width of the register file's (word) address and data buses.
+CSR_ADDR_WIDTH = WORD_ADDR_WIDTH
+#: Width of the ``cause`` port and of ``STATUS.cause``.
+CAUSE_WIDTH = ENGINE_REGISTERS["STATUS"].field("cause").width
 #: Job dimensions are counted in tiles, in 16-bit registers.
 DIM_WIDTH = 16
+#: Operand FIFO in front of the core: the buffers' read latency plus the credit loop.
+FETCH_FIFO_DEPTH = 4
+#: Cycles of the START check: a serial multiplier (one bit of the 17-bit multiplier per
+#: cycle) for the two range products, then the sums, then the comparisons.
+_MUL_STEPS = DIM_WIDTH + 1
+CHECK_CYCLES = _MUL_STEPS + 2
+#: From the cycle of the START write to the cycle in which an idle engine's core accepts
+#: the job's first operation: the check, one cycle to launch (then the first address), the
+#: buffers' read latency, one in the operand FIFO.
+START_LATENCY = 1 + CHECK_CYCLES + 1 + READ_LATENCY + 1
+
+
+def busy_cycles(ops, config):
+    """``busy_cycles`` of one job of ``ops`` operations started on an idle engine with D
+    never back-pressured: BUSY rises the cycle after START and falls after the last D
+    transfer, which the core delivers ``latency`` cycles after the last operation."""
+    return START_LATENCY - 1 + ops + config.latency
+
+
 #: Deepest operand buffer a job descriptor can address (16-bit base addresses).
 MAX_DEPTH = 1 << 16
-#: Width of every performance counter (read as two 32-bit halves).
-COUNTER_WIDTH = 64
 
 
-class Reg(enum.IntEnum):
-    """Word addresses of the register file (``docs/gemm.md`` §3)."""
-    CTRL = 0x00       # W: Ctrl bits (reads 0)
-    STATUS = 0x01     # R: Status bits, error cause in bits 8..15
-    MODE = 0x02       # RW: bit 0 = dense job
-    M_TILES = 0x03    # RW: M / tile_m
-    N_TILES = 0x04    # RW: N / tile_n
-    K_TILES = 0x05    # RW: K / tile_k (dense-equivalent K in both modes)
-    A_BASE = 0x06     # RW: first A buffer word of the job
-    B_BASE = 0x07     # RW: first B buffer word of the job
-    INFO = 0x08       # R: tile_m | tile_n << 8 | tile_k << 16 | n << 24 | m << 28
-    A_DEPTH = 0x09    # R: A buffer words
-    B_DEPTH = 0x0A    # R: B buffer words
-    WIDTHS = 0x0B     # R: a_width | b_width << 8 | acc_width << 16 | sparse core << 24
-    CYCLES = 0x10     # R: counters, low word at the even address, high word at +1
-    BUSY_CYCLES = 0x12
-    STALL_IN = 0x14
-    STALL_OUT = 0x16
-    TILE_OPS = 0x18
-    MACS = 0x1A
-    D_TILES = 0x1C
+def _reg_members():
+    members = {reg.name: reg.addr for reg in ENGINE_REGISTERS}
+    # Counter aliases: ``Reg.CYCLES`` is the low word's address (``CYCLES_LO``).
+    members.update({name.upper(): members[f"{name.upper()}_LO"] for name in COUNTER_NAMES})
+    return members
+
+
+#: Word addresses of the registers (``docs/registers.md``), from :data:`ENGINE_REGISTERS`.
+Reg = enum.IntEnum("Reg", _reg_members(), module=__name__)
 
 
 class Ctrl(enum.IntFlag):
@@ -67,6 +77,7 @@ class Status(enum.IntFlag):
     BUSY = 1 << 0
     DONE = 1 << 1
     ERROR = 1 << 2
+    QUEUED = 1 << 3          # a started job waits behind the running one
 
 
 class Cause(enum.IntFlag):
@@ -76,18 +87,12 @@ class Cause(enum.IntFlag):
     B_RANGE = 1 << 2    # the job's B words run past the B buffer: rejected, no D
     META = 1 << 3       # some A group had invalid metadata: job completes, D flagged
     MODE = 1 << 4       # sparse job on a dense-baseline core: rejected, no D
+    VALUE = 1 << 5      # a register write set bits outside its fields: next START rejected
+    QUEUE = 1 << 6      # START while a job already waited in the queue: that START dropped
 
 
 #: Performance counters in register order: (name, Reg).
-COUNTERS = (
-    ("cycles", Reg.CYCLES),
-    ("busy_cycles", Reg.BUSY_CYCLES),
-    ("stall_in", Reg.STALL_IN),
-    ("stall_out", Reg.STALL_OUT),
-    ("tile_ops", Reg.TILE_OPS),
-    ("macs", Reg.MACS),
-    ("d_tiles", Reg.D_TILES),
-)
+COUNTERS = tuple((name, Reg[f"{name.upper()}_LO"]) for name in COUNTER_NAMES)
 
 
 def a_word_layout(config):
@@ -119,50 +124,65 @@ def d_tile_layout(config):
 class GemmEngine(wiring.Component):
     """Sparse (2:4, N:M) or dense GEMM on one :class:`~hw.core.SparseMMA` core.
 
+    Block diagram (``docs/gemm.md`` §4), one part per method of this class::
+
+        CSR ─► CsrFile (hw/gemm_csr.py) ─► _job_queue: one waiting job, registered checks
+        ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 2)
+        _sequencer (mi, ni, k loops) ─► addresses ─► buffers ─► _dense_spreader
+            ─► _operand_fifo (credits) ─► SparseMMA ─► _results (D, job ends) ─► d
+        _counters, _status
+
     Parameters
     ----------
     config : CoreConfig
-        The core's parameters (tile shape, widths, N:M, pipeline).
+        The core's parameters (tile shape, widths, N:M, pipeline, ``dsp``).
     a_depth, b_depth : int
         Words of the A and B buffers. One A word is one tile operation's A operand, one B
         word one ``tile_k × tile_n`` block of B; a job needs
         ``M_TILES * K_TILES * (1 if sparse else m // n)`` A words and
         ``K_TILES * N_TILES`` B words.
+    memory : str, optional
+        Buffer implementation (:mod:`hw.gemm_buffer`): ``"generic"`` or ``"ecp5"`` (DP16KD
+        with output registers). Default: ``"ecp5"`` for ``config.dsp == "ecp5"``, else
+        ``"generic"``. Both have the same timing.
 
     Members
     -------
-    csr_addr, csr_wdata, csr_we : In
-        Register write: ``csr_wdata`` is written to register ``csr_addr`` at a clock edge
-        where ``csr_we`` is high.
-    csr_rdata : Out(32)
-        Register read, one cycle of latency: the value of register ``csr_addr`` as it was
-        at the previous clock edge.
-    ld_a : In(stream.Signature(...))
-        A buffer writes: ``payload.addr`` and ``payload.word`` (:func:`a_word_layout`).
-        Always ready.
-    ld_b : In(stream.Signature(...))
-        B buffer writes: ``payload.addr`` and ``payload.word`` (:func:`b_word_layout`).
-        Always ready.
+    csr_addr : In(8); csr_wdata : In(32); csr_we, csr_re : In(1); csr_rdata : Out(32)
+        Register port (:mod:`hw.gemm_csr`): a write takes effect at the edge where ``csr_we``
+        is high; ``csr_rdata`` holds the value read exactly :data:`CSR_READ_LATENCY` cycles
+        after the cycle with ``csr_re``.
+    ld_a, ld_b : In(stream.Signature(...))
+        Buffer writes: ``payload.addr`` and ``payload.word`` (:func:`a_word_layout`,
+        :func:`b_word_layout`). ``ready`` may go low (it is low in reset and the cycle
+        after); a word is written when ``valid`` and ``ready`` are high.
     d : Out(stream.Signature(...))
-        D tiles in (mi, ni) order: ``payload.data`` (:func:`d_tile_layout`), ``error``
-        (invalid metadata in this tile's operations) and ``last`` (last tile of the job).
-    busy, done : Out(1)
-        A job is running; the last job has finished (sticky until the next START or CLEAR).
-    cause : Out(8)
-        :class:`Cause` bits of the last job (sticky until the next START or CLEAR).
+        D tiles in (mi, ni) order, jobs in START order: ``payload.data``
+        (:func:`d_tile_layout`), ``error`` (invalid metadata in this tile's operations) and
+        ``last`` (last tile of its job).
+    busy : Out(1)
+        A job is queued, issuing, or owes D tiles.
+    done : Out(1)
+        Sticky: the engine went idle (every started job ended); cleared by START, CLEAR.
+    cause : Out(CAUSE_WIDTH)
+        Sticky :class:`Cause` bits of the jobs since the last CLEAR or START on an idle
+        engine.
 
-    Throughput: one tile operation per cycle, no bubbles between output tiles, while D is
-    not back-pressured. Latency: a job of ``T`` operations with ``d.ready`` held high is busy
-    for ``T + pipeline + 2`` cycles (``T + core latency + 1``): one cycle of buffer read before
-    the first operation, the core's latency after the last (``docs/gemm.md`` §5).
+    Jobs queue: START copies the descriptor registers into a one-job queue and checks it
+    there (:data:`CHECK_CYCLES`, registered); the job launches when the sequencer is free,
+    so a job started while another runs follows it with one idle cycle. Throughput: one
+    tile operation per cycle while D is not back-pressured. Latency: a job of ``T``
+    operations on an idle engine with ``d.ready`` high is busy for :func:`busy_cycles`
+    ``= T + START_LATENCY - 1 + latency`` cycles.
 
     Raises
     ------
     ConfigError
-        If a depth is out of range or the pattern's ``m`` is not ``2 * n``.
+        If a depth is out of range, the pattern's ``m`` is not ``2 * n``, or ``memory`` is
+        unknown or cannot hold the depth.
     """
 
-    def __init__(self, config, *, a_depth, b_depth):
+    def __init__(self, config, *, a_depth, b_depth, memory=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
@@ -172,9 +192,20 @@ class GemmEngine(wiring.Component):
                 raise ConfigError(f"{name} must be between 1 and {MAX_DEPTH}, not {depth}")
         if config.m != 2 * config.n:
             raise ConfigError(f"dense jobs need m == 2*n, not {config.n}:{config.m}")
+        if memory is None:
+            memory = "ecp5" if config.dsp == "ecp5" else "generic"
+        if memory not in MEMORY_OPTIONS:
+            raise ConfigError(f"memory must be one of "
+                              f"{', '.join(repr(o) for o in MEMORY_OPTIONS)}, not {memory!r}")
+        if memory == "ecp5":
+            for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
+                if dp16kd_width(depth) is None:
+                    raise ConfigError(f"{name} must be at most 16384 with memory='ecp5', "
+                                      f"not {depth}")
         self.config = config
         self.a_depth = a_depth
         self.b_depth = b_depth
+        self.memory = memory
         self.a_layout = a_word_layout(config)
         self.b_layout = b_word_layout(config)
         self.d_layout = d_tile_layout(config)
@@ -182,6 +213,7 @@ class GemmEngine(wiring.Component):
             "csr_addr": In(CSR_ADDR_WIDTH),
             "csr_wdata": In(CSR_DATA_WIDTH),
             "csr_we": In(1),
+            "csr_re": In(1),
             "csr_rdata": Out(CSR_DATA_WIDTH),
             "ld_a": In(stream.Signature(data.StructLayout({
                 "addr": unsigned(max(1, ceil_log2(a_depth))), "word": self.a_layout}))),
@@ -191,7 +223,7 @@ class GemmEngine(wiring.Component):
                 "data": self.d_layout, "error": 1, "last": 1}))),
             "busy": Out(1),
             "done": Out(1),
-            "cause": Out(8),
+            "cause": Out(CAUSE_WIDTH),
         })
 
     @property
@@ -199,286 +231,401 @@ class GemmEngine(wiring.Component):
         """Tile operations per ``tile_k`` of K: 1 in sparse jobs, ``m // n`` in dense ones."""
         return self.config.m // self.config.n
 
-    def elaborate(self, platform):
-        from .core import SparseMMA
+    # --- the parts --------------------------------------------------------------------------
 
+    def _loads(self, m, a_buf, b_buf):
+        """Load streams → buffer write ports, through one register stage (the ports come
+        from outside; the block RAMs' write pins get a register of their own)."""
+        ld_ready = Signal(name="ld_ready")     # low in reset and the cycle after
+        m.d.sync += ld_ready.eq(1)
+        for stream_, buf, name in ((self.ld_a, a_buf, "a"), (self.ld_b, b_buf, "b")):
+            en = Signal(name=f"ld_{name}_we")
+            addr = Signal.like(buf.w_addr, name=f"ld_{name}_waddr")
+            word = Signal(len(buf.w_data), name=f"ld_{name}_wdata")
+            m.d.comb += stream_.ready.eq(ld_ready)
+            m.d.sync += [en.eq(stream_.valid & ld_ready), addr.eq(stream_.payload.addr),
+                         word.eq(stream_.payload.word)]
+            m.d.comb += [buf.w_en.eq(en), buf.w_addr.eq(addr), buf.w_data.eq(word)]
+
+    def _job_queue(self, m, s, csr):
+        """One waiting job: START copies the descriptor here; a serial multiplier, then
+        registered sums and comparisons, check it (:data:`CHECK_CYCLES`); ``s.launch``
+        hands it to the sequencer (or rejects it) when the sequencer is free."""
         cfg = self.config
-        ratio = self.ops_per_k_tile
-        m = Module()
+        q = s.queue
+        q.valid = Signal(name="q_valid")
+        q.checked = Signal(name="q_checked")
+        q.dense = Signal(name="q_dense")
+        q.value = Signal(name="q_value_error")
+        q.mt, q.nt, q.kt, q.a_base, q.b_base = (
+            Signal(DIM_WIDTH, name=f"q_{n}") for n in ("mt", "nt", "kt", "a_base", "b_base"))
+        q.kops = Signal(DIM_WIDTH + 1, name="q_kops")
+        phase = Signal(range(CHECK_CYCLES + 1), name="q_phase")
+        # Serial multipliers: mt·kops (A words) and kt·nt (B words).
+        xa = Signal(2 * DIM_WIDTH + 1, name="q_mul_a_x")
+        ya = Signal(DIM_WIDTH + 1, name="q_mul_a_y")
+        pa = Signal(2 * DIM_WIDTH + 1, name="q_mul_a_p")
+        xb = Signal(2 * DIM_WIDTH + 1, name="q_mul_b_x")
+        yb = Signal(DIM_WIDTH + 1, name="q_mul_b_y")
+        pb = Signal(2 * DIM_WIDTH + 1, name="q_mul_b_p")
+        a_need = Signal(2 * DIM_WIDTH + 2, name="q_a_need")
+        b_need = Signal(2 * DIM_WIDTH + 2, name="q_b_need")
+        q.check = Signal(CAUSE_WIDTH, name="q_check")
+        # Loop-end constants for the sequencer, computed here off its path.
+        q.kops_m2 = Signal(DIM_WIDTH + 1, name="q_kops_m2")
+        q.nt_m2 = Signal(DIM_WIDTH, name="q_nt_m2")
+        q.mt_m2 = Signal(DIM_WIDTH, name="q_mt_m2")
+        q.kops_is1, q.nt_is1, q.mt_is1 = (Signal(name=f"q_{n}_is1") for n in
+                                          ("kops", "nt", "mt"))
 
-        # --- operand buffers (synchronous read with enable: block RAM) -----------------------
-        m.submodules.a_mem = a_mem = Memory(shape=self.a_layout, depth=self.a_depth, init=[])
-        m.submodules.b_mem = b_mem = Memory(shape=self.b_layout, depth=self.b_depth, init=[])
-        a_wr = a_mem.write_port()
-        b_wr = b_mem.write_port()
-        a_rd = a_mem.read_port()
-        b_rd = b_mem.read_port()
+        regs = {n: getattr(csr, f"rw_{n}") for n in
+                ("m_tiles", "n_tiles", "k_tiles", "a_base", "b_base")}
+        mode_dense = csr.rw_mode[0]
+        kops_req = Mux(mode_dense, regs["k_tiles"] << (self.ops_per_k_tile.bit_length() - 1),
+                       regs["k_tiles"])
         m.d.comb += [
-            self.ld_a.ready.eq(1),
-            a_wr.addr.eq(self.ld_a.payload.addr),
-            a_wr.data.eq(self.ld_a.payload.word),
-            a_wr.en.eq(self.ld_a.valid),
-            self.ld_b.ready.eq(1),
-            b_wr.addr.eq(self.ld_b.payload.addr),
-            b_wr.data.eq(self.ld_b.payload.word),
-            b_wr.en.eq(self.ld_b.valid),
+            s.capture.eq(s.start & ~q.valid),
+            s.refuse.eq(s.start & q.valid),
+            s.launch.eq(q.valid & q.checked & ~s.issuing),
+            s.rejected.eq(q.check.any()),
         ]
-
-        m.submodules.core = core = SparseMMA(cfg)
-
-        # --- register file --------------------------------------------------------------------
-        mode_dense = Signal(name="mode_dense")
-        dims = {name: Signal(DIM_WIDTH, name=f"reg_{name}")
-                for name in ("m_tiles", "n_tiles", "k_tiles", "a_base", "b_base")}
-        ctrl_we = Signal()
-        m.d.comb += ctrl_we.eq(self.csr_we & (self.csr_addr == Reg.CTRL))
-        start, clear, clear_counters = (
-            Signal(name=name) for name in ("start", "clear", "clear_counters"))
-        m.d.comb += [
-            start.eq(ctrl_we & (self.csr_wdata & Ctrl.START).any()),
-            clear.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR).any()),
-            clear_counters.eq(ctrl_we & (self.csr_wdata & Ctrl.CLEAR_COUNTERS).any()),
-        ]
-        with m.If(self.csr_we & (self.csr_addr == Reg.MODE)):
-            m.d.sync += mode_dense.eq(self.csr_wdata[0])
-        for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
-                          ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
-                          ("b_base", Reg.B_BASE)):
-            with m.If(self.csr_we & (self.csr_addr == reg)):
-                m.d.sync += dims[name].eq(self.csr_wdata)
-
-        counters = {name: Signal(COUNTER_WIDTH, name=f"cnt_{name}") for name, _ in COUNTERS}
-
-        # --- job state ---------------------------------------------------------------------------
-        # Latched at START so that register writes during a job do not disturb it.
-        dense = Signal()                       # this job is dense
-        kops = Signal(DIM_WIDTH + 1)           # operations per (mi, ni): K_TILES * ratio
-        m_t = Signal(DIM_WIDTH)
-        n_t = Signal(DIM_WIDTH)
-        b_base = Signal(DIM_WIDTH)
-
-        # Issue counters (stage 0) and their running buffer addresses.
-        mi = Signal(DIM_WIDTH)
-        ni = Signal(DIM_WIDTH)
-        ki = Signal(DIM_WIDTH + 1)
-        a_row = Signal(2 * DIM_WIDTH + 2)      # a_base + mi * kops
-        a_addr = Signal(2 * DIM_WIDTH + 2)
-        b_addr = Signal(2 * DIM_WIDTH + 2)
-        issuing = Signal()                     # operations remain to be read
-
-        # Stage 1: the buffer words being read, with their flags.
-        valid1 = Signal()
-        first1 = Signal()
-        last1 = Signal()
-        half1 = Signal()                       # dense job: which half of the B word
-
-        # Output tile counters: the job ends with the transfer of tile (m_t - 1, n_t - 1).
-        d_mi = Signal(DIM_WIDTH)
-        d_ni = Signal(DIM_WIDTH)
-        d_last = Signal()
-        m.d.comb += d_last.eq((d_mi == m_t - 1) & (d_ni == n_t - 1))
-        done = Signal()
-        cause = Signal(8)
-        busy = Signal()
-
-        accept = Signal()                      # the core takes an operation this cycle
-        m.d.comb += accept.eq(core.a.valid & core.a.ready)
-        advance = Signal()                     # stage 1 is free for the next word
-        m.d.comb += advance.eq(~valid1 | accept)
-
-        # --- start, checks and completion ----------------------------------------------------
-        mt_req, nt_req, kt_req = dims["m_tiles"], dims["n_tiles"], dims["k_tiles"]
-        kops_req = Signal(DIM_WIDTH + 1)
-        m.d.comb += kops_req.eq(Mux(mode_dense, kt_req * ratio, kt_req))
-        a_need = Signal(2 * DIM_WIDTH + 2)
-        b_need = Signal(2 * DIM_WIDTH + 1)
-        m.d.comb += [
-            a_need.eq(dims["a_base"] + mt_req * kops_req),
-            b_need.eq(dims["b_base"] + kt_req * nt_req),
-        ]
-        check = Signal(8)
-        m.d.comb += [
-            check[0].eq((mt_req == 0) | (nt_req == 0) | (kt_req == 0)),
-            check[1].eq(a_need > self.a_depth),
-            check[2].eq(b_need > self.b_depth),
-            check[4].eq(~mode_dense if not cfg.sparse else 0),
-        ]
-
-        d_take = Signal()
-        m.d.comb += d_take.eq(self.d.valid & self.d.ready)
-
-        with m.If(clear):
-            m.d.sync += [done.eq(0), cause.eq(0)]
-        with m.If(start & ~busy):
+        with m.If(s.capture):
             m.d.sync += [
-                done.eq(0),
-                dense.eq(mode_dense),
-                kops.eq(kops_req),
-                m_t.eq(mt_req),
-                n_t.eq(nt_req),
-                b_base.eq(dims["b_base"]),
-                mi.eq(0), ni.eq(0), ki.eq(0),
-                a_row.eq(dims["a_base"]),
-                a_addr.eq(dims["a_base"]),
-                b_addr.eq(dims["b_base"]),
-                d_mi.eq(0),
-                d_ni.eq(0),
+                q.valid.eq(1), q.checked.eq(0), phase.eq(0),
+                q.dense.eq(mode_dense), q.value.eq(s.value_error),
+                q.mt.eq(regs["m_tiles"]), q.nt.eq(regs["n_tiles"]), q.kt.eq(regs["k_tiles"]),
+                q.a_base.eq(regs["a_base"]), q.b_base.eq(regs["b_base"]),
+                q.kops.eq(kops_req),
+                xa.eq(regs["m_tiles"]), ya.eq(kops_req), pa.eq(0),
+                xb.eq(regs["k_tiles"]), yb.eq(regs["n_tiles"]), pb.eq(0),
             ]
-            with m.If(check.any()):
-                m.d.sync += [done.eq(1), cause.eq(check)]
+        with m.Elif(q.valid & ~q.checked):
+            m.d.sync += phase.eq(phase + 1)
+            with m.If(phase < _MUL_STEPS):
+                m.d.sync += [xa.eq(xa << 1), ya.eq(ya >> 1), xb.eq(xb << 1), yb.eq(yb >> 1)]
+                with m.If(ya[0]):
+                    m.d.sync += pa.eq(pa + xa)
+                with m.If(yb[0]):
+                    m.d.sync += pb.eq(pb + xb)
+            with m.Elif(phase == _MUL_STEPS):
+                m.d.sync += [a_need.eq(q.a_base + pa), b_need.eq(q.b_base + pb)]
             with m.Else():
-                m.d.sync += [busy.eq(1), issuing.eq(1), cause.eq(0)]
+                check = Cat(
+                    (q.mt == 0) | (q.nt == 0) | (q.kt == 0),       # ZERO_DIM
+                    a_need > self.a_depth,                         # A_RANGE
+                    b_need > self.b_depth,                         # B_RANGE
+                    Const(0, 1),                                   # META (jobs only)
+                    ~q.dense if not cfg.sparse else Const(0, 1),   # MODE
+                    q.value,                                       # VALUE
+                )
+                m.d.sync += [
+                    q.checked.eq(1), q.check.eq(check),
+                    q.kops_m2.eq(q.kops - 2), q.kops_is1.eq(q.kops == 1),
+                    q.nt_m2.eq(q.nt - 2), q.nt_is1.eq(q.nt == 1),
+                    q.mt_m2.eq(q.mt - 2), q.mt_is1.eq(q.mt == 1),
+                ]
+        with m.If(s.launch):
+            m.d.sync += q.valid.eq(0)
 
-        with m.If(busy & d_take):
-            with m.If(d_ni == n_t - 1):
-                m.d.sync += [d_ni.eq(0), d_mi.eq(d_mi + 1)]
-            with m.Else():
-                m.d.sync += d_ni.eq(d_ni + 1)
-            with m.If(self.d.payload.error):
-                m.d.sync += cause[3].eq(1)
-            with m.If(d_last):
-                m.d.sync += [busy.eq(0), done.eq(1)]
-
-        # --- sequencer: mi, ni, ki loops, one buffer read per cycle ------------------------
-        last_k = Signal()
-        m.d.comb += last_k.eq(ki == kops - 1)
-        issue = Signal()
-        m.d.comb += issue.eq(issuing & advance)
+    def _sequencer(self, m, s):
+        """The mi, ni, k loops of the running job: one operation per ``s.issue`` (the
+        operand FIFO has room), its buffer addresses and flags. Loop ends are registered
+        flags, updated with the counters."""
+        q = s.queue
+        seq = s.seq
+        seq.dense = Signal(name="seq_dense")
+        kops = Signal(DIM_WIDTH + 1, name="seq_kops")
+        n_t = Signal(DIM_WIDTH, name="seq_nt")
+        kops_m2 = Signal(DIM_WIDTH + 1, name="seq_kops_m2")
+        nt_m2 = Signal(DIM_WIDTH, name="seq_nt_m2")
+        mt_m2 = Signal(DIM_WIDTH, name="seq_mt_m2")
+        kops_is1, nt_is1, mt_is1 = (Signal(name=f"seq_{n}_is1") for n in ("kops", "nt", "mt"))
+        ki = Signal(DIM_WIDTH + 1, name="seq_ki")
+        ni = Signal(DIM_WIDTH, name="seq_ni")
+        mi = Signal(DIM_WIDTH, name="seq_mi")
+        seq.first = Signal(name="seq_first")
+        seq.last = Signal(name="seq_last")
+        last_n = Signal(name="seq_last_n")
+        last_m = Signal(name="seq_last_m")
+        b_base = Signal(DIM_WIDTH + 1, name="seq_b_base")
+        a_row = Signal(2 * DIM_WIDTH + 2, name="seq_a_row")
+        seq.a_addr = Signal(2 * DIM_WIDTH + 2, name="seq_a_addr")
+        b_col = Signal(2 * DIM_WIDTH + 2, name="seq_b_col")
+        seq.b_addr = Signal(2 * DIM_WIDTH + 2, name="seq_b_addr")
+        seq.half = ki[0]
+        seq.job_last = Signal(name="seq_job_last")
         m.d.comb += [
-            a_rd.addr.eq(a_addr),
-            b_rd.addr.eq(b_addr),
-            a_rd.en.eq(advance),
-            b_rd.en.eq(advance),
+            s.issue.eq(s.issuing & s.has_credit),
+            seq.job_last.eq(seq.last & last_n & last_m),
         ]
-        with m.If(advance):
+
+        with m.If(s.launch & ~s.rejected):
             m.d.sync += [
-                valid1.eq(issue),
-                first1.eq(ki == 0),
-                last1.eq(last_k),
-                half1.eq(ki[0]),
+                s.issuing.eq(1), seq.dense.eq(q.dense), kops.eq(q.kops), n_t.eq(q.nt),
+                kops_m2.eq(q.kops_m2), nt_m2.eq(q.nt_m2), mt_m2.eq(q.mt_m2),
+                kops_is1.eq(q.kops_is1), nt_is1.eq(q.nt_is1), mt_is1.eq(q.mt_is1),
+                ki.eq(0), ni.eq(0), mi.eq(0),
+                seq.first.eq(1), seq.last.eq(q.kops_is1), last_n.eq(q.nt_is1),
+                last_m.eq(q.mt_is1),
+                b_base.eq(q.b_base), a_row.eq(q.a_base), seq.a_addr.eq(q.a_base),
+                b_col.eq(q.b_base), seq.b_addr.eq(q.b_base),
             ]
-        with m.If(issue):
-            with m.If(last_k):
-                m.d.sync += [ki.eq(0), a_addr.eq(a_row)]
-                with m.If(ni == n_t - 1):
+        with m.If(s.issue):
+            with m.If(seq.last):
+                m.d.sync += [ki.eq(0), seq.first.eq(1), seq.last.eq(kops_is1),
+                             seq.a_addr.eq(a_row)]
+                with m.If(last_n):
                     m.d.sync += [
-                        ni.eq(0),
-                        mi.eq(mi + 1),
-                        a_row.eq(a_row + kops),
-                        a_addr.eq(a_row + kops),
-                        b_addr.eq(b_base),
+                        ni.eq(0), last_n.eq(nt_is1), mi.eq(mi + 1), last_m.eq(mi == mt_m2),
+                        a_row.eq(a_row + kops), seq.a_addr.eq(a_row + kops),
+                        b_col.eq(b_base), seq.b_addr.eq(b_base),
                     ]
-                    with m.If(mi == m_t - 1):
-                        m.d.sync += issuing.eq(0)
+                    with m.If(last_m):
+                        m.d.sync += s.issuing.eq(0)
                 with m.Else():
-                    m.d.sync += [ni.eq(ni + 1), b_addr.eq(b_base + ni + 1)]
+                    m.d.sync += [ni.eq(ni + 1), last_n.eq(ni == nt_m2),
+                                 b_col.eq(b_col + 1), seq.b_addr.eq(b_col + 1)]
             with m.Else():
-                m.d.sync += [ki.eq(ki + 1), a_addr.eq(a_addr + 1)]
+                m.d.sync += [ki.eq(ki + 1), seq.first.eq(0), seq.last.eq(ki == kops_m2),
+                             seq.a_addr.eq(seq.a_addr + 1)]
                 # Dense jobs read each B word twice (both halves) before moving on.
-                with m.If(~dense | ki[0]):
-                    m.d.sync += b_addr.eq(b_addr + n_t)
+                with m.If(~seq.dense | ki[0]):
+                    m.d.sync += seq.b_addr.eq(seq.b_addr + n_t)
 
-        # --- core operands ---------------------------------------------------------------------
-        m.d.comb += [
-            core.a.valid.eq(valid1),
-            core.b.valid.eq(valid1),
-            core.a.payload.first.eq(first1),
-            core.a.payload.last.eq(last1),
-            core.a.payload.values.eq(a_rd.data.values),
-        ]
-        b_word = b_rd.data
+    def _dense_spreader(self, m, a_word, b_word, dense, half):
+        """The core's operands from the buffer words: as read for sparse jobs; for dense
+        jobs the metadata "positions 0 … n-1" and half ``half`` of the B word, dense row
+        ``g·n + s`` placed at row ``g·m + s`` (architecture §5). Returns (meta, b)."""
+        cfg = self.config
         rows_half = cfg.kept_k
         b_half = Signal(data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), cfg.tile_n),
-                                         rows_half))
+                                         rows_half), name="b_half")
         half_bits = b_half.shape().size
-        m.d.comb += b_half.eq(Mux(half1, b_word.as_value()[half_bits:2 * half_bits],
-                                  b_word.as_value()[:half_bits]))
-        if cfg.sparse:
-            # Dense jobs: metadata "positions 0 .. n-1" in every group and B spread so that
-            # dense row g*n + s sits at row g*m + s (architecture §5).
-            idx = cfg.index_width
-            dense_meta = 0
-            for j in range(cfg.kept_k):
-                dense_meta |= (j % cfg.n) << (j * idx)
-            b_spread = Signal(self.b_layout)
-            for j in range(rows_half):
-                g, s = divmod(j, cfg.n)
-                m.d.comb += b_spread[g * cfg.m + s].eq(b_half[j])
-            with m.If(dense):
-                m.d.comb += [
-                    core.a.payload.meta.eq(Cat(*([Const(dense_meta, cfg.meta_width)]
-                                                 * cfg.tile_m))),
-                    core.b.payload.eq(b_spread),
-                ]
-            with m.Else():
-                m.d.comb += [
-                    core.a.payload.meta.eq(a_rd.data.meta),
-                    core.b.payload.eq(b_word),
-                ]
-        else:
-            m.d.comb += core.b.payload.eq(b_half)
+        raw = b_word.as_value()
+        m.d.comb += b_half.eq(Mux(half, raw[half_bits:2 * half_bits], raw[:half_bits]))
+        if not cfg.sparse:
+            return None, b_half
+        idx = cfg.index_width
+        dense_meta = 0
+        for j in range(cfg.kept_k):
+            dense_meta |= (j % cfg.n) << (j * idx)
+        b_spread = Signal(self.b_layout, name="b_spread")
+        for j in range(rows_half):
+            g, r = divmod(j, cfg.n)
+            m.d.comb += b_spread[g * cfg.m + r].eq(b_half[j])
+        meta = Signal(a_word.meta.shape(), name="op_meta")
+        b = Signal(self.b_layout, name="op_b")
+        m.d.comb += [
+            meta.eq(Mux(dense, Cat(*([Const(dense_meta, cfg.meta_width)] * cfg.tile_m)),
+                        a_word.meta)),
+            b.eq(Mux(dense, b_spread, b_word)),
+        ]
+        return meta, b
 
-        # --- D stream ---------------------------------------------------------------------------
+    def _operand_fifo(self, m, s, core, a_buf, b_buf):
+        """Free-running buffer reads into a small FIFO in front of the core, with credits:
+        the sequencer issues a read only while a FIFO slot is free for it, so neither the
+        core's ready nor the FIFO state reaches the block RAMs (their enables are constant)
+        and the sequencer's advance depends on registers only."""
+        cfg = self.config
+        seq = s.seq
+        depth = FETCH_FIFO_DEPTH
+        m.d.comb += [a_buf.r_addr.eq(seq.a_addr), b_buf.r_addr.eq(seq.b_addr)]
+        # Flags travel beside the read: stage 1 (read latch), stage 2 (output register).
+        flags = data.StructLayout({"valid": 1, "first": 1, "last": 1, "job_last": 1,
+                                   "half": 1, "dense": 1})
+        f1 = Signal(flags, name="rd1")
+        f2 = Signal(flags, name="rd2")
+        m.d.sync += [
+            f1.valid.eq(s.issue), f1.first.eq(seq.first), f1.last.eq(seq.last),
+            f1.job_last.eq(seq.job_last), f1.half.eq(seq.half), f1.dense.eq(seq.dense),
+            f2.eq(f1),
+        ]
+        a_word = data.View(self.a_layout, a_buf.r_data)
+        b_word = data.View(self.b_layout, b_buf.r_data)
+        meta, b = self._dense_spreader(m, a_word, b_word, f2.dense, f2.half)
+
+        fields = {"values": self.a_layout["values"].shape}
+        if cfg.sparse:
+            fields["meta"] = self.a_layout["meta"].shape
+        fields.update({"b": core.b.payload.shape(), "first": 1, "last": 1, "job_last": 1,
+                       "dense": 1})
+        entry_layout = data.StructLayout(fields)
+        entry = Signal(entry_layout, name="fifo_in")
+        m.d.comb += [
+            entry.values.eq(a_word.values), entry.b.eq(b),
+            entry.first.eq(f2.first), entry.last.eq(f2.last), entry.job_last.eq(f2.job_last),
+            entry.dense.eq(f2.dense),
+        ]
+        if cfg.sparse:
+            m.d.comb += entry.meta.eq(meta)
+        slots = [Signal(entry_layout, name=f"fifo{i}") for i in range(depth)]
+        wr = Signal(depth, init=1, name="fifo_wr")     # one-hot write pointer
+        rd = Signal(range(depth), name="fifo_rd")
+        count = Signal(range(depth + 1), name="fifo_count")
+        credits = Signal(range(depth + 1), init=depth, name="fifo_credits")
+        push = f2.valid
+        for i, slot in enumerate(slots):
+            with m.If(push & wr[i]):
+                m.d.sync += slot.eq(entry)
+        with m.If(push):
+            m.d.sync += wr.eq(wr.rotate_left(1))
+        head = Signal(entry_layout, name="fifo_head")
+        m.d.comb += head.eq(Array(slots)[rd])
+        m.d.comb += [
+            core.a.valid.eq(count != 0),
+            core.b.valid.eq(count != 0),
+            core.a.payload.values.eq(head.values),
+            core.a.payload.first.eq(head.first),
+            core.a.payload.last.eq(head.last),
+            core.b.payload.eq(head.b),
+            s.accept.eq(core.a.valid & core.a.ready),
+            s.op_dense.eq(head.dense),
+            s.op_job_last.eq(head.job_last),
+            s.op_last.eq(head.last),
+            s.has_credit.eq(credits != 0),
+        ]
+        if cfg.sparse:
+            m.d.comb += core.a.payload.meta.eq(head.meta)
+        with m.If(s.accept):
+            m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
+        m.d.sync += [count.eq(count + push - s.accept),
+                     credits.eq(credits - s.issue + s.accept)]
+
+    def _results(self, m, s, core):
+        """D out: the core's results, ``last`` from a FIFO of job-end bits pushed with each
+        accepted operation that carries ``last`` (the core's credits bound the results it
+        holds to its FIFO depth, so this FIFO never overflows)."""
+        depth = core.fifo_depth
+        ends = Signal(depth, name="d_job_end")
+        wr = Signal(range(depth), name="d_end_wr")
+        rd = Signal(range(depth), name="d_end_rd")
         m.d.comb += [
             self.d.valid.eq(core.d.valid),
             core.d.ready.eq(self.d.ready),
             self.d.payload.data.eq(core.d.payload.data),
             self.d.payload.error.eq(core.d.payload.error),
-            self.d.payload.last.eq(d_last),
+            self.d.payload.last.eq(ends.bit_select(rd, 1)),
+            s.d_take.eq(self.d.valid & self.d.ready),
+            s.job_end.eq(s.d_take & self.d.payload.last),
         ]
+        with m.If(s.accept & s.op_last):
+            m.d.sync += wr.eq(Mux(wr == depth - 1, 0, wr + 1))
+            for i in range(depth):
+                with m.If(wr == i):
+                    m.d.sync += ends[i].eq(s.op_job_last)
+        with m.If(s.d_take):
+            m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
 
-        # --- performance counters -------------------------------------------------------------
-        stall_out = Signal()
-        m.d.comb += stall_out.eq(busy & ~accept & self.d.valid & ~self.d.ready)
+    def _status(self, m, s):
+        """busy, done, cause; ``owed`` counts D tiles issued (operations with ``last``) and
+        not yet delivered."""
+        owed = Signal(8, name="owed_tiles")
+        m.d.sync += owed.eq(owed + (s.issue & s.seq.last) - s.d_take)
+        m.d.comb += s.busy.eq(s.queue.valid | s.issuing | (owed != 0))
+        # Idle after this edge: nothing queued, issuing or owed.
+        queued_next = (s.queue.valid & ~s.launch) | s.capture
+        issuing_next = (s.issuing & ~(s.issue & s.seq.job_last)) | (s.launch & ~s.rejected)
+        owed_next = owed + (s.issue & s.seq.last) - s.d_take
+        finish = Signal(name="finish")
+        m.d.comb += finish.eq(s.busy & ~queued_next & ~issuing_next & (owed_next == 0))
+        events = Signal(CAUSE_WIDTH, name="cause_events")
+        m.d.comb += events.eq(
+            Mux(s.launch & s.rejected, s.queue.check, 0)
+            | Mux(s.refuse, Cause.QUEUE, 0)
+            | Mux(s.d_take & self.d.payload.error, Cause.META, 0))
+        with m.If(s.clear | (s.capture & ~s.busy)):
+            m.d.sync += s.cause.eq(events)
+        with m.Else():
+            m.d.sync += s.cause.eq(s.cause | events)
+        with m.If(s.clear | s.capture):
+            m.d.sync += s.done.eq(0)
+        with m.Elif(finish):
+            m.d.sync += s.done.eq(1)
+        # A write that did not fit its register: the next START is rejected with VALUE.
+        with m.If(s.csr_value_error):
+            m.d.sync += s.value_error.eq(1)
+        with m.If(s.clear | s.capture):
+            m.d.sync += s.value_error.eq(0)
+
+    def _counters(self, m, s):
+        """The 64-bit performance counters (``docs/gemm.md`` §5)."""
+        cfg = self.config
+        counters = {name: Signal(COUNTER_WIDTH, name=f"cnt_{name}") for name, _ in COUNTERS}
+        stall_out = Signal(name="stall_out")
+        m.d.comb += stall_out.eq(s.busy & ~s.accept & self.d.valid & ~self.d.ready)
         macs_sparse = cfg.tile_m * cfg.tile_n * cfg.tile_k
         macs_dense = cfg.tile_m * cfg.tile_n * cfg.kept_k
-        with m.If(clear_counters):
+        ended = s.job_end + (s.launch & s.rejected)
+        with m.If(s.clear_counters):
             m.d.sync += [c.eq(0) for c in counters.values()]
         with m.Else():
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-            with m.If(busy):
+            with m.If(s.busy):
                 m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
             with m.If(stall_out):
                 m.d.sync += counters["stall_out"].eq(counters["stall_out"] + 1)
-            with m.If(busy & ~accept & ~stall_out):
+            with m.If(s.busy & ~s.accept & ~stall_out):
                 m.d.sync += counters["stall_in"].eq(counters["stall_in"] + 1)
-            with m.If(accept):
+            with m.If(s.accept):
                 m.d.sync += [
                     counters["tile_ops"].eq(counters["tile_ops"] + 1),
                     counters["macs"].eq(counters["macs"] +
-                                        Mux(dense, macs_dense, macs_sparse)),
+                                        Mux(s.op_dense, macs_dense, macs_sparse)),
                 ]
-            with m.If(busy & d_take):
+            with m.If(s.d_take):
                 m.d.sync += counters["d_tiles"].eq(counters["d_tiles"] + 1)
+            m.d.sync += counters["jobs"].eq(counters["jobs"] + ended)
+        return counters
 
-        # --- register reads -------------------------------------------------------------------
+    def elaborate(self, platform):
+        from types import SimpleNamespace
+
+        from .core import SparseMMA
+
+        cfg = self.config
+        m = Module()
+        m.submodules.core = core = SparseMMA(cfg)
+        m.submodules.csr = csr = CsrFile()
+        m.submodules.a_buf = a_buf = OperandBuffer(self.a_layout.size, self.a_depth,
+                                                   memory=self.memory)
+        m.submodules.b_buf = b_buf = OperandBuffer(self.b_layout.size, self.b_depth,
+                                                   memory=self.memory)
+        m.d.comb += [
+            csr.addr.eq(self.csr_addr), csr.wdata.eq(self.csr_wdata),
+            csr.we.eq(self.csr_we), csr.re.eq(self.csr_re), self.csr_rdata.eq(csr.rdata),
+        ]
+        # Signals the parts share.
+        s = SimpleNamespace(queue=SimpleNamespace(), seq=SimpleNamespace())
+        for name in ("capture", "refuse", "launch", "rejected", "issuing", "issue",
+                     "has_credit", "accept", "op_dense", "op_job_last", "op_last", "d_take",
+                     "job_end", "busy", "done", "value_error"):
+            setattr(s, name, Signal(name=name))
+        s.cause = Signal(CAUSE_WIDTH, name="cause")
+        s.start, s.clear, s.clear_counters = (csr.wo_ctrl_start, csr.wo_ctrl_clear,
+                                              csr.wo_ctrl_clear_counters)
+        s.csr_value_error = csr.value_error
+
+        self._loads(m, a_buf, b_buf)
+        self._job_queue(m, s, csr)
+        self._sequencer(m, s)
+        self._operand_fifo(m, s, core, a_buf, b_buf)
+        self._results(m, s, core)
+        self._status(m, s)
+        counters = self._counters(m, s)
+
+        # --- read-only registers ---------------------------------------------------------------
         info = (cfg.tile_m | cfg.tile_n << 8 | cfg.tile_k << 16 | cfg.n << 24 | cfg.m << 28)
         widths = (cfg.a_width | cfg.b_width << 8 | cfg.acc_width << 16 | int(cfg.sparse) << 24)
-        with m.Switch(self.csr_addr):
-            with m.Case(Reg.STATUS):
-                m.d.sync += self.csr_rdata.eq(Cat(busy, done, cause.any(), Const(0, 5), cause))
-            with m.Case(Reg.MODE):
-                m.d.sync += self.csr_rdata.eq(mode_dense)
-            for name, reg in (("m_tiles", Reg.M_TILES), ("n_tiles", Reg.N_TILES),
-                              ("k_tiles", Reg.K_TILES), ("a_base", Reg.A_BASE),
-                              ("b_base", Reg.B_BASE)):
-                with m.Case(reg):
-                    m.d.sync += self.csr_rdata.eq(dims[name])
-            with m.Case(Reg.INFO):
-                m.d.sync += self.csr_rdata.eq(info & 0xFFFFFFFF)
-            with m.Case(Reg.A_DEPTH):
-                m.d.sync += self.csr_rdata.eq(self.a_depth)
-            with m.Case(Reg.B_DEPTH):
-                m.d.sync += self.csr_rdata.eq(self.b_depth)
-            with m.Case(Reg.WIDTHS):
-                m.d.sync += self.csr_rdata.eq(widths)
-            for name, reg in COUNTERS:
-                with m.Case(reg):
-                    m.d.sync += self.csr_rdata.eq(counters[name][:32])
-                with m.Case(reg + 1):
-                    m.d.sync += self.csr_rdata.eq(counters[name][32:])
-            with m.Default():
-                m.d.sync += self.csr_rdata.eq(0)
-
-        m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.cause.eq(cause)]
+        m.d.comb += [
+            csr.ro_status.eq(Cat(s.busy, s.done, s.cause.any(), s.queue.valid, Const(0, 4),
+                                 s.cause)),
+            csr.ro_info.eq(info & 0xFFFFFFFF),
+            csr.ro_a_depth.eq(self.a_depth),
+            csr.ro_b_depth.eq(self.b_depth),
+            csr.ro_widths.eq(widths),
+        ]
+        for name, counter in counters.items():
+            m.d.comb += getattr(csr, f"cnt_{name}").eq(counter)
+        m.d.comb += [self.busy.eq(s.busy), self.done.eq(s.done), self.cause.eq(s.cause)]
         return m

@@ -10,7 +10,8 @@ __all__ = ["ENGINE_REGISTERS", "COUNTER_NAMES"]
 _DIM = 16   # job dimensions and base addresses are 16-bit
 
 #: The 64-bit performance counters, in address order from 0x10 (low word at the even address).
-COUNTER_NAMES = ("cycles", "busy_cycles", "stall_in", "stall_out", "tile_ops", "macs", "d_tiles")
+COUNTER_NAMES = ("cycles", "busy_cycles", "stall_in", "stall_out", "tile_ops", "macs", "d_tiles",
+                 "jobs")
 
 
 def _counter_registers():
@@ -26,12 +27,13 @@ def _counter_registers():
 
 ENGINE_REGISTERS = RegisterMap([
     Register("CTRL", 0x00, Access.WO, (
-        Field("start", 0, 1, doc="start the job in the descriptor registers"),
+        Field("start", 0, 1, doc="queue the job in the descriptor registers"),
         Field("clear", 1, 1, doc="clear DONE and the error cause"),
         Field("clear_counters", 2, 1, doc="zero every performance counter"),
     ), "control strobes (read 0)"),
     Register("STATUS", 0x01, Access.RO, (
         Field("busy", 0, 1), Field("done", 1, 1), Field("error", 2, 1, doc="cause != 0"),
+        Field("queued", 3, 1, doc="a started job waits in the queue: START now is refused"),
         Field("cause", 8, 8, doc="error cause bits (hw.gemm.Cause)"),
     ), "job status"),
     Register("MODE", 0x02, Access.RW, (Field("dense", 0, 1, doc="1 = dense job"),),

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import CoreConfig
-from .gemm import CSR_ADDR_WIDTH, CSR_DATA_WIDTH, GemmEngine
+from .gemm import CAUSE_WIDTH, CSR_ADDR_WIDTH, CSR_DATA_WIDTH, GemmEngine
 
 __all__ = ["FlatGemmEngine", "emit_gemm", "gemm_module_name"]
 
@@ -28,8 +28,10 @@ class FlatGemmEngine(wiring.Component):
 
     Members
     -------
-    csr_addr : ``In(6)``; csr_wdata : ``In(32)``; csr_we : ``In(1)``; csr_rdata : ``Out(32)``
-        Register file (``csr_rdata`` one cycle after ``csr_addr``).
+    csr_addr : ``In(8)``; csr_wdata : ``In(32)``; csr_we, csr_re : ``In(1)``;
+    csr_rdata : ``Out(32)``
+        Register file (``csr_rdata`` ``CSR_READ_LATENCY`` cycles after the cycle with
+        ``csr_re``).
     ld_a_valid : ``In(1)``; ld_a_ready : ``Out(1)``; ld_a_addr : ``In(ceil_log2(a_depth))``
     ld_a_values : ``In(tile_m * kept_k * a_width)``
         Element ``(r, j)`` at bit ``(r*kept_k + j)*a_width``.
@@ -41,7 +43,7 @@ class FlatGemmEngine(wiring.Component):
     d_valid : ``Out(1)``; d_ready : ``In(1)``; d_error, d_last : ``Out(1)``
     d_data : ``Out(tile_m * tile_n * acc_width)``
         Element ``(r, c)`` at bit ``(r*tile_n + c)*acc_width``.
-    busy, done : ``Out(1)``; cause : ``Out(8)``
+    busy, done : ``Out(1)``; cause : ``Out(CAUSE_WIDTH)``
     """
 
     def __init__(self, config, *, a_depth, b_depth):
@@ -56,6 +58,7 @@ class FlatGemmEngine(wiring.Component):
             "csr_addr": In(CSR_ADDR_WIDTH),
             "csr_wdata": In(CSR_DATA_WIDTH),
             "csr_we": In(1),
+            "csr_re": In(1),
             "csr_rdata": Out(CSR_DATA_WIDTH),
             "ld_a_valid": In(1),
             "ld_a_ready": Out(1),
@@ -76,7 +79,7 @@ class FlatGemmEngine(wiring.Component):
             "d_last": Out(1),
             "busy": Out(1),
             "done": Out(1),
-            "cause": Out(8),
+            "cause": Out(CAUSE_WIDTH),
         })
         super().__init__(ports)
 
@@ -87,6 +90,7 @@ class FlatGemmEngine(wiring.Component):
             engine.csr_addr.eq(self.csr_addr),
             engine.csr_wdata.eq(self.csr_wdata),
             engine.csr_we.eq(self.csr_we),
+            engine.csr_re.eq(self.csr_re),
             self.csr_rdata.eq(engine.csr_rdata),
             engine.ld_a.valid.eq(self.ld_a_valid),
             self.ld_a_ready.eq(engine.ld_a.ready),

@@ -26,8 +26,8 @@ from hw.config import CoreConfig
 from hw.gemm import COUNTERS, Cause, DIM_WIDTH
 
 __all__ = ["GemmInputError", "GemmJobError", "plan_gemm", "split_job", "run_gemm",
-           "run_gemms", "run_raw_jobs", "RawJob", "pack_elements", "unpack_elements",
-           "DEFAULT_DEPTH", "build_engine"]
+           "run_gemms", "run_raw_jobs", "run_batch", "plan_batch", "RawJob", "pack_elements",
+           "unpack_elements", "DEFAULT_DEPTH", "build_engine", "primitive_models"]
 
 #: Buffer depth (words) of the default engine: a 256×256×256 job fits in both modes with
 #: the default 4×4×16 tile.
@@ -264,6 +264,19 @@ def split_job(job, config, a_depth, b_depth):
 
 # --- simulation ------------------------------------------------------------------------------
 
+#: Simulation models of the Lattice primitives a ``dsp="ecp5"`` build instantiates.
+SIM_MODELS = pathlib.Path(__file__).resolve().parent.parent / "hw" / "sim_models"
+
+
+def primitive_models(config):
+    """Verilog models Verilator needs next to the engine of ``config`` (none for generic)."""
+    if config.dsp == "ecp5":
+        # The engine's buffers follow dsp: DP16KD with output registers (hw/gemm_buffer.py).
+        return [SIM_MODELS / "MULT18X18D.v", SIM_MODELS / "TRELLIS_FF.v",
+                SIM_MODELS / "DP16KD.v"]
+    return []
+
+
 def build_engine(config, a_depth, b_depth, build_name=None):
     """Write the engine's Verilog into its build folder (only if changed); returns
     ``(verilog path, module name, build name)``."""
@@ -293,10 +306,16 @@ def build_engine(config, a_depth, b_depth, build_name=None):
 
 
 def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-                 build_name=None):
+                 build_name=None, batch=0):
     """Run :class:`RawJob` s in order in one simulator launch; returns one result dict per
     job: ``d_data`` (packed beats), ``d_error``, ``d_last``, ``status``, ``cause``, the
-    counters by name, ``run_cycles`` and ``run_wall_s`` (START to ``done``)."""
+    counters by name, ``run_cycles`` and ``run_wall_s`` (START to ``done``).
+
+    With ``batch`` (a STATUS poll interval in cycles) the jobs run back to back with loads
+    overlapping the running job (``tb.tb_gemm.GemmTB.run_batch``; their buffer regions must
+    not collide with the job before them); ``status``, ``cause``, the counters,
+    ``run_cycles`` (first START to ``done``) and ``run_wall_s`` then describe the whole
+    batch and are the same in every job's dict."""
     from .runner import run_cocotb
 
     path, module, build_name = build_engine(config, a_depth, b_depth, build_name)
@@ -312,12 +331,12 @@ def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DE
     stamp = f"{os.getpid()}_{time.monotonic_ns()}"
     jobs_path = folder / f"jobs_{stamp}.npz"
     results_path = folder / f"results_{stamp}.npz"
-    np.savez(jobs_path, count=np.array([len(jobs)]), **arrays)
+    np.savez(jobs_path, count=np.array([len(jobs)]), batch=np.array([int(batch)]), **arrays)
     params = dict(tile_m=config.tile_m, tile_n=config.tile_n, tile_k=config.tile_k,
                   acc_width=config.acc_width, sparse_core=config.sparse)
     try:
-        run_cocotb(sources=[path], toplevel=module, test_module="tb.tb_gemm",
-                   build_name=build_name,
+        run_cocotb(sources=[path, *primitive_models(config)], toplevel=module,
+                   test_module="tb.tb_gemm", build_name=build_name,
                    extra_env={"GEMM_JOBS": str(jobs_path), "GEMM_RESULTS": str(results_path),
                               "GEMM_PARAMS": json.dumps(params)})
         with np.load(results_path) as res:
@@ -325,6 +344,9 @@ def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DE
             for i in range(len(jobs)):
                 r = {key[len(f"j{i}_"):]: res[key] for key in res.files
                      if key.startswith(f"j{i}_")}
+                if batch:
+                    r["scalars"] = res["batch_scalars"]
+                    r["wall"] = res["batch_wall"]
                 scal = r.pop("scalars")
                 result = {"status": int(scal[0]), "cause": int(scal[1]),
                           "run_cycles": int(scal[2])}
@@ -427,6 +449,89 @@ def run_gemms(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAU
             raise GemmJobError(cause, D, counters)
         out.append((D, counters))
     return out
+
+
+#: STATUS poll interval (cycles) of the batch testbench while it waits for the queue.
+BATCH_POLL = 16
+
+
+def plan_batch(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH):
+    """Plan GEMMs for :func:`run_batch`: job ``i`` uses buffer half ``i % 2`` (A words from
+    ``(i % 2) * (a_depth // 2)``, B likewise), so the next job loads while one runs.
+    Returns ``[(RawJob, (M, N), C), ...]``.
+
+    Raises
+    ------
+    GemmInputError
+        If a job does not fit half a buffer, or an argument is bad.
+    """
+    halves = (a_depth // 2, b_depth // 2)
+    planned = []
+    for index, spec in enumerate(jobs):
+        spec = dict(spec)
+        unknown = set(spec) - {"A", "B", "C", "values", "metadata", "sparse"}
+        if unknown:
+            raise GemmInputError(f"job {index}: unknown arguments {sorted(unknown)}")
+        if spec.get("B") is None:
+            raise GemmInputError(f"job {index}: B is required")
+        try:
+            job, (M, N) = plan_gemm(spec["B"], spec.get("A"), values=spec.get("values"),
+                                    metadata=spec.get("metadata"),
+                                    sparse=spec.get("sparse", True), config=config,
+                                    a_depth=halves[0], b_depth=halves[1])
+        except GemmInputError as exc:
+            raise GemmInputError(f"job {index} of the batch (half buffers, "
+                                 f"{halves[0]}/{halves[1]} words): {exc}") from None
+        a_base, b_base = (index % 2) * halves[0], (index % 2) * halves[1]
+        job["a_load"], job["b_load"] = a_base, b_base
+        job["regs"][4], job["regs"][5] = a_base, b_base
+        C = spec.get("C")
+        if C is not None:
+            C = _int_matrix(C, "C", config.acc_width)
+            if C.shape != (M, N):
+                raise GemmInputError(f"job {index}: C must have shape {(M, N)}, "
+                                     f"not {C.shape}")
+        planned.append((job, (M, N), C))
+    return planned
+
+
+def run_batch(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
+              build_name=None, check=True, runner=None):
+    """Run GEMMs back to back, each loaded while the one before it runs (double buffering
+    through ``A_BASE``/``B_BASE`` and the engine's START queue).
+
+    ``jobs`` as for :func:`run_gemms` (``A``, ``B``, ``C``, ``values``, ``metadata``,
+    ``sparse``; D is never back-pressured). Each job must fit half of each buffer.
+    Returns ``(Ds, counters)``: one D per job and the counters of the whole batch
+    (``cycles`` from the clear before the first load to the counter read after the last
+    job, so loads, register writes and readback count; ``run_cycles`` from the first START
+    to ``done``). With ``check`` an error cause raises :class:`GemmJobError`.
+    """
+    cfg = config
+    planned = plan_batch(jobs, config=cfg, a_depth=a_depth, b_depth=b_depth)
+    raw = [job for job, _, _ in planned]
+    if runner is None:
+        results = run_raw_jobs(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
+                               build_name=build_name, batch=BATCH_POLL)
+    else:
+        results = runner(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
+                         build_name=build_name)
+    first = results[0]
+    counters = {key: first[key] for key in SUMMED}
+    counters.update(status=first["status"], cause=first["cause"], jobs=first["jobs"])
+    Ds = []
+    for (job, (M, N), C), result in zip(planned, results):
+        mt, nt = job["regs"][1], job["regs"][2]
+        D = None
+        if not first["cause"] & REJECTED:
+            tiles = _tiles(result, cfg, job)
+            D = tiles.transpose(0, 2, 1, 3).reshape(mt * cfg.tile_m, nt * cfg.tile_n)[:M, :N]
+            if C is not None:
+                D = golden.wrap(D + C, cfg.acc_width)
+        Ds.append(D)
+    if check and first["cause"]:
+        raise GemmJobError(first["cause"], Ds, counters)
+    return Ds, counters
 
 
 def run_gemm(A=None, B=None, C=None, *, values=None, metadata=None, sparse=True,

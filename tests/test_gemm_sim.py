@@ -11,8 +11,9 @@ import pytest
 
 import golden
 from hw.config import CoreConfig
-from hw.gemm import Cause, Status
-from tb.gemm_driver import GemmJobError, plan_gemm, run_gemm, run_gemms, run_raw_jobs
+from hw.gemm import CHECK_CYCLES, START_LATENCY, Cause, Status, busy_cycles
+from tb.gemm_driver import (GemmJobError, plan_gemm, run_batch, run_gemm, run_gemms,
+                             run_raw_jobs)
 
 pytestmark = pytest.mark.sim
 
@@ -69,7 +70,7 @@ def test_gemm_small_tile(rng):
                                            + counters["stall_out"])
         if spec["d_ready"] == 1.0:
             assert counters["stall_out"] == 0
-            assert counters["busy_cycles"] == counters["tile_ops"] + config.pipeline + 2
+            assert counters["busy_cycles"] == busy_cycles(counters["tile_ops"], config)
 
     # Exact counters of a small job: 4×6×16 → 2×3 tiles, 2 K tiles.
     A = random_nm(rng, 4, 16, config)
@@ -79,7 +80,7 @@ def test_gemm_small_tile(rng):
     np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
     assert {k: counters[k] for k in ("busy_cycles", "stall_in", "stall_out", "tile_ops",
                                      "macs", "d_tiles", "status", "cause")} == {
-        "busy_cycles": 12 + 3, "stall_in": 3, "stall_out": 0, "tile_ops": 12,
+        "busy_cycles": 12 + 23 + 2, "stall_in": 23 + 2, "stall_out": 0, "tile_ops": 12,
         "macs": 4 * 6 * 16, "d_tiles": 6, "status": Status.DONE, "cause": 0}
 
     # Bad jobs: each ends in its error status, none hangs, the engine recovers.
@@ -98,7 +99,8 @@ def test_gemm_small_tile(rng):
     for (job, cause), result in zip(bad, raw):
         assert result["cause"] == cause, job["regs"]
         assert result["status"] == Status.DONE | Status.ERROR | cause << 8
-        assert result["d_data"].shape[0] == 0 and result["busy_cycles"] == 0
+        assert result["d_data"].shape[0] == 0
+        assert result["busy_cycles"] == CHECK_CYCLES + 1 and result["tile_ops"] == 0
     assert raw[-1]["cause"] == 0 and raw[-1]["d_data"].shape[0] == 6
 
     # Invalid metadata: D comes back flagged, the cause is META.
@@ -142,3 +144,42 @@ def test_gemm_default_tile(rng):
         Mp, Np, Kp = (-(-x // t) * t for x, t in zip(
             (spec["A"].shape[0], spec["B"].shape[1], spec["A"].shape[1]), (4, 4, 16)))
         assert counters["macs"] == Mp * Np * Kp
+
+
+def test_gemm_ecp5_p11(rng):
+    """The fast core (pipeline 11, MULT18X18D, TRELLIS_FF) in the engine with DP16KD buffers
+    (their simulation models): single jobs with back-pressure, then a batch of 8
+    back-to-back jobs loaded while the one before runs, with exact cycle counts."""
+    config = CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=11, dsp="ecp5")
+    depth = 256
+    build = "gemm_test_ecp5_p11"
+    specs = []
+    for M, N, K, ready in [(1, 1, 1, 1.0), (5, 3, 20, 0.4), (8, 6, 32, 1.0)]:
+        A = random_nm(rng, M, K, config)
+        B = rng.integers(-128, 128, (K, N))
+        specs.append(dict(A=A, B=B, d_ready=ready, seed=int(rng.integers(1 << 31))))
+        specs.append(dict(A=A, B=B, sparse=False, d_ready=ready, seed=M))
+    for spec, (D, counters) in zip(specs, run_gemms(specs, config=config, a_depth=depth,
+                                                    b_depth=depth, build_name=build)):
+        np.testing.assert_array_equal(D, reference(spec, config), strict=True)
+        if spec["d_ready"] == 1.0:
+            assert counters["busy_cycles"] == busy_cycles(counters["tile_ops"], config)
+
+    # Batch: 16×16×64 jobs (512 sparse / 1 024 dense operations, 64 / 128 A words each),
+    # long enough that the next job is loaded, programmed and checked before the running
+    # one issues its last operation: then the jobs follow each other with one idle cycle.
+    jobs, refs = [], []
+    for index in range(8):
+        A = random_nm(rng, 16, 64, config)
+        B = rng.integers(-128, 128, (64, 16))
+        jobs.append(dict(A=A, B=B, sparse=index % 3 != 2))
+        refs.append(golden.dense_mma(A, B))
+    Ds, counters = run_batch(jobs, config=config, a_depth=depth, b_depth=depth,
+                             build_name=build)
+    for D, ref in zip(Ds, refs):
+        np.testing.assert_array_equal(D, ref, strict=True)
+    ops = sum(512 if job["sparse"] else 1024 for job in jobs)
+    assert counters["tile_ops"] == ops and counters["jobs"] == 8
+    assert counters["busy_cycles"] == START_LATENCY - 1 + ops + 7 + config.latency
+    assert counters["stall_out"] == 0 and counters["cause"] == 0
+    assert counters["d_tiles"] == 8 * 64
