@@ -20,7 +20,7 @@ class LoadCtrl(enum.IntFlag):
     """Bits of a write to ``LOAD_CTRL``."""
     ARM_A = 1 << 0     # the next A stream goes to A_LOAD_BASE, A_LOAD_WORDS words
     ARM_B = 1 << 1     # the next B stream goes to B_LOAD_BASE, B_LOAD_WORDS words
-    DISARM = 1 << 2    # drop both descriptors that are armed and not started
+    DISARM = 1 << 2    # drop both armed descriptors (and any partial word)
 
 
 class LoadStatus(enum.IntFlag):
@@ -73,7 +73,7 @@ AXI_REGISTERS = RegisterMap([
     Register("LOAD_CTRL", 0x45, Access.WO, (
         Field("arm_a", 0, 1, doc="arm the A descriptor"),
         Field("arm_b", 1, 1, doc="arm the B descriptor"),
-        Field("disarm", 2, 1, doc="drop armed descriptors whose stream has not begun"),
+        Field("disarm", 2, 1, doc="drop both armed descriptors and any partial word"),
     ), "load strobes (read 0)"),
     Register("LOAD_STATUS", 0x46, Access.RO, (
         Field("a_armed", 0, 1), Field("b_armed", 1, 1),
