@@ -6,6 +6,8 @@ Ports: ``clk``, ``rst`` (active high, synchronous), ``s_axil_*`` (``awaddr`` …
 cocotbext-axi's ``from_prefix`` expect (``docs/axi.md`` §1).
 """
 
+import dataclasses
+
 from amaranth.back import verilog
 from amaranth.hdl import Module
 from amaranth.lib import wiring
@@ -14,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from .axi import AxiGemmEngine
 from .config import CoreConfig
 
-__all__ = ["AxiGemmTop", "emit_axi", "axi_module_name"]
+__all__ = ["AxiGemmTop", "AxiBuild", "DEFAULT_BUILD", "emit_axi", "axi_module_name"]
 
 
 def _flat(prefix, signature):
@@ -68,3 +70,22 @@ def emit_axi(config, *, a_depth, b_depth, name=None, **kwargs):
     top = AxiGemmTop(config, a_depth=a_depth, b_depth=b_depth, **kwargs)
     name = name or axi_module_name(config, a_depth=a_depth, b_depth=b_depth, **kwargs)
     return verilog.convert(top, name=name, emit_src=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AxiBuild:
+    """One AXI engine configuration, as an entry of :data:`hw.gen.RTL_TARGETS`."""
+    config: CoreConfig = CoreConfig()
+    a_depth: int = 512
+    b_depth: int = 512
+    beat_bytes: int = 8
+    zvc: bool = True
+
+    def emit(self, name):
+        return emit_axi(self.config, a_depth=self.a_depth, b_depth=self.b_depth, name=name,
+                        beat_bytes=self.beat_bytes, zvc=self.zvc)
+
+
+#: The AXI engine committed as ``rtl/axi_gemm.v``: the default 4×4×16 2:4 core, 512-word A
+#: and B buffers, 64-bit streams, ZVC expander on B.
+DEFAULT_BUILD = AxiBuild()
