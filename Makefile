@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim test lint synth bench demo clean
+.PHONY: all venv verilog sim test lint synth bench demo clean fusesoc-sim
 
 all: test
 
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(PY) bench/golden_bench.py
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
+	$(PY) -m bench.axi_zvc
+
+# FuseSoC smoke simulations of both cores (Verilator --binary builds; minutes each).
+fusesoc-sim: verilog
+	FUSESOC_SIM=1 $(PY) -m pytest tests/test_fusesoc.py
 
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo
