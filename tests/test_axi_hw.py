@@ -100,22 +100,21 @@ def run_axil(accesses, *, rng):
                 ctx.set(bus.awaddr, 4 * word)
                 ctx.set(bus.wdata, value)
                 ctx.set(bus.wstrb, strb)
-                # AW and W offered in a random order, a random number of cycles apart.
-                first, second = (bus.awvalid, bus.wvalid) if rng.random() < 0.5 else \
-                    (bus.wvalid, bus.awvalid)
-                ctx.set(first, 1)
-                for _ in range(int(rng.integers(0, 3))):
-                    await ctx.tick()
-                ctx.set(second, 1)
-                pending = {"aw": True, "w": True}
-                while any(pending.values()):
-                    _, _, awr, wr = await ctx.tick().sample(bus.awready, bus.wready)
-                    if awr and pending["aw"] and ctx.get(bus.awvalid):
-                        pending["aw"] = False
-                        ctx.set(bus.awvalid, 0)
-                    if wr and pending["w"] and ctx.get(bus.wvalid):
-                        pending["w"] = False
-                        ctx.set(bus.wvalid, 0)
+                # AW and W offered independently, each after 0-2 idle cycles.
+                delay = {"aw": int(rng.integers(0, 3)), "w": int(rng.integers(0, 3))}
+                valid = {"aw": bus.awvalid, "w": bus.wvalid}
+                done = {"aw": False, "w": False}
+                while not all(done.values()):
+                    for ch in valid:
+                        if not done[ch] and delay[ch] == 0:
+                            ctx.set(valid[ch], 1)
+                        delay[ch] -= 1
+                    _, _, awr, wr, awv, wv = await ctx.tick().sample(
+                        bus.awready, bus.wready, bus.awvalid, bus.wvalid)
+                    for ch, taken in (("aw", awr and awv), ("w", wr and wv)):
+                        if taken and not done[ch]:
+                            done[ch] = True
+                            ctx.set(valid[ch], 0)
                 ctx.set(bus.bready, 1)
                 while True:
                     _, _, bv, resp = await ctx.tick().sample(bus.bvalid, bus.bresp)
