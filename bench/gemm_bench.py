@@ -6,8 +6,10 @@ batch, default 8). Every job is checked bit-exactly against ``golden.sparse_mma`
 ``reports/gemm_bench.png``.
 
 The engine is the fast one: the p11 registered-DSP core (``CoreConfig(pipeline=11,
-dsp="ecp5")``, 4×4×16) with DP16KD buffers, simulated with the primitive models. Shapes are
-M×N×K (A is M×K, B is K×N). For each shape:
+dsp="ecp5")``, 4×4×16; ``--dsp generic`` simulates the p11 core with plain multiplies, same
+latency and cycle counts, for a much smaller Verilator build). Its deep buffers (4 096 / 8 192
+words) are simulated as generic memories, which have the DP16KD buffers' read latency and
+so the same cycle counts. Shapes are M×N×K (A is M×K, B is K×N). For each shape:
 
 * **single job**: clear counters, load A and B, program, START, take D, read counters.
 * **batch**: ``--batch`` back-to-back jobs of that shape (``tb.gemm_driver.run_batch``): job
@@ -40,6 +42,10 @@ QUICK_SHAPES = SHAPES[:2]
 #: A holds two dense 256×256 A matrices (2 × 2 048 words), B two 256×1024 B matrices.
 A_DEPTH, B_DEPTH = 4096, 8192
 CONFIG = CoreConfig(pipeline=11, dsp="ecp5")
+#: Buffers of the simulated engine: the generic memory (Amaranth Memory + output register)
+#: has the DP16KD buffers' timing (read latency 2) without hundreds of DP16KD model
+#: instances in the Verilator build; tests/test_gemm_sim.py runs the DP16KD build itself.
+MEMORY = "generic"
 #: Place-and-route records of the engines (bench/synth.py labels).
 SYNTH_LABELS = {"sparse": "gemm-sparse-4x4x16-a8-p11-ecp5-d2048",
                 "dense": "gemm-dense-4x4x16-a8-p11-ecp5-d2048"}
@@ -101,11 +107,35 @@ def main(argv=None):
     parser.add_argument("--synth", default=str(REPORTS / "synth" / "results.json"),
                         help="place-and-route records for Fmax (reports/synth/results.json)")
     parser.add_argument("--out", default=str(REPORTS), help="output folder (reports/)")
+    parser.add_argument("--dsp", choices=("ecp5", "generic"), default=CONFIG.dsp,
+                        help="multipliers of the simulated p11 core (ecp5: MULT18X18D and "
+                             "TRELLIS_FF models; generic: plain multiplies, same cycles, "
+                             "a much smaller Verilator build)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="simulate nothing: recompute GMAC/s of the saved "
+                             "gemm_bench.json with the current place-and-route records")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be at least 1, not {args.batch}")
+    if args.rescore:
+        out = pathlib.Path(args.out)
+        report = json.loads((out / "gemm_bench.json").read_text())
+        report["fmax"] = fmax = synth_fmax(args.synth)
+        report.setdefault("peaks", {"sparse": CONFIG.macs_per_op,
+                                    "dense": CONFIG.tile_m * CONFIG.tile_n * CONFIG.kept_k})
+        for row in report["shapes_MxNxK"]:
+            for key in ("sparse", "dense", "batch_sparse", "batch_dense"):
+                mode = key.removeprefix("batch_")
+                entry = row[key]
+                entry.pop("gmacs_effective", None)
+                if fmax.get(mode):
+                    peak = report["peaks"][mode]
+                    entry["gmacs_effective"] = (fmax[mode]["fmax_mhz"] * 1e6 * peak
+                                                * entry["utilization_total"] / 1e9)
+        return write_outputs(report, out)
 
-    config = CONFIG
+    config = CoreConfig(pipeline=CONFIG.pipeline, dsp=args.dsp)
+    build = f"gemm_bench_p{config.pipeline}_{args.dsp}"
     fmax = synth_fmax(args.synth)
     rng = np.random.default_rng(args.seed)
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -125,7 +155,8 @@ def main(argv=None):
             batch["dense"].append(dict(A=A, B=B, sparse=False))
             refs.append(golden.sparse_mma(values, metadata, B))
         singles = run_gemms([batch["sparse"][0], batch["dense"][0]], config=config,
-                            a_depth=A_DEPTH, b_depth=B_DEPTH, build_name="gemm_bench_p11")
+                            a_depth=A_DEPTH, b_depth=B_DEPTH, build_name=build,
+                            memory=MEMORY)
         for mode, (D, counters) in zip(("sparse", "dense"), singles):
             if not np.array_equal(D, refs[0]):
                 raise SystemExit(f"{mode} {M}x{N}x{K}: D differs from the golden model")
@@ -133,7 +164,7 @@ def main(argv=None):
                                fmax.get(mode, {}).get("fmax_mhz"))
         for mode in ("sparse", "dense"):
             Ds, counters = run_batch(batch[mode], config=config, a_depth=A_DEPTH,
-                                     b_depth=B_DEPTH, build_name="gemm_bench_p11")
+                                     b_depth=B_DEPTH, build_name=build, memory=MEMORY)
             for D, ref in zip(Ds, refs):
                 if not np.array_equal(D, ref):
                     raise SystemExit(f"batch {mode} {M}x{N}x{K}: D differs from the golden "
@@ -152,24 +183,31 @@ def main(argv=None):
               f"{row['batch_speedup_total']:.4f}", flush=True)
     wall = time.perf_counter() - wall
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = {"config": config.name, "a_depth": A_DEPTH, "b_depth": B_DEPTH,
-              "batch": args.batch, "seed": args.seed, "fmax": fmax,
+    report = {"config": config.name, "memory": MEMORY, "a_depth": A_DEPTH, "b_depth": B_DEPTH,
+              "batch": args.batch, "seed": args.seed, "fmax": fmax, "peaks": peaks,
               "simulator_wall_s": wall, "shapes_MxNxK": rows}
+    return write_outputs(report, pathlib.Path(args.out))
+
+
+def write_outputs(report, out):
+    """``gemm_bench.json``, ``.md`` and ``.png`` of a report into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     (out / "gemm_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    rows, fmax, batch = report["shapes_MxNxK"], report["fmax"], report["batch"]
+    config_name, wall = report["config"], report["simulator_wall_s"]
 
     def gmacs(entry):
         value = entry.get("gmacs_effective")
         return f"{value:.1f}" if value else "n/a"
 
     fmax_line = ", ".join(f"{mode} engine {v['fmax_mhz']:.1f} MHz" for mode, v in fmax.items())
-    lines = [f"# GEMM engine benchmark ({config.name}, buffers {A_DEPTH}/{B_DEPTH} words)",
+    lines = [f"# GEMM engine benchmark ({config_name}, buffers {report['a_depth']}/"
+             f"{report['b_depth']} words)",
              "",
              "Verilator; shapes M×N×K; every D checked bit-exactly against the golden model.",
              "Utilization = operations / cycles; busy = START to done, total = every cycle "
              "from the counter clear to the counter read (loads, registers, readback).",
-             f"Batch = {args.batch} back-to-back jobs, each loaded while the one before runs.",
+             f"Batch = {batch} back-to-back jobs, each loaded while the one before runs.",
              "Effective GMAC/s = Fmax × dense-equivalent MACs/cycle × total utilization; "
              f"Fmax: {fmax_line or 'no place-and-route record (run make synth)'}.",
              "",
@@ -179,7 +217,7 @@ def main(argv=None):
     for r in rows:
         shape = f"{r['M']}×{r['N']}×{r['K']}"
         for run, s, d, ratio in (("single", r["sparse"], r["dense"], r["speedup_total"]),
-                                 (f"batch of {args.batch}", r["batch_sparse"],
+                                 (f"batch of {batch}", r["batch_sparse"],
                                   r["batch_dense"], r["batch_speedup_total"])):
             lines.append(
                 f"| {shape} | {run} | {s['total_cycles']} | {d['total_cycles']} "
@@ -204,8 +242,8 @@ def main(argv=None):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for key, style, label in (("sparse", "o--", "sparse, single"),
                               ("dense", "s--", "dense, single"),
-                              ("batch_sparse", "o-", f"sparse, batch of {args.batch}"),
-                              ("batch_dense", "s-", f"dense, batch of {args.batch}")):
+                              ("batch_sparse", "o-", f"sparse, batch of {batch}"),
+                              ("batch_dense", "s-", f"dense, batch of {batch}")):
         ax1.plot(x, [100 * r[key]["utilization_total"] for r in rows], style, label=label)
     ax1.set_xticks(x, labels)
     ax1.set_ylabel("utilization, every cycle counted (%)")
@@ -213,12 +251,12 @@ def main(argv=None):
     ax1.legend()
     ax2.plot(x, [r["speedup_total"] for r in rows], "s--", label="single job")
     ax2.plot(x, [r["batch_speedup_total"] for r in rows], "o-",
-             label=f"batch of {args.batch}")
+             label=f"batch of {batch}")
     ax2.axhline(1.99, color="gray", linestyle=":")
     ax2.set_xticks(x, labels)
     ax2.set_ylabel("dense / sparse total cycles")
     ax2.legend()
-    fig.suptitle(f"GEMM engine, {config.name}")
+    fig.suptitle(f"GEMM engine, {config_name}")
     fig.tight_layout()
     fig.savefig(out / "gemm_bench.png", dpi=120)
     print("\n".join(lines))

@@ -517,10 +517,12 @@ class GemmEngine(wiring.Component):
         with m.If(s.d_take):
             m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
 
-    def _status(self, m, s):
+    def _status(self, m, s, core):
         """busy, done, cause; ``owed`` counts D tiles issued (operations with ``last``) and
-        not yet delivered."""
-        owed = Signal(8, name="owed_tiles")
+        not yet delivered: at most the reads in flight, the operand FIFO and the core's
+        result credits."""
+        bound = READ_LATENCY + FETCH_FIFO_DEPTH + core.fifo_depth + 1
+        owed = Signal(max(8, ceil_log2(bound + 1)), name="owed_tiles")
         m.d.sync += owed.eq(owed + (s.issue & s.seq.last) - s.d_take)
         m.d.comb += s.busy.eq(s.queue.valid | s.issuing | (owed != 0))
         # Idle after this edge: nothing queued, issuing or owed.
@@ -611,7 +613,7 @@ class GemmEngine(wiring.Component):
         self._sequencer(m, s)
         self._operand_fifo(m, s, core, a_buf, b_buf)
         self._results(m, s, core)
-        self._status(m, s)
+        self._status(m, s, core)
         counters = self._counters(m, s)
 
         # --- read-only registers ---------------------------------------------------------------

@@ -46,10 +46,10 @@ class FlatGemmEngine(wiring.Component):
     busy, done : ``Out(1)``; cause : ``Out(CAUSE_WIDTH)``
     """
 
-    def __init__(self, config, *, a_depth, b_depth):
+    def __init__(self, config, *, a_depth, b_depth, memory=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth)
+        self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory)
         self.config = config
         self.a_depth = a_depth
         self.b_depth = b_depth
@@ -114,13 +114,17 @@ class FlatGemmEngine(wiring.Component):
         return m
 
 
-def gemm_module_name(config, *, a_depth, b_depth):
-    """Module (and build folder) name of one engine configuration."""
+def gemm_module_name(config, *, a_depth, b_depth, memory=None):
+    """Module (and build folder) name of one engine configuration (``_m<memory>`` appended
+    when ``memory`` is not the configuration's default)."""
+    default = "ecp5" if config.dsp == "ecp5" else "generic"
+    if memory is not None and memory != default:
+        return f"gemm_{config.name}_a{a_depth}_b{b_depth}_m{memory}"
     return f"gemm_{config.name}_a{a_depth}_b{b_depth}"
 
 
-def emit_gemm(config, *, a_depth, b_depth, name=None):
+def emit_gemm(config, *, a_depth, b_depth, name=None, memory=None):
     """Verilog text of the flat-port GEMM engine; deterministic (no source paths)."""
-    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth)
-    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth)
+    top = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory)
+    name = name or gemm_module_name(config, a_depth=a_depth, b_depth=b_depth, memory=memory)
     return verilog.convert(top, name=name, emit_src=False)

