@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Two cores on CI: Verilator configurations build and run side by side.
 JOBS   ?= auto
 
-.PHONY: all venv verilog sim sim-fp test lint synth soak bench demo clean formal mutate
+.PHONY: all venv verilog sim sim-fp test lint synth soak bench demo clean formal mutate fusesoc-sim
 
 all: test
 
@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) -m bench.gemm_bench
 	$(PY) -m bench.zvc_report
 	$(PY) -m bench.tw_bench
+	$(PY) -m bench.axi_zvc
 
 # Every formal job (tb/formal/jobs.py); report in reports/formal/. FORMAL_JOBS=n in parallel;
 # a bounded job still running after FORMAL_TIMEOUT s reports the cycles it checked.
@@ -57,6 +58,10 @@ formal: $(STAMP)
 # Mutation testing of the core (bench/mutate.py); report in reports/mutate/.
 mutate: $(STAMP)
 	nice $(PY) -m bench.mutate
+
+# FuseSoC smoke simulations of both cores (Verilator --binary builds; minutes each).
+fusesoc-sim: verilog
+	FUSESOC_SIM=1 $(PY) -m pytest tests/test_fusesoc.py
 
 demo: $(STAMP)
 	$(VENV)/bin/sparsecore demo

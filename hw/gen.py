@@ -9,6 +9,7 @@ import sys
 
 from amaranth.back import verilog
 
+from .axi_top import DEFAULT_BUILD
 from .config import CoreConfig
 from .top import FlatSparseMMA
 
@@ -18,6 +19,8 @@ __all__ = ["emit", "RTL_TARGETS", "write_rtl"]
 RTL_TARGETS = {
     "sparse_mma.v": ("sparse_mma", CoreConfig()),
     "dense_mma.v": ("dense_mma", CoreConfig(sparse=False)),
+    # The AXI engine (hw/axi_top.py): an entry whose "configuration" emits itself.
+    "axi_gemm.v": ("axi_gemm", DEFAULT_BUILD),
 }
 
 
@@ -41,7 +44,7 @@ def write_rtl(directory):
     written = []
     for filename, (name, config) in RTL_TARGETS.items():
         path = directory / filename
-        text = emit(config, name=name)
+        text = config.emit(name) if hasattr(config, "emit") else emit(config, name=name)
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             written.append(path)

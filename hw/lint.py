@@ -14,6 +14,10 @@ __all__ = ["LintError", "SILENCED", "lint_file", "lint_dir"]
 
 #: Warning classes silenced by name; every other warning is fatal.
 SILENCED = ("WIDTHEXPAND", "WIDTHTRUNC")
+#: Further classes silenced for one file only. The ZVC expander's FSM makes Amaranth emit a
+#: ``case`` per FSM-driven signal over only the states that drive it (tb/zvc_run.py waives
+#: the same class for the ZVC engines' own Verilog).
+FILE_SILENCED = {"axi_gemm.v": ("CASEINCOMPLETE",)}
 
 
 class LintError(RuntimeError):
@@ -24,7 +28,7 @@ def _command(path, *, wall=False):
     cmd = ["verilator", "--lint-only"]
     if wall:
         cmd.append("-Wall")
-    cmd += [f"-Wno-{name}" for name in SILENCED]
+    cmd += [f"-Wno-{name}" for name in SILENCED + FILE_SILENCED.get(path.name, ())]
     cmd += ["--top-module", path.stem, path.name]
     return cmd
 

@@ -155,8 +155,10 @@ class RegisterMap:
 
 
 def main(argv=None):
+    from .axi_regs import AXI_REGISTERS
     from .gemm_regs import ENGINE_REGISTERS
     sys.stdout.write("# Registers\n\n" + ENGINE_REGISTERS.markdown("GEMM engine"))
+    sys.stdout.write("\n" + AXI_REGISTERS.markdown("AXI wrapper (hw/axi_regs.py)"))
     return 0
 
 

@@ -278,11 +278,10 @@ class ZvcUnpacker(wiring.Component):
         m.d.comb += kept.eq(fill - self.take)
         m.d.sync += fill.eq(kept + Mux(taken, arriving, 0))
         for s in range(capacity):
-            with m.Switch(self.take):
-                for t in range(1, kw + 1):
-                    with m.Case(t):
-                        if s + t < capacity:
-                            m.d.sync += slots[s].eq(slots[s + t])
+            for t in range(1, kw + 1):
+                if s + t < capacity:
+                    with m.If(self.take == t):
+                        m.d.sync += slots[s].eq(slots[s + t])
             for k in range(bw):
                 new = Signal(entry, name=f"new_{s}_{k}")
                 m.d.comb += [
@@ -314,7 +313,8 @@ class ZvcCompressor(wiring.Component):
     -------
     length : ``In(stream.Signature(unsigned(32)))``
         One transfer per job: N, the number of words that follow on ``i`` (like a DMA
-        descriptor; the header needs N before the first block). Accepted when idle.
+        descriptor; the header needs N before the first block). Accepted the cycle after
+        the previous job's last word was taken, even while that job still drains.
     i : ``In(stream.Signature(unsigned(word_width)))``
         The N raw words of the job.
     o : ``Out(stream.Signature(beat_layout(word_width, beat_words)))``
@@ -424,16 +424,25 @@ class ZvcCompressor(wiring.Component):
             header.length.eq(length),
         ]
 
-        with m.FSM(name="emit"):
+        # The input side takes the next job's length as soon as it has taken the last word
+        # of the job before, while the emitter may still be draining that job: the length
+        # then waits in ``queued_length`` for the emitter, and the new job's blocks queue
+        # behind the old job's in the FIFOs.
+        length_queued = Signal()
+        queued_length = Signal(LENGTH_BITS)
+        m.d.comb += self.length.ready.eq(~busy & ~length_queued)
+        length_taken = self.length.valid & self.length.ready
+        with m.If(length_taken):
+            m.d.sync += [remaining.eq(self.length.payload),
+                         busy.eq(self.length.payload != 0)]
+
+        with m.FSM(name="emit") as emit_fsm:
             with m.State("IDLE"):
-                m.d.comb += self.length.ready.eq(1)
-                with m.If(self.length.valid):
-                    m.d.sync += [
-                        length.eq(self.length.payload),
-                        remaining.eq(self.length.payload),
-                        busy.eq(self.length.payload != 0),
-                        index.eq(0),
-                    ]
+                with m.If(length_queued):
+                    m.d.sync += [length.eq(queued_length), index.eq(0), length_queued.eq(0)]
+                    m.next = "HEADER"
+                with m.Elif(length_taken):
+                    m.d.sync += [length.eq(self.length.payload), index.eq(0)]
                     m.next = "HEADER"
 
             with m.State("HEADER"):
@@ -486,6 +495,8 @@ class ZvcCompressor(wiring.Component):
                         with m.If(~head.final):
                             m.next = "MASK"
 
+        with m.If(length_taken & ~emit_fsm.ongoing("IDLE")):
+            m.d.sync += [length_queued.eq(1), queued_length.eq(self.length.payload)]
         return m
 
 
@@ -511,7 +522,10 @@ class ZvcExpander(wiring.Component):
         The N words of each stream, ``last`` on the final one (a stream with N = 0
         produces no beat).
     error : ``Out(ZvcStatus)``
-        The first error since reset; sticky until reset.
+        The first error since reset or ``clear``; sticky until then.
+    clear : ``In(1)``
+        Return ``error`` to ``OK`` (only the status: a stream in progress, or the drain
+        after an error, carries on). An error in the same cycle is lost to the clear.
 
     On an error the expander abandons the stream: the words of it still queued are
     dropped (a beat already on ``o`` completes, no ``last`` follows), the input is
@@ -542,6 +556,7 @@ class ZvcExpander(wiring.Component):
             "i": In(stream.Signature(beat_layout(word_width, beat_words))),
             "o": Out(stream.Signature(word_layout(word_width))),
             "error": Out(ZvcStatus),
+            "clear": In(1),
         })
 
     def elaborate(self, platform):
@@ -598,11 +613,25 @@ class ZvcExpander(wiring.Component):
 
         error = Signal(ZvcStatus)
         m.d.comb += self.error.eq(error)
+        with m.If(self.clear):
+            m.d.sync += error.eq(ZvcStatus.OK)
+
+        # Streams overlap: a stream's header is parsed while the blocks of earlier streams
+        # are still queued or being emitted. ``older`` counts the mask-FIFO entries (the one
+        # being emitted included) of earlier streams; an error flushes the FIFOs only once
+        # they are gone (``pending_flush``), and until then the emitter does not start a
+        # block of the bad stream, so an error never eats words of an earlier stream.
+        older = Signal(range(4))
+        new_stream = Signal()               # the first header word of a stream is taken
+        failing = Signal()                  # an error is detected in this cycle
+        pending_flush = Signal()
+        m.d.comb += flush.eq((failing | pending_flush) & (older == 0))
+        m.d.sync += pending_flush.eq((failing | pending_flush) & ~flush)
 
         def fail(code, ends_stream):
             with m.If(error == ZvcStatus.OK):
                 m.d.sync += error.eq(code)
-            m.d.comb += flush.eq(1)
+            m.d.comb += failing.eq(1)
             m.next = "DRAIN"
             with m.If(ends_stream):
                 m.next = "HEADER"
@@ -610,10 +639,10 @@ class ZvcExpander(wiring.Component):
 
         with m.FSM(name="parse"):
             with m.State("HEADER"):
-                # A new stream waits for the previous one's blocks to be emitted, so that
-                # an error in it never flushes words of the stream before.
-                may_start = (index != 0) | (mask_fifo.level == 0)
+                # A new stream starts once an error's flush is done (``older``).
+                may_start = ~pending_flush
                 accept = has_word & may_start
+                m.d.comb += new_stream.eq(accept & (index == 0))
                 with m.If(bad_beat & may_start):
                     m.d.comb += unpacker.take.eq(1)
                     fail(ZvcStatus.TRUNCATED, is_last)
@@ -720,7 +749,8 @@ class ZvcExpander(wiring.Component):
         second_half = Signal()              # the next value is ``queued.words[1]``
         bit = head.mask.bit_select(pos, 1)
         block_done = pos == head.count - 1
-        can_emit = mask_fifo.r_rdy & (~bit | data_fifo.r_rdy)
+        can_emit = (mask_fifo.r_rdy & (~bit | data_fifo.r_rdy)
+                    & ~((failing | pending_flush) & (older == 0)))
         o_valid = Signal()
         o_payload = Signal(word_layout(ww))
         m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
@@ -744,8 +774,13 @@ class ZvcExpander(wiring.Component):
             with m.If(block_done):
                 m.d.comb += mask_fifo.r_en.eq(1)
                 m.d.sync += pos.eq(0)
+
         with m.If(flush):
             m.d.sync += [pos.eq(0), second_half.eq(0)]
+        with m.If(new_stream):
+            m.d.sync += older.eq(mask_fifo.level - mask_fifo.r_en)
+        with m.Elif(mask_fifo.r_en & (older != 0)):
+            m.d.sync += older.eq(older - 1)
 
         return m
 

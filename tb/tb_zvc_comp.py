@@ -127,3 +127,22 @@ async def test_throughput(dut):
                 "in_words_per_cycle": n / (stats["last_in"] - stats["first_in"] + 1),
                 "in_words_per_cycle_end_to_end": n / cycles})
     save_throughput(results)
+
+
+@cocotb.test()
+async def test_back_to_back(dut):
+    """Jobs back to back: the next job's length is taken the cycle after the previous job's
+    last word, while that job still drains, so k jobs of N_1 … N_k words occupy the raw
+    port for exactly ``sum(N) + k - 1`` cycles from the first word to the last (one
+    length cycle between jobs, no drain idling), at 0, 50 and 100 % density and a random
+    one, with jobs of 2W words and a partial final block."""
+    tb, rng = await make_tb(dut, 9)
+    w = BLOCK_WORDS
+    lengths = [2 * w, 2 * w, 2 * w, w + w // 2 + 3, 2 * w, 3]
+    jobs = [random_words(rng, n, d, WORD_WIDTH)
+            for n, d in zip(lengths, (0.0, 0.5, 1.0, float(rng.random()), 1.0, 0.5))]
+    outputs, stats = await tb.run(jobs)
+    check(tb, jobs, outputs)
+    span = stats["last_in"] - stats["first_in"] + 1
+    dut._log.info(f"{len(jobs)} jobs, {sum(lengths)} words: raw port busy {span} cycles")
+    assert span == sum(lengths) + len(jobs) - 1, f"{span} cycles"

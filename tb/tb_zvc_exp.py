@@ -215,3 +215,28 @@ async def test_throughput(dut):
                 "out_words_per_cycle": n / emitting,
                 "out_words_per_cycle_end_to_end": n / cycles})
     save_throughput(results)
+
+
+@cocotb.test()
+async def test_back_to_back(dut):
+    """Streams back to back keep one raw word per cycle: the next stream's header and first
+    mask are parsed while the previous stream's final block is still being emitted.
+
+    With ``i.valid`` and ``o.ready`` held high and every final block at least
+    ``START_LATENCY`` words long, k streams of N_1 … N_k words take exactly
+    ``sum(N) + START_LATENCY`` cycles from the first beat to the last word, and the words
+    leave on ``sum(N)`` consecutive cycles (no idle cycle between streams).
+    """
+    tb, rng = await make_tb(dut, 8)
+    w = BLOCK_WORDS
+    lengths = [4 * w, 2 * w + START_LATENCY, w, 3 * w + w // 2 + START_LATENCY, 8 * w]
+    jobs = [random_words(rng, n, float(d), WORD_WIDTH)
+            for n, d in zip(lengths, (0.0, 1.0, 0.5, float(rng.random()), 0.875))]
+    stats = await run_good(tb, jobs, settle=0)
+    total = sum(lengths)
+    cycles = stats["last_out"] - stats["first_in"] + 1
+    emitting = stats["last_out"] - stats["first_out"] + 1
+    dut._log.info(f"{len(jobs)} streams, {total} words out in {emitting} cycles, {cycles} "
+                  f"from the first beat")
+    assert emitting == total, f"{total} words took {emitting} cycles (idle between streams)"
+    assert cycles == total + START_LATENCY

@@ -397,3 +397,51 @@ def test_sim_expander_malformed_beats(beat_words):
         assert got == status, name
         assert [int(d) for d, _ in out[-len(after):]] == after.tolist(), name
         assert out[-1][1] and not any(last for _, last in out[:-1]), name
+
+
+# --- error precedence (docs/zvc.md "Error precedence") -------------------------------------
+
+def precedence_streams(word_width, block_words):
+    """(name, bytes, expected golden class) where two faults compete: a bad field inside a
+    header or mask that the stream's end cuts short is TRUNCATED (the header and each mask
+    are checked whole, once complete); a complete bad header or mask before a later fault
+    wins over it."""
+    wb = word_width // 8
+    good = golden_compress(np.array([0, 3, 0, 5] * 10, DTYPES[word_width]), word_width,
+                           block_words)
+    bad_magic = bytes([0x33]) + good[1:]
+    bad_width = good[:1] + bytes([8 if word_width != 8 else 16]) + good[2:]
+    header = bytearray(good[:8])
+    header[4:8] = (5).to_bytes(4, "little")
+    mask_bytes = block_words // 8
+    mask = (1 << 7).to_bytes(mask_bytes, "little")     # bit 7 set, length 5: bad
+    cases = [
+        ("bad magic, cut in the header", bad_magic[:8 - wb], golden_zvc.ZvcTruncatedError),
+        ("bad width, cut in the header", bad_width[:8 - wb], golden_zvc.ZvcTruncatedError),
+        ("bad magic, then cut in block 0", bad_magic[:-wb], golden_zvc.ZvcHeaderError),
+        ("bad mask, then cut in the values", bytes(header) + mask,
+         golden_zvc.ZvcMaskError),
+        ("bad mask, then trailing data", bytes(header) + mask + bytes(2 * wb),
+         golden_zvc.ZvcMaskError),
+    ]
+    if mask_bytes > wb:     # a mask of several words: cut after its first (bad) word
+        cases.append(("bad mask bit, cut in the mask", bytes(header) + mask[:mask_bytes - wb],
+                      golden_zvc.ZvcTruncatedError))
+    return cases
+
+
+@pytest.mark.parametrize("word_width,block_words", [(8, 32), (8, 64), (16, 32), (32, 32)])
+def test_sim_expander_error_precedence(word_width, block_words):
+    """Golden and RTL agree on which of two faults a stream reports, and a good stream after
+    it decodes."""
+    after = np.arange(1, 11, dtype=DTYPES[word_width])
+    good = golden_compress(after, word_width, block_words)
+    cases = precedence_streams(word_width, block_words)
+    assert len(cases) >= 5
+    for name, bad, expected in cases:
+        with pytest.raises(golden_zvc.ZvcError) as info:
+            golden_zvc.expand(bad, word_width=word_width, block_words=block_words)
+        assert type(info.value) is expected, name
+        out, status = rtl_expand([bad, good], word_width, block_words)
+        assert status == STATUS_OF[expected], name
+        assert [int(d) for d, _ in out[-len(after):]] == after.tolist(), name
