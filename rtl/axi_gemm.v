@@ -1917,6 +1917,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_exists = 1'h1;
       8'h1f:
           w_exists = 1'h1;
+      8'h30:
+          w_exists = 1'h1;
+      8'h31:
+          w_exists = 1'h1;
+      8'h32:
+          w_exists = 1'h1;
+      8'h33:
+          w_exists = 1'h1;
+      8'h34:
+          w_exists = 1'h1;
+      8'h35:
+          w_exists = 1'h1;
       8'h40:
           w_exists = 1'h1;
       8'h41:
@@ -2007,6 +2019,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_readable = 1'h1;
       8'h1f:
           w_readable = 1'h1;
+      8'h30:
+          w_readable = 1'h1;
+      8'h31:
+          w_readable = 1'h1;
+      8'h32:
+          w_readable = 1'h1;
+      8'h33:
+          w_readable = 1'h1;
+      8'h34:
+          w_readable = 1'h1;
+      8'h35:
+          w_readable = 1'h1;
       8'h40:
           w_readable = 1'h1;
       8'h41:
@@ -2096,6 +2120,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h1e:
           w_writable = 1'h0;
       8'h1f:
+          w_writable = 1'h0;
+      8'h30:
+          w_writable = 1'h1;
+      8'h31:
+          w_writable = 1'h1;
+      8'h32:
+          w_writable = 1'h1;
+      8'h33:
+          w_writable = 1'h0;
+      8'h34:
+          w_writable = 1'h0;
+      8'h35:
           w_writable = 1'h0;
       8'h40:
           w_writable = 1'h1;
@@ -2187,6 +2223,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_mask = 32'd4294967295;
       8'h1f:
           w_mask = 32'd4294967295;
+      8'h30:
+          w_mask = 32'd1;
+      8'h31:
+          w_mask = 32'd65535;
+      8'h32:
+          w_mask = 32'd65535;
+      8'h33:
+          w_mask = 32'd4294967295;
+      8'h34:
+          w_mask = 32'd7;
+      8'h35:
+          w_mask = 32'd4294967295;
       8'h40:
           w_mask = 32'd65535;
       8'h41:
@@ -2276,6 +2324,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h1e:
           r_exists = 1'h1;
       8'h1f:
+          r_exists = 1'h1;
+      8'h30:
+          r_exists = 1'h1;
+      8'h31:
+          r_exists = 1'h1;
+      8'h32:
+          r_exists = 1'h1;
+      8'h33:
+          r_exists = 1'h1;
+      8'h34:
+          r_exists = 1'h1;
+      8'h35:
           r_exists = 1'h1;
       8'h40:
           r_exists = 1'h1;
@@ -2367,6 +2427,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           r_readable = 1'h1;
       8'h1f:
           r_readable = 1'h1;
+      8'h30:
+          r_readable = 1'h1;
+      8'h31:
+          r_readable = 1'h1;
+      8'h32:
+          r_readable = 1'h1;
+      8'h33:
+          r_readable = 1'h1;
+      8'h34:
+          r_readable = 1'h1;
+      8'h35:
+          r_readable = 1'h1;
       8'h40:
           r_readable = 1'h1;
       8'h41:
@@ -2456,6 +2528,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h1e:
           r_writable = 1'h0;
       8'h1f:
+          r_writable = 1'h0;
+      8'h30:
+          r_writable = 1'h1;
+      8'h31:
+          r_writable = 1'h1;
+      8'h32:
+          r_writable = 1'h1;
+      8'h33:
+          r_writable = 1'h0;
+      8'h34:
+          r_writable = 1'h0;
+      8'h35:
           r_writable = 1'h0;
       8'h40:
           r_writable = 1'h1;
@@ -2546,6 +2630,18 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h1e:
           r_mask = 32'd4294967295;
       8'h1f:
+          r_mask = 32'd4294967295;
+      8'h30:
+          r_mask = 32'd1;
+      8'h31:
+          r_mask = 32'd65535;
+      8'h32:
+          r_mask = 32'd65535;
+      8'h33:
+          r_mask = 32'd4294967295;
+      8'h34:
+          r_mask = 32'd7;
+      8'h35:
           r_mask = 32'd4294967295;
       8'h40:
           r_mask = 32'd65535;
@@ -2762,134 +2858,231 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [2:0] \$103 ;
-  wire [2:0] \$104 ;
+  wire \$103 ;
+  wire \$104 ;
   wire \$105 ;
-  wire [8:0] \$106 ;
-  wire [9:0] \$107 ;
+  wire \$106 ;
+  wire \$107 ;
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire [7:0] \$111 ;
-  wire \$112 ;
+  wire [7:0] \$112 ;
   wire \$113 ;
-  wire [64:0] \$114 ;
-  wire [64:0] \$115 ;
-  wire [64:0] \$116 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire [64:0] \$121 ;
-  wire [64:0] \$122 ;
-  wire [8:0] \$123 ;
-  wire [64:0] \$124 ;
-  wire [64:0] \$125 ;
+  wire \$121 ;
+  wire [32:0] \$122 ;
+  wire \$123 ;
+  wire [34:0] \$124 ;
+  wire \$125 ;
   wire \$126 ;
-  wire [1:0] \$127 ;
-  wire [64:0] \$128 ;
-  reg \$129 ;
+  wire \$127 ;
+  wire [17:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [8:0] \$131 ;
-  reg [319:0] \$132 ;
-  reg \$133 ;
-  reg [8:0] \$134 ;
-  reg [511:0] \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg [4:0] \$138 ;
-  reg \$139 ;
+  wire \$130 ;
+  wire [32:0] \$131 ;
+  wire [33:0] \$132 ;
+  wire \$133 ;
+  wire [16:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [32:0] \$138 ;
+  wire [33:0] \$139 ;
   wire \$14 ;
-  reg \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [15:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [16:0] \$146 ;
-  reg [32:0] \$147 ;
-  reg [16:0] \$148 ;
-  reg [32:0] \$149 ;
+  wire [34:0] \$140 ;
+  wire [16:0] \$141 ;
+  wire \$142 ;
+  wire [34:0] \$143 ;
+  wire [16:0] \$144 ;
+  wire \$145 ;
+  wire [17:0] \$146 ;
+  wire [17:0] \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  reg [32:0] \$150 ;
-  reg [16:0] \$151 ;
-  reg [32:0] \$152 ;
-  reg [33:0] \$153 ;
-  reg [33:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [16:0] \$156 ;
-  reg \$157 ;
-  reg [15:0] \$158 ;
-  reg \$159 ;
+  wire [32:0] \$150 ;
+  wire [16:0] \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [32:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire [16:0] \$157 ;
+  wire \$158 ;
+  wire [34:0] \$159 ;
   wire \$16 ;
-  reg [15:0] \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg [16:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [16:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [15:0] \$168 ;
-  reg \$169 ;
+  wire [34:0] \$160 ;
+  wire [16:0] \$161 ;
+  wire \$162 ;
+  wire [34:0] \$163 ;
+  wire [34:0] \$164 ;
+  wire [17:0] \$165 ;
+  wire \$166 ;
+  wire [34:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg [16:0] \$172 ;
-  reg [15:0] \$173 ;
-  reg [15:0] \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg [16:0] \$179 ;
+  wire [34:0] \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [2:0] \$176 ;
+  wire [2:0] \$177 ;
+  wire [3:0] \$178 ;
+  wire [4:0] \$179 ;
   wire \$18 ;
-  reg [33:0] \$180 ;
-  reg [33:0] \$181 ;
-  reg [33:0] \$182 ;
-  reg [33:0] \$183 ;
-  reg [5:0] \$184 ;
-  reg [5:0] \$185 ;
-  reg [835:0] \$186 ;
-  reg [835:0] \$187 ;
-  reg [835:0] \$188 ;
-  reg [835:0] \$189 ;
+  wire [3:0] \$180 ;
+  wire [4:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [2:0] \$184 ;
+  wire [2:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  reg [3:0] \$190 ;
-  reg [1:0] \$191 ;
-  reg [2:0] \$192 ;
-  reg [2:0] \$193 ;
-  reg [1:0] \$194 ;
-  reg [2:0] \$195 ;
-  reg [1:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg \$199 ;
+  wire [2:0] \$190 ;
+  wire [2:0] \$191 ;
+  wire \$192 ;
+  wire [8:0] \$193 ;
+  wire [9:0] \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire [7:0] \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg [63:0] \$201 ;
-  reg [63:0] \$202 ;
-  reg [63:0] \$203 ;
-  reg [63:0] \$204 ;
-  reg [63:0] \$205 ;
-  reg [63:0] \$206 ;
-  reg [63:0] \$207 ;
-  reg [63:0] \$208 ;
+  wire \$200 ;
+  wire [64:0] \$201 ;
+  wire [64:0] \$202 ;
+  wire [64:0] \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [64:0] \$208 ;
+  wire [64:0] \$209 ;
   wire \$21 ;
-  wire [8:0] \$22 ;
-  wire [9:0] \$23 ;
-  wire \$24 ;
+  wire [8:0] \$210 ;
+  wire [64:0] \$211 ;
+  wire [64:0] \$212 ;
+  wire \$213 ;
+  wire [1:0] \$214 ;
+  wire [64:0] \$215 ;
+  reg \$216 ;
+  reg \$217 ;
+  reg [8:0] \$218 ;
+  reg [319:0] \$219 ;
+  wire [32:0] \$22 ;
+  reg \$220 ;
+  reg [8:0] \$221 ;
+  reg [511:0] \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg \$225 ;
+  reg [4:0] \$226 ;
+  reg \$227 ;
+  reg \$228 ;
+  reg [15:0] \$229 ;
+  wire [32:0] \$23 ;
+  reg [15:0] \$230 ;
+  reg [15:0] \$231 ;
+  reg [15:0] \$232 ;
+  reg [15:0] \$233 ;
+  reg [16:0] \$234 ;
+  reg [32:0] \$235 ;
+  reg [16:0] \$236 ;
+  reg [32:0] \$237 ;
+  reg [32:0] \$238 ;
+  reg [16:0] \$239 ;
+  wire [33:0] \$24 ;
+  reg [32:0] \$240 ;
+  reg \$241 ;
+  reg [15:0] \$242 ;
+  reg [15:0] \$243 ;
+  reg \$244 ;
+  reg [33:0] \$245 ;
+  reg [33:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [16:0] \$248 ;
+  reg \$249 ;
   wire \$25 ;
-  wire [7:0] \$26 ;
-  wire [6:0] \$27 ;
-  wire [7:0] \$28 ;
+  reg [15:0] \$250 ;
+  reg \$251 ;
+  reg [15:0] \$252 ;
+  reg \$253 ;
+  reg \$254 ;
+  reg \$255 ;
+  reg [16:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [16:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire [17:0] \$26 ;
+  reg [15:0] \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg [16:0] \$264 ;
+  reg [15:0] \$265 ;
+  reg [15:0] \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
+  wire [16:0] \$27 ;
+  reg \$270 ;
+  reg [16:0] \$271 ;
+  reg [33:0] \$272 ;
+  reg [33:0] \$273 ;
+  reg [33:0] \$274 ;
+  reg [33:0] \$275 ;
+  reg \$276 ;
+  reg [16:0] \$277 ;
+  reg [16:0] \$278 ;
+  reg [15:0] \$279 ;
+  wire [15:0] \$28 ;
+  reg [15:0] \$280 ;
+  reg [5:0] \$281 ;
+  reg [5:0] \$282 ;
+  reg [835:0] \$283 ;
+  reg [835:0] \$284 ;
+  reg [835:0] \$285 ;
+  reg [835:0] \$286 ;
+  reg [3:0] \$287 ;
+  reg [1:0] \$288 ;
+  reg [2:0] \$289 ;
   wire \$29 ;
+  reg [2:0] \$290 ;
+  reg [1:0] \$291 ;
+  reg [2:0] \$292 ;
+  reg [1:0] \$293 ;
+  reg [7:0] \$294 ;
+  reg [7:0] \$295 ;
+  reg \$296 ;
+  reg \$297 ;
+  reg [63:0] \$298 ;
+  reg [63:0] \$299 ;
   wire \$3 ;
-  wire [6:0] \$30 ;
+  wire \$30 ;
+  reg [63:0] \$300 ;
+  reg [63:0] \$301 ;
+  reg [63:0] \$302 ;
+  reg [63:0] \$303 ;
+  reg [63:0] \$304 ;
+  reg [63:0] \$305 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -2900,22 +3093,22 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [16:0] \$40 ;
-  wire [16:0] \$41 ;
-  wire [16:0] \$42 ;
-  wire [16:0] \$43 ;
-  wire [5:0] \$44 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire [33:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [33:0] \$49 ;
+  wire [8:0] \$46 ;
+  wire [9:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [16:0] \$50 ;
-  wire [33:0] \$51 ;
-  wire [33:0] \$52 ;
-  wire [33:0] \$53 ;
-  wire [33:0] \$54 ;
+  wire [7:0] \$50 ;
+  wire [7:0] \$51 ;
+  wire [7:0] \$52 ;
+  wire \$53 ;
+  wire [7:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -2924,46 +3117,46 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [17:0] \$62 ;
+  wire \$62 ;
   wire \$63 ;
-  wire [16:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
   wire [16:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [16:0] \$67 ;
+  wire [16:0] \$68 ;
+  wire [16:0] \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
+  wire [5:0] \$70 ;
   wire \$71 ;
-  wire [34:0] \$72 ;
-  wire [34:0] \$73 ;
+  wire \$72 ;
+  wire [33:0] \$73 ;
   wire [16:0] \$74 ;
-  wire \$75 ;
-  wire [34:0] \$76 ;
-  wire [34:0] \$77 ;
-  wire [17:0] \$78 ;
-  wire \$79 ;
+  wire [33:0] \$75 ;
+  wire [16:0] \$76 ;
+  wire [33:0] \$77 ;
+  wire [33:0] \$78 ;
+  wire [33:0] \$79 ;
   wire \$8 ;
-  wire [34:0] \$80 ;
+  wire [33:0] \$80 ;
   wire \$81 ;
   wire \$82 ;
-  wire [34:0] \$83 ;
+  wire \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
-  wire [2:0] \$89 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [2:0] \$90 ;
-  wire [3:0] \$91 ;
-  wire [4:0] \$92 ;
-  wire [3:0] \$93 ;
-  wire [4:0] \$94 ;
+  wire [17:0] \$90 ;
+  wire \$91 ;
+  wire [16:0] \$92 ;
+  wire \$93 ;
+  wire [16:0] \$94 ;
   wire \$95 ;
   wire \$96 ;
-  wire [2:0] \$97 ;
-  wire [2:0] \$98 ;
+  wire \$97 ;
+  wire \$98 ;
   wire \$99 ;
   wire [321:0] a__payload;
   wire \a__payload.first ;
@@ -3012,6 +3205,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \a__payload.values[3][7] ;
   wire a__ready;
   wire a__valid;
+  wire [31:0] a_rows;
   wire accept;
   input [7:0] addr;
   wire [7:0] addr;
@@ -3219,41 +3413,42 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \b_spread[9][1] ;
   wire [7:0] \b_spread[9][2] ;
   wire [7:0] \b_spread[9][3] ;
+  reg [15:0] base = 16'h0000;
   output busy;
   wire busy;
-  wire \busy$107 ;
+  wire \busy$146 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$109 ;
+  wire [7:0] \cause$148 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$94 ;
+  wire [63:0] \cnt_busy_cycles$133 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$92 ;
+  wire [63:0] \cnt_cycles$131 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$104 ;
+  wire [63:0] \cnt_d_tiles$143 ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$106 ;
+  wire [63:0] \cnt_jobs$145 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$102 ;
+  wire [63:0] \cnt_macs$141 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$96 ;
+  wire [63:0] \cnt_stall_in$135 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$98 ;
+  wire [63:0] \cnt_stall_out$137 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$100 ;
+  wire [63:0] \cnt_tile_ops$139 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3262,29 +3457,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire csr_we;
   output [513:0] d__payload;
   wire [513:0] d__payload;
-  wire [512:0] \d__payload$74 ;
-  wire [511:0] \d__payload$74.data ;
-  wire [127:0] \d__payload$74.data[0] ;
-  wire [31:0] \d__payload$74.data[0][0] ;
-  wire [31:0] \d__payload$74.data[0][1] ;
-  wire [31:0] \d__payload$74.data[0][2] ;
-  wire [31:0] \d__payload$74.data[0][3] ;
-  wire [127:0] \d__payload$74.data[1] ;
-  wire [31:0] \d__payload$74.data[1][0] ;
-  wire [31:0] \d__payload$74.data[1][1] ;
-  wire [31:0] \d__payload$74.data[1][2] ;
-  wire [31:0] \d__payload$74.data[1][3] ;
-  wire [127:0] \d__payload$74.data[2] ;
-  wire [31:0] \d__payload$74.data[2][0] ;
-  wire [31:0] \d__payload$74.data[2][1] ;
-  wire [31:0] \d__payload$74.data[2][2] ;
-  wire [31:0] \d__payload$74.data[2][3] ;
-  wire [127:0] \d__payload$74.data[3] ;
-  wire [31:0] \d__payload$74.data[3][0] ;
-  wire [31:0] \d__payload$74.data[3][1] ;
-  wire [31:0] \d__payload$74.data[3][2] ;
-  wire [31:0] \d__payload$74.data[3][3] ;
-  wire \d__payload$74.error ;
+  wire [512:0] \d__payload$107 ;
+  wire [511:0] \d__payload$107.data ;
+  wire [127:0] \d__payload$107.data[0] ;
+  wire [31:0] \d__payload$107.data[0][0] ;
+  wire [31:0] \d__payload$107.data[0][1] ;
+  wire [31:0] \d__payload$107.data[0][2] ;
+  wire [31:0] \d__payload$107.data[0][3] ;
+  wire [127:0] \d__payload$107.data[1] ;
+  wire [31:0] \d__payload$107.data[1][0] ;
+  wire [31:0] \d__payload$107.data[1][1] ;
+  wire [31:0] \d__payload$107.data[1][2] ;
+  wire [31:0] \d__payload$107.data[1][3] ;
+  wire [127:0] \d__payload$107.data[2] ;
+  wire [31:0] \d__payload$107.data[2][0] ;
+  wire [31:0] \d__payload$107.data[2][1] ;
+  wire [31:0] \d__payload$107.data[2][2] ;
+  wire [31:0] \d__payload$107.data[2][3] ;
+  wire [127:0] \d__payload$107.data[3] ;
+  wire [31:0] \d__payload$107.data[3][0] ;
+  wire [31:0] \d__payload$107.data[3][1] ;
+  wire [31:0] \d__payload$107.data[3][2] ;
+  wire [31:0] \d__payload$107.data[3][3] ;
+  wire \d__payload$107.error ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3310,10 +3505,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \d__payload.last ;
   input d__ready;
   wire d__ready;
-  wire \d__ready$72 ;
+  wire \d__ready$105 ;
   output d__valid;
   wire d__valid;
-  wire \d__valid$70 ;
+  wire \d__valid$103 ;
   reg [1:0] d_end_rd = 2'h0;
   reg [1:0] d_end_wr = 2'h0;
   reg [2:0] d_job_end = 3'h0;
@@ -3321,7 +3516,11 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$108 ;
+  wire \done$147 ;
+  wire \done$179 ;
+  wire [15:0] err_entry;
+  wire [15:0] err_group;
+  wire [2:0] error;
   reg [835:0] fifo0 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [511:0] \fifo0.b ;
   wire [31:0] \fifo0.b[0] ;
@@ -4095,11 +4294,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg [1:0] fifo_rd = 2'h0;
   reg [3:0] fifo_wr = 4'h1;
   wire finish;
+  reg [15:0] group_tiles = 16'h0000;
   wire has_credit;
   wire issue;
   reg issuing = 1'h0;
   wire job_end;
+  (* init = 16'h0000 *)
+  wire [15:0] k_tiles;
   wire launch;
+  wire [24:0] ld__payload;
+  wire [7:0] \ld__payload.addr ;
+  wire [16:0] \ld__payload.entry ;
+  wire [15:0] \ld__payload.entry.block ;
+  wire \ld__payload.entry.last ;
+  wire ld__valid;
   input [328:0] ld_a__payload;
   wire [328:0] ld_a__payload;
   wire [8:0] \ld_a__payload.addr ;
@@ -4252,6 +4460,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire ld_b_we;
   (* init = 1'h0 *)
   wire ld_ready;
+  wire [24:0] ld_t__payload;
+  wire [7:0] \ld_t__payload.addr ;
+  wire [16:0] \ld_t__payload.entry ;
+  wire [15:0] \ld_t__payload.entry.block ;
+  wire \ld_t__payload.entry.last ;
+  reg ld_t__ready = 1'h0;
+  wire ld_t__valid;
+  (* init = 1'h0 *)
+  wire ld_t_ready;
+  (* init = 16'h0000 *)
+  wire [15:0] m_tiles;
   wire [511:0] op_b;
   wire [31:0] \op_b[0] ;
   wire [7:0] \op_b[0][0] ;
@@ -4366,12 +4585,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg q_nt_is1 = 1'h0;
   reg [15:0] q_nt_m2 = 16'h0000;
   reg [4:0] q_phase = 5'h00;
+  reg q_tw = 1'h0;
+  wire [34:0] q_tw_a_need;
+  (* init = 16'h0000 *)
+  wire [15:0] q_tw_base;
+  (* init = 16'h0000 *)
+  wire [15:0] q_tw_group;
+  reg q_tw_scanning = 1'h0;
   reg q_valid = 1'h0;
   reg q_value_error = 1'h0;
   wire [8:0] r_addr;
-  wire [8:0] \r_addr$42 ;
+  wire [8:0] \r_addr$75 ;
   wire [511:0] r_data;
-  wire [319:0] \r_data$49 ;
+  wire [319:0] \r_data$82 ;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -4386,6 +4612,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \rd2.job_last ;
   wire \rd2.last ;
   wire \rd2.valid ;
+  wire [23:0] rd_addr;
+  wire [7:0] \rd_addr[0] ;
+  wire [7:0] \rd_addr[1] ;
+  wire [7:0] \rd_addr[2] ;
+  wire [50:0] rd_data;
+  wire [16:0] \rd_data[0] ;
+  wire [15:0] \rd_data[0].block ;
+  wire \rd_data[0].last ;
+  wire [16:0] \rd_data[1] ;
+  wire [15:0] \rd_data[1].block ;
+  wire \rd_data[1].last ;
+  wire [16:0] \rd_data[2] ;
+  wire [15:0] \rd_data[2].block ;
+  wire \rd_data[2].last ;
   wire [31:0] rdata;
   input re;
   wire re;
@@ -4395,6 +4635,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [31:0] ro_b_depth;
   wire [31:0] ro_info;
   wire [31:0] ro_status;
+  wire [31:0] ro_tw_depth;
+  wire [31:0] ro_tw_err;
+  wire [31:0] ro_tw_err_at;
   wire [31:0] ro_widths;
   input rst;
   wire rst;
@@ -4404,6 +4647,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [15:0] rw_m_tiles;
   wire rw_mode;
   wire [15:0] rw_n_tiles;
+  wire [15:0] rw_tw_base;
+  wire rw_tw_ctrl;
+  wire [15:0] rw_tw_group;
   reg [33:0] seq_a_addr = 34'h000000000;
   reg [33:0] seq_a_row = 34'h000000000;
   reg [33:0] seq_b_addr = 34'h000000000;
@@ -4426,9 +4672,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg [15:0] seq_nt = 16'h0000;
   reg seq_nt_is1 = 1'h0;
   reg [15:0] seq_nt_m2 = 16'h0000;
+  reg seq_tw = 1'h0;
   wire stall_out;
+  reg start;
+  wire [31:0] tw_boff_first;
+  wire [31:0] tw_boff_next;
+  reg [15:0] tw_gi = 16'h0000;
+  reg [15:0] tw_group = 16'h0000;
+  reg [16:0] tw_t_addr = 17'h00000;
+  reg [16:0] tw_t_first = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$166 ;
+  wire \value_error$202 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4449,303 +4703,411 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \$3  = ~ issuing;
   assign launch = \$2  & \$3 ;
   assign rejected = | q_check;
+  assign \$4  = ~ q_checked;
+  assign \$5  = q_valid & \$4 ;
+  assign \$6  = ~ q_tw_scanning;
+  assign \$7  = \$5  & \$6 ;
+  assign \$8  = q_phase < 5'h11;
+  assign \$9  = q_phase == 5'h11;
+  assign \$10  = ! q_mt;
+  assign \$11  = ! q_nt;
+  assign \$12  = \$10  | \$11 ;
+  assign \$13  = ! q_kt;
+  assign \$14  = \$12  | \$13 ;
+  assign \$15  = q_a_need > 10'h200;
+  assign \$16  = ~ q_tw;
+  assign \$17  = \$15  & \$16 ;
+  assign \$18  = q_b_need > 10'h200;
+  assign \$19  = | { q_value_error, 2'h0, \$18 , \$17 , \$14  };
+  assign \$20  = ~ \$19 ;
+  assign \$21  = q_tw & \$20 ;
+  assign \$23  = q_dense ? \$22  : { 1'h0, a_rows };
+  assign \$24  = q_a_base + \$23 ;
   assign issue = issuing & has_credit;
-  assign \$4  = seq_last & seq_last_n;
-  assign seq_job_last = \$4  & seq_last_m;
+  assign \$25  = seq_last & seq_last_n;
+  assign seq_job_last = \$25  & seq_last_m;
+  assign \$26  = tw_t_addr + 1'h1;
+  assign \$27  = launch ? { 1'h0, base } : tw_t_first;
+  assign tw_boff_next = rd_data[32:17] * seq_nt;
+  assign \$28  = launch ? q_nt : seq_nt;
+  assign tw_boff_first = rd_data[49:34] * \$28 ;
   assign b_half = rd2[4] ? r_data[511:256] : r_data[255:0];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$49 [319:256];
+  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$82 [319:256];
   assign op_b = rd2[5] ? b_spread : r_data;
   assign a__valid = | fifo_count;
   assign b__valid = | fifo_count;
   assign accept = a__valid & a__ready;
   assign has_credit = | fifo_credits;
-  assign \$5  = d_job_end >> d_end_rd;
+  assign \$29  = d_job_end >> d_end_rd;
   assign d_take = d__valid & d__ready;
   assign job_end = d_take & d__payload[513];
-  assign \$6  = q_valid | issuing;
-  assign \$7  = | owed_tiles;
-  assign busy = \$6  | \$7 ;
-  assign \$8  = ~ launch;
-  assign \$9  = q_valid & \$8 ;
-  assign \$10  = \$9  | capture;
-  assign \$11  = ~ \$10 ;
-  assign \$12  = busy & \$11 ;
-  assign \$13  = issue & seq_job_last;
-  assign \$14  = ~ \$13 ;
-  assign \$15  = issuing & \$14 ;
-  assign \$16  = ~ rejected;
-  assign \$17  = launch & \$16 ;
-  assign \$18  = \$15  | \$17 ;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = \$12  & \$19 ;
-  assign \$21  = issue & seq_last;
-  assign \$22  = owed_tiles + \$21 ;
-  assign \$23  = \$22  - d_take;
-  assign \$24  = ! \$23 ;
-  assign finish = \$20  & \$24 ;
-  assign \$25  = launch & rejected;
-  assign \$26  = \$25  ? q_check : 8'h00;
-  assign \$27  = refuse ? 7'h40 : 7'h00;
-  assign \$28  = \$26  | { 1'h0, \$27  };
-  assign \$29  = d_take & d__payload[512];
-  assign \$30  = \$29  ? 7'h08 : 7'h00;
-  assign cause_events = \$28  | { 1'h0, \$30  };
-  assign \$31  = ~ accept;
-  assign \$32  = busy & \$31 ;
-  assign \$33  = \$32  & d__valid;
-  assign \$34  = ~ d__ready;
-  assign stall_out = \$33  & \$34 ;
-  assign \$35  = | cause;
-  assign \$36  = ld_a__valid & ld_a__ready;
-  assign \$37  = ld_b__valid & ld_a__ready;
-  assign \$38  = ~ q_checked;
-  assign \$39  = q_valid & \$38 ;
-  assign \$41  = rw_mode ? \$40  : { 1'h0, rw_k_tiles };
-  assign \$43  = rw_mode ? \$42  : { 1'h0, rw_k_tiles };
-  assign \$44  = q_phase + 1'h1;
-  assign \$45  = q_phase < 5'h11;
-  assign \$46  = q_phase == 5'h11;
-  assign \$51  = q_mul_a_p + q_mul_a_x;
-  assign \$52  = q_mul_b_p + q_mul_b_x;
-  assign \$53  = q_a_base + q_mul_a_p;
-  assign \$54  = q_b_base + q_mul_b_p;
-  assign \$55  = ! q_mt;
-  assign \$56  = ! q_nt;
-  assign \$57  = \$55  | \$56 ;
-  assign \$58  = ! q_kt;
-  assign \$59  = \$57  | \$58 ;
-  assign \$60  = q_a_need > 10'h200;
-  assign \$61  = q_b_need > 10'h200;
-  assign \$62  = q_kops - 2'h2;
-  assign \$63  = q_kops == 1'h1;
-  assign \$64  = q_nt - 2'h2;
-  assign \$65  = q_nt == 1'h1;
-  assign \$66  = q_mt - 2'h2;
-  assign \$67  = q_mt == 1'h1;
-  assign \$68  = ~ rejected;
-  assign \$69  = launch & \$68 ;
-  assign \$70  = seq_mi + 1'h1;
-  assign \$71  = seq_mi == seq_mt_m2;
-  assign \$72  = seq_a_row + seq_kops;
-  assign \$73  = seq_a_row + seq_kops;
-  assign \$74  = seq_ni + 1'h1;
-  assign \$75  = seq_ni == seq_nt_m2;
-  assign \$76  = seq_b_col + 1'h1;
-  assign \$77  = seq_b_col + 1'h1;
-  assign \$78  = seq_ki + 1'h1;
-  assign \$79  = seq_ki == seq_kops_m2;
-  assign \$80  = seq_a_addr + 1'h1;
-  assign \$81  = ~ seq_dense;
-  assign \$82  = \$81  | seq_ki[0];
-  assign \$83  = seq_b_addr + seq_nt;
-  assign \$84  = rd2[0] & fifo_wr[0];
-  assign \$85  = rd2[0] & fifo_wr[1];
-  assign \$86  = rd2[0] & fifo_wr[2];
-  assign \$87  = rd2[0] & fifo_wr[3];
-  assign \$88  = fifo_rd == 2'h3;
-  assign \$89  = fifo_rd + 1'h1;
-  assign \$90  = \$88  ? 3'h0 : \$89 ;
-  assign \$91  = fifo_count + rd2[0];
-  assign \$92  = \$91  - accept;
-  assign \$93  = fifo_credits - issue;
-  assign \$94  = $signed(\$93 ) + $signed({ 1'h0, accept });
-  assign \$95  = accept & fifo_head[833];
-  assign \$96  = d_end_wr == 2'h2;
-  assign \$97  = d_end_wr + 1'h1;
-  assign \$98  = \$96  ? 3'h0 : \$97 ;
-  assign \$99  = ! d_end_wr;
-  assign \$100  = d_end_wr == 1'h1;
-  assign \$101  = d_end_wr == 2'h2;
-  assign \$102  = d_end_rd == 2'h2;
-  assign \$103  = d_end_rd + 1'h1;
-  assign \$104  = \$102  ? 3'h0 : \$103 ;
-  assign \$105  = issue & seq_last;
-  assign \$106  = owed_tiles + \$105 ;
-  assign \$107  = \$106  - d_take;
-  assign \$108  = ~ busy;
-  assign \$109  = capture & \$108 ;
-  assign \$110  = wo_ctrl_clear | \$109 ;
-  assign \$111  = cause | cause_events;
-  assign \$112  = wo_ctrl_clear | capture;
-  assign \$113  = wo_ctrl_clear | capture;
-  assign \$114  = cnt_cycles + 1'h1;
-  assign \$115  = cnt_busy_cycles + 1'h1;
-  assign \$116  = cnt_stall_out + 1'h1;
-  assign \$117  = ~ accept;
-  assign \$118  = busy & \$117 ;
-  assign \$119  = ~ stall_out;
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = cnt_stall_in + 1'h1;
-  assign \$122  = cnt_tile_ops + 1'h1;
-  assign \$123  = fifo_head[835] ? 9'h080 : 9'h100;
-  assign \$124  = cnt_macs + \$123 ;
-  assign \$125  = cnt_d_tiles + 1'h1;
-  assign \$126  = launch & rejected;
-  assign \$127  = job_end + \$126 ;
-  assign \$128  = cnt_jobs + \$127 ;
+  assign \$30  = q_valid | issuing;
+  assign \$31  = | owed_tiles;
+  assign busy = \$30  | \$31 ;
+  assign \$32  = ~ launch;
+  assign \$33  = q_valid & \$32 ;
+  assign \$34  = \$33  | capture;
+  assign \$35  = ~ \$34 ;
+  assign \$36  = busy & \$35 ;
+  assign \$37  = issue & seq_job_last;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = issuing & \$38 ;
+  assign \$40  = ~ rejected;
+  assign \$41  = launch & \$40 ;
+  assign \$42  = \$39  | \$41 ;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = \$36  & \$43 ;
+  assign \$45  = issue & seq_last;
+  assign \$46  = owed_tiles + \$45 ;
+  assign \$47  = \$46  - d_take;
+  assign \$48  = ! \$47 ;
+  assign finish = \$44  & \$48 ;
+  assign \$49  = launch & rejected;
+  assign \$50  = \$49  ? q_check : 8'h00;
+  assign \$51  = refuse ? 8'h40 : 8'h00;
+  assign \$52  = \$50  | \$51 ;
+  assign \$53  = d_take & d__payload[512];
+  assign \$54  = \$53  ? 8'h08 : 8'h00;
+  assign cause_events = \$52  | \$54 ;
+  assign \$55  = ~ accept;
+  assign \$56  = busy & \$55 ;
+  assign \$57  = \$56  & d__valid;
+  assign \$58  = ~ d__ready;
+  assign stall_out = \$57  & \$58 ;
+  assign \$59  = | cause;
+  assign \$60  = ld_a__valid & ld_a__ready;
+  assign \$61  = ld_b__valid & ld_a__ready;
+  assign \$62  = ~ q_checked;
+  assign \$63  = q_valid & \$62 ;
+  assign \$64  = ~ q_tw_scanning;
+  assign \$65  = \$63  & \$64 ;
+  assign \$67  = rw_mode ? \$66  : { 1'h0, rw_k_tiles };
+  assign \$69  = rw_mode ? \$68  : { 1'h0, rw_k_tiles };
+  assign \$70  = q_phase + 1'h1;
+  assign \$71  = q_phase < 5'h11;
+  assign \$72  = q_phase == 5'h11;
+  assign \$77  = q_mul_a_p + q_mul_a_x;
+  assign \$78  = q_mul_b_p + q_mul_b_x;
+  assign \$79  = q_a_base + q_mul_a_p;
+  assign \$80  = q_b_base + q_mul_b_p;
+  assign \$81  = ! q_mt;
+  assign \$82  = ! q_nt;
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = ! q_kt;
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = q_a_need > 10'h200;
+  assign \$87  = ~ q_tw;
+  assign \$88  = \$86  & \$87 ;
+  assign \$89  = q_b_need > 10'h200;
+  assign \$90  = q_kops - 2'h2;
+  assign \$91  = q_kops == 1'h1;
+  assign \$92  = q_nt - 2'h2;
+  assign \$93  = q_nt == 1'h1;
+  assign \$94  = q_mt - 2'h2;
+  assign \$95  = q_mt == 1'h1;
+  assign \$96  = ! q_mt;
+  assign \$97  = ! q_nt;
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = ! q_kt;
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = q_a_need > 10'h200;
+  assign \$102  = ~ q_tw;
+  assign \$103  = \$101  & \$102 ;
+  assign \$104  = q_b_need > 10'h200;
+  assign \$105  = | { q_value_error, 2'h0, \$104 , \$103 , \$100  };
+  assign \$106  = ~ \$105 ;
+  assign \$107  = q_tw & \$106 ;
+  assign \$108  = q_tw_scanning & \done$179 ;
+  assign \$109  = | error;
+  assign \$110  = \$24  > 10'h200;
+  assign \$111  = \$110  ? 8'h02 : 8'h00;
+  assign \$112  = \$109  ? 8'h80 : \$111 ;
+  assign \$113  = ~ rejected;
+  assign \$114  = launch & \$113 ;
+  assign \$115  = ~ rejected;
+  assign \$116  = launch & \$115 ;
+  assign \$117  = ~ rejected;
+  assign \$118  = launch & \$117 ;
+  assign \$119  = \$118  & q_tw;
+  assign \$120  = ~ q_dense;
+  assign \$121  = rd_data[50] & \$120 ;
+  assign \$122  = q_b_base + tw_boff_first;
+  assign \$123  = issue & seq_tw;
+  assign \$124  = seq_a_addr + 1'h1;
+  assign \$125  = ~ seq_ki[0];
+  assign \$126  = seq_dense & \$125 ;
+  assign \$127  = ~ seq_last;
+  assign \$128  = tw_t_addr + 1'h1;
+  assign \$129  = ~ seq_dense;
+  assign \$130  = rd_data[33] & \$129 ;
+  assign \$131  = seq_b_base + tw_boff_next;
+  assign \$132  = \$131  + seq_ni;
+  assign \$133  = ~ seq_last_n;
+  assign \$134  = seq_ni + 1'h1;
+  assign \$135  = seq_ni == seq_nt_m2;
+  assign \$136  = ~ seq_dense;
+  assign \$137  = rd_data[50] & \$136 ;
+  assign \$138  = seq_b_base + tw_boff_first;
+  assign \$139  = \$138  + seq_ni;
+  assign \$140  = \$139  + 1'h1;
+  assign \$141  = seq_mi + 1'h1;
+  assign \$142  = seq_mi == seq_mt_m2;
+  assign \$143  = seq_a_addr + 1'h1;
+  assign \$144  = tw_group - 1'h1;
+  assign \$145  = tw_gi == \$144 ;
+  assign \$146  = tw_t_addr + 1'h1;
+  assign \$147  = tw_t_addr + 1'h1;
+  assign \$148  = ~ seq_dense;
+  assign \$149  = rd_data[33] & \$148 ;
+  assign \$150  = seq_b_base + tw_boff_next;
+  assign \$151  = tw_gi + 1'h1;
+  assign \$152  = ~ seq_dense;
+  assign \$153  = rd_data[50] & \$152 ;
+  assign \$154  = seq_b_base + tw_boff_first;
+  assign \$155  = ~ seq_tw;
+  assign \$156  = issue & \$155 ;
+  assign \$157  = seq_mi + 1'h1;
+  assign \$158  = seq_mi == seq_mt_m2;
+  assign \$159  = seq_a_row + seq_kops;
+  assign \$160  = seq_a_row + seq_kops;
+  assign \$161  = seq_ni + 1'h1;
+  assign \$162  = seq_ni == seq_nt_m2;
+  assign \$163  = seq_b_col + 1'h1;
+  assign \$164  = seq_b_col + 1'h1;
+  assign \$165  = seq_ki + 1'h1;
+  assign \$166  = seq_ki == seq_kops_m2;
+  assign \$167  = seq_a_addr + 1'h1;
+  assign \$168  = ~ seq_dense;
+  assign \$169  = \$168  | seq_ki[0];
+  assign \$170  = seq_b_addr + seq_nt;
+  assign \$171  = rd2[0] & fifo_wr[0];
+  assign \$172  = rd2[0] & fifo_wr[1];
+  assign \$173  = rd2[0] & fifo_wr[2];
+  assign \$174  = rd2[0] & fifo_wr[3];
+  assign \$175  = fifo_rd == 2'h3;
+  assign \$176  = fifo_rd + 1'h1;
+  assign \$177  = \$175  ? 3'h0 : \$176 ;
+  assign \$178  = fifo_count + rd2[0];
+  assign \$179  = \$178  - accept;
+  assign \$180  = fifo_credits - issue;
+  assign \$181  = $signed(\$180 ) + $signed({ 1'h0, accept });
+  assign \$182  = accept & fifo_head[833];
+  assign \$183  = d_end_wr == 2'h2;
+  assign \$184  = d_end_wr + 1'h1;
+  assign \$185  = \$183  ? 3'h0 : \$184 ;
+  assign \$186  = ! d_end_wr;
+  assign \$187  = d_end_wr == 1'h1;
+  assign \$188  = d_end_wr == 2'h2;
+  assign \$189  = d_end_rd == 2'h2;
+  assign \$190  = d_end_rd + 1'h1;
+  assign \$191  = \$189  ? 3'h0 : \$190 ;
+  assign \$192  = issue & seq_last;
+  assign \$193  = owed_tiles + \$192 ;
+  assign \$194  = \$193  - d_take;
+  assign \$195  = ~ busy;
+  assign \$196  = capture & \$195 ;
+  assign \$197  = wo_ctrl_clear | \$196 ;
+  assign \$198  = cause | cause_events;
+  assign \$199  = wo_ctrl_clear | capture;
+  assign \$200  = wo_ctrl_clear | capture;
+  assign \$201  = cnt_cycles + 1'h1;
+  assign \$202  = cnt_busy_cycles + 1'h1;
+  assign \$203  = cnt_stall_out + 1'h1;
+  assign \$204  = ~ accept;
+  assign \$205  = busy & \$204 ;
+  assign \$206  = ~ stall_out;
+  assign \$207  = \$205  & \$206 ;
+  assign \$208  = cnt_stall_in + 1'h1;
+  assign \$209  = cnt_tile_ops + 1'h1;
+  assign \$210  = fifo_head[835] ? 9'h080 : 9'h100;
+  assign \$211  = cnt_macs + \$210 ;
+  assign \$212  = cnt_d_tiles + 1'h1;
+  assign \$213  = launch & rejected;
+  assign \$214  = job_end + \$213 ;
+  assign \$215  = cnt_jobs + \$214 ;
   always @(posedge clk)
-    ld_a__ready <= \$129 ;
+    ld_a__ready <= \$216 ;
   always @(posedge clk)
-    w_en <= \$130 ;
+    w_en <= \$217 ;
   always @(posedge clk)
-    w_addr <= \$131 ;
+    w_addr <= \$218 ;
   always @(posedge clk)
-    w_data <= \$132 ;
+    w_data <= \$219 ;
   always @(posedge clk)
-    \w_en$19  <= \$133 ;
+    \w_en$19  <= \$220 ;
   always @(posedge clk)
-    \w_addr$21  <= \$134 ;
+    \w_addr$21  <= \$221 ;
   always @(posedge clk)
-    \w_data$23  <= \$135 ;
+    \w_data$23  <= \$222 ;
   always @(posedge clk)
-    q_valid <= \$136 ;
+    ld_t__ready <= \$223 ;
   always @(posedge clk)
-    q_checked <= \$137 ;
+    q_valid <= \$224 ;
   always @(posedge clk)
-    q_phase <= \$138 ;
+    q_checked <= \$225 ;
   always @(posedge clk)
-    q_dense <= \$139 ;
+    q_phase <= \$226 ;
   always @(posedge clk)
-    q_value_error <= \$140 ;
+    q_dense <= \$227 ;
   always @(posedge clk)
-    q_mt <= \$141 ;
+    q_value_error <= \$228 ;
   always @(posedge clk)
-    q_nt <= \$142 ;
+    q_mt <= \$229 ;
   always @(posedge clk)
-    q_kt <= \$143 ;
+    q_nt <= \$230 ;
   always @(posedge clk)
-    q_a_base <= \$144 ;
+    q_kt <= \$231 ;
   always @(posedge clk)
-    q_b_base <= \$145 ;
+    q_a_base <= \$232 ;
   always @(posedge clk)
-    q_kops <= \$146 ;
+    q_b_base <= \$233 ;
   always @(posedge clk)
-    q_mul_a_x <= \$147 ;
+    q_kops <= \$234 ;
   always @(posedge clk)
-    q_mul_a_y <= \$148 ;
+    q_mul_a_x <= \$235 ;
   always @(posedge clk)
-    q_mul_a_p <= \$149 ;
+    q_mul_a_y <= \$236 ;
   always @(posedge clk)
-    q_mul_b_x <= \$150 ;
+    q_mul_a_p <= \$237 ;
   always @(posedge clk)
-    q_mul_b_y <= \$151 ;
+    q_mul_b_x <= \$238 ;
   always @(posedge clk)
-    q_mul_b_p <= \$152 ;
+    q_mul_b_y <= \$239 ;
   always @(posedge clk)
-    q_a_need <= \$153 ;
+    q_mul_b_p <= \$240 ;
   always @(posedge clk)
-    q_b_need <= \$154 ;
+    q_tw <= \$241 ;
   always @(posedge clk)
-    q_check <= \$155 ;
+    group_tiles <= \$242 ;
   always @(posedge clk)
-    q_kops_m2 <= \$156 ;
+    base <= \$243 ;
   always @(posedge clk)
-    q_kops_is1 <= \$157 ;
+    q_tw_scanning <= \$244 ;
   always @(posedge clk)
-    q_nt_m2 <= \$158 ;
+    q_a_need <= \$245 ;
   always @(posedge clk)
-    q_nt_is1 <= \$159 ;
+    q_b_need <= \$246 ;
   always @(posedge clk)
-    q_mt_m2 <= \$160 ;
+    q_check <= \$247 ;
   always @(posedge clk)
-    q_mt_is1 <= \$161 ;
+    q_kops_m2 <= \$248 ;
   always @(posedge clk)
-    issuing <= \$162 ;
+    q_kops_is1 <= \$249 ;
   always @(posedge clk)
-    seq_dense <= \$163 ;
+    q_nt_m2 <= \$250 ;
   always @(posedge clk)
-    seq_kops <= \$164 ;
+    q_nt_is1 <= \$251 ;
   always @(posedge clk)
-    seq_nt <= \$165 ;
+    q_mt_m2 <= \$252 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$166 ;
+    q_mt_is1 <= \$253 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$167 ;
+    issuing <= \$254 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$168 ;
+    seq_dense <= \$255 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$169 ;
+    seq_kops <= \$256 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$170 ;
+    seq_nt <= \$257 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$171 ;
+    seq_kops_m2 <= \$258 ;
   always @(posedge clk)
-    seq_ki <= \$172 ;
+    seq_nt_m2 <= \$259 ;
   always @(posedge clk)
-    seq_ni <= \$173 ;
+    seq_mt_m2 <= \$260 ;
   always @(posedge clk)
-    seq_mi <= \$174 ;
+    seq_kops_is1 <= \$261 ;
   always @(posedge clk)
-    seq_first <= \$175 ;
+    seq_nt_is1 <= \$262 ;
   always @(posedge clk)
-    seq_last <= \$176 ;
+    seq_mt_is1 <= \$263 ;
   always @(posedge clk)
-    seq_last_n <= \$177 ;
+    seq_ki <= \$264 ;
   always @(posedge clk)
-    seq_last_m <= \$178 ;
+    seq_ni <= \$265 ;
   always @(posedge clk)
-    seq_b_base <= \$179 ;
+    seq_mi <= \$266 ;
   always @(posedge clk)
-    seq_a_row <= \$180 ;
+    seq_first <= \$267 ;
   always @(posedge clk)
-    seq_a_addr <= \$181 ;
+    seq_last <= \$268 ;
   always @(posedge clk)
-    seq_b_col <= \$182 ;
+    seq_last_n <= \$269 ;
   always @(posedge clk)
-    seq_b_addr <= \$183 ;
+    seq_last_m <= \$270 ;
   always @(posedge clk)
-    rd1 <= \$184 ;
+    seq_b_base <= \$271 ;
   always @(posedge clk)
-    rd2 <= \$185 ;
+    seq_a_row <= \$272 ;
   always @(posedge clk)
-    fifo0 <= \$186 ;
+    seq_a_addr <= \$273 ;
   always @(posedge clk)
-    fifo1 <= \$187 ;
+    seq_b_col <= \$274 ;
   always @(posedge clk)
-    fifo2 <= \$188 ;
+    seq_b_addr <= \$275 ;
   always @(posedge clk)
-    fifo3 <= \$189 ;
+    seq_tw <= \$276 ;
   always @(posedge clk)
-    fifo_wr <= \$190 ;
+    tw_t_addr <= \$277 ;
   always @(posedge clk)
-    fifo_rd <= \$191 ;
+    tw_t_first <= \$278 ;
   always @(posedge clk)
-    fifo_count <= \$192 ;
+    tw_gi <= \$279 ;
   always @(posedge clk)
-    fifo_credits <= \$193 ;
+    tw_group <= \$280 ;
   always @(posedge clk)
-    d_end_wr <= \$194 ;
+    rd1 <= \$281 ;
   always @(posedge clk)
-    d_job_end <= \$195 ;
+    rd2 <= \$282 ;
   always @(posedge clk)
-    d_end_rd <= \$196 ;
+    fifo0 <= \$283 ;
   always @(posedge clk)
-    owed_tiles <= \$197 ;
+    fifo1 <= \$284 ;
   always @(posedge clk)
-    cause <= \$198 ;
+    fifo2 <= \$285 ;
   always @(posedge clk)
-    done <= \$199 ;
+    fifo3 <= \$286 ;
   always @(posedge clk)
-    value_error <= \$200 ;
+    fifo_wr <= \$287 ;
   always @(posedge clk)
-    cnt_cycles <= \$201 ;
+    fifo_rd <= \$288 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$202 ;
+    fifo_count <= \$289 ;
   always @(posedge clk)
-    cnt_stall_in <= \$203 ;
+    fifo_credits <= \$290 ;
   always @(posedge clk)
-    cnt_stall_out <= \$204 ;
+    d_end_wr <= \$291 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$205 ;
+    d_job_end <= \$292 ;
   always @(posedge clk)
-    cnt_macs <= \$206 ;
+    d_end_rd <= \$293 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$207 ;
+    owed_tiles <= \$294 ;
   always @(posedge clk)
-    cnt_jobs <= \$208 ;
+    cause <= \$295 ;
+  always @(posedge clk)
+    done <= \$296 ;
+  always @(posedge clk)
+    value_error <= \$297 ;
+  always @(posedge clk)
+    cnt_cycles <= \$298 ;
+  always @(posedge clk)
+    cnt_busy_cycles <= \$299 ;
+  always @(posedge clk)
+    cnt_stall_in <= \$300 ;
+  always @(posedge clk)
+    cnt_stall_out <= \$301 ;
+  always @(posedge clk)
+    cnt_tile_ops <= \$302 ;
+  always @(posedge clk)
+    cnt_macs <= \$303 ;
+  always @(posedge clk)
+    cnt_d_tiles <= \$304 ;
+  always @(posedge clk)
+    cnt_jobs <= \$305 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .r_data(\r_data$49 ),
+    .r_data(\r_data$82 ),
     .rd__addr(seq_a_addr[8:0]),
     .rst(rst),
     .wr__addr(w_addr),
@@ -4768,7 +5130,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .b__payload(fifo_head[831:320]),
     .b__valid(b__valid),
     .clk(clk),
-    .d__payload(\d__payload$74 ),
+    .d__payload(\d__payload$107 ),
     .d__valid(d__valid),
     .r_en(d__ready),
     .rst(rst)
@@ -4784,11 +5146,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$182$0 (busy),
-    .\port$213$0 (\$35 ),
-    .\port$4005$0 (q_valid),
-    .\port$4129$0 (cause),
-    .\port$4131$0 (done),
+    .\port$217$0 (busy),
+    .\port$248$0 (\$59 ),
+    .\port$4217$0 (q_valid),
+    .\port$4359$0 (cause),
+    .\port$4361$0 (done),
+    .\port$4484$0 (error),
+    .\port$4486$0 (err_group),
+    .\port$4488$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4798,12 +5163,32 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .rw_m_tiles(rw_m_tiles),
     .rw_mode(rw_mode),
     .rw_n_tiles(rw_n_tiles),
-    .value_error(\value_error$166 ),
+    .rw_tw_base(rw_tw_base),
+    .rw_tw_ctrl(rw_tw_ctrl),
+    .rw_tw_group(rw_tw_group),
+    .value_error(\value_error$202 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
     .wo_ctrl_clear_counters(wo_ctrl_clear_counters),
     .wo_ctrl_start(wo_ctrl_start)
+  );
+  \axi_gemm.axi.engine.table  \table  (
+    .a_rows(a_rows),
+    .base(base),
+    .clk(clk),
+    .done(\done$179 ),
+    .err_entry(err_entry),
+    .err_group(err_group),
+    .error(error),
+    .\group_tiles$32 (group_tiles),
+    .\k_tiles$31 (q_kt),
+    .m_tiles(q_mt),
+    .rd_addr(rd_addr),
+    .rd_data(rd_data),
+    .rst(rst),
+    .start(start),
+    .wr__en(1'h0)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
@@ -4821,1020 +5206,1355 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$129  = 1'h1;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$130  = \$36 ;
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$131  = ld_a__payload[8:0];
-    if (rst) begin
-      \$131  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$132  = ld_a__payload[328:9];
-    if (rst) begin
-      \$132  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$133  = \$37 ;
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$134  = ld_b__payload[8:0];
-    if (rst) begin
-      \$134  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$135  = ld_b__payload[520:9];
-    if (rst) begin
-      \$135  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$136  = q_valid;
+    start = 1'h0;
     if (capture) begin
-      \$136  = 1'h1;
+    end else if (\$7 ) begin
+      (* full_case = 32'd1 *)
+      if (\$8 ) begin
+      end else if (\$9 ) begin
+      end else begin
+        if (\$21 ) begin
+          start = 1'h1;
+        end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$216  = 1'h1;
+    if (rst) begin
+      \$216  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$217  = \$60 ;
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$218  = ld_a__payload[8:0];
+    if (rst) begin
+      \$218  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$219  = ld_a__payload[328:9];
+    if (rst) begin
+      \$219  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$220  = \$61 ;
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$221  = ld_b__payload[8:0];
+    if (rst) begin
+      \$221  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$222  = ld_b__payload[520:9];
+    if (rst) begin
+      \$222  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$223  = 1'h1;
+    if (rst) begin
+      \$223  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$224  = q_valid;
+    if (capture) begin
+      \$224  = 1'h1;
     end
     if (launch) begin
-      \$136  = 1'h0;
+      \$224  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$137  = q_checked;
+    \$225  = q_checked;
     if (capture) begin
-      \$137  = 1'h0;
-    end else if (\$39 ) begin
+      \$225  = 1'h0;
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$137  = 1'h1;
+        \$225  = 1'h1;
+        if (\$107 ) begin
+          \$225  = 1'h0;
+        end
+      end
+    end
+    if (\$108 ) begin
+      \$225  = 1'h1;
+    end
+    if (rst) begin
+      \$225  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$226  = q_phase;
+    if (capture) begin
+      \$226  = 5'h00;
+    end else if (\$65 ) begin
+      \$226  = \$70 [4:0];
+    end
+    if (rst) begin
+      \$226  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$227  = q_dense;
+    if (capture) begin
+      \$227  = rw_mode;
+    end
+    if (rst) begin
+      \$227  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$228  = q_value_error;
+    if (capture) begin
+      \$228  = value_error;
+    end
+    if (rst) begin
+      \$228  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$229  = q_mt;
+    if (capture) begin
+      \$229  = rw_m_tiles;
+    end
+    if (rst) begin
+      \$229  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$230  = q_nt;
+    if (capture) begin
+      \$230  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$230  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$231  = q_kt;
+    if (capture) begin
+      \$231  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$231  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$232  = q_a_base;
+    if (capture) begin
+      \$232  = rw_a_base;
+    end
+    if (rst) begin
+      \$232  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$233  = q_b_base;
+    if (capture) begin
+      \$233  = rw_b_base;
+    end
+    if (rst) begin
+      \$233  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$234  = q_kops;
+    if (capture) begin
+      \$234  = \$67 ;
+    end
+    if (rst) begin
+      \$234  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$235  = q_mul_a_x;
+    if (capture) begin
+      \$235  = { 17'h00000, rw_m_tiles };
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+        \$235  = \$73 [32:0];
       end
     end
     if (rst) begin
-      \$137  = 1'h0;
+      \$235  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$138  = q_phase;
+    \$236  = q_mul_a_y;
     if (capture) begin
-      \$138  = 5'h00;
-    end else if (\$39 ) begin
-      \$138  = \$44 [4:0];
-    end
-    if (rst) begin
-      \$138  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$139  = q_dense;
-    if (capture) begin
-      \$139  = rw_mode;
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$140  = q_value_error;
-    if (capture) begin
-      \$140  = value_error;
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$141  = q_mt;
-    if (capture) begin
-      \$141  = rw_m_tiles;
-    end
-    if (rst) begin
-      \$141  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$142  = q_nt;
-    if (capture) begin
-      \$142  = rw_n_tiles;
-    end
-    if (rst) begin
-      \$142  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$143  = q_kt;
-    if (capture) begin
-      \$143  = rw_k_tiles;
-    end
-    if (rst) begin
-      \$143  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$144  = q_a_base;
-    if (capture) begin
-      \$144  = rw_a_base;
-    end
-    if (rst) begin
-      \$144  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$145  = q_b_base;
-    if (capture) begin
-      \$145  = rw_b_base;
-    end
-    if (rst) begin
-      \$145  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$146  = q_kops;
-    if (capture) begin
-      \$146  = \$41 ;
-    end
-    if (rst) begin
-      \$146  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$147  = q_mul_a_x;
-    if (capture) begin
-      \$147  = { 17'h00000, rw_m_tiles };
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-        \$147  = \$47 [32:0];
+      \$236  = \$69 ;
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+        \$236  = \$74 ;
       end
     end
     if (rst) begin
-      \$147  = 33'h000000000;
+      \$236  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$148  = q_mul_a_y;
+    \$237  = q_mul_a_p;
     if (capture) begin
-      \$148  = \$43 ;
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-        \$148  = \$48 ;
-      end
-    end
-    if (rst) begin
-      \$148  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$149  = q_mul_a_p;
-    if (capture) begin
-      \$149  = 33'h000000000;
-    end else if (\$39 ) begin
-      if (\$45 ) begin
+      \$237  = 33'h000000000;
+    end else if (\$65 ) begin
+      if (\$71 ) begin
         if (q_mul_a_y[0]) begin
-          \$149  = \$51 [32:0];
+          \$237  = \$77 [32:0];
         end
       end
     end
     if (rst) begin
-      \$149  = 33'h000000000;
+      \$237  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$150  = q_mul_b_x;
+    \$238  = q_mul_b_x;
     if (capture) begin
-      \$150  = { 17'h00000, rw_k_tiles };
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-        \$150  = \$49 [32:0];
+      \$238  = { 17'h00000, rw_k_tiles };
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+        \$238  = \$75 [32:0];
       end
     end
     if (rst) begin
-      \$150  = 33'h000000000;
+      \$238  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$151  = q_mul_b_y;
+    \$239  = q_mul_b_y;
     if (capture) begin
-      \$151  = { 1'h0, rw_n_tiles };
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-        \$151  = \$50 ;
+      \$239  = { 1'h0, rw_n_tiles };
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+        \$239  = \$76 ;
       end
     end
     if (rst) begin
-      \$151  = 17'h00000;
+      \$239  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$152  = q_mul_b_p;
+    \$240  = q_mul_b_p;
     if (capture) begin
-      \$152  = 33'h000000000;
-    end else if (\$39 ) begin
-      if (\$45 ) begin
+      \$240  = 33'h000000000;
+    end else if (\$65 ) begin
+      if (\$71 ) begin
         if (q_mul_b_y[0]) begin
-          \$152  = \$52 [32:0];
+          \$240  = \$78 [32:0];
         end
       end
     end
     if (rst) begin
-      \$152  = 33'h000000000;
+      \$240  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$153  = q_a_need;
+    \$241  = q_tw;
     if (capture) begin
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-      end else if (\$46 ) begin
-        \$153  = \$53 ;
-      end
+      \$241  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$153  = 34'h000000000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$154  = q_b_need;
+    \$242  = group_tiles;
     if (capture) begin
-    end else if (\$39 ) begin
-      if (\$45 ) begin
-      end else if (\$46 ) begin
-        \$154  = \$54 ;
-      end
+      \$242  = rw_tw_group;
     end
     if (rst) begin
-      \$154  = 34'h000000000;
+      \$242  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$155  = q_check;
+    \$243  = base;
     if (capture) begin
-    end else if (\$39 ) begin
+      \$243  = rw_tw_base;
+    end
+    if (rst) begin
+      \$243  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$244  = q_tw_scanning;
+    if (capture) begin
+      \$244  = 1'h0;
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$155  = { 2'h0, q_value_error, 2'h0, \$61 , \$60 , \$59  };
+        if (\$107 ) begin
+          \$244  = 1'h1;
+        end
       end
     end
+    if (\$108 ) begin
+      \$244  = 1'h0;
+    end
     if (rst) begin
-      \$155  = 8'h00;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$156  = q_kops_m2;
+    \$245  = q_a_need;
     if (capture) begin
-    end else if (\$39 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
-      end else begin
-        \$156  = \$62 [16:0];
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
+        \$245  = \$79 ;
       end
     end
     if (rst) begin
-      \$156  = 17'h00000;
+      \$245  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$157  = q_kops_is1;
+    \$246  = q_b_need;
     if (capture) begin
-    end else if (\$39 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
-      end else begin
-        \$157  = \$63 ;
+    end else if (\$65 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
+        \$246  = \$80 ;
       end
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$246  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$158  = q_nt_m2;
+    \$247  = q_check;
     if (capture) begin
-    end else if (\$39 ) begin
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$158  = \$64 [15:0];
+        \$247  = { 2'h0, q_value_error, 2'h0, \$89 , \$88 , \$85  };
       end
     end
+    if (\$108 ) begin
+      \$247  = \$112 ;
+    end
     if (rst) begin
-      \$158  = 16'h0000;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$159  = q_nt_is1;
+    \$248  = q_kops_m2;
     if (capture) begin
-    end else if (\$39 ) begin
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$159  = \$65 ;
+        \$248  = \$90 [16:0];
       end
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$248  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$160  = q_mt_m2;
+    \$249  = q_kops_is1;
     if (capture) begin
-    end else if (\$39 ) begin
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$160  = \$66 [15:0];
+        \$249  = \$91 ;
       end
     end
     if (rst) begin
-      \$160  = 16'h0000;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$161  = q_mt_is1;
+    \$250  = q_nt_m2;
     if (capture) begin
-    end else if (\$39 ) begin
+    end else if (\$65 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
-      end else if (\$46 ) begin
+      if (\$71 ) begin
+      end else if (\$72 ) begin
       end else begin
-        \$161  = \$67 ;
+        \$250  = \$92 [15:0];
       end
     end
     if (rst) begin
-      \$161  = 1'h0;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$162  = issuing;
-    if (\$69 ) begin
-      \$162  = 1'h1;
+    \$251  = q_nt_is1;
+    if (capture) begin
+    end else if (\$65 ) begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+      end else if (\$72 ) begin
+      end else begin
+        \$251  = \$93 ;
+      end
     end
-    if (issue) begin
+    if (rst) begin
+      \$251  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$252  = q_mt_m2;
+    if (capture) begin
+    end else if (\$65 ) begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+      end else if (\$72 ) begin
+      end else begin
+        \$252  = \$94 [15:0];
+      end
+    end
+    if (rst) begin
+      \$252  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$253  = q_mt_is1;
+    if (capture) begin
+    end else if (\$65 ) begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+      end else if (\$72 ) begin
+      end else begin
+        \$253  = \$95 ;
+      end
+    end
+    if (rst) begin
+      \$253  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$254  = issuing;
+    if (\$114 ) begin
+      \$254  = 1'h1;
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$254  = 1'h0;
+          end
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
           if (seq_last_m) begin
-            \$162  = 1'h0;
+            \$254  = 1'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$162  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$163  = seq_dense;
-    if (\$69 ) begin
-      \$163  = q_dense;
+    \$255  = seq_dense;
+    if (\$114 ) begin
+      \$255  = q_dense;
     end
     if (rst) begin
-      \$163  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$164  = seq_kops;
-    if (\$69 ) begin
-      \$164  = q_kops;
+    \$256  = seq_kops;
+    if (\$114 ) begin
+      \$256  = q_kops;
     end
     if (rst) begin
-      \$164  = 17'h00000;
+      \$256  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$165  = seq_nt;
-    if (\$69 ) begin
-      \$165  = q_nt;
+    \$257  = seq_nt;
+    if (\$114 ) begin
+      \$257  = q_nt;
     end
     if (rst) begin
-      \$165  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$166  = seq_kops_m2;
-    if (\$69 ) begin
-      \$166  = q_kops_m2;
+    \$258  = seq_kops_m2;
+    if (\$114 ) begin
+      \$258  = q_kops_m2;
     end
     if (rst) begin
-      \$166  = 17'h00000;
+      \$258  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$167  = seq_nt_m2;
-    if (\$69 ) begin
-      \$167  = q_nt_m2;
+    \$259  = seq_nt_m2;
+    if (\$114 ) begin
+      \$259  = q_nt_m2;
     end
     if (rst) begin
-      \$167  = 16'h0000;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$168  = seq_mt_m2;
-    if (\$69 ) begin
-      \$168  = q_mt_m2;
+    \$260  = seq_mt_m2;
+    if (\$114 ) begin
+      \$260  = q_mt_m2;
     end
     if (rst) begin
-      \$168  = 16'h0000;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$169  = seq_kops_is1;
-    if (\$69 ) begin
-      \$169  = q_kops_is1;
+    \$261  = seq_kops_is1;
+    if (\$114 ) begin
+      \$261  = q_kops_is1;
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$170  = seq_nt_is1;
-    if (\$69 ) begin
-      \$170  = q_nt_is1;
+    \$262  = seq_nt_is1;
+    if (\$114 ) begin
+      \$262  = q_nt_is1;
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$171  = seq_mt_is1;
-    if (\$69 ) begin
-      \$171  = q_mt_is1;
+    \$263  = seq_mt_is1;
+    if (\$114 ) begin
+      \$263  = q_mt_is1;
     end
     if (rst) begin
-      \$171  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$172  = seq_ki;
-    if (\$69 ) begin
-      \$172  = 17'h00000;
+    \$264  = seq_ki;
+    if (\$114 ) begin
+      \$264  = 17'h00000;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+        \$264  = 17'h00001;
+      end else if (\$127 ) begin
+        \$264  = 17'h00000;
+      end else begin
+        \$264  = 17'h00000;
+      end
+    end
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$172  = 17'h00000;
+        \$264  = 17'h00000;
       end else begin
-        \$172  = \$78 [16:0];
+        \$264  = \$165 [16:0];
       end
     end
     if (rst) begin
-      \$172  = 17'h00000;
+      \$264  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$173  = seq_ni;
-    if (\$69 ) begin
-      \$173  = 16'h0000;
+    \$265  = seq_ni;
+    if (\$114 ) begin
+      \$265  = 16'h0000;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$265  = \$134 [15:0];
+        end else begin
+          \$265  = 16'h0000;
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$173  = 16'h0000;
+          \$265  = 16'h0000;
         end else begin
-          \$173  = \$74 [15:0];
+          \$265  = \$161 [15:0];
         end
       end
     end
     if (rst) begin
-      \$173  = 16'h0000;
+      \$265  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$174  = seq_mi;
-    if (\$69 ) begin
-      \$174  = 16'h0000;
+    \$266  = seq_mi;
+    if (\$114 ) begin
+      \$266  = 16'h0000;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          \$266  = \$141 [15:0];
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$174  = \$70 [15:0];
+          \$266  = \$157 [15:0];
         end
       end
     end
     if (rst) begin
-      \$174  = 16'h0000;
+      \$266  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$175  = seq_first;
-    if (\$69 ) begin
-      \$175  = 1'h1;
+    \$267  = seq_first;
+    if (\$114 ) begin
+      \$267  = 1'h1;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+        \$267  = 1'h0;
+      end else if (\$127 ) begin
+        \$267  = 1'h0;
+      end else begin
+        \$267  = 1'h1;
+      end
+    end
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$175  = 1'h1;
+        \$267  = 1'h1;
       end else begin
-        \$175  = 1'h0;
+        \$267  = 1'h0;
       end
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$176  = seq_last;
-    if (\$69 ) begin
-      \$176  = q_kops_is1;
+    \$268  = seq_last;
+    if (\$114 ) begin
+      \$268  = q_kops_is1;
     end
-    if (issue) begin
+    if (\$119 ) begin
+      \$268  = \$121 ;
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+        \$268  = rd_data[16];
+      end else if (\$127 ) begin
+        \$268  = \$130 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$268  = \$137 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (\$145 ) begin
+            \$268  = \$149 ;
+          end else begin
+            \$268  = \$153 ;
+          end
+        end
+      end
+    end
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$176  = seq_kops_is1;
+        \$268  = seq_kops_is1;
       end else begin
-        \$176  = \$79 ;
+        \$268  = \$166 ;
       end
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$177  = seq_last_n;
-    if (\$69 ) begin
-      \$177  = q_nt_is1;
+    \$269  = seq_last_n;
+    if (\$114 ) begin
+      \$269  = q_nt_is1;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$269  = \$135 ;
+        end else begin
+          \$269  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$177  = seq_nt_is1;
+          \$269  = seq_nt_is1;
         end else begin
-          \$177  = \$75 ;
+          \$269  = \$162 ;
         end
       end
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$178  = seq_last_m;
-    if (\$69 ) begin
-      \$178  = q_mt_is1;
+    \$270  = seq_last_m;
+    if (\$114 ) begin
+      \$270  = q_mt_is1;
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          \$270  = \$142 ;
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$178  = \$71 ;
+          \$270  = \$158 ;
         end
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$179  = seq_b_base;
-    if (\$69 ) begin
-      \$179  = { 1'h0, q_b_base };
+    \$271  = seq_b_base;
+    if (\$114 ) begin
+      \$271  = { 1'h0, q_b_base };
     end
     if (rst) begin
-      \$179  = 17'h00000;
+      \$271  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$180  = seq_a_row;
-    if (\$69 ) begin
-      \$180  = { 18'h00000, q_a_base };
+    \$272  = seq_a_row;
+    if (\$114 ) begin
+      \$272  = { 18'h00000, q_a_base };
     end
-    if (issue) begin
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          \$272  = \$143 [33:0];
+        end
+      end
+    end
+    if (\$156 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$180  = \$72 [33:0];
+          \$272  = \$159 [33:0];
         end
       end
     end
     if (rst) begin
-      \$180  = 34'h000000000;
+      \$272  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$181  = seq_a_addr;
-    if (\$69 ) begin
-      \$181  = { 18'h00000, q_a_base };
+    \$273  = seq_a_addr;
+    if (\$114 ) begin
+      \$273  = { 18'h00000, q_a_base };
     end
-    if (issue) begin
+    if (\$123 ) begin
+      \$273  = \$124 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        if (\$133 ) begin
+          \$273  = seq_a_row;
+        end
+      end
+    end
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$181  = seq_a_row;
+        \$273  = seq_a_row;
         if (seq_last_n) begin
-          \$181  = \$73 [33:0];
+          \$273  = \$160 [33:0];
         end
       end else begin
-        \$181  = \$80 [33:0];
+        \$273  = \$167 [33:0];
       end
     end
     if (rst) begin
-      \$181  = 34'h000000000;
+      \$273  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$182  = seq_b_col;
-    if (\$69 ) begin
-      \$182  = { 18'h00000, q_b_base };
+    \$274  = seq_b_col;
+    if (\$114 ) begin
+      \$274  = { 18'h00000, q_b_base };
     end
-    if (issue) begin
+    if (\$156 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$182  = { 17'h00000, seq_b_base };
+          \$274  = { 17'h00000, seq_b_base };
         end else begin
-          \$182  = \$76 [33:0];
+          \$274  = \$163 [33:0];
         end
       end
     end
     if (rst) begin
-      \$182  = 34'h000000000;
+      \$274  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$183  = seq_b_addr;
-    if (\$69 ) begin
-      \$183  = { 18'h00000, q_b_base };
+    \$275  = seq_b_addr;
+    if (\$114 ) begin
+      \$275  = { 18'h00000, q_b_base };
     end
-    if (issue) begin
+    if (\$119 ) begin
+      \$275  = { 1'h0, \$122  };
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+        \$275  = \$132 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$275  = \$140 [33:0];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (\$145 ) begin
+            \$275  = { 1'h0, \$150  };
+          end else begin
+            \$275  = { 1'h0, \$154  };
+          end
+        end
+      end
+    end
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$183  = { 17'h00000, seq_b_base };
+          \$275  = { 17'h00000, seq_b_base };
         end else begin
-          \$183  = \$77 [33:0];
+          \$275  = \$164 [33:0];
         end
       end else begin
-        if (\$82 ) begin
-          \$183  = \$83 [33:0];
+        if (\$169 ) begin
+          \$275  = \$170 [33:0];
         end
       end
     end
     if (rst) begin
-      \$183  = 34'h000000000;
+      \$275  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$184 [0] = issue;
-    \$184 [1] = seq_first;
-    \$184 [2] = seq_last;
-    \$184 [3] = seq_job_last;
-    \$184 [4] = seq_ki[0];
-    \$184 [5] = seq_dense;
-    if (rst) begin
-      \$184  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$185  = rd1;
-    if (rst) begin
-      \$185  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$186  = fifo0;
-    if (\$84 ) begin
-      \$186  = fifo_in;
+    \$276  = seq_tw;
+    if (\$116 ) begin
+      \$276  = q_tw;
     end
     if (rst) begin
-      \$186  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = fifo1;
-    if (\$85 ) begin
-      \$187  = fifo_in;
+    \$277  = tw_t_addr;
+    if (\$119 ) begin
+      \$277  = { 1'h0, base };
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+        \$277  = \$128 [16:0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$277  = tw_t_first;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (\$145 ) begin
+            \$277  = \$147 [16:0];
+          end else begin
+            \$277  = tw_t_first;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$187  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$277  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = fifo2;
-    if (\$86 ) begin
-      \$188  = fifo_in;
+    \$278  = tw_t_first;
+    if (\$119 ) begin
+      \$278  = { 1'h0, base };
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          if (\$145 ) begin
+            \$278  = \$146 [16:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$188  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$278  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = fifo3;
-    if (\$87 ) begin
-      \$189  = fifo_in;
+    \$279  = tw_gi;
+    if (\$119 ) begin
+      \$279  = 16'h0000;
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (\$145 ) begin
+            \$279  = 16'h0000;
+          end else begin
+            \$279  = \$151 [15:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$189  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$279  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = fifo_wr;
+    \$280  = tw_group;
+    if (\$119 ) begin
+      \$280  = group_tiles;
+    end
+    if (rst) begin
+      \$280  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$281 [0] = issue;
+    \$281 [1] = seq_first;
+    \$281 [2] = seq_last;
+    \$281 [3] = seq_job_last;
+    \$281 [4] = seq_ki[0];
+    \$281 [5] = seq_dense;
+    if (rst) begin
+      \$281  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$282  = rd1;
+    if (rst) begin
+      \$282  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$283  = fifo0;
+    if (\$171 ) begin
+      \$283  = fifo_in;
+    end
+    if (rst) begin
+      \$283  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$284  = fifo1;
+    if (\$172 ) begin
+      \$284  = fifo_in;
+    end
+    if (rst) begin
+      \$284  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$285  = fifo2;
+    if (\$173 ) begin
+      \$285  = fifo_in;
+    end
+    if (rst) begin
+      \$285  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$286  = fifo3;
+    if (\$174 ) begin
+      \$286  = fifo_in;
+    end
+    if (rst) begin
+      \$286  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$287  = fifo_wr;
     if (rd2[0]) begin
-      \$190  = { fifo_wr[2:0], fifo_wr[3] };
+      \$287  = { fifo_wr[2:0], fifo_wr[3] };
     end
     if (rst) begin
-      \$190  = 4'h1;
+      \$287  = 4'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = fifo_rd;
+    \$288  = fifo_rd;
     if (accept) begin
-      \$191  = \$90 [1:0];
+      \$288  = \$177 [1:0];
     end
     if (rst) begin
-      \$191  = 2'h0;
+      \$288  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = \$92 [2:0];
+    \$289  = \$179 [2:0];
     if (rst) begin
-      \$192  = 3'h0;
+      \$289  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = \$94 [2:0];
+    \$290  = \$181 [2:0];
     if (rst) begin
-      \$193  = 3'h4;
+      \$290  = 3'h4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = d_end_wr;
-    if (\$95 ) begin
-      \$194  = \$98 [1:0];
+    \$291  = d_end_wr;
+    if (\$182 ) begin
+      \$291  = \$185 [1:0];
     end
     if (rst) begin
-      \$194  = 2'h0;
+      \$291  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = d_job_end;
-    if (\$95 ) begin
-      if (\$99 ) begin
-        \$195 [0] = fifo_head[834];
+    \$292  = d_job_end;
+    if (\$182 ) begin
+      if (\$186 ) begin
+        \$292 [0] = fifo_head[834];
       end
-      if (\$100 ) begin
-        \$195 [1] = fifo_head[834];
+      if (\$187 ) begin
+        \$292 [1] = fifo_head[834];
       end
-      if (\$101 ) begin
-        \$195 [2] = fifo_head[834];
+      if (\$188 ) begin
+        \$292 [2] = fifo_head[834];
       end
     end
     if (rst) begin
-      \$195  = 3'h0;
+      \$292  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = d_end_rd;
+    \$293  = d_end_rd;
     if (d_take) begin
-      \$196  = \$104 [1:0];
+      \$293  = \$191 [1:0];
     end
     if (rst) begin
-      \$196  = 2'h0;
+      \$293  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = \$107 [7:0];
+    \$294  = \$194 [7:0];
     if (rst) begin
-      \$197  = 8'h00;
+      \$294  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$110 ) begin
-      \$198  = cause_events;
+    if (\$197 ) begin
+      \$295  = cause_events;
     end else begin
-      \$198  = \$111 ;
+      \$295  = \$198 ;
     end
     if (rst) begin
-      \$198  = 8'h00;
+      \$295  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = done;
-    if (\$112 ) begin
-      \$199  = 1'h0;
+    \$296  = done;
+    if (\$199 ) begin
+      \$296  = 1'h0;
     end else if (finish) begin
-      \$199  = 1'h1;
+      \$296  = 1'h1;
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = value_error;
-    if (\value_error$166 ) begin
-      \$200  = 1'h1;
+    \$297  = value_error;
+    if (\value_error$202 ) begin
+      \$297  = 1'h1;
     end
-    if (\$113 ) begin
-      \$200  = 1'h0;
+    if (\$200 ) begin
+      \$297  = 1'h0;
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$201  = 64'h0000000000000000;
+      \$298  = 64'h0000000000000000;
     end else begin
-      \$201  = \$114 [63:0];
+      \$298  = \$201 [63:0];
     end
     if (rst) begin
-      \$201  = 64'h0000000000000000;
+      \$298  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = cnt_busy_cycles;
+    \$299  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$202  = 64'h0000000000000000;
+      \$299  = 64'h0000000000000000;
     end else begin
       if (busy) begin
-        \$202  = \$115 [63:0];
+        \$299  = \$202 [63:0];
       end
     end
     if (rst) begin
-      \$202  = 64'h0000000000000000;
+      \$299  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = cnt_stall_in;
+    \$300  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$203  = 64'h0000000000000000;
+      \$300  = 64'h0000000000000000;
     end else begin
-      if (\$120 ) begin
-        \$203  = \$121 [63:0];
+      if (\$207 ) begin
+        \$300  = \$208 [63:0];
       end
     end
     if (rst) begin
-      \$203  = 64'h0000000000000000;
+      \$300  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = cnt_stall_out;
+    \$301  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$204  = 64'h0000000000000000;
+      \$301  = 64'h0000000000000000;
     end else begin
       if (stall_out) begin
-        \$204  = \$116 [63:0];
+        \$301  = \$203 [63:0];
       end
     end
     if (rst) begin
-      \$204  = 64'h0000000000000000;
+      \$301  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = cnt_tile_ops;
+    \$302  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$205  = 64'h0000000000000000;
+      \$302  = 64'h0000000000000000;
     end else begin
       if (accept) begin
-        \$205  = \$122 [63:0];
+        \$302  = \$209 [63:0];
       end
     end
     if (rst) begin
-      \$205  = 64'h0000000000000000;
+      \$302  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = cnt_macs;
+    \$303  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$206  = 64'h0000000000000000;
+      \$303  = 64'h0000000000000000;
     end else begin
       if (accept) begin
-        \$206  = \$124 [63:0];
+        \$303  = \$211 [63:0];
       end
     end
     if (rst) begin
-      \$206  = 64'h0000000000000000;
+      \$303  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = cnt_d_tiles;
+    \$304  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$207  = 64'h0000000000000000;
+      \$304  = 64'h0000000000000000;
     end else begin
       if (d_take) begin
-        \$207  = \$125 [63:0];
+        \$304  = \$212 [63:0];
       end
     end
     if (rst) begin
-      \$207  = 64'h0000000000000000;
+      \$304  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$208  = 64'h0000000000000000;
+      \$305  = 64'h0000000000000000;
     end else begin
-      \$208  = \$128 [63:0];
+      \$305  = \$215 [63:0];
     end
     if (rst) begin
-      \$208  = 64'h0000000000000000;
+      \$305  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -5850,30 +6570,62 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign ld_b_we = \w_en$19 ;
   assign ld_b_waddr = \w_addr$21 ;
   assign ld_b_wdata = \w_data$23 ;
+  assign ld_t_ready = ld_t__ready;
+  assign ld_t__valid = 1'h0;
+  assign ld__payload = 25'h0000000;
+  assign ld_t__payload = 25'h0000000;
+  assign q_tw_base = base;
+  assign m_tiles = q_mt;
+  assign q_tw_group = group_tiles;
+  assign k_tiles = q_kt;
+  assign q_tw_a_need = { 1'h0, \$24  };
   assign r_addr = seq_a_addr[8:0];
-  assign \r_addr$42  = seq_b_addr[8:0];
+  assign \r_addr$75  = seq_b_addr[8:0];
   assign b__payload = fifo_head[831:320];
   assign op_dense = fifo_head[835];
   assign op_job_last = fifo_head[834];
   assign op_last = fifo_head[833];
-  assign \d__valid$70  = d__valid;
-  assign \d__ready$72  = d__ready;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$35 , done, busy };
+  assign \d__valid$103  = d__valid;
+  assign \d__ready$105  = d__ready;
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$59 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
-  assign \cnt_cycles$92  = cnt_cycles;
-  assign \cnt_busy_cycles$94  = cnt_busy_cycles;
-  assign \cnt_stall_in$96  = cnt_stall_in;
-  assign \cnt_stall_out$98  = cnt_stall_out;
-  assign \cnt_tile_ops$100  = cnt_tile_ops;
-  assign \cnt_macs$102  = cnt_macs;
-  assign \cnt_d_tiles$104  = cnt_d_tiles;
-  assign \cnt_jobs$106  = cnt_jobs;
-  assign \busy$107  = busy;
-  assign \done$108  = done;
-  assign \cause$109  = cause;
+  assign ro_tw_depth = 32'd256;
+  assign ro_tw_err = { 29'h00000000, error };
+  assign ro_tw_err_at = { err_group, err_entry };
+  assign \cnt_cycles$131  = cnt_cycles;
+  assign \cnt_busy_cycles$133  = cnt_busy_cycles;
+  assign \cnt_stall_in$135  = cnt_stall_in;
+  assign \cnt_stall_out$137  = cnt_stall_out;
+  assign \cnt_tile_ops$139  = cnt_tile_ops;
+  assign \cnt_macs$141  = cnt_macs;
+  assign \cnt_d_tiles$143  = cnt_d_tiles;
+  assign \cnt_jobs$145  = cnt_jobs;
+  assign \busy$146  = busy;
+  assign \done$147  = done;
+  assign \cause$148  = cause;
+  assign \ld__payload.addr  = 8'h00;
+  assign \ld__payload.entry  = 17'h00000;
+  assign \ld__payload.entry.block  = 16'h0000;
+  assign \ld__payload.entry.last  = 1'h0;
+  assign \ld_t__payload.addr  = 8'h00;
+  assign \ld_t__payload.entry  = 17'h00000;
+  assign \ld_t__payload.entry.block  = 16'h0000;
+  assign \ld_t__payload.entry.last  = 1'h0;
+  assign \rd_addr[0]  = rd_addr[7:0];
+  assign \rd_addr[1]  = rd_addr[15:8];
+  assign \rd_addr[2]  = rd_addr[23:16];
+  assign \rd_data[0]  = rd_data[16:0];
+  assign \rd_data[0].block  = rd_data[15:0];
+  assign \rd_data[0].last  = rd_data[16];
+  assign \rd_data[1]  = rd_data[33:17];
+  assign \rd_data[1].block  = rd_data[32:17];
+  assign \rd_data[1].last  = rd_data[33];
+  assign \rd_data[2]  = rd_data[50:34];
+  assign \rd_data[2].block  = rd_data[49:34];
+  assign \rd_data[2].last  = rd_data[50];
   assign \b_half[0]  = b_half[31:0];
   assign \b_half[0][0]  = b_half[7:0];
   assign \b_half[0][1]  = b_half[15:8];
@@ -6993,28 +7745,28 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
   assign \d__payload.last  = d__payload[513];
-  assign \d__payload$74.data  = \d__payload$74 [511:0];
-  assign \d__payload$74.data[0]  = \d__payload$74 [127:0];
-  assign \d__payload$74.data[0][0]  = \d__payload$74 [31:0];
-  assign \d__payload$74.data[0][1]  = \d__payload$74 [63:32];
-  assign \d__payload$74.data[0][2]  = \d__payload$74 [95:64];
-  assign \d__payload$74.data[0][3]  = \d__payload$74 [127:96];
-  assign \d__payload$74.data[1]  = \d__payload$74 [255:128];
-  assign \d__payload$74.data[1][0]  = \d__payload$74 [159:128];
-  assign \d__payload$74.data[1][1]  = \d__payload$74 [191:160];
-  assign \d__payload$74.data[1][2]  = \d__payload$74 [223:192];
-  assign \d__payload$74.data[1][3]  = \d__payload$74 [255:224];
-  assign \d__payload$74.data[2]  = \d__payload$74 [383:256];
-  assign \d__payload$74.data[2][0]  = \d__payload$74 [287:256];
-  assign \d__payload$74.data[2][1]  = \d__payload$74 [319:288];
-  assign \d__payload$74.data[2][2]  = \d__payload$74 [351:320];
-  assign \d__payload$74.data[2][3]  = \d__payload$74 [383:352];
-  assign \d__payload$74.data[3]  = \d__payload$74 [511:384];
-  assign \d__payload$74.data[3][0]  = \d__payload$74 [415:384];
-  assign \d__payload$74.data[3][1]  = \d__payload$74 [447:416];
-  assign \d__payload$74.data[3][2]  = \d__payload$74 [479:448];
-  assign \d__payload$74.data[3][3]  = \d__payload$74 [511:480];
-  assign \d__payload$74.error  = \d__payload$74 [512];
+  assign \d__payload$107.data  = \d__payload$107 [511:0];
+  assign \d__payload$107.data[0]  = \d__payload$107 [127:0];
+  assign \d__payload$107.data[0][0]  = \d__payload$107 [31:0];
+  assign \d__payload$107.data[0][1]  = \d__payload$107 [63:32];
+  assign \d__payload$107.data[0][2]  = \d__payload$107 [95:64];
+  assign \d__payload$107.data[0][3]  = \d__payload$107 [127:96];
+  assign \d__payload$107.data[1]  = \d__payload$107 [255:128];
+  assign \d__payload$107.data[1][0]  = \d__payload$107 [159:128];
+  assign \d__payload$107.data[1][1]  = \d__payload$107 [191:160];
+  assign \d__payload$107.data[1][2]  = \d__payload$107 [223:192];
+  assign \d__payload$107.data[1][3]  = \d__payload$107 [255:224];
+  assign \d__payload$107.data[2]  = \d__payload$107 [383:256];
+  assign \d__payload$107.data[2][0]  = \d__payload$107 [287:256];
+  assign \d__payload$107.data[2][1]  = \d__payload$107 [319:288];
+  assign \d__payload$107.data[2][2]  = \d__payload$107 [351:320];
+  assign \d__payload$107.data[2][3]  = \d__payload$107 [383:352];
+  assign \d__payload$107.data[3]  = \d__payload$107 [511:384];
+  assign \d__payload$107.data[3][0]  = \d__payload$107 [415:384];
+  assign \d__payload$107.data[3][1]  = \d__payload$107 [447:416];
+  assign \d__payload$107.data[3][2]  = \d__payload$107 [479:448];
+  assign \d__payload$107.data[3][3]  = \d__payload$107 [511:480];
+  assign \d__payload$107.error  = \d__payload$107 [512];
   assign \ld_a__payload.addr  = ld_a__payload[8:0];
   assign \ld_a__payload.word  = ld_a__payload[328:9];
   assign \ld_a__payload.word.values  = ld_a__payload[264:9];
@@ -7147,9 +7899,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \rd1.job_last  = rd1[3];
   assign \rd1.half  = rd1[4];
   assign \rd1.dense  = rd1[5];
-  assign d__payload[513] = \$5 ;
-  assign d__payload[512] = \d__payload$74 [512];
-  assign d__payload[511:0] = \d__payload$74 [511:0];
+  assign d__payload[513] = \$29 ;
+  assign d__payload[512] = \d__payload$107 [512];
+  assign d__payload[511:0] = \d__payload$107 [511:0];
   assign a__payload[319:256] = fifo_head[319:256];
   assign a__payload[321] = fifo_head[833];
   assign a__payload[320] = fifo_head[832];
@@ -7160,7 +7912,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign fifo_in[833] = rd2[2];
   assign fifo_in[832] = rd2[1];
   assign fifo_in[831:320] = op_b;
-  assign fifo_in[255:0] = \r_data$49 [255:0];
+  assign fifo_in[255:0] = \r_data$82 [255:0];
   assign b_spread[447:416] = b_half[255:224];
   assign b_spread[415:384] = b_half[223:192];
   assign b_spread[319:288] = b_half[191:160];
@@ -7170,12 +7922,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign b_spread[63:32] = b_half[63:32];
   assign b_spread[31:0] = b_half[31:0];
   assign { b_spread[511:448], b_spread[383:320], b_spread[255:192], b_spread[127:64] } = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign \$40  = { rw_k_tiles, 1'h0 };
-  assign \$42  = { rw_k_tiles, 1'h0 };
-  assign \$47  = { q_mul_a_x, 1'h0 };
-  assign \$48  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$49  = { q_mul_b_x, 1'h0 };
-  assign \$50  = { 1'h0, q_mul_b_y[16:1] };
+  assign rd_addr[23:16] = \$27 [7:0];
+  assign rd_addr[15:8] = \$26 [7:0];
+  assign rd_addr[7:0] = tw_t_addr[7:0];
+  assign ld__valid = 1'h0;
+  assign \$22  = { a_rows, 1'h0 };
+  assign \$66  = { rw_k_tiles, 1'h0 };
+  assign \$68  = { rw_k_tiles, 1'h0 };
+  assign \$73  = { q_mul_a_x, 1'h0 };
+  assign \$74  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$75  = { q_mul_b_x, 1'h0 };
+  assign \$76  = { 1'h0, q_mul_b_y[16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14024,8 +14781,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4005$0 , \port$4129$0 , \port$4131$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rdata, wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4217$0 , \port$4359$0 , \port$4361$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4484$0 , \port$4486$0 , \port$4488$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14053,16 +14810,16 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
+  wire [31:0] \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [31:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [31:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -14076,26 +14833,44 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [15:0] \$57 ;
-  reg [15:0] \$58 ;
-  reg [15:0] \$59 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [7:0] \$60 ;
-  reg \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [31:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [31:0] \$68 ;
-  reg [31:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [31:0] \$70 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg [15:0] \$74 ;
+  reg \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg [7:0] \$78 ;
+  reg \$79 ;
   wire \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
+  reg [31:0] \$85 ;
+  reg [31:0] \$86 ;
+  reg [31:0] \$87 ;
+  reg [31:0] \$88 ;
   wire [31:0] \$9 ;
   input [7:0] addr;
   wire [7:0] addr;
@@ -14124,16 +14899,25 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   wire fits_m_tiles;
   wire fits_mode;
   wire fits_n_tiles;
-  input \port$182$0 ;
-  wire \port$182$0 ;
-  input \port$213$0 ;
-  wire \port$213$0 ;
-  input \port$4005$0 ;
-  wire \port$4005$0 ;
-  input [7:0] \port$4129$0 ;
-  wire [7:0] \port$4129$0 ;
-  input \port$4131$0 ;
-  wire \port$4131$0 ;
+  wire fits_tw_base;
+  wire fits_tw_ctrl;
+  wire fits_tw_group;
+  input \port$217$0 ;
+  wire \port$217$0 ;
+  input \port$248$0 ;
+  wire \port$248$0 ;
+  input \port$4217$0 ;
+  wire \port$4217$0 ;
+  input [7:0] \port$4359$0 ;
+  wire [7:0] \port$4359$0 ;
+  input \port$4361$0 ;
+  wire \port$4361$0 ;
+  input [2:0] \port$4484$0 ;
+  wire [2:0] \port$4484$0 ;
+  input [15:0] \port$4486$0 ;
+  wire [15:0] \port$4486$0 ;
+  input [15:0] \port$4488$0 ;
+  wire [15:0] \port$4488$0 ;
   reg [7:0] rd_addr = 8'h00;
   reg rd_en = 1'h0;
   output [31:0] rdata;
@@ -14144,6 +14928,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   wire [31:0] ro_b_depth;
   wire [31:0] ro_info;
   wire [31:0] ro_status;
+  wire [31:0] ro_tw_depth;
+  wire [31:0] ro_tw_err;
+  wire [31:0] ro_tw_err_at;
   wire [31:0] ro_widths;
   input rst;
   wire rst;
@@ -14159,6 +14946,12 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   reg rw_mode = 1'h0;
   output [15:0] rw_n_tiles;
   reg [15:0] rw_n_tiles = 16'h0000;
+  output [15:0] rw_tw_base;
+  reg [15:0] rw_tw_base = 16'h0000;
+  output rw_tw_ctrl;
+  reg rw_tw_ctrl = 1'h0;
+  output [15:0] rw_tw_group;
+  reg [15:0] rw_tw_group = 16'h0000;
   reg [31:0] snap_busy_cycles = 32'd0;
   reg [31:0] snap_cycles = 32'd0;
   reg [31:0] snap_d_tiles = 32'd0;
@@ -14181,12 +14974,30 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   wire we_m_tiles;
   wire we_mode;
   wire we_n_tiles;
+  wire we_tw_base;
+  wire we_tw_ctrl;
+  wire we_tw_group;
   output wo_ctrl_clear;
   wire wo_ctrl_clear;
   output wo_ctrl_clear_counters;
   wire wo_ctrl_clear_counters;
   output wo_ctrl_start;
   wire wo_ctrl_start;
+  assign wo_ctrl_clear_counters = \$7  & wdata[2];
+  assign \$8  = addr == 2'h2;
+  assign we_mode = we & \$8 ;
+  assign fits_mode = ! \$9 ;
+  assign \$10  = ~ fits_mode;
+  assign \$11  = we_mode & \$10 ;
+  assign \$12  = addr == 2'h3;
+  assign we_m_tiles = we & \$12 ;
+  assign fits_m_tiles = ! \$13 ;
+  assign \$14  = ~ fits_m_tiles;
+  assign \$15  = we_m_tiles & \$14 ;
+  assign \$16  = addr == 3'h4;
+  assign we_n_tiles = we & \$16 ;
+  assign fits_n_tiles = ! \$17 ;
+  assign \$18  = ~ fits_n_tiles;
   assign \$19  = we_n_tiles & \$18 ;
   assign \$20  = addr == 3'h5;
   assign we_k_tiles = we & \$20 ;
@@ -14203,62 +15014,86 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   assign fits_b_base = ! \$29 ;
   assign \$30  = ~ fits_b_base;
   assign \$31  = we_b_base & \$30 ;
-  assign \$32  = we_mode & fits_mode;
-  assign \$33  = we_m_tiles & fits_m_tiles;
-  assign \$34  = we_n_tiles & fits_n_tiles;
-  assign \$35  = we_k_tiles & fits_k_tiles;
-  assign \$36  = we_a_base & fits_a_base;
-  assign \$37  = we_b_base & fits_b_base;
-  assign \$38  = rd_addr == 5'h10;
-  assign \$39  = rd_en & \$38 ;
-  assign \$40  = rd_addr == 5'h12;
-  assign \$41  = rd_en & \$40 ;
-  assign \$42  = rd_addr == 5'h14;
-  assign \$43  = rd_en & \$42 ;
-  assign \$44  = rd_addr == 5'h16;
-  assign \$45  = rd_en & \$44 ;
-  assign \$46  = rd_addr == 5'h18;
-  assign \$47  = rd_en & \$46 ;
-  assign \$48  = rd_addr == 5'h1a;
-  assign \$49  = rd_en & \$48 ;
-  assign \$50  = rd_addr == 5'h1c;
-  assign \$51  = rd_en & \$50 ;
-  assign \$52  = rd_addr == 5'h1e;
-  assign \$53  = rd_en & \$52 ;
+  assign \$32  = addr == 6'h30;
+  assign we_tw_ctrl = we & \$32 ;
+  assign fits_tw_ctrl = ! \$33 ;
+  assign \$34  = ~ fits_tw_ctrl;
+  assign \$35  = we_tw_ctrl & \$34 ;
+  assign \$36  = addr == 6'h31;
+  assign we_tw_group = we & \$36 ;
+  assign fits_tw_group = ! \$37 ;
+  assign \$38  = ~ fits_tw_group;
+  assign \$39  = we_tw_group & \$38 ;
+  assign \$40  = addr == 6'h32;
+  assign we_tw_base = we & \$40 ;
+  assign fits_tw_base = ! \$41 ;
+  assign \$42  = ~ fits_tw_base;
+  assign \$43  = we_tw_base & \$42 ;
+  assign \$44  = we_mode & fits_mode;
+  assign \$45  = we_m_tiles & fits_m_tiles;
+  assign \$46  = we_n_tiles & fits_n_tiles;
+  assign \$47  = we_k_tiles & fits_k_tiles;
+  assign \$48  = we_a_base & fits_a_base;
+  assign \$49  = we_b_base & fits_b_base;
+  assign \$50  = we_tw_ctrl & fits_tw_ctrl;
+  assign \$51  = we_tw_group & fits_tw_group;
+  assign \$52  = we_tw_base & fits_tw_base;
+  assign \$53  = rd_addr == 5'h10;
+  assign \$54  = rd_en & \$53 ;
+  assign \$55  = rd_addr == 5'h12;
+  assign \$56  = rd_en & \$55 ;
+  assign \$57  = rd_addr == 5'h14;
+  assign \$58  = rd_en & \$57 ;
+  assign \$59  = rd_addr == 5'h16;
+  assign \$60  = rd_en & \$59 ;
+  assign \$61  = rd_addr == 5'h18;
+  assign \$62  = rd_en & \$61 ;
+  assign \$63  = rd_addr == 5'h1a;
+  assign \$64  = rd_en & \$63 ;
+  assign \$65  = rd_addr == 5'h1c;
+  assign \$66  = rd_en & \$65 ;
+  assign \$67  = rd_addr == 5'h1e;
+  assign \$68  = rd_en & \$67 ;
   always @(posedge clk)
-    rw_mode <= \$54 ;
+    rw_mode <= \$69 ;
   always @(posedge clk)
-    rw_m_tiles <= \$55 ;
+    rw_m_tiles <= \$70 ;
   always @(posedge clk)
-    rw_n_tiles <= \$56 ;
+    rw_n_tiles <= \$71 ;
   always @(posedge clk)
-    rw_k_tiles <= \$57 ;
+    rw_k_tiles <= \$72 ;
   always @(posedge clk)
-    rw_a_base <= \$58 ;
+    rw_a_base <= \$73 ;
   always @(posedge clk)
-    rw_b_base <= \$59 ;
+    rw_b_base <= \$74 ;
   always @(posedge clk)
-    rd_addr <= \$60 ;
+    rw_tw_ctrl <= \$75 ;
   always @(posedge clk)
-    rd_en <= \$61 ;
+    rw_tw_group <= \$76 ;
   always @(posedge clk)
-    rdata <= \$62 ;
+    rw_tw_base <= \$77 ;
   always @(posedge clk)
-    snap_cycles <= \$63 ;
+    rd_addr <= \$78 ;
   always @(posedge clk)
-    snap_busy_cycles <= \$64 ;
+    rd_en <= \$79 ;
   always @(posedge clk)
-    snap_stall_in <= \$65 ;
+    rdata <= \$80 ;
   always @(posedge clk)
-    snap_stall_out <= \$66 ;
+    snap_cycles <= \$81 ;
   always @(posedge clk)
-    snap_tile_ops <= \$67 ;
+    snap_busy_cycles <= \$82 ;
   always @(posedge clk)
-    snap_macs <= \$68 ;
+    snap_stall_in <= \$83 ;
   always @(posedge clk)
-    snap_d_tiles <= \$69 ;
+    snap_stall_out <= \$84 ;
   always @(posedge clk)
-    snap_jobs <= \$70 ;
+    snap_tile_ops <= \$85 ;
+  always @(posedge clk)
+    snap_macs <= \$86 ;
+  always @(posedge clk)
+    snap_d_tiles <= \$87 ;
+  always @(posedge clk)
+    snap_jobs <= \$88 ;
   assign \$1  = ! addr;
   assign we_ctrl = we & \$1 ;
   assign fits_ctrl = ! \$2 ;
@@ -14269,21 +15104,6 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   assign \$6  = we_ctrl & fits_ctrl;
   assign wo_ctrl_clear = \$6  & wdata[1];
   assign \$7  = we_ctrl & fits_ctrl;
-  assign wo_ctrl_clear_counters = \$7  & wdata[2];
-  assign \$8  = addr == 2'h2;
-  assign we_mode = we & \$8 ;
-  assign fits_mode = ! \$9 ;
-  assign \$10  = ~ fits_mode;
-  assign \$11  = we_mode & \$10 ;
-  assign \$12  = addr == 2'h3;
-  assign we_m_tiles = we & \$12 ;
-  assign fits_m_tiles = ! \$13 ;
-  assign \$14  = ~ fits_m_tiles;
-  assign \$15  = we_m_tiles & \$14 ;
-  assign \$16  = addr == 3'h4;
-  assign we_n_tiles = we & \$16 ;
-  assign fits_n_tiles = ! \$17 ;
-  assign \$18  = ~ fits_n_tiles;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     value_error = 1'h0;
@@ -14308,6 +15128,15 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
     if (\$31 ) begin
       value_error = 1'h1;
     end
+    if (\$35 ) begin
+      value_error = 1'h1;
+    end
+    if (\$39 ) begin
+      value_error = 1'h1;
+    end
+    if (\$43 ) begin
+      value_error = 1'h1;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
@@ -14316,7 +15145,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
       8'h00:
           value = 32'd0;
       8'h01:
-          value = { 16'h0000, \port$4129$0 , 4'h0, \port$4005$0 , \port$213$0 , \port$4131$0 , \port$182$0  };
+          value = { 16'h0000, \port$4359$0 , 4'h0, \port$4217$0 , \port$248$0 , \port$4361$0 , \port$217$0  };
       8'h02:
           value = { 31'h00000000, rw_mode };
       8'h03:
@@ -14369,179 +15198,224 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
           value = cnt_jobs[31:0];
       8'h1f:
           value = snap_jobs;
+      8'h30:
+          value = { 31'h00000000, rw_tw_ctrl };
+      8'h31:
+          value = { 16'h0000, rw_tw_group };
+      8'h32:
+          value = { 16'h0000, rw_tw_base };
+      8'h33:
+          value = 32'd256;
+      8'h34:
+          value = { 29'h00000000, \port$4484$0  };
+      8'h35:
+          value = { \port$4486$0 , \port$4488$0  };
       default:
           value = 32'd0;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$54  = rw_mode;
-    if (\$32 ) begin
-      \$54  = wdata[0];
+    \$69  = rw_mode;
+    if (\$44 ) begin
+      \$69  = wdata[0];
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$55  = rw_m_tiles;
-    if (\$33 ) begin
-      \$55  = wdata[15:0];
-    end
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$56  = rw_n_tiles;
-    if (\$34 ) begin
-      \$56  = wdata[15:0];
-    end
-    if (rst) begin
-      \$56  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$57  = rw_k_tiles;
-    if (\$35 ) begin
-      \$57  = wdata[15:0];
-    end
-    if (rst) begin
-      \$57  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$58  = rw_a_base;
-    if (\$36 ) begin
-      \$58  = wdata[15:0];
-    end
-    if (rst) begin
-      \$58  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$59  = rw_b_base;
-    if (\$37 ) begin
-      \$59  = wdata[15:0];
-    end
-    if (rst) begin
-      \$59  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$60  = addr;
-    if (rst) begin
-      \$60  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$61  = re;
-    if (rst) begin
-      \$61  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$62  = rdata;
-    if (rd_en) begin
-      \$62  = value;
-    end
-    if (rst) begin
-      \$62  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$63  = snap_cycles;
-    if (\$39 ) begin
-      \$63  = cnt_cycles[63:32];
-    end
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$64  = snap_busy_cycles;
-    if (\$41 ) begin
-      \$64  = cnt_busy_cycles[63:32];
-    end
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$65  = snap_stall_in;
-    if (\$43 ) begin
-      \$65  = cnt_stall_in[63:32];
-    end
-    if (rst) begin
-      \$65  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$66  = snap_stall_out;
+    \$70  = rw_m_tiles;
     if (\$45 ) begin
-      \$66  = cnt_stall_out[63:32];
+      \$70  = wdata[15:0];
     end
     if (rst) begin
-      \$66  = 32'd0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$67  = snap_tile_ops;
+    \$71  = rw_n_tiles;
+    if (\$46 ) begin
+      \$71  = wdata[15:0];
+    end
+    if (rst) begin
+      \$71  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$72  = rw_k_tiles;
     if (\$47 ) begin
-      \$67  = cnt_tile_ops[63:32];
+      \$72  = wdata[15:0];
     end
     if (rst) begin
-      \$67  = 32'd0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$68  = snap_macs;
+    \$73  = rw_a_base;
+    if (\$48 ) begin
+      \$73  = wdata[15:0];
+    end
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$74  = rw_b_base;
     if (\$49 ) begin
-      \$68  = cnt_macs[63:32];
+      \$74  = wdata[15:0];
     end
     if (rst) begin
-      \$68  = 32'd0;
+      \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$69  = snap_d_tiles;
+    \$75  = rw_tw_ctrl;
+    if (\$50 ) begin
+      \$75  = wdata[0];
+    end
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$76  = rw_tw_group;
     if (\$51 ) begin
-      \$69  = cnt_d_tiles[63:32];
+      \$76  = wdata[15:0];
     end
     if (rst) begin
-      \$69  = 32'd0;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$70  = snap_jobs;
-    if (\$53 ) begin
-      \$70  = cnt_jobs[63:32];
+    \$77  = rw_tw_base;
+    if (\$52 ) begin
+      \$77  = wdata[15:0];
     end
     if (rst) begin
-      \$70  = 32'd0;
+      \$77  = 16'h0000;
     end
   end
-  assign ro_status = { 16'h0000, \port$4129$0 , 4'h0, \port$4005$0 , \port$213$0 , \port$4131$0 , \port$182$0  };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$78  = addr;
+    if (rst) begin
+      \$78  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$79  = re;
+    if (rst) begin
+      \$79  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$80  = rdata;
+    if (rd_en) begin
+      \$80  = value;
+    end
+    if (rst) begin
+      \$80  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$81  = snap_cycles;
+    if (\$54 ) begin
+      \$81  = cnt_cycles[63:32];
+    end
+    if (rst) begin
+      \$81  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$82  = snap_busy_cycles;
+    if (\$56 ) begin
+      \$82  = cnt_busy_cycles[63:32];
+    end
+    if (rst) begin
+      \$82  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$83  = snap_stall_in;
+    if (\$58 ) begin
+      \$83  = cnt_stall_in[63:32];
+    end
+    if (rst) begin
+      \$83  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$84  = snap_stall_out;
+    if (\$60 ) begin
+      \$84  = cnt_stall_out[63:32];
+    end
+    if (rst) begin
+      \$84  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$85  = snap_tile_ops;
+    if (\$62 ) begin
+      \$85  = cnt_tile_ops[63:32];
+    end
+    if (rst) begin
+      \$85  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$86  = snap_macs;
+    if (\$64 ) begin
+      \$86  = cnt_macs[63:32];
+    end
+    if (rst) begin
+      \$86  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$87  = snap_d_tiles;
+    if (\$66 ) begin
+      \$87  = cnt_d_tiles[63:32];
+    end
+    if (rst) begin
+      \$87  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$88  = snap_jobs;
+    if (\$68 ) begin
+      \$88  = cnt_jobs[63:32];
+    end
+    if (rst) begin
+      \$88  = 32'd0;
+    end
+  end
+  assign ro_status = { 16'h0000, \port$4359$0 , 4'h0, \port$4217$0 , \port$248$0 , \port$4361$0 , \port$217$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
+  assign ro_tw_depth = 32'd256;
+  assign ro_tw_err = { 29'h00000000, \port$4484$0  };
+  assign ro_tw_err_at = { \port$4486$0 , \port$4488$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -14556,11 +15430,713 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$182$0 , \port$213$0 , wo_ctr
   assign \$25 [31:16] = wdata[31:16];
   assign \$29 [15:0] = 16'h0000;
   assign \$29 [31:16] = wdata[31:16];
+  assign \$33 [0] = 1'h0;
+  assign \$33 [31:1] = wdata[31:1];
+  assign \$37 [15:0] = 16'h0000;
+  assign \$37 [31:16] = wdata[31:16];
+  assign \$41 [15:0] = 16'h0000;
+  assign \$41 [31:16] = wdata[31:16];
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tiles$31 , \group_tiles$32 , base, rd_data, done, a_rows, error, err_group, err_entry, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
+  wire [16:0] \$14 ;
+  wire [16:0] \$15 ;
+  wire \$16 ;
+  wire [16:0] \$17 ;
+  reg \$18 ;
+  reg [16:0] \$19 ;
+  wire \$2 ;
+  reg [15:0] \$20 ;
+  reg [15:0] \$21 ;
+  reg [15:0] \$22 ;
+  reg [15:0] \$23 ;
+  reg [15:0] \$24 ;
+  reg [31:0] \$25 ;
+  reg [2:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg \$29 ;
+  wire \$3 ;
+  reg [15:0] \$30 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  output [31:0] a_rows;
+  reg [31:0] a_rows = 32'd0;
+  reg [16:0] addr = 17'h00000;
+  input [15:0] base;
+  wire [15:0] base;
+  reg busy = 1'h0;
+  input clk;
+  wire clk;
+  output done;
+  reg done = 1'h0;
+  reg [15:0] entry = 16'h0000;
+  output [15:0] err_entry;
+  reg [15:0] err_entry = 16'h0000;
+  output [15:0] err_group;
+  reg [15:0] err_group = 16'h0000;
+  output [2:0] error;
+  reg [2:0] error = 3'h0;
+  reg [2:0] fail;
+  reg [15:0] group = 16'h0000;
+  reg [15:0] group_tiles = 16'h0000;
+  input [15:0] \group_tiles$32 ;
+  wire [15:0] \group_tiles$32 ;
+  wire [15:0] height;
+  reg [15:0] k_tiles = 16'h0000;
+  input [15:0] \k_tiles$31 ;
+  wire [15:0] \k_tiles$31 ;
+  wire [24:0] ld__payload;
+  wire [7:0] \ld__payload.addr ;
+  wire [16:0] \ld__payload.entry ;
+  wire [15:0] \ld__payload.entry.block ;
+  wire \ld__payload.entry.last ;
+  wire ld__ready;
+  wire ld__valid;
+  input [15:0] m_tiles;
+  wire [15:0] m_tiles;
+  wire [7:0] port__addr;
+  wire [7:0] \port__addr$4 ;
+  wire [7:0] \port__addr$6 ;
+  wire [16:0] port__data;
+  wire [16:0] \port__data$5 ;
+  wire [15:0] \port__data$5.block ;
+  wire \port__data$5.last ;
+  wire [16:0] \port__data$7 ;
+  wire [15:0] \port__data$7.block ;
+  wire \port__data$7.last ;
+  wire [15:0] \port__data.block ;
+  wire \port__data.last ;
+  reg [15:0] prev = 16'h0000;
+  input [23:0] rd_addr;
+  wire [23:0] rd_addr;
+  wire [7:0] \rd_addr[0] ;
+  wire [7:0] \rd_addr[1] ;
+  wire [7:0] \rd_addr[2] ;
+  output [50:0] rd_data;
+  wire [50:0] rd_data;
+  wire [16:0] \rd_data[0] ;
+  wire [15:0] \rd_data[0].block ;
+  wire \rd_data[0].last ;
+  wire [16:0] \rd_data[1] ;
+  wire [15:0] \rd_data[1].block ;
+  wire \rd_data[1].last ;
+  wire [16:0] \rd_data[2] ;
+  wire [15:0] \rd_data[2].block ;
+  wire \rd_data[2].last ;
+  reg [15:0] rows_left = 16'h0000;
+  input rst;
+  wire rst;
+  wire [7:0] scan_rd__addr;
+  wire [16:0] scan_rd__data;
+  wire [15:0] \scan_rd__data.block ;
+  wire \scan_rd__data.last ;
+  input start;
+  wire start;
+  wire [7:0] wr__addr;
+  wire [16:0] wr__data;
+  wire [15:0] \wr__data.block ;
+  wire \wr__data.last ;
+  input wr__en;
+  wire wr__en;
+  reg [16:0] mem [255:0];
+  initial begin
+    mem[0] = 17'h00000;
+    mem[1] = 17'h00000;
+    mem[2] = 17'h00000;
+    mem[3] = 17'h00000;
+    mem[4] = 17'h00000;
+    mem[5] = 17'h00000;
+    mem[6] = 17'h00000;
+    mem[7] = 17'h00000;
+    mem[8] = 17'h00000;
+    mem[9] = 17'h00000;
+    mem[10] = 17'h00000;
+    mem[11] = 17'h00000;
+    mem[12] = 17'h00000;
+    mem[13] = 17'h00000;
+    mem[14] = 17'h00000;
+    mem[15] = 17'h00000;
+    mem[16] = 17'h00000;
+    mem[17] = 17'h00000;
+    mem[18] = 17'h00000;
+    mem[19] = 17'h00000;
+    mem[20] = 17'h00000;
+    mem[21] = 17'h00000;
+    mem[22] = 17'h00000;
+    mem[23] = 17'h00000;
+    mem[24] = 17'h00000;
+    mem[25] = 17'h00000;
+    mem[26] = 17'h00000;
+    mem[27] = 17'h00000;
+    mem[28] = 17'h00000;
+    mem[29] = 17'h00000;
+    mem[30] = 17'h00000;
+    mem[31] = 17'h00000;
+    mem[32] = 17'h00000;
+    mem[33] = 17'h00000;
+    mem[34] = 17'h00000;
+    mem[35] = 17'h00000;
+    mem[36] = 17'h00000;
+    mem[37] = 17'h00000;
+    mem[38] = 17'h00000;
+    mem[39] = 17'h00000;
+    mem[40] = 17'h00000;
+    mem[41] = 17'h00000;
+    mem[42] = 17'h00000;
+    mem[43] = 17'h00000;
+    mem[44] = 17'h00000;
+    mem[45] = 17'h00000;
+    mem[46] = 17'h00000;
+    mem[47] = 17'h00000;
+    mem[48] = 17'h00000;
+    mem[49] = 17'h00000;
+    mem[50] = 17'h00000;
+    mem[51] = 17'h00000;
+    mem[52] = 17'h00000;
+    mem[53] = 17'h00000;
+    mem[54] = 17'h00000;
+    mem[55] = 17'h00000;
+    mem[56] = 17'h00000;
+    mem[57] = 17'h00000;
+    mem[58] = 17'h00000;
+    mem[59] = 17'h00000;
+    mem[60] = 17'h00000;
+    mem[61] = 17'h00000;
+    mem[62] = 17'h00000;
+    mem[63] = 17'h00000;
+    mem[64] = 17'h00000;
+    mem[65] = 17'h00000;
+    mem[66] = 17'h00000;
+    mem[67] = 17'h00000;
+    mem[68] = 17'h00000;
+    mem[69] = 17'h00000;
+    mem[70] = 17'h00000;
+    mem[71] = 17'h00000;
+    mem[72] = 17'h00000;
+    mem[73] = 17'h00000;
+    mem[74] = 17'h00000;
+    mem[75] = 17'h00000;
+    mem[76] = 17'h00000;
+    mem[77] = 17'h00000;
+    mem[78] = 17'h00000;
+    mem[79] = 17'h00000;
+    mem[80] = 17'h00000;
+    mem[81] = 17'h00000;
+    mem[82] = 17'h00000;
+    mem[83] = 17'h00000;
+    mem[84] = 17'h00000;
+    mem[85] = 17'h00000;
+    mem[86] = 17'h00000;
+    mem[87] = 17'h00000;
+    mem[88] = 17'h00000;
+    mem[89] = 17'h00000;
+    mem[90] = 17'h00000;
+    mem[91] = 17'h00000;
+    mem[92] = 17'h00000;
+    mem[93] = 17'h00000;
+    mem[94] = 17'h00000;
+    mem[95] = 17'h00000;
+    mem[96] = 17'h00000;
+    mem[97] = 17'h00000;
+    mem[98] = 17'h00000;
+    mem[99] = 17'h00000;
+    mem[100] = 17'h00000;
+    mem[101] = 17'h00000;
+    mem[102] = 17'h00000;
+    mem[103] = 17'h00000;
+    mem[104] = 17'h00000;
+    mem[105] = 17'h00000;
+    mem[106] = 17'h00000;
+    mem[107] = 17'h00000;
+    mem[108] = 17'h00000;
+    mem[109] = 17'h00000;
+    mem[110] = 17'h00000;
+    mem[111] = 17'h00000;
+    mem[112] = 17'h00000;
+    mem[113] = 17'h00000;
+    mem[114] = 17'h00000;
+    mem[115] = 17'h00000;
+    mem[116] = 17'h00000;
+    mem[117] = 17'h00000;
+    mem[118] = 17'h00000;
+    mem[119] = 17'h00000;
+    mem[120] = 17'h00000;
+    mem[121] = 17'h00000;
+    mem[122] = 17'h00000;
+    mem[123] = 17'h00000;
+    mem[124] = 17'h00000;
+    mem[125] = 17'h00000;
+    mem[126] = 17'h00000;
+    mem[127] = 17'h00000;
+    mem[128] = 17'h00000;
+    mem[129] = 17'h00000;
+    mem[130] = 17'h00000;
+    mem[131] = 17'h00000;
+    mem[132] = 17'h00000;
+    mem[133] = 17'h00000;
+    mem[134] = 17'h00000;
+    mem[135] = 17'h00000;
+    mem[136] = 17'h00000;
+    mem[137] = 17'h00000;
+    mem[138] = 17'h00000;
+    mem[139] = 17'h00000;
+    mem[140] = 17'h00000;
+    mem[141] = 17'h00000;
+    mem[142] = 17'h00000;
+    mem[143] = 17'h00000;
+    mem[144] = 17'h00000;
+    mem[145] = 17'h00000;
+    mem[146] = 17'h00000;
+    mem[147] = 17'h00000;
+    mem[148] = 17'h00000;
+    mem[149] = 17'h00000;
+    mem[150] = 17'h00000;
+    mem[151] = 17'h00000;
+    mem[152] = 17'h00000;
+    mem[153] = 17'h00000;
+    mem[154] = 17'h00000;
+    mem[155] = 17'h00000;
+    mem[156] = 17'h00000;
+    mem[157] = 17'h00000;
+    mem[158] = 17'h00000;
+    mem[159] = 17'h00000;
+    mem[160] = 17'h00000;
+    mem[161] = 17'h00000;
+    mem[162] = 17'h00000;
+    mem[163] = 17'h00000;
+    mem[164] = 17'h00000;
+    mem[165] = 17'h00000;
+    mem[166] = 17'h00000;
+    mem[167] = 17'h00000;
+    mem[168] = 17'h00000;
+    mem[169] = 17'h00000;
+    mem[170] = 17'h00000;
+    mem[171] = 17'h00000;
+    mem[172] = 17'h00000;
+    mem[173] = 17'h00000;
+    mem[174] = 17'h00000;
+    mem[175] = 17'h00000;
+    mem[176] = 17'h00000;
+    mem[177] = 17'h00000;
+    mem[178] = 17'h00000;
+    mem[179] = 17'h00000;
+    mem[180] = 17'h00000;
+    mem[181] = 17'h00000;
+    mem[182] = 17'h00000;
+    mem[183] = 17'h00000;
+    mem[184] = 17'h00000;
+    mem[185] = 17'h00000;
+    mem[186] = 17'h00000;
+    mem[187] = 17'h00000;
+    mem[188] = 17'h00000;
+    mem[189] = 17'h00000;
+    mem[190] = 17'h00000;
+    mem[191] = 17'h00000;
+    mem[192] = 17'h00000;
+    mem[193] = 17'h00000;
+    mem[194] = 17'h00000;
+    mem[195] = 17'h00000;
+    mem[196] = 17'h00000;
+    mem[197] = 17'h00000;
+    mem[198] = 17'h00000;
+    mem[199] = 17'h00000;
+    mem[200] = 17'h00000;
+    mem[201] = 17'h00000;
+    mem[202] = 17'h00000;
+    mem[203] = 17'h00000;
+    mem[204] = 17'h00000;
+    mem[205] = 17'h00000;
+    mem[206] = 17'h00000;
+    mem[207] = 17'h00000;
+    mem[208] = 17'h00000;
+    mem[209] = 17'h00000;
+    mem[210] = 17'h00000;
+    mem[211] = 17'h00000;
+    mem[212] = 17'h00000;
+    mem[213] = 17'h00000;
+    mem[214] = 17'h00000;
+    mem[215] = 17'h00000;
+    mem[216] = 17'h00000;
+    mem[217] = 17'h00000;
+    mem[218] = 17'h00000;
+    mem[219] = 17'h00000;
+    mem[220] = 17'h00000;
+    mem[221] = 17'h00000;
+    mem[222] = 17'h00000;
+    mem[223] = 17'h00000;
+    mem[224] = 17'h00000;
+    mem[225] = 17'h00000;
+    mem[226] = 17'h00000;
+    mem[227] = 17'h00000;
+    mem[228] = 17'h00000;
+    mem[229] = 17'h00000;
+    mem[230] = 17'h00000;
+    mem[231] = 17'h00000;
+    mem[232] = 17'h00000;
+    mem[233] = 17'h00000;
+    mem[234] = 17'h00000;
+    mem[235] = 17'h00000;
+    mem[236] = 17'h00000;
+    mem[237] = 17'h00000;
+    mem[238] = 17'h00000;
+    mem[239] = 17'h00000;
+    mem[240] = 17'h00000;
+    mem[241] = 17'h00000;
+    mem[242] = 17'h00000;
+    mem[243] = 17'h00000;
+    mem[244] = 17'h00000;
+    mem[245] = 17'h00000;
+    mem[246] = 17'h00000;
+    mem[247] = 17'h00000;
+    mem[248] = 17'h00000;
+    mem[249] = 17'h00000;
+    mem[250] = 17'h00000;
+    mem[251] = 17'h00000;
+    mem[252] = 17'h00000;
+    mem[253] = 17'h00000;
+    mem[254] = 17'h00000;
+    mem[255] = 17'h00000;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      mem[8'h00] <= 17'h00000;
+  end
+  assign \port__data$7  = mem[rd_addr[23:16]];
+  assign \port__data$5  = mem[rd_addr[15:8]];
+  assign port__data = mem[rd_addr[7:0]];
+  assign scan_rd__data = mem[addr[7:0]];
+  assign \$1  = rows_left < group_tiles;
+  assign height = \$1  ? rows_left : group_tiles;
+  assign \$2  = addr >= 9'h100;
+  assign \$3  = scan_rd__data[15:0] >= k_tiles;
+  assign \$4  = | entry;
+  assign \$5  = scan_rd__data[15:0] == prev;
+  assign \$6  = \$4  & \$5 ;
+  assign \$7  = | entry;
+  assign \$8  = scan_rd__data[15:0] < prev;
+  assign \$9  = \$7  & \$8 ;
+  assign \$10  = ! \group_tiles$32 ;
+  assign \$11  = | fail;
+  assign \$12  = addr + 1'h1;
+  assign \$13  = a_rows + height;
+  assign \$14  = group + 1'h1;
+  assign \$15  = rows_left - height;
+  assign \$16  = rows_left <= group_tiles;
+  assign \$17  = entry + 1'h1;
+  always @(posedge clk)
+    done <= \$18 ;
+  always @(posedge clk)
+    addr <= \$19 ;
+  always @(posedge clk)
+    group <= \$20 ;
+  always @(posedge clk)
+    entry <= \$21 ;
+  always @(posedge clk)
+    k_tiles <= \$22 ;
+  always @(posedge clk)
+    group_tiles <= \$23 ;
+  always @(posedge clk)
+    rows_left <= \$24 ;
+  always @(posedge clk)
+    a_rows <= \$25 ;
+  always @(posedge clk)
+    error <= \$26 ;
+  always @(posedge clk)
+    err_group <= \$27 ;
+  always @(posedge clk)
+    err_entry <= \$28 ;
+  always @(posedge clk)
+    busy <= \$29 ;
+  always @(posedge clk)
+    prev <= \$30 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    fail = 3'h0;
+    if (start) begin
+    end else if (busy) begin
+      if (\$2 ) begin
+        fail = 3'h4;
+      end else if (\$3 ) begin
+        fail = 3'h1;
+      end else if (\$6 ) begin
+        fail = 3'h3;
+      end else if (\$9 ) begin
+        fail = 3'h2;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$18  = 1'h0;
+    if (start) begin
+      if (\$10 ) begin
+        \$18  = 1'h1;
+      end
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+        \$18  = 1'h1;
+      end else begin
+        if (scan_rd__data[16]) begin
+          if (\$16 ) begin
+            \$18  = 1'h1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$18  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$19  = addr;
+    if (start) begin
+      \$19  = { 1'h0, base };
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        \$19  = \$12 [16:0];
+      end
+    end
+    if (rst) begin
+      \$19  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$20  = group;
+    if (start) begin
+      \$20  = 16'h0000;
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        if (scan_rd__data[16]) begin
+          \$20  = \$14 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$20  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$21  = entry;
+    if (start) begin
+      \$21  = 16'h0000;
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (scan_rd__data[16]) begin
+          \$21  = 16'h0000;
+        end else begin
+          \$21  = \$17 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$21  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$22  = k_tiles;
+    if (start) begin
+      \$22  = \k_tiles$31 ;
+    end
+    if (rst) begin
+      \$22  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$23  = group_tiles;
+    if (start) begin
+      \$23  = \group_tiles$32 ;
+    end
+    if (rst) begin
+      \$23  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$24  = rows_left;
+    if (start) begin
+      \$24  = m_tiles;
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        if (scan_rd__data[16]) begin
+          \$24  = \$15 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$24  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$25  = a_rows;
+    if (start) begin
+      \$25  = 32'd0;
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        \$25  = \$13 [31:0];
+      end
+    end
+    if (rst) begin
+      \$25  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$26  = error;
+    if (start) begin
+      \$26  = 3'h0;
+      if (\$10 ) begin
+        \$26  = 3'h5;
+      end
+    end else if (busy) begin
+      if (\$11 ) begin
+        \$26  = fail;
+      end
+    end
+    if (rst) begin
+      \$26  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$27  = err_group;
+    if (start) begin
+      \$27  = 16'h0000;
+    end else if (busy) begin
+      if (\$11 ) begin
+        \$27  = group;
+      end
+    end
+    if (rst) begin
+      \$27  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$28  = err_entry;
+    if (start) begin
+      \$28  = 16'h0000;
+    end else if (busy) begin
+      if (\$11 ) begin
+        \$28  = entry;
+      end
+    end
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$29  = busy;
+    if (start) begin
+      (* full_case = 32'd1 *)
+      if (\$10 ) begin
+      end else begin
+        \$29  = 1'h1;
+      end
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+        \$29  = 1'h0;
+      end else begin
+        if (scan_rd__data[16]) begin
+          if (\$16 ) begin
+            \$29  = 1'h0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$30  = prev;
+    if (start) begin
+    end else if (busy) begin
+      (* full_case = 32'd1 *)
+      if (\$11 ) begin
+      end else begin
+        \$30  = scan_rd__data[15:0];
+      end
+    end
+    if (rst) begin
+      \$30  = 16'h0000;
+    end
+  end
+  assign port__addr = rd_addr[7:0];
+  assign \port__addr$4  = rd_addr[15:8];
+  assign \port__addr$6  = rd_addr[23:16];
+  assign ld__ready = 1'h1;
+  assign wr__addr = 8'h00;
+  assign ld__payload = 25'h0000000;
+  assign wr__data = 17'h00000;
+  assign ld__valid = wr__en;
+  assign scan_rd__addr = addr[7:0];
+  assign \rd_addr[0]  = rd_addr[7:0];
+  assign \rd_addr[1]  = rd_addr[15:8];
+  assign \rd_addr[2]  = rd_addr[23:16];
+  assign \rd_data[0]  = rd_data[16:0];
+  assign \rd_data[0].block  = rd_data[15:0];
+  assign \rd_data[0].last  = rd_data[16];
+  assign \rd_data[1]  = rd_data[33:17];
+  assign \rd_data[1].block  = rd_data[32:17];
+  assign \rd_data[1].last  = rd_data[33];
+  assign \rd_data[2]  = rd_data[50:34];
+  assign \rd_data[2].block  = rd_data[49:34];
+  assign \rd_data[2].last  = rd_data[50];
+  assign \port__data.block  = port__data[15:0];
+  assign \port__data.last  = port__data[16];
+  assign \port__data$5.block  = \port__data$5 [15:0];
+  assign \port__data$5.last  = \port__data$5 [16];
+  assign \port__data$7.block  = \port__data$7 [15:0];
+  assign \port__data$7.last  = \port__data$7 [16];
+  assign \ld__payload.addr  = 8'h00;
+  assign \ld__payload.entry  = 17'h00000;
+  assign \ld__payload.entry.block  = 16'h0000;
+  assign \ld__payload.entry.last  = 1'h0;
+  assign \wr__data.block  = 16'h0000;
+  assign \wr__data.last  = 1'h0;
+  assign \scan_rd__data.block  = scan_rd__data[15:0];
+  assign \scan_rd__data.last  = scan_rd__data[16];
+  assign rd_data[50:34] = \port__data$7 ;
+  assign rd_data[33:17] = \port__data$5 ;
+  assign rd_data[16:0] = port__data;
 endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payload, error, o__valid, o__payload, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -15450,14 +17026,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     .window(window)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     block_len = 6'h20;
     if (\$1 ) begin
       block_len = remaining[5:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     new_stream = 1'h0;
     casez (parse_state)
       2'h0:
@@ -15465,7 +17041,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     take = 2'h0;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -15503,7 +17079,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     failing = 1'h0;
     casez (parse_state)
       2'h0:
@@ -15581,7 +17157,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     w_en = 1'h0;
     casez (parse_state)
       2'h0:
@@ -15599,7 +17175,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     count = 2'h0;
     casez (parse_state)
       2'h0:
@@ -15611,7 +17187,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     values = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -15627,7 +17203,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \w_data$29  = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -15639,7 +17215,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \w_en$31  = 1'h0;
     casez (parse_state)
       2'h0:
@@ -15653,7 +17229,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     r_en = 1'h0;
     if (\$134 ) begin
       if (\$135 ) begin
@@ -15664,7 +17240,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \r_en$45  = 1'h0;
     if (\$134 ) begin
       if (\$139 ) begin
@@ -15673,7 +17249,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$348  = error;
     if (clear) begin
       \$348  = 3'h0;
@@ -15791,14 +17367,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$349  = \$146 ;
     if (rst) begin
       \$349  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$350  = parse_state;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -15952,7 +17528,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$351  = index;
     casez (parse_state)
       2'h0:
@@ -16037,7 +17613,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$352  = header_bits;
     casez (parse_state)
       2'h0:
@@ -16050,7 +17626,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$353  = remaining;
     casez (parse_state)
       2'h0:
@@ -16071,7 +17647,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$354  = mask_bits;
     casez (parse_state)
       2'h0:
@@ -16086,7 +17662,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$355  = left;
     casez (parse_state)
       2'h0:
@@ -16107,7 +17683,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$356  = \final ;
     casez (parse_state)
       2'h0:
@@ -16124,7 +17700,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$357  = o__valid;
     if (o__ready) begin
       \$357  = 1'h0;
@@ -16137,7 +17713,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$358  = o__payload;
     if (\$331 ) begin
       \$358 [7:0] = \$334 ;
@@ -16148,7 +17724,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$359  = pos;
     if (\$331 ) begin
       \$359  = \$338 [4:0];
@@ -16164,7 +17740,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$360  = second_half;
     if (\$331 ) begin
       if (\$339 ) begin
@@ -16184,7 +17760,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$361  = older;
     if (new_stream) begin
       \$361  = \$346 [1:0];
@@ -16250,7 +17826,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_port__data, w_en, r_en, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -16364,7 +17940,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
   always @(posedge clk)
     level <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$15  = w_port__addr;
     if (\$1 ) begin
       \$15  = \$2 [4:0];
@@ -16377,7 +17953,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$16  = r_port__addr;
     if (\$3 ) begin
       \$16  = \$4 [4:0];
@@ -16390,7 +17966,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$17  = level;
     if (\$8 ) begin
       \$17  = \$9 [5:0];
@@ -16415,7 +17991,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -16535,7 +18111,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
   always @(posedge clk)
     r_rdy <= \$30 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$27  = w_port__addr;
     if (\$4 ) begin
       \$27  = \$5 [0];
@@ -16548,7 +18124,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$28  = r_port__addr;
     if (\$8 ) begin
       \$28  = \$9 [0];
@@ -16561,7 +18137,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$29  = inner_level;
     if (\$15 ) begin
       \$29  = \$16 [1:0];
@@ -16577,7 +18153,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$30  = r_rdy;
     if (\$26 ) begin
       \$30  = 1'h1;
@@ -16602,7 +18178,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__payload, take, window, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -19547,7 +21123,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
   always @(posedge clk)
     slots <= \$1162 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_0_0[7:0] = i__payload[7:0];
     new_0_0[8] = \$10 ;
     new_0_0[9] = 1'h0;
@@ -19558,7 +21134,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_1_0[7:0] = i__payload[7:0];
     new_1_0[8] = \$32 ;
     new_1_0[9] = 1'h0;
@@ -19569,7 +21145,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_2_0[7:0] = i__payload[7:0];
     new_2_0[8] = \$54 ;
     new_2_0[9] = 1'h0;
@@ -19580,7 +21156,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_3_0[7:0] = i__payload[7:0];
     new_3_0[8] = \$76 ;
     new_3_0[9] = 1'h0;
@@ -19591,7 +21167,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_4_0[7:0] = i__payload[7:0];
     new_4_0[8] = \$98 ;
     new_4_0[9] = 1'h0;
@@ -19602,7 +21178,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_5_0[7:0] = i__payload[7:0];
     new_5_0[8] = \$120 ;
     new_5_0[9] = 1'h0;
@@ -19613,7 +21189,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_6_0[7:0] = i__payload[7:0];
     new_6_0[8] = \$142 ;
     new_6_0[9] = 1'h0;
@@ -19624,7 +21200,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_7_0[7:0] = i__payload[7:0];
     new_7_0[8] = \$164 ;
     new_7_0[9] = 1'h0;
@@ -19635,7 +21211,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_8_0[7:0] = i__payload[7:0];
     new_8_0[8] = \$186 ;
     new_8_0[9] = 1'h0;
@@ -19646,7 +21222,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_9_0[7:0] = i__payload[7:0];
     new_9_0[8] = \$208 ;
     new_9_0[9] = 1'h0;
@@ -19657,7 +21233,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_10_0[7:0] = i__payload[7:0];
     new_10_0[8] = \$230 ;
     new_10_0[9] = 1'h0;
@@ -19668,7 +21244,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_11_0[7:0] = i__payload[7:0];
     new_11_0[8] = \$252 ;
     new_11_0[9] = 1'h0;
@@ -19679,7 +21255,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_12_0[7:0] = i__payload[7:0];
     new_12_0[8] = \$274 ;
     new_12_0[9] = 1'h0;
@@ -19690,7 +21266,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_13_0[7:0] = i__payload[7:0];
     new_13_0[8] = \$296 ;
     new_13_0[9] = 1'h0;
@@ -19701,7 +21277,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_14_0[7:0] = i__payload[7:0];
     new_14_0[8] = \$318 ;
     new_14_0[9] = 1'h0;
@@ -19712,7 +21288,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_15_0[7:0] = i__payload[7:0];
     new_15_0[8] = \$340 ;
     new_15_0[9] = 1'h0;
@@ -19723,14 +21299,14 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1161  = \$363 [4:0];
     if (rst) begin
       \$1161  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1162  = slots;
     if (\$364 ) begin
       \$1162 [9:0] = slots[19:10];
@@ -21018,7 +22594,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__payload, base, words, o__ready, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [1:0] \$100 ;
@@ -21338,7 +22914,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
   always @(posedge clk)
     left <= \$124 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -21360,7 +22936,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_keep = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -21370,7 +22946,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     abort = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -21386,7 +22962,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_short = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -21397,7 +22973,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_long = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -21411,7 +22987,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -21420,7 +22996,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -21430,7 +23006,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$117  = \buf ;
     if (emit) begin
       \$117  = shifted;
@@ -21451,7 +23027,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$118  = fill;
     if (emit) begin
       \$118  = \$3 [5:0];
@@ -21483,7 +23059,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$119  = addr;
     if (emit) begin
       \$119  = \$53 [8:0];
@@ -21501,7 +23077,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$120  = words_left;
     if (emit) begin
       \$120  = \$54 [16:0];
@@ -21519,7 +23095,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$121  = armed;
     if (emit) begin
       if (\$55 ) begin
@@ -21542,7 +23118,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$122  = loaded;
     if (emit) begin
       if (\$55 ) begin
@@ -21562,7 +23138,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$123  = draining;
     if (\$57 ) begin
       if (i__payload[72]) begin
@@ -21581,7 +23157,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$124  = left;
     if (\$57 ) begin
     end else if (\$58 ) begin
@@ -21623,7 +23199,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [3:0] \$100 ;
@@ -21949,7 +23525,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
   always @(posedge clk)
     left <= \$127 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -21980,7 +23556,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_keep = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -21990,7 +23566,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     abort = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -22006,7 +23582,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_short = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -22017,7 +23593,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_long = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -22031,7 +23607,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -22040,7 +23616,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -22050,7 +23626,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$120  = \buf ;
     if (emit) begin
       \$120  = shifted;
@@ -22071,7 +23647,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$121  = fill;
     if (emit) begin
       \$121  = \$3 [6:0];
@@ -22103,7 +23679,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$122  = addr;
     if (emit) begin
       \$122  = \$56 [8:0];
@@ -22121,7 +23697,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$123  = words_left;
     if (emit) begin
       \$123  = \$57 [16:0];
@@ -22139,7 +23715,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$124  = armed;
     if (emit) begin
       if (\$58 ) begin
@@ -22162,7 +23738,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$125  = loaded;
     if (emit) begin
       if (\$58 ) begin
@@ -22182,7 +23758,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$126  = draining;
     if (\$60 ) begin
       if (i__payload[72]) begin
@@ -22201,7 +23777,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$127  = left;
     if (\$60 ) begin
     end else if (\$61 ) begin
@@ -22243,7 +23819,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -22593,7 +24169,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
   always @(posedge clk)
     left <= \$141 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[7:0] = i__payload[7:0];
@@ -22792,7 +24368,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_keep = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -22802,7 +24378,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     abort = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -22818,7 +24394,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_short = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -22829,7 +24405,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_long = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -22843,7 +24419,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -22852,7 +24428,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -22862,7 +24438,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$134  = \buf ;
     if (emit) begin
       \$134  = shifted;
@@ -22883,7 +24459,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$135  = fill;
     if (emit) begin
       \$135  = \$3 [6:0];
@@ -22915,7 +24491,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$136  = addr;
     if (emit) begin
       \$136  = \$98 [8:0];
@@ -22933,7 +24509,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$137  = words_left;
     if (emit) begin
       \$137  = \$99 [16:0];
@@ -22951,7 +24527,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$138  = armed;
     if (emit) begin
       if (\$100 ) begin
@@ -22974,7 +24550,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$139  = loaded;
     if (emit) begin
       if (\$100 ) begin
@@ -22994,7 +24570,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$140  = draining;
     if (\$102 ) begin
       if (i__payload[9]) begin
@@ -23013,7 +24589,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$141  = left;
     if (\$102 ) begin
     end else if (\$103 ) begin
@@ -23059,7 +24635,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload, o__payload, o__ready);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
   wire [7:0] \$11 ;
@@ -23146,7 +24722,7 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
   always @(posedge clk)
     last_in <= \$26 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
     if (\$6 ) begin
       o__payload[71:64] = 8'hff;
@@ -23173,7 +24749,7 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     nxt = shifted;
     if (\$15 ) begin
       nxt[511:0] = i__payload[511:0];
@@ -23183,21 +24759,21 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$24  = nxt;
     if (rst) begin
       \$24  = 576'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$25  = \$19 [6:0];
     if (rst) begin
       \$25  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$26  = last_in;
     if (\$21 ) begin
       \$26  = 1'h1;
