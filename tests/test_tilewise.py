@@ -1,5 +1,6 @@
 """golden.tilewise: TW / TVW masks against brute-force enumeration."""
 
+import fractions
 import itertools
 
 import numpy as np
@@ -69,8 +70,9 @@ def brute_nm_row(values, n, m):
     keep = np.zeros(len(values), dtype=bool)
     for g0 in range(0, len(values), m):
         idx = list(range(g0, min(g0 + m, len(values))))
+        # Exact sums: magnitudes span 2**0 .. 2**(M*K), beyond float64's 53 bits.
         best = max(itertools.combinations(idx, min(n, len(idx))),
-                   key=lambda c: sum(abs(values[i]) for i in c))
+                   key=lambda c: sum(fractions.Fraction(abs(values[i])) for i in c))
         keep[list(best)] = True
     return keep
 
