@@ -598,7 +598,7 @@ def place_and_route(job, options, workdir, record):
     completes ``record`` (from :func:`synthesize`) and returns it."""
     nextpnr = find_tool(NEXTPNR, "place and route (nextpnr-ecp5)")
     workdir = pathlib.Path(workdir)
-    top = job.config.name
+    top = job.top
     record = dict(record, seed=options.seed)
     speed = job.speed or options.speed
     rc, seconds = _run([nextpnr, *_nextpnr_args(top, options, speed)], workdir,
@@ -705,7 +705,7 @@ def synth_task(job, verilog, options, versions):
     """
     from .dask_exec import pack_files, task_folder
 
-    top = job.config.name
+    top = job.top
     with task_folder("synth-") as folder:
         record = synthesize(job, verilog, options, folder, versions=versions)
         files = pack_files(folder, [*_synth_files(top), f"{top}.json"],
@@ -723,7 +723,7 @@ def pnr_task(job, synthesized, options, key):
 
     from .dask_exec import pack_files, task_folder
 
-    top = job.config.name
+    top = job.top
     # The netlist does not depend on the device options; the record of this run does.
     record = dict(synthesized["record"], seed=options.seed, key=key, device=options.device,
                   package=options.package, speed=job.speed or options.speed,
@@ -864,7 +864,7 @@ def _adopt_netlist(records, job, verilog, versions, record_path, netlist_path):
     (folders written before the synthesis cache existed) if its Verilog and tools match."""
     import zlib
 
-    top = job.config.name
+    top = job.top
     for record in records:
         folder = pathlib.Path(record.get("workdir") or "")
         if not (record.get("cached") and (folder / f"{top}.json").is_file()
