@@ -17,13 +17,15 @@ from amaranth.utils import ceil_log2
 from .config import ConfigError, CoreConfig
 from .gemm_buffer import MEMORY_OPTIONS, READ_LATENCY, OperandBuffer, dp16kd_width
 from .gemm_csr import COUNTER_WIDTH, CSR_DATA_WIDTH, CSR_READ_LATENCY, CsrFile
+from .gemm_fifo import OperandFifo
 from .gemm_regs import COUNTER_NAMES, ENGINE_REGISTERS
+from .multiplier import RegisteredMultiplier
 from .regmap import WORD_ADDR_WIDTH
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
            "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
-           "CHECK_CYCLES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles",
+           "CHECK_CYCLES", "ADDR_STAGES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles",
            "DEFAULT_T_DEPTH"]
 
 #: Width of the register file's (word) address and data buses.
@@ -32,16 +34,23 @@ CSR_ADDR_WIDTH = WORD_ADDR_WIDTH
 CAUSE_WIDTH = ENGINE_REGISTERS["STATUS"].field("cause").width
 #: Job dimensions are counted in tiles, in 16-bit registers.
 DIM_WIDTH = 16
-#: Operand FIFO in front of the core: the buffers' read latency plus the credit loop.
-FETCH_FIFO_DEPTH = 4
+#: Registered stages between the sequencer and the buffers' read addresses: the tile-wise
+#: B address ``B_BASE + ni + block·N_TILES`` needs the kept-table read (stage 1), a multiply
+#: in a registered MULT18X18D (stages 2 and 3) and a sum (stage 4). Every job takes them,
+#: so all jobs share one timing.
+ADDR_STAGES = 4
+#: Operand FIFO in front of the core: the credit loop (issue, address stages, the buffers'
+#: read latency, FIFO, credit return), so one operation per cycle is sustained.
+FETCH_FIFO_DEPTH = ADDR_STAGES + 4
 #: Cycles of the START check: a serial multiplier (one bit of the 17-bit multiplier per
-#: cycle) for the two range products, then the sums, then the comparisons.
+#: cycle) for the two range products, then the sums, the comparisons, the verdict (each
+#: registered).
 _MUL_STEPS = DIM_WIDTH + 1
-CHECK_CYCLES = _MUL_STEPS + 2
+CHECK_CYCLES = _MUL_STEPS + 3
 #: From the cycle of the START write to the cycle in which an idle engine's core accepts
 #: the job's first operation: the check, one cycle to launch (then the first address), the
-#: buffers' read latency, one in the operand FIFO.
-START_LATENCY = 1 + CHECK_CYCLES + 1 + READ_LATENCY + 1
+#: address stages, the buffers' read latency, one in the operand FIFO.
+START_LATENCY = 1 + CHECK_CYCLES + 1 + ADDR_STAGES + READ_LATENCY + 1
 
 
 def busy_cycles(ops, config):
@@ -49,6 +58,14 @@ def busy_cycles(ops, config):
     never back-pressured: BUSY rises the cycle after START and falls after the last D
     transfer, which the core delivers ``latency`` cycles after the last operation."""
     return START_LATENCY - 1 + ops + config.latency
+
+
+#: What travels beside an issued operation to the core: ``valid`` and the sequencer's flags.
+_FLAGS = data.StructLayout({"valid": 1, "first": 1, "last": 1, "job_last": 1, "half": 1,
+                            "dense": 1})
+#: One address stage: the flags, tile-wise or not, N_TILES, the two buffer addresses.
+_ADDR_STAGE = data.StructLayout({"flags": _FLAGS, "tw": 1, "n_t": DIM_WIDTH,
+                                 "a_addr": 2 * DIM_WIDTH + 2, "b_addr": 2 * DIM_WIDTH + 2})
 
 
 #: Deepest operand buffer a job descriptor can address (16-bit base addresses).
@@ -215,10 +232,11 @@ class GemmEngine(wiring.Component):
         self.a_depth = a_depth
         self.b_depth = b_depth
         self.memory = memory
-        # Tile-wise kept-block table (hw/kept_table.py validates t_depth); three read ports
-        # for the sequencer: this entry, the next one, the group's first.
+        # Tile-wise kept-block table (hw/kept_table.py validates t_depth); five `last` read
+        # ports for the sequencer's look-ahead and its
+        # registered block read for the address stages.
         from .kept_table import KeptTable, entry_layout
-        self.table = KeptTable(t_depth, read_ports=3)
+        self.table = KeptTable(t_depth, last_ports=5, dsp=config.dsp)
         self.t_depth = t_depth
         self.a_layout = a_word_layout(config)
         self.b_layout = b_word_layout(config)
@@ -297,10 +315,18 @@ class GemmEngine(wiring.Component):
         a_need = Signal(2 * DIM_WIDTH + 2, name="q_a_need")
         b_need = Signal(2 * DIM_WIDTH + 2, name="q_b_need")
         q.check = Signal(CAUSE_WIDTH, name="q_check")
+        check = Signal(6, name="q_check_bits")         # the comparisons, registered
         # Tile-wise: the job's TW registers, and the table scan that ends its check.
         q.tw = Signal(name="q_tw")
         q.group = Signal(DIM_WIDTH, name="q_tw_group")
         q.t_base = Signal(DIM_WIDTH, name="q_tw_base")
+        # TW_BASE + 1 … + 3 for the sequencer's look-ahead, and the next values of + 0 … + 2
+        # (the table's `last` ports take next-cycle addresses).
+        q.t_base_p = [q.t_base] + [Signal(DIM_WIDTH + 1, name=f"q_tw_base{k}")
+                                   for k in (1, 2, 3)]
+        q.t_base_nx = [Signal(DIM_WIDTH + 1, name=f"q_tw_base{k}_next") for k in range(3)]
+        for k, nx in enumerate(q.t_base_nx):
+            m.d.comb += nx.eq(Mux(s.capture, csr.rw_tw_base + k, q.t_base_p[k]))
         q.scanning = Signal(name="q_tw_scanning")
         # Loop-end constants for the sequencer, computed here off its path.
         q.kops_m2 = Signal(DIM_WIDTH + 1, name="q_kops_m2")
@@ -330,7 +356,7 @@ class GemmEngine(wiring.Component):
                 xa.eq(regs["m_tiles"]), ya.eq(kops_req), pa.eq(0),
                 xb.eq(regs["k_tiles"]), yb.eq(regs["n_tiles"]), pb.eq(0),
                 q.tw.eq(csr.rw_tw_ctrl[0]), q.group.eq(csr.rw_tw_group),
-                q.t_base.eq(csr.rw_tw_base), q.scanning.eq(0),
+                *(q.t_base_p[k].eq(csr.rw_tw_base + k) for k in range(4)), q.scanning.eq(0),
             ]
         with m.Elif(q.valid & ~q.checked & ~q.scanning):
             m.d.sync += phase.eq(phase + 1)
@@ -342,15 +368,16 @@ class GemmEngine(wiring.Component):
                     m.d.sync += pb.eq(pb + xb)
             with m.Elif(phase == _MUL_STEPS):
                 m.d.sync += [a_need.eq(q.a_base + pa), b_need.eq(q.b_base + pb)]
-            with m.Else():
-                check = Cat(
+            with m.Elif(phase == _MUL_STEPS + 1):
+                m.d.sync += check.eq(Cat(
                     (q.mt == 0) | (q.nt == 0) | (q.kt == 0),       # ZERO_DIM
                     (a_need > self.a_depth) & ~q.tw,               # A_RANGE (TW: below)
                     b_need > self.b_depth,                         # B_RANGE
                     Const(0, 1),                                   # META (jobs only)
                     ~q.dense if not cfg.sparse else Const(0, 1),   # MODE
                     q.value,                                       # VALUE
-                )
+                ))
+            with m.Else():
                 m.d.sync += [
                     q.checked.eq(1), q.check.eq(check),
                     q.kops_m2.eq(q.kops - 2), q.kops_is1.eq(q.kops == 1),
@@ -407,6 +434,7 @@ class GemmEngine(wiring.Component):
         seq.b_addr = Signal(2 * DIM_WIDTH + 2, name="seq_b_addr")
         seq.half = ki[0]
         seq.job_last = Signal(name="seq_job_last")
+        seq.ni, seq.b_base, seq.n_t = ni, b_base, n_t      # for the tile-wise B address
         m.d.comb += [
             s.issue.eq(s.issuing & s.has_credit),
             seq.job_last.eq(seq.last & last_n & last_m),
@@ -458,54 +486,85 @@ class GemmEngine(wiring.Component):
         both halves, when dense). ``v``: the plain sequencer's loop registers, shared."""
         q, seq, table = s.queue, s.seq, s.table
         ki, ni, mi = v["ki"], v["ni"], v["mi"]
-        t_addr = Signal(DIM_WIDTH + 1, name="tw_t_addr")     # entry of the current op
-        t_first = Signal(DIM_WIDTH + 1, name="tw_t_first")   # first entry of the group
-        gi = Signal(DIM_WIDTH, name="tw_gi")                 # tile row inside the group
-        group_t = Signal(DIM_WIDTH, name="tw_group")
-        e_cur, e_nxt, e_first = table.rd_data[0], table.rd_data[1], table.rd_data[2]
+        w = DIM_WIDTH + 1
+        t_addr = Signal(w, name="tw_t_addr")       # entry of the current op
+        t_next = Signal(w, name="tw_t_next")       # t_addr + 1
+        t_ahead = Signal(w, name="tw_t_ahead")     # t_addr + 3
+        t_first = Signal(w, name="tw_t_first")     # first entry of the group's list
+        t_first1 = Signal(w, name="tw_t_first1")   # t_first + 1
+        t_first2 = Signal(w, name="tw_t_first2")   # t_first + 2
+        gi = Signal(DIM_WIDTH, name="tw_gi")       # tile row inside the group
+        group_m1 = Signal(DIM_WIDTH, name="tw_group_m1")
+        # `last` flags of the entries the next decisions need, read ahead into registers:
+        # the current entry, the two after it, the list's first two. The decision only
+        # shifts them; the table reads (at t_addr + 3, t_first + 2 and the queued job's first
+        # three entries) go to registers, so no path runs decision → table → decision.
+        cur = Signal(name="tw_last_cur")
+        nxt1 = Signal(name="tw_last_next1")
+        nxt2 = Signal(name="tw_last_next2")
+        fst0 = Signal(name="tw_last_first0")
+        fst1 = Signal(name="tw_last_first1")
+        ahead, first2, base0, base1, base2 = (table.last_data[i] for i in range(5))
+        # The table's `last` ports take next-cycle addresses (their address registers are
+        # the table's own): the next values of t_ahead, t_first2 and the queue's bases.
+        t_ahead_nx = Signal(w, name="tw_t_ahead_next")
+        t_first2_nx = Signal(w, name="tw_t_first2_next")
+        m.d.comb += [t_ahead_nx.eq(t_ahead), t_first2_nx.eq(t_first2)]
+        m.d.sync += [t_ahead.eq(t_ahead_nx), t_first2.eq(t_first2_nx)]
         m.d.comb += [
-            table.rd_addr[0].eq(t_addr),
-            table.rd_addr[1].eq(t_addr + 1),
-            table.rd_addr[2].eq(Mux(s.launch, q.t_base, t_first)),
+            table.last_addr[0].eq(t_ahead_nx),
+            table.last_addr[1].eq(t_first2_nx),
+            *(table.last_addr[2 + k].eq(q.t_base_nx[k]) for k in range(3)),
         ]
-        # B word of a kept block b at column ni: B_BASE + b·N_TILES + ni.
-        off_nxt = Signal(2 * DIM_WIDTH, name="tw_boff_next")
-        off_first = Signal(2 * DIM_WIDTH, name="tw_boff_first")
-        m.d.comb += [off_nxt.eq(e_nxt.block * v["n_t"]),
-                     off_first.eq(e_first.block * Mux(s.launch, q.nt, v["n_t"]))]
+        # The op's B word, B_BASE + ni + block·N_TILES with block = table[t_addr], is formed
+        # in the address stages (_address_stages): here only the loop state and `last`.
+        seq.t_addr = t_addr
         dense = seq.dense
+
+        def advance():
+            """To the next entry of the list (also the first of the next group's)."""
+            return [t_addr.eq(t_next), t_next.eq(t_next + 1), cur.eq(nxt1), nxt1.eq(nxt2),
+                    nxt2.eq(ahead), seq.last.eq(nxt1 & ~dense)]
+
+        def restart():
+            """Back to the first entry of the group's list."""
+            return [t_addr.eq(t_first), t_next.eq(t_first1), cur.eq(fst0), nxt1.eq(fst1),
+                    nxt2.eq(first2), seq.last.eq(fst0 & ~dense)]
+
         with m.If(s.launch & ~s.rejected & q.tw):
-            m.d.sync += [t_addr.eq(q.t_base), t_first.eq(q.t_base), gi.eq(0),
-                         group_t.eq(q.group), seq.last.eq(e_first.last & ~q.dense),
-                         seq.b_addr.eq(q.b_base + off_first)]
+            m.d.comb += [t_ahead_nx.eq(q.t_base_p[3]), t_first2_nx.eq(q.t_base_p[2])]
+            m.d.sync += [
+                t_addr.eq(q.t_base), t_next.eq(q.t_base_p[1]), t_first.eq(q.t_base),
+                t_first1.eq(q.t_base_p[1]), gi.eq(0), group_m1.eq(q.group - 1),
+                cur.eq(base0), nxt1.eq(base1), nxt2.eq(base2), fst0.eq(base0),
+                fst1.eq(base1), seq.last.eq(base0 & ~q.dense),
+            ]
         with m.If(s.issue & seq.tw):
             m.d.sync += seq.a_addr.eq(seq.a_addr + 1)
             with m.If(dense & ~ki[0]):
                 # Second half of the same block.
-                m.d.sync += [ki.eq(1), seq.first.eq(0), seq.last.eq(e_cur.last)]
+                m.d.sync += [ki.eq(1), seq.first.eq(0), seq.last.eq(cur)]
             with m.Elif(~seq.last):
-                m.d.sync += [ki.eq(0), seq.first.eq(0), t_addr.eq(t_addr + 1),
-                             seq.last.eq(e_nxt.last & ~dense),
-                             seq.b_addr.eq(v["b_base"] + off_nxt + ni)]
+                m.d.sync += [ki.eq(0), seq.first.eq(0), *advance()]
+                m.d.comb += t_ahead_nx.eq(t_ahead + 1)
             with m.Else():
                 m.d.sync += [ki.eq(0), seq.first.eq(1)]
                 with m.If(~v["last_n"]):
                     m.d.sync += [ni.eq(ni + 1), v["last_n"].eq(ni == v["nt_m2"]),
-                                 t_addr.eq(t_first), seq.a_addr.eq(v["a_row"]),
-                                 seq.last.eq(e_first.last & ~dense),
-                                 seq.b_addr.eq(v["b_base"] + off_first + ni + 1)]
+                                 seq.a_addr.eq(v["a_row"]), *restart()]
+                    m.d.comb += t_ahead_nx.eq(t_first2 + 1)
                 with m.Else():
                     m.d.sync += [ni.eq(0), v["last_n"].eq(v["nt_is1"]), mi.eq(mi + 1),
                                  v["last_m"].eq(mi == v["mt_m2"]),
                                  v["a_row"].eq(seq.a_addr + 1)]
-                    with m.If(gi == group_t - 1):
-                        m.d.sync += [gi.eq(0), t_first.eq(t_addr + 1), t_addr.eq(t_addr + 1),
-                                     seq.last.eq(e_nxt.last & ~dense),
-                                     seq.b_addr.eq(v["b_base"] + off_nxt)]
+                    with m.If(gi == group_m1):
+                        # The next group's list starts after this one.
+                        m.d.sync += [gi.eq(0), t_first.eq(t_next), t_first1.eq(t_next + 1),
+                                     fst0.eq(nxt1), fst1.eq(nxt2), *advance()]
+                        m.d.comb += [t_ahead_nx.eq(t_ahead + 1), t_first2_nx.eq(t_ahead)]
                     with m.Else():
-                        m.d.sync += [gi.eq(gi + 1), t_addr.eq(t_first),
-                                     seq.last.eq(e_first.last & ~dense),
-                                     seq.b_addr.eq(v["b_base"] + off_first)]
+                        m.d.sync += [gi.eq(gi + 1), *restart()]
+                        m.d.comb += t_ahead_nx.eq(t_first2 + 1)
                     with m.If(v["last_m"]):
                         m.d.sync += s.issuing.eq(0)
 
@@ -539,25 +598,54 @@ class GemmEngine(wiring.Component):
         ]
         return meta, b
 
+    def _address_stages(self, m, s):
+        """The issued operation's buffer addresses and flags, :data:`ADDR_STAGES` registers
+        after ``s.issue`` (free-running: no enable, the flags carry ``valid``).
+
+        Plain jobs: the sequencer's addresses, delayed. Tile-wise jobs: the B word is
+        ``B_BASE + ni + block · N_TILES``, ``block`` the table entry of the op: stage 1
+        holds ``B_BASE + ni`` and the registered table read, stages 2 and 3 are the
+        multiplier's input and output registers, stage 4 adds. No combinational path
+        crosses the table, the multiplier and an adder together."""
+        seq = s.seq
+        stages = [Signal(_ADDR_STAGE, name=f"addr{i}") for i in range(1, ADDR_STAGES + 1)]
+        first = stages[0]
+        m.d.comb += s.table.blk_addr.eq(seq.t_addr)
+        m.d.sync += [
+            first.flags.valid.eq(s.issue), first.flags.first.eq(seq.first),
+            first.flags.last.eq(seq.last), first.flags.job_last.eq(seq.job_last),
+            first.flags.half.eq(seq.half), first.flags.dense.eq(seq.dense),
+            first.tw.eq(seq.tw), first.a_addr.eq(seq.a_addr), first.n_t.eq(seq.n_t),
+            first.b_addr.eq(Mux(seq.tw, seq.b_base + seq.ni, seq.b_addr)),
+        ]
+        for prev, stage in zip(stages, stages[1:-1]):
+            m.d.sync += stage.eq(prev)
+        # block · N_TILES: 16 × 16 bits, unsigned, in a registered multiplier (2 cycles).
+        m.submodules.tw_b_offset = mul = RegisteredMultiplier(
+            DIM_WIDTH + 1, DIM_WIDTH + 1, dsp=self.config.dsp)
+        m.d.comb += [mul.a.eq(s.table.blk_data), mul.b.eq(first.n_t)]
+        offset = mul.p.as_unsigned()[:2 * DIM_WIDTH]
+        last, before = stages[-1], stages[-2]
+        m.d.sync += [
+            last.flags.eq(before.flags), last.tw.eq(before.tw), last.a_addr.eq(before.a_addr),
+            last.b_addr.eq(Mux(before.tw, before.b_addr + offset, before.b_addr)),
+        ]
+        return last
+
     def _operand_fifo(self, m, s, core, a_buf, b_buf):
         """Free-running buffer reads into a small FIFO in front of the core, with credits:
         the sequencer issues a read only while a FIFO slot is free for it, so neither the
         core's ready nor the FIFO state reaches the block RAMs (their enables are constant)
         and the sequencer's advance depends on registers only."""
         cfg = self.config
-        seq = s.seq
         depth = FETCH_FIFO_DEPTH
-        m.d.comb += [a_buf.r_addr.eq(seq.a_addr), b_buf.r_addr.eq(seq.b_addr)]
+        op = self._address_stages(m, s)
+        m.d.comb += [a_buf.r_addr.eq(op.a_addr), b_buf.r_addr.eq(op.b_addr)]
         # Flags travel beside the read: stage 1 (read latch), stage 2 (output register).
-        flags = data.StructLayout({"valid": 1, "first": 1, "last": 1, "job_last": 1,
-                                   "half": 1, "dense": 1})
-        f1 = Signal(flags, name="rd1")
-        f2 = Signal(flags, name="rd2")
-        m.d.sync += [
-            f1.valid.eq(s.issue), f1.first.eq(seq.first), f1.last.eq(seq.last),
-            f1.job_last.eq(seq.job_last), f1.half.eq(seq.half), f1.dense.eq(seq.dense),
-            f2.eq(f1),
-        ]
+        f1 = Signal(_FLAGS, name="rd1")
+        f2 = Signal(_FLAGS, name="rd2")
+        m.d.sync += [f1.eq(op.flags), f2.eq(f1)]
+
         a_word = data.View(self.a_layout, a_buf.r_data)
         b_word = data.View(self.b_layout, b_buf.r_data)
         meta, b = self._dense_spreader(m, a_word, b_word, f2.dense, f2.half)
@@ -576,38 +664,34 @@ class GemmEngine(wiring.Component):
         ]
         if cfg.sparse:
             m.d.comb += entry.meta.eq(meta)
-        slots = [Signal(entry_layout, name=f"fifo{i}") for i in range(depth)]
-        wr = Signal(depth, init=1, name="fifo_wr")     # one-hot write pointer
-        rd = Signal(range(depth), name="fifo_rd")
-        count = Signal(range(depth + 1), name="fifo_count")
+        # hw/gemm_fifo.py: registered write enables and read selects (wide fan-out), and the
+        # head's valid and control bits in registers, so the core's ready logic starts at
+        # flip-flops; the operand bits go to the core's input register.
+        m.submodules.fifo = fifo = OperandFifo(entry_layout.size, depth, ctrl_width=3,
+                                               dsp=cfg.dsp)
+        head = data.View(entry_layout, fifo.r_data)
+        head_last, head_job_last, head_dense = fifo.r_ctrl[0], fifo.r_ctrl[1], fifo.r_ctrl[2]
         credits = Signal(range(depth + 1), init=depth, name="fifo_credits")
-        push = f2.valid
-        for i, slot in enumerate(slots):
-            with m.If(push & wr[i]):
-                m.d.sync += slot.eq(entry)
-        with m.If(push):
-            m.d.sync += wr.eq(wr.rotate_left(1))
-        head = Signal(entry_layout, name="fifo_head")
-        m.d.comb += head.eq(Array(slots)[rd])
         m.d.comb += [
-            core.a.valid.eq(count != 0),
-            core.b.valid.eq(count != 0),
+            fifo.w_next.eq(f1.valid),
+            fifo.w_data.eq(entry),
+            fifo.w_ctrl.eq(Cat(f2.last, f2.job_last, f2.dense)),
+            fifo.r_en.eq(core.a.ready),
+            core.a.valid.eq(fifo.r_valid),
+            core.b.valid.eq(fifo.r_valid),
             core.a.payload.values.eq(head.values),
             core.a.payload.first.eq(head.first),
-            core.a.payload.last.eq(head.last),
+            core.a.payload.last.eq(head_last),
             core.b.payload.eq(head.b),
             s.accept.eq(core.a.valid & core.a.ready),
-            s.op_dense.eq(head.dense),
-            s.op_job_last.eq(head.job_last),
-            s.op_last.eq(head.last),
+            s.op_dense.eq(head_dense),
+            s.op_job_last.eq(head_job_last),
+            s.op_last.eq(head_last),
             s.has_credit.eq(credits != 0),
         ]
         if cfg.sparse:
             m.d.comb += core.a.payload.meta.eq(head.meta)
-        with m.If(s.accept):
-            m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
-        m.d.sync += [count.eq(count + push - s.accept),
-                     credits.eq(credits - s.issue + s.accept)]
+        m.d.sync += credits.eq(credits - s.issue + s.accept)
 
     def _results(self, m, s, core):
         """D out: the core's results, ``last`` from a FIFO of job-end bits pushed with each
@@ -645,9 +729,13 @@ class GemmEngine(wiring.Component):
         # Idle after this edge: nothing queued, issuing or owed.
         queued_next = (s.queue.valid & ~s.launch) | s.capture
         issuing_next = (s.issuing & ~(s.issue & s.seq.job_last)) | (s.launch & ~s.rejected)
-        owed_next = owed + (s.issue & s.seq.last) - s.d_take
+        # owed == 0 after this edge, without an adder behind the late d_take: the register's
+        # own comparisons, selected by what is added and taken.
+        inc = s.issue & s.seq.last
+        owed_next_is0 = Mux(inc, s.d_take & (owed == 0),
+                            Mux(s.d_take, owed == 1, owed == 0))
         finish = Signal(name="finish")
-        m.d.comb += finish.eq(s.busy & ~queued_next & ~issuing_next & (owed_next == 0))
+        m.d.comb += finish.eq(s.busy & ~queued_next & ~issuing_next & owed_next_is0)
         events = Signal(CAUSE_WIDTH, name="cause_events")
         m.d.comb += events.eq(
             Mux(s.launch & s.rejected, s.queue.check, 0)

@@ -22,6 +22,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ._checks import check_count
+from .config import DSP_OPTIONS
+from .fanout import RegisterCopies
 
 __all__ = ["KeptTable", "TableError", "entry_layout", "ENTRY_BLOCK_WIDTH", "MAX_TABLE_DEPTH"]
 
@@ -53,8 +55,11 @@ class KeptTable(wiring.Component):
     ----------
     depth : int
         Entries the table holds (1 … 65536).
-    read_ports : int
-        Combinational read ports for the sequencer (at least 1).
+    last_ports : int
+        Read ports of the ``last`` flags for the sequencer (at least 1).
+    dsp : str
+        ``"generic"`` or ``"ecp5"``: how the ``last`` ports' address registers are built
+        (:class:`hw.fanout.RegisterCopies`; keyword-only, default ``"generic"``).
 
     Members
     -------
@@ -76,14 +81,24 @@ class KeptTable(wiring.Component):
     a_rows : Out(32)
         ``Σ_g rows_g · entries_g`` (tile rows × kept K tiles): the job's A words per
         ``tile_k`` of K.
-    rd_addr : In(ArrayLayout(unsigned(ceil_log2(depth)), read_ports))
-    rd_data : Out(ArrayLayout(entry_layout(), read_ports))
-        Combinational read ports for the sequencer: ``rd_data[i]`` is the entry at
-        ``rd_addr[i]``.
+    last_addr : In(ArrayLayout(unsigned(ceil_log2(depth)), last_ports))
+    last_data : Out(last_ports)
+        Reads of the ``last`` flags (a 1-bit copy of the table): ``last_data[i]`` is the
+        flag at ``last_addr[i]`` of the cycle before, read through the LUT RAM after the
+        clock edge from an address register of the port's own. With ``dsp="ecp5"`` that
+        register is a ``TRELLIS_FF`` instance, which yosys cannot fold into the memory
+        (it folds a plain address register and moves the logic before it onto the read
+        path).
+    blk_addr : In(unsigned(ceil_log2(depth)))
+    blk_data : Out(ENTRY_BLOCK_WIDTH)
+        Registered read of the ``block`` fields: ``blk_data`` is the block at ``blk_addr``
+        of the cycle before.
 
-    Latency: a scan of ``E`` entries that ends well raises ``done`` ``E + 1`` cycles after
-    the ``start`` cycle (one entry per cycle); a bad entry ends it in the cycle after it.
-    ``start`` with ``group_tiles`` zero ends at once with :attr:`TableError.GROUP`.
+    Latency: the scan is a pipeline of three registers (read, comparisons, decision), one
+    entry per cycle: a scan of ``E`` entries that ends well raises ``done`` ``E + 3``
+    cycles after the ``start`` cycle; a bad entry ``j`` (0 = the first the scan reads) ends
+    it ``j + 4`` cycles after. ``start`` with ``group_tiles`` zero ends at once (``done``
+    the cycle after) with :attr:`TableError.GROUP`.
 
     Raises
     ------
@@ -91,10 +106,14 @@ class KeptTable(wiring.Component):
         If ``depth`` is not an integer in range.
     """
 
-    def __init__(self, depth, *, read_ports=1):
+    def __init__(self, depth, *, last_ports=1, dsp="generic"):
         check_count("depth", depth)
-        check_count("read_ports", read_ports)
-        self.read_ports = read_ports
+        check_count("last_ports", last_ports)
+        if dsp not in DSP_OPTIONS:
+            raise ValueError(f"dsp must be one of {', '.join(repr(o) for o in DSP_OPTIONS)}, "
+                             f"not {dsp!r}")
+        self.last_ports = last_ports
+        self.dsp = dsp
         if depth > MAX_TABLE_DEPTH:
             raise ValueError(f"depth must be at most {MAX_TABLE_DEPTH}, not {depth}")
         self.depth = depth
@@ -113,46 +132,73 @@ class KeptTable(wiring.Component):
             "err_group": Out(16),
             "err_entry": Out(16),
             "a_rows": Out(32),
-            "rd_addr": In(data.ArrayLayout(unsigned(self.addr_width), read_ports)),
-            "rd_data": Out(data.ArrayLayout(entry_layout(), read_ports)),
+            "last_addr": In(data.ArrayLayout(unsigned(self.addr_width), last_ports)),
+            "last_data": Out(last_ports),
+            "blk_addr": In(unsigned(self.addr_width)),
+            "blk_data": Out(ENTRY_BLOCK_WIDTH),
         })
 
     def elaborate(self, platform):
         m = Module()
 
-        # --- storage: write port, scan read port, sequencer read port -------------------------
-        m.submodules.mem = mem = Memory(shape=entry_layout(), depth=self.depth, init=[])
-        wr = mem.write_port()
-        scan_rd = mem.read_port(domain="comb")
-        for i in range(self.read_ports):
-            port = mem.read_port(domain="comb")
-            m.d.comb += [port.addr.eq(self.rd_addr[i]), self.rd_data[i].eq(port.data)]
-        m.d.comb += [
-            self.ld.ready.eq(1),
-            wr.addr.eq(self.ld.payload.addr),
-            wr.data.eq(self.ld.payload.entry),
-            wr.en.eq(self.ld.valid),
-        ]
+        # --- storage: the entries, and a 1-bit copy of their `last` flags ---------------------
+        # Distributed (LUT) RAM: yosys would put the registered-read copy in a DP16KD, whose
+        # read without the output register costs 5.8 ns on ECP5 before any logic.
+        lut_ram = {"ram_style": "distributed"}
+        m.submodules.mem = mem = Memory(shape=entry_layout(), depth=self.depth, init=[],
+                                        attrs=lut_ram)
+        m.submodules.lasts = lasts = Memory(shape=1, depth=self.depth, init=[], attrs=lut_ram)
+        for memory, value in ((mem, self.ld.payload.entry), (lasts, self.ld.payload.entry.last)):
+            wr = memory.write_port()
+            m.d.comb += [wr.addr.eq(self.ld.payload.addr), wr.data.eq(value),
+                         wr.en.eq(self.ld.valid)]
+        m.d.comb += self.ld.ready.eq(1)
+        for i in range(self.last_ports):
+            port = lasts.read_port(domain="comb")
+            m.submodules[f"last_addr{i}"] = addr = RegisterCopies(self.addr_width, 1,
+                                                                  dsp=self.dsp)
+            m.d.comb += [addr.i.eq(self.last_addr[i]), port.addr.eq(addr.o[0]),
+                         self.last_data[i].eq(port.data)]
+        blk_rd = mem.read_port(transparent_for=())
+        m.d.comb += [blk_rd.addr.eq(self.blk_addr), self.blk_data.eq(blk_rd.data.block)]
 
-        # --- scan ------------------------------------------------------------------------------
-        addr = Signal(17)            # table address of the entry under test
-        group = Signal(16)
-        entry = Signal(16)           # index inside the group's list
-        prev = Signal(ENTRY_BLOCK_WIDTH)
+        # --- scan: read (stage 1), comparisons (stage 2), decision (stage 3) -------------------
+        # The reads run ahead of the decision; when it stops the scan (an error, or the end of
+        # the job's last list) the entries read after it are dropped.
+        scan_rd = mem.read_port(transparent_for=())
+        raddr = Signal(17)           # address read this cycle
         k_tiles = Signal(16)
         group_tiles = Signal(16)
-        rows_left = Signal(16)       # tile rows from this group to the end of the job
+        # stage 1: the entry read, its address, valid
+        a1 = Signal(17)
+        v1 = Signal()
+        e1 = scan_rd.data
+        new1 = Signal()              # stage 1's entry opens a list
+        prev1 = Signal(ENTRY_BLOCK_WIDTH)   # block of the entry before stage 1's
+        # stage 2: the checks of that entry, registered
+        v2 = Signal()
+        fail2 = Signal(3)
+        last2 = Signal()
+        # stage 3: the scan's state
+        group = Signal(16)
+        entry = Signal(16)           # index inside the group's list
         height = Signal(16)          # tile rows of this group
-        m.d.comb += height.eq(Mux(rows_left < group_tiles, rows_left, group_tiles))
-        m.d.comb += scan_rd.addr.eq(addr)
-        cur = scan_rd.data
+        rows_after = Signal(17)      # tile rows of the job below this group (signed when < 0)
+        final = Signal()             # this group is the job's last
 
+        m.d.comb += scan_rd.addr.eq(raddr)
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
+            rest = Signal(17)
+            m.d.comb += rest.eq(self.m_tiles - self.group_tiles)
             m.d.sync += [
-                addr.eq(self.base), group.eq(0), entry.eq(0),
+                raddr.eq(self.base), v1.eq(0), v2.eq(0), new1.eq(1),
+                group.eq(0), entry.eq(0),
                 k_tiles.eq(self.k_tiles), group_tiles.eq(self.group_tiles),
-                rows_left.eq(self.m_tiles), self.a_rows.eq(0),
+                height.eq(Mux(self.m_tiles < self.group_tiles, self.m_tiles,
+                              self.group_tiles)),
+                final.eq(self.m_tiles <= self.group_tiles), rows_after.eq(rest),
+                self.a_rows.eq(0),
                 self.error.eq(TableError.NONE), self.err_group.eq(0), self.err_entry.eq(0),
             ]
             with m.If(self.group_tiles == 0):
@@ -160,26 +206,38 @@ class KeptTable(wiring.Component):
             with m.Else():
                 m.d.sync += self.busy.eq(1)
         with m.Elif(self.busy):
-            fail = Signal(3)
-            with m.If(addr >= self.depth):
-                m.d.comb += fail.eq(TableError.OVERFLOW)
-            with m.Elif(cur.block >= k_tiles):
-                m.d.comb += fail.eq(TableError.RANGE)
-            with m.Elif((entry != 0) & (cur.block == prev)):
-                m.d.comb += fail.eq(TableError.DUPLICATE)
-            with m.Elif((entry != 0) & (cur.block < prev)):
-                m.d.comb += fail.eq(TableError.ORDER)
-            with m.If(fail != 0):
-                m.d.sync += [self.busy.eq(0), self.done.eq(1), self.error.eq(fail),
-                             self.err_group.eq(group), self.err_entry.eq(entry)]
-            with m.Else():
-                m.d.sync += [addr.eq(addr + 1), prev.eq(cur.block),
-                             self.a_rows.eq(self.a_rows + height)]
-                with m.If(cur.last):
-                    m.d.sync += [entry.eq(0), group.eq(group + 1),
-                                 rows_left.eq(rows_left - height)]
-                    with m.If(rows_left <= group_tiles):
-                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+            # stage 1
+            m.d.sync += [raddr.eq(raddr + 1), a1.eq(raddr), v1.eq(1)]
+            # stage 2
+            with m.If(v1):
+                fail = Signal(3)
+                with m.If(a1 >= self.depth):
+                    m.d.comb += fail.eq(TableError.OVERFLOW)
+                with m.Elif(e1.block >= k_tiles):
+                    m.d.comb += fail.eq(TableError.RANGE)
+                with m.Elif(~new1 & (e1.block == prev1)):
+                    m.d.comb += fail.eq(TableError.DUPLICATE)
+                with m.Elif(~new1 & (e1.block < prev1)):
+                    m.d.comb += fail.eq(TableError.ORDER)
+                m.d.sync += [fail2.eq(fail), last2.eq(e1.last), prev1.eq(e1.block),
+                             new1.eq(e1.last)]
+            m.d.sync += v2.eq(v1)
+            # stage 3
+            with m.If(v2):
+                with m.If(fail2 != 0):
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1), self.error.eq(fail2),
+                                 self.err_group.eq(group), self.err_entry.eq(entry)]
                 with m.Else():
-                    m.d.sync += entry.eq(entry + 1)
+                    m.d.sync += self.a_rows.eq(self.a_rows + height)
+                    with m.If(last2):
+                        m.d.sync += [
+                            entry.eq(0), group.eq(group + 1),
+                            rows_after.eq(rows_after - group_tiles),
+                            height.eq(Mux(rows_after < group_tiles, rows_after, group_tiles)),
+                            final.eq(rows_after <= group_tiles),
+                        ]
+                        with m.If(final):
+                            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                    with m.Else():
+                        m.d.sync += entry.eq(entry + 1)
         return m

@@ -2864,22 +2864,22 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  wire [7:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [7:0] \$111 ;
-  wire [7:0] \$112 ;
+  wire [7:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [16:0] \$118 ;
+  wire [16:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [16:0] \$120 ;
   wire \$121 ;
-  wire [32:0] \$122 ;
+  wire \$122 ;
   wire \$123 ;
   wire [34:0] \$124 ;
   wire \$125 ;
@@ -2889,62 +2889,62 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [32:0] \$131 ;
-  wire [33:0] \$132 ;
+  wire \$131 ;
+  wire [16:0] \$132 ;
   wire \$133 ;
-  wire [16:0] \$134 ;
+  wire \$134 ;
   wire \$135 ;
-  wire \$136 ;
+  wire [16:0] \$136 ;
   wire \$137 ;
-  wire [32:0] \$138 ;
-  wire [33:0] \$139 ;
+  wire [34:0] \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [34:0] \$140 ;
-  wire [16:0] \$141 ;
+  wire [17:0] \$140 ;
+  wire [17:0] \$141 ;
   wire \$142 ;
-  wire [34:0] \$143 ;
+  wire \$143 ;
   wire [16:0] \$144 ;
   wire \$145 ;
-  wire [17:0] \$146 ;
-  wire [17:0] \$147 ;
+  wire \$146 ;
+  wire \$147 ;
   wire \$148 ;
-  wire \$149 ;
+  wire [16:0] \$149 ;
   wire \$15 ;
-  wire [32:0] \$150 ;
-  wire [16:0] \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [32:0] \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire [16:0] \$157 ;
+  wire \$150 ;
+  wire [34:0] \$151 ;
+  wire [34:0] \$152 ;
+  wire [16:0] \$153 ;
+  wire \$154 ;
+  wire [34:0] \$155 ;
+  wire [34:0] \$156 ;
+  wire [17:0] \$157 ;
   wire \$158 ;
   wire [34:0] \$159 ;
   wire \$16 ;
-  wire [34:0] \$160 ;
-  wire [16:0] \$161 ;
-  wire \$162 ;
-  wire [34:0] \$163 ;
-  wire [34:0] \$164 ;
-  wire [17:0] \$165 ;
-  wire \$166 ;
-  wire [34:0] \$167 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire [34:0] \$162 ;
+  wire [17:0] \$163 ;
+  wire [33:0] \$164 ;
+  wire [34:0] \$165 ;
+  wire [34:0] \$166 ;
+  wire \$167 ;
   wire \$168 ;
   wire \$169 ;
   wire \$17 ;
-  wire [34:0] \$170 ;
+  wire \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire [2:0] \$176 ;
-  wire [2:0] \$177 ;
-  wire [3:0] \$178 ;
-  wire [4:0] \$179 ;
+  wire [3:0] \$176 ;
+  wire [3:0] \$177 ;
+  wire [4:0] \$178 ;
+  wire [5:0] \$179 ;
   wire \$18 ;
-  wire [3:0] \$180 ;
-  wire [4:0] \$181 ;
+  wire [4:0] \$180 ;
+  wire [5:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire [2:0] \$184 ;
@@ -3031,7 +3031,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg [15:0] \$257 ;
   reg [16:0] \$258 ;
   reg [15:0] \$259 ;
-  wire [17:0] \$26 ;
+  wire [16:0] \$26 ;
   reg [15:0] \$260 ;
   reg \$261 ;
   reg \$262 ;
@@ -3042,7 +3042,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg \$267 ;
   reg \$268 ;
   reg \$269 ;
-  wire [16:0] \$27 ;
+  wire \$27 ;
   reg \$270 ;
   reg [16:0] \$271 ;
   reg [33:0] \$272 ;
@@ -3052,38 +3052,48 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg \$276 ;
   reg [16:0] \$277 ;
   reg [16:0] \$278 ;
-  reg [15:0] \$279 ;
-  wire [15:0] \$28 ;
-  reg [15:0] \$280 ;
-  reg [5:0] \$281 ;
-  reg [5:0] \$282 ;
-  reg [835:0] \$283 ;
-  reg [835:0] \$284 ;
-  reg [835:0] \$285 ;
-  reg [835:0] \$286 ;
-  reg [3:0] \$287 ;
-  reg [1:0] \$288 ;
-  reg [2:0] \$289 ;
+  reg [16:0] \$279 ;
+  wire \$28 ;
+  reg [16:0] \$280 ;
+  reg [15:0] \$281 ;
+  reg [15:0] \$282 ;
+  reg [90:0] \$283 ;
+  reg [90:0] \$284 ;
+  reg [90:0] \$285 ;
+  reg [90:0] \$286 ;
+  reg [5:0] \$287 ;
+  reg [5:0] \$288 ;
+  reg [835:0] \$289 ;
   wire \$29 ;
-  reg [2:0] \$290 ;
-  reg [1:0] \$291 ;
-  reg [2:0] \$292 ;
-  reg [1:0] \$293 ;
-  reg [7:0] \$294 ;
-  reg [7:0] \$295 ;
-  reg \$296 ;
-  reg \$297 ;
-  reg [63:0] \$298 ;
-  reg [63:0] \$299 ;
+  reg [835:0] \$290 ;
+  reg [835:0] \$291 ;
+  reg [835:0] \$292 ;
+  reg [835:0] \$293 ;
+  reg [835:0] \$294 ;
+  reg [835:0] \$295 ;
+  reg [835:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [2:0] \$298 ;
+  reg [3:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  reg [63:0] \$300 ;
-  reg [63:0] \$301 ;
-  reg [63:0] \$302 ;
-  reg [63:0] \$303 ;
-  reg [63:0] \$304 ;
-  reg [63:0] \$305 ;
+  reg [3:0] \$300 ;
+  reg [1:0] \$301 ;
+  reg [2:0] \$302 ;
+  reg [1:0] \$303 ;
+  reg [7:0] \$304 ;
+  reg [7:0] \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg [63:0] \$308 ;
+  reg [63:0] \$309 ;
   wire \$31 ;
+  reg [63:0] \$310 ;
+  reg [63:0] \$311 ;
+  reg [63:0] \$312 ;
+  reg [63:0] \$313 ;
+  reg [63:0] \$314 ;
+  reg [63:0] \$315 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -3097,18 +3107,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [8:0] \$46 ;
-  wire [9:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [8:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [7:0] \$48 ;
+  wire [7:0] \$49 ;
   wire \$5 ;
   wire [7:0] \$50 ;
-  wire [7:0] \$51 ;
+  wire \$51 ;
   wire [7:0] \$52 ;
   wire \$53 ;
-  wire [7:0] \$54 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -3119,25 +3129,25 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire [16:0] \$64 ;
+  wire [16:0] \$65 ;
   wire [16:0] \$66 ;
   wire [16:0] \$67 ;
-  wire [16:0] \$68 ;
-  wire [16:0] \$69 ;
+  wire [5:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [5:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
+  wire \$70 ;
+  wire [33:0] \$71 ;
+  wire [16:0] \$72 ;
   wire [33:0] \$73 ;
   wire [16:0] \$74 ;
   wire [33:0] \$75 ;
-  wire [16:0] \$76 ;
+  wire [33:0] \$76 ;
   wire [33:0] \$77 ;
   wire [33:0] \$78 ;
-  wire [33:0] \$79 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [33:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
@@ -3145,19 +3155,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire \$88 ;
+  wire [17:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [17:0] \$90 ;
+  wire [16:0] \$90 ;
   wire \$91 ;
   wire [16:0] \$92 ;
   wire \$93 ;
-  wire [16:0] \$94 ;
+  wire \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
+  wire [16:0] a;
   wire [321:0] a__payload;
   wire \a__payload.first ;
   wire \a__payload.last ;
@@ -3209,6 +3220,55 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire accept;
   input [7:0] addr;
   wire [7:0] addr;
+  reg [90:0] addr1 = 91'h00000000000000000000000;
+  wire [33:0] \addr1.a_addr ;
+  wire [33:0] \addr1.b_addr ;
+  wire [5:0] \addr1.flags ;
+  wire \addr1.flags.dense ;
+  wire \addr1.flags.first ;
+  wire \addr1.flags.half ;
+  wire \addr1.flags.job_last ;
+  wire \addr1.flags.last ;
+  wire \addr1.flags.valid ;
+  wire [15:0] \addr1.n_t ;
+  wire \addr1.tw ;
+  reg [90:0] addr2 = 91'h00000000000000000000000;
+  wire [33:0] \addr2.a_addr ;
+  wire [33:0] \addr2.b_addr ;
+  wire [5:0] \addr2.flags ;
+  wire \addr2.flags.dense ;
+  wire \addr2.flags.first ;
+  wire \addr2.flags.half ;
+  wire \addr2.flags.job_last ;
+  wire \addr2.flags.last ;
+  wire \addr2.flags.valid ;
+  wire [15:0] \addr2.n_t ;
+  wire \addr2.tw ;
+  reg [90:0] addr3 = 91'h00000000000000000000000;
+  wire [33:0] \addr3.a_addr ;
+  wire [33:0] \addr3.b_addr ;
+  wire [5:0] \addr3.flags ;
+  wire \addr3.flags.dense ;
+  wire \addr3.flags.first ;
+  wire \addr3.flags.half ;
+  wire \addr3.flags.job_last ;
+  wire \addr3.flags.last ;
+  wire \addr3.flags.valid ;
+  wire [15:0] \addr3.n_t ;
+  wire \addr3.tw ;
+  reg [90:0] addr4 = 91'h00000000000000000000000;
+  wire [33:0] \addr4.a_addr ;
+  wire [33:0] \addr4.b_addr ;
+  wire [5:0] \addr4.flags ;
+  wire \addr4.flags.dense ;
+  wire \addr4.flags.first ;
+  wire \addr4.flags.half ;
+  wire \addr4.flags.job_last ;
+  wire \addr4.flags.last ;
+  wire \addr4.flags.valid ;
+  wire [15:0] \addr4.n_t ;
+  wire \addr4.tw ;
+  wire [16:0] b;
   wire [511:0] b__payload;
   wire [31:0] \b__payload[0] ;
   wire [7:0] \b__payload[0][0] ;
@@ -3414,41 +3474,43 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \b_spread[9][2] ;
   wire [7:0] \b_spread[9][3] ;
   reg [15:0] base = 16'h0000;
+  wire [7:0] blk_addr;
+  wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$146 ;
+  wire \busy$151 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$148 ;
+  wire [7:0] \cause$153 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$133 ;
+  wire [63:0] \cnt_busy_cycles$138 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$131 ;
+  wire [63:0] \cnt_cycles$136 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$143 ;
+  wire [63:0] \cnt_d_tiles$148 ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$145 ;
+  wire [63:0] \cnt_jobs$150 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$141 ;
+  wire [63:0] \cnt_macs$146 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$135 ;
+  wire [63:0] \cnt_stall_in$140 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$137 ;
+  wire [63:0] \cnt_stall_out$142 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$139 ;
+  wire [63:0] \cnt_tile_ops$144 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3457,29 +3519,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire csr_we;
   output [513:0] d__payload;
   wire [513:0] d__payload;
-  wire [512:0] \d__payload$107 ;
-  wire [511:0] \d__payload$107.data ;
-  wire [127:0] \d__payload$107.data[0] ;
-  wire [31:0] \d__payload$107.data[0][0] ;
-  wire [31:0] \d__payload$107.data[0][1] ;
-  wire [31:0] \d__payload$107.data[0][2] ;
-  wire [31:0] \d__payload$107.data[0][3] ;
-  wire [127:0] \d__payload$107.data[1] ;
-  wire [31:0] \d__payload$107.data[1][0] ;
-  wire [31:0] \d__payload$107.data[1][1] ;
-  wire [31:0] \d__payload$107.data[1][2] ;
-  wire [31:0] \d__payload$107.data[1][3] ;
-  wire [127:0] \d__payload$107.data[2] ;
-  wire [31:0] \d__payload$107.data[2][0] ;
-  wire [31:0] \d__payload$107.data[2][1] ;
-  wire [31:0] \d__payload$107.data[2][2] ;
-  wire [31:0] \d__payload$107.data[2][3] ;
-  wire [127:0] \d__payload$107.data[3] ;
-  wire [31:0] \d__payload$107.data[3][0] ;
-  wire [31:0] \d__payload$107.data[3][1] ;
-  wire [31:0] \d__payload$107.data[3][2] ;
-  wire [31:0] \d__payload$107.data[3][3] ;
-  wire \d__payload$107.error ;
+  wire [512:0] \d__payload$112 ;
+  wire [511:0] \d__payload$112.data ;
+  wire [127:0] \d__payload$112.data[0] ;
+  wire [31:0] \d__payload$112.data[0][0] ;
+  wire [31:0] \d__payload$112.data[0][1] ;
+  wire [31:0] \d__payload$112.data[0][2] ;
+  wire [31:0] \d__payload$112.data[0][3] ;
+  wire [127:0] \d__payload$112.data[1] ;
+  wire [31:0] \d__payload$112.data[1][0] ;
+  wire [31:0] \d__payload$112.data[1][1] ;
+  wire [31:0] \d__payload$112.data[1][2] ;
+  wire [31:0] \d__payload$112.data[1][3] ;
+  wire [127:0] \d__payload$112.data[2] ;
+  wire [31:0] \d__payload$112.data[2][0] ;
+  wire [31:0] \d__payload$112.data[2][1] ;
+  wire [31:0] \d__payload$112.data[2][2] ;
+  wire [31:0] \d__payload$112.data[2][3] ;
+  wire [127:0] \d__payload$112.data[3] ;
+  wire [31:0] \d__payload$112.data[3][0] ;
+  wire [31:0] \d__payload$112.data[3][1] ;
+  wire [31:0] \d__payload$112.data[3][2] ;
+  wire [31:0] \d__payload$112.data[3][3] ;
+  wire \d__payload$112.error ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3505,10 +3567,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \d__payload.last ;
   input d__ready;
   wire d__ready;
-  wire \d__ready$105 ;
+  wire \d__ready$110 ;
   output d__valid;
   wire d__valid;
-  wire \d__valid$103 ;
+  wire \d__valid$108 ;
   reg [1:0] d_end_rd = 2'h0;
   reg [1:0] d_end_wr = 2'h0;
   reg [2:0] d_job_end = 3'h0;
@@ -3516,8 +3578,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$147 ;
-  wire \done$179 ;
+  wire \done$152 ;
+  wire \done$184 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
@@ -4033,8 +4095,520 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \fifo3.values[3][5] ;
   wire [7:0] \fifo3.values[3][6] ;
   wire [7:0] \fifo3.values[3][7] ;
-  reg [2:0] fifo_count = 3'h0;
-  reg [2:0] fifo_credits = 3'h4;
+  reg [835:0] fifo4 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \fifo4.b ;
+  wire [31:0] \fifo4.b[0] ;
+  wire [7:0] \fifo4.b[0][0] ;
+  wire [7:0] \fifo4.b[0][1] ;
+  wire [7:0] \fifo4.b[0][2] ;
+  wire [7:0] \fifo4.b[0][3] ;
+  wire [31:0] \fifo4.b[10] ;
+  wire [7:0] \fifo4.b[10][0] ;
+  wire [7:0] \fifo4.b[10][1] ;
+  wire [7:0] \fifo4.b[10][2] ;
+  wire [7:0] \fifo4.b[10][3] ;
+  wire [31:0] \fifo4.b[11] ;
+  wire [7:0] \fifo4.b[11][0] ;
+  wire [7:0] \fifo4.b[11][1] ;
+  wire [7:0] \fifo4.b[11][2] ;
+  wire [7:0] \fifo4.b[11][3] ;
+  wire [31:0] \fifo4.b[12] ;
+  wire [7:0] \fifo4.b[12][0] ;
+  wire [7:0] \fifo4.b[12][1] ;
+  wire [7:0] \fifo4.b[12][2] ;
+  wire [7:0] \fifo4.b[12][3] ;
+  wire [31:0] \fifo4.b[13] ;
+  wire [7:0] \fifo4.b[13][0] ;
+  wire [7:0] \fifo4.b[13][1] ;
+  wire [7:0] \fifo4.b[13][2] ;
+  wire [7:0] \fifo4.b[13][3] ;
+  wire [31:0] \fifo4.b[14] ;
+  wire [7:0] \fifo4.b[14][0] ;
+  wire [7:0] \fifo4.b[14][1] ;
+  wire [7:0] \fifo4.b[14][2] ;
+  wire [7:0] \fifo4.b[14][3] ;
+  wire [31:0] \fifo4.b[15] ;
+  wire [7:0] \fifo4.b[15][0] ;
+  wire [7:0] \fifo4.b[15][1] ;
+  wire [7:0] \fifo4.b[15][2] ;
+  wire [7:0] \fifo4.b[15][3] ;
+  wire [31:0] \fifo4.b[1] ;
+  wire [7:0] \fifo4.b[1][0] ;
+  wire [7:0] \fifo4.b[1][1] ;
+  wire [7:0] \fifo4.b[1][2] ;
+  wire [7:0] \fifo4.b[1][3] ;
+  wire [31:0] \fifo4.b[2] ;
+  wire [7:0] \fifo4.b[2][0] ;
+  wire [7:0] \fifo4.b[2][1] ;
+  wire [7:0] \fifo4.b[2][2] ;
+  wire [7:0] \fifo4.b[2][3] ;
+  wire [31:0] \fifo4.b[3] ;
+  wire [7:0] \fifo4.b[3][0] ;
+  wire [7:0] \fifo4.b[3][1] ;
+  wire [7:0] \fifo4.b[3][2] ;
+  wire [7:0] \fifo4.b[3][3] ;
+  wire [31:0] \fifo4.b[4] ;
+  wire [7:0] \fifo4.b[4][0] ;
+  wire [7:0] \fifo4.b[4][1] ;
+  wire [7:0] \fifo4.b[4][2] ;
+  wire [7:0] \fifo4.b[4][3] ;
+  wire [31:0] \fifo4.b[5] ;
+  wire [7:0] \fifo4.b[5][0] ;
+  wire [7:0] \fifo4.b[5][1] ;
+  wire [7:0] \fifo4.b[5][2] ;
+  wire [7:0] \fifo4.b[5][3] ;
+  wire [31:0] \fifo4.b[6] ;
+  wire [7:0] \fifo4.b[6][0] ;
+  wire [7:0] \fifo4.b[6][1] ;
+  wire [7:0] \fifo4.b[6][2] ;
+  wire [7:0] \fifo4.b[6][3] ;
+  wire [31:0] \fifo4.b[7] ;
+  wire [7:0] \fifo4.b[7][0] ;
+  wire [7:0] \fifo4.b[7][1] ;
+  wire [7:0] \fifo4.b[7][2] ;
+  wire [7:0] \fifo4.b[7][3] ;
+  wire [31:0] \fifo4.b[8] ;
+  wire [7:0] \fifo4.b[8][0] ;
+  wire [7:0] \fifo4.b[8][1] ;
+  wire [7:0] \fifo4.b[8][2] ;
+  wire [7:0] \fifo4.b[8][3] ;
+  wire [31:0] \fifo4.b[9] ;
+  wire [7:0] \fifo4.b[9][0] ;
+  wire [7:0] \fifo4.b[9][1] ;
+  wire [7:0] \fifo4.b[9][2] ;
+  wire [7:0] \fifo4.b[9][3] ;
+  wire \fifo4.dense ;
+  wire \fifo4.first ;
+  wire \fifo4.job_last ;
+  wire \fifo4.last ;
+  wire [63:0] \fifo4.meta ;
+  wire [15:0] \fifo4.meta[0] ;
+  wire [15:0] \fifo4.meta[1] ;
+  wire [15:0] \fifo4.meta[2] ;
+  wire [15:0] \fifo4.meta[3] ;
+  wire [255:0] \fifo4.values ;
+  wire [63:0] \fifo4.values[0] ;
+  wire [7:0] \fifo4.values[0][0] ;
+  wire [7:0] \fifo4.values[0][1] ;
+  wire [7:0] \fifo4.values[0][2] ;
+  wire [7:0] \fifo4.values[0][3] ;
+  wire [7:0] \fifo4.values[0][4] ;
+  wire [7:0] \fifo4.values[0][5] ;
+  wire [7:0] \fifo4.values[0][6] ;
+  wire [7:0] \fifo4.values[0][7] ;
+  wire [63:0] \fifo4.values[1] ;
+  wire [7:0] \fifo4.values[1][0] ;
+  wire [7:0] \fifo4.values[1][1] ;
+  wire [7:0] \fifo4.values[1][2] ;
+  wire [7:0] \fifo4.values[1][3] ;
+  wire [7:0] \fifo4.values[1][4] ;
+  wire [7:0] \fifo4.values[1][5] ;
+  wire [7:0] \fifo4.values[1][6] ;
+  wire [7:0] \fifo4.values[1][7] ;
+  wire [63:0] \fifo4.values[2] ;
+  wire [7:0] \fifo4.values[2][0] ;
+  wire [7:0] \fifo4.values[2][1] ;
+  wire [7:0] \fifo4.values[2][2] ;
+  wire [7:0] \fifo4.values[2][3] ;
+  wire [7:0] \fifo4.values[2][4] ;
+  wire [7:0] \fifo4.values[2][5] ;
+  wire [7:0] \fifo4.values[2][6] ;
+  wire [7:0] \fifo4.values[2][7] ;
+  wire [63:0] \fifo4.values[3] ;
+  wire [7:0] \fifo4.values[3][0] ;
+  wire [7:0] \fifo4.values[3][1] ;
+  wire [7:0] \fifo4.values[3][2] ;
+  wire [7:0] \fifo4.values[3][3] ;
+  wire [7:0] \fifo4.values[3][4] ;
+  wire [7:0] \fifo4.values[3][5] ;
+  wire [7:0] \fifo4.values[3][6] ;
+  wire [7:0] \fifo4.values[3][7] ;
+  reg [835:0] fifo5 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \fifo5.b ;
+  wire [31:0] \fifo5.b[0] ;
+  wire [7:0] \fifo5.b[0][0] ;
+  wire [7:0] \fifo5.b[0][1] ;
+  wire [7:0] \fifo5.b[0][2] ;
+  wire [7:0] \fifo5.b[0][3] ;
+  wire [31:0] \fifo5.b[10] ;
+  wire [7:0] \fifo5.b[10][0] ;
+  wire [7:0] \fifo5.b[10][1] ;
+  wire [7:0] \fifo5.b[10][2] ;
+  wire [7:0] \fifo5.b[10][3] ;
+  wire [31:0] \fifo5.b[11] ;
+  wire [7:0] \fifo5.b[11][0] ;
+  wire [7:0] \fifo5.b[11][1] ;
+  wire [7:0] \fifo5.b[11][2] ;
+  wire [7:0] \fifo5.b[11][3] ;
+  wire [31:0] \fifo5.b[12] ;
+  wire [7:0] \fifo5.b[12][0] ;
+  wire [7:0] \fifo5.b[12][1] ;
+  wire [7:0] \fifo5.b[12][2] ;
+  wire [7:0] \fifo5.b[12][3] ;
+  wire [31:0] \fifo5.b[13] ;
+  wire [7:0] \fifo5.b[13][0] ;
+  wire [7:0] \fifo5.b[13][1] ;
+  wire [7:0] \fifo5.b[13][2] ;
+  wire [7:0] \fifo5.b[13][3] ;
+  wire [31:0] \fifo5.b[14] ;
+  wire [7:0] \fifo5.b[14][0] ;
+  wire [7:0] \fifo5.b[14][1] ;
+  wire [7:0] \fifo5.b[14][2] ;
+  wire [7:0] \fifo5.b[14][3] ;
+  wire [31:0] \fifo5.b[15] ;
+  wire [7:0] \fifo5.b[15][0] ;
+  wire [7:0] \fifo5.b[15][1] ;
+  wire [7:0] \fifo5.b[15][2] ;
+  wire [7:0] \fifo5.b[15][3] ;
+  wire [31:0] \fifo5.b[1] ;
+  wire [7:0] \fifo5.b[1][0] ;
+  wire [7:0] \fifo5.b[1][1] ;
+  wire [7:0] \fifo5.b[1][2] ;
+  wire [7:0] \fifo5.b[1][3] ;
+  wire [31:0] \fifo5.b[2] ;
+  wire [7:0] \fifo5.b[2][0] ;
+  wire [7:0] \fifo5.b[2][1] ;
+  wire [7:0] \fifo5.b[2][2] ;
+  wire [7:0] \fifo5.b[2][3] ;
+  wire [31:0] \fifo5.b[3] ;
+  wire [7:0] \fifo5.b[3][0] ;
+  wire [7:0] \fifo5.b[3][1] ;
+  wire [7:0] \fifo5.b[3][2] ;
+  wire [7:0] \fifo5.b[3][3] ;
+  wire [31:0] \fifo5.b[4] ;
+  wire [7:0] \fifo5.b[4][0] ;
+  wire [7:0] \fifo5.b[4][1] ;
+  wire [7:0] \fifo5.b[4][2] ;
+  wire [7:0] \fifo5.b[4][3] ;
+  wire [31:0] \fifo5.b[5] ;
+  wire [7:0] \fifo5.b[5][0] ;
+  wire [7:0] \fifo5.b[5][1] ;
+  wire [7:0] \fifo5.b[5][2] ;
+  wire [7:0] \fifo5.b[5][3] ;
+  wire [31:0] \fifo5.b[6] ;
+  wire [7:0] \fifo5.b[6][0] ;
+  wire [7:0] \fifo5.b[6][1] ;
+  wire [7:0] \fifo5.b[6][2] ;
+  wire [7:0] \fifo5.b[6][3] ;
+  wire [31:0] \fifo5.b[7] ;
+  wire [7:0] \fifo5.b[7][0] ;
+  wire [7:0] \fifo5.b[7][1] ;
+  wire [7:0] \fifo5.b[7][2] ;
+  wire [7:0] \fifo5.b[7][3] ;
+  wire [31:0] \fifo5.b[8] ;
+  wire [7:0] \fifo5.b[8][0] ;
+  wire [7:0] \fifo5.b[8][1] ;
+  wire [7:0] \fifo5.b[8][2] ;
+  wire [7:0] \fifo5.b[8][3] ;
+  wire [31:0] \fifo5.b[9] ;
+  wire [7:0] \fifo5.b[9][0] ;
+  wire [7:0] \fifo5.b[9][1] ;
+  wire [7:0] \fifo5.b[9][2] ;
+  wire [7:0] \fifo5.b[9][3] ;
+  wire \fifo5.dense ;
+  wire \fifo5.first ;
+  wire \fifo5.job_last ;
+  wire \fifo5.last ;
+  wire [63:0] \fifo5.meta ;
+  wire [15:0] \fifo5.meta[0] ;
+  wire [15:0] \fifo5.meta[1] ;
+  wire [15:0] \fifo5.meta[2] ;
+  wire [15:0] \fifo5.meta[3] ;
+  wire [255:0] \fifo5.values ;
+  wire [63:0] \fifo5.values[0] ;
+  wire [7:0] \fifo5.values[0][0] ;
+  wire [7:0] \fifo5.values[0][1] ;
+  wire [7:0] \fifo5.values[0][2] ;
+  wire [7:0] \fifo5.values[0][3] ;
+  wire [7:0] \fifo5.values[0][4] ;
+  wire [7:0] \fifo5.values[0][5] ;
+  wire [7:0] \fifo5.values[0][6] ;
+  wire [7:0] \fifo5.values[0][7] ;
+  wire [63:0] \fifo5.values[1] ;
+  wire [7:0] \fifo5.values[1][0] ;
+  wire [7:0] \fifo5.values[1][1] ;
+  wire [7:0] \fifo5.values[1][2] ;
+  wire [7:0] \fifo5.values[1][3] ;
+  wire [7:0] \fifo5.values[1][4] ;
+  wire [7:0] \fifo5.values[1][5] ;
+  wire [7:0] \fifo5.values[1][6] ;
+  wire [7:0] \fifo5.values[1][7] ;
+  wire [63:0] \fifo5.values[2] ;
+  wire [7:0] \fifo5.values[2][0] ;
+  wire [7:0] \fifo5.values[2][1] ;
+  wire [7:0] \fifo5.values[2][2] ;
+  wire [7:0] \fifo5.values[2][3] ;
+  wire [7:0] \fifo5.values[2][4] ;
+  wire [7:0] \fifo5.values[2][5] ;
+  wire [7:0] \fifo5.values[2][6] ;
+  wire [7:0] \fifo5.values[2][7] ;
+  wire [63:0] \fifo5.values[3] ;
+  wire [7:0] \fifo5.values[3][0] ;
+  wire [7:0] \fifo5.values[3][1] ;
+  wire [7:0] \fifo5.values[3][2] ;
+  wire [7:0] \fifo5.values[3][3] ;
+  wire [7:0] \fifo5.values[3][4] ;
+  wire [7:0] \fifo5.values[3][5] ;
+  wire [7:0] \fifo5.values[3][6] ;
+  wire [7:0] \fifo5.values[3][7] ;
+  reg [835:0] fifo6 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \fifo6.b ;
+  wire [31:0] \fifo6.b[0] ;
+  wire [7:0] \fifo6.b[0][0] ;
+  wire [7:0] \fifo6.b[0][1] ;
+  wire [7:0] \fifo6.b[0][2] ;
+  wire [7:0] \fifo6.b[0][3] ;
+  wire [31:0] \fifo6.b[10] ;
+  wire [7:0] \fifo6.b[10][0] ;
+  wire [7:0] \fifo6.b[10][1] ;
+  wire [7:0] \fifo6.b[10][2] ;
+  wire [7:0] \fifo6.b[10][3] ;
+  wire [31:0] \fifo6.b[11] ;
+  wire [7:0] \fifo6.b[11][0] ;
+  wire [7:0] \fifo6.b[11][1] ;
+  wire [7:0] \fifo6.b[11][2] ;
+  wire [7:0] \fifo6.b[11][3] ;
+  wire [31:0] \fifo6.b[12] ;
+  wire [7:0] \fifo6.b[12][0] ;
+  wire [7:0] \fifo6.b[12][1] ;
+  wire [7:0] \fifo6.b[12][2] ;
+  wire [7:0] \fifo6.b[12][3] ;
+  wire [31:0] \fifo6.b[13] ;
+  wire [7:0] \fifo6.b[13][0] ;
+  wire [7:0] \fifo6.b[13][1] ;
+  wire [7:0] \fifo6.b[13][2] ;
+  wire [7:0] \fifo6.b[13][3] ;
+  wire [31:0] \fifo6.b[14] ;
+  wire [7:0] \fifo6.b[14][0] ;
+  wire [7:0] \fifo6.b[14][1] ;
+  wire [7:0] \fifo6.b[14][2] ;
+  wire [7:0] \fifo6.b[14][3] ;
+  wire [31:0] \fifo6.b[15] ;
+  wire [7:0] \fifo6.b[15][0] ;
+  wire [7:0] \fifo6.b[15][1] ;
+  wire [7:0] \fifo6.b[15][2] ;
+  wire [7:0] \fifo6.b[15][3] ;
+  wire [31:0] \fifo6.b[1] ;
+  wire [7:0] \fifo6.b[1][0] ;
+  wire [7:0] \fifo6.b[1][1] ;
+  wire [7:0] \fifo6.b[1][2] ;
+  wire [7:0] \fifo6.b[1][3] ;
+  wire [31:0] \fifo6.b[2] ;
+  wire [7:0] \fifo6.b[2][0] ;
+  wire [7:0] \fifo6.b[2][1] ;
+  wire [7:0] \fifo6.b[2][2] ;
+  wire [7:0] \fifo6.b[2][3] ;
+  wire [31:0] \fifo6.b[3] ;
+  wire [7:0] \fifo6.b[3][0] ;
+  wire [7:0] \fifo6.b[3][1] ;
+  wire [7:0] \fifo6.b[3][2] ;
+  wire [7:0] \fifo6.b[3][3] ;
+  wire [31:0] \fifo6.b[4] ;
+  wire [7:0] \fifo6.b[4][0] ;
+  wire [7:0] \fifo6.b[4][1] ;
+  wire [7:0] \fifo6.b[4][2] ;
+  wire [7:0] \fifo6.b[4][3] ;
+  wire [31:0] \fifo6.b[5] ;
+  wire [7:0] \fifo6.b[5][0] ;
+  wire [7:0] \fifo6.b[5][1] ;
+  wire [7:0] \fifo6.b[5][2] ;
+  wire [7:0] \fifo6.b[5][3] ;
+  wire [31:0] \fifo6.b[6] ;
+  wire [7:0] \fifo6.b[6][0] ;
+  wire [7:0] \fifo6.b[6][1] ;
+  wire [7:0] \fifo6.b[6][2] ;
+  wire [7:0] \fifo6.b[6][3] ;
+  wire [31:0] \fifo6.b[7] ;
+  wire [7:0] \fifo6.b[7][0] ;
+  wire [7:0] \fifo6.b[7][1] ;
+  wire [7:0] \fifo6.b[7][2] ;
+  wire [7:0] \fifo6.b[7][3] ;
+  wire [31:0] \fifo6.b[8] ;
+  wire [7:0] \fifo6.b[8][0] ;
+  wire [7:0] \fifo6.b[8][1] ;
+  wire [7:0] \fifo6.b[8][2] ;
+  wire [7:0] \fifo6.b[8][3] ;
+  wire [31:0] \fifo6.b[9] ;
+  wire [7:0] \fifo6.b[9][0] ;
+  wire [7:0] \fifo6.b[9][1] ;
+  wire [7:0] \fifo6.b[9][2] ;
+  wire [7:0] \fifo6.b[9][3] ;
+  wire \fifo6.dense ;
+  wire \fifo6.first ;
+  wire \fifo6.job_last ;
+  wire \fifo6.last ;
+  wire [63:0] \fifo6.meta ;
+  wire [15:0] \fifo6.meta[0] ;
+  wire [15:0] \fifo6.meta[1] ;
+  wire [15:0] \fifo6.meta[2] ;
+  wire [15:0] \fifo6.meta[3] ;
+  wire [255:0] \fifo6.values ;
+  wire [63:0] \fifo6.values[0] ;
+  wire [7:0] \fifo6.values[0][0] ;
+  wire [7:0] \fifo6.values[0][1] ;
+  wire [7:0] \fifo6.values[0][2] ;
+  wire [7:0] \fifo6.values[0][3] ;
+  wire [7:0] \fifo6.values[0][4] ;
+  wire [7:0] \fifo6.values[0][5] ;
+  wire [7:0] \fifo6.values[0][6] ;
+  wire [7:0] \fifo6.values[0][7] ;
+  wire [63:0] \fifo6.values[1] ;
+  wire [7:0] \fifo6.values[1][0] ;
+  wire [7:0] \fifo6.values[1][1] ;
+  wire [7:0] \fifo6.values[1][2] ;
+  wire [7:0] \fifo6.values[1][3] ;
+  wire [7:0] \fifo6.values[1][4] ;
+  wire [7:0] \fifo6.values[1][5] ;
+  wire [7:0] \fifo6.values[1][6] ;
+  wire [7:0] \fifo6.values[1][7] ;
+  wire [63:0] \fifo6.values[2] ;
+  wire [7:0] \fifo6.values[2][0] ;
+  wire [7:0] \fifo6.values[2][1] ;
+  wire [7:0] \fifo6.values[2][2] ;
+  wire [7:0] \fifo6.values[2][3] ;
+  wire [7:0] \fifo6.values[2][4] ;
+  wire [7:0] \fifo6.values[2][5] ;
+  wire [7:0] \fifo6.values[2][6] ;
+  wire [7:0] \fifo6.values[2][7] ;
+  wire [63:0] \fifo6.values[3] ;
+  wire [7:0] \fifo6.values[3][0] ;
+  wire [7:0] \fifo6.values[3][1] ;
+  wire [7:0] \fifo6.values[3][2] ;
+  wire [7:0] \fifo6.values[3][3] ;
+  wire [7:0] \fifo6.values[3][4] ;
+  wire [7:0] \fifo6.values[3][5] ;
+  wire [7:0] \fifo6.values[3][6] ;
+  wire [7:0] \fifo6.values[3][7] ;
+  reg [835:0] fifo7 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \fifo7.b ;
+  wire [31:0] \fifo7.b[0] ;
+  wire [7:0] \fifo7.b[0][0] ;
+  wire [7:0] \fifo7.b[0][1] ;
+  wire [7:0] \fifo7.b[0][2] ;
+  wire [7:0] \fifo7.b[0][3] ;
+  wire [31:0] \fifo7.b[10] ;
+  wire [7:0] \fifo7.b[10][0] ;
+  wire [7:0] \fifo7.b[10][1] ;
+  wire [7:0] \fifo7.b[10][2] ;
+  wire [7:0] \fifo7.b[10][3] ;
+  wire [31:0] \fifo7.b[11] ;
+  wire [7:0] \fifo7.b[11][0] ;
+  wire [7:0] \fifo7.b[11][1] ;
+  wire [7:0] \fifo7.b[11][2] ;
+  wire [7:0] \fifo7.b[11][3] ;
+  wire [31:0] \fifo7.b[12] ;
+  wire [7:0] \fifo7.b[12][0] ;
+  wire [7:0] \fifo7.b[12][1] ;
+  wire [7:0] \fifo7.b[12][2] ;
+  wire [7:0] \fifo7.b[12][3] ;
+  wire [31:0] \fifo7.b[13] ;
+  wire [7:0] \fifo7.b[13][0] ;
+  wire [7:0] \fifo7.b[13][1] ;
+  wire [7:0] \fifo7.b[13][2] ;
+  wire [7:0] \fifo7.b[13][3] ;
+  wire [31:0] \fifo7.b[14] ;
+  wire [7:0] \fifo7.b[14][0] ;
+  wire [7:0] \fifo7.b[14][1] ;
+  wire [7:0] \fifo7.b[14][2] ;
+  wire [7:0] \fifo7.b[14][3] ;
+  wire [31:0] \fifo7.b[15] ;
+  wire [7:0] \fifo7.b[15][0] ;
+  wire [7:0] \fifo7.b[15][1] ;
+  wire [7:0] \fifo7.b[15][2] ;
+  wire [7:0] \fifo7.b[15][3] ;
+  wire [31:0] \fifo7.b[1] ;
+  wire [7:0] \fifo7.b[1][0] ;
+  wire [7:0] \fifo7.b[1][1] ;
+  wire [7:0] \fifo7.b[1][2] ;
+  wire [7:0] \fifo7.b[1][3] ;
+  wire [31:0] \fifo7.b[2] ;
+  wire [7:0] \fifo7.b[2][0] ;
+  wire [7:0] \fifo7.b[2][1] ;
+  wire [7:0] \fifo7.b[2][2] ;
+  wire [7:0] \fifo7.b[2][3] ;
+  wire [31:0] \fifo7.b[3] ;
+  wire [7:0] \fifo7.b[3][0] ;
+  wire [7:0] \fifo7.b[3][1] ;
+  wire [7:0] \fifo7.b[3][2] ;
+  wire [7:0] \fifo7.b[3][3] ;
+  wire [31:0] \fifo7.b[4] ;
+  wire [7:0] \fifo7.b[4][0] ;
+  wire [7:0] \fifo7.b[4][1] ;
+  wire [7:0] \fifo7.b[4][2] ;
+  wire [7:0] \fifo7.b[4][3] ;
+  wire [31:0] \fifo7.b[5] ;
+  wire [7:0] \fifo7.b[5][0] ;
+  wire [7:0] \fifo7.b[5][1] ;
+  wire [7:0] \fifo7.b[5][2] ;
+  wire [7:0] \fifo7.b[5][3] ;
+  wire [31:0] \fifo7.b[6] ;
+  wire [7:0] \fifo7.b[6][0] ;
+  wire [7:0] \fifo7.b[6][1] ;
+  wire [7:0] \fifo7.b[6][2] ;
+  wire [7:0] \fifo7.b[6][3] ;
+  wire [31:0] \fifo7.b[7] ;
+  wire [7:0] \fifo7.b[7][0] ;
+  wire [7:0] \fifo7.b[7][1] ;
+  wire [7:0] \fifo7.b[7][2] ;
+  wire [7:0] \fifo7.b[7][3] ;
+  wire [31:0] \fifo7.b[8] ;
+  wire [7:0] \fifo7.b[8][0] ;
+  wire [7:0] \fifo7.b[8][1] ;
+  wire [7:0] \fifo7.b[8][2] ;
+  wire [7:0] \fifo7.b[8][3] ;
+  wire [31:0] \fifo7.b[9] ;
+  wire [7:0] \fifo7.b[9][0] ;
+  wire [7:0] \fifo7.b[9][1] ;
+  wire [7:0] \fifo7.b[9][2] ;
+  wire [7:0] \fifo7.b[9][3] ;
+  wire \fifo7.dense ;
+  wire \fifo7.first ;
+  wire \fifo7.job_last ;
+  wire \fifo7.last ;
+  wire [63:0] \fifo7.meta ;
+  wire [15:0] \fifo7.meta[0] ;
+  wire [15:0] \fifo7.meta[1] ;
+  wire [15:0] \fifo7.meta[2] ;
+  wire [15:0] \fifo7.meta[3] ;
+  wire [255:0] \fifo7.values ;
+  wire [63:0] \fifo7.values[0] ;
+  wire [7:0] \fifo7.values[0][0] ;
+  wire [7:0] \fifo7.values[0][1] ;
+  wire [7:0] \fifo7.values[0][2] ;
+  wire [7:0] \fifo7.values[0][3] ;
+  wire [7:0] \fifo7.values[0][4] ;
+  wire [7:0] \fifo7.values[0][5] ;
+  wire [7:0] \fifo7.values[0][6] ;
+  wire [7:0] \fifo7.values[0][7] ;
+  wire [63:0] \fifo7.values[1] ;
+  wire [7:0] \fifo7.values[1][0] ;
+  wire [7:0] \fifo7.values[1][1] ;
+  wire [7:0] \fifo7.values[1][2] ;
+  wire [7:0] \fifo7.values[1][3] ;
+  wire [7:0] \fifo7.values[1][4] ;
+  wire [7:0] \fifo7.values[1][5] ;
+  wire [7:0] \fifo7.values[1][6] ;
+  wire [7:0] \fifo7.values[1][7] ;
+  wire [63:0] \fifo7.values[2] ;
+  wire [7:0] \fifo7.values[2][0] ;
+  wire [7:0] \fifo7.values[2][1] ;
+  wire [7:0] \fifo7.values[2][2] ;
+  wire [7:0] \fifo7.values[2][3] ;
+  wire [7:0] \fifo7.values[2][4] ;
+  wire [7:0] \fifo7.values[2][5] ;
+  wire [7:0] \fifo7.values[2][6] ;
+  wire [7:0] \fifo7.values[2][7] ;
+  wire [63:0] \fifo7.values[3] ;
+  wire [7:0] \fifo7.values[3][0] ;
+  wire [7:0] \fifo7.values[3][1] ;
+  wire [7:0] \fifo7.values[3][2] ;
+  wire [7:0] \fifo7.values[3][3] ;
+  wire [7:0] \fifo7.values[3][4] ;
+  wire [7:0] \fifo7.values[3][5] ;
+  wire [7:0] \fifo7.values[3][6] ;
+  wire [7:0] \fifo7.values[3][7] ;
+  reg [3:0] fifo_count = 4'h0;
+  reg [3:0] fifo_credits = 4'h8;
   reg [835:0] fifo_head;
   wire [511:0] \fifo_head.b ;
   wire [31:0] \fifo_head.b[0] ;
@@ -4291,8 +4865,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \fifo_in.values[3][5] ;
   wire [7:0] \fifo_in.values[3][6] ;
   wire [7:0] \fifo_in.values[3][7] ;
-  reg [1:0] fifo_rd = 2'h0;
-  reg [3:0] fifo_wr = 4'h1;
+  reg [2:0] fifo_rd = 3'h0;
+  reg [7:0] fifo_wr = 8'h01;
   wire finish;
   reg [15:0] group_tiles = 16'h0000;
   wire has_credit;
@@ -4301,6 +4875,11 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire job_end;
   (* init = 16'h0000 *)
   wire [15:0] k_tiles;
+  wire [23:0] last_addr;
+  wire [7:0] \last_addr[0] ;
+  wire [7:0] \last_addr[1] ;
+  wire [7:0] \last_addr[2] ;
+  wire [2:0] last_data;
   wire launch;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
@@ -4561,6 +5140,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [15:0] \op_meta[2] ;
   wire [15:0] \op_meta[3] ;
   reg [7:0] owed_tiles = 8'h00;
+  wire [33:0] p;
   reg [15:0] q_a_base = 16'h0000;
   reg [33:0] q_a_need = 34'h000000000;
   reg [15:0] q_b_base = 16'h0000;
@@ -4595,9 +5175,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg q_valid = 1'h0;
   reg q_value_error = 1'h0;
   wire [8:0] r_addr;
-  wire [8:0] \r_addr$75 ;
+  wire [8:0] \r_addr$77 ;
   wire [511:0] r_data;
-  wire [319:0] \r_data$82 ;
+  wire [319:0] \r_data$83 ;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -4612,20 +5192,6 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \rd2.job_last ;
   wire \rd2.last ;
   wire \rd2.valid ;
-  wire [23:0] rd_addr;
-  wire [7:0] \rd_addr[0] ;
-  wire [7:0] \rd_addr[1] ;
-  wire [7:0] \rd_addr[2] ;
-  wire [50:0] rd_data;
-  wire [16:0] \rd_data[0] ;
-  wire [15:0] \rd_data[0].block ;
-  wire \rd_data[0].last ;
-  wire [16:0] \rd_data[1] ;
-  wire [15:0] \rd_data[1].block ;
-  wire \rd_data[1].last ;
-  wire [16:0] \rd_data[2] ;
-  wire [15:0] \rd_data[2].block ;
-  wire \rd_data[2].last ;
   wire [31:0] rdata;
   input re;
   wire re;
@@ -4675,14 +5241,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg seq_tw = 1'h0;
   wire stall_out;
   reg start;
-  wire [31:0] tw_boff_first;
-  wire [31:0] tw_boff_next;
   reg [15:0] tw_gi = 16'h0000;
-  reg [15:0] tw_group = 16'h0000;
+  reg [15:0] tw_group_m1 = 16'h0000;
   reg [16:0] tw_t_addr = 17'h00000;
   reg [16:0] tw_t_first = 17'h00000;
+  reg [16:0] tw_t_first1 = 17'h00000;
+  reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$202 ;
+  wire \value_error$215 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4726,167 +5292,165 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign issue = issuing & has_credit;
   assign \$25  = seq_last & seq_last_n;
   assign seq_job_last = \$25  & seq_last_m;
-  assign \$26  = tw_t_addr + 1'h1;
-  assign \$27  = launch ? { 1'h0, base } : tw_t_first;
-  assign tw_boff_next = rd_data[32:17] * seq_nt;
-  assign \$28  = launch ? q_nt : seq_nt;
-  assign tw_boff_first = rd_data[49:34] * \$28 ;
+  assign \$26  = launch ? { 1'h0, base } : tw_t_first;
   assign b_half = rd2[4] ? r_data[511:256] : r_data[255:0];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$82 [319:256];
+  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$83 [319:256];
   assign op_b = rd2[5] ? b_spread : r_data;
   assign a__valid = | fifo_count;
   assign b__valid = | fifo_count;
   assign accept = a__valid & a__ready;
   assign has_credit = | fifo_credits;
-  assign \$29  = d_job_end >> d_end_rd;
+  assign \$27  = d_job_end >> d_end_rd;
   assign d_take = d__valid & d__ready;
   assign job_end = d_take & d__payload[513];
-  assign \$30  = q_valid | issuing;
-  assign \$31  = | owed_tiles;
-  assign busy = \$30  | \$31 ;
-  assign \$32  = ~ launch;
-  assign \$33  = q_valid & \$32 ;
-  assign \$34  = \$33  | capture;
-  assign \$35  = ~ \$34 ;
-  assign \$36  = busy & \$35 ;
-  assign \$37  = issue & seq_job_last;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = issuing & \$38 ;
-  assign \$40  = ~ rejected;
-  assign \$41  = launch & \$40 ;
-  assign \$42  = \$39  | \$41 ;
-  assign \$43  = ~ \$42 ;
-  assign \$44  = \$36  & \$43 ;
-  assign \$45  = issue & seq_last;
-  assign \$46  = owed_tiles + \$45 ;
-  assign \$47  = \$46  - d_take;
-  assign \$48  = ! \$47 ;
-  assign finish = \$44  & \$48 ;
-  assign \$49  = launch & rejected;
-  assign \$50  = \$49  ? q_check : 8'h00;
-  assign \$51  = refuse ? 8'h40 : 8'h00;
-  assign \$52  = \$50  | \$51 ;
-  assign \$53  = d_take & d__payload[512];
-  assign \$54  = \$53  ? 8'h08 : 8'h00;
-  assign cause_events = \$52  | \$54 ;
-  assign \$55  = ~ accept;
-  assign \$56  = busy & \$55 ;
-  assign \$57  = \$56  & d__valid;
-  assign \$58  = ~ d__ready;
-  assign stall_out = \$57  & \$58 ;
-  assign \$59  = | cause;
-  assign \$60  = ld_a__valid & ld_a__ready;
-  assign \$61  = ld_b__valid & ld_a__ready;
-  assign \$62  = ~ q_checked;
-  assign \$63  = q_valid & \$62 ;
-  assign \$64  = ~ q_tw_scanning;
-  assign \$65  = \$63  & \$64 ;
+  assign \$28  = q_valid | issuing;
+  assign \$29  = | owed_tiles;
+  assign busy = \$28  | \$29 ;
+  assign \$30  = ~ launch;
+  assign \$31  = q_valid & \$30 ;
+  assign \$32  = \$31  | capture;
+  assign \$33  = ~ \$32 ;
+  assign \$34  = busy & \$33 ;
+  assign \$35  = issue & seq_job_last;
+  assign \$36  = ~ \$35 ;
+  assign \$37  = issuing & \$36 ;
+  assign \$38  = ~ rejected;
+  assign \$39  = launch & \$38 ;
+  assign \$40  = \$37  | \$39 ;
+  assign \$41  = ~ \$40 ;
+  assign \$42  = \$34  & \$41 ;
+  assign \$43  = issue & seq_last;
+  assign \$44  = owed_tiles + \$43 ;
+  assign \$45  = \$44  - d_take;
+  assign \$46  = ! \$45 ;
+  assign finish = \$42  & \$46 ;
+  assign \$47  = launch & rejected;
+  assign \$48  = \$47  ? q_check : 8'h00;
+  assign \$49  = refuse ? 8'h40 : 8'h00;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = d_take & d__payload[512];
+  assign \$52  = \$51  ? 8'h08 : 8'h00;
+  assign cause_events = \$50  | \$52 ;
+  assign \$53  = ~ accept;
+  assign \$54  = busy & \$53 ;
+  assign \$55  = \$54  & d__valid;
+  assign \$56  = ~ d__ready;
+  assign stall_out = \$55  & \$56 ;
+  assign \$57  = | cause;
+  assign \$58  = ld_a__valid & ld_a__ready;
+  assign \$59  = ld_b__valid & ld_a__ready;
+  assign \$60  = ~ q_checked;
+  assign \$61  = q_valid & \$60 ;
+  assign \$62  = ~ q_tw_scanning;
+  assign \$63  = \$61  & \$62 ;
+  assign \$65  = rw_mode ? \$64  : { 1'h0, rw_k_tiles };
   assign \$67  = rw_mode ? \$66  : { 1'h0, rw_k_tiles };
-  assign \$69  = rw_mode ? \$68  : { 1'h0, rw_k_tiles };
-  assign \$70  = q_phase + 1'h1;
-  assign \$71  = q_phase < 5'h11;
-  assign \$72  = q_phase == 5'h11;
-  assign \$77  = q_mul_a_p + q_mul_a_x;
-  assign \$78  = q_mul_b_p + q_mul_b_x;
-  assign \$79  = q_a_base + q_mul_a_p;
-  assign \$80  = q_b_base + q_mul_b_p;
-  assign \$81  = ! q_mt;
-  assign \$82  = ! q_nt;
+  assign \$68  = q_phase + 1'h1;
+  assign \$69  = q_phase < 5'h11;
+  assign \$70  = q_phase == 5'h11;
+  assign \$75  = q_mul_a_p + q_mul_a_x;
+  assign \$76  = q_mul_b_p + q_mul_b_x;
+  assign \$77  = q_a_base + q_mul_a_p;
+  assign \$78  = q_b_base + q_mul_b_p;
+  assign \$79  = ! q_mt;
+  assign \$80  = ! q_nt;
+  assign \$81  = \$79  | \$80 ;
+  assign \$82  = ! q_kt;
   assign \$83  = \$81  | \$82 ;
-  assign \$84  = ! q_kt;
-  assign \$85  = \$83  | \$84 ;
-  assign \$86  = q_a_need > 10'h200;
-  assign \$87  = ~ q_tw;
-  assign \$88  = \$86  & \$87 ;
-  assign \$89  = q_b_need > 10'h200;
-  assign \$90  = q_kops - 2'h2;
-  assign \$91  = q_kops == 1'h1;
-  assign \$92  = q_nt - 2'h2;
-  assign \$93  = q_nt == 1'h1;
-  assign \$94  = q_mt - 2'h2;
-  assign \$95  = q_mt == 1'h1;
-  assign \$96  = ! q_mt;
-  assign \$97  = ! q_nt;
+  assign \$84  = q_a_need > 10'h200;
+  assign \$85  = ~ q_tw;
+  assign \$86  = \$84  & \$85 ;
+  assign \$87  = q_b_need > 10'h200;
+  assign \$88  = q_kops - 2'h2;
+  assign \$89  = q_kops == 1'h1;
+  assign \$90  = q_nt - 2'h2;
+  assign \$91  = q_nt == 1'h1;
+  assign \$92  = q_mt - 2'h2;
+  assign \$93  = q_mt == 1'h1;
+  assign \$94  = ! q_mt;
+  assign \$95  = ! q_nt;
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = ! q_kt;
   assign \$98  = \$96  | \$97 ;
-  assign \$99  = ! q_kt;
-  assign \$100  = \$98  | \$99 ;
-  assign \$101  = q_a_need > 10'h200;
-  assign \$102  = ~ q_tw;
-  assign \$103  = \$101  & \$102 ;
-  assign \$104  = q_b_need > 10'h200;
-  assign \$105  = | { q_value_error, 2'h0, \$104 , \$103 , \$100  };
-  assign \$106  = ~ \$105 ;
-  assign \$107  = q_tw & \$106 ;
-  assign \$108  = q_tw_scanning & \done$179 ;
-  assign \$109  = | error;
-  assign \$110  = \$24  > 10'h200;
-  assign \$111  = \$110  ? 8'h02 : 8'h00;
-  assign \$112  = \$109  ? 8'h80 : \$111 ;
+  assign \$99  = q_a_need > 10'h200;
+  assign \$100  = ~ q_tw;
+  assign \$101  = \$99  & \$100 ;
+  assign \$102  = q_b_need > 10'h200;
+  assign \$103  = | { q_value_error, 2'h0, \$102 , \$101 , \$98  };
+  assign \$104  = ~ \$103 ;
+  assign \$105  = q_tw & \$104 ;
+  assign \$106  = q_tw_scanning & \done$184 ;
+  assign \$107  = | error;
+  assign \$108  = \$24  > 10'h200;
+  assign \$109  = \$108  ? 8'h02 : 8'h00;
+  assign \$110  = \$107  ? 8'h80 : \$109 ;
+  assign \$111  = ~ rejected;
+  assign \$112  = launch & \$111 ;
   assign \$113  = ~ rejected;
   assign \$114  = launch & \$113 ;
   assign \$115  = ~ rejected;
   assign \$116  = launch & \$115 ;
-  assign \$117  = ~ rejected;
-  assign \$118  = launch & \$117 ;
-  assign \$119  = \$118  & q_tw;
-  assign \$120  = ~ q_dense;
-  assign \$121  = rd_data[50] & \$120 ;
-  assign \$122  = q_b_base + tw_boff_first;
+  assign \$117  = \$116  & q_tw;
+  assign \$118  = base + 1'h1;
+  assign \$119  = base + 1'h1;
+  assign \$120  = group_tiles - 1'h1;
+  assign \$121  = ~ q_dense;
+  assign \$122  = last_data[2] & \$121 ;
   assign \$123  = issue & seq_tw;
   assign \$124  = seq_a_addr + 1'h1;
   assign \$125  = ~ seq_ki[0];
   assign \$126  = seq_dense & \$125 ;
   assign \$127  = ~ seq_last;
-  assign \$128  = tw_t_addr + 1'h1;
+  assign \$128  = tw_t_next + 1'h1;
   assign \$129  = ~ seq_dense;
-  assign \$130  = rd_data[33] & \$129 ;
-  assign \$131  = seq_b_base + tw_boff_next;
-  assign \$132  = \$131  + seq_ni;
-  assign \$133  = ~ seq_last_n;
-  assign \$134  = seq_ni + 1'h1;
-  assign \$135  = seq_ni == seq_nt_m2;
-  assign \$136  = ~ seq_dense;
-  assign \$137  = rd_data[50] & \$136 ;
-  assign \$138  = seq_b_base + tw_boff_first;
-  assign \$139  = \$138  + seq_ni;
-  assign \$140  = \$139  + 1'h1;
-  assign \$141  = seq_mi + 1'h1;
-  assign \$142  = seq_mi == seq_mt_m2;
-  assign \$143  = seq_a_addr + 1'h1;
-  assign \$144  = tw_group - 1'h1;
-  assign \$145  = tw_gi == \$144 ;
-  assign \$146  = tw_t_addr + 1'h1;
-  assign \$147  = tw_t_addr + 1'h1;
-  assign \$148  = ~ seq_dense;
-  assign \$149  = rd_data[33] & \$148 ;
-  assign \$150  = seq_b_base + tw_boff_next;
-  assign \$151  = tw_gi + 1'h1;
-  assign \$152  = ~ seq_dense;
-  assign \$153  = rd_data[50] & \$152 ;
-  assign \$154  = seq_b_base + tw_boff_first;
-  assign \$155  = ~ seq_tw;
-  assign \$156  = issue & \$155 ;
-  assign \$157  = seq_mi + 1'h1;
-  assign \$158  = seq_mi == seq_mt_m2;
-  assign \$159  = seq_a_row + seq_kops;
-  assign \$160  = seq_a_row + seq_kops;
-  assign \$161  = seq_ni + 1'h1;
-  assign \$162  = seq_ni == seq_nt_m2;
-  assign \$163  = seq_b_col + 1'h1;
-  assign \$164  = seq_b_col + 1'h1;
-  assign \$165  = seq_ki + 1'h1;
-  assign \$166  = seq_ki == seq_kops_m2;
-  assign \$167  = seq_a_addr + 1'h1;
-  assign \$168  = ~ seq_dense;
-  assign \$169  = \$168  | seq_ki[0];
-  assign \$170  = seq_b_addr + seq_nt;
-  assign \$171  = rd2[0] & fifo_wr[0];
-  assign \$172  = rd2[0] & fifo_wr[1];
-  assign \$173  = rd2[0] & fifo_wr[2];
-  assign \$174  = rd2[0] & fifo_wr[3];
-  assign \$175  = fifo_rd == 2'h3;
+  assign \$130  = last_data[1] & \$129 ;
+  assign \$131  = ~ seq_last_n;
+  assign \$132  = seq_ni + 1'h1;
+  assign \$133  = seq_ni == seq_nt_m2;
+  assign \$134  = ~ seq_dense;
+  assign \$135  = last_data[2] & \$134 ;
+  assign \$136  = seq_mi + 1'h1;
+  assign \$137  = seq_mi == seq_mt_m2;
+  assign \$138  = seq_a_addr + 1'h1;
+  assign \$139  = tw_gi == tw_group_m1;
+  assign \$140  = tw_t_next + 1'h1;
+  assign \$141  = tw_t_next + 1'h1;
+  assign \$142  = ~ seq_dense;
+  assign \$143  = last_data[1] & \$142 ;
+  assign \$144  = tw_gi + 1'h1;
+  assign \$145  = ~ seq_dense;
+  assign \$146  = last_data[2] & \$145 ;
+  assign \$147  = ~ seq_tw;
+  assign \$148  = issue & \$147 ;
+  assign \$149  = seq_mi + 1'h1;
+  assign \$150  = seq_mi == seq_mt_m2;
+  assign \$151  = seq_a_row + seq_kops;
+  assign \$152  = seq_a_row + seq_kops;
+  assign \$153  = seq_ni + 1'h1;
+  assign \$154  = seq_ni == seq_nt_m2;
+  assign \$155  = seq_b_col + 1'h1;
+  assign \$156  = seq_b_col + 1'h1;
+  assign \$157  = seq_ki + 1'h1;
+  assign \$158  = seq_ki == seq_kops_m2;
+  assign \$159  = seq_a_addr + 1'h1;
+  assign \$160  = ~ seq_dense;
+  assign \$161  = \$160  | seq_ki[0];
+  assign \$162  = seq_b_addr + seq_nt;
+  assign \$163  = seq_b_base + seq_ni;
+  assign \$164  = seq_tw ? { 16'h0000, \$163  } : seq_b_addr;
+  assign \$165  = addr3[90:57] + p[31:0];
+  assign \$166  = addr3[6] ? \$165  : { 1'h0, addr3[90:57] };
+  assign \$167  = rd2[0] & fifo_wr[0];
+  assign \$168  = rd2[0] & fifo_wr[1];
+  assign \$169  = rd2[0] & fifo_wr[2];
+  assign \$170  = rd2[0] & fifo_wr[3];
+  assign \$171  = rd2[0] & fifo_wr[4];
+  assign \$172  = rd2[0] & fifo_wr[5];
+  assign \$173  = rd2[0] & fifo_wr[6];
+  assign \$174  = rd2[0] & fifo_wr[7];
+  assign \$175  = fifo_rd == 3'h7;
   assign \$176  = fifo_rd + 1'h1;
-  assign \$177  = \$175  ? 3'h0 : \$176 ;
+  assign \$177  = \$175  ? 4'h0 : \$176 ;
   assign \$178  = fifo_count + rd2[0];
   assign \$179  = \$178  - accept;
   assign \$180  = fifo_credits - issue;
@@ -5050,65 +5614,85 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @(posedge clk)
     tw_t_addr <= \$277 ;
   always @(posedge clk)
-    tw_t_first <= \$278 ;
+    tw_t_next <= \$278 ;
   always @(posedge clk)
-    tw_gi <= \$279 ;
+    tw_t_first <= \$279 ;
   always @(posedge clk)
-    tw_group <= \$280 ;
+    tw_t_first1 <= \$280 ;
   always @(posedge clk)
-    rd1 <= \$281 ;
+    tw_gi <= \$281 ;
   always @(posedge clk)
-    rd2 <= \$282 ;
+    tw_group_m1 <= \$282 ;
   always @(posedge clk)
-    fifo0 <= \$283 ;
+    addr1 <= \$283 ;
   always @(posedge clk)
-    fifo1 <= \$284 ;
+    addr2 <= \$284 ;
   always @(posedge clk)
-    fifo2 <= \$285 ;
+    addr3 <= \$285 ;
   always @(posedge clk)
-    fifo3 <= \$286 ;
+    addr4 <= \$286 ;
   always @(posedge clk)
-    fifo_wr <= \$287 ;
+    rd1 <= \$287 ;
   always @(posedge clk)
-    fifo_rd <= \$288 ;
+    rd2 <= \$288 ;
   always @(posedge clk)
-    fifo_count <= \$289 ;
+    fifo0 <= \$289 ;
   always @(posedge clk)
-    fifo_credits <= \$290 ;
+    fifo1 <= \$290 ;
   always @(posedge clk)
-    d_end_wr <= \$291 ;
+    fifo2 <= \$291 ;
   always @(posedge clk)
-    d_job_end <= \$292 ;
+    fifo3 <= \$292 ;
   always @(posedge clk)
-    d_end_rd <= \$293 ;
+    fifo4 <= \$293 ;
   always @(posedge clk)
-    owed_tiles <= \$294 ;
+    fifo5 <= \$294 ;
   always @(posedge clk)
-    cause <= \$295 ;
+    fifo6 <= \$295 ;
   always @(posedge clk)
-    done <= \$296 ;
+    fifo7 <= \$296 ;
   always @(posedge clk)
-    value_error <= \$297 ;
+    fifo_wr <= \$297 ;
   always @(posedge clk)
-    cnt_cycles <= \$298 ;
+    fifo_rd <= \$298 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$299 ;
+    fifo_count <= \$299 ;
   always @(posedge clk)
-    cnt_stall_in <= \$300 ;
+    fifo_credits <= \$300 ;
   always @(posedge clk)
-    cnt_stall_out <= \$301 ;
+    d_end_wr <= \$301 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$302 ;
+    d_job_end <= \$302 ;
   always @(posedge clk)
-    cnt_macs <= \$303 ;
+    d_end_rd <= \$303 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$304 ;
+    owed_tiles <= \$304 ;
   always @(posedge clk)
-    cnt_jobs <= \$305 ;
+    cause <= \$305 ;
+  always @(posedge clk)
+    done <= \$306 ;
+  always @(posedge clk)
+    value_error <= \$307 ;
+  always @(posedge clk)
+    cnt_cycles <= \$308 ;
+  always @(posedge clk)
+    cnt_busy_cycles <= \$309 ;
+  always @(posedge clk)
+    cnt_stall_in <= \$310 ;
+  always @(posedge clk)
+    cnt_stall_out <= \$311 ;
+  always @(posedge clk)
+    cnt_tile_ops <= \$312 ;
+  always @(posedge clk)
+    cnt_macs <= \$313 ;
+  always @(posedge clk)
+    cnt_d_tiles <= \$314 ;
+  always @(posedge clk)
+    cnt_jobs <= \$315 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .r_data(\r_data$82 ),
-    .rd__addr(seq_a_addr[8:0]),
+    .r_data(\r_data$83 ),
+    .rd__addr(addr4[31:23]),
     .rst(rst),
     .wr__addr(w_addr),
     .wr__data(w_data),
@@ -5117,7 +5701,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   \axi_gemm.axi.engine.b_buf  b_buf (
     .clk(clk),
     .r_data(r_data),
-    .rd__addr(seq_b_addr[8:0]),
+    .rd__addr(addr4[65:57]),
     .rst(rst),
     .wr__addr(\w_addr$21 ),
     .wr__data(\w_data$23 ),
@@ -5130,7 +5714,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .b__payload(fifo_head[831:320]),
     .b__valid(b__valid),
     .clk(clk),
-    .d__payload(\d__payload$107 ),
+    .d__payload(\d__payload$112 ),
     .d__valid(d__valid),
     .r_en(d__ready),
     .rst(rst)
@@ -5147,13 +5731,13 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
     .\port$217$0 (busy),
-    .\port$248$0 (\$59 ),
-    .\port$4217$0 (q_valid),
-    .\port$4359$0 (cause),
-    .\port$4361$0 (done),
-    .\port$4484$0 (error),
-    .\port$4486$0 (err_group),
-    .\port$4488$0 (err_entry),
+    .\port$248$0 (\$57 ),
+    .\port$4239$0 (q_valid),
+    .\port$4401$0 (cause),
+    .\port$4403$0 (done),
+    .\port$4537$0 (error),
+    .\port$4539$0 (err_group),
+    .\port$4541$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -5166,7 +5750,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$202 ),
+    .value_error(\value_error$215 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
@@ -5176,32 +5760,49 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   \axi_gemm.axi.engine.table  \table  (
     .a_rows(a_rows),
     .base(base),
+    .blk_data(blk_data),
+    .blk_rd__addr(tw_t_addr[7:0]),
     .clk(clk),
-    .done(\done$179 ),
+    .done(\done$184 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
-    .\group_tiles$32 (group_tiles),
-    .\k_tiles$31 (q_kt),
+    .group_tiles(group_tiles),
+    .\k_tiles$42 (q_kt),
+    .last_addr(last_addr),
+    .last_data(last_data),
     .m_tiles(q_mt),
-    .rd_addr(rd_addr),
-    .rd_data(rd_data),
     .rst(rst),
     .start(start),
     .wr__en(1'h0)
+  );
+  \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
+    .clk(clk),
+    .p_q(p),
+    .\port$1134$0 (blk_data),
+    .\port$4357$7 (addr1[22:7]),
+    .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (fifo_rd)
-      2'h0:
+      3'h0:
           fifo_head = fifo0;
-      2'h1:
+      3'h1:
           fifo_head = fifo1;
-      2'h2:
+      3'h2:
           fifo_head = fifo2;
-      2'h3:
+      3'h3:
           fifo_head = fifo3;
+      3'h4:
+          fifo_head = fifo4;
+      3'h5:
+          fifo_head = fifo5;
+      3'h6:
+          fifo_head = fifo6;
+      3'h7:
+          fifo_head = fifo7;
     endcase
   end
   always @* begin
@@ -5228,7 +5829,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = \$60 ;
+    \$217  = \$58 ;
     if (rst) begin
       \$217  = 1'h0;
     end
@@ -5249,7 +5850,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = \$61 ;
+    \$220  = \$59 ;
     if (rst) begin
       \$220  = 1'h0;
     end
@@ -5293,18 +5894,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$225  = q_checked;
     if (capture) begin
       \$225  = 1'h0;
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
         \$225  = 1'h1;
-        if (\$107 ) begin
+        if (\$105 ) begin
           \$225  = 1'h0;
         end
       end
     end
-    if (\$108 ) begin
+    if (\$106 ) begin
       \$225  = 1'h1;
     end
     if (rst) begin
@@ -5316,8 +5917,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$226  = q_phase;
     if (capture) begin
       \$226  = 5'h00;
-    end else if (\$65 ) begin
-      \$226  = \$70 [4:0];
+    end else if (\$63 ) begin
+      \$226  = \$68 [4:0];
     end
     if (rst) begin
       \$226  = 5'h00;
@@ -5397,7 +5998,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$234  = q_kops;
     if (capture) begin
-      \$234  = \$67 ;
+      \$234  = \$65 ;
     end
     if (rst) begin
       \$234  = 17'h00000;
@@ -5408,9 +6009,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$235  = q_mul_a_x;
     if (capture) begin
       \$235  = { 17'h00000, rw_m_tiles };
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-        \$235  = \$73 [32:0];
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+        \$235  = \$71 [32:0];
       end
     end
     if (rst) begin
@@ -5421,10 +6022,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$236  = q_mul_a_y;
     if (capture) begin
-      \$236  = \$69 ;
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-        \$236  = \$74 ;
+      \$236  = \$67 ;
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+        \$236  = \$72 ;
       end
     end
     if (rst) begin
@@ -5436,10 +6037,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$237  = q_mul_a_p;
     if (capture) begin
       \$237  = 33'h000000000;
-    end else if (\$65 ) begin
-      if (\$71 ) begin
+    end else if (\$63 ) begin
+      if (\$69 ) begin
         if (q_mul_a_y[0]) begin
-          \$237  = \$77 [32:0];
+          \$237  = \$75 [32:0];
         end
       end
     end
@@ -5452,9 +6053,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$238  = q_mul_b_x;
     if (capture) begin
       \$238  = { 17'h00000, rw_k_tiles };
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-        \$238  = \$75 [32:0];
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+        \$238  = \$73 [32:0];
       end
     end
     if (rst) begin
@@ -5466,9 +6067,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$239  = q_mul_b_y;
     if (capture) begin
       \$239  = { 1'h0, rw_n_tiles };
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-        \$239  = \$76 ;
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+        \$239  = \$74 ;
       end
     end
     if (rst) begin
@@ -5480,10 +6081,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$240  = q_mul_b_p;
     if (capture) begin
       \$240  = 33'h000000000;
-    end else if (\$65 ) begin
-      if (\$71 ) begin
+    end else if (\$63 ) begin
+      if (\$69 ) begin
         if (q_mul_b_y[0]) begin
-          \$240  = \$78 [32:0];
+          \$240  = \$76 [32:0];
         end
       end
     end
@@ -5526,17 +6127,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     \$244  = q_tw_scanning;
     if (capture) begin
       \$244  = 1'h0;
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        if (\$107 ) begin
+        if (\$105 ) begin
           \$244  = 1'h1;
         end
       end
     end
-    if (\$108 ) begin
+    if (\$106 ) begin
       \$244  = 1'h0;
     end
     if (rst) begin
@@ -5547,10 +6148,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$245  = q_a_need;
     if (capture) begin
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-      end else if (\$72 ) begin
-        \$245  = \$79 ;
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
+        \$245  = \$77 ;
       end
     end
     if (rst) begin
@@ -5561,10 +6162,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$246  = q_b_need;
     if (capture) begin
-    end else if (\$65 ) begin
-      if (\$71 ) begin
-      end else if (\$72 ) begin
-        \$246  = \$80 ;
+    end else if (\$63 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
+        \$246  = \$78 ;
       end
     end
     if (rst) begin
@@ -5575,16 +6176,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$247  = q_check;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$247  = { 2'h0, q_value_error, 2'h0, \$89 , \$88 , \$85  };
+        \$247  = { 2'h0, q_value_error, 2'h0, \$87 , \$86 , \$83  };
       end
     end
-    if (\$108 ) begin
-      \$247  = \$112 ;
+    if (\$106 ) begin
+      \$247  = \$110 ;
     end
     if (rst) begin
       \$247  = 8'h00;
@@ -5594,12 +6195,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$248  = q_kops_m2;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$248  = \$90 [16:0];
+        \$248  = \$88 [16:0];
       end
     end
     if (rst) begin
@@ -5610,12 +6211,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$249  = q_kops_is1;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$249  = \$91 ;
+        \$249  = \$89 ;
       end
     end
     if (rst) begin
@@ -5626,12 +6227,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$250  = q_nt_m2;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$250  = \$92 [15:0];
+        \$250  = \$90 [15:0];
       end
     end
     if (rst) begin
@@ -5642,12 +6243,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$251  = q_nt_is1;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$251  = \$93 ;
+        \$251  = \$91 ;
       end
     end
     if (rst) begin
@@ -5658,12 +6259,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$252  = q_mt_m2;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$252  = \$94 [15:0];
+        \$252  = \$92 [15:0];
       end
     end
     if (rst) begin
@@ -5674,12 +6275,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$253  = q_mt_is1;
     if (capture) begin
-    end else if (\$65 ) begin
+    end else if (\$63 ) begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-      end else if (\$72 ) begin
+      if (\$69 ) begin
+      end else if (\$70 ) begin
       end else begin
-        \$253  = \$95 ;
+        \$253  = \$93 ;
       end
     end
     if (rst) begin
@@ -5689,7 +6290,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$254  = issuing;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$254  = 1'h1;
     end
     if (\$123 ) begin
@@ -5698,7 +6299,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
         end else begin
           if (seq_last_m) begin
             \$254  = 1'h0;
@@ -5706,7 +6307,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
           if (seq_last_m) begin
@@ -5722,7 +6323,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$255  = seq_dense;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$255  = q_dense;
     end
     if (rst) begin
@@ -5732,7 +6333,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$256  = seq_kops;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$256  = q_kops;
     end
     if (rst) begin
@@ -5742,7 +6343,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$257  = seq_nt;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$257  = q_nt;
     end
     if (rst) begin
@@ -5752,7 +6353,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$258  = seq_kops_m2;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$258  = q_kops_m2;
     end
     if (rst) begin
@@ -5762,7 +6363,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$259  = seq_nt_m2;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$259  = q_nt_m2;
     end
     if (rst) begin
@@ -5772,7 +6373,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$260  = seq_mt_m2;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$260  = q_mt_m2;
     end
     if (rst) begin
@@ -5782,7 +6383,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$261  = seq_kops_is1;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$261  = q_kops_is1;
     end
     if (rst) begin
@@ -5792,7 +6393,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$262  = seq_nt_is1;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$262  = q_nt_is1;
     end
     if (rst) begin
@@ -5802,7 +6403,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$263  = seq_mt_is1;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$263  = q_mt_is1;
     end
     if (rst) begin
@@ -5812,7 +6413,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$264  = seq_ki;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$264  = 17'h00000;
     end
     if (\$123 ) begin
@@ -5825,12 +6426,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
         \$264  = 17'h00000;
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         \$264  = 17'h00000;
       end else begin
-        \$264  = \$165 [16:0];
+        \$264  = \$157 [16:0];
       end
     end
     if (rst) begin
@@ -5840,7 +6441,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$265  = seq_ni;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$265  = 16'h0000;
     end
     if (\$123 ) begin
@@ -5849,20 +6450,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
-          \$265  = \$134 [15:0];
+        if (\$131 ) begin
+          \$265  = \$132 [15:0];
         end else begin
           \$265  = 16'h0000;
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
           \$265  = 16'h0000;
         end else begin
-          \$265  = \$161 [15:0];
+          \$265  = \$153 [15:0];
         end
       end
     end
@@ -5873,7 +6474,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$266  = seq_mi;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$266  = 16'h0000;
     end
     if (\$123 ) begin
@@ -5882,16 +6483,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
         end else begin
-          \$266  = \$141 [15:0];
+          \$266  = \$136 [15:0];
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$266  = \$157 [15:0];
+          \$266  = \$149 [15:0];
         end
       end
     end
@@ -5902,7 +6503,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$267  = seq_first;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$267  = 1'h1;
     end
     if (\$123 ) begin
@@ -5915,7 +6516,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
         \$267  = 1'h1;
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         \$267  = 1'h1;
@@ -5930,38 +6531,38 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$268  = seq_last;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$268  = q_kops_is1;
     end
-    if (\$119 ) begin
-      \$268  = \$121 ;
+    if (\$117 ) begin
+      \$268  = \$122 ;
     end
     if (\$123 ) begin
       (* full_case = 32'd1 *)
       if (\$126 ) begin
-        \$268  = rd_data[16];
+        \$268  = last_data[0];
       end else if (\$127 ) begin
         \$268  = \$130 ;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
-          \$268  = \$137 ;
+        if (\$131 ) begin
+          \$268  = \$135 ;
         end else begin
           (* full_case = 32'd1 *)
-          if (\$145 ) begin
-            \$268  = \$149 ;
+          if (\$139 ) begin
+            \$268  = \$143 ;
           end else begin
-            \$268  = \$153 ;
+            \$268  = \$146 ;
           end
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         \$268  = seq_kops_is1;
       end else begin
-        \$268  = \$166 ;
+        \$268  = \$158 ;
       end
     end
     if (rst) begin
@@ -5971,7 +6572,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$269  = seq_last_n;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$269  = q_nt_is1;
     end
     if (\$123 ) begin
@@ -5980,20 +6581,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
-          \$269  = \$135 ;
+        if (\$131 ) begin
+          \$269  = \$133 ;
         end else begin
           \$269  = seq_nt_is1;
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
           \$269  = seq_nt_is1;
         end else begin
-          \$269  = \$162 ;
+          \$269  = \$154 ;
         end
       end
     end
@@ -6004,7 +6605,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$270  = seq_last_m;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$270  = q_mt_is1;
     end
     if (\$123 ) begin
@@ -6013,16 +6614,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
         end else begin
-          \$270  = \$142 ;
+          \$270  = \$137 ;
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$270  = \$158 ;
+          \$270  = \$150 ;
         end
       end
     end
@@ -6033,7 +6634,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$271  = seq_b_base;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$271  = { 1'h0, q_b_base };
     end
     if (rst) begin
@@ -6043,7 +6644,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$272  = seq_a_row;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$272  = { 18'h00000, q_a_base };
     end
     if (\$123 ) begin
@@ -6052,16 +6653,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
         end else begin
-          \$272  = \$143 [33:0];
+          \$272  = \$138 [33:0];
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$272  = \$159 [33:0];
+          \$272  = \$151 [33:0];
         end
       end
     end
@@ -6072,7 +6673,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$273  = seq_a_addr;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$273  = { 18'h00000, q_a_base };
     end
     if (\$123 ) begin
@@ -6081,20 +6682,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       if (\$126 ) begin
       end else if (\$127 ) begin
       end else begin
-        if (\$133 ) begin
+        if (\$131 ) begin
           \$273  = seq_a_row;
         end
       end
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         \$273  = seq_a_row;
         if (seq_last_n) begin
-          \$273  = \$160 [33:0];
+          \$273  = \$152 [33:0];
         end
       end else begin
-        \$273  = \$167 [33:0];
+        \$273  = \$159 [33:0];
       end
     end
     if (rst) begin
@@ -6104,16 +6705,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$274  = seq_b_col;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$274  = { 18'h00000, q_b_base };
     end
-    if (\$156 ) begin
+    if (\$148 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
           \$274  = { 17'h00000, seq_b_base };
         end else begin
-          \$274  = \$163 [33:0];
+          \$274  = \$155 [33:0];
         end
       end
     end
@@ -6124,43 +6725,21 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$275  = seq_b_addr;
-    if (\$114 ) begin
+    if (\$112 ) begin
       \$275  = { 18'h00000, q_b_base };
     end
-    if (\$119 ) begin
-      \$275  = { 1'h0, \$122  };
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-        \$275  = \$132 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$133 ) begin
-          \$275  = \$140 [33:0];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (\$145 ) begin
-            \$275  = { 1'h0, \$150  };
-          end else begin
-            \$275  = { 1'h0, \$154  };
-          end
-        end
-      end
-    end
-    if (\$156 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
           \$275  = { 17'h00000, seq_b_base };
         end else begin
-          \$275  = \$164 [33:0];
+          \$275  = \$156 [33:0];
         end
       end else begin
-        if (\$169 ) begin
-          \$275  = \$170 [33:0];
+        if (\$161 ) begin
+          \$275  = \$162 [33:0];
         end
       end
     end
@@ -6171,7 +6750,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$276  = seq_tw;
-    if (\$116 ) begin
+    if (\$114 ) begin
       \$276  = q_tw;
     end
     if (rst) begin
@@ -6181,22 +6760,22 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$277  = tw_t_addr;
-    if (\$119 ) begin
+    if (\$117 ) begin
       \$277  = { 1'h0, base };
     end
     if (\$123 ) begin
       (* full_case = 32'd1 *)
       if (\$126 ) begin
       end else if (\$127 ) begin
-        \$277  = \$128 [16:0];
+        \$277  = tw_t_next;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
           \$277  = tw_t_first;
         end else begin
           (* full_case = 32'd1 *)
-          if (\$145 ) begin
-            \$277  = \$147 [16:0];
+          if (\$139 ) begin
+            \$277  = tw_t_next;
           end else begin
             \$277  = tw_t_first;
           end
@@ -6209,20 +6788,25 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$278  = tw_t_first;
-    if (\$119 ) begin
-      \$278  = { 1'h0, base };
+    \$278  = tw_t_next;
+    if (\$117 ) begin
+      \$278  = \$118 ;
     end
     if (\$123 ) begin
       (* full_case = 32'd1 *)
       if (\$126 ) begin
       end else if (\$127 ) begin
+        \$278  = \$128 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
+          \$278  = tw_t_first1;
         end else begin
-          if (\$145 ) begin
-            \$278  = \$146 [16:0];
+          (* full_case = 32'd1 *)
+          if (\$139 ) begin
+            \$278  = \$141 [16:0];
+          end else begin
+            \$278  = tw_t_first1;
           end
         end
       end
@@ -6233,9 +6817,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$279  = tw_gi;
-    if (\$119 ) begin
-      \$279  = 16'h0000;
+    \$279  = tw_t_first;
+    if (\$117 ) begin
+      \$279  = { 1'h0, base };
     end
     if (\$123 ) begin
       (* full_case = 32'd1 *)
@@ -6243,318 +6827,442 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
       end else if (\$127 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$133 ) begin
+        if (\$131 ) begin
         end else begin
-          (* full_case = 32'd1 *)
-          if (\$145 ) begin
-            \$279  = 16'h0000;
-          end else begin
-            \$279  = \$151 [15:0];
+          if (\$139 ) begin
+            \$279  = tw_t_next;
           end
         end
       end
     end
     if (rst) begin
-      \$279  = 16'h0000;
+      \$279  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$280  = tw_group;
-    if (\$119 ) begin
-      \$280  = group_tiles;
+    \$280  = tw_t_first1;
+    if (\$117 ) begin
+      \$280  = \$119 ;
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$131 ) begin
+        end else begin
+          if (\$139 ) begin
+            \$280  = \$140 [16:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$280  = 16'h0000;
+      \$280  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$281 [0] = issue;
-    \$281 [1] = seq_first;
-    \$281 [2] = seq_last;
-    \$281 [3] = seq_job_last;
-    \$281 [4] = seq_ki[0];
-    \$281 [5] = seq_dense;
+    \$281  = tw_gi;
+    if (\$117 ) begin
+      \$281  = 16'h0000;
+    end
+    if (\$123 ) begin
+      (* full_case = 32'd1 *)
+      if (\$126 ) begin
+      end else if (\$127 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$131 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (\$139 ) begin
+            \$281  = 16'h0000;
+          end else begin
+            \$281  = \$144 [15:0];
+          end
+        end
+      end
+    end
     if (rst) begin
-      \$281  = 6'h00;
+      \$281  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$282  = rd1;
+    \$282  = tw_group_m1;
+    if (\$117 ) begin
+      \$282  = \$120 [15:0];
+    end
     if (rst) begin
-      \$282  = 6'h00;
+      \$282  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$283  = fifo0;
+    \$283 [0] = issue;
+    \$283 [1] = seq_first;
+    \$283 [2] = seq_last;
+    \$283 [3] = seq_job_last;
+    \$283 [4] = seq_ki[0];
+    \$283 [5] = seq_dense;
+    \$283 [6] = seq_tw;
+    \$283 [56:23] = seq_a_addr;
+    \$283 [22:7] = seq_nt;
+    \$283 [90:57] = \$164 ;
+    if (rst) begin
+      \$283  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$284  = addr1;
+    if (rst) begin
+      \$284  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$285  = addr2;
+    if (rst) begin
+      \$285  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$286 [22:7] = addr4[22:7];
+    \$286 [5:0] = addr3[5:0];
+    \$286 [6] = addr3[6];
+    \$286 [56:23] = addr3[56:23];
+    \$286 [90:57] = \$166 [33:0];
+    if (rst) begin
+      \$286  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$287  = addr4[5:0];
+    if (rst) begin
+      \$287  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$288  = rd1;
+    if (rst) begin
+      \$288  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$289  = fifo0;
+    if (\$167 ) begin
+      \$289  = fifo_in;
+    end
+    if (rst) begin
+      \$289  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$290  = fifo1;
+    if (\$168 ) begin
+      \$290  = fifo_in;
+    end
+    if (rst) begin
+      \$290  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$291  = fifo2;
+    if (\$169 ) begin
+      \$291  = fifo_in;
+    end
+    if (rst) begin
+      \$291  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$292  = fifo3;
+    if (\$170 ) begin
+      \$292  = fifo_in;
+    end
+    if (rst) begin
+      \$292  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$293  = fifo4;
     if (\$171 ) begin
-      \$283  = fifo_in;
+      \$293  = fifo_in;
     end
     if (rst) begin
-      \$283  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$293  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$284  = fifo1;
+    \$294  = fifo5;
     if (\$172 ) begin
-      \$284  = fifo_in;
+      \$294  = fifo_in;
     end
     if (rst) begin
-      \$284  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$294  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$285  = fifo2;
+    \$295  = fifo6;
     if (\$173 ) begin
-      \$285  = fifo_in;
+      \$295  = fifo_in;
     end
     if (rst) begin
-      \$285  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$295  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$286  = fifo3;
+    \$296  = fifo7;
     if (\$174 ) begin
-      \$286  = fifo_in;
+      \$296  = fifo_in;
     end
     if (rst) begin
-      \$286  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$296  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$287  = fifo_wr;
+    \$297  = fifo_wr;
     if (rd2[0]) begin
-      \$287  = { fifo_wr[2:0], fifo_wr[3] };
+      \$297  = { fifo_wr[6:0], fifo_wr[7] };
     end
     if (rst) begin
-      \$287  = 4'h1;
+      \$297  = 8'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$288  = fifo_rd;
+    \$298  = fifo_rd;
     if (accept) begin
-      \$288  = \$177 [1:0];
+      \$298  = \$177 [2:0];
     end
     if (rst) begin
-      \$288  = 2'h0;
+      \$298  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$289  = \$179 [2:0];
+    \$299  = \$179 [3:0];
     if (rst) begin
-      \$289  = 3'h0;
+      \$299  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$290  = \$181 [2:0];
+    \$300  = \$181 [3:0];
     if (rst) begin
-      \$290  = 3'h4;
+      \$300  = 4'h8;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$291  = d_end_wr;
+    \$301  = d_end_wr;
     if (\$182 ) begin
-      \$291  = \$185 [1:0];
+      \$301  = \$185 [1:0];
     end
     if (rst) begin
-      \$291  = 2'h0;
+      \$301  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$292  = d_job_end;
+    \$302  = d_job_end;
     if (\$182 ) begin
       if (\$186 ) begin
-        \$292 [0] = fifo_head[834];
+        \$302 [0] = fifo_head[834];
       end
       if (\$187 ) begin
-        \$292 [1] = fifo_head[834];
+        \$302 [1] = fifo_head[834];
       end
       if (\$188 ) begin
-        \$292 [2] = fifo_head[834];
+        \$302 [2] = fifo_head[834];
       end
     end
     if (rst) begin
-      \$292  = 3'h0;
+      \$302  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$293  = d_end_rd;
+    \$303  = d_end_rd;
     if (d_take) begin
-      \$293  = \$191 [1:0];
+      \$303  = \$191 [1:0];
     end
     if (rst) begin
-      \$293  = 2'h0;
+      \$303  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$294  = \$194 [7:0];
+    \$304  = \$194 [7:0];
     if (rst) begin
-      \$294  = 8'h00;
+      \$304  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$197 ) begin
-      \$295  = cause_events;
+      \$305  = cause_events;
     end else begin
-      \$295  = \$198 ;
+      \$305  = \$198 ;
     end
     if (rst) begin
-      \$295  = 8'h00;
+      \$305  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = done;
+    \$306  = done;
     if (\$199 ) begin
-      \$296  = 1'h0;
+      \$306  = 1'h0;
     end else if (finish) begin
-      \$296  = 1'h1;
+      \$306  = 1'h1;
     end
     if (rst) begin
-      \$296  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = value_error;
-    if (\value_error$202 ) begin
-      \$297  = 1'h1;
+    \$307  = value_error;
+    if (\value_error$215 ) begin
+      \$307  = 1'h1;
     end
     if (\$200 ) begin
-      \$297  = 1'h0;
+      \$307  = 1'h0;
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$298  = 64'h0000000000000000;
+      \$308  = 64'h0000000000000000;
     end else begin
-      \$298  = \$201 [63:0];
+      \$308  = \$201 [63:0];
     end
     if (rst) begin
-      \$298  = 64'h0000000000000000;
+      \$308  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = cnt_busy_cycles;
+    \$309  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$299  = 64'h0000000000000000;
+      \$309  = 64'h0000000000000000;
     end else begin
       if (busy) begin
-        \$299  = \$202 [63:0];
+        \$309  = \$202 [63:0];
       end
     end
     if (rst) begin
-      \$299  = 64'h0000000000000000;
+      \$309  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = cnt_stall_in;
+    \$310  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$300  = 64'h0000000000000000;
+      \$310  = 64'h0000000000000000;
     end else begin
       if (\$207 ) begin
-        \$300  = \$208 [63:0];
+        \$310  = \$208 [63:0];
       end
     end
     if (rst) begin
-      \$300  = 64'h0000000000000000;
+      \$310  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = cnt_stall_out;
+    \$311  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$301  = 64'h0000000000000000;
+      \$311  = 64'h0000000000000000;
     end else begin
       if (stall_out) begin
-        \$301  = \$203 [63:0];
+        \$311  = \$203 [63:0];
       end
     end
     if (rst) begin
-      \$301  = 64'h0000000000000000;
+      \$311  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = cnt_tile_ops;
+    \$312  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$302  = 64'h0000000000000000;
+      \$312  = 64'h0000000000000000;
     end else begin
       if (accept) begin
-        \$302  = \$209 [63:0];
+        \$312  = \$209 [63:0];
       end
     end
     if (rst) begin
-      \$302  = 64'h0000000000000000;
+      \$312  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = cnt_macs;
+    \$313  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$303  = 64'h0000000000000000;
+      \$313  = 64'h0000000000000000;
     end else begin
       if (accept) begin
-        \$303  = \$211 [63:0];
+        \$313  = \$211 [63:0];
       end
     end
     if (rst) begin
-      \$303  = 64'h0000000000000000;
+      \$313  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = cnt_d_tiles;
+    \$314  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$304  = 64'h0000000000000000;
+      \$314  = 64'h0000000000000000;
     end else begin
       if (d_take) begin
-        \$304  = \$212 [63:0];
+        \$314  = \$212 [63:0];
       end
     end
     if (rst) begin
-      \$304  = 64'h0000000000000000;
+      \$314  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$305  = 64'h0000000000000000;
+      \$315  = 64'h0000000000000000;
     end else begin
-      \$305  = \$215 [63:0];
+      \$315  = \$215 [63:0];
     end
     if (rst) begin
-      \$305  = 64'h0000000000000000;
+      \$315  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6579,15 +7287,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign q_tw_group = group_tiles;
   assign k_tiles = q_kt;
   assign q_tw_a_need = { 1'h0, \$24  };
-  assign r_addr = seq_a_addr[8:0];
-  assign \r_addr$75  = seq_b_addr[8:0];
+  assign blk_addr = tw_t_addr[7:0];
+  assign a = { 1'h0, blk_data };
+  assign b = { 1'h0, addr1[22:7] };
+  assign r_addr = addr4[31:23];
+  assign \r_addr$77  = addr4[65:57];
   assign b__payload = fifo_head[831:320];
   assign op_dense = fifo_head[835];
   assign op_job_last = fifo_head[834];
   assign op_last = fifo_head[833];
-  assign \d__valid$103  = d__valid;
-  assign \d__ready$105  = d__ready;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$59 , done, busy };
+  assign \d__valid$108  = d__valid;
+  assign \d__ready$110  = d__ready;
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$57 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -6595,17 +7306,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$131  = cnt_cycles;
-  assign \cnt_busy_cycles$133  = cnt_busy_cycles;
-  assign \cnt_stall_in$135  = cnt_stall_in;
-  assign \cnt_stall_out$137  = cnt_stall_out;
-  assign \cnt_tile_ops$139  = cnt_tile_ops;
-  assign \cnt_macs$141  = cnt_macs;
-  assign \cnt_d_tiles$143  = cnt_d_tiles;
-  assign \cnt_jobs$145  = cnt_jobs;
-  assign \busy$146  = busy;
-  assign \done$147  = done;
-  assign \cause$148  = cause;
+  assign \cnt_cycles$136  = cnt_cycles;
+  assign \cnt_busy_cycles$138  = cnt_busy_cycles;
+  assign \cnt_stall_in$140  = cnt_stall_in;
+  assign \cnt_stall_out$142  = cnt_stall_out;
+  assign \cnt_tile_ops$144  = cnt_tile_ops;
+  assign \cnt_macs$146  = cnt_macs;
+  assign \cnt_d_tiles$148  = cnt_d_tiles;
+  assign \cnt_jobs$150  = cnt_jobs;
+  assign \busy$151  = busy;
+  assign \done$152  = done;
+  assign \cause$153  = cause;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -6614,18 +7325,31 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \ld_t__payload.entry  = 17'h00000;
   assign \ld_t__payload.entry.block  = 16'h0000;
   assign \ld_t__payload.entry.last  = 1'h0;
-  assign \rd_addr[0]  = rd_addr[7:0];
-  assign \rd_addr[1]  = rd_addr[15:8];
-  assign \rd_addr[2]  = rd_addr[23:16];
-  assign \rd_data[0]  = rd_data[16:0];
-  assign \rd_data[0].block  = rd_data[15:0];
-  assign \rd_data[0].last  = rd_data[16];
-  assign \rd_data[1]  = rd_data[33:17];
-  assign \rd_data[1].block  = rd_data[32:17];
-  assign \rd_data[1].last  = rd_data[33];
-  assign \rd_data[2]  = rd_data[50:34];
-  assign \rd_data[2].block  = rd_data[49:34];
-  assign \rd_data[2].last  = rd_data[50];
+  assign \last_addr[0]  = last_addr[7:0];
+  assign \last_addr[1]  = last_addr[15:8];
+  assign \last_addr[2]  = last_addr[23:16];
+  assign \addr1.flags  = addr1[5:0];
+  assign \addr1.flags.valid  = addr1[0];
+  assign \addr1.flags.first  = addr1[1];
+  assign \addr1.flags.last  = addr1[2];
+  assign \addr1.flags.job_last  = addr1[3];
+  assign \addr1.flags.half  = addr1[4];
+  assign \addr1.flags.dense  = addr1[5];
+  assign \addr1.tw  = addr1[6];
+  assign \addr1.n_t  = addr1[22:7];
+  assign \addr1.a_addr  = addr1[56:23];
+  assign \addr1.b_addr  = addr1[90:57];
+  assign \addr4.flags  = addr4[5:0];
+  assign \addr4.flags.valid  = addr4[0];
+  assign \addr4.flags.first  = addr4[1];
+  assign \addr4.flags.last  = addr4[2];
+  assign \addr4.flags.job_last  = addr4[3];
+  assign \addr4.flags.half  = addr4[4];
+  assign \addr4.flags.dense  = addr4[5];
+  assign \addr4.tw  = addr4[6];
+  assign \addr4.n_t  = addr4[22:7];
+  assign \addr4.a_addr  = addr4[56:23];
+  assign \addr4.b_addr  = addr4[90:57];
   assign \b_half[0]  = b_half[31:0];
   assign \b_half[0][0]  = b_half[7:0];
   assign \b_half[0][1]  = b_half[15:8];
@@ -7598,6 +8322,514 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \fifo3.last  = fifo3[833];
   assign \fifo3.job_last  = fifo3[834];
   assign \fifo3.dense  = fifo3[835];
+  assign \fifo4.values  = fifo4[255:0];
+  assign \fifo4.values[0]  = fifo4[63:0];
+  assign \fifo4.values[0][0]  = fifo4[7:0];
+  assign \fifo4.values[0][1]  = fifo4[15:8];
+  assign \fifo4.values[0][2]  = fifo4[23:16];
+  assign \fifo4.values[0][3]  = fifo4[31:24];
+  assign \fifo4.values[0][4]  = fifo4[39:32];
+  assign \fifo4.values[0][5]  = fifo4[47:40];
+  assign \fifo4.values[0][6]  = fifo4[55:48];
+  assign \fifo4.values[0][7]  = fifo4[63:56];
+  assign \fifo4.values[1]  = fifo4[127:64];
+  assign \fifo4.values[1][0]  = fifo4[71:64];
+  assign \fifo4.values[1][1]  = fifo4[79:72];
+  assign \fifo4.values[1][2]  = fifo4[87:80];
+  assign \fifo4.values[1][3]  = fifo4[95:88];
+  assign \fifo4.values[1][4]  = fifo4[103:96];
+  assign \fifo4.values[1][5]  = fifo4[111:104];
+  assign \fifo4.values[1][6]  = fifo4[119:112];
+  assign \fifo4.values[1][7]  = fifo4[127:120];
+  assign \fifo4.values[2]  = fifo4[191:128];
+  assign \fifo4.values[2][0]  = fifo4[135:128];
+  assign \fifo4.values[2][1]  = fifo4[143:136];
+  assign \fifo4.values[2][2]  = fifo4[151:144];
+  assign \fifo4.values[2][3]  = fifo4[159:152];
+  assign \fifo4.values[2][4]  = fifo4[167:160];
+  assign \fifo4.values[2][5]  = fifo4[175:168];
+  assign \fifo4.values[2][6]  = fifo4[183:176];
+  assign \fifo4.values[2][7]  = fifo4[191:184];
+  assign \fifo4.values[3]  = fifo4[255:192];
+  assign \fifo4.values[3][0]  = fifo4[199:192];
+  assign \fifo4.values[3][1]  = fifo4[207:200];
+  assign \fifo4.values[3][2]  = fifo4[215:208];
+  assign \fifo4.values[3][3]  = fifo4[223:216];
+  assign \fifo4.values[3][4]  = fifo4[231:224];
+  assign \fifo4.values[3][5]  = fifo4[239:232];
+  assign \fifo4.values[3][6]  = fifo4[247:240];
+  assign \fifo4.values[3][7]  = fifo4[255:248];
+  assign \fifo4.meta  = fifo4[319:256];
+  assign \fifo4.meta[0]  = fifo4[271:256];
+  assign \fifo4.meta[1]  = fifo4[287:272];
+  assign \fifo4.meta[2]  = fifo4[303:288];
+  assign \fifo4.meta[3]  = fifo4[319:304];
+  assign \fifo4.b  = fifo4[831:320];
+  assign \fifo4.b[0]  = fifo4[351:320];
+  assign \fifo4.b[0][0]  = fifo4[327:320];
+  assign \fifo4.b[0][1]  = fifo4[335:328];
+  assign \fifo4.b[0][2]  = fifo4[343:336];
+  assign \fifo4.b[0][3]  = fifo4[351:344];
+  assign \fifo4.b[1]  = fifo4[383:352];
+  assign \fifo4.b[1][0]  = fifo4[359:352];
+  assign \fifo4.b[1][1]  = fifo4[367:360];
+  assign \fifo4.b[1][2]  = fifo4[375:368];
+  assign \fifo4.b[1][3]  = fifo4[383:376];
+  assign \fifo4.b[2]  = fifo4[415:384];
+  assign \fifo4.b[2][0]  = fifo4[391:384];
+  assign \fifo4.b[2][1]  = fifo4[399:392];
+  assign \fifo4.b[2][2]  = fifo4[407:400];
+  assign \fifo4.b[2][3]  = fifo4[415:408];
+  assign \fifo4.b[3]  = fifo4[447:416];
+  assign \fifo4.b[3][0]  = fifo4[423:416];
+  assign \fifo4.b[3][1]  = fifo4[431:424];
+  assign \fifo4.b[3][2]  = fifo4[439:432];
+  assign \fifo4.b[3][3]  = fifo4[447:440];
+  assign \fifo4.b[4]  = fifo4[479:448];
+  assign \fifo4.b[4][0]  = fifo4[455:448];
+  assign \fifo4.b[4][1]  = fifo4[463:456];
+  assign \fifo4.b[4][2]  = fifo4[471:464];
+  assign \fifo4.b[4][3]  = fifo4[479:472];
+  assign \fifo4.b[5]  = fifo4[511:480];
+  assign \fifo4.b[5][0]  = fifo4[487:480];
+  assign \fifo4.b[5][1]  = fifo4[495:488];
+  assign \fifo4.b[5][2]  = fifo4[503:496];
+  assign \fifo4.b[5][3]  = fifo4[511:504];
+  assign \fifo4.b[6]  = fifo4[543:512];
+  assign \fifo4.b[6][0]  = fifo4[519:512];
+  assign \fifo4.b[6][1]  = fifo4[527:520];
+  assign \fifo4.b[6][2]  = fifo4[535:528];
+  assign \fifo4.b[6][3]  = fifo4[543:536];
+  assign \fifo4.b[7]  = fifo4[575:544];
+  assign \fifo4.b[7][0]  = fifo4[551:544];
+  assign \fifo4.b[7][1]  = fifo4[559:552];
+  assign \fifo4.b[7][2]  = fifo4[567:560];
+  assign \fifo4.b[7][3]  = fifo4[575:568];
+  assign \fifo4.b[8]  = fifo4[607:576];
+  assign \fifo4.b[8][0]  = fifo4[583:576];
+  assign \fifo4.b[8][1]  = fifo4[591:584];
+  assign \fifo4.b[8][2]  = fifo4[599:592];
+  assign \fifo4.b[8][3]  = fifo4[607:600];
+  assign \fifo4.b[9]  = fifo4[639:608];
+  assign \fifo4.b[9][0]  = fifo4[615:608];
+  assign \fifo4.b[9][1]  = fifo4[623:616];
+  assign \fifo4.b[9][2]  = fifo4[631:624];
+  assign \fifo4.b[9][3]  = fifo4[639:632];
+  assign \fifo4.b[10]  = fifo4[671:640];
+  assign \fifo4.b[10][0]  = fifo4[647:640];
+  assign \fifo4.b[10][1]  = fifo4[655:648];
+  assign \fifo4.b[10][2]  = fifo4[663:656];
+  assign \fifo4.b[10][3]  = fifo4[671:664];
+  assign \fifo4.b[11]  = fifo4[703:672];
+  assign \fifo4.b[11][0]  = fifo4[679:672];
+  assign \fifo4.b[11][1]  = fifo4[687:680];
+  assign \fifo4.b[11][2]  = fifo4[695:688];
+  assign \fifo4.b[11][3]  = fifo4[703:696];
+  assign \fifo4.b[12]  = fifo4[735:704];
+  assign \fifo4.b[12][0]  = fifo4[711:704];
+  assign \fifo4.b[12][1]  = fifo4[719:712];
+  assign \fifo4.b[12][2]  = fifo4[727:720];
+  assign \fifo4.b[12][3]  = fifo4[735:728];
+  assign \fifo4.b[13]  = fifo4[767:736];
+  assign \fifo4.b[13][0]  = fifo4[743:736];
+  assign \fifo4.b[13][1]  = fifo4[751:744];
+  assign \fifo4.b[13][2]  = fifo4[759:752];
+  assign \fifo4.b[13][3]  = fifo4[767:760];
+  assign \fifo4.b[14]  = fifo4[799:768];
+  assign \fifo4.b[14][0]  = fifo4[775:768];
+  assign \fifo4.b[14][1]  = fifo4[783:776];
+  assign \fifo4.b[14][2]  = fifo4[791:784];
+  assign \fifo4.b[14][3]  = fifo4[799:792];
+  assign \fifo4.b[15]  = fifo4[831:800];
+  assign \fifo4.b[15][0]  = fifo4[807:800];
+  assign \fifo4.b[15][1]  = fifo4[815:808];
+  assign \fifo4.b[15][2]  = fifo4[823:816];
+  assign \fifo4.b[15][3]  = fifo4[831:824];
+  assign \fifo4.first  = fifo4[832];
+  assign \fifo4.last  = fifo4[833];
+  assign \fifo4.job_last  = fifo4[834];
+  assign \fifo4.dense  = fifo4[835];
+  assign \fifo5.values  = fifo5[255:0];
+  assign \fifo5.values[0]  = fifo5[63:0];
+  assign \fifo5.values[0][0]  = fifo5[7:0];
+  assign \fifo5.values[0][1]  = fifo5[15:8];
+  assign \fifo5.values[0][2]  = fifo5[23:16];
+  assign \fifo5.values[0][3]  = fifo5[31:24];
+  assign \fifo5.values[0][4]  = fifo5[39:32];
+  assign \fifo5.values[0][5]  = fifo5[47:40];
+  assign \fifo5.values[0][6]  = fifo5[55:48];
+  assign \fifo5.values[0][7]  = fifo5[63:56];
+  assign \fifo5.values[1]  = fifo5[127:64];
+  assign \fifo5.values[1][0]  = fifo5[71:64];
+  assign \fifo5.values[1][1]  = fifo5[79:72];
+  assign \fifo5.values[1][2]  = fifo5[87:80];
+  assign \fifo5.values[1][3]  = fifo5[95:88];
+  assign \fifo5.values[1][4]  = fifo5[103:96];
+  assign \fifo5.values[1][5]  = fifo5[111:104];
+  assign \fifo5.values[1][6]  = fifo5[119:112];
+  assign \fifo5.values[1][7]  = fifo5[127:120];
+  assign \fifo5.values[2]  = fifo5[191:128];
+  assign \fifo5.values[2][0]  = fifo5[135:128];
+  assign \fifo5.values[2][1]  = fifo5[143:136];
+  assign \fifo5.values[2][2]  = fifo5[151:144];
+  assign \fifo5.values[2][3]  = fifo5[159:152];
+  assign \fifo5.values[2][4]  = fifo5[167:160];
+  assign \fifo5.values[2][5]  = fifo5[175:168];
+  assign \fifo5.values[2][6]  = fifo5[183:176];
+  assign \fifo5.values[2][7]  = fifo5[191:184];
+  assign \fifo5.values[3]  = fifo5[255:192];
+  assign \fifo5.values[3][0]  = fifo5[199:192];
+  assign \fifo5.values[3][1]  = fifo5[207:200];
+  assign \fifo5.values[3][2]  = fifo5[215:208];
+  assign \fifo5.values[3][3]  = fifo5[223:216];
+  assign \fifo5.values[3][4]  = fifo5[231:224];
+  assign \fifo5.values[3][5]  = fifo5[239:232];
+  assign \fifo5.values[3][6]  = fifo5[247:240];
+  assign \fifo5.values[3][7]  = fifo5[255:248];
+  assign \fifo5.meta  = fifo5[319:256];
+  assign \fifo5.meta[0]  = fifo5[271:256];
+  assign \fifo5.meta[1]  = fifo5[287:272];
+  assign \fifo5.meta[2]  = fifo5[303:288];
+  assign \fifo5.meta[3]  = fifo5[319:304];
+  assign \fifo5.b  = fifo5[831:320];
+  assign \fifo5.b[0]  = fifo5[351:320];
+  assign \fifo5.b[0][0]  = fifo5[327:320];
+  assign \fifo5.b[0][1]  = fifo5[335:328];
+  assign \fifo5.b[0][2]  = fifo5[343:336];
+  assign \fifo5.b[0][3]  = fifo5[351:344];
+  assign \fifo5.b[1]  = fifo5[383:352];
+  assign \fifo5.b[1][0]  = fifo5[359:352];
+  assign \fifo5.b[1][1]  = fifo5[367:360];
+  assign \fifo5.b[1][2]  = fifo5[375:368];
+  assign \fifo5.b[1][3]  = fifo5[383:376];
+  assign \fifo5.b[2]  = fifo5[415:384];
+  assign \fifo5.b[2][0]  = fifo5[391:384];
+  assign \fifo5.b[2][1]  = fifo5[399:392];
+  assign \fifo5.b[2][2]  = fifo5[407:400];
+  assign \fifo5.b[2][3]  = fifo5[415:408];
+  assign \fifo5.b[3]  = fifo5[447:416];
+  assign \fifo5.b[3][0]  = fifo5[423:416];
+  assign \fifo5.b[3][1]  = fifo5[431:424];
+  assign \fifo5.b[3][2]  = fifo5[439:432];
+  assign \fifo5.b[3][3]  = fifo5[447:440];
+  assign \fifo5.b[4]  = fifo5[479:448];
+  assign \fifo5.b[4][0]  = fifo5[455:448];
+  assign \fifo5.b[4][1]  = fifo5[463:456];
+  assign \fifo5.b[4][2]  = fifo5[471:464];
+  assign \fifo5.b[4][3]  = fifo5[479:472];
+  assign \fifo5.b[5]  = fifo5[511:480];
+  assign \fifo5.b[5][0]  = fifo5[487:480];
+  assign \fifo5.b[5][1]  = fifo5[495:488];
+  assign \fifo5.b[5][2]  = fifo5[503:496];
+  assign \fifo5.b[5][3]  = fifo5[511:504];
+  assign \fifo5.b[6]  = fifo5[543:512];
+  assign \fifo5.b[6][0]  = fifo5[519:512];
+  assign \fifo5.b[6][1]  = fifo5[527:520];
+  assign \fifo5.b[6][2]  = fifo5[535:528];
+  assign \fifo5.b[6][3]  = fifo5[543:536];
+  assign \fifo5.b[7]  = fifo5[575:544];
+  assign \fifo5.b[7][0]  = fifo5[551:544];
+  assign \fifo5.b[7][1]  = fifo5[559:552];
+  assign \fifo5.b[7][2]  = fifo5[567:560];
+  assign \fifo5.b[7][3]  = fifo5[575:568];
+  assign \fifo5.b[8]  = fifo5[607:576];
+  assign \fifo5.b[8][0]  = fifo5[583:576];
+  assign \fifo5.b[8][1]  = fifo5[591:584];
+  assign \fifo5.b[8][2]  = fifo5[599:592];
+  assign \fifo5.b[8][3]  = fifo5[607:600];
+  assign \fifo5.b[9]  = fifo5[639:608];
+  assign \fifo5.b[9][0]  = fifo5[615:608];
+  assign \fifo5.b[9][1]  = fifo5[623:616];
+  assign \fifo5.b[9][2]  = fifo5[631:624];
+  assign \fifo5.b[9][3]  = fifo5[639:632];
+  assign \fifo5.b[10]  = fifo5[671:640];
+  assign \fifo5.b[10][0]  = fifo5[647:640];
+  assign \fifo5.b[10][1]  = fifo5[655:648];
+  assign \fifo5.b[10][2]  = fifo5[663:656];
+  assign \fifo5.b[10][3]  = fifo5[671:664];
+  assign \fifo5.b[11]  = fifo5[703:672];
+  assign \fifo5.b[11][0]  = fifo5[679:672];
+  assign \fifo5.b[11][1]  = fifo5[687:680];
+  assign \fifo5.b[11][2]  = fifo5[695:688];
+  assign \fifo5.b[11][3]  = fifo5[703:696];
+  assign \fifo5.b[12]  = fifo5[735:704];
+  assign \fifo5.b[12][0]  = fifo5[711:704];
+  assign \fifo5.b[12][1]  = fifo5[719:712];
+  assign \fifo5.b[12][2]  = fifo5[727:720];
+  assign \fifo5.b[12][3]  = fifo5[735:728];
+  assign \fifo5.b[13]  = fifo5[767:736];
+  assign \fifo5.b[13][0]  = fifo5[743:736];
+  assign \fifo5.b[13][1]  = fifo5[751:744];
+  assign \fifo5.b[13][2]  = fifo5[759:752];
+  assign \fifo5.b[13][3]  = fifo5[767:760];
+  assign \fifo5.b[14]  = fifo5[799:768];
+  assign \fifo5.b[14][0]  = fifo5[775:768];
+  assign \fifo5.b[14][1]  = fifo5[783:776];
+  assign \fifo5.b[14][2]  = fifo5[791:784];
+  assign \fifo5.b[14][3]  = fifo5[799:792];
+  assign \fifo5.b[15]  = fifo5[831:800];
+  assign \fifo5.b[15][0]  = fifo5[807:800];
+  assign \fifo5.b[15][1]  = fifo5[815:808];
+  assign \fifo5.b[15][2]  = fifo5[823:816];
+  assign \fifo5.b[15][3]  = fifo5[831:824];
+  assign \fifo5.first  = fifo5[832];
+  assign \fifo5.last  = fifo5[833];
+  assign \fifo5.job_last  = fifo5[834];
+  assign \fifo5.dense  = fifo5[835];
+  assign \fifo6.values  = fifo6[255:0];
+  assign \fifo6.values[0]  = fifo6[63:0];
+  assign \fifo6.values[0][0]  = fifo6[7:0];
+  assign \fifo6.values[0][1]  = fifo6[15:8];
+  assign \fifo6.values[0][2]  = fifo6[23:16];
+  assign \fifo6.values[0][3]  = fifo6[31:24];
+  assign \fifo6.values[0][4]  = fifo6[39:32];
+  assign \fifo6.values[0][5]  = fifo6[47:40];
+  assign \fifo6.values[0][6]  = fifo6[55:48];
+  assign \fifo6.values[0][7]  = fifo6[63:56];
+  assign \fifo6.values[1]  = fifo6[127:64];
+  assign \fifo6.values[1][0]  = fifo6[71:64];
+  assign \fifo6.values[1][1]  = fifo6[79:72];
+  assign \fifo6.values[1][2]  = fifo6[87:80];
+  assign \fifo6.values[1][3]  = fifo6[95:88];
+  assign \fifo6.values[1][4]  = fifo6[103:96];
+  assign \fifo6.values[1][5]  = fifo6[111:104];
+  assign \fifo6.values[1][6]  = fifo6[119:112];
+  assign \fifo6.values[1][7]  = fifo6[127:120];
+  assign \fifo6.values[2]  = fifo6[191:128];
+  assign \fifo6.values[2][0]  = fifo6[135:128];
+  assign \fifo6.values[2][1]  = fifo6[143:136];
+  assign \fifo6.values[2][2]  = fifo6[151:144];
+  assign \fifo6.values[2][3]  = fifo6[159:152];
+  assign \fifo6.values[2][4]  = fifo6[167:160];
+  assign \fifo6.values[2][5]  = fifo6[175:168];
+  assign \fifo6.values[2][6]  = fifo6[183:176];
+  assign \fifo6.values[2][7]  = fifo6[191:184];
+  assign \fifo6.values[3]  = fifo6[255:192];
+  assign \fifo6.values[3][0]  = fifo6[199:192];
+  assign \fifo6.values[3][1]  = fifo6[207:200];
+  assign \fifo6.values[3][2]  = fifo6[215:208];
+  assign \fifo6.values[3][3]  = fifo6[223:216];
+  assign \fifo6.values[3][4]  = fifo6[231:224];
+  assign \fifo6.values[3][5]  = fifo6[239:232];
+  assign \fifo6.values[3][6]  = fifo6[247:240];
+  assign \fifo6.values[3][7]  = fifo6[255:248];
+  assign \fifo6.meta  = fifo6[319:256];
+  assign \fifo6.meta[0]  = fifo6[271:256];
+  assign \fifo6.meta[1]  = fifo6[287:272];
+  assign \fifo6.meta[2]  = fifo6[303:288];
+  assign \fifo6.meta[3]  = fifo6[319:304];
+  assign \fifo6.b  = fifo6[831:320];
+  assign \fifo6.b[0]  = fifo6[351:320];
+  assign \fifo6.b[0][0]  = fifo6[327:320];
+  assign \fifo6.b[0][1]  = fifo6[335:328];
+  assign \fifo6.b[0][2]  = fifo6[343:336];
+  assign \fifo6.b[0][3]  = fifo6[351:344];
+  assign \fifo6.b[1]  = fifo6[383:352];
+  assign \fifo6.b[1][0]  = fifo6[359:352];
+  assign \fifo6.b[1][1]  = fifo6[367:360];
+  assign \fifo6.b[1][2]  = fifo6[375:368];
+  assign \fifo6.b[1][3]  = fifo6[383:376];
+  assign \fifo6.b[2]  = fifo6[415:384];
+  assign \fifo6.b[2][0]  = fifo6[391:384];
+  assign \fifo6.b[2][1]  = fifo6[399:392];
+  assign \fifo6.b[2][2]  = fifo6[407:400];
+  assign \fifo6.b[2][3]  = fifo6[415:408];
+  assign \fifo6.b[3]  = fifo6[447:416];
+  assign \fifo6.b[3][0]  = fifo6[423:416];
+  assign \fifo6.b[3][1]  = fifo6[431:424];
+  assign \fifo6.b[3][2]  = fifo6[439:432];
+  assign \fifo6.b[3][3]  = fifo6[447:440];
+  assign \fifo6.b[4]  = fifo6[479:448];
+  assign \fifo6.b[4][0]  = fifo6[455:448];
+  assign \fifo6.b[4][1]  = fifo6[463:456];
+  assign \fifo6.b[4][2]  = fifo6[471:464];
+  assign \fifo6.b[4][3]  = fifo6[479:472];
+  assign \fifo6.b[5]  = fifo6[511:480];
+  assign \fifo6.b[5][0]  = fifo6[487:480];
+  assign \fifo6.b[5][1]  = fifo6[495:488];
+  assign \fifo6.b[5][2]  = fifo6[503:496];
+  assign \fifo6.b[5][3]  = fifo6[511:504];
+  assign \fifo6.b[6]  = fifo6[543:512];
+  assign \fifo6.b[6][0]  = fifo6[519:512];
+  assign \fifo6.b[6][1]  = fifo6[527:520];
+  assign \fifo6.b[6][2]  = fifo6[535:528];
+  assign \fifo6.b[6][3]  = fifo6[543:536];
+  assign \fifo6.b[7]  = fifo6[575:544];
+  assign \fifo6.b[7][0]  = fifo6[551:544];
+  assign \fifo6.b[7][1]  = fifo6[559:552];
+  assign \fifo6.b[7][2]  = fifo6[567:560];
+  assign \fifo6.b[7][3]  = fifo6[575:568];
+  assign \fifo6.b[8]  = fifo6[607:576];
+  assign \fifo6.b[8][0]  = fifo6[583:576];
+  assign \fifo6.b[8][1]  = fifo6[591:584];
+  assign \fifo6.b[8][2]  = fifo6[599:592];
+  assign \fifo6.b[8][3]  = fifo6[607:600];
+  assign \fifo6.b[9]  = fifo6[639:608];
+  assign \fifo6.b[9][0]  = fifo6[615:608];
+  assign \fifo6.b[9][1]  = fifo6[623:616];
+  assign \fifo6.b[9][2]  = fifo6[631:624];
+  assign \fifo6.b[9][3]  = fifo6[639:632];
+  assign \fifo6.b[10]  = fifo6[671:640];
+  assign \fifo6.b[10][0]  = fifo6[647:640];
+  assign \fifo6.b[10][1]  = fifo6[655:648];
+  assign \fifo6.b[10][2]  = fifo6[663:656];
+  assign \fifo6.b[10][3]  = fifo6[671:664];
+  assign \fifo6.b[11]  = fifo6[703:672];
+  assign \fifo6.b[11][0]  = fifo6[679:672];
+  assign \fifo6.b[11][1]  = fifo6[687:680];
+  assign \fifo6.b[11][2]  = fifo6[695:688];
+  assign \fifo6.b[11][3]  = fifo6[703:696];
+  assign \fifo6.b[12]  = fifo6[735:704];
+  assign \fifo6.b[12][0]  = fifo6[711:704];
+  assign \fifo6.b[12][1]  = fifo6[719:712];
+  assign \fifo6.b[12][2]  = fifo6[727:720];
+  assign \fifo6.b[12][3]  = fifo6[735:728];
+  assign \fifo6.b[13]  = fifo6[767:736];
+  assign \fifo6.b[13][0]  = fifo6[743:736];
+  assign \fifo6.b[13][1]  = fifo6[751:744];
+  assign \fifo6.b[13][2]  = fifo6[759:752];
+  assign \fifo6.b[13][3]  = fifo6[767:760];
+  assign \fifo6.b[14]  = fifo6[799:768];
+  assign \fifo6.b[14][0]  = fifo6[775:768];
+  assign \fifo6.b[14][1]  = fifo6[783:776];
+  assign \fifo6.b[14][2]  = fifo6[791:784];
+  assign \fifo6.b[14][3]  = fifo6[799:792];
+  assign \fifo6.b[15]  = fifo6[831:800];
+  assign \fifo6.b[15][0]  = fifo6[807:800];
+  assign \fifo6.b[15][1]  = fifo6[815:808];
+  assign \fifo6.b[15][2]  = fifo6[823:816];
+  assign \fifo6.b[15][3]  = fifo6[831:824];
+  assign \fifo6.first  = fifo6[832];
+  assign \fifo6.last  = fifo6[833];
+  assign \fifo6.job_last  = fifo6[834];
+  assign \fifo6.dense  = fifo6[835];
+  assign \fifo7.values  = fifo7[255:0];
+  assign \fifo7.values[0]  = fifo7[63:0];
+  assign \fifo7.values[0][0]  = fifo7[7:0];
+  assign \fifo7.values[0][1]  = fifo7[15:8];
+  assign \fifo7.values[0][2]  = fifo7[23:16];
+  assign \fifo7.values[0][3]  = fifo7[31:24];
+  assign \fifo7.values[0][4]  = fifo7[39:32];
+  assign \fifo7.values[0][5]  = fifo7[47:40];
+  assign \fifo7.values[0][6]  = fifo7[55:48];
+  assign \fifo7.values[0][7]  = fifo7[63:56];
+  assign \fifo7.values[1]  = fifo7[127:64];
+  assign \fifo7.values[1][0]  = fifo7[71:64];
+  assign \fifo7.values[1][1]  = fifo7[79:72];
+  assign \fifo7.values[1][2]  = fifo7[87:80];
+  assign \fifo7.values[1][3]  = fifo7[95:88];
+  assign \fifo7.values[1][4]  = fifo7[103:96];
+  assign \fifo7.values[1][5]  = fifo7[111:104];
+  assign \fifo7.values[1][6]  = fifo7[119:112];
+  assign \fifo7.values[1][7]  = fifo7[127:120];
+  assign \fifo7.values[2]  = fifo7[191:128];
+  assign \fifo7.values[2][0]  = fifo7[135:128];
+  assign \fifo7.values[2][1]  = fifo7[143:136];
+  assign \fifo7.values[2][2]  = fifo7[151:144];
+  assign \fifo7.values[2][3]  = fifo7[159:152];
+  assign \fifo7.values[2][4]  = fifo7[167:160];
+  assign \fifo7.values[2][5]  = fifo7[175:168];
+  assign \fifo7.values[2][6]  = fifo7[183:176];
+  assign \fifo7.values[2][7]  = fifo7[191:184];
+  assign \fifo7.values[3]  = fifo7[255:192];
+  assign \fifo7.values[3][0]  = fifo7[199:192];
+  assign \fifo7.values[3][1]  = fifo7[207:200];
+  assign \fifo7.values[3][2]  = fifo7[215:208];
+  assign \fifo7.values[3][3]  = fifo7[223:216];
+  assign \fifo7.values[3][4]  = fifo7[231:224];
+  assign \fifo7.values[3][5]  = fifo7[239:232];
+  assign \fifo7.values[3][6]  = fifo7[247:240];
+  assign \fifo7.values[3][7]  = fifo7[255:248];
+  assign \fifo7.meta  = fifo7[319:256];
+  assign \fifo7.meta[0]  = fifo7[271:256];
+  assign \fifo7.meta[1]  = fifo7[287:272];
+  assign \fifo7.meta[2]  = fifo7[303:288];
+  assign \fifo7.meta[3]  = fifo7[319:304];
+  assign \fifo7.b  = fifo7[831:320];
+  assign \fifo7.b[0]  = fifo7[351:320];
+  assign \fifo7.b[0][0]  = fifo7[327:320];
+  assign \fifo7.b[0][1]  = fifo7[335:328];
+  assign \fifo7.b[0][2]  = fifo7[343:336];
+  assign \fifo7.b[0][3]  = fifo7[351:344];
+  assign \fifo7.b[1]  = fifo7[383:352];
+  assign \fifo7.b[1][0]  = fifo7[359:352];
+  assign \fifo7.b[1][1]  = fifo7[367:360];
+  assign \fifo7.b[1][2]  = fifo7[375:368];
+  assign \fifo7.b[1][3]  = fifo7[383:376];
+  assign \fifo7.b[2]  = fifo7[415:384];
+  assign \fifo7.b[2][0]  = fifo7[391:384];
+  assign \fifo7.b[2][1]  = fifo7[399:392];
+  assign \fifo7.b[2][2]  = fifo7[407:400];
+  assign \fifo7.b[2][3]  = fifo7[415:408];
+  assign \fifo7.b[3]  = fifo7[447:416];
+  assign \fifo7.b[3][0]  = fifo7[423:416];
+  assign \fifo7.b[3][1]  = fifo7[431:424];
+  assign \fifo7.b[3][2]  = fifo7[439:432];
+  assign \fifo7.b[3][3]  = fifo7[447:440];
+  assign \fifo7.b[4]  = fifo7[479:448];
+  assign \fifo7.b[4][0]  = fifo7[455:448];
+  assign \fifo7.b[4][1]  = fifo7[463:456];
+  assign \fifo7.b[4][2]  = fifo7[471:464];
+  assign \fifo7.b[4][3]  = fifo7[479:472];
+  assign \fifo7.b[5]  = fifo7[511:480];
+  assign \fifo7.b[5][0]  = fifo7[487:480];
+  assign \fifo7.b[5][1]  = fifo7[495:488];
+  assign \fifo7.b[5][2]  = fifo7[503:496];
+  assign \fifo7.b[5][3]  = fifo7[511:504];
+  assign \fifo7.b[6]  = fifo7[543:512];
+  assign \fifo7.b[6][0]  = fifo7[519:512];
+  assign \fifo7.b[6][1]  = fifo7[527:520];
+  assign \fifo7.b[6][2]  = fifo7[535:528];
+  assign \fifo7.b[6][3]  = fifo7[543:536];
+  assign \fifo7.b[7]  = fifo7[575:544];
+  assign \fifo7.b[7][0]  = fifo7[551:544];
+  assign \fifo7.b[7][1]  = fifo7[559:552];
+  assign \fifo7.b[7][2]  = fifo7[567:560];
+  assign \fifo7.b[7][3]  = fifo7[575:568];
+  assign \fifo7.b[8]  = fifo7[607:576];
+  assign \fifo7.b[8][0]  = fifo7[583:576];
+  assign \fifo7.b[8][1]  = fifo7[591:584];
+  assign \fifo7.b[8][2]  = fifo7[599:592];
+  assign \fifo7.b[8][3]  = fifo7[607:600];
+  assign \fifo7.b[9]  = fifo7[639:608];
+  assign \fifo7.b[9][0]  = fifo7[615:608];
+  assign \fifo7.b[9][1]  = fifo7[623:616];
+  assign \fifo7.b[9][2]  = fifo7[631:624];
+  assign \fifo7.b[9][3]  = fifo7[639:632];
+  assign \fifo7.b[10]  = fifo7[671:640];
+  assign \fifo7.b[10][0]  = fifo7[647:640];
+  assign \fifo7.b[10][1]  = fifo7[655:648];
+  assign \fifo7.b[10][2]  = fifo7[663:656];
+  assign \fifo7.b[10][3]  = fifo7[671:664];
+  assign \fifo7.b[11]  = fifo7[703:672];
+  assign \fifo7.b[11][0]  = fifo7[679:672];
+  assign \fifo7.b[11][1]  = fifo7[687:680];
+  assign \fifo7.b[11][2]  = fifo7[695:688];
+  assign \fifo7.b[11][3]  = fifo7[703:696];
+  assign \fifo7.b[12]  = fifo7[735:704];
+  assign \fifo7.b[12][0]  = fifo7[711:704];
+  assign \fifo7.b[12][1]  = fifo7[719:712];
+  assign \fifo7.b[12][2]  = fifo7[727:720];
+  assign \fifo7.b[12][3]  = fifo7[735:728];
+  assign \fifo7.b[13]  = fifo7[767:736];
+  assign \fifo7.b[13][0]  = fifo7[743:736];
+  assign \fifo7.b[13][1]  = fifo7[751:744];
+  assign \fifo7.b[13][2]  = fifo7[759:752];
+  assign \fifo7.b[13][3]  = fifo7[767:760];
+  assign \fifo7.b[14]  = fifo7[799:768];
+  assign \fifo7.b[14][0]  = fifo7[775:768];
+  assign \fifo7.b[14][1]  = fifo7[783:776];
+  assign \fifo7.b[14][2]  = fifo7[791:784];
+  assign \fifo7.b[14][3]  = fifo7[799:792];
+  assign \fifo7.b[15]  = fifo7[831:800];
+  assign \fifo7.b[15][0]  = fifo7[807:800];
+  assign \fifo7.b[15][1]  = fifo7[815:808];
+  assign \fifo7.b[15][2]  = fifo7[823:816];
+  assign \fifo7.b[15][3]  = fifo7[831:824];
+  assign \fifo7.first  = fifo7[832];
+  assign \fifo7.last  = fifo7[833];
+  assign \fifo7.job_last  = fifo7[834];
+  assign \fifo7.dense  = fifo7[835];
   assign \a__payload.values  = a__payload[255:0];
   assign \a__payload.values[0]  = a__payload[63:0];
   assign \a__payload.values[0][0]  = a__payload[7:0];
@@ -7745,28 +8977,28 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
   assign \d__payload.last  = d__payload[513];
-  assign \d__payload$107.data  = \d__payload$107 [511:0];
-  assign \d__payload$107.data[0]  = \d__payload$107 [127:0];
-  assign \d__payload$107.data[0][0]  = \d__payload$107 [31:0];
-  assign \d__payload$107.data[0][1]  = \d__payload$107 [63:32];
-  assign \d__payload$107.data[0][2]  = \d__payload$107 [95:64];
-  assign \d__payload$107.data[0][3]  = \d__payload$107 [127:96];
-  assign \d__payload$107.data[1]  = \d__payload$107 [255:128];
-  assign \d__payload$107.data[1][0]  = \d__payload$107 [159:128];
-  assign \d__payload$107.data[1][1]  = \d__payload$107 [191:160];
-  assign \d__payload$107.data[1][2]  = \d__payload$107 [223:192];
-  assign \d__payload$107.data[1][3]  = \d__payload$107 [255:224];
-  assign \d__payload$107.data[2]  = \d__payload$107 [383:256];
-  assign \d__payload$107.data[2][0]  = \d__payload$107 [287:256];
-  assign \d__payload$107.data[2][1]  = \d__payload$107 [319:288];
-  assign \d__payload$107.data[2][2]  = \d__payload$107 [351:320];
-  assign \d__payload$107.data[2][3]  = \d__payload$107 [383:352];
-  assign \d__payload$107.data[3]  = \d__payload$107 [511:384];
-  assign \d__payload$107.data[3][0]  = \d__payload$107 [415:384];
-  assign \d__payload$107.data[3][1]  = \d__payload$107 [447:416];
-  assign \d__payload$107.data[3][2]  = \d__payload$107 [479:448];
-  assign \d__payload$107.data[3][3]  = \d__payload$107 [511:480];
-  assign \d__payload$107.error  = \d__payload$107 [512];
+  assign \d__payload$112.data  = \d__payload$112 [511:0];
+  assign \d__payload$112.data[0]  = \d__payload$112 [127:0];
+  assign \d__payload$112.data[0][0]  = \d__payload$112 [31:0];
+  assign \d__payload$112.data[0][1]  = \d__payload$112 [63:32];
+  assign \d__payload$112.data[0][2]  = \d__payload$112 [95:64];
+  assign \d__payload$112.data[0][3]  = \d__payload$112 [127:96];
+  assign \d__payload$112.data[1]  = \d__payload$112 [255:128];
+  assign \d__payload$112.data[1][0]  = \d__payload$112 [159:128];
+  assign \d__payload$112.data[1][1]  = \d__payload$112 [191:160];
+  assign \d__payload$112.data[1][2]  = \d__payload$112 [223:192];
+  assign \d__payload$112.data[1][3]  = \d__payload$112 [255:224];
+  assign \d__payload$112.data[2]  = \d__payload$112 [383:256];
+  assign \d__payload$112.data[2][0]  = \d__payload$112 [287:256];
+  assign \d__payload$112.data[2][1]  = \d__payload$112 [319:288];
+  assign \d__payload$112.data[2][2]  = \d__payload$112 [351:320];
+  assign \d__payload$112.data[2][3]  = \d__payload$112 [383:352];
+  assign \d__payload$112.data[3]  = \d__payload$112 [511:384];
+  assign \d__payload$112.data[3][0]  = \d__payload$112 [415:384];
+  assign \d__payload$112.data[3][1]  = \d__payload$112 [447:416];
+  assign \d__payload$112.data[3][2]  = \d__payload$112 [479:448];
+  assign \d__payload$112.data[3][3]  = \d__payload$112 [511:480];
+  assign \d__payload$112.error  = \d__payload$112 [512];
   assign \ld_a__payload.addr  = ld_a__payload[8:0];
   assign \ld_a__payload.word  = ld_a__payload[328:9];
   assign \ld_a__payload.word.values  = ld_a__payload[264:9];
@@ -7893,15 +9125,37 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \ld_b__payload.word[15][1]  = ld_b__payload[504:497];
   assign \ld_b__payload.word[15][2]  = ld_b__payload[512:505];
   assign \ld_b__payload.word[15][3]  = ld_b__payload[520:513];
+  assign \addr2.flags  = addr2[5:0];
+  assign \addr2.flags.valid  = addr2[0];
+  assign \addr2.flags.first  = addr2[1];
+  assign \addr2.flags.last  = addr2[2];
+  assign \addr2.flags.job_last  = addr2[3];
+  assign \addr2.flags.half  = addr2[4];
+  assign \addr2.flags.dense  = addr2[5];
+  assign \addr2.tw  = addr2[6];
+  assign \addr2.n_t  = addr2[22:7];
+  assign \addr2.a_addr  = addr2[56:23];
+  assign \addr2.b_addr  = addr2[90:57];
+  assign \addr3.flags  = addr3[5:0];
+  assign \addr3.flags.valid  = addr3[0];
+  assign \addr3.flags.first  = addr3[1];
+  assign \addr3.flags.last  = addr3[2];
+  assign \addr3.flags.job_last  = addr3[3];
+  assign \addr3.flags.half  = addr3[4];
+  assign \addr3.flags.dense  = addr3[5];
+  assign \addr3.tw  = addr3[6];
+  assign \addr3.n_t  = addr3[22:7];
+  assign \addr3.a_addr  = addr3[56:23];
+  assign \addr3.b_addr  = addr3[90:57];
   assign \rd1.valid  = rd1[0];
   assign \rd1.first  = rd1[1];
   assign \rd1.last  = rd1[2];
   assign \rd1.job_last  = rd1[3];
   assign \rd1.half  = rd1[4];
   assign \rd1.dense  = rd1[5];
-  assign d__payload[513] = \$29 ;
-  assign d__payload[512] = \d__payload$107 [512];
-  assign d__payload[511:0] = \d__payload$107 [511:0];
+  assign d__payload[513] = \$27 ;
+  assign d__payload[512] = \d__payload$112 [512];
+  assign d__payload[511:0] = \d__payload$112 [511:0];
   assign a__payload[319:256] = fifo_head[319:256];
   assign a__payload[321] = fifo_head[833];
   assign a__payload[320] = fifo_head[832];
@@ -7912,7 +9166,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign fifo_in[833] = rd2[2];
   assign fifo_in[832] = rd2[1];
   assign fifo_in[831:320] = op_b;
-  assign fifo_in[255:0] = \r_data$82 [255:0];
+  assign fifo_in[255:0] = \r_data$83 [255:0];
   assign b_spread[447:416] = b_half[255:224];
   assign b_spread[415:384] = b_half[223:192];
   assign b_spread[319:288] = b_half[191:160];
@@ -7922,17 +9176,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign b_spread[63:32] = b_half[63:32];
   assign b_spread[31:0] = b_half[31:0];
   assign { b_spread[511:448], b_spread[383:320], b_spread[255:192], b_spread[127:64] } = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign rd_addr[23:16] = \$27 [7:0];
-  assign rd_addr[15:8] = \$26 [7:0];
-  assign rd_addr[7:0] = tw_t_addr[7:0];
+  assign last_addr[23:16] = \$26 [7:0];
+  assign last_addr[15:8] = tw_t_next[7:0];
+  assign last_addr[7:0] = tw_t_addr[7:0];
   assign ld__valid = 1'h0;
   assign \$22  = { a_rows, 1'h0 };
+  assign \$64  = { rw_k_tiles, 1'h0 };
   assign \$66  = { rw_k_tiles, 1'h0 };
-  assign \$68  = { rw_k_tiles, 1'h0 };
-  assign \$73  = { q_mul_a_x, 1'h0 };
-  assign \$74  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$75  = { q_mul_b_x, 1'h0 };
-  assign \$76  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$71  = { q_mul_a_x, 1'h0 };
+  assign \$72  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$73  = { q_mul_b_x, 1'h0 };
+  assign \$74  = { 1'h0, q_mul_b_y[16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14781,8 +16035,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4217$0 , \port$4359$0 , \port$4361$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4484$0 , \port$4486$0 , \port$4488$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4239$0 , \port$4401$0 , \port$4403$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4537$0 , \port$4539$0 , \port$4541$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14906,18 +16160,18 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   wire \port$217$0 ;
   input \port$248$0 ;
   wire \port$248$0 ;
-  input \port$4217$0 ;
-  wire \port$4217$0 ;
-  input [7:0] \port$4359$0 ;
-  wire [7:0] \port$4359$0 ;
-  input \port$4361$0 ;
-  wire \port$4361$0 ;
-  input [2:0] \port$4484$0 ;
-  wire [2:0] \port$4484$0 ;
-  input [15:0] \port$4486$0 ;
-  wire [15:0] \port$4486$0 ;
-  input [15:0] \port$4488$0 ;
-  wire [15:0] \port$4488$0 ;
+  input \port$4239$0 ;
+  wire \port$4239$0 ;
+  input [7:0] \port$4401$0 ;
+  wire [7:0] \port$4401$0 ;
+  input \port$4403$0 ;
+  wire \port$4403$0 ;
+  input [2:0] \port$4537$0 ;
+  wire [2:0] \port$4537$0 ;
+  input [15:0] \port$4539$0 ;
+  wire [15:0] \port$4539$0 ;
+  input [15:0] \port$4541$0 ;
+  wire [15:0] \port$4541$0 ;
   reg [7:0] rd_addr = 8'h00;
   reg rd_en = 1'h0;
   output [31:0] rdata;
@@ -15145,7 +16399,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
       8'h00:
           value = 32'd0;
       8'h01:
-          value = { 16'h0000, \port$4359$0 , 4'h0, \port$4217$0 , \port$248$0 , \port$4361$0 , \port$217$0  };
+          value = { 16'h0000, \port$4401$0 , 4'h0, \port$4239$0 , \port$248$0 , \port$4403$0 , \port$217$0  };
       8'h02:
           value = { 31'h00000000, rw_mode };
       8'h03:
@@ -15207,9 +16461,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
       8'h33:
           value = 32'd256;
       8'h34:
-          value = { 29'h00000000, \port$4484$0  };
+          value = { 29'h00000000, \port$4537$0  };
       8'h35:
-          value = { \port$4486$0 , \port$4488$0  };
+          value = { \port$4539$0 , \port$4541$0  };
       default:
           value = 32'd0;
     endcase
@@ -15408,14 +16662,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
       \$88  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4359$0 , 4'h0, \port$4217$0 , \port$248$0 , \port$4361$0 , \port$217$0  };
+  assign ro_status = { 16'h0000, \port$4401$0 , 4'h0, \port$4239$0 , \port$248$0 , \port$4403$0 , \port$217$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4484$0  };
-  assign ro_tw_err_at = { \port$4486$0 , \port$4488$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4537$0  };
+  assign ro_tw_err_at = { \port$4539$0 , \port$4541$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15439,43 +16693,64 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tiles$31 , \group_tiles$32 , base, rd_data, done, a_rows, error, err_group, err_entry, clk);
+module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_tiles, \k_tiles$42 , group_tiles, base, blk_rd__addr, last_data, done, a_rows, error, err_group, err_entry, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
+  wire [16:0] \$1 ;
   wire \$10 ;
-  wire \$11 ;
-  wire [17:0] \$12 ;
-  wire [32:0] \$13 ;
-  wire [16:0] \$14 ;
-  wire [16:0] \$15 ;
-  wire \$16 ;
+  wire [15:0] \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire [17:0] \$14 ;
+  wire \$15 ;
+  wire [32:0] \$16 ;
   wire [16:0] \$17 ;
-  reg \$18 ;
-  reg [16:0] \$19 ;
+  wire [17:0] \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [15:0] \$20 ;
-  reg [15:0] \$21 ;
-  reg [15:0] \$22 ;
-  reg [15:0] \$23 ;
-  reg [15:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [2:0] \$26 ;
-  reg [15:0] \$27 ;
+  wire [16:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
+  reg \$23 ;
+  reg [16:0] \$24 ;
+  reg \$25 ;
+  reg \$26 ;
+  reg \$27 ;
   reg [15:0] \$28 ;
-  reg \$29 ;
+  reg [15:0] \$29 ;
   wire \$3 ;
   reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg \$33 ;
+  reg [16:0] \$34 ;
+  reg [31:0] \$35 ;
+  reg [2:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg \$39 ;
   wire \$4 ;
+  reg [16:0] \$40 ;
+  reg [2:0] \$41 ;
+  reg \$42 ;
+  reg [15:0] \$43 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
+  reg [16:0] a1 = 17'h00000;
   output [31:0] a_rows;
   reg [31:0] a_rows = 32'd0;
-  reg [16:0] addr = 17'h00000;
   input [15:0] base;
   wire [15:0] base;
+  wire [7:0] blk_addr;
+  output [15:0] blk_data;
+  wire [15:0] blk_data;
+  input [7:0] blk_rd__addr;
+  wire [7:0] blk_rd__addr;
+  wire [16:0] blk_rd__data;
+  wire [15:0] \blk_rd__data.block ;
+  wire \blk_rd__data.last ;
   reg busy = 1'h0;
   input clk;
   wire clk;
@@ -15489,14 +16764,24 @@ module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tile
   output [2:0] error;
   reg [2:0] error = 3'h0;
   reg [2:0] fail;
+  reg [2:0] fail2 = 3'h0;
+  reg \final  = 1'h0;
   reg [15:0] group = 16'h0000;
-  reg [15:0] group_tiles = 16'h0000;
-  input [15:0] \group_tiles$32 ;
-  wire [15:0] \group_tiles$32 ;
-  wire [15:0] height;
+  input [15:0] group_tiles;
+  wire [15:0] group_tiles;
+  reg [15:0] \group_tiles$43  = 16'h0000;
+  reg [15:0] height = 16'h0000;
   reg [15:0] k_tiles = 16'h0000;
-  input [15:0] \k_tiles$31 ;
-  wire [15:0] \k_tiles$31 ;
+  input [15:0] \k_tiles$42 ;
+  wire [15:0] \k_tiles$42 ;
+  reg last2 = 1'h0;
+  input [23:0] last_addr;
+  wire [23:0] last_addr;
+  wire [7:0] \last_addr[0] ;
+  wire [7:0] \last_addr[1] ;
+  wire [7:0] \last_addr[2] ;
+  output [2:0] last_data;
+  wire [2:0] last_data;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
   wire [16:0] \ld__payload.entry ;
@@ -15506,36 +16791,17 @@ module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tile
   wire ld__valid;
   input [15:0] m_tiles;
   wire [15:0] m_tiles;
+  reg new1 = 1'h0;
   wire [7:0] port__addr;
-  wire [7:0] \port__addr$4 ;
-  wire [7:0] \port__addr$6 ;
-  wire [16:0] port__data;
-  wire [16:0] \port__data$5 ;
-  wire [15:0] \port__data$5.block ;
-  wire \port__data$5.last ;
-  wire [16:0] \port__data$7 ;
-  wire [15:0] \port__data$7.block ;
-  wire \port__data$7.last ;
-  wire [15:0] \port__data.block ;
-  wire \port__data.last ;
-  reg [15:0] prev = 16'h0000;
-  input [23:0] rd_addr;
-  wire [23:0] rd_addr;
-  wire [7:0] \rd_addr[0] ;
-  wire [7:0] \rd_addr[1] ;
-  wire [7:0] \rd_addr[2] ;
-  output [50:0] rd_data;
-  wire [50:0] rd_data;
-  wire [16:0] \rd_data[0] ;
-  wire [15:0] \rd_data[0].block ;
-  wire \rd_data[0].last ;
-  wire [16:0] \rd_data[1] ;
-  wire [15:0] \rd_data[1].block ;
-  wire \rd_data[1].last ;
-  wire [16:0] \rd_data[2] ;
-  wire [15:0] \rd_data[2].block ;
-  wire \rd_data[2].last ;
-  reg [15:0] rows_left = 16'h0000;
+  wire [7:0] \port__addr$13 ;
+  wire [7:0] \port__addr$15 ;
+  wire port__data;
+  wire \port__data$14 ;
+  wire \port__data$16 ;
+  reg [15:0] prev1 = 16'h0000;
+  reg [16:0] raddr = 17'h00000;
+  reg [16:0] rest;
+  reg [16:0] rows_after = 17'h00000;
   input rst;
   wire rst;
   wire [7:0] scan_rd__addr;
@@ -15544,12 +16810,283 @@ module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tile
   wire \scan_rd__data.last ;
   input start;
   wire start;
+  reg v1 = 1'h0;
+  reg v2 = 1'h0;
   wire [7:0] wr__addr;
+  wire [7:0] \wr__addr$5 ;
   wire [16:0] wr__data;
+  wire \wr__data$6 ;
   wire [15:0] \wr__data.block ;
   wire \wr__data.last ;
   input wr__en;
   wire wr__en;
+  wire \wr__en$7 ;
+  reg [0:0] lasts [255:0];
+  initial begin
+    lasts[0] = 1'h0;
+    lasts[1] = 1'h0;
+    lasts[2] = 1'h0;
+    lasts[3] = 1'h0;
+    lasts[4] = 1'h0;
+    lasts[5] = 1'h0;
+    lasts[6] = 1'h0;
+    lasts[7] = 1'h0;
+    lasts[8] = 1'h0;
+    lasts[9] = 1'h0;
+    lasts[10] = 1'h0;
+    lasts[11] = 1'h0;
+    lasts[12] = 1'h0;
+    lasts[13] = 1'h0;
+    lasts[14] = 1'h0;
+    lasts[15] = 1'h0;
+    lasts[16] = 1'h0;
+    lasts[17] = 1'h0;
+    lasts[18] = 1'h0;
+    lasts[19] = 1'h0;
+    lasts[20] = 1'h0;
+    lasts[21] = 1'h0;
+    lasts[22] = 1'h0;
+    lasts[23] = 1'h0;
+    lasts[24] = 1'h0;
+    lasts[25] = 1'h0;
+    lasts[26] = 1'h0;
+    lasts[27] = 1'h0;
+    lasts[28] = 1'h0;
+    lasts[29] = 1'h0;
+    lasts[30] = 1'h0;
+    lasts[31] = 1'h0;
+    lasts[32] = 1'h0;
+    lasts[33] = 1'h0;
+    lasts[34] = 1'h0;
+    lasts[35] = 1'h0;
+    lasts[36] = 1'h0;
+    lasts[37] = 1'h0;
+    lasts[38] = 1'h0;
+    lasts[39] = 1'h0;
+    lasts[40] = 1'h0;
+    lasts[41] = 1'h0;
+    lasts[42] = 1'h0;
+    lasts[43] = 1'h0;
+    lasts[44] = 1'h0;
+    lasts[45] = 1'h0;
+    lasts[46] = 1'h0;
+    lasts[47] = 1'h0;
+    lasts[48] = 1'h0;
+    lasts[49] = 1'h0;
+    lasts[50] = 1'h0;
+    lasts[51] = 1'h0;
+    lasts[52] = 1'h0;
+    lasts[53] = 1'h0;
+    lasts[54] = 1'h0;
+    lasts[55] = 1'h0;
+    lasts[56] = 1'h0;
+    lasts[57] = 1'h0;
+    lasts[58] = 1'h0;
+    lasts[59] = 1'h0;
+    lasts[60] = 1'h0;
+    lasts[61] = 1'h0;
+    lasts[62] = 1'h0;
+    lasts[63] = 1'h0;
+    lasts[64] = 1'h0;
+    lasts[65] = 1'h0;
+    lasts[66] = 1'h0;
+    lasts[67] = 1'h0;
+    lasts[68] = 1'h0;
+    lasts[69] = 1'h0;
+    lasts[70] = 1'h0;
+    lasts[71] = 1'h0;
+    lasts[72] = 1'h0;
+    lasts[73] = 1'h0;
+    lasts[74] = 1'h0;
+    lasts[75] = 1'h0;
+    lasts[76] = 1'h0;
+    lasts[77] = 1'h0;
+    lasts[78] = 1'h0;
+    lasts[79] = 1'h0;
+    lasts[80] = 1'h0;
+    lasts[81] = 1'h0;
+    lasts[82] = 1'h0;
+    lasts[83] = 1'h0;
+    lasts[84] = 1'h0;
+    lasts[85] = 1'h0;
+    lasts[86] = 1'h0;
+    lasts[87] = 1'h0;
+    lasts[88] = 1'h0;
+    lasts[89] = 1'h0;
+    lasts[90] = 1'h0;
+    lasts[91] = 1'h0;
+    lasts[92] = 1'h0;
+    lasts[93] = 1'h0;
+    lasts[94] = 1'h0;
+    lasts[95] = 1'h0;
+    lasts[96] = 1'h0;
+    lasts[97] = 1'h0;
+    lasts[98] = 1'h0;
+    lasts[99] = 1'h0;
+    lasts[100] = 1'h0;
+    lasts[101] = 1'h0;
+    lasts[102] = 1'h0;
+    lasts[103] = 1'h0;
+    lasts[104] = 1'h0;
+    lasts[105] = 1'h0;
+    lasts[106] = 1'h0;
+    lasts[107] = 1'h0;
+    lasts[108] = 1'h0;
+    lasts[109] = 1'h0;
+    lasts[110] = 1'h0;
+    lasts[111] = 1'h0;
+    lasts[112] = 1'h0;
+    lasts[113] = 1'h0;
+    lasts[114] = 1'h0;
+    lasts[115] = 1'h0;
+    lasts[116] = 1'h0;
+    lasts[117] = 1'h0;
+    lasts[118] = 1'h0;
+    lasts[119] = 1'h0;
+    lasts[120] = 1'h0;
+    lasts[121] = 1'h0;
+    lasts[122] = 1'h0;
+    lasts[123] = 1'h0;
+    lasts[124] = 1'h0;
+    lasts[125] = 1'h0;
+    lasts[126] = 1'h0;
+    lasts[127] = 1'h0;
+    lasts[128] = 1'h0;
+    lasts[129] = 1'h0;
+    lasts[130] = 1'h0;
+    lasts[131] = 1'h0;
+    lasts[132] = 1'h0;
+    lasts[133] = 1'h0;
+    lasts[134] = 1'h0;
+    lasts[135] = 1'h0;
+    lasts[136] = 1'h0;
+    lasts[137] = 1'h0;
+    lasts[138] = 1'h0;
+    lasts[139] = 1'h0;
+    lasts[140] = 1'h0;
+    lasts[141] = 1'h0;
+    lasts[142] = 1'h0;
+    lasts[143] = 1'h0;
+    lasts[144] = 1'h0;
+    lasts[145] = 1'h0;
+    lasts[146] = 1'h0;
+    lasts[147] = 1'h0;
+    lasts[148] = 1'h0;
+    lasts[149] = 1'h0;
+    lasts[150] = 1'h0;
+    lasts[151] = 1'h0;
+    lasts[152] = 1'h0;
+    lasts[153] = 1'h0;
+    lasts[154] = 1'h0;
+    lasts[155] = 1'h0;
+    lasts[156] = 1'h0;
+    lasts[157] = 1'h0;
+    lasts[158] = 1'h0;
+    lasts[159] = 1'h0;
+    lasts[160] = 1'h0;
+    lasts[161] = 1'h0;
+    lasts[162] = 1'h0;
+    lasts[163] = 1'h0;
+    lasts[164] = 1'h0;
+    lasts[165] = 1'h0;
+    lasts[166] = 1'h0;
+    lasts[167] = 1'h0;
+    lasts[168] = 1'h0;
+    lasts[169] = 1'h0;
+    lasts[170] = 1'h0;
+    lasts[171] = 1'h0;
+    lasts[172] = 1'h0;
+    lasts[173] = 1'h0;
+    lasts[174] = 1'h0;
+    lasts[175] = 1'h0;
+    lasts[176] = 1'h0;
+    lasts[177] = 1'h0;
+    lasts[178] = 1'h0;
+    lasts[179] = 1'h0;
+    lasts[180] = 1'h0;
+    lasts[181] = 1'h0;
+    lasts[182] = 1'h0;
+    lasts[183] = 1'h0;
+    lasts[184] = 1'h0;
+    lasts[185] = 1'h0;
+    lasts[186] = 1'h0;
+    lasts[187] = 1'h0;
+    lasts[188] = 1'h0;
+    lasts[189] = 1'h0;
+    lasts[190] = 1'h0;
+    lasts[191] = 1'h0;
+    lasts[192] = 1'h0;
+    lasts[193] = 1'h0;
+    lasts[194] = 1'h0;
+    lasts[195] = 1'h0;
+    lasts[196] = 1'h0;
+    lasts[197] = 1'h0;
+    lasts[198] = 1'h0;
+    lasts[199] = 1'h0;
+    lasts[200] = 1'h0;
+    lasts[201] = 1'h0;
+    lasts[202] = 1'h0;
+    lasts[203] = 1'h0;
+    lasts[204] = 1'h0;
+    lasts[205] = 1'h0;
+    lasts[206] = 1'h0;
+    lasts[207] = 1'h0;
+    lasts[208] = 1'h0;
+    lasts[209] = 1'h0;
+    lasts[210] = 1'h0;
+    lasts[211] = 1'h0;
+    lasts[212] = 1'h0;
+    lasts[213] = 1'h0;
+    lasts[214] = 1'h0;
+    lasts[215] = 1'h0;
+    lasts[216] = 1'h0;
+    lasts[217] = 1'h0;
+    lasts[218] = 1'h0;
+    lasts[219] = 1'h0;
+    lasts[220] = 1'h0;
+    lasts[221] = 1'h0;
+    lasts[222] = 1'h0;
+    lasts[223] = 1'h0;
+    lasts[224] = 1'h0;
+    lasts[225] = 1'h0;
+    lasts[226] = 1'h0;
+    lasts[227] = 1'h0;
+    lasts[228] = 1'h0;
+    lasts[229] = 1'h0;
+    lasts[230] = 1'h0;
+    lasts[231] = 1'h0;
+    lasts[232] = 1'h0;
+    lasts[233] = 1'h0;
+    lasts[234] = 1'h0;
+    lasts[235] = 1'h0;
+    lasts[236] = 1'h0;
+    lasts[237] = 1'h0;
+    lasts[238] = 1'h0;
+    lasts[239] = 1'h0;
+    lasts[240] = 1'h0;
+    lasts[241] = 1'h0;
+    lasts[242] = 1'h0;
+    lasts[243] = 1'h0;
+    lasts[244] = 1'h0;
+    lasts[245] = 1'h0;
+    lasts[246] = 1'h0;
+    lasts[247] = 1'h0;
+    lasts[248] = 1'h0;
+    lasts[249] = 1'h0;
+    lasts[250] = 1'h0;
+    lasts[251] = 1'h0;
+    lasts[252] = 1'h0;
+    lasts[253] = 1'h0;
+    lasts[254] = 1'h0;
+    lasts[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      lasts[8'h00] <= 1'h0;
+  end
+  assign \port__data$16  = lasts[last_addr[23:16]];
+  assign \port__data$14  = lasts[last_addr[15:8]];
+  assign port__data = lasts[last_addr[7:0]];
   reg [16:0] mem [255:0];
   initial begin
     mem[0] = 17'h00000;
@@ -15813,325 +17350,508 @@ module \axi_gemm.axi.engine.table (rst, wr__en, start, rd_addr, m_tiles, \k_tile
     if (wr__en)
       mem[8'h00] <= 17'h00000;
   end
-  assign \port__data$7  = mem[rd_addr[23:16]];
-  assign \port__data$5  = mem[rd_addr[15:8]];
-  assign port__data = mem[rd_addr[7:0]];
-  assign scan_rd__data = mem[addr[7:0]];
-  assign \$1  = rows_left < group_tiles;
-  assign height = \$1  ? rows_left : group_tiles;
-  assign \$2  = addr >= 9'h100;
+  reg [16:0] _0_;
+  reg [16:0] _1_;
+  always @(posedge clk) begin
+    _0_ <= mem[raddr[7:0]];
+    _1_ <= mem[blk_rd__addr];
+  end
+  assign scan_rd__data = _0_;
+  assign blk_rd__data = _1_;
+  always @(posedge clk)
+    rows_after <= \$34 ;
+  always @(posedge clk)
+    a_rows <= \$35 ;
+  always @(posedge clk)
+    error <= \$36 ;
+  always @(posedge clk)
+    err_group <= \$37 ;
+  always @(posedge clk)
+    err_entry <= \$38 ;
+  always @(posedge clk)
+    busy <= \$39 ;
+  always @(posedge clk)
+    a1 <= \$40 ;
+  always @(posedge clk)
+    fail2 <= \$41 ;
+  always @(posedge clk)
+    last2 <= \$42 ;
+  always @(posedge clk)
+    prev1 <= \$43 ;
+  assign \$1  = m_tiles - group_tiles;
+  assign \$2  = a1 >= 9'h100;
   assign \$3  = scan_rd__data[15:0] >= k_tiles;
-  assign \$4  = | entry;
-  assign \$5  = scan_rd__data[15:0] == prev;
+  assign \$4  = ~ new1;
+  assign \$5  = scan_rd__data[15:0] == prev1;
   assign \$6  = \$4  & \$5 ;
-  assign \$7  = | entry;
-  assign \$8  = scan_rd__data[15:0] < prev;
+  assign \$7  = ~ new1;
+  assign \$8  = scan_rd__data[15:0] < prev1;
   assign \$9  = \$7  & \$8 ;
-  assign \$10  = ! \group_tiles$32 ;
-  assign \$11  = | fail;
-  assign \$12  = addr + 1'h1;
-  assign \$13  = a_rows + height;
-  assign \$14  = group + 1'h1;
-  assign \$15  = rows_left - height;
-  assign \$16  = rows_left <= group_tiles;
-  assign \$17  = entry + 1'h1;
+  assign \$10  = m_tiles < group_tiles;
+  assign \$11  = \$10  ? m_tiles : group_tiles;
+  assign \$12  = m_tiles <= group_tiles;
+  assign \$13  = ! group_tiles;
+  assign \$14  = raddr + 1'h1;
+  assign \$15  = | fail2;
+  assign \$16  = a_rows + height;
+  assign \$17  = group + 1'h1;
+  assign \$18  = rows_after - \group_tiles$43 ;
+  assign \$19  = rows_after < \group_tiles$43 ;
+  assign \$20  = \$19  ? rows_after : { 1'h0, \group_tiles$43  };
+  assign \$21  = rows_after <= \group_tiles$43 ;
+  assign \$22  = entry + 1'h1;
   always @(posedge clk)
-    done <= \$18 ;
+    done <= \$23 ;
   always @(posedge clk)
-    addr <= \$19 ;
+    raddr <= \$24 ;
   always @(posedge clk)
-    group <= \$20 ;
+    v1 <= \$25 ;
   always @(posedge clk)
-    entry <= \$21 ;
+    v2 <= \$26 ;
   always @(posedge clk)
-    k_tiles <= \$22 ;
+    new1 <= \$27 ;
   always @(posedge clk)
-    group_tiles <= \$23 ;
+    group <= \$28 ;
   always @(posedge clk)
-    rows_left <= \$24 ;
+    entry <= \$29 ;
   always @(posedge clk)
-    a_rows <= \$25 ;
+    k_tiles <= \$30 ;
   always @(posedge clk)
-    error <= \$26 ;
+    \group_tiles$43  <= \$31 ;
   always @(posedge clk)
-    err_group <= \$27 ;
+    height <= \$32 ;
   always @(posedge clk)
-    err_entry <= \$28 ;
-  always @(posedge clk)
-    busy <= \$29 ;
-  always @(posedge clk)
-    prev <= \$30 ;
+    \final  <= \$33 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$34  = rows_after;
+    if (start) begin
+      \$34  = rest;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$34  = \$18 [16:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$34  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$35  = a_rows;
+    if (start) begin
+      \$35  = 32'd0;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          \$35  = \$16 [31:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$35  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$36  = error;
+    if (start) begin
+      \$36  = 3'h0;
+      if (\$13 ) begin
+        \$36  = 3'h5;
+      end
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$36  = fail2;
+        end
+      end
+    end
+    if (rst) begin
+      \$36  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$37  = err_group;
+    if (start) begin
+      \$37  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$37  = group;
+        end
+      end
+    end
+    if (rst) begin
+      \$37  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$38  = err_entry;
+    if (start) begin
+      \$38  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$38  = entry;
+        end
+      end
+    end
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$39  = busy;
+    if (start) begin
+      (* full_case = 32'd1 *)
+      if (\$13 ) begin
+      end else begin
+        \$39  = 1'h1;
+      end
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+          \$39  = 1'h0;
+        end else begin
+          if (last2) begin
+            if (\final ) begin
+              \$39  = 1'h0;
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$39  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$40  = a1;
+    if (start) begin
+    end else if (busy) begin
+      \$40  = raddr;
+    end
+    if (rst) begin
+      \$40  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$41  = fail2;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$41  = fail;
+      end
+    end
+    if (rst) begin
+      \$41  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$42  = last2;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$42  = scan_rd__data[16];
+      end
+    end
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$43  = prev1;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$43  = scan_rd__data[15:0];
+      end
+    end
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    rest = 17'h00000;
+    if (start) begin
+      rest = \$1 ;
+    end
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     fail = 3'h0;
     if (start) begin
     end else if (busy) begin
-      if (\$2 ) begin
-        fail = 3'h4;
-      end else if (\$3 ) begin
-        fail = 3'h1;
-      end else if (\$6 ) begin
-        fail = 3'h3;
-      end else if (\$9 ) begin
-        fail = 3'h2;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$18  = 1'h0;
-    if (start) begin
-      if (\$10 ) begin
-        \$18  = 1'h1;
-      end
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-        \$18  = 1'h1;
-      end else begin
-        if (scan_rd__data[16]) begin
-          if (\$16 ) begin
-            \$18  = 1'h1;
-          end
+      if (v1) begin
+        if (\$2 ) begin
+          fail = 3'h4;
+        end else if (\$3 ) begin
+          fail = 3'h1;
+        end else if (\$6 ) begin
+          fail = 3'h3;
+        end else if (\$9 ) begin
+          fail = 3'h2;
         end
       end
     end
-    if (rst) begin
-      \$18  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$19  = addr;
+    \$23  = 1'h0;
     if (start) begin
-      \$19  = { 1'h0, base };
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
-        \$19  = \$12 [16:0];
+      if (\$13 ) begin
+        \$23  = 1'h1;
       end
-    end
-    if (rst) begin
-      \$19  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$20  = group;
-    if (start) begin
-      \$20  = 16'h0000;
     end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
-        if (scan_rd__data[16]) begin
-          \$20  = \$14 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$20  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$21  = entry;
-    if (start) begin
-      \$21  = 16'h0000;
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
+      if (v2) begin
         (* full_case = 32'd1 *)
-        if (scan_rd__data[16]) begin
-          \$21  = 16'h0000;
+        if (\$15 ) begin
+          \$23  = 1'h1;
         end else begin
-          \$21  = \$17 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$21  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$22  = k_tiles;
-    if (start) begin
-      \$22  = \k_tiles$31 ;
-    end
-    if (rst) begin
-      \$22  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$23  = group_tiles;
-    if (start) begin
-      \$23  = \group_tiles$32 ;
-    end
-    if (rst) begin
-      \$23  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$24  = rows_left;
-    if (start) begin
-      \$24  = m_tiles;
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
-        if (scan_rd__data[16]) begin
-          \$24  = \$15 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$24  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$25  = a_rows;
-    if (start) begin
-      \$25  = 32'd0;
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
-        \$25  = \$13 [31:0];
-      end
-    end
-    if (rst) begin
-      \$25  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$26  = error;
-    if (start) begin
-      \$26  = 3'h0;
-      if (\$10 ) begin
-        \$26  = 3'h5;
-      end
-    end else if (busy) begin
-      if (\$11 ) begin
-        \$26  = fail;
-      end
-    end
-    if (rst) begin
-      \$26  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$27  = err_group;
-    if (start) begin
-      \$27  = 16'h0000;
-    end else if (busy) begin
-      if (\$11 ) begin
-        \$27  = group;
-      end
-    end
-    if (rst) begin
-      \$27  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$28  = err_entry;
-    if (start) begin
-      \$28  = 16'h0000;
-    end else if (busy) begin
-      if (\$11 ) begin
-        \$28  = entry;
-      end
-    end
-    if (rst) begin
-      \$28  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$29  = busy;
-    if (start) begin
-      (* full_case = 32'd1 *)
-      if (\$10 ) begin
-      end else begin
-        \$29  = 1'h1;
-      end
-    end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-        \$29  = 1'h0;
-      end else begin
-        if (scan_rd__data[16]) begin
-          if (\$16 ) begin
-            \$29  = 1'h0;
+          if (last2) begin
+            if (\final ) begin
+              \$23  = 1'h1;
+            end
           end
         end
       end
     end
     if (rst) begin
-      \$29  = 1'h0;
+      \$23  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$30  = prev;
+    \$24  = raddr;
     if (start) begin
+      \$24  = { 1'h0, base };
     end else if (busy) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else begin
-        \$30  = scan_rd__data[15:0];
+      \$24  = \$14 [16:0];
+    end
+    if (rst) begin
+      \$24  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$25  = v1;
+    if (start) begin
+      \$25  = 1'h0;
+    end else if (busy) begin
+      \$25  = 1'h1;
+    end
+    if (rst) begin
+      \$25  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$26  = v2;
+    if (start) begin
+      \$26  = 1'h0;
+    end else if (busy) begin
+      \$26  = v1;
+    end
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$27  = new1;
+    if (start) begin
+      \$27  = 1'h1;
+    end else if (busy) begin
+      if (v1) begin
+        \$27  = scan_rd__data[16];
       end
+    end
+    if (rst) begin
+      \$27  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$28  = group;
+    if (start) begin
+      \$28  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$28  = \$17 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$29  = entry;
+    if (start) begin
+      \$29  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (last2) begin
+            \$29  = 16'h0000;
+          end else begin
+            \$29  = \$22 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$29  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$30  = k_tiles;
+    if (start) begin
+      \$30  = \k_tiles$42 ;
     end
     if (rst) begin
       \$30  = 16'h0000;
     end
   end
-  assign port__addr = rd_addr[7:0];
-  assign \port__addr$4  = rd_addr[15:8];
-  assign \port__addr$6  = rd_addr[23:16];
-  assign ld__ready = 1'h1;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$31  = \group_tiles$43 ;
+    if (start) begin
+      \$31  = group_tiles;
+    end
+    if (rst) begin
+      \$31  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$32  = height;
+    if (start) begin
+      \$32  = \$11 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$32  = \$20 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$32  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$33  = \final ;
+    if (start) begin
+      \$33  = \$12 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$33  = \$21 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
   assign wr__addr = 8'h00;
   assign ld__payload = 25'h0000000;
   assign wr__data = 17'h00000;
   assign ld__valid = wr__en;
-  assign scan_rd__addr = addr[7:0];
-  assign \rd_addr[0]  = rd_addr[7:0];
-  assign \rd_addr[1]  = rd_addr[15:8];
-  assign \rd_addr[2]  = rd_addr[23:16];
-  assign \rd_data[0]  = rd_data[16:0];
-  assign \rd_data[0].block  = rd_data[15:0];
-  assign \rd_data[0].last  = rd_data[16];
-  assign \rd_data[1]  = rd_data[33:17];
-  assign \rd_data[1].block  = rd_data[32:17];
-  assign \rd_data[1].last  = rd_data[33];
-  assign \rd_data[2]  = rd_data[50:34];
-  assign \rd_data[2].block  = rd_data[49:34];
-  assign \rd_data[2].last  = rd_data[50];
-  assign \port__data.block  = port__data[15:0];
-  assign \port__data.last  = port__data[16];
-  assign \port__data$5.block  = \port__data$5 [15:0];
-  assign \port__data$5.last  = \port__data$5 [16];
-  assign \port__data$7.block  = \port__data$7 [15:0];
-  assign \port__data$7.last  = \port__data$7 [16];
+  assign \wr__addr$5  = 8'h00;
+  assign \wr__data$6  = 1'h0;
+  assign \wr__en$7  = wr__en;
+  assign ld__ready = 1'h1;
+  assign port__addr = last_addr[7:0];
+  assign \port__addr$13  = last_addr[15:8];
+  assign \port__addr$15  = last_addr[23:16];
+  assign blk_addr = blk_rd__addr;
+  assign scan_rd__addr = raddr[7:0];
+  assign blk_data = blk_rd__data[15:0];
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
   assign \ld__payload.entry.last  = 1'h0;
   assign \wr__data.block  = 16'h0000;
   assign \wr__data.last  = 1'h0;
+  assign \last_addr[0]  = last_addr[7:0];
+  assign \last_addr[1]  = last_addr[15:8];
+  assign \last_addr[2]  = last_addr[23:16];
+  assign \blk_rd__data.block  = blk_rd__data[15:0];
+  assign \blk_rd__data.last  = blk_rd__data[16];
   assign \scan_rd__data.block  = scan_rd__data[15:0];
   assign \scan_rd__data.last  = scan_rd__data[16];
-  assign rd_data[50:34] = \port__data$7 ;
-  assign rd_data[33:17] = \port__data$5 ;
-  assign rd_data[16:0] = port__data;
+  assign last_data[2] = \port__data$16 ;
+  assign last_data[1] = \port__data$14 ;
+  assign last_data[0] = port__data;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1134$0 , \port$4357$7 , p_q, clk);
+  wire [33:0] \$1 ;
+  wire [16:0] a;
+  reg [16:0] a_q = 17'h00000;
+  wire [16:0] b;
+  reg [16:0] b_q = 17'h00000;
+  input clk;
+  wire clk;
+  (* init = 34'h000000000 *)
+  wire [33:0] p;
+  output [33:0] p_q;
+  reg [33:0] p_q = 34'h000000000;
+  input [15:0] \port$1134$0 ;
+  wire [15:0] \port$1134$0 ;
+  input [15:0] \port$4357$7 ;
+  wire [15:0] \port$4357$7 ;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_q) * $signed(b_q);
+  always @(posedge clk)
+    a_q <= { 1'h0, \port$1134$0  };
+  always @(posedge clk)
+    b_q <= { 1'h0, \port$4357$7  };
+  always @(posedge clk)
+    p_q <= \$1 ;
+  assign a = { 1'h0, \port$1134$0  };
+  assign b = { 1'h0, \port$4357$7  };
+  assign p = p_q;
 endmodule
 
 (* generator = "Amaranth" *)

@@ -205,12 +205,14 @@ def test_sim_counters_exact(rng):
     np.testing.assert_array_equal(Ds, golden.dense_mma(A, B), strict=True)
     np.testing.assert_array_equal(Dd, golden.dense_mma(A, B), strict=True)
     p = config.pipeline
-    assert START_LATENCY == 24          # 1 + check (17 multiply steps, sum, compare) + 1 + 2 + 1
+    # 1 + check (17 multiply steps, sum, compare, verdict) + launch + 4 address stages
+    # + read 2 + FIFO 1
+    assert START_LATENCY == 29
     for res, ops, macs_per_op in ((rs, 12, 2 * 2 * 8), (rd, 24, 2 * 2 * 4)):
         assert res["tile_ops"] == ops
         assert res["macs"] == ops * macs_per_op == M * N * K
-        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 23 + p + 1
-        assert res["stall_in"] == 23 + p + 1
+        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 28 + p + 1
+        assert res["stall_in"] == 28 + p + 1
         assert res["run_cycles"] == res["busy_cycles"] and res["jobs"] == 1
         assert res["stall_out"] == 0
         assert res["d_tiles"] == 6

@@ -21,8 +21,8 @@ KIND = {"range": TableError.RANGE, "order": TableError.ORDER,
 def test_init():
     dut = KeptTable(64)
     assert dut.addr_width == 6
-    assert dut.rd_data.shape().size == 17
-    assert KeptTable(64, read_ports=3).rd_data.shape().size == 3 * 17
+    assert len(dut.blk_data) == 16 and len(dut.last_data) == 1
+    assert len(KeptTable(64, last_ports=3).last_data) == 3
 
 
 @pytest.mark.parametrize("depth,exc,message", [
@@ -38,7 +38,7 @@ def test_init_wrong_depth(depth, exc, message):
 def run_scans(dut, table, scans, pattern=None):
     """Load ``table`` (list of (block, last)) in a shuffled order, then run each scan
     ``(base, m_tiles, group_tiles, k_tiles)``; returns [(cycles, error, group, entry,
-    a_rows)] and the table read back through rd_addr."""
+    a_rows)] and the table read back through the block and ``last`` ports."""
     results, readback = [], []
     order = list(range(len(table)))
     np.random.default_rng(len(table)).shuffle(order)
@@ -49,9 +49,10 @@ def run_scans(dut, table, scans, pattern=None):
             await stream_put(ctx, dut.ld, {"addr": i, "entry": {"block": block, "last": last}},
                              pattern=pattern)
         for i in range(len(table)):
-            ctx.set(dut.rd_addr[i % dut.read_ports], i)
-            entry = dut.rd_data[i % dut.read_ports]
-            readback.append((ctx.get(entry.block), ctx.get(entry.last)))
+            ctx.set(dut.blk_addr, i)
+            ctx.set(dut.last_addr[i % dut.last_ports], i)
+            await ctx.tick()                     # both reads: the address of the cycle before
+            readback.append((ctx.get(dut.blk_data), ctx.get(dut.last_data[i % dut.last_ports])))
         for base, mt, gt, kt in scans:
             for sig, value in ((dut.base, base), (dut.m_tiles, mt), (dut.group_tiles, gt),
                                (dut.k_tiles, kt)):
@@ -89,7 +90,7 @@ def test_sim_hand_cases():
     # a descending one [3, 1] at 8..9 and an unterminated one at the very end (10..11).
     table = [(0, 0), (2, 1), (1, 1), (0, 0), (1, 0), (3, 1), (2, 0), (2, 1), (3, 0), (1, 1),
              (0, 0), (1, 0)]
-    dut = KeptTable(len(table), read_ports=3)
+    dut = KeptTable(len(table), last_ports=3)
     scans = [
         (0, 6, 2, 4),    # three groups of 2 tile rows: rows 2·2 + 2·1 + 2·3 = 12
         (0, 5, 2, 4),    # last group 1 row: 2·2 + 2·1 + 1·3 = 9
@@ -107,8 +108,10 @@ def test_sim_hand_cases():
         (TableError.RANGE, 2, 2, got[2][4]), (TableError.DUPLICATE, 0, 1, got[3][4]),
         (TableError.ORDER, 0, 1, got[4][4]), (TableError.OVERFLOW, 0, 2, got[5][4]),
         (TableError.GROUP, 0, 0, 0), (TableError.DUPLICATE, 2, 1, got[7][4])]
-    # Latency: E + 1 cycles after start for a good scan of E entries.
-    assert got[0][0] == 6 + 1 and got[1][0] == 6 + 1
+    # Latency: E + 3 cycles after start for a good scan of E entries (read, compare,
+    # decide); a bad entry j of the scan ends it j + 4 cycles after start.
+    assert got[0][0] == 6 + 3 and got[1][0] == 6 + 3
+    assert got[2][0] == 5 + 4 and got[3][0] == 1 + 4 and got[5][0] == 2 + 4
     assert got[6][0] == 1
 
 
