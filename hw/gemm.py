@@ -25,7 +25,8 @@ from .regmap import WORD_ADDR_WIDTH
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
            "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
-           "CHECK_CYCLES", "ADDR_STAGES", "FETCH_FIFO_DEPTH", "START_LATENCY", "busy_cycles",
+           "CHECK_CYCLES", "ADDR_STAGES", "FETCH_FIFO_DEPTH", "START_LATENCY", "OUTPUT_LATENCY",
+           "busy_cycles",
            "DEFAULT_T_DEPTH"]
 
 #: Width of the register file's (word) address and data buses.
@@ -53,11 +54,16 @@ CHECK_CYCLES = _MUL_STEPS + 3
 START_LATENCY = 1 + CHECK_CYCLES + 1 + ADDR_STAGES + READ_LATENCY + 1
 
 
+#: Registers between the core's D and the engine's (a register slice).
+OUTPUT_LATENCY = 1
+
+
 def busy_cycles(ops, config):
     """``busy_cycles`` of one job of ``ops`` operations started on an idle engine with D
     never back-pressured: BUSY rises the cycle after START and falls after the last D
-    transfer, which the core delivers ``latency`` cycles after the last operation."""
-    return START_LATENCY - 1 + ops + config.latency
+    transfer, which the core delivers ``latency`` cycles after the last operation and the
+    output slice :data:`OUTPUT_LATENCY` later."""
+    return START_LATENCY - 1 + ops + config.latency + OUTPUT_LATENCY
 
 
 #: What travels beside an issued operation to the core: ``valid`` and the sequencer's flags.
@@ -494,7 +500,9 @@ class GemmEngine(wiring.Component):
         t_first1 = Signal(w, name="tw_t_first1")   # t_first + 1
         t_first2 = Signal(w, name="tw_t_first2")   # t_first + 2
         gi = Signal(DIM_WIDTH, name="tw_gi")       # tile row inside the group
-        group_m1 = Signal(DIM_WIDTH, name="tw_group_m1")
+        group_m2 = Signal(DIM_WIDTH, name="tw_group_m2")     # TW_GROUP - 2
+        gi_last = Signal(name="tw_gi_last")                 # gi == TW_GROUP - 1
+        group_is1 = Signal(name="tw_group_is1")
         # `last` flags of the entries the next decisions need, read ahead into registers:
         # the current entry, the two after it, the list's first two. The decision only
         # shifts them; the table reads (at t_addr + 3, t_first + 2 and the queued job's first
@@ -535,7 +543,8 @@ class GemmEngine(wiring.Component):
             m.d.comb += [t_ahead_nx.eq(q.t_base_p[3]), t_first2_nx.eq(q.t_base_p[2])]
             m.d.sync += [
                 t_addr.eq(q.t_base), t_next.eq(q.t_base_p[1]), t_first.eq(q.t_base),
-                t_first1.eq(q.t_base_p[1]), gi.eq(0), group_m1.eq(q.group - 1),
+                t_first1.eq(q.t_base_p[1]), gi.eq(0), group_m2.eq(q.group - 2),
+                gi_last.eq(q.group == 1), group_is1.eq(q.group == 1),
                 cur.eq(base0), nxt1.eq(base1), nxt2.eq(base2), fst0.eq(base0),
                 fst1.eq(base1), seq.last.eq(base0 & ~q.dense),
             ]
@@ -557,13 +566,14 @@ class GemmEngine(wiring.Component):
                     m.d.sync += [ni.eq(0), v["last_n"].eq(v["nt_is1"]), mi.eq(mi + 1),
                                  v["last_m"].eq(mi == v["mt_m2"]),
                                  v["a_row"].eq(seq.a_addr + 1)]
-                    with m.If(gi == group_m1):
+                    with m.If(gi_last):
                         # The next group's list starts after this one.
-                        m.d.sync += [gi.eq(0), t_first.eq(t_next), t_first1.eq(t_next + 1),
+                        m.d.sync += [gi.eq(0), gi_last.eq(group_is1),
+                                     t_first.eq(t_next), t_first1.eq(t_next + 1),
                                      fst0.eq(nxt1), fst1.eq(nxt2), *advance()]
                         m.d.comb += [t_ahead_nx.eq(t_ahead + 1), t_first2_nx.eq(t_ahead)]
                     with m.Else():
-                        m.d.sync += [gi.eq(gi + 1), *restart()]
+                        m.d.sync += [gi.eq(gi + 1), gi_last.eq(gi == group_m2), *restart()]
                         m.d.comb += t_ahead_nx.eq(t_first2 + 1)
                     with m.If(v["last_m"]):
                         m.d.sync += s.issuing.eq(0)
@@ -687,42 +697,66 @@ class GemmEngine(wiring.Component):
             s.op_dense.eq(head_dense),
             s.op_job_last.eq(head_job_last),
             s.op_last.eq(head_last),
-            s.has_credit.eq(credits != 0),
         ]
         if cfg.sparse:
             m.d.comb += core.a.payload.meta.eq(head.meta)
         m.d.sync += credits.eq(credits - s.issue + s.accept)
+        # credits != 0 after this edge, as a register (it gates every sequencer register).
+        has_credit = Signal(init=1, name="fifo_has_credit")
+        m.d.sync += has_credit.eq(Mux(s.issue & ~s.accept, credits != 1,
+                                      Mux(~s.issue & s.accept, 1, credits != 0)))
+        m.d.comb += s.has_credit.eq(has_credit)
 
     def _results(self, m, s, core):
-        """D out: the core's results, ``last`` from a FIFO of job-end bits pushed with each
-        accepted operation that carries ``last`` (the core's credits bound the results it
-        holds to its FIFO depth, so this FIFO never overflows)."""
+        """D out: the core's results through a register slice (:data:`OUTPUT_LATENCY`), so
+        ``d.valid``, ``d.payload`` and the core's ``d.ready`` are all flip-flops and D's
+        handshake reaches the engine's accounting from registers only. ``last`` comes from a
+        FIFO of job-end bits pushed with each accepted operation that carries ``last`` and
+        taken with each result the slice takes from the core (the core's credits bound the
+        results it holds to its FIFO depth, so this FIFO never overflows)."""
         depth = core.fifo_depth
         ends = Signal(depth, name="d_job_end")
         wr = Signal(range(depth), name="d_end_wr")
         rd = Signal(range(depth), name="d_end_rd")
+        word = data.StructLayout({"data": self.d_layout, "error": 1, "last": 1})
+        incoming = Signal(word, name="d_in")
+        main = Signal(word, name="d_main", reset_less=True)
+        skid = Signal(word, name="d_skid", reset_less=True)
+        main_valid = Signal(name="d_main_valid")
+        skid_valid = Signal(name="d_skid_valid")
         m.d.comb += [
-            self.d.valid.eq(core.d.valid),
-            core.d.ready.eq(self.d.ready),
-            self.d.payload.data.eq(core.d.payload.data),
-            self.d.payload.error.eq(core.d.payload.error),
-            self.d.payload.last.eq(ends.bit_select(rd, 1)),
+            incoming.data.eq(core.d.payload.data),
+            incoming.error.eq(core.d.payload.error),
+            incoming.last.eq(ends.bit_select(rd, 1)),
+            core.d.ready.eq(~skid_valid),
+            self.d.valid.eq(main_valid),
+            self.d.payload.data.eq(main.data),
+            self.d.payload.error.eq(main.error),
+            self.d.payload.last.eq(main.last),
             s.d_take.eq(self.d.valid & self.d.ready),
             s.job_end.eq(s.d_take & self.d.payload.last),
         ]
+        # The main register loads whenever it is free or taken (from the skid register if
+        # that holds a result); the skid register loads every cycle it is empty and the main
+        # one is stalled. No enable depends on the core's late d.valid.
+        with m.If(self.d.ready | ~main_valid):
+            m.d.sync += [main.eq(Mux(skid_valid, skid, incoming)),
+                         main_valid.eq(skid_valid | core.d.valid), skid_valid.eq(0)]
+        with m.Elif(~skid_valid):
+            m.d.sync += [skid.eq(incoming), skid_valid.eq(core.d.valid)]
         with m.If(s.accept & s.op_last):
             m.d.sync += wr.eq(Mux(wr == depth - 1, 0, wr + 1))
             for i in range(depth):
                 with m.If(wr == i):
                     m.d.sync += ends[i].eq(s.op_job_last)
-        with m.If(s.d_take):
+        with m.If(core.d.valid & core.d.ready):
             m.d.sync += rd.eq(Mux(rd == depth - 1, 0, rd + 1))
 
     def _status(self, m, s, core):
         """busy, done, cause; ``owed`` counts D tiles issued (operations with ``last``) and
         not yet delivered: at most the reads in flight, the operand FIFO and the core's
         result credits."""
-        bound = READ_LATENCY + FETCH_FIFO_DEPTH + core.fifo_depth + 1
+        bound = READ_LATENCY + FETCH_FIFO_DEPTH + core.fifo_depth + 2 + 1   # + the slice
         owed = Signal(max(8, ceil_log2(bound + 1)), name="owed_tiles")
         m.d.sync += owed.eq(owed + (s.issue & s.seq.last) - s.d_take)
         m.d.comb += s.busy.eq(s.queue.valid | s.issuing | (owed != 0))
@@ -763,26 +797,41 @@ class GemmEngine(wiring.Component):
         m.d.comb += stall_out.eq(s.busy & ~s.accept & self.d.valid & ~self.d.ready)
         macs_sparse = cfg.tile_m * cfg.tile_n * cfg.tile_k
         macs_dense = cfg.tile_m * cfg.tile_n * cfg.kept_k
-        ended = s.job_end + (s.launch & s.rejected)
+        # The events are registered before they are counted: d.valid and d.ready arrive
+        # late in the cycle, and must not also cross a 64-bit carry chain. A counter thus
+        # shows an event one cycle after it; the totals are the same (an event in the cycle
+        # of CLEAR_COUNTERS is not counted, as before).
+        ev = Signal(data.StructLayout({"busy": 1, "stall_out": 1, "stall_in": 1,
+                                       "accept": 1, "dense": 1, "d_take": 1, "ended": 2}),
+                    name="cnt_events")
+        with m.If(~s.clear_counters):
+            m.d.sync += [
+                ev.busy.eq(s.busy), ev.stall_out.eq(stall_out),
+                ev.stall_in.eq(s.busy & ~s.accept & ~stall_out), ev.accept.eq(s.accept),
+                ev.dense.eq(s.op_dense), ev.d_take.eq(s.d_take),
+                ev.ended.eq(s.job_end + (s.launch & s.rejected)),
+            ]
+        with m.Else():
+            m.d.sync += ev.eq(0)
         with m.If(s.clear_counters):
             m.d.sync += [c.eq(0) for c in counters.values()]
         with m.Else():
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-            with m.If(s.busy):
+            with m.If(ev.busy):
                 m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
-            with m.If(stall_out):
+            with m.If(ev.stall_out):
                 m.d.sync += counters["stall_out"].eq(counters["stall_out"] + 1)
-            with m.If(s.busy & ~s.accept & ~stall_out):
+            with m.If(ev.stall_in):
                 m.d.sync += counters["stall_in"].eq(counters["stall_in"] + 1)
-            with m.If(s.accept):
+            with m.If(ev.accept):
                 m.d.sync += [
                     counters["tile_ops"].eq(counters["tile_ops"] + 1),
                     counters["macs"].eq(counters["macs"] +
-                                        Mux(s.op_dense, macs_dense, macs_sparse)),
+                                        Mux(ev.dense, macs_dense, macs_sparse)),
                 ]
-            with m.If(s.d_take):
+            with m.If(ev.d_take):
                 m.d.sync += counters["d_tiles"].eq(counters["d_tiles"] + 1)
-            m.d.sync += counters["jobs"].eq(counters["jobs"] + ended)
+            m.d.sync += counters["jobs"].eq(counters["jobs"] + ev.ended)
         return counters
 
     def elaborate(self, platform):

@@ -147,14 +147,22 @@ class KeptTable(wiring.Component):
         lut_ram = {"ram_style": "distributed"}
         m.submodules.mem = mem = Memory(shape=entry_layout(), depth=self.depth, init=[],
                                         attrs=lut_ram)
-        m.submodules.lasts = lasts = Memory(shape=1, depth=self.depth, init=[], attrs=lut_ram)
-        for memory, value in ((mem, self.ld.payload.entry), (lasts, self.ld.payload.entry.last)):
+        # One memory per `last` port: yosys merges read ports of one memory whose data are
+        # multiplexed (the sequencer's look-ahead does that), putting the select in front of
+        # the read; separate memories keep every read at its register address.
+        lasts = []
+        for i in range(self.last_ports):
+            m.submodules[f"lasts{i}"] = memory = Memory(shape=1, depth=self.depth, init=[],
+                                                        attrs=lut_ram)
+            lasts.append(memory)
+        for memory, value in ((mem, self.ld.payload.entry),
+                              *((copy, self.ld.payload.entry.last) for copy in lasts)):
             wr = memory.write_port()
             m.d.comb += [wr.addr.eq(self.ld.payload.addr), wr.data.eq(value),
                          wr.en.eq(self.ld.valid)]
         m.d.comb += self.ld.ready.eq(1)
         for i in range(self.last_ports):
-            port = lasts.read_port(domain="comb")
+            port = lasts[i].read_port(domain="comb")
             m.submodules[f"last_addr{i}"] = addr = RegisterCopies(self.addr_width, 1,
                                                                   dsp=self.dsp)
             m.d.comb += [addr.i.eq(self.last_addr[i]), port.addr.eq(addr.o[0]),

@@ -11,7 +11,7 @@ import pytest
 
 import golden
 from hw.config import CoreConfig
-from hw.gemm import CHECK_CYCLES, START_LATENCY, Cause, Status, busy_cycles
+from hw.gemm import CHECK_CYCLES, OUTPUT_LATENCY, START_LATENCY, Cause, Status, busy_cycles
 from tb.gemm_driver import (GemmJobError, plan_gemm, run_batch, run_gemm, run_gemms,
                              run_raw_jobs)
 
@@ -80,7 +80,7 @@ def test_gemm_small_tile(rng):
     np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
     assert {k: counters[k] for k in ("busy_cycles", "stall_in", "stall_out", "tile_ops",
                                      "macs", "d_tiles", "status", "cause")} == {
-        "busy_cycles": 12 + 28 + 2, "stall_in": 28 + 2, "stall_out": 0, "tile_ops": 12,
+        "busy_cycles": 12 + 28 + 2 + 1, "stall_in": 28 + 2 + 1, "stall_out": 0, "tile_ops": 12,
         "macs": 4 * 6 * 16, "d_tiles": 6, "status": Status.DONE, "cause": 0}
 
     # Bad jobs: each ends in its error status, none hangs, the engine recovers.
@@ -180,6 +180,6 @@ def test_gemm_ecp5_p11(rng):
         np.testing.assert_array_equal(D, ref, strict=True)
     ops = sum(512 if job["sparse"] else 1024 for job in jobs)
     assert counters["tile_ops"] == ops and counters["jobs"] == 8
-    assert counters["busy_cycles"] == START_LATENCY - 1 + ops + 7 + config.latency
+    assert counters["busy_cycles"] == START_LATENCY - 1 + ops + 7 + config.latency + OUTPUT_LATENCY
     assert counters["stall_out"] == 0 and counters["cause"] == 0
     assert counters["d_tiles"] == 8 * 64

@@ -16,8 +16,8 @@ from amaranth.sim import Simulator
 
 import golden
 from hw.config import ConfigError, CoreConfig
-from hw.gemm import (CHECK_CYCLES, COUNTERS, CSR_READ_LATENCY, START_LATENCY, Cause, Ctrl,
-                     GemmEngine, Reg, Status, busy_cycles)
+from hw.gemm import (CHECK_CYCLES, COUNTERS, CSR_READ_LATENCY, OUTPUT_LATENCY, START_LATENCY,
+                     Cause, Ctrl, GemmEngine, Reg, Status, busy_cycles)
 from hw.gemm_top import FlatGemmEngine, emit_gemm
 from tb.gemm_driver import GemmInputError, plan_gemm, run_gemms, unpack_elements
 
@@ -193,8 +193,8 @@ def test_sim_shapes(config, rng):
 
 
 def test_sim_counters_exact(rng):
-    """Counters of a small job are exact: busy = ops + START_LATENCY - 1 + latency (one
-    operation per cycle from the first to the last), nothing stalls out."""
+    """Counters of a small job are exact: busy = ops + START_LATENCY - 1 + latency + 1 (one
+    operation per cycle from the first to the last; the output slice), nothing stalls out."""
     config = SMALL
     M, N, K = 4, 6, 16                   # 2 × 3 output tiles, 2 K tiles
     A = random_nm(rng, M, K, config)
@@ -211,8 +211,8 @@ def test_sim_counters_exact(rng):
     for res, ops, macs_per_op in ((rs, 12, 2 * 2 * 8), (rd, 24, 2 * 2 * 4)):
         assert res["tile_ops"] == ops
         assert res["macs"] == ops * macs_per_op == M * N * K
-        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 28 + p + 1
-        assert res["stall_in"] == 28 + p + 1
+        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 28 + p + 1 + 1
+        assert res["stall_in"] == 28 + p + 1 + 1
         assert res["run_cycles"] == res["busy_cycles"] and res["jobs"] == 1
         assert res["stall_out"] == 0
         assert res["d_tiles"] == 6
@@ -428,7 +428,7 @@ def test_sim_split(rng):
         np.testing.assert_array_equal(D, ref, strict=True)
         assert counters["jobs"] == jobs and counters["cause"] == 0
         assert counters["tile_ops"] == ops
-        assert counters["busy_cycles"] == ops + jobs * (START_LATENCY - 1 + config.latency)
+        assert counters["busy_cycles"] == ops + jobs * (START_LATENCY - 1 + config.latency + OUTPUT_LATENCY)
 
 
 def test_sim_reset_mid_job(rng):

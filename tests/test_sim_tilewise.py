@@ -12,7 +12,7 @@ import pytest
 
 from golden import tilewise as gtw
 from hw.config import CoreConfig
-from hw.gemm import DEFAULT_T_DEPTH, Cause
+from hw.gemm import DEFAULT_T_DEPTH, Cause, busy_cycles
 from hw.kept_table import TableError
 from tb.tilewise_driver import run_batch
 
@@ -133,3 +133,42 @@ def check_overlapped_batch(rng):
         np.testing.assert_array_equal(D1, expected, strict=True)
         assert counters["tile_ops"] == ops and counters["jobs"] == len(items)
     assert batch[0][1]["cycles"] < sum(c["cycles"] for _, c in single)
+
+
+def test_tilewise_rtl_ecp5_p11(rng):
+    """Tile-wise and TVW jobs on the registered-DSP engine (p = 11, ``dsp="ecp5"``: the
+    table's address registers are TRELLIS_FF, the B offset a registered MULT18X18D, the
+    buffers DP16KD): D bit-exact, exact operation counts, and with D always ready the exact
+    busy cycles of a job plus its table scan (``busy_cycles(ops) + entries + 3``)."""
+    cfg = CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=11, dsp="ecp5")
+    items, want = [], []
+    for index in range(10):
+        M = int(rng.choice([2, 4, 6, 8]))
+        K = int(rng.choice([8, 16, 24, 32]))
+        N = int(rng.integers(1, 7))
+        group = int(rng.choice([g for g in (2, 4, 8) if g <= max(M, 2)]))
+        sparse = bool(index % 2)
+        A = rng.integers(-128, 128, (M, K))
+        if sparse:
+            A = nm_inside(rng, A, cfg)
+        B = rng.integers(-128, 128, (K, N))
+        kt = K // cfg.tile_k
+        lists = [np.sort(rng.choice(kt, size=int(rng.integers(0, kt + 1)), replace=False))
+                 for _ in range(-(-M // group))]
+        ready = 1.0 if index < 6 else 0.6
+        items.append(dict(kind="tw", A=A, B=B, lists=lists, group=group, sparse=sparse,
+                          d_ready=ready, seed=int(rng.integers(1 << 30)),
+                          t_base=int(rng.integers(0, 100))))
+        want.append(gtw.tilewise_gemm(A, B, lists, group=group, block=cfg.tile_k))
+    out = run_batch(items, config=cfg, a_depth=DEPTH, b_depth=DEPTH,
+                    build_name="tw_test_ecp5_p11")
+    for (D, counters), expected, item in zip(out, want, items):
+        np.testing.assert_array_equal(D, expected, strict=True)
+        M, N = item["A"].shape[0], item["B"].shape[1]
+        per_row = [max(1, len(item["lists"][(mi * 2) // item["group"]]))
+                   for mi in range(-(-M // 2))]
+        ops = sum(per_row) * -(-N // 2) * (1 if item["sparse"] else 2)
+        assert counters["tile_ops"] == ops
+        if item["d_ready"] == 1.0:
+            entries = sum(max(1, len(k)) for k in item["lists"])
+            assert counters["busy_cycles"] == busy_cycles(ops, cfg) + entries + 3
