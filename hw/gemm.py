@@ -404,11 +404,16 @@ class GemmEngine(wiring.Component):
         q, table = s.queue, s.table
         m.d.comb += [table.base.eq(q.t_base), table.m_tiles.eq(q.mt),
                      table.group_tiles.eq(q.group), table.k_tiles.eq(q.kt)]
+        # The verdict a cycle after the scan: the A words it counted are summed (registered),
+        # then compared, so no path runs through the sum and the comparison together.
         a_need = Signal(2 * DIM_WIDTH + 3, name="q_tw_a_need")
-        m.d.comb += a_need.eq(q.a_base + Mux(q.dense, table.a_rows << 1, table.a_rows))
+        scanned = Signal(name="q_tw_scanned")
         with m.If(q.scanning & table.done):
+            m.d.sync += [a_need.eq(q.a_base + Mux(q.dense, table.a_rows << 1, table.a_rows)),
+                         scanned.eq(1)]
+        with m.If(scanned):
             m.d.sync += [
-                q.scanning.eq(0), q.checked.eq(1),
+                scanned.eq(0), q.scanning.eq(0), q.checked.eq(1),
                 q.check.eq(Mux(table.error != 0, Cause.TABLE,
                                Mux(a_need > self.a_depth, Cause.A_RANGE, 0))),
             ]

@@ -10,9 +10,11 @@ without a change here.
   engine turns it into the sticky ``Cause.VALUE``). A ``WO`` register (``CTRL``) turns its
   fields into one-cycle strobes, under the same value check. Writes to ``RO`` registers and
   to holes change nothing (the bus wrapper answers them with an error).
-* **Reads** take :data:`CSR_READ_LATENCY` = 2 cycles: the address of the cycle with
-  ``csr_re`` is registered, the multiplexer's output is registered. Holes and ``WO``
-  registers read 0.
+* **Reads** take :data:`CSR_READ_LATENCY` = 2 cycles and return the register's value in
+  the cycle of ``csr_re``: the multiplexer is split in two registered halves (the
+  registers of each group of eight addresses, selected by the address of that cycle; then
+  the group), so neither crosses the whole register file. Holes and ``WO`` registers
+  read 0.
 * **64-bit counters** read without tearing: reading ``<NAME>_LO`` returns the low word and
   latches the high word of the same instant; ``<NAME>_HI`` returns that latch (read LO, then
   HI).
@@ -29,6 +31,8 @@ __all__ = ["CsrFile", "CSR_READ_LATENCY", "CSR_DATA_WIDTH", "COUNTER_WIDTH"]
 
 CSR_DATA_WIDTH = 32
 CSR_READ_LATENCY = 2
+#: Address bits the first half of the read multiplexer decodes (groups of 8 registers).
+_GROUP_BITS = 3
 COUNTER_WIDTH = 64
 
 
@@ -117,34 +121,48 @@ class CsrFile(wiring.Component):
                     m.d.comb += getattr(self, f"wo_{key}_{field.name}").eq(
                         hit & fits & self.wdata[field.lsb])
 
-        # --- reads: registered address, registered multiplexer --------------------------------
-        rd_addr = Signal(WORD_ADDR_WIDTH)
-        rd_en = Signal()
-        m.d.sync += [rd_addr.eq(self.addr), rd_en.eq(self.re)]
+        # --- reads: two registered multiplexer halves ----------------------------------------
         snapshots = {name: Signal(32, name=f"snap_{name}") for name in self.counters}
+
+        def read_value(reg):
+            key = reg.name.lower()
+            if reg.name in self._counter_regs:
+                name = reg.name[:-3].lower()
+                if reg.name.endswith("_LO"):
+                    return getattr(self, f"cnt_{name}")[:32]
+                return snapshots[name]
+            if reg.access is Access.RW:
+                return getattr(self, f"rw_{key}")
+            if reg.access is Access.RO:
+                return getattr(self, f"ro_{key}")
+            return Const(0, CSR_DATA_WIDTH)
+
+        groups = {}
+        for reg in self.registers:
+            groups.setdefault(reg.addr >> _GROUP_BITS, []).append(reg)
+        parts = {g: Signal(CSR_DATA_WIDTH, name=f"rd_group{g}") for g in groups}
+        rd_group = Signal(WORD_ADDR_WIDTH - _GROUP_BITS)
+        rd_en = Signal()
+        m.d.sync += [rd_group.eq(self.addr[_GROUP_BITS:]), rd_en.eq(self.re)]
+        with m.If(self.re):
+            for g, regs in groups.items():
+                with m.Switch(self.addr[:_GROUP_BITS]):
+                    for reg in regs:
+                        with m.Case(reg.addr & ((1 << _GROUP_BITS) - 1)):
+                            m.d.sync += parts[g].eq(read_value(reg))
+                    with m.Default():
+                        m.d.sync += parts[g].eq(0)
         value = Signal(CSR_DATA_WIDTH)
-        with m.Switch(rd_addr):
-            for reg in self.registers:
-                key = reg.name.lower()
-                with m.Case(reg.addr):
-                    if reg.name in self._counter_regs:
-                        name = reg.name[:-3].lower()
-                        if reg.name.endswith("_LO"):
-                            m.d.comb += value.eq(getattr(self, f"cnt_{name}")[:32])
-                        else:
-                            m.d.comb += value.eq(snapshots[name])
-                    elif reg.access is Access.RW:
-                        m.d.comb += value.eq(getattr(self, f"rw_{key}"))
-                    elif reg.access is Access.RO:
-                        m.d.comb += value.eq(getattr(self, f"ro_{key}"))
-                    else:
-                        m.d.comb += value.eq(0)
+        with m.Switch(rd_group):
+            for g in groups:
+                with m.Case(g):
+                    m.d.comb += value.eq(parts[g])
             with m.Default():
                 m.d.comb += value.eq(0)
         with m.If(rd_en):
             m.d.sync += self.rdata.eq(value)
         for name in self.counters:
             lo = self.registers[f"{name.upper()}_LO"].addr
-            with m.If(rd_en & (rd_addr == lo)):
+            with m.If(self.re & (self.addr == lo)):
                 m.d.sync += snapshots[name].eq(getattr(self, f"cnt_{name}")[32:])
         return m
