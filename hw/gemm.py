@@ -66,6 +66,9 @@ def busy_cycles(ops, config):
     return START_LATENCY - 1 + ops + config.latency + OUTPUT_LATENCY
 
 
+#: Operand bits per copy of the operand FIFO's write enables and read select: the read
+#: select crosses from the FIFO to the core's input registers, so each copy drives few.
+_FIFO_CHUNK = 16
 #: What travels beside an issued operation to the core: ``valid`` and the sequencer's flags.
 _FLAGS = data.StructLayout({"valid": 1, "first": 1, "last": 1, "job_last": 1, "half": 1,
                             "dense": 1})
@@ -683,7 +686,7 @@ class GemmEngine(wiring.Component):
         # head's valid and control bits in registers, so the core's ready logic starts at
         # flip-flops; the operand bits go to the core's input register.
         m.submodules.fifo = fifo = OperandFifo(entry_layout.size, depth, ctrl_width=3,
-                                               dsp=cfg.dsp)
+                                               dsp=cfg.dsp, chunk=_FIFO_CHUNK)
         head = data.View(entry_layout, fifo.r_data)
         head_last, head_job_last, head_dense = fifo.r_ctrl[0], fifo.r_ctrl[1], fifo.r_ctrl[2]
         credits = Signal(range(depth + 1), init=depth, name="fifo_credits")

@@ -428,7 +428,8 @@ def test_sim_split(rng):
         np.testing.assert_array_equal(D, ref, strict=True)
         assert counters["jobs"] == jobs and counters["cause"] == 0
         assert counters["tile_ops"] == ops
-        assert counters["busy_cycles"] == ops + jobs * (START_LATENCY - 1 + config.latency + OUTPUT_LATENCY)
+        per_job = START_LATENCY - 1 + config.latency + OUTPUT_LATENCY
+        assert counters["busy_cycles"] == ops + jobs * per_job
 
 
 def test_sim_reset_mid_job(rng):
