@@ -904,8 +904,8 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .cause(cause),
     .clk(clk),
     .csr_rdata(\csr_rdata$164 ),
-    .d__payload(d__payload),
-    .d__ready(d__ready),
+    .\d__payload$118 (d__payload),
+    .\d__ready$121 (d__ready),
     .d__valid(\i__valid$111 ),
     .done(done),
     .ld_a__payload(ld_a__payload),
@@ -2851,251 +2851,268 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__ready, ld_a__payload, ld_b__valid, ld_b__payload, d__payload, ld_a__ready, cause, done, csr_rdata, wdata, clk);
+module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$118 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
+  wire [16:0] \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire \$101 ;
+  wire [16:0] \$101 ;
   wire \$102 ;
-  wire \$103 ;
+  wire [16:0] \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire [7:0] \$109 ;
+  wire [32:0] \$109 ;
   wire \$11 ;
-  wire [7:0] \$110 ;
-  wire \$111 ;
+  wire [32:0] \$110 ;
+  wire [33:0] \$111 ;
   wire \$112 ;
   wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
+  wire [7:0] \$114 ;
+  wire [7:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire [16:0] \$118 ;
-  wire [16:0] \$119 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [16:0] \$120 ;
+  wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
-  wire [34:0] \$124 ;
+  wire [16:0] \$123 ;
+  wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire [17:0] \$128 ;
-  wire \$129 ;
+  wire \$128 ;
+  wire [34:0] \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
-  wire [16:0] \$132 ;
-  wire \$133 ;
+  wire \$132 ;
+  wire [17:0] \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire [16:0] \$136 ;
-  wire \$137 ;
-  wire [34:0] \$138 ;
+  wire \$136 ;
+  wire [16:0] \$137 ;
+  wire \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
-  wire [17:0] \$141 ;
+  wire \$140 ;
+  wire [16:0] \$141 ;
   wire \$142 ;
-  wire \$143 ;
-  wire [16:0] \$144 ;
-  wire \$145 ;
+  wire [34:0] \$143 ;
+  wire [17:0] \$144 ;
+  wire [17:0] \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire \$148 ;
-  wire [16:0] \$149 ;
+  wire [16:0] \$148 ;
+  wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [34:0] \$151 ;
-  wire [34:0] \$152 ;
-  wire [16:0] \$153 ;
-  wire \$154 ;
-  wire [34:0] \$155 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [16:0] \$154 ;
+  wire \$155 ;
   wire [34:0] \$156 ;
-  wire [17:0] \$157 ;
-  wire \$158 ;
-  wire [34:0] \$159 ;
+  wire [34:0] \$157 ;
+  wire [16:0] \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire [34:0] \$162 ;
-  wire [17:0] \$163 ;
-  wire [33:0] \$164 ;
-  wire [34:0] \$165 ;
-  wire [34:0] \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  wire [34:0] \$160 ;
+  wire [34:0] \$161 ;
+  wire [17:0] \$162 ;
+  wire \$163 ;
+  wire [34:0] \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire [34:0] \$167 ;
+  wire [17:0] \$168 ;
+  wire [33:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
+  wire [34:0] \$170 ;
+  wire [34:0] \$171 ;
+  wire [4:0] \$172 ;
+  wire [5:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire [3:0] \$176 ;
-  wire [3:0] \$177 ;
-  wire [4:0] \$178 ;
-  wire [5:0] \$179 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [4:0] \$180 ;
-  wire [5:0] \$181 ;
+  wire \$180 ;
+  wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [2:0] \$184 ;
-  wire [2:0] \$185 ;
+  wire \$184 ;
+  wire [513:0] \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
+  wire [2:0] \$189 ;
   wire \$19 ;
   wire [2:0] \$190 ;
-  wire [2:0] \$191 ;
+  wire \$191 ;
   wire \$192 ;
-  wire [8:0] \$193 ;
-  wire [9:0] \$194 ;
+  wire \$193 ;
+  wire \$194 ;
   wire \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire [7:0] \$198 ;
-  wire \$199 ;
-  wire \$2 ;
+  wire [2:0] \$196 ;
+  wire [2:0] \$197 ;
+  wire \$198 ;
+  wire [8:0] \$199 ;
+  wire [16:0] \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire [64:0] \$201 ;
-  wire [64:0] \$202 ;
-  wire [64:0] \$203 ;
-  wire \$204 ;
+  wire [9:0] \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [7:0] \$204 ;
   wire \$205 ;
   wire \$206 ;
   wire \$207 ;
-  wire [64:0] \$208 ;
-  wire [64:0] \$209 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [8:0] \$210 ;
-  wire [64:0] \$211 ;
-  wire [64:0] \$212 ;
-  wire \$213 ;
-  wire [1:0] \$214 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire [1:0] \$213 ;
+  wire [64:0] \$214 ;
   wire [64:0] \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg [8:0] \$218 ;
-  reg [319:0] \$219 ;
-  wire [32:0] \$22 ;
-  reg \$220 ;
-  reg [8:0] \$221 ;
-  reg [511:0] \$222 ;
+  wire [64:0] \$216 ;
+  wire [64:0] \$217 ;
+  wire [64:0] \$218 ;
+  wire [8:0] \$219 ;
+  wire \$22 ;
+  wire [64:0] \$220 ;
+  wire [64:0] \$221 ;
+  wire [64:0] \$222 ;
   reg \$223 ;
   reg \$224 ;
-  reg \$225 ;
-  reg [4:0] \$226 ;
+  reg [8:0] \$225 ;
+  reg [319:0] \$226 ;
   reg \$227 ;
-  reg \$228 ;
-  reg [15:0] \$229 ;
-  wire [32:0] \$23 ;
-  reg [15:0] \$230 ;
-  reg [15:0] \$231 ;
-  reg [15:0] \$232 ;
-  reg [15:0] \$233 ;
-  reg [16:0] \$234 ;
-  reg [32:0] \$235 ;
-  reg [16:0] \$236 ;
-  reg [32:0] \$237 ;
-  reg [32:0] \$238 ;
-  reg [16:0] \$239 ;
-  wire [33:0] \$24 ;
-  reg [32:0] \$240 ;
-  reg \$241 ;
-  reg [15:0] \$242 ;
-  reg [15:0] \$243 ;
-  reg \$244 ;
-  reg [33:0] \$245 ;
-  reg [33:0] \$246 ;
-  reg [7:0] \$247 ;
-  reg [16:0] \$248 ;
-  reg \$249 ;
-  wire \$25 ;
+  reg [8:0] \$228 ;
+  reg [511:0] \$229 ;
+  wire \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg [4:0] \$233 ;
+  reg \$234 ;
+  reg \$235 ;
+  reg [15:0] \$236 ;
+  reg [15:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg [15:0] \$239 ;
+  wire \$24 ;
+  reg [15:0] \$240 ;
+  reg [16:0] \$241 ;
+  reg [32:0] \$242 ;
+  reg [16:0] \$243 ;
+  reg [32:0] \$244 ;
+  reg [32:0] \$245 ;
+  reg [16:0] \$246 ;
+  reg [32:0] \$247 ;
+  reg \$248 ;
+  reg [15:0] \$249 ;
+  wire [17:0] \$25 ;
   reg [15:0] \$250 ;
-  reg \$251 ;
-  reg [15:0] \$252 ;
-  reg \$253 ;
+  reg [16:0] \$251 ;
+  reg [16:0] \$252 ;
+  reg [16:0] \$253 ;
   reg \$254 ;
-  reg \$255 ;
-  reg [16:0] \$256 ;
-  reg [15:0] \$257 ;
-  reg [16:0] \$258 ;
-  reg [15:0] \$259 ;
-  wire [16:0] \$26 ;
-  reg [15:0] \$260 ;
-  reg \$261 ;
+  reg [33:0] \$255 ;
+  reg [33:0] \$256 ;
+  reg [5:0] \$257 ;
+  reg [7:0] \$258 ;
+  reg [16:0] \$259 ;
+  wire \$26 ;
+  reg \$260 ;
+  reg [15:0] \$261 ;
   reg \$262 ;
-  reg \$263 ;
-  reg [16:0] \$264 ;
-  reg [15:0] \$265 ;
-  reg [15:0] \$266 ;
+  reg [15:0] \$263 ;
+  reg \$264 ;
+  reg [34:0] \$265 ;
+  reg \$266 ;
   reg \$267 ;
   reg \$268 ;
-  reg \$269 ;
-  wire \$27 ;
-  reg \$270 ;
+  reg [16:0] \$269 ;
+  wire [17:0] \$27 ;
+  reg [15:0] \$270 ;
   reg [16:0] \$271 ;
-  reg [33:0] \$272 ;
-  reg [33:0] \$273 ;
-  reg [33:0] \$274 ;
-  reg [33:0] \$275 ;
+  reg [15:0] \$272 ;
+  reg [15:0] \$273 ;
+  reg \$274 ;
+  reg \$275 ;
   reg \$276 ;
   reg [16:0] \$277 ;
-  reg [16:0] \$278 ;
-  reg [16:0] \$279 ;
-  wire \$28 ;
-  reg [16:0] \$280 ;
-  reg [15:0] \$281 ;
-  reg [15:0] \$282 ;
-  reg [90:0] \$283 ;
-  reg [90:0] \$284 ;
-  reg [90:0] \$285 ;
-  reg [90:0] \$286 ;
-  reg [5:0] \$287 ;
-  reg [5:0] \$288 ;
-  reg [835:0] \$289 ;
-  wire \$29 ;
-  reg [835:0] \$290 ;
-  reg [835:0] \$291 ;
-  reg [835:0] \$292 ;
-  reg [835:0] \$293 ;
-  reg [835:0] \$294 ;
-  reg [835:0] \$295 ;
-  reg [835:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [2:0] \$298 ;
-  reg [3:0] \$299 ;
-  wire \$3 ;
+  reg [15:0] \$278 ;
+  reg [15:0] \$279 ;
+  wire [17:0] \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg [16:0] \$284 ;
+  reg [33:0] \$285 ;
+  reg [33:0] \$286 ;
+  reg [33:0] \$287 ;
+  reg [33:0] \$288 ;
+  reg \$289 ;
+  wire [17:0] \$29 ;
+  reg [16:0] \$290 ;
+  reg [16:0] \$291 ;
+  reg [16:0] \$292 ;
+  reg [16:0] \$293 ;
+  reg [16:0] \$294 ;
+  reg [16:0] \$295 ;
+  reg [15:0] \$296 ;
+  reg [15:0] \$297 ;
+  reg \$298 ;
+  reg \$299 ;
+  wire [16:0] \$3 ;
   wire \$30 ;
-  reg [3:0] \$300 ;
-  reg [1:0] \$301 ;
-  reg [2:0] \$302 ;
-  reg [1:0] \$303 ;
-  reg [7:0] \$304 ;
-  reg [7:0] \$305 ;
-  reg \$306 ;
-  reg \$307 ;
-  reg [63:0] \$308 ;
-  reg [63:0] \$309 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg [90:0] \$305 ;
+  reg [90:0] \$306 ;
+  reg [90:0] \$307 ;
+  reg [90:0] \$308 ;
+  reg [5:0] \$309 ;
   wire \$31 ;
-  reg [63:0] \$310 ;
-  reg [63:0] \$311 ;
-  reg [63:0] \$312 ;
-  reg [63:0] \$313 ;
-  reg [63:0] \$314 ;
-  reg [63:0] \$315 ;
+  reg [5:0] \$310 ;
+  reg [3:0] \$311 ;
+  reg \$312 ;
+  reg [513:0] \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg [513:0] \$316 ;
+  reg [1:0] \$317 ;
+  reg [2:0] \$318 ;
+  reg [1:0] \$319 ;
   wire \$32 ;
+  reg [7:0] \$320 ;
+  reg [7:0] \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg [7:0] \$324 ;
+  reg [63:0] \$325 ;
+  reg [63:0] \$326 ;
+  reg [63:0] \$327 ;
+  reg [63:0] \$328 ;
+  reg [63:0] \$329 ;
   wire \$33 ;
+  reg [63:0] \$330 ;
+  reg [63:0] \$331 ;
+  reg [63:0] \$332 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
@@ -3107,67 +3124,67 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire [8:0] \$44 ;
-  wire [9:0] \$45 ;
+  wire \$44 ;
+  wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [7:0] \$48 ;
-  wire [7:0] \$49 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [7:0] \$50 ;
+  wire \$50 ;
   wire \$51 ;
-  wire [7:0] \$52 ;
+  wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [7:0] \$54 ;
+  wire [7:0] \$55 ;
+  wire [7:0] \$56 ;
   wire \$57 ;
-  wire \$58 ;
+  wire [7:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [16:0] \$64 ;
-  wire [16:0] \$65 ;
-  wire [16:0] \$66 ;
-  wire [16:0] \$67 ;
-  wire [5:0] \$68 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [33:0] \$71 ;
+  wire [16:0] \$70 ;
+  wire [16:0] \$71 ;
   wire [16:0] \$72 ;
-  wire [33:0] \$73 ;
+  wire [16:0] \$73 ;
   wire [16:0] \$74 ;
-  wire [33:0] \$75 ;
-  wire [33:0] \$76 ;
-  wire [33:0] \$77 ;
-  wire [33:0] \$78 ;
+  wire [16:0] \$75 ;
+  wire [16:0] \$76 ;
+  wire [16:0] \$77 ;
+  wire [5:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire \$87 ;
-  wire [17:0] \$88 ;
-  wire \$89 ;
+  wire [33:0] \$82 ;
+  wire [16:0] \$83 ;
+  wire [33:0] \$84 ;
+  wire [16:0] \$85 ;
+  wire [33:0] \$86 ;
+  wire [33:0] \$87 ;
+  wire [33:0] \$88 ;
+  wire [33:0] \$89 ;
   wire \$9 ;
-  wire [16:0] \$90 ;
+  wire \$90 ;
   wire \$91 ;
-  wire [16:0] \$92 ;
+  wire \$92 ;
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
-  wire \$99 ;
+  wire [17:0] \$99 ;
   wire [16:0] a;
   wire [321:0] a__payload;
   wire \a__payload.first ;
@@ -3473,75 +3490,85 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \b_spread[9][1] ;
   wire [7:0] \b_spread[9][2] ;
   wire [7:0] \b_spread[9][3] ;
-  reg [15:0] base = 16'h0000;
+  (* init = 16'h0000 *)
+  wire [15:0] base;
   wire [7:0] blk_addr;
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$151 ;
+  wire \busy$157 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$153 ;
+  wire [7:0] \cause$159 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$138 ;
+  wire [63:0] \cnt_busy_cycles$144 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$136 ;
+  wire [63:0] \cnt_cycles$142 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$148 ;
+  wire [63:0] \cnt_d_tiles$154 ;
+  reg [7:0] cnt_events = 8'h00;
+  wire \cnt_events.accept ;
+  wire \cnt_events.busy ;
+  wire \cnt_events.d_take ;
+  wire \cnt_events.dense ;
+  wire [1:0] \cnt_events.ended ;
+  wire \cnt_events.stall_in ;
+  wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$150 ;
+  wire [63:0] \cnt_jobs$156 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$146 ;
+  wire [63:0] \cnt_macs$152 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$140 ;
+  wire [63:0] \cnt_stall_in$146 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$142 ;
+  wire [63:0] \cnt_stall_out$148 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$144 ;
+  wire [63:0] \cnt_tile_ops$150 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
   wire csr_re;
   wire [31:0] csr_wdata;
   wire csr_we;
-  output [513:0] d__payload;
-  wire [513:0] d__payload;
-  wire [512:0] \d__payload$112 ;
-  wire [511:0] \d__payload$112.data ;
-  wire [127:0] \d__payload$112.data[0] ;
-  wire [31:0] \d__payload$112.data[0][0] ;
-  wire [31:0] \d__payload$112.data[0][1] ;
-  wire [31:0] \d__payload$112.data[0][2] ;
-  wire [31:0] \d__payload$112.data[0][3] ;
-  wire [127:0] \d__payload$112.data[1] ;
-  wire [31:0] \d__payload$112.data[1][0] ;
-  wire [31:0] \d__payload$112.data[1][1] ;
-  wire [31:0] \d__payload$112.data[1][2] ;
-  wire [31:0] \d__payload$112.data[1][3] ;
-  wire [127:0] \d__payload$112.data[2] ;
-  wire [31:0] \d__payload$112.data[2][0] ;
-  wire [31:0] \d__payload$112.data[2][1] ;
-  wire [31:0] \d__payload$112.data[2][2] ;
-  wire [31:0] \d__payload$112.data[2][3] ;
-  wire [127:0] \d__payload$112.data[3] ;
-  wire [31:0] \d__payload$112.data[3][0] ;
-  wire [31:0] \d__payload$112.data[3][1] ;
-  wire [31:0] \d__payload$112.data[3][2] ;
-  wire [31:0] \d__payload$112.data[3][3] ;
-  wire \d__payload$112.error ;
+  wire [512:0] d__payload;
+  output [513:0] \d__payload$118 ;
+  wire [513:0] \d__payload$118 ;
+  wire [511:0] \d__payload$118.data ;
+  wire [127:0] \d__payload$118.data[0] ;
+  wire [31:0] \d__payload$118.data[0][0] ;
+  wire [31:0] \d__payload$118.data[0][1] ;
+  wire [31:0] \d__payload$118.data[0][2] ;
+  wire [31:0] \d__payload$118.data[0][3] ;
+  wire [127:0] \d__payload$118.data[1] ;
+  wire [31:0] \d__payload$118.data[1][0] ;
+  wire [31:0] \d__payload$118.data[1][1] ;
+  wire [31:0] \d__payload$118.data[1][2] ;
+  wire [31:0] \d__payload$118.data[1][3] ;
+  wire [127:0] \d__payload$118.data[2] ;
+  wire [31:0] \d__payload$118.data[2][0] ;
+  wire [31:0] \d__payload$118.data[2][1] ;
+  wire [31:0] \d__payload$118.data[2][2] ;
+  wire [31:0] \d__payload$118.data[2][3] ;
+  wire [127:0] \d__payload$118.data[3] ;
+  wire [31:0] \d__payload$118.data[3][0] ;
+  wire [31:0] \d__payload$118.data[3][1] ;
+  wire [31:0] \d__payload$118.data[3][2] ;
+  wire [31:0] \d__payload$118.data[3][3] ;
+  wire \d__payload$118.error ;
+  wire \d__payload$118.last ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3564,1179 +3591,102 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [31:0] \d__payload.data[3][2] ;
   wire [31:0] \d__payload.data[3][3] ;
   wire \d__payload.error ;
-  wire \d__payload.last ;
-  input d__ready;
   wire d__ready;
-  wire \d__ready$110 ;
+  input \d__ready$121 ;
+  wire \d__ready$121 ;
   output d__valid;
-  wire d__valid;
-  wire \d__valid$108 ;
+  reg d__valid = 1'h0;
+  wire \d__valid$232 ;
   reg [1:0] d_end_rd = 2'h0;
   reg [1:0] d_end_wr = 2'h0;
+  wire [513:0] d_in;
+  wire [511:0] \d_in.data ;
+  wire [127:0] \d_in.data[0] ;
+  wire [31:0] \d_in.data[0][0] ;
+  wire [31:0] \d_in.data[0][1] ;
+  wire [31:0] \d_in.data[0][2] ;
+  wire [31:0] \d_in.data[0][3] ;
+  wire [127:0] \d_in.data[1] ;
+  wire [31:0] \d_in.data[1][0] ;
+  wire [31:0] \d_in.data[1][1] ;
+  wire [31:0] \d_in.data[1][2] ;
+  wire [31:0] \d_in.data[1][3] ;
+  wire [127:0] \d_in.data[2] ;
+  wire [31:0] \d_in.data[2][0] ;
+  wire [31:0] \d_in.data[2][1] ;
+  wire [31:0] \d_in.data[2][2] ;
+  wire [31:0] \d_in.data[2][3] ;
+  wire [127:0] \d_in.data[3] ;
+  wire [31:0] \d_in.data[3][0] ;
+  wire [31:0] \d_in.data[3][1] ;
+  wire [31:0] \d_in.data[3][2] ;
+  wire [31:0] \d_in.data[3][3] ;
+  wire \d_in.error ;
+  wire \d_in.last ;
   reg [2:0] d_job_end = 3'h0;
+  reg [513:0] d_main = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \d_main.data ;
+  wire [127:0] \d_main.data[0] ;
+  wire [31:0] \d_main.data[0][0] ;
+  wire [31:0] \d_main.data[0][1] ;
+  wire [31:0] \d_main.data[0][2] ;
+  wire [31:0] \d_main.data[0][3] ;
+  wire [127:0] \d_main.data[1] ;
+  wire [31:0] \d_main.data[1][0] ;
+  wire [31:0] \d_main.data[1][1] ;
+  wire [31:0] \d_main.data[1][2] ;
+  wire [31:0] \d_main.data[1][3] ;
+  wire [127:0] \d_main.data[2] ;
+  wire [31:0] \d_main.data[2][0] ;
+  wire [31:0] \d_main.data[2][1] ;
+  wire [31:0] \d_main.data[2][2] ;
+  wire [31:0] \d_main.data[2][3] ;
+  wire [127:0] \d_main.data[3] ;
+  wire [31:0] \d_main.data[3][0] ;
+  wire [31:0] \d_main.data[3][1] ;
+  wire [31:0] \d_main.data[3][2] ;
+  wire [31:0] \d_main.data[3][3] ;
+  wire \d_main.error ;
+  wire \d_main.last ;
+  (* init = 1'h0 *)
+  wire d_main_valid;
+  reg [513:0] d_skid = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [511:0] \d_skid.data ;
+  wire [127:0] \d_skid.data[0] ;
+  wire [31:0] \d_skid.data[0][0] ;
+  wire [31:0] \d_skid.data[0][1] ;
+  wire [31:0] \d_skid.data[0][2] ;
+  wire [31:0] \d_skid.data[0][3] ;
+  wire [127:0] \d_skid.data[1] ;
+  wire [31:0] \d_skid.data[1][0] ;
+  wire [31:0] \d_skid.data[1][1] ;
+  wire [31:0] \d_skid.data[1][2] ;
+  wire [31:0] \d_skid.data[1][3] ;
+  wire [127:0] \d_skid.data[2] ;
+  wire [31:0] \d_skid.data[2][0] ;
+  wire [31:0] \d_skid.data[2][1] ;
+  wire [31:0] \d_skid.data[2][2] ;
+  wire [31:0] \d_skid.data[2][3] ;
+  wire [127:0] \d_skid.data[3] ;
+  wire [31:0] \d_skid.data[3][0] ;
+  wire [31:0] \d_skid.data[3][1] ;
+  wire [31:0] \d_skid.data[3][2] ;
+  wire [31:0] \d_skid.data[3][3] ;
+  wire \d_skid.error ;
+  wire \d_skid.last ;
+  reg d_skid_valid = 1'h0;
   wire d_take;
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$152 ;
-  wire \done$184 ;
+  wire \done$158 ;
+  wire \done$195 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
-  reg [835:0] fifo0 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo0.b ;
-  wire [31:0] \fifo0.b[0] ;
-  wire [7:0] \fifo0.b[0][0] ;
-  wire [7:0] \fifo0.b[0][1] ;
-  wire [7:0] \fifo0.b[0][2] ;
-  wire [7:0] \fifo0.b[0][3] ;
-  wire [31:0] \fifo0.b[10] ;
-  wire [7:0] \fifo0.b[10][0] ;
-  wire [7:0] \fifo0.b[10][1] ;
-  wire [7:0] \fifo0.b[10][2] ;
-  wire [7:0] \fifo0.b[10][3] ;
-  wire [31:0] \fifo0.b[11] ;
-  wire [7:0] \fifo0.b[11][0] ;
-  wire [7:0] \fifo0.b[11][1] ;
-  wire [7:0] \fifo0.b[11][2] ;
-  wire [7:0] \fifo0.b[11][3] ;
-  wire [31:0] \fifo0.b[12] ;
-  wire [7:0] \fifo0.b[12][0] ;
-  wire [7:0] \fifo0.b[12][1] ;
-  wire [7:0] \fifo0.b[12][2] ;
-  wire [7:0] \fifo0.b[12][3] ;
-  wire [31:0] \fifo0.b[13] ;
-  wire [7:0] \fifo0.b[13][0] ;
-  wire [7:0] \fifo0.b[13][1] ;
-  wire [7:0] \fifo0.b[13][2] ;
-  wire [7:0] \fifo0.b[13][3] ;
-  wire [31:0] \fifo0.b[14] ;
-  wire [7:0] \fifo0.b[14][0] ;
-  wire [7:0] \fifo0.b[14][1] ;
-  wire [7:0] \fifo0.b[14][2] ;
-  wire [7:0] \fifo0.b[14][3] ;
-  wire [31:0] \fifo0.b[15] ;
-  wire [7:0] \fifo0.b[15][0] ;
-  wire [7:0] \fifo0.b[15][1] ;
-  wire [7:0] \fifo0.b[15][2] ;
-  wire [7:0] \fifo0.b[15][3] ;
-  wire [31:0] \fifo0.b[1] ;
-  wire [7:0] \fifo0.b[1][0] ;
-  wire [7:0] \fifo0.b[1][1] ;
-  wire [7:0] \fifo0.b[1][2] ;
-  wire [7:0] \fifo0.b[1][3] ;
-  wire [31:0] \fifo0.b[2] ;
-  wire [7:0] \fifo0.b[2][0] ;
-  wire [7:0] \fifo0.b[2][1] ;
-  wire [7:0] \fifo0.b[2][2] ;
-  wire [7:0] \fifo0.b[2][3] ;
-  wire [31:0] \fifo0.b[3] ;
-  wire [7:0] \fifo0.b[3][0] ;
-  wire [7:0] \fifo0.b[3][1] ;
-  wire [7:0] \fifo0.b[3][2] ;
-  wire [7:0] \fifo0.b[3][3] ;
-  wire [31:0] \fifo0.b[4] ;
-  wire [7:0] \fifo0.b[4][0] ;
-  wire [7:0] \fifo0.b[4][1] ;
-  wire [7:0] \fifo0.b[4][2] ;
-  wire [7:0] \fifo0.b[4][3] ;
-  wire [31:0] \fifo0.b[5] ;
-  wire [7:0] \fifo0.b[5][0] ;
-  wire [7:0] \fifo0.b[5][1] ;
-  wire [7:0] \fifo0.b[5][2] ;
-  wire [7:0] \fifo0.b[5][3] ;
-  wire [31:0] \fifo0.b[6] ;
-  wire [7:0] \fifo0.b[6][0] ;
-  wire [7:0] \fifo0.b[6][1] ;
-  wire [7:0] \fifo0.b[6][2] ;
-  wire [7:0] \fifo0.b[6][3] ;
-  wire [31:0] \fifo0.b[7] ;
-  wire [7:0] \fifo0.b[7][0] ;
-  wire [7:0] \fifo0.b[7][1] ;
-  wire [7:0] \fifo0.b[7][2] ;
-  wire [7:0] \fifo0.b[7][3] ;
-  wire [31:0] \fifo0.b[8] ;
-  wire [7:0] \fifo0.b[8][0] ;
-  wire [7:0] \fifo0.b[8][1] ;
-  wire [7:0] \fifo0.b[8][2] ;
-  wire [7:0] \fifo0.b[8][3] ;
-  wire [31:0] \fifo0.b[9] ;
-  wire [7:0] \fifo0.b[9][0] ;
-  wire [7:0] \fifo0.b[9][1] ;
-  wire [7:0] \fifo0.b[9][2] ;
-  wire [7:0] \fifo0.b[9][3] ;
-  wire \fifo0.dense ;
-  wire \fifo0.first ;
-  wire \fifo0.job_last ;
-  wire \fifo0.last ;
-  wire [63:0] \fifo0.meta ;
-  wire [15:0] \fifo0.meta[0] ;
-  wire [15:0] \fifo0.meta[1] ;
-  wire [15:0] \fifo0.meta[2] ;
-  wire [15:0] \fifo0.meta[3] ;
-  wire [255:0] \fifo0.values ;
-  wire [63:0] \fifo0.values[0] ;
-  wire [7:0] \fifo0.values[0][0] ;
-  wire [7:0] \fifo0.values[0][1] ;
-  wire [7:0] \fifo0.values[0][2] ;
-  wire [7:0] \fifo0.values[0][3] ;
-  wire [7:0] \fifo0.values[0][4] ;
-  wire [7:0] \fifo0.values[0][5] ;
-  wire [7:0] \fifo0.values[0][6] ;
-  wire [7:0] \fifo0.values[0][7] ;
-  wire [63:0] \fifo0.values[1] ;
-  wire [7:0] \fifo0.values[1][0] ;
-  wire [7:0] \fifo0.values[1][1] ;
-  wire [7:0] \fifo0.values[1][2] ;
-  wire [7:0] \fifo0.values[1][3] ;
-  wire [7:0] \fifo0.values[1][4] ;
-  wire [7:0] \fifo0.values[1][5] ;
-  wire [7:0] \fifo0.values[1][6] ;
-  wire [7:0] \fifo0.values[1][7] ;
-  wire [63:0] \fifo0.values[2] ;
-  wire [7:0] \fifo0.values[2][0] ;
-  wire [7:0] \fifo0.values[2][1] ;
-  wire [7:0] \fifo0.values[2][2] ;
-  wire [7:0] \fifo0.values[2][3] ;
-  wire [7:0] \fifo0.values[2][4] ;
-  wire [7:0] \fifo0.values[2][5] ;
-  wire [7:0] \fifo0.values[2][6] ;
-  wire [7:0] \fifo0.values[2][7] ;
-  wire [63:0] \fifo0.values[3] ;
-  wire [7:0] \fifo0.values[3][0] ;
-  wire [7:0] \fifo0.values[3][1] ;
-  wire [7:0] \fifo0.values[3][2] ;
-  wire [7:0] \fifo0.values[3][3] ;
-  wire [7:0] \fifo0.values[3][4] ;
-  wire [7:0] \fifo0.values[3][5] ;
-  wire [7:0] \fifo0.values[3][6] ;
-  wire [7:0] \fifo0.values[3][7] ;
-  reg [835:0] fifo1 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo1.b ;
-  wire [31:0] \fifo1.b[0] ;
-  wire [7:0] \fifo1.b[0][0] ;
-  wire [7:0] \fifo1.b[0][1] ;
-  wire [7:0] \fifo1.b[0][2] ;
-  wire [7:0] \fifo1.b[0][3] ;
-  wire [31:0] \fifo1.b[10] ;
-  wire [7:0] \fifo1.b[10][0] ;
-  wire [7:0] \fifo1.b[10][1] ;
-  wire [7:0] \fifo1.b[10][2] ;
-  wire [7:0] \fifo1.b[10][3] ;
-  wire [31:0] \fifo1.b[11] ;
-  wire [7:0] \fifo1.b[11][0] ;
-  wire [7:0] \fifo1.b[11][1] ;
-  wire [7:0] \fifo1.b[11][2] ;
-  wire [7:0] \fifo1.b[11][3] ;
-  wire [31:0] \fifo1.b[12] ;
-  wire [7:0] \fifo1.b[12][0] ;
-  wire [7:0] \fifo1.b[12][1] ;
-  wire [7:0] \fifo1.b[12][2] ;
-  wire [7:0] \fifo1.b[12][3] ;
-  wire [31:0] \fifo1.b[13] ;
-  wire [7:0] \fifo1.b[13][0] ;
-  wire [7:0] \fifo1.b[13][1] ;
-  wire [7:0] \fifo1.b[13][2] ;
-  wire [7:0] \fifo1.b[13][3] ;
-  wire [31:0] \fifo1.b[14] ;
-  wire [7:0] \fifo1.b[14][0] ;
-  wire [7:0] \fifo1.b[14][1] ;
-  wire [7:0] \fifo1.b[14][2] ;
-  wire [7:0] \fifo1.b[14][3] ;
-  wire [31:0] \fifo1.b[15] ;
-  wire [7:0] \fifo1.b[15][0] ;
-  wire [7:0] \fifo1.b[15][1] ;
-  wire [7:0] \fifo1.b[15][2] ;
-  wire [7:0] \fifo1.b[15][3] ;
-  wire [31:0] \fifo1.b[1] ;
-  wire [7:0] \fifo1.b[1][0] ;
-  wire [7:0] \fifo1.b[1][1] ;
-  wire [7:0] \fifo1.b[1][2] ;
-  wire [7:0] \fifo1.b[1][3] ;
-  wire [31:0] \fifo1.b[2] ;
-  wire [7:0] \fifo1.b[2][0] ;
-  wire [7:0] \fifo1.b[2][1] ;
-  wire [7:0] \fifo1.b[2][2] ;
-  wire [7:0] \fifo1.b[2][3] ;
-  wire [31:0] \fifo1.b[3] ;
-  wire [7:0] \fifo1.b[3][0] ;
-  wire [7:0] \fifo1.b[3][1] ;
-  wire [7:0] \fifo1.b[3][2] ;
-  wire [7:0] \fifo1.b[3][3] ;
-  wire [31:0] \fifo1.b[4] ;
-  wire [7:0] \fifo1.b[4][0] ;
-  wire [7:0] \fifo1.b[4][1] ;
-  wire [7:0] \fifo1.b[4][2] ;
-  wire [7:0] \fifo1.b[4][3] ;
-  wire [31:0] \fifo1.b[5] ;
-  wire [7:0] \fifo1.b[5][0] ;
-  wire [7:0] \fifo1.b[5][1] ;
-  wire [7:0] \fifo1.b[5][2] ;
-  wire [7:0] \fifo1.b[5][3] ;
-  wire [31:0] \fifo1.b[6] ;
-  wire [7:0] \fifo1.b[6][0] ;
-  wire [7:0] \fifo1.b[6][1] ;
-  wire [7:0] \fifo1.b[6][2] ;
-  wire [7:0] \fifo1.b[6][3] ;
-  wire [31:0] \fifo1.b[7] ;
-  wire [7:0] \fifo1.b[7][0] ;
-  wire [7:0] \fifo1.b[7][1] ;
-  wire [7:0] \fifo1.b[7][2] ;
-  wire [7:0] \fifo1.b[7][3] ;
-  wire [31:0] \fifo1.b[8] ;
-  wire [7:0] \fifo1.b[8][0] ;
-  wire [7:0] \fifo1.b[8][1] ;
-  wire [7:0] \fifo1.b[8][2] ;
-  wire [7:0] \fifo1.b[8][3] ;
-  wire [31:0] \fifo1.b[9] ;
-  wire [7:0] \fifo1.b[9][0] ;
-  wire [7:0] \fifo1.b[9][1] ;
-  wire [7:0] \fifo1.b[9][2] ;
-  wire [7:0] \fifo1.b[9][3] ;
-  wire \fifo1.dense ;
-  wire \fifo1.first ;
-  wire \fifo1.job_last ;
-  wire \fifo1.last ;
-  wire [63:0] \fifo1.meta ;
-  wire [15:0] \fifo1.meta[0] ;
-  wire [15:0] \fifo1.meta[1] ;
-  wire [15:0] \fifo1.meta[2] ;
-  wire [15:0] \fifo1.meta[3] ;
-  wire [255:0] \fifo1.values ;
-  wire [63:0] \fifo1.values[0] ;
-  wire [7:0] \fifo1.values[0][0] ;
-  wire [7:0] \fifo1.values[0][1] ;
-  wire [7:0] \fifo1.values[0][2] ;
-  wire [7:0] \fifo1.values[0][3] ;
-  wire [7:0] \fifo1.values[0][4] ;
-  wire [7:0] \fifo1.values[0][5] ;
-  wire [7:0] \fifo1.values[0][6] ;
-  wire [7:0] \fifo1.values[0][7] ;
-  wire [63:0] \fifo1.values[1] ;
-  wire [7:0] \fifo1.values[1][0] ;
-  wire [7:0] \fifo1.values[1][1] ;
-  wire [7:0] \fifo1.values[1][2] ;
-  wire [7:0] \fifo1.values[1][3] ;
-  wire [7:0] \fifo1.values[1][4] ;
-  wire [7:0] \fifo1.values[1][5] ;
-  wire [7:0] \fifo1.values[1][6] ;
-  wire [7:0] \fifo1.values[1][7] ;
-  wire [63:0] \fifo1.values[2] ;
-  wire [7:0] \fifo1.values[2][0] ;
-  wire [7:0] \fifo1.values[2][1] ;
-  wire [7:0] \fifo1.values[2][2] ;
-  wire [7:0] \fifo1.values[2][3] ;
-  wire [7:0] \fifo1.values[2][4] ;
-  wire [7:0] \fifo1.values[2][5] ;
-  wire [7:0] \fifo1.values[2][6] ;
-  wire [7:0] \fifo1.values[2][7] ;
-  wire [63:0] \fifo1.values[3] ;
-  wire [7:0] \fifo1.values[3][0] ;
-  wire [7:0] \fifo1.values[3][1] ;
-  wire [7:0] \fifo1.values[3][2] ;
-  wire [7:0] \fifo1.values[3][3] ;
-  wire [7:0] \fifo1.values[3][4] ;
-  wire [7:0] \fifo1.values[3][5] ;
-  wire [7:0] \fifo1.values[3][6] ;
-  wire [7:0] \fifo1.values[3][7] ;
-  reg [835:0] fifo2 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo2.b ;
-  wire [31:0] \fifo2.b[0] ;
-  wire [7:0] \fifo2.b[0][0] ;
-  wire [7:0] \fifo2.b[0][1] ;
-  wire [7:0] \fifo2.b[0][2] ;
-  wire [7:0] \fifo2.b[0][3] ;
-  wire [31:0] \fifo2.b[10] ;
-  wire [7:0] \fifo2.b[10][0] ;
-  wire [7:0] \fifo2.b[10][1] ;
-  wire [7:0] \fifo2.b[10][2] ;
-  wire [7:0] \fifo2.b[10][3] ;
-  wire [31:0] \fifo2.b[11] ;
-  wire [7:0] \fifo2.b[11][0] ;
-  wire [7:0] \fifo2.b[11][1] ;
-  wire [7:0] \fifo2.b[11][2] ;
-  wire [7:0] \fifo2.b[11][3] ;
-  wire [31:0] \fifo2.b[12] ;
-  wire [7:0] \fifo2.b[12][0] ;
-  wire [7:0] \fifo2.b[12][1] ;
-  wire [7:0] \fifo2.b[12][2] ;
-  wire [7:0] \fifo2.b[12][3] ;
-  wire [31:0] \fifo2.b[13] ;
-  wire [7:0] \fifo2.b[13][0] ;
-  wire [7:0] \fifo2.b[13][1] ;
-  wire [7:0] \fifo2.b[13][2] ;
-  wire [7:0] \fifo2.b[13][3] ;
-  wire [31:0] \fifo2.b[14] ;
-  wire [7:0] \fifo2.b[14][0] ;
-  wire [7:0] \fifo2.b[14][1] ;
-  wire [7:0] \fifo2.b[14][2] ;
-  wire [7:0] \fifo2.b[14][3] ;
-  wire [31:0] \fifo2.b[15] ;
-  wire [7:0] \fifo2.b[15][0] ;
-  wire [7:0] \fifo2.b[15][1] ;
-  wire [7:0] \fifo2.b[15][2] ;
-  wire [7:0] \fifo2.b[15][3] ;
-  wire [31:0] \fifo2.b[1] ;
-  wire [7:0] \fifo2.b[1][0] ;
-  wire [7:0] \fifo2.b[1][1] ;
-  wire [7:0] \fifo2.b[1][2] ;
-  wire [7:0] \fifo2.b[1][3] ;
-  wire [31:0] \fifo2.b[2] ;
-  wire [7:0] \fifo2.b[2][0] ;
-  wire [7:0] \fifo2.b[2][1] ;
-  wire [7:0] \fifo2.b[2][2] ;
-  wire [7:0] \fifo2.b[2][3] ;
-  wire [31:0] \fifo2.b[3] ;
-  wire [7:0] \fifo2.b[3][0] ;
-  wire [7:0] \fifo2.b[3][1] ;
-  wire [7:0] \fifo2.b[3][2] ;
-  wire [7:0] \fifo2.b[3][3] ;
-  wire [31:0] \fifo2.b[4] ;
-  wire [7:0] \fifo2.b[4][0] ;
-  wire [7:0] \fifo2.b[4][1] ;
-  wire [7:0] \fifo2.b[4][2] ;
-  wire [7:0] \fifo2.b[4][3] ;
-  wire [31:0] \fifo2.b[5] ;
-  wire [7:0] \fifo2.b[5][0] ;
-  wire [7:0] \fifo2.b[5][1] ;
-  wire [7:0] \fifo2.b[5][2] ;
-  wire [7:0] \fifo2.b[5][3] ;
-  wire [31:0] \fifo2.b[6] ;
-  wire [7:0] \fifo2.b[6][0] ;
-  wire [7:0] \fifo2.b[6][1] ;
-  wire [7:0] \fifo2.b[6][2] ;
-  wire [7:0] \fifo2.b[6][3] ;
-  wire [31:0] \fifo2.b[7] ;
-  wire [7:0] \fifo2.b[7][0] ;
-  wire [7:0] \fifo2.b[7][1] ;
-  wire [7:0] \fifo2.b[7][2] ;
-  wire [7:0] \fifo2.b[7][3] ;
-  wire [31:0] \fifo2.b[8] ;
-  wire [7:0] \fifo2.b[8][0] ;
-  wire [7:0] \fifo2.b[8][1] ;
-  wire [7:0] \fifo2.b[8][2] ;
-  wire [7:0] \fifo2.b[8][3] ;
-  wire [31:0] \fifo2.b[9] ;
-  wire [7:0] \fifo2.b[9][0] ;
-  wire [7:0] \fifo2.b[9][1] ;
-  wire [7:0] \fifo2.b[9][2] ;
-  wire [7:0] \fifo2.b[9][3] ;
-  wire \fifo2.dense ;
-  wire \fifo2.first ;
-  wire \fifo2.job_last ;
-  wire \fifo2.last ;
-  wire [63:0] \fifo2.meta ;
-  wire [15:0] \fifo2.meta[0] ;
-  wire [15:0] \fifo2.meta[1] ;
-  wire [15:0] \fifo2.meta[2] ;
-  wire [15:0] \fifo2.meta[3] ;
-  wire [255:0] \fifo2.values ;
-  wire [63:0] \fifo2.values[0] ;
-  wire [7:0] \fifo2.values[0][0] ;
-  wire [7:0] \fifo2.values[0][1] ;
-  wire [7:0] \fifo2.values[0][2] ;
-  wire [7:0] \fifo2.values[0][3] ;
-  wire [7:0] \fifo2.values[0][4] ;
-  wire [7:0] \fifo2.values[0][5] ;
-  wire [7:0] \fifo2.values[0][6] ;
-  wire [7:0] \fifo2.values[0][7] ;
-  wire [63:0] \fifo2.values[1] ;
-  wire [7:0] \fifo2.values[1][0] ;
-  wire [7:0] \fifo2.values[1][1] ;
-  wire [7:0] \fifo2.values[1][2] ;
-  wire [7:0] \fifo2.values[1][3] ;
-  wire [7:0] \fifo2.values[1][4] ;
-  wire [7:0] \fifo2.values[1][5] ;
-  wire [7:0] \fifo2.values[1][6] ;
-  wire [7:0] \fifo2.values[1][7] ;
-  wire [63:0] \fifo2.values[2] ;
-  wire [7:0] \fifo2.values[2][0] ;
-  wire [7:0] \fifo2.values[2][1] ;
-  wire [7:0] \fifo2.values[2][2] ;
-  wire [7:0] \fifo2.values[2][3] ;
-  wire [7:0] \fifo2.values[2][4] ;
-  wire [7:0] \fifo2.values[2][5] ;
-  wire [7:0] \fifo2.values[2][6] ;
-  wire [7:0] \fifo2.values[2][7] ;
-  wire [63:0] \fifo2.values[3] ;
-  wire [7:0] \fifo2.values[3][0] ;
-  wire [7:0] \fifo2.values[3][1] ;
-  wire [7:0] \fifo2.values[3][2] ;
-  wire [7:0] \fifo2.values[3][3] ;
-  wire [7:0] \fifo2.values[3][4] ;
-  wire [7:0] \fifo2.values[3][5] ;
-  wire [7:0] \fifo2.values[3][6] ;
-  wire [7:0] \fifo2.values[3][7] ;
-  reg [835:0] fifo3 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo3.b ;
-  wire [31:0] \fifo3.b[0] ;
-  wire [7:0] \fifo3.b[0][0] ;
-  wire [7:0] \fifo3.b[0][1] ;
-  wire [7:0] \fifo3.b[0][2] ;
-  wire [7:0] \fifo3.b[0][3] ;
-  wire [31:0] \fifo3.b[10] ;
-  wire [7:0] \fifo3.b[10][0] ;
-  wire [7:0] \fifo3.b[10][1] ;
-  wire [7:0] \fifo3.b[10][2] ;
-  wire [7:0] \fifo3.b[10][3] ;
-  wire [31:0] \fifo3.b[11] ;
-  wire [7:0] \fifo3.b[11][0] ;
-  wire [7:0] \fifo3.b[11][1] ;
-  wire [7:0] \fifo3.b[11][2] ;
-  wire [7:0] \fifo3.b[11][3] ;
-  wire [31:0] \fifo3.b[12] ;
-  wire [7:0] \fifo3.b[12][0] ;
-  wire [7:0] \fifo3.b[12][1] ;
-  wire [7:0] \fifo3.b[12][2] ;
-  wire [7:0] \fifo3.b[12][3] ;
-  wire [31:0] \fifo3.b[13] ;
-  wire [7:0] \fifo3.b[13][0] ;
-  wire [7:0] \fifo3.b[13][1] ;
-  wire [7:0] \fifo3.b[13][2] ;
-  wire [7:0] \fifo3.b[13][3] ;
-  wire [31:0] \fifo3.b[14] ;
-  wire [7:0] \fifo3.b[14][0] ;
-  wire [7:0] \fifo3.b[14][1] ;
-  wire [7:0] \fifo3.b[14][2] ;
-  wire [7:0] \fifo3.b[14][3] ;
-  wire [31:0] \fifo3.b[15] ;
-  wire [7:0] \fifo3.b[15][0] ;
-  wire [7:0] \fifo3.b[15][1] ;
-  wire [7:0] \fifo3.b[15][2] ;
-  wire [7:0] \fifo3.b[15][3] ;
-  wire [31:0] \fifo3.b[1] ;
-  wire [7:0] \fifo3.b[1][0] ;
-  wire [7:0] \fifo3.b[1][1] ;
-  wire [7:0] \fifo3.b[1][2] ;
-  wire [7:0] \fifo3.b[1][3] ;
-  wire [31:0] \fifo3.b[2] ;
-  wire [7:0] \fifo3.b[2][0] ;
-  wire [7:0] \fifo3.b[2][1] ;
-  wire [7:0] \fifo3.b[2][2] ;
-  wire [7:0] \fifo3.b[2][3] ;
-  wire [31:0] \fifo3.b[3] ;
-  wire [7:0] \fifo3.b[3][0] ;
-  wire [7:0] \fifo3.b[3][1] ;
-  wire [7:0] \fifo3.b[3][2] ;
-  wire [7:0] \fifo3.b[3][3] ;
-  wire [31:0] \fifo3.b[4] ;
-  wire [7:0] \fifo3.b[4][0] ;
-  wire [7:0] \fifo3.b[4][1] ;
-  wire [7:0] \fifo3.b[4][2] ;
-  wire [7:0] \fifo3.b[4][3] ;
-  wire [31:0] \fifo3.b[5] ;
-  wire [7:0] \fifo3.b[5][0] ;
-  wire [7:0] \fifo3.b[5][1] ;
-  wire [7:0] \fifo3.b[5][2] ;
-  wire [7:0] \fifo3.b[5][3] ;
-  wire [31:0] \fifo3.b[6] ;
-  wire [7:0] \fifo3.b[6][0] ;
-  wire [7:0] \fifo3.b[6][1] ;
-  wire [7:0] \fifo3.b[6][2] ;
-  wire [7:0] \fifo3.b[6][3] ;
-  wire [31:0] \fifo3.b[7] ;
-  wire [7:0] \fifo3.b[7][0] ;
-  wire [7:0] \fifo3.b[7][1] ;
-  wire [7:0] \fifo3.b[7][2] ;
-  wire [7:0] \fifo3.b[7][3] ;
-  wire [31:0] \fifo3.b[8] ;
-  wire [7:0] \fifo3.b[8][0] ;
-  wire [7:0] \fifo3.b[8][1] ;
-  wire [7:0] \fifo3.b[8][2] ;
-  wire [7:0] \fifo3.b[8][3] ;
-  wire [31:0] \fifo3.b[9] ;
-  wire [7:0] \fifo3.b[9][0] ;
-  wire [7:0] \fifo3.b[9][1] ;
-  wire [7:0] \fifo3.b[9][2] ;
-  wire [7:0] \fifo3.b[9][3] ;
-  wire \fifo3.dense ;
-  wire \fifo3.first ;
-  wire \fifo3.job_last ;
-  wire \fifo3.last ;
-  wire [63:0] \fifo3.meta ;
-  wire [15:0] \fifo3.meta[0] ;
-  wire [15:0] \fifo3.meta[1] ;
-  wire [15:0] \fifo3.meta[2] ;
-  wire [15:0] \fifo3.meta[3] ;
-  wire [255:0] \fifo3.values ;
-  wire [63:0] \fifo3.values[0] ;
-  wire [7:0] \fifo3.values[0][0] ;
-  wire [7:0] \fifo3.values[0][1] ;
-  wire [7:0] \fifo3.values[0][2] ;
-  wire [7:0] \fifo3.values[0][3] ;
-  wire [7:0] \fifo3.values[0][4] ;
-  wire [7:0] \fifo3.values[0][5] ;
-  wire [7:0] \fifo3.values[0][6] ;
-  wire [7:0] \fifo3.values[0][7] ;
-  wire [63:0] \fifo3.values[1] ;
-  wire [7:0] \fifo3.values[1][0] ;
-  wire [7:0] \fifo3.values[1][1] ;
-  wire [7:0] \fifo3.values[1][2] ;
-  wire [7:0] \fifo3.values[1][3] ;
-  wire [7:0] \fifo3.values[1][4] ;
-  wire [7:0] \fifo3.values[1][5] ;
-  wire [7:0] \fifo3.values[1][6] ;
-  wire [7:0] \fifo3.values[1][7] ;
-  wire [63:0] \fifo3.values[2] ;
-  wire [7:0] \fifo3.values[2][0] ;
-  wire [7:0] \fifo3.values[2][1] ;
-  wire [7:0] \fifo3.values[2][2] ;
-  wire [7:0] \fifo3.values[2][3] ;
-  wire [7:0] \fifo3.values[2][4] ;
-  wire [7:0] \fifo3.values[2][5] ;
-  wire [7:0] \fifo3.values[2][6] ;
-  wire [7:0] \fifo3.values[2][7] ;
-  wire [63:0] \fifo3.values[3] ;
-  wire [7:0] \fifo3.values[3][0] ;
-  wire [7:0] \fifo3.values[3][1] ;
-  wire [7:0] \fifo3.values[3][2] ;
-  wire [7:0] \fifo3.values[3][3] ;
-  wire [7:0] \fifo3.values[3][4] ;
-  wire [7:0] \fifo3.values[3][5] ;
-  wire [7:0] \fifo3.values[3][6] ;
-  wire [7:0] \fifo3.values[3][7] ;
-  reg [835:0] fifo4 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo4.b ;
-  wire [31:0] \fifo4.b[0] ;
-  wire [7:0] \fifo4.b[0][0] ;
-  wire [7:0] \fifo4.b[0][1] ;
-  wire [7:0] \fifo4.b[0][2] ;
-  wire [7:0] \fifo4.b[0][3] ;
-  wire [31:0] \fifo4.b[10] ;
-  wire [7:0] \fifo4.b[10][0] ;
-  wire [7:0] \fifo4.b[10][1] ;
-  wire [7:0] \fifo4.b[10][2] ;
-  wire [7:0] \fifo4.b[10][3] ;
-  wire [31:0] \fifo4.b[11] ;
-  wire [7:0] \fifo4.b[11][0] ;
-  wire [7:0] \fifo4.b[11][1] ;
-  wire [7:0] \fifo4.b[11][2] ;
-  wire [7:0] \fifo4.b[11][3] ;
-  wire [31:0] \fifo4.b[12] ;
-  wire [7:0] \fifo4.b[12][0] ;
-  wire [7:0] \fifo4.b[12][1] ;
-  wire [7:0] \fifo4.b[12][2] ;
-  wire [7:0] \fifo4.b[12][3] ;
-  wire [31:0] \fifo4.b[13] ;
-  wire [7:0] \fifo4.b[13][0] ;
-  wire [7:0] \fifo4.b[13][1] ;
-  wire [7:0] \fifo4.b[13][2] ;
-  wire [7:0] \fifo4.b[13][3] ;
-  wire [31:0] \fifo4.b[14] ;
-  wire [7:0] \fifo4.b[14][0] ;
-  wire [7:0] \fifo4.b[14][1] ;
-  wire [7:0] \fifo4.b[14][2] ;
-  wire [7:0] \fifo4.b[14][3] ;
-  wire [31:0] \fifo4.b[15] ;
-  wire [7:0] \fifo4.b[15][0] ;
-  wire [7:0] \fifo4.b[15][1] ;
-  wire [7:0] \fifo4.b[15][2] ;
-  wire [7:0] \fifo4.b[15][3] ;
-  wire [31:0] \fifo4.b[1] ;
-  wire [7:0] \fifo4.b[1][0] ;
-  wire [7:0] \fifo4.b[1][1] ;
-  wire [7:0] \fifo4.b[1][2] ;
-  wire [7:0] \fifo4.b[1][3] ;
-  wire [31:0] \fifo4.b[2] ;
-  wire [7:0] \fifo4.b[2][0] ;
-  wire [7:0] \fifo4.b[2][1] ;
-  wire [7:0] \fifo4.b[2][2] ;
-  wire [7:0] \fifo4.b[2][3] ;
-  wire [31:0] \fifo4.b[3] ;
-  wire [7:0] \fifo4.b[3][0] ;
-  wire [7:0] \fifo4.b[3][1] ;
-  wire [7:0] \fifo4.b[3][2] ;
-  wire [7:0] \fifo4.b[3][3] ;
-  wire [31:0] \fifo4.b[4] ;
-  wire [7:0] \fifo4.b[4][0] ;
-  wire [7:0] \fifo4.b[4][1] ;
-  wire [7:0] \fifo4.b[4][2] ;
-  wire [7:0] \fifo4.b[4][3] ;
-  wire [31:0] \fifo4.b[5] ;
-  wire [7:0] \fifo4.b[5][0] ;
-  wire [7:0] \fifo4.b[5][1] ;
-  wire [7:0] \fifo4.b[5][2] ;
-  wire [7:0] \fifo4.b[5][3] ;
-  wire [31:0] \fifo4.b[6] ;
-  wire [7:0] \fifo4.b[6][0] ;
-  wire [7:0] \fifo4.b[6][1] ;
-  wire [7:0] \fifo4.b[6][2] ;
-  wire [7:0] \fifo4.b[6][3] ;
-  wire [31:0] \fifo4.b[7] ;
-  wire [7:0] \fifo4.b[7][0] ;
-  wire [7:0] \fifo4.b[7][1] ;
-  wire [7:0] \fifo4.b[7][2] ;
-  wire [7:0] \fifo4.b[7][3] ;
-  wire [31:0] \fifo4.b[8] ;
-  wire [7:0] \fifo4.b[8][0] ;
-  wire [7:0] \fifo4.b[8][1] ;
-  wire [7:0] \fifo4.b[8][2] ;
-  wire [7:0] \fifo4.b[8][3] ;
-  wire [31:0] \fifo4.b[9] ;
-  wire [7:0] \fifo4.b[9][0] ;
-  wire [7:0] \fifo4.b[9][1] ;
-  wire [7:0] \fifo4.b[9][2] ;
-  wire [7:0] \fifo4.b[9][3] ;
-  wire \fifo4.dense ;
-  wire \fifo4.first ;
-  wire \fifo4.job_last ;
-  wire \fifo4.last ;
-  wire [63:0] \fifo4.meta ;
-  wire [15:0] \fifo4.meta[0] ;
-  wire [15:0] \fifo4.meta[1] ;
-  wire [15:0] \fifo4.meta[2] ;
-  wire [15:0] \fifo4.meta[3] ;
-  wire [255:0] \fifo4.values ;
-  wire [63:0] \fifo4.values[0] ;
-  wire [7:0] \fifo4.values[0][0] ;
-  wire [7:0] \fifo4.values[0][1] ;
-  wire [7:0] \fifo4.values[0][2] ;
-  wire [7:0] \fifo4.values[0][3] ;
-  wire [7:0] \fifo4.values[0][4] ;
-  wire [7:0] \fifo4.values[0][5] ;
-  wire [7:0] \fifo4.values[0][6] ;
-  wire [7:0] \fifo4.values[0][7] ;
-  wire [63:0] \fifo4.values[1] ;
-  wire [7:0] \fifo4.values[1][0] ;
-  wire [7:0] \fifo4.values[1][1] ;
-  wire [7:0] \fifo4.values[1][2] ;
-  wire [7:0] \fifo4.values[1][3] ;
-  wire [7:0] \fifo4.values[1][4] ;
-  wire [7:0] \fifo4.values[1][5] ;
-  wire [7:0] \fifo4.values[1][6] ;
-  wire [7:0] \fifo4.values[1][7] ;
-  wire [63:0] \fifo4.values[2] ;
-  wire [7:0] \fifo4.values[2][0] ;
-  wire [7:0] \fifo4.values[2][1] ;
-  wire [7:0] \fifo4.values[2][2] ;
-  wire [7:0] \fifo4.values[2][3] ;
-  wire [7:0] \fifo4.values[2][4] ;
-  wire [7:0] \fifo4.values[2][5] ;
-  wire [7:0] \fifo4.values[2][6] ;
-  wire [7:0] \fifo4.values[2][7] ;
-  wire [63:0] \fifo4.values[3] ;
-  wire [7:0] \fifo4.values[3][0] ;
-  wire [7:0] \fifo4.values[3][1] ;
-  wire [7:0] \fifo4.values[3][2] ;
-  wire [7:0] \fifo4.values[3][3] ;
-  wire [7:0] \fifo4.values[3][4] ;
-  wire [7:0] \fifo4.values[3][5] ;
-  wire [7:0] \fifo4.values[3][6] ;
-  wire [7:0] \fifo4.values[3][7] ;
-  reg [835:0] fifo5 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo5.b ;
-  wire [31:0] \fifo5.b[0] ;
-  wire [7:0] \fifo5.b[0][0] ;
-  wire [7:0] \fifo5.b[0][1] ;
-  wire [7:0] \fifo5.b[0][2] ;
-  wire [7:0] \fifo5.b[0][3] ;
-  wire [31:0] \fifo5.b[10] ;
-  wire [7:0] \fifo5.b[10][0] ;
-  wire [7:0] \fifo5.b[10][1] ;
-  wire [7:0] \fifo5.b[10][2] ;
-  wire [7:0] \fifo5.b[10][3] ;
-  wire [31:0] \fifo5.b[11] ;
-  wire [7:0] \fifo5.b[11][0] ;
-  wire [7:0] \fifo5.b[11][1] ;
-  wire [7:0] \fifo5.b[11][2] ;
-  wire [7:0] \fifo5.b[11][3] ;
-  wire [31:0] \fifo5.b[12] ;
-  wire [7:0] \fifo5.b[12][0] ;
-  wire [7:0] \fifo5.b[12][1] ;
-  wire [7:0] \fifo5.b[12][2] ;
-  wire [7:0] \fifo5.b[12][3] ;
-  wire [31:0] \fifo5.b[13] ;
-  wire [7:0] \fifo5.b[13][0] ;
-  wire [7:0] \fifo5.b[13][1] ;
-  wire [7:0] \fifo5.b[13][2] ;
-  wire [7:0] \fifo5.b[13][3] ;
-  wire [31:0] \fifo5.b[14] ;
-  wire [7:0] \fifo5.b[14][0] ;
-  wire [7:0] \fifo5.b[14][1] ;
-  wire [7:0] \fifo5.b[14][2] ;
-  wire [7:0] \fifo5.b[14][3] ;
-  wire [31:0] \fifo5.b[15] ;
-  wire [7:0] \fifo5.b[15][0] ;
-  wire [7:0] \fifo5.b[15][1] ;
-  wire [7:0] \fifo5.b[15][2] ;
-  wire [7:0] \fifo5.b[15][3] ;
-  wire [31:0] \fifo5.b[1] ;
-  wire [7:0] \fifo5.b[1][0] ;
-  wire [7:0] \fifo5.b[1][1] ;
-  wire [7:0] \fifo5.b[1][2] ;
-  wire [7:0] \fifo5.b[1][3] ;
-  wire [31:0] \fifo5.b[2] ;
-  wire [7:0] \fifo5.b[2][0] ;
-  wire [7:0] \fifo5.b[2][1] ;
-  wire [7:0] \fifo5.b[2][2] ;
-  wire [7:0] \fifo5.b[2][3] ;
-  wire [31:0] \fifo5.b[3] ;
-  wire [7:0] \fifo5.b[3][0] ;
-  wire [7:0] \fifo5.b[3][1] ;
-  wire [7:0] \fifo5.b[3][2] ;
-  wire [7:0] \fifo5.b[3][3] ;
-  wire [31:0] \fifo5.b[4] ;
-  wire [7:0] \fifo5.b[4][0] ;
-  wire [7:0] \fifo5.b[4][1] ;
-  wire [7:0] \fifo5.b[4][2] ;
-  wire [7:0] \fifo5.b[4][3] ;
-  wire [31:0] \fifo5.b[5] ;
-  wire [7:0] \fifo5.b[5][0] ;
-  wire [7:0] \fifo5.b[5][1] ;
-  wire [7:0] \fifo5.b[5][2] ;
-  wire [7:0] \fifo5.b[5][3] ;
-  wire [31:0] \fifo5.b[6] ;
-  wire [7:0] \fifo5.b[6][0] ;
-  wire [7:0] \fifo5.b[6][1] ;
-  wire [7:0] \fifo5.b[6][2] ;
-  wire [7:0] \fifo5.b[6][3] ;
-  wire [31:0] \fifo5.b[7] ;
-  wire [7:0] \fifo5.b[7][0] ;
-  wire [7:0] \fifo5.b[7][1] ;
-  wire [7:0] \fifo5.b[7][2] ;
-  wire [7:0] \fifo5.b[7][3] ;
-  wire [31:0] \fifo5.b[8] ;
-  wire [7:0] \fifo5.b[8][0] ;
-  wire [7:0] \fifo5.b[8][1] ;
-  wire [7:0] \fifo5.b[8][2] ;
-  wire [7:0] \fifo5.b[8][3] ;
-  wire [31:0] \fifo5.b[9] ;
-  wire [7:0] \fifo5.b[9][0] ;
-  wire [7:0] \fifo5.b[9][1] ;
-  wire [7:0] \fifo5.b[9][2] ;
-  wire [7:0] \fifo5.b[9][3] ;
-  wire \fifo5.dense ;
-  wire \fifo5.first ;
-  wire \fifo5.job_last ;
-  wire \fifo5.last ;
-  wire [63:0] \fifo5.meta ;
-  wire [15:0] \fifo5.meta[0] ;
-  wire [15:0] \fifo5.meta[1] ;
-  wire [15:0] \fifo5.meta[2] ;
-  wire [15:0] \fifo5.meta[3] ;
-  wire [255:0] \fifo5.values ;
-  wire [63:0] \fifo5.values[0] ;
-  wire [7:0] \fifo5.values[0][0] ;
-  wire [7:0] \fifo5.values[0][1] ;
-  wire [7:0] \fifo5.values[0][2] ;
-  wire [7:0] \fifo5.values[0][3] ;
-  wire [7:0] \fifo5.values[0][4] ;
-  wire [7:0] \fifo5.values[0][5] ;
-  wire [7:0] \fifo5.values[0][6] ;
-  wire [7:0] \fifo5.values[0][7] ;
-  wire [63:0] \fifo5.values[1] ;
-  wire [7:0] \fifo5.values[1][0] ;
-  wire [7:0] \fifo5.values[1][1] ;
-  wire [7:0] \fifo5.values[1][2] ;
-  wire [7:0] \fifo5.values[1][3] ;
-  wire [7:0] \fifo5.values[1][4] ;
-  wire [7:0] \fifo5.values[1][5] ;
-  wire [7:0] \fifo5.values[1][6] ;
-  wire [7:0] \fifo5.values[1][7] ;
-  wire [63:0] \fifo5.values[2] ;
-  wire [7:0] \fifo5.values[2][0] ;
-  wire [7:0] \fifo5.values[2][1] ;
-  wire [7:0] \fifo5.values[2][2] ;
-  wire [7:0] \fifo5.values[2][3] ;
-  wire [7:0] \fifo5.values[2][4] ;
-  wire [7:0] \fifo5.values[2][5] ;
-  wire [7:0] \fifo5.values[2][6] ;
-  wire [7:0] \fifo5.values[2][7] ;
-  wire [63:0] \fifo5.values[3] ;
-  wire [7:0] \fifo5.values[3][0] ;
-  wire [7:0] \fifo5.values[3][1] ;
-  wire [7:0] \fifo5.values[3][2] ;
-  wire [7:0] \fifo5.values[3][3] ;
-  wire [7:0] \fifo5.values[3][4] ;
-  wire [7:0] \fifo5.values[3][5] ;
-  wire [7:0] \fifo5.values[3][6] ;
-  wire [7:0] \fifo5.values[3][7] ;
-  reg [835:0] fifo6 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo6.b ;
-  wire [31:0] \fifo6.b[0] ;
-  wire [7:0] \fifo6.b[0][0] ;
-  wire [7:0] \fifo6.b[0][1] ;
-  wire [7:0] \fifo6.b[0][2] ;
-  wire [7:0] \fifo6.b[0][3] ;
-  wire [31:0] \fifo6.b[10] ;
-  wire [7:0] \fifo6.b[10][0] ;
-  wire [7:0] \fifo6.b[10][1] ;
-  wire [7:0] \fifo6.b[10][2] ;
-  wire [7:0] \fifo6.b[10][3] ;
-  wire [31:0] \fifo6.b[11] ;
-  wire [7:0] \fifo6.b[11][0] ;
-  wire [7:0] \fifo6.b[11][1] ;
-  wire [7:0] \fifo6.b[11][2] ;
-  wire [7:0] \fifo6.b[11][3] ;
-  wire [31:0] \fifo6.b[12] ;
-  wire [7:0] \fifo6.b[12][0] ;
-  wire [7:0] \fifo6.b[12][1] ;
-  wire [7:0] \fifo6.b[12][2] ;
-  wire [7:0] \fifo6.b[12][3] ;
-  wire [31:0] \fifo6.b[13] ;
-  wire [7:0] \fifo6.b[13][0] ;
-  wire [7:0] \fifo6.b[13][1] ;
-  wire [7:0] \fifo6.b[13][2] ;
-  wire [7:0] \fifo6.b[13][3] ;
-  wire [31:0] \fifo6.b[14] ;
-  wire [7:0] \fifo6.b[14][0] ;
-  wire [7:0] \fifo6.b[14][1] ;
-  wire [7:0] \fifo6.b[14][2] ;
-  wire [7:0] \fifo6.b[14][3] ;
-  wire [31:0] \fifo6.b[15] ;
-  wire [7:0] \fifo6.b[15][0] ;
-  wire [7:0] \fifo6.b[15][1] ;
-  wire [7:0] \fifo6.b[15][2] ;
-  wire [7:0] \fifo6.b[15][3] ;
-  wire [31:0] \fifo6.b[1] ;
-  wire [7:0] \fifo6.b[1][0] ;
-  wire [7:0] \fifo6.b[1][1] ;
-  wire [7:0] \fifo6.b[1][2] ;
-  wire [7:0] \fifo6.b[1][3] ;
-  wire [31:0] \fifo6.b[2] ;
-  wire [7:0] \fifo6.b[2][0] ;
-  wire [7:0] \fifo6.b[2][1] ;
-  wire [7:0] \fifo6.b[2][2] ;
-  wire [7:0] \fifo6.b[2][3] ;
-  wire [31:0] \fifo6.b[3] ;
-  wire [7:0] \fifo6.b[3][0] ;
-  wire [7:0] \fifo6.b[3][1] ;
-  wire [7:0] \fifo6.b[3][2] ;
-  wire [7:0] \fifo6.b[3][3] ;
-  wire [31:0] \fifo6.b[4] ;
-  wire [7:0] \fifo6.b[4][0] ;
-  wire [7:0] \fifo6.b[4][1] ;
-  wire [7:0] \fifo6.b[4][2] ;
-  wire [7:0] \fifo6.b[4][3] ;
-  wire [31:0] \fifo6.b[5] ;
-  wire [7:0] \fifo6.b[5][0] ;
-  wire [7:0] \fifo6.b[5][1] ;
-  wire [7:0] \fifo6.b[5][2] ;
-  wire [7:0] \fifo6.b[5][3] ;
-  wire [31:0] \fifo6.b[6] ;
-  wire [7:0] \fifo6.b[6][0] ;
-  wire [7:0] \fifo6.b[6][1] ;
-  wire [7:0] \fifo6.b[6][2] ;
-  wire [7:0] \fifo6.b[6][3] ;
-  wire [31:0] \fifo6.b[7] ;
-  wire [7:0] \fifo6.b[7][0] ;
-  wire [7:0] \fifo6.b[7][1] ;
-  wire [7:0] \fifo6.b[7][2] ;
-  wire [7:0] \fifo6.b[7][3] ;
-  wire [31:0] \fifo6.b[8] ;
-  wire [7:0] \fifo6.b[8][0] ;
-  wire [7:0] \fifo6.b[8][1] ;
-  wire [7:0] \fifo6.b[8][2] ;
-  wire [7:0] \fifo6.b[8][3] ;
-  wire [31:0] \fifo6.b[9] ;
-  wire [7:0] \fifo6.b[9][0] ;
-  wire [7:0] \fifo6.b[9][1] ;
-  wire [7:0] \fifo6.b[9][2] ;
-  wire [7:0] \fifo6.b[9][3] ;
-  wire \fifo6.dense ;
-  wire \fifo6.first ;
-  wire \fifo6.job_last ;
-  wire \fifo6.last ;
-  wire [63:0] \fifo6.meta ;
-  wire [15:0] \fifo6.meta[0] ;
-  wire [15:0] \fifo6.meta[1] ;
-  wire [15:0] \fifo6.meta[2] ;
-  wire [15:0] \fifo6.meta[3] ;
-  wire [255:0] \fifo6.values ;
-  wire [63:0] \fifo6.values[0] ;
-  wire [7:0] \fifo6.values[0][0] ;
-  wire [7:0] \fifo6.values[0][1] ;
-  wire [7:0] \fifo6.values[0][2] ;
-  wire [7:0] \fifo6.values[0][3] ;
-  wire [7:0] \fifo6.values[0][4] ;
-  wire [7:0] \fifo6.values[0][5] ;
-  wire [7:0] \fifo6.values[0][6] ;
-  wire [7:0] \fifo6.values[0][7] ;
-  wire [63:0] \fifo6.values[1] ;
-  wire [7:0] \fifo6.values[1][0] ;
-  wire [7:0] \fifo6.values[1][1] ;
-  wire [7:0] \fifo6.values[1][2] ;
-  wire [7:0] \fifo6.values[1][3] ;
-  wire [7:0] \fifo6.values[1][4] ;
-  wire [7:0] \fifo6.values[1][5] ;
-  wire [7:0] \fifo6.values[1][6] ;
-  wire [7:0] \fifo6.values[1][7] ;
-  wire [63:0] \fifo6.values[2] ;
-  wire [7:0] \fifo6.values[2][0] ;
-  wire [7:0] \fifo6.values[2][1] ;
-  wire [7:0] \fifo6.values[2][2] ;
-  wire [7:0] \fifo6.values[2][3] ;
-  wire [7:0] \fifo6.values[2][4] ;
-  wire [7:0] \fifo6.values[2][5] ;
-  wire [7:0] \fifo6.values[2][6] ;
-  wire [7:0] \fifo6.values[2][7] ;
-  wire [63:0] \fifo6.values[3] ;
-  wire [7:0] \fifo6.values[3][0] ;
-  wire [7:0] \fifo6.values[3][1] ;
-  wire [7:0] \fifo6.values[3][2] ;
-  wire [7:0] \fifo6.values[3][3] ;
-  wire [7:0] \fifo6.values[3][4] ;
-  wire [7:0] \fifo6.values[3][5] ;
-  wire [7:0] \fifo6.values[3][6] ;
-  wire [7:0] \fifo6.values[3][7] ;
-  reg [835:0] fifo7 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [511:0] \fifo7.b ;
-  wire [31:0] \fifo7.b[0] ;
-  wire [7:0] \fifo7.b[0][0] ;
-  wire [7:0] \fifo7.b[0][1] ;
-  wire [7:0] \fifo7.b[0][2] ;
-  wire [7:0] \fifo7.b[0][3] ;
-  wire [31:0] \fifo7.b[10] ;
-  wire [7:0] \fifo7.b[10][0] ;
-  wire [7:0] \fifo7.b[10][1] ;
-  wire [7:0] \fifo7.b[10][2] ;
-  wire [7:0] \fifo7.b[10][3] ;
-  wire [31:0] \fifo7.b[11] ;
-  wire [7:0] \fifo7.b[11][0] ;
-  wire [7:0] \fifo7.b[11][1] ;
-  wire [7:0] \fifo7.b[11][2] ;
-  wire [7:0] \fifo7.b[11][3] ;
-  wire [31:0] \fifo7.b[12] ;
-  wire [7:0] \fifo7.b[12][0] ;
-  wire [7:0] \fifo7.b[12][1] ;
-  wire [7:0] \fifo7.b[12][2] ;
-  wire [7:0] \fifo7.b[12][3] ;
-  wire [31:0] \fifo7.b[13] ;
-  wire [7:0] \fifo7.b[13][0] ;
-  wire [7:0] \fifo7.b[13][1] ;
-  wire [7:0] \fifo7.b[13][2] ;
-  wire [7:0] \fifo7.b[13][3] ;
-  wire [31:0] \fifo7.b[14] ;
-  wire [7:0] \fifo7.b[14][0] ;
-  wire [7:0] \fifo7.b[14][1] ;
-  wire [7:0] \fifo7.b[14][2] ;
-  wire [7:0] \fifo7.b[14][3] ;
-  wire [31:0] \fifo7.b[15] ;
-  wire [7:0] \fifo7.b[15][0] ;
-  wire [7:0] \fifo7.b[15][1] ;
-  wire [7:0] \fifo7.b[15][2] ;
-  wire [7:0] \fifo7.b[15][3] ;
-  wire [31:0] \fifo7.b[1] ;
-  wire [7:0] \fifo7.b[1][0] ;
-  wire [7:0] \fifo7.b[1][1] ;
-  wire [7:0] \fifo7.b[1][2] ;
-  wire [7:0] \fifo7.b[1][3] ;
-  wire [31:0] \fifo7.b[2] ;
-  wire [7:0] \fifo7.b[2][0] ;
-  wire [7:0] \fifo7.b[2][1] ;
-  wire [7:0] \fifo7.b[2][2] ;
-  wire [7:0] \fifo7.b[2][3] ;
-  wire [31:0] \fifo7.b[3] ;
-  wire [7:0] \fifo7.b[3][0] ;
-  wire [7:0] \fifo7.b[3][1] ;
-  wire [7:0] \fifo7.b[3][2] ;
-  wire [7:0] \fifo7.b[3][3] ;
-  wire [31:0] \fifo7.b[4] ;
-  wire [7:0] \fifo7.b[4][0] ;
-  wire [7:0] \fifo7.b[4][1] ;
-  wire [7:0] \fifo7.b[4][2] ;
-  wire [7:0] \fifo7.b[4][3] ;
-  wire [31:0] \fifo7.b[5] ;
-  wire [7:0] \fifo7.b[5][0] ;
-  wire [7:0] \fifo7.b[5][1] ;
-  wire [7:0] \fifo7.b[5][2] ;
-  wire [7:0] \fifo7.b[5][3] ;
-  wire [31:0] \fifo7.b[6] ;
-  wire [7:0] \fifo7.b[6][0] ;
-  wire [7:0] \fifo7.b[6][1] ;
-  wire [7:0] \fifo7.b[6][2] ;
-  wire [7:0] \fifo7.b[6][3] ;
-  wire [31:0] \fifo7.b[7] ;
-  wire [7:0] \fifo7.b[7][0] ;
-  wire [7:0] \fifo7.b[7][1] ;
-  wire [7:0] \fifo7.b[7][2] ;
-  wire [7:0] \fifo7.b[7][3] ;
-  wire [31:0] \fifo7.b[8] ;
-  wire [7:0] \fifo7.b[8][0] ;
-  wire [7:0] \fifo7.b[8][1] ;
-  wire [7:0] \fifo7.b[8][2] ;
-  wire [7:0] \fifo7.b[8][3] ;
-  wire [31:0] \fifo7.b[9] ;
-  wire [7:0] \fifo7.b[9][0] ;
-  wire [7:0] \fifo7.b[9][1] ;
-  wire [7:0] \fifo7.b[9][2] ;
-  wire [7:0] \fifo7.b[9][3] ;
-  wire \fifo7.dense ;
-  wire \fifo7.first ;
-  wire \fifo7.job_last ;
-  wire \fifo7.last ;
-  wire [63:0] \fifo7.meta ;
-  wire [15:0] \fifo7.meta[0] ;
-  wire [15:0] \fifo7.meta[1] ;
-  wire [15:0] \fifo7.meta[2] ;
-  wire [15:0] \fifo7.meta[3] ;
-  wire [255:0] \fifo7.values ;
-  wire [63:0] \fifo7.values[0] ;
-  wire [7:0] \fifo7.values[0][0] ;
-  wire [7:0] \fifo7.values[0][1] ;
-  wire [7:0] \fifo7.values[0][2] ;
-  wire [7:0] \fifo7.values[0][3] ;
-  wire [7:0] \fifo7.values[0][4] ;
-  wire [7:0] \fifo7.values[0][5] ;
-  wire [7:0] \fifo7.values[0][6] ;
-  wire [7:0] \fifo7.values[0][7] ;
-  wire [63:0] \fifo7.values[1] ;
-  wire [7:0] \fifo7.values[1][0] ;
-  wire [7:0] \fifo7.values[1][1] ;
-  wire [7:0] \fifo7.values[1][2] ;
-  wire [7:0] \fifo7.values[1][3] ;
-  wire [7:0] \fifo7.values[1][4] ;
-  wire [7:0] \fifo7.values[1][5] ;
-  wire [7:0] \fifo7.values[1][6] ;
-  wire [7:0] \fifo7.values[1][7] ;
-  wire [63:0] \fifo7.values[2] ;
-  wire [7:0] \fifo7.values[2][0] ;
-  wire [7:0] \fifo7.values[2][1] ;
-  wire [7:0] \fifo7.values[2][2] ;
-  wire [7:0] \fifo7.values[2][3] ;
-  wire [7:0] \fifo7.values[2][4] ;
-  wire [7:0] \fifo7.values[2][5] ;
-  wire [7:0] \fifo7.values[2][6] ;
-  wire [7:0] \fifo7.values[2][7] ;
-  wire [63:0] \fifo7.values[3] ;
-  wire [7:0] \fifo7.values[3][0] ;
-  wire [7:0] \fifo7.values[3][1] ;
-  wire [7:0] \fifo7.values[3][2] ;
-  wire [7:0] \fifo7.values[3][3] ;
-  wire [7:0] \fifo7.values[3][4] ;
-  wire [7:0] \fifo7.values[3][5] ;
-  wire [7:0] \fifo7.values[3][6] ;
-  wire [7:0] \fifo7.values[3][7] ;
-  reg [3:0] fifo_count = 4'h0;
   reg [3:0] fifo_credits = 4'h8;
-  reg [835:0] fifo_head;
-  wire [511:0] \fifo_head.b ;
-  wire [31:0] \fifo_head.b[0] ;
-  wire [7:0] \fifo_head.b[0][0] ;
-  wire [7:0] \fifo_head.b[0][1] ;
-  wire [7:0] \fifo_head.b[0][2] ;
-  wire [7:0] \fifo_head.b[0][3] ;
-  wire [31:0] \fifo_head.b[10] ;
-  wire [7:0] \fifo_head.b[10][0] ;
-  wire [7:0] \fifo_head.b[10][1] ;
-  wire [7:0] \fifo_head.b[10][2] ;
-  wire [7:0] \fifo_head.b[10][3] ;
-  wire [31:0] \fifo_head.b[11] ;
-  wire [7:0] \fifo_head.b[11][0] ;
-  wire [7:0] \fifo_head.b[11][1] ;
-  wire [7:0] \fifo_head.b[11][2] ;
-  wire [7:0] \fifo_head.b[11][3] ;
-  wire [31:0] \fifo_head.b[12] ;
-  wire [7:0] \fifo_head.b[12][0] ;
-  wire [7:0] \fifo_head.b[12][1] ;
-  wire [7:0] \fifo_head.b[12][2] ;
-  wire [7:0] \fifo_head.b[12][3] ;
-  wire [31:0] \fifo_head.b[13] ;
-  wire [7:0] \fifo_head.b[13][0] ;
-  wire [7:0] \fifo_head.b[13][1] ;
-  wire [7:0] \fifo_head.b[13][2] ;
-  wire [7:0] \fifo_head.b[13][3] ;
-  wire [31:0] \fifo_head.b[14] ;
-  wire [7:0] \fifo_head.b[14][0] ;
-  wire [7:0] \fifo_head.b[14][1] ;
-  wire [7:0] \fifo_head.b[14][2] ;
-  wire [7:0] \fifo_head.b[14][3] ;
-  wire [31:0] \fifo_head.b[15] ;
-  wire [7:0] \fifo_head.b[15][0] ;
-  wire [7:0] \fifo_head.b[15][1] ;
-  wire [7:0] \fifo_head.b[15][2] ;
-  wire [7:0] \fifo_head.b[15][3] ;
-  wire [31:0] \fifo_head.b[1] ;
-  wire [7:0] \fifo_head.b[1][0] ;
-  wire [7:0] \fifo_head.b[1][1] ;
-  wire [7:0] \fifo_head.b[1][2] ;
-  wire [7:0] \fifo_head.b[1][3] ;
-  wire [31:0] \fifo_head.b[2] ;
-  wire [7:0] \fifo_head.b[2][0] ;
-  wire [7:0] \fifo_head.b[2][1] ;
-  wire [7:0] \fifo_head.b[2][2] ;
-  wire [7:0] \fifo_head.b[2][3] ;
-  wire [31:0] \fifo_head.b[3] ;
-  wire [7:0] \fifo_head.b[3][0] ;
-  wire [7:0] \fifo_head.b[3][1] ;
-  wire [7:0] \fifo_head.b[3][2] ;
-  wire [7:0] \fifo_head.b[3][3] ;
-  wire [31:0] \fifo_head.b[4] ;
-  wire [7:0] \fifo_head.b[4][0] ;
-  wire [7:0] \fifo_head.b[4][1] ;
-  wire [7:0] \fifo_head.b[4][2] ;
-  wire [7:0] \fifo_head.b[4][3] ;
-  wire [31:0] \fifo_head.b[5] ;
-  wire [7:0] \fifo_head.b[5][0] ;
-  wire [7:0] \fifo_head.b[5][1] ;
-  wire [7:0] \fifo_head.b[5][2] ;
-  wire [7:0] \fifo_head.b[5][3] ;
-  wire [31:0] \fifo_head.b[6] ;
-  wire [7:0] \fifo_head.b[6][0] ;
-  wire [7:0] \fifo_head.b[6][1] ;
-  wire [7:0] \fifo_head.b[6][2] ;
-  wire [7:0] \fifo_head.b[6][3] ;
-  wire [31:0] \fifo_head.b[7] ;
-  wire [7:0] \fifo_head.b[7][0] ;
-  wire [7:0] \fifo_head.b[7][1] ;
-  wire [7:0] \fifo_head.b[7][2] ;
-  wire [7:0] \fifo_head.b[7][3] ;
-  wire [31:0] \fifo_head.b[8] ;
-  wire [7:0] \fifo_head.b[8][0] ;
-  wire [7:0] \fifo_head.b[8][1] ;
-  wire [7:0] \fifo_head.b[8][2] ;
-  wire [7:0] \fifo_head.b[8][3] ;
-  wire [31:0] \fifo_head.b[9] ;
-  wire [7:0] \fifo_head.b[9][0] ;
-  wire [7:0] \fifo_head.b[9][1] ;
-  wire [7:0] \fifo_head.b[9][2] ;
-  wire [7:0] \fifo_head.b[9][3] ;
-  wire \fifo_head.dense ;
-  wire \fifo_head.first ;
-  wire \fifo_head.job_last ;
-  wire \fifo_head.last ;
-  wire [63:0] \fifo_head.meta ;
-  wire [15:0] \fifo_head.meta[0] ;
-  wire [15:0] \fifo_head.meta[1] ;
-  wire [15:0] \fifo_head.meta[2] ;
-  wire [15:0] \fifo_head.meta[3] ;
-  wire [255:0] \fifo_head.values ;
-  wire [63:0] \fifo_head.values[0] ;
-  wire [7:0] \fifo_head.values[0][0] ;
-  wire [7:0] \fifo_head.values[0][1] ;
-  wire [7:0] \fifo_head.values[0][2] ;
-  wire [7:0] \fifo_head.values[0][3] ;
-  wire [7:0] \fifo_head.values[0][4] ;
-  wire [7:0] \fifo_head.values[0][5] ;
-  wire [7:0] \fifo_head.values[0][6] ;
-  wire [7:0] \fifo_head.values[0][7] ;
-  wire [63:0] \fifo_head.values[1] ;
-  wire [7:0] \fifo_head.values[1][0] ;
-  wire [7:0] \fifo_head.values[1][1] ;
-  wire [7:0] \fifo_head.values[1][2] ;
-  wire [7:0] \fifo_head.values[1][3] ;
-  wire [7:0] \fifo_head.values[1][4] ;
-  wire [7:0] \fifo_head.values[1][5] ;
-  wire [7:0] \fifo_head.values[1][6] ;
-  wire [7:0] \fifo_head.values[1][7] ;
-  wire [63:0] \fifo_head.values[2] ;
-  wire [7:0] \fifo_head.values[2][0] ;
-  wire [7:0] \fifo_head.values[2][1] ;
-  wire [7:0] \fifo_head.values[2][2] ;
-  wire [7:0] \fifo_head.values[2][3] ;
-  wire [7:0] \fifo_head.values[2][4] ;
-  wire [7:0] \fifo_head.values[2][5] ;
-  wire [7:0] \fifo_head.values[2][6] ;
-  wire [7:0] \fifo_head.values[2][7] ;
-  wire [63:0] \fifo_head.values[3] ;
-  wire [7:0] \fifo_head.values[3][0] ;
-  wire [7:0] \fifo_head.values[3][1] ;
-  wire [7:0] \fifo_head.values[3][2] ;
-  wire [7:0] \fifo_head.values[3][3] ;
-  wire [7:0] \fifo_head.values[3][4] ;
-  wire [7:0] \fifo_head.values[3][5] ;
-  wire [7:0] \fifo_head.values[3][6] ;
-  wire [7:0] \fifo_head.values[3][7] ;
+  (* init = 1'h1 *)
+  wire fifo_has_credit;
   wire [835:0] fifo_in;
   wire [511:0] \fifo_in.b ;
   wire [31:0] \fifo_in.b[0] ;
@@ -4865,21 +3815,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire [7:0] \fifo_in.values[3][5] ;
   wire [7:0] \fifo_in.values[3][6] ;
   wire [7:0] \fifo_in.values[3][7] ;
-  reg [2:0] fifo_rd = 3'h0;
-  reg [7:0] fifo_wr = 8'h01;
   wire finish;
   reg [15:0] group_tiles = 16'h0000;
-  wire has_credit;
+  reg has_credit = 1'h1;
   wire issue;
   reg issuing = 1'h0;
   wire job_end;
-  (* init = 16'h0000 *)
-  wire [15:0] k_tiles;
-  wire [23:0] last_addr;
+  reg [15:0] k_tiles = 16'h0000;
+  wire [39:0] last_addr;
   wire [7:0] \last_addr[0] ;
   wire [7:0] \last_addr[1] ;
   wire [7:0] \last_addr[2] ;
-  wire [2:0] last_data;
+  wire [7:0] \last_addr[3] ;
+  wire [7:0] \last_addr[4] ;
+  wire [4:0] last_data;
   wire launch;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
@@ -5048,8 +3997,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire ld_t__valid;
   (* init = 1'h0 *)
   wire ld_t_ready;
-  (* init = 16'h0000 *)
-  wire [15:0] m_tiles;
+  reg [15:0] m_tiles = 16'h0000;
   wire [511:0] op_b;
   wire [31:0] \op_b[0] ;
   wire [7:0] \op_b[0][0] ;
@@ -5146,13 +4094,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg [15:0] q_b_base = 16'h0000;
   reg [33:0] q_b_need = 34'h000000000;
   reg [7:0] q_check = 8'h00;
+  reg [5:0] q_check_bits = 6'h00;
   reg q_checked = 1'h0;
   reg q_dense = 1'h0;
   reg [16:0] q_kops = 17'h00000;
   reg q_kops_is1 = 1'h0;
   reg [16:0] q_kops_m2 = 17'h00000;
-  reg [15:0] q_kt = 16'h0000;
-  reg [15:0] q_mt = 16'h0000;
+  (* init = 16'h0000 *)
+  wire [15:0] q_kt;
+  (* init = 16'h0000 *)
+  wire [15:0] q_mt;
   reg q_mt_is1 = 1'h0;
   reg [15:0] q_mt_m2 = 16'h0000;
   reg [32:0] q_mul_a_p = 33'h000000000;
@@ -5166,18 +4117,28 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   reg [15:0] q_nt_m2 = 16'h0000;
   reg [4:0] q_phase = 5'h00;
   reg q_tw = 1'h0;
-  wire [34:0] q_tw_a_need;
-  (* init = 16'h0000 *)
-  wire [15:0] q_tw_base;
+  reg [34:0] q_tw_a_need = 35'h000000000;
+  reg [15:0] q_tw_base = 16'h0000;
+  wire [16:0] q_tw_base0_next;
+  reg [16:0] q_tw_base1 = 17'h00000;
+  wire [16:0] q_tw_base1_next;
+  reg [16:0] q_tw_base2 = 17'h00000;
+  wire [16:0] q_tw_base2_next;
+  reg [16:0] q_tw_base3 = 17'h00000;
   (* init = 16'h0000 *)
   wire [15:0] q_tw_group;
+  reg q_tw_scanned = 1'h0;
   reg q_tw_scanning = 1'h0;
   reg q_valid = 1'h0;
   reg q_value_error = 1'h0;
   wire [8:0] r_addr;
-  wire [8:0] \r_addr$77 ;
+  wire [8:0] \r_addr$83 ;
+  wire [2:0] r_ctrl;
   wire [511:0] r_data;
-  wire [319:0] \r_data$83 ;
+  wire [835:0] \r_data$102 ;
+  wire [319:0] \r_data$89 ;
+  wire r_en;
+  wire r_valid;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -5242,19 +4203,33 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire stall_out;
   reg start;
   reg [15:0] tw_gi = 16'h0000;
-  reg [15:0] tw_group_m1 = 16'h0000;
+  reg tw_gi_last = 1'h0;
+  reg tw_group_is1 = 1'h0;
+  reg [15:0] tw_group_m2 = 16'h0000;
+  reg tw_last_cur = 1'h0;
+  reg tw_last_first0 = 1'h0;
+  reg tw_last_first1 = 1'h0;
+  reg tw_last_next1 = 1'h0;
+  reg tw_last_next2 = 1'h0;
   reg [16:0] tw_t_addr = 17'h00000;
+  reg [16:0] tw_t_ahead = 17'h00000;
+  reg [16:0] tw_t_ahead_next;
   reg [16:0] tw_t_first = 17'h00000;
   reg [16:0] tw_t_first1 = 17'h00000;
+  reg [16:0] tw_t_first2 = 17'h00000;
+  reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$215 ;
+  wire \value_error$235 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
+  wire [2:0] w_ctrl;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   reg [511:0] \w_data$23  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [835:0] \w_data$94 ;
   reg w_en = 1'h0;
   reg \w_en$19  = 1'h0;
+  wire w_next;
   input [31:0] wdata;
   wire [31:0] wdata;
   input we;
@@ -5262,436 +4237,464 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   wire wo_ctrl_clear;
   wire wo_ctrl_clear_counters;
   wire wo_ctrl_start;
-  assign \$1  = ~ q_valid;
-  assign capture = wo_ctrl_start & \$1 ;
+  assign \$1  = rw_tw_base + 1'h0;
+  assign q_tw_base0_next = capture ? \$1  : { 1'h0, q_tw_base };
+  assign \$2  = rw_tw_base + 1'h1;
+  assign q_tw_base1_next = capture ? \$2  : q_tw_base1;
+  assign \$3  = rw_tw_base + 2'h2;
+  assign q_tw_base2_next = capture ? \$3  : q_tw_base2;
+  assign \$4  = ~ q_valid;
+  assign capture = wo_ctrl_start & \$4 ;
   assign refuse = wo_ctrl_start & q_valid;
-  assign \$2  = q_valid & q_checked;
-  assign \$3  = ~ issuing;
-  assign launch = \$2  & \$3 ;
+  assign \$5  = q_valid & q_checked;
+  assign \$6  = ~ issuing;
+  assign launch = \$5  & \$6 ;
   assign rejected = | q_check;
-  assign \$4  = ~ q_checked;
-  assign \$5  = q_valid & \$4 ;
-  assign \$6  = ~ q_tw_scanning;
-  assign \$7  = \$5  & \$6 ;
-  assign \$8  = q_phase < 5'h11;
-  assign \$9  = q_phase == 5'h11;
-  assign \$10  = ! q_mt;
-  assign \$11  = ! q_nt;
-  assign \$12  = \$10  | \$11 ;
-  assign \$13  = ! q_kt;
-  assign \$14  = \$12  | \$13 ;
-  assign \$15  = q_a_need > 10'h200;
-  assign \$16  = ~ q_tw;
-  assign \$17  = \$15  & \$16 ;
-  assign \$18  = q_b_need > 10'h200;
-  assign \$19  = | { q_value_error, 2'h0, \$18 , \$17 , \$14  };
-  assign \$20  = ~ \$19 ;
-  assign \$21  = q_tw & \$20 ;
-  assign \$23  = q_dense ? \$22  : { 1'h0, a_rows };
-  assign \$24  = q_a_base + \$23 ;
+  assign \$7  = ~ q_checked;
+  assign \$8  = q_valid & \$7 ;
+  assign \$9  = ~ q_tw_scanning;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = q_phase < 5'h11;
+  assign \$12  = q_phase == 5'h11;
+  assign \$13  = q_phase == 5'h12;
+  assign \$14  = | q_check_bits;
+  assign \$15  = ~ \$14 ;
+  assign \$16  = q_tw & \$15 ;
   assign issue = issuing & has_credit;
-  assign \$25  = seq_last & seq_last_n;
-  assign seq_job_last = \$25  & seq_last_m;
-  assign \$26  = launch ? { 1'h0, base } : tw_t_first;
+  assign \$17  = seq_last & seq_last_n;
+  assign seq_job_last = \$17  & seq_last_m;
+  assign \$18  = ~ rejected;
+  assign \$19  = launch & \$18 ;
+  assign \$20  = \$19  & q_tw;
+  assign \$21  = issue & seq_tw;
+  assign \$22  = ~ seq_ki[0];
+  assign \$23  = seq_dense & \$22 ;
+  assign \$24  = ~ seq_last;
+  assign \$25  = tw_t_ahead + 1'h1;
+  assign \$26  = ~ seq_last_n;
+  assign \$27  = tw_t_first2 + 1'h1;
+  assign \$28  = tw_t_ahead + 1'h1;
+  assign \$29  = tw_t_first2 + 1'h1;
   assign b_half = rd2[4] ? r_data[511:256] : r_data[255:0];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$83 [319:256];
+  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
   assign op_b = rd2[5] ? b_spread : r_data;
-  assign a__valid = | fifo_count;
-  assign b__valid = | fifo_count;
-  assign accept = a__valid & a__ready;
-  assign has_credit = | fifo_credits;
-  assign \$27  = d_job_end >> d_end_rd;
-  assign d_take = d__valid & d__ready;
-  assign job_end = d_take & d__payload[513];
-  assign \$28  = q_valid | issuing;
-  assign \$29  = | owed_tiles;
-  assign busy = \$28  | \$29 ;
-  assign \$30  = ~ launch;
-  assign \$31  = q_valid & \$30 ;
-  assign \$32  = \$31  | capture;
-  assign \$33  = ~ \$32 ;
-  assign \$34  = busy & \$33 ;
-  assign \$35  = issue & seq_job_last;
+  assign accept = a__valid & r_en;
+  assign \$30  = d_job_end >> d_end_rd;
+  assign d__ready = ~ d_skid_valid;
+  assign d_take = d__valid & \d__ready$121 ;
+  assign job_end = d_take & \d__payload$118 [513];
+  assign \$31  = q_valid | issuing;
+  assign \$32  = | owed_tiles;
+  assign busy = \$31  | \$32 ;
+  assign \$33  = ~ launch;
+  assign \$34  = q_valid & \$33 ;
+  assign \$35  = \$34  | capture;
   assign \$36  = ~ \$35 ;
-  assign \$37  = issuing & \$36 ;
-  assign \$38  = ~ rejected;
-  assign \$39  = launch & \$38 ;
-  assign \$40  = \$37  | \$39 ;
-  assign \$41  = ~ \$40 ;
-  assign \$42  = \$34  & \$41 ;
-  assign \$43  = issue & seq_last;
-  assign \$44  = owed_tiles + \$43 ;
-  assign \$45  = \$44  - d_take;
-  assign \$46  = ! \$45 ;
-  assign finish = \$42  & \$46 ;
-  assign \$47  = launch & rejected;
-  assign \$48  = \$47  ? q_check : 8'h00;
-  assign \$49  = refuse ? 8'h40 : 8'h00;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = d_take & d__payload[512];
-  assign \$52  = \$51  ? 8'h08 : 8'h00;
-  assign cause_events = \$50  | \$52 ;
-  assign \$53  = ~ accept;
-  assign \$54  = busy & \$53 ;
-  assign \$55  = \$54  & d__valid;
-  assign \$56  = ~ d__ready;
-  assign stall_out = \$55  & \$56 ;
-  assign \$57  = | cause;
-  assign \$58  = ld_a__valid & ld_a__ready;
-  assign \$59  = ld_b__valid & ld_a__ready;
-  assign \$60  = ~ q_checked;
-  assign \$61  = q_valid & \$60 ;
-  assign \$62  = ~ q_tw_scanning;
-  assign \$63  = \$61  & \$62 ;
-  assign \$65  = rw_mode ? \$64  : { 1'h0, rw_k_tiles };
-  assign \$67  = rw_mode ? \$66  : { 1'h0, rw_k_tiles };
-  assign \$68  = q_phase + 1'h1;
-  assign \$69  = q_phase < 5'h11;
-  assign \$70  = q_phase == 5'h11;
-  assign \$75  = q_mul_a_p + q_mul_a_x;
-  assign \$76  = q_mul_b_p + q_mul_b_x;
-  assign \$77  = q_a_base + q_mul_a_p;
-  assign \$78  = q_b_base + q_mul_b_p;
-  assign \$79  = ! q_mt;
-  assign \$80  = ! q_nt;
-  assign \$81  = \$79  | \$80 ;
-  assign \$82  = ! q_kt;
-  assign \$83  = \$81  | \$82 ;
-  assign \$84  = q_a_need > 10'h200;
-  assign \$85  = ~ q_tw;
-  assign \$86  = \$84  & \$85 ;
-  assign \$87  = q_b_need > 10'h200;
-  assign \$88  = q_kops - 2'h2;
-  assign \$89  = q_kops == 1'h1;
-  assign \$90  = q_nt - 2'h2;
-  assign \$91  = q_nt == 1'h1;
-  assign \$92  = q_mt - 2'h2;
-  assign \$93  = q_mt == 1'h1;
-  assign \$94  = ! q_mt;
-  assign \$95  = ! q_nt;
-  assign \$96  = \$94  | \$95 ;
-  assign \$97  = ! q_kt;
-  assign \$98  = \$96  | \$97 ;
-  assign \$99  = q_a_need > 10'h200;
-  assign \$100  = ~ q_tw;
-  assign \$101  = \$99  & \$100 ;
-  assign \$102  = q_b_need > 10'h200;
-  assign \$103  = | { q_value_error, 2'h0, \$102 , \$101 , \$98  };
-  assign \$104  = ~ \$103 ;
-  assign \$105  = q_tw & \$104 ;
-  assign \$106  = q_tw_scanning & \done$184 ;
-  assign \$107  = | error;
-  assign \$108  = \$24  > 10'h200;
-  assign \$109  = \$108  ? 8'h02 : 8'h00;
-  assign \$110  = \$107  ? 8'h80 : \$109 ;
-  assign \$111  = ~ rejected;
-  assign \$112  = launch & \$111 ;
-  assign \$113  = ~ rejected;
-  assign \$114  = launch & \$113 ;
-  assign \$115  = ~ rejected;
-  assign \$116  = launch & \$115 ;
-  assign \$117  = \$116  & q_tw;
-  assign \$118  = base + 1'h1;
-  assign \$119  = base + 1'h1;
-  assign \$120  = group_tiles - 1'h1;
-  assign \$121  = ~ q_dense;
-  assign \$122  = last_data[2] & \$121 ;
-  assign \$123  = issue & seq_tw;
-  assign \$124  = seq_a_addr + 1'h1;
-  assign \$125  = ~ seq_ki[0];
-  assign \$126  = seq_dense & \$125 ;
-  assign \$127  = ~ seq_last;
-  assign \$128  = tw_t_next + 1'h1;
-  assign \$129  = ~ seq_dense;
-  assign \$130  = last_data[1] & \$129 ;
-  assign \$131  = ~ seq_last_n;
-  assign \$132  = seq_ni + 1'h1;
-  assign \$133  = seq_ni == seq_nt_m2;
+  assign \$37  = busy & \$36 ;
+  assign \$38  = issue & seq_job_last;
+  assign \$39  = ~ \$38 ;
+  assign \$40  = issuing & \$39 ;
+  assign \$41  = ~ rejected;
+  assign \$42  = launch & \$41 ;
+  assign \$43  = \$40  | \$42 ;
+  assign \$44  = ~ \$43 ;
+  assign \$45  = \$37  & \$44 ;
+  assign \$46  = issue & seq_last;
+  assign \$47  = ! owed_tiles;
+  assign \$48  = d_take & \$47 ;
+  assign \$49  = owed_tiles == 1'h1;
+  assign \$50  = ! owed_tiles;
+  assign \$51  = d_take ? \$49  : \$50 ;
+  assign \$52  = \$46  ? \$48  : \$51 ;
+  assign finish = \$45  & \$52 ;
+  assign \$53  = launch & rejected;
+  assign \$54  = \$53  ? q_check : 8'h00;
+  assign \$55  = refuse ? 8'h40 : 8'h00;
+  assign \$56  = \$54  | \$55 ;
+  assign \$57  = d_take & \d__payload$118 [512];
+  assign \$58  = \$57  ? 8'h08 : 8'h00;
+  assign cause_events = \$56  | \$58 ;
+  assign \$59  = ~ accept;
+  assign \$60  = busy & \$59 ;
+  assign \$61  = \$60  & d__valid;
+  assign \$62  = ~ \d__ready$121 ;
+  assign stall_out = \$61  & \$62 ;
+  assign \$63  = | cause;
+  assign \$64  = ld_a__valid & ld_a__ready;
+  assign \$65  = ld_b__valid & ld_a__ready;
+  assign \$66  = ~ q_checked;
+  assign \$67  = q_valid & \$66 ;
+  assign \$68  = ~ q_tw_scanning;
+  assign \$69  = \$67  & \$68 ;
+  assign \$71  = rw_mode ? \$70  : { 1'h0, rw_k_tiles };
+  assign \$73  = rw_mode ? \$72  : { 1'h0, rw_k_tiles };
+  assign \$74  = rw_tw_base + 1'h0;
+  assign \$75  = rw_tw_base + 1'h1;
+  assign \$76  = rw_tw_base + 2'h2;
+  assign \$77  = rw_tw_base + 2'h3;
+  assign \$78  = q_phase + 1'h1;
+  assign \$79  = q_phase < 5'h11;
+  assign \$80  = q_phase == 5'h11;
+  assign \$81  = q_phase == 5'h12;
+  assign \$86  = q_mul_a_p + q_mul_a_x;
+  assign \$87  = q_mul_b_p + q_mul_b_x;
+  assign \$88  = q_a_base + q_mul_a_p;
+  assign \$89  = q_b_base + q_mul_b_p;
+  assign \$90  = ! m_tiles;
+  assign \$91  = ! q_nt;
+  assign \$92  = \$90  | \$91 ;
+  assign \$93  = ! k_tiles;
+  assign \$94  = \$92  | \$93 ;
+  assign \$95  = q_a_need > 10'h200;
+  assign \$96  = ~ q_tw;
+  assign \$97  = \$95  & \$96 ;
+  assign \$98  = q_b_need > 10'h200;
+  assign \$99  = q_kops - 2'h2;
+  assign \$100  = q_kops == 1'h1;
+  assign \$101  = q_nt - 2'h2;
+  assign \$102  = q_nt == 1'h1;
+  assign \$103  = m_tiles - 2'h2;
+  assign \$104  = m_tiles == 1'h1;
+  assign \$105  = | q_check_bits;
+  assign \$106  = ~ \$105 ;
+  assign \$107  = q_tw & \$106 ;
+  assign \$108  = q_tw_scanning & \done$195 ;
+  assign \$110  = q_dense ? \$109  : { 1'h0, a_rows };
+  assign \$111  = q_a_base + \$110 ;
+  assign \$112  = | error;
+  assign \$113  = q_tw_a_need > 10'h200;
+  assign \$114  = \$113  ? 8'h02 : 8'h00;
+  assign \$115  = \$112  ? 8'h80 : \$114 ;
+  assign \$116  = ~ rejected;
+  assign \$117  = launch & \$116 ;
+  assign \$118  = ~ rejected;
+  assign \$119  = launch & \$118 ;
+  assign \$120  = ~ rejected;
+  assign \$121  = launch & \$120 ;
+  assign \$122  = \$121  & q_tw;
+  assign \$123  = group_tiles - 2'h2;
+  assign \$124  = group_tiles == 1'h1;
+  assign \$125  = group_tiles == 1'h1;
+  assign \$126  = ~ q_dense;
+  assign \$127  = last_data[2] & \$126 ;
+  assign \$128  = issue & seq_tw;
+  assign \$129  = seq_a_addr + 1'h1;
+  assign \$130  = ~ seq_ki[0];
+  assign \$131  = seq_dense & \$130 ;
+  assign \$132  = ~ seq_last;
+  assign \$133  = tw_t_next + 1'h1;
   assign \$134  = ~ seq_dense;
-  assign \$135  = last_data[2] & \$134 ;
-  assign \$136  = seq_mi + 1'h1;
-  assign \$137  = seq_mi == seq_mt_m2;
-  assign \$138  = seq_a_addr + 1'h1;
-  assign \$139  = tw_gi == tw_group_m1;
-  assign \$140  = tw_t_next + 1'h1;
-  assign \$141  = tw_t_next + 1'h1;
-  assign \$142  = ~ seq_dense;
-  assign \$143  = last_data[1] & \$142 ;
-  assign \$144  = tw_gi + 1'h1;
-  assign \$145  = ~ seq_dense;
-  assign \$146  = last_data[2] & \$145 ;
-  assign \$147  = ~ seq_tw;
-  assign \$148  = issue & \$147 ;
-  assign \$149  = seq_mi + 1'h1;
-  assign \$150  = seq_mi == seq_mt_m2;
-  assign \$151  = seq_a_row + seq_kops;
-  assign \$152  = seq_a_row + seq_kops;
-  assign \$153  = seq_ni + 1'h1;
-  assign \$154  = seq_ni == seq_nt_m2;
-  assign \$155  = seq_b_col + 1'h1;
-  assign \$156  = seq_b_col + 1'h1;
-  assign \$157  = seq_ki + 1'h1;
-  assign \$158  = seq_ki == seq_kops_m2;
-  assign \$159  = seq_a_addr + 1'h1;
-  assign \$160  = ~ seq_dense;
-  assign \$161  = \$160  | seq_ki[0];
-  assign \$162  = seq_b_addr + seq_nt;
-  assign \$163  = seq_b_base + seq_ni;
-  assign \$164  = seq_tw ? { 16'h0000, \$163  } : seq_b_addr;
-  assign \$165  = addr3[90:57] + p[31:0];
-  assign \$166  = addr3[6] ? \$165  : { 1'h0, addr3[90:57] };
-  assign \$167  = rd2[0] & fifo_wr[0];
-  assign \$168  = rd2[0] & fifo_wr[1];
-  assign \$169  = rd2[0] & fifo_wr[2];
-  assign \$170  = rd2[0] & fifo_wr[3];
-  assign \$171  = rd2[0] & fifo_wr[4];
-  assign \$172  = rd2[0] & fifo_wr[5];
-  assign \$173  = rd2[0] & fifo_wr[6];
-  assign \$174  = rd2[0] & fifo_wr[7];
-  assign \$175  = fifo_rd == 3'h7;
-  assign \$176  = fifo_rd + 1'h1;
-  assign \$177  = \$175  ? 4'h0 : \$176 ;
-  assign \$178  = fifo_count + rd2[0];
-  assign \$179  = \$178  - accept;
-  assign \$180  = fifo_credits - issue;
-  assign \$181  = $signed(\$180 ) + $signed({ 1'h0, accept });
-  assign \$182  = accept & fifo_head[833];
-  assign \$183  = d_end_wr == 2'h2;
-  assign \$184  = d_end_wr + 1'h1;
-  assign \$185  = \$183  ? 3'h0 : \$184 ;
-  assign \$186  = ! d_end_wr;
-  assign \$187  = d_end_wr == 1'h1;
+  assign \$135  = tw_last_next1 & \$134 ;
+  assign \$136  = ~ seq_last_n;
+  assign \$137  = seq_ni + 1'h1;
+  assign \$138  = seq_ni == seq_nt_m2;
+  assign \$139  = ~ seq_dense;
+  assign \$140  = tw_last_first0 & \$139 ;
+  assign \$141  = seq_mi + 1'h1;
+  assign \$142  = seq_mi == seq_mt_m2;
+  assign \$143  = seq_a_addr + 1'h1;
+  assign \$144  = tw_t_next + 1'h1;
+  assign \$145  = tw_t_next + 1'h1;
+  assign \$146  = ~ seq_dense;
+  assign \$147  = tw_last_next1 & \$146 ;
+  assign \$148  = tw_gi + 1'h1;
+  assign \$149  = tw_gi == tw_group_m2;
+  assign \$150  = ~ seq_dense;
+  assign \$151  = tw_last_first0 & \$150 ;
+  assign \$152  = ~ seq_tw;
+  assign \$153  = issue & \$152 ;
+  assign \$154  = seq_mi + 1'h1;
+  assign \$155  = seq_mi == seq_mt_m2;
+  assign \$156  = seq_a_row + seq_kops;
+  assign \$157  = seq_a_row + seq_kops;
+  assign \$158  = seq_ni + 1'h1;
+  assign \$159  = seq_ni == seq_nt_m2;
+  assign \$160  = seq_b_col + 1'h1;
+  assign \$161  = seq_b_col + 1'h1;
+  assign \$162  = seq_ki + 1'h1;
+  assign \$163  = seq_ki == seq_kops_m2;
+  assign \$164  = seq_a_addr + 1'h1;
+  assign \$165  = ~ seq_dense;
+  assign \$166  = \$165  | seq_ki[0];
+  assign \$167  = seq_b_addr + seq_nt;
+  assign \$168  = seq_b_base + seq_ni;
+  assign \$169  = seq_tw ? { 16'h0000, \$168  } : seq_b_addr;
+  assign \$170  = addr3[90:57] + p[31:0];
+  assign \$171  = addr3[6] ? \$170  : { 1'h0, addr3[90:57] };
+  assign \$172  = fifo_credits - issue;
+  assign \$173  = $signed(\$172 ) + $signed({ 1'h0, accept });
+  assign \$174  = ~ accept;
+  assign \$175  = issue & \$174 ;
+  assign \$176  = fifo_credits != 1'h1;
+  assign \$177  = ~ issue;
+  assign \$178  = \$177  & accept;
+  assign \$179  = | fifo_credits;
+  assign \$180  = \$178  ? 1'h1 : \$179 ;
+  assign \$181  = \$175  ? \$176  : \$180 ;
+  assign \$182  = ~ d__valid;
+  assign \$183  = \d__ready$121  | \$182 ;
+  assign \$184  = ~ d_skid_valid;
+  assign \$185  = d_skid_valid ? d_skid : d_in;
+  assign \$186  = d_skid_valid | \d__valid$232 ;
+  assign \$187  = accept & r_ctrl[0];
   assign \$188  = d_end_wr == 2'h2;
-  assign \$189  = d_end_rd == 2'h2;
-  assign \$190  = d_end_rd + 1'h1;
-  assign \$191  = \$189  ? 3'h0 : \$190 ;
-  assign \$192  = issue & seq_last;
-  assign \$193  = owed_tiles + \$192 ;
-  assign \$194  = \$193  - d_take;
-  assign \$195  = ~ busy;
-  assign \$196  = capture & \$195 ;
-  assign \$197  = wo_ctrl_clear | \$196 ;
-  assign \$198  = cause | cause_events;
-  assign \$199  = wo_ctrl_clear | capture;
-  assign \$200  = wo_ctrl_clear | capture;
-  assign \$201  = cnt_cycles + 1'h1;
-  assign \$202  = cnt_busy_cycles + 1'h1;
-  assign \$203  = cnt_stall_out + 1'h1;
-  assign \$204  = ~ accept;
-  assign \$205  = busy & \$204 ;
-  assign \$206  = ~ stall_out;
-  assign \$207  = \$205  & \$206 ;
-  assign \$208  = cnt_stall_in + 1'h1;
-  assign \$209  = cnt_tile_ops + 1'h1;
-  assign \$210  = fifo_head[835] ? 9'h080 : 9'h100;
-  assign \$211  = cnt_macs + \$210 ;
-  assign \$212  = cnt_d_tiles + 1'h1;
-  assign \$213  = launch & rejected;
-  assign \$214  = job_end + \$213 ;
-  assign \$215  = cnt_jobs + \$214 ;
+  assign \$189  = d_end_wr + 1'h1;
+  assign \$190  = \$188  ? 3'h0 : \$189 ;
+  assign \$191  = ! d_end_wr;
+  assign \$192  = d_end_wr == 1'h1;
+  assign \$193  = d_end_wr == 2'h2;
+  assign \$194  = \d__valid$232  & d__ready;
+  assign \$195  = d_end_rd == 2'h2;
+  assign \$196  = d_end_rd + 1'h1;
+  assign \$197  = \$195  ? 3'h0 : \$196 ;
+  assign \$198  = issue & seq_last;
+  assign \$199  = owed_tiles + \$198 ;
+  assign \$200  = \$199  - d_take;
+  assign \$201  = ~ busy;
+  assign \$202  = capture & \$201 ;
+  assign \$203  = wo_ctrl_clear | \$202 ;
+  assign \$204  = cause | cause_events;
+  assign \$205  = wo_ctrl_clear | capture;
+  assign \$206  = wo_ctrl_clear | capture;
+  assign \$207  = ~ wo_ctrl_clear_counters;
+  assign \$208  = ~ accept;
+  assign \$209  = busy & \$208 ;
+  assign \$210  = ~ stall_out;
+  assign \$211  = \$209  & \$210 ;
+  assign \$212  = launch & rejected;
+  assign \$213  = job_end + \$212 ;
+  assign \$214  = cnt_cycles + 1'h1;
+  assign \$215  = cnt_busy_cycles + 1'h1;
+  assign \$216  = cnt_stall_out + 1'h1;
+  assign \$217  = cnt_stall_in + 1'h1;
+  assign \$218  = cnt_tile_ops + 1'h1;
+  assign \$219  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$220  = cnt_macs + \$219 ;
+  assign \$221  = cnt_d_tiles + 1'h1;
+  assign \$222  = cnt_jobs + cnt_events[7:6];
   always @(posedge clk)
-    ld_a__ready <= \$216 ;
+    ld_a__ready <= \$223 ;
   always @(posedge clk)
-    w_en <= \$217 ;
+    w_en <= \$224 ;
   always @(posedge clk)
-    w_addr <= \$218 ;
+    w_addr <= \$225 ;
   always @(posedge clk)
-    w_data <= \$219 ;
+    w_data <= \$226 ;
   always @(posedge clk)
-    \w_en$19  <= \$220 ;
+    \w_en$19  <= \$227 ;
   always @(posedge clk)
-    \w_addr$21  <= \$221 ;
+    \w_addr$21  <= \$228 ;
   always @(posedge clk)
-    \w_data$23  <= \$222 ;
+    \w_data$23  <= \$229 ;
   always @(posedge clk)
-    ld_t__ready <= \$223 ;
+    ld_t__ready <= \$230 ;
   always @(posedge clk)
-    q_valid <= \$224 ;
+    q_valid <= \$231 ;
   always @(posedge clk)
-    q_checked <= \$225 ;
+    q_checked <= \$232 ;
   always @(posedge clk)
-    q_phase <= \$226 ;
+    q_phase <= \$233 ;
   always @(posedge clk)
-    q_dense <= \$227 ;
+    q_dense <= \$234 ;
   always @(posedge clk)
-    q_value_error <= \$228 ;
+    q_value_error <= \$235 ;
   always @(posedge clk)
-    q_mt <= \$229 ;
+    m_tiles <= \$236 ;
   always @(posedge clk)
-    q_nt <= \$230 ;
+    q_nt <= \$237 ;
   always @(posedge clk)
-    q_kt <= \$231 ;
+    k_tiles <= \$238 ;
   always @(posedge clk)
-    q_a_base <= \$232 ;
+    q_a_base <= \$239 ;
   always @(posedge clk)
-    q_b_base <= \$233 ;
+    q_b_base <= \$240 ;
   always @(posedge clk)
-    q_kops <= \$234 ;
+    q_kops <= \$241 ;
   always @(posedge clk)
-    q_mul_a_x <= \$235 ;
+    q_mul_a_x <= \$242 ;
   always @(posedge clk)
-    q_mul_a_y <= \$236 ;
+    q_mul_a_y <= \$243 ;
   always @(posedge clk)
-    q_mul_a_p <= \$237 ;
+    q_mul_a_p <= \$244 ;
   always @(posedge clk)
-    q_mul_b_x <= \$238 ;
+    q_mul_b_x <= \$245 ;
   always @(posedge clk)
-    q_mul_b_y <= \$239 ;
+    q_mul_b_y <= \$246 ;
   always @(posedge clk)
-    q_mul_b_p <= \$240 ;
+    q_mul_b_p <= \$247 ;
   always @(posedge clk)
-    q_tw <= \$241 ;
+    q_tw <= \$248 ;
   always @(posedge clk)
-    group_tiles <= \$242 ;
+    group_tiles <= \$249 ;
   always @(posedge clk)
-    base <= \$243 ;
+    q_tw_base <= \$250 ;
   always @(posedge clk)
-    q_tw_scanning <= \$244 ;
+    q_tw_base1 <= \$251 ;
   always @(posedge clk)
-    q_a_need <= \$245 ;
+    q_tw_base2 <= \$252 ;
   always @(posedge clk)
-    q_b_need <= \$246 ;
+    q_tw_base3 <= \$253 ;
   always @(posedge clk)
-    q_check <= \$247 ;
+    q_tw_scanning <= \$254 ;
   always @(posedge clk)
-    q_kops_m2 <= \$248 ;
+    q_a_need <= \$255 ;
   always @(posedge clk)
-    q_kops_is1 <= \$249 ;
+    q_b_need <= \$256 ;
   always @(posedge clk)
-    q_nt_m2 <= \$250 ;
+    q_check_bits <= \$257 ;
   always @(posedge clk)
-    q_nt_is1 <= \$251 ;
+    q_check <= \$258 ;
   always @(posedge clk)
-    q_mt_m2 <= \$252 ;
+    q_kops_m2 <= \$259 ;
   always @(posedge clk)
-    q_mt_is1 <= \$253 ;
+    q_kops_is1 <= \$260 ;
   always @(posedge clk)
-    issuing <= \$254 ;
+    q_nt_m2 <= \$261 ;
   always @(posedge clk)
-    seq_dense <= \$255 ;
+    q_nt_is1 <= \$262 ;
   always @(posedge clk)
-    seq_kops <= \$256 ;
+    q_mt_m2 <= \$263 ;
   always @(posedge clk)
-    seq_nt <= \$257 ;
+    q_mt_is1 <= \$264 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$258 ;
+    q_tw_a_need <= \$265 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$259 ;
+    q_tw_scanned <= \$266 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$260 ;
+    issuing <= \$267 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$261 ;
+    seq_dense <= \$268 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$262 ;
+    seq_kops <= \$269 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$263 ;
+    seq_nt <= \$270 ;
   always @(posedge clk)
-    seq_ki <= \$264 ;
+    seq_kops_m2 <= \$271 ;
   always @(posedge clk)
-    seq_ni <= \$265 ;
+    seq_nt_m2 <= \$272 ;
   always @(posedge clk)
-    seq_mi <= \$266 ;
+    seq_mt_m2 <= \$273 ;
   always @(posedge clk)
-    seq_first <= \$267 ;
+    seq_kops_is1 <= \$274 ;
   always @(posedge clk)
-    seq_last <= \$268 ;
+    seq_nt_is1 <= \$275 ;
   always @(posedge clk)
-    seq_last_n <= \$269 ;
+    seq_mt_is1 <= \$276 ;
   always @(posedge clk)
-    seq_last_m <= \$270 ;
+    seq_ki <= \$277 ;
   always @(posedge clk)
-    seq_b_base <= \$271 ;
+    seq_ni <= \$278 ;
   always @(posedge clk)
-    seq_a_row <= \$272 ;
+    seq_mi <= \$279 ;
   always @(posedge clk)
-    seq_a_addr <= \$273 ;
+    seq_first <= \$280 ;
   always @(posedge clk)
-    seq_b_col <= \$274 ;
+    seq_last <= \$281 ;
   always @(posedge clk)
-    seq_b_addr <= \$275 ;
+    seq_last_n <= \$282 ;
   always @(posedge clk)
-    seq_tw <= \$276 ;
+    seq_last_m <= \$283 ;
   always @(posedge clk)
-    tw_t_addr <= \$277 ;
+    seq_b_base <= \$284 ;
   always @(posedge clk)
-    tw_t_next <= \$278 ;
+    seq_a_row <= \$285 ;
   always @(posedge clk)
-    tw_t_first <= \$279 ;
+    seq_a_addr <= \$286 ;
   always @(posedge clk)
-    tw_t_first1 <= \$280 ;
+    seq_b_col <= \$287 ;
   always @(posedge clk)
-    tw_gi <= \$281 ;
+    seq_b_addr <= \$288 ;
   always @(posedge clk)
-    tw_group_m1 <= \$282 ;
+    seq_tw <= \$289 ;
   always @(posedge clk)
-    addr1 <= \$283 ;
+    tw_t_ahead <= \$290 ;
   always @(posedge clk)
-    addr2 <= \$284 ;
+    tw_t_first2 <= \$291 ;
   always @(posedge clk)
-    addr3 <= \$285 ;
+    tw_t_addr <= \$292 ;
   always @(posedge clk)
-    addr4 <= \$286 ;
+    tw_t_next <= \$293 ;
   always @(posedge clk)
-    rd1 <= \$287 ;
+    tw_t_first <= \$294 ;
   always @(posedge clk)
-    rd2 <= \$288 ;
+    tw_t_first1 <= \$295 ;
   always @(posedge clk)
-    fifo0 <= \$289 ;
+    tw_gi <= \$296 ;
   always @(posedge clk)
-    fifo1 <= \$290 ;
+    tw_group_m2 <= \$297 ;
   always @(posedge clk)
-    fifo2 <= \$291 ;
+    tw_gi_last <= \$298 ;
   always @(posedge clk)
-    fifo3 <= \$292 ;
+    tw_group_is1 <= \$299 ;
   always @(posedge clk)
-    fifo4 <= \$293 ;
+    tw_last_cur <= \$300 ;
   always @(posedge clk)
-    fifo5 <= \$294 ;
+    tw_last_next1 <= \$301 ;
   always @(posedge clk)
-    fifo6 <= \$295 ;
+    tw_last_next2 <= \$302 ;
   always @(posedge clk)
-    fifo7 <= \$296 ;
+    tw_last_first0 <= \$303 ;
   always @(posedge clk)
-    fifo_wr <= \$297 ;
+    tw_last_first1 <= \$304 ;
   always @(posedge clk)
-    fifo_rd <= \$298 ;
+    addr1 <= \$305 ;
   always @(posedge clk)
-    fifo_count <= \$299 ;
+    addr2 <= \$306 ;
   always @(posedge clk)
-    fifo_credits <= \$300 ;
+    addr3 <= \$307 ;
   always @(posedge clk)
-    d_end_wr <= \$301 ;
+    addr4 <= \$308 ;
   always @(posedge clk)
-    d_job_end <= \$302 ;
+    rd1 <= \$309 ;
   always @(posedge clk)
-    d_end_rd <= \$303 ;
+    rd2 <= \$310 ;
   always @(posedge clk)
-    owed_tiles <= \$304 ;
+    fifo_credits <= \$311 ;
   always @(posedge clk)
-    cause <= \$305 ;
+    has_credit <= \$312 ;
   always @(posedge clk)
-    done <= \$306 ;
+    d_main <= \$313 ;
   always @(posedge clk)
-    value_error <= \$307 ;
+    d__valid <= \$314 ;
   always @(posedge clk)
-    cnt_cycles <= \$308 ;
+    d_skid_valid <= \$315 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$309 ;
+    d_skid <= \$316 ;
   always @(posedge clk)
-    cnt_stall_in <= \$310 ;
+    d_end_wr <= \$317 ;
   always @(posedge clk)
-    cnt_stall_out <= \$311 ;
+    d_job_end <= \$318 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$312 ;
+    d_end_rd <= \$319 ;
   always @(posedge clk)
-    cnt_macs <= \$313 ;
+    owed_tiles <= \$320 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$314 ;
+    cause <= \$321 ;
   always @(posedge clk)
-    cnt_jobs <= \$315 ;
+    done <= \$322 ;
+  always @(posedge clk)
+    value_error <= \$323 ;
+  always @(posedge clk)
+    cnt_events <= \$324 ;
+  always @(posedge clk)
+    cnt_cycles <= \$325 ;
+  always @(posedge clk)
+    cnt_busy_cycles <= \$326 ;
+  always @(posedge clk)
+    cnt_stall_in <= \$327 ;
+  always @(posedge clk)
+    cnt_stall_out <= \$328 ;
+  always @(posedge clk)
+    cnt_tile_ops <= \$329 ;
+  always @(posedge clk)
+    cnt_macs <= \$330 ;
+  always @(posedge clk)
+    cnt_d_tiles <= \$331 ;
+  always @(posedge clk)
+    cnt_jobs <= \$332 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .r_data(\r_data$83 ),
+    .r_data(\r_data$89 ),
     .rd__addr(addr4[31:23]),
     .rst(rst),
     .wr__addr(w_addr),
@@ -5710,12 +4713,11 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   \axi_gemm.axi.engine.core  core (
     .a__payload(a__payload),
     .a__valid(a__valid),
-    .accept(a__ready),
-    .b__payload(fifo_head[831:320]),
-    .b__valid(b__valid),
+    .accept(r_en),
+    .b__payload(\r_data$102 [831:320]),
     .clk(clk),
-    .d__payload(\d__payload$112 ),
-    .d__valid(d__valid),
+    .d__payload(d__payload),
+    .d__valid(\d__valid$232 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -5730,14 +4732,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$217$0 (busy),
-    .\port$248$0 (\$57 ),
-    .\port$4239$0 (q_valid),
-    .\port$4401$0 (cause),
-    .\port$4403$0 (done),
-    .\port$4537$0 (error),
-    .\port$4539$0 (err_group),
-    .\port$4541$0 (err_entry),
+    .\port$223$0 (busy),
+    .\port$257$0 (\$63 ),
+    .\port$5662$0 (q_valid),
+    .\port$5842$0 (cause),
+    .\port$5844$0 (done),
+    .\port$5990$0 (error),
+    .\port$5992$0 (err_group),
+    .\port$5994$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -5750,28 +4752,40 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$215 ),
+    .value_error(\value_error$235 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
     .wo_ctrl_clear_counters(wo_ctrl_clear_counters),
     .wo_ctrl_start(wo_ctrl_start)
   );
+  \axi_gemm.axi.engine.fifo  fifo (
+    .clk(clk),
+    .\port$5820$2 (rd2[3:2]),
+    .\port$5820$5 (rd2[5]),
+    .r_ctrl(r_ctrl),
+    .r_data(\r_data$102 ),
+    .r_en(r_en),
+    .r_valid(a__valid),
+    .rst(rst),
+    .w_data(fifo_in),
+    .w_next(rd1[0])
+  );
   \axi_gemm.axi.engine.table  \table  (
     .a_rows(a_rows),
-    .base(base),
+    .base(q_tw_base),
     .blk_data(blk_data),
     .blk_rd__addr(tw_t_addr[7:0]),
     .clk(clk),
-    .done(\done$184 ),
+    .done(\done$195 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
     .group_tiles(group_tiles),
-    .\k_tiles$42 (q_kt),
+    .\k_tiles$68 (k_tiles),
     .last_addr(last_addr),
     .last_data(last_data),
-    .m_tiles(q_mt),
+    .m_tiles(m_tiles),
     .rst(rst),
     .start(start),
     .wr__en(1'h0)
@@ -5779,42 +4793,21 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$1134$0 (blk_data),
-    .\port$4357$7 (addr1[22:7]),
+    .\port$1115$0 (blk_data),
+    .\port$5810$7 (addr1[22:7]),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (fifo_rd)
-      3'h0:
-          fifo_head = fifo0;
-      3'h1:
-          fifo_head = fifo1;
-      3'h2:
-          fifo_head = fifo2;
-      3'h3:
-          fifo_head = fifo3;
-      3'h4:
-          fifo_head = fifo4;
-      3'h5:
-          fifo_head = fifo5;
-      3'h6:
-          fifo_head = fifo6;
-      3'h7:
-          fifo_head = fifo7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     start = 1'h0;
     if (capture) begin
-    end else if (\$7 ) begin
+    end else if (\$10 ) begin
       (* full_case = 32'd1 *)
-      if (\$8 ) begin
-      end else if (\$9 ) begin
+      if (\$11 ) begin
+      end else if (\$12 ) begin
+      end else if (\$13 ) begin
       end else begin
-        if (\$21 ) begin
+        if (\$16 ) begin
           start = 1'h1;
         end
       end
@@ -5822,51 +4815,49 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$216  = 1'h1;
-    if (rst) begin
-      \$216  = 1'h0;
+    tw_t_ahead_next = tw_t_ahead;
+    if (\$20 ) begin
+      tw_t_ahead_next = q_tw_base3;
+    end
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (\$23 ) begin
+      end else if (\$24 ) begin
+        tw_t_ahead_next = \$25 [16:0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$26 ) begin
+          tw_t_ahead_next = \$27 [16:0];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            tw_t_ahead_next = \$28 [16:0];
+          end else begin
+            tw_t_ahead_next = \$29 [16:0];
+          end
+        end
+      end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$217  = \$58 ;
-    if (rst) begin
-      \$217  = 1'h0;
+    tw_t_first2_next = tw_t_first2;
+    if (\$20 ) begin
+      tw_t_first2_next = q_tw_base2;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$218  = ld_a__payload[8:0];
-    if (rst) begin
-      \$218  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$219  = ld_a__payload[328:9];
-    if (rst) begin
-      \$219  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$220  = \$59 ;
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$221  = ld_b__payload[8:0];
-    if (rst) begin
-      \$221  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$222  = ld_b__payload[520:9];
-    if (rst) begin
-      \$222  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (\$23 ) begin
+      end else if (\$24 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$26 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            tw_t_first2_next = tw_t_ahead;
+          end
+        end
+      end
     end
   end
   always @* begin
@@ -5878,362 +4869,295 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$224  = q_valid;
-    if (capture) begin
-      \$224  = 1'h1;
-    end
-    if (launch) begin
-      \$224  = 1'h0;
-    end
+    \$224  = \$64 ;
     if (rst) begin
       \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$225  = q_checked;
-    if (capture) begin
-      \$225  = 1'h0;
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$225  = 1'h1;
-        if (\$105 ) begin
-          \$225  = 1'h0;
-        end
-      end
-    end
-    if (\$106 ) begin
-      \$225  = 1'h1;
-    end
+    \$225  = ld_a__payload[8:0];
     if (rst) begin
-      \$225  = 1'h0;
+      \$225  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$226  = q_phase;
-    if (capture) begin
-      \$226  = 5'h00;
-    end else if (\$63 ) begin
-      \$226  = \$68 [4:0];
-    end
+    \$226  = ld_a__payload[328:9];
     if (rst) begin
-      \$226  = 5'h00;
+      \$226  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$227  = q_dense;
-    if (capture) begin
-      \$227  = rw_mode;
-    end
+    \$227  = \$65 ;
     if (rst) begin
       \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$228  = q_value_error;
-    if (capture) begin
-      \$228  = value_error;
-    end
+    \$228  = ld_b__payload[8:0];
     if (rst) begin
-      \$228  = 1'h0;
+      \$228  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$229  = q_mt;
-    if (capture) begin
-      \$229  = rw_m_tiles;
-    end
+    \$229  = ld_b__payload[520:9];
     if (rst) begin
-      \$229  = 16'h0000;
+      \$229  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$230  = q_nt;
-    if (capture) begin
-      \$230  = rw_n_tiles;
-    end
+    \$230  = 1'h1;
     if (rst) begin
-      \$230  = 16'h0000;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$231  = q_kt;
+    \$231  = q_valid;
     if (capture) begin
-      \$231  = rw_k_tiles;
+      \$231  = 1'h1;
+    end
+    if (launch) begin
+      \$231  = 1'h0;
     end
     if (rst) begin
-      \$231  = 16'h0000;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$232  = q_a_base;
+    \$232  = q_checked;
     if (capture) begin
-      \$232  = rw_a_base;
+      \$232  = 1'h0;
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$232  = 1'h1;
+        if (\$107 ) begin
+          \$232  = 1'h0;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$232  = 1'h1;
     end
     if (rst) begin
-      \$232  = 16'h0000;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$233  = q_b_base;
+    \$233  = q_phase;
     if (capture) begin
-      \$233  = rw_b_base;
+      \$233  = 5'h00;
+    end else if (\$69 ) begin
+      \$233  = \$78 [4:0];
     end
     if (rst) begin
-      \$233  = 16'h0000;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$234  = q_kops;
+    \$234  = q_dense;
     if (capture) begin
-      \$234  = \$65 ;
+      \$234  = rw_mode;
     end
     if (rst) begin
-      \$234  = 17'h00000;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$235  = q_mul_a_x;
+    \$235  = q_value_error;
     if (capture) begin
-      \$235  = { 17'h00000, rw_m_tiles };
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-        \$235  = \$71 [32:0];
+      \$235  = value_error;
+    end
+    if (rst) begin
+      \$235  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$236  = m_tiles;
+    if (capture) begin
+      \$236  = rw_m_tiles;
+    end
+    if (rst) begin
+      \$236  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$237  = q_nt;
+    if (capture) begin
+      \$237  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$237  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$238  = k_tiles;
+    if (capture) begin
+      \$238  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$238  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$239  = q_a_base;
+    if (capture) begin
+      \$239  = rw_a_base;
+    end
+    if (rst) begin
+      \$239  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$240  = q_b_base;
+    if (capture) begin
+      \$240  = rw_b_base;
+    end
+    if (rst) begin
+      \$240  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$241  = q_kops;
+    if (capture) begin
+      \$241  = \$71 ;
+    end
+    if (rst) begin
+      \$241  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$242  = q_mul_a_x;
+    if (capture) begin
+      \$242  = { 17'h00000, rw_m_tiles };
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+        \$242  = \$82 [32:0];
       end
     end
     if (rst) begin
-      \$235  = 33'h000000000;
+      \$242  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$236  = q_mul_a_y;
+    \$243  = q_mul_a_y;
     if (capture) begin
-      \$236  = \$67 ;
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-        \$236  = \$72 ;
+      \$243  = \$73 ;
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+        \$243  = \$83 ;
       end
     end
     if (rst) begin
-      \$236  = 17'h00000;
+      \$243  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$237  = q_mul_a_p;
+    \$244  = q_mul_a_p;
     if (capture) begin
-      \$237  = 33'h000000000;
-    end else if (\$63 ) begin
-      if (\$69 ) begin
+      \$244  = 33'h000000000;
+    end else if (\$69 ) begin
+      if (\$79 ) begin
         if (q_mul_a_y[0]) begin
-          \$237  = \$75 [32:0];
+          \$244  = \$86 [32:0];
         end
       end
     end
     if (rst) begin
-      \$237  = 33'h000000000;
+      \$244  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$238  = q_mul_b_x;
+    \$245  = q_mul_b_x;
     if (capture) begin
-      \$238  = { 17'h00000, rw_k_tiles };
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-        \$238  = \$73 [32:0];
+      \$245  = { 17'h00000, rw_k_tiles };
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+        \$245  = \$84 [32:0];
       end
     end
     if (rst) begin
-      \$238  = 33'h000000000;
+      \$245  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$239  = q_mul_b_y;
+    \$246  = q_mul_b_y;
     if (capture) begin
-      \$239  = { 1'h0, rw_n_tiles };
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-        \$239  = \$74 ;
+      \$246  = { 1'h0, rw_n_tiles };
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+        \$246  = \$85 ;
       end
     end
     if (rst) begin
-      \$239  = 17'h00000;
+      \$246  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$240  = q_mul_b_p;
+    \$247  = q_mul_b_p;
     if (capture) begin
-      \$240  = 33'h000000000;
-    end else if (\$63 ) begin
-      if (\$69 ) begin
+      \$247  = 33'h000000000;
+    end else if (\$69 ) begin
+      if (\$79 ) begin
         if (q_mul_b_y[0]) begin
-          \$240  = \$76 [32:0];
+          \$247  = \$87 [32:0];
         end
       end
     end
     if (rst) begin
-      \$240  = 33'h000000000;
+      \$247  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$241  = q_tw;
+    \$248  = q_tw;
     if (capture) begin
-      \$241  = rw_tw_ctrl;
+      \$248  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$242  = group_tiles;
+    \$249  = group_tiles;
     if (capture) begin
-      \$242  = rw_tw_group;
+      \$249  = rw_tw_group;
     end
     if (rst) begin
-      \$242  = 16'h0000;
+      \$249  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$243  = base;
+    \$250  = q_tw_base;
     if (capture) begin
-      \$243  = rw_tw_base;
-    end
-    if (rst) begin
-      \$243  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$244  = q_tw_scanning;
-    if (capture) begin
-      \$244  = 1'h0;
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        if (\$105 ) begin
-          \$244  = 1'h1;
-        end
-      end
-    end
-    if (\$106 ) begin
-      \$244  = 1'h0;
-    end
-    if (rst) begin
-      \$244  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$245  = q_a_need;
-    if (capture) begin
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-        \$245  = \$77 ;
-      end
-    end
-    if (rst) begin
-      \$245  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$246  = q_b_need;
-    if (capture) begin
-    end else if (\$63 ) begin
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-        \$246  = \$78 ;
-      end
-    end
-    if (rst) begin
-      \$246  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$247  = q_check;
-    if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$247  = { 2'h0, q_value_error, 2'h0, \$87 , \$86 , \$83  };
-      end
-    end
-    if (\$106 ) begin
-      \$247  = \$110 ;
-    end
-    if (rst) begin
-      \$247  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$248  = q_kops_m2;
-    if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$248  = \$88 [16:0];
-      end
-    end
-    if (rst) begin
-      \$248  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$249  = q_kops_is1;
-    if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$249  = \$89 ;
-      end
-    end
-    if (rst) begin
-      \$249  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$250  = q_nt_m2;
-    if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$250  = \$90 [15:0];
-      end
+      \$250  = \$74 [15:0];
     end
     if (rst) begin
       \$250  = 16'h0000;
@@ -6241,80 +5165,52 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$251  = q_nt_is1;
+    \$251  = q_tw_base1;
     if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$251  = \$91 ;
-      end
+      \$251  = \$75 ;
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$251  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$252  = q_mt_m2;
+    \$252  = q_tw_base2;
     if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$252  = \$92 [15:0];
-      end
+      \$252  = \$76 ;
     end
     if (rst) begin
-      \$252  = 16'h0000;
+      \$252  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$253  = q_mt_is1;
+    \$253  = q_tw_base3;
     if (capture) begin
-    end else if (\$63 ) begin
-      (* full_case = 32'd1 *)
-      if (\$69 ) begin
-      end else if (\$70 ) begin
-      end else begin
-        \$253  = \$93 ;
-      end
+      \$253  = \$77 ;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$253  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$254  = issuing;
-    if (\$112 ) begin
-      \$254  = 1'h1;
-    end
-    if (\$123 ) begin
+    \$254  = q_tw_scanning;
+    if (capture) begin
+      \$254  = 1'h0;
+    end else if (\$69 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
       end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$254  = 1'h0;
-          end
+        if (\$107 ) begin
+          \$254  = 1'h1;
         end
       end
     end
-    if (\$148 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$254  = 1'h0;
-          end
-        end
-      end
+    if (q_tw_scanned) begin
+      \$254  = 1'h0;
     end
     if (rst) begin
       \$254  = 1'h0;
@@ -6322,79 +5218,130 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$255  = seq_dense;
-    if (\$112 ) begin
-      \$255  = q_dense;
+    \$255  = q_a_need;
+    if (capture) begin
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+        \$255  = \$88 ;
+      end
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$255  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$256  = seq_kops;
-    if (\$112 ) begin
-      \$256  = q_kops;
+    \$256  = q_b_need;
+    if (capture) begin
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+        \$256  = \$89 ;
+      end
     end
     if (rst) begin
-      \$256  = 17'h00000;
+      \$256  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$257  = seq_nt;
-    if (\$112 ) begin
-      \$257  = q_nt;
+    \$257  = q_check_bits;
+    if (capture) begin
+    end else if (\$69 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+        \$257  = { q_value_error, 2'h0, \$98 , \$97 , \$94  };
+      end
     end
     if (rst) begin
-      \$257  = 16'h0000;
+      \$257  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$258  = seq_kops_m2;
-    if (\$112 ) begin
-      \$258  = q_kops_m2;
+    \$258  = q_check;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$258  = { 2'h0, q_check_bits };
+      end
+    end
+    if (q_tw_scanned) begin
+      \$258  = \$115 ;
     end
     if (rst) begin
-      \$258  = 17'h00000;
+      \$258  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$259  = seq_nt_m2;
-    if (\$112 ) begin
-      \$259  = q_nt_m2;
+    \$259  = q_kops_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$259  = \$99 [16:0];
+      end
     end
     if (rst) begin
-      \$259  = 16'h0000;
+      \$259  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$260  = seq_mt_m2;
-    if (\$112 ) begin
-      \$260  = q_mt_m2;
+    \$260  = q_kops_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$260  = \$100 ;
+      end
     end
     if (rst) begin
-      \$260  = 16'h0000;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$261  = seq_kops_is1;
-    if (\$112 ) begin
-      \$261  = q_kops_is1;
+    \$261  = q_nt_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$261  = \$101 [15:0];
+      end
     end
     if (rst) begin
-      \$261  = 1'h0;
+      \$261  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$262  = seq_nt_is1;
-    if (\$112 ) begin
-      \$262  = q_nt_is1;
+    \$262  = q_nt_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$262  = \$102 ;
+      end
     end
     if (rst) begin
       \$262  = 1'h0;
@@ -6402,126 +5349,88 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$263  = seq_mt_is1;
-    if (\$112 ) begin
-      \$263  = q_mt_is1;
+    \$263  = q_mt_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$263  = \$103 [15:0];
+      end
     end
     if (rst) begin
-      \$263  = 1'h0;
+      \$263  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$264  = seq_ki;
-    if (\$112 ) begin
-      \$264  = 17'h00000;
-    end
-    if (\$123 ) begin
+    \$264  = q_mt_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-        \$264  = 17'h00001;
-      end else if (\$127 ) begin
-        \$264  = 17'h00000;
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
       end else begin
-        \$264  = 17'h00000;
-      end
-    end
-    if (\$148 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$264  = 17'h00000;
-      end else begin
-        \$264  = \$157 [16:0];
+        \$264  = \$104 ;
       end
     end
     if (rst) begin
-      \$264  = 17'h00000;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$265  = seq_ni;
-    if (\$112 ) begin
-      \$265  = 16'h0000;
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-          \$265  = \$132 [15:0];
-        end else begin
-          \$265  = 16'h0000;
-        end
-      end
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$265  = 16'h0000;
-        end else begin
-          \$265  = \$153 [15:0];
-        end
-      end
+    \$265  = q_tw_a_need;
+    if (\$108 ) begin
+      \$265  = { 1'h0, \$111  };
     end
     if (rst) begin
-      \$265  = 16'h0000;
+      \$265  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$266  = seq_mi;
-    if (\$112 ) begin
-      \$266  = 16'h0000;
+    \$266  = q_tw_scanned;
+    if (\$108 ) begin
+      \$266  = 1'h1;
     end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-        end else begin
-          \$266  = \$136 [15:0];
-        end
-      end
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$266  = \$149 [15:0];
-        end
-      end
+    if (q_tw_scanned) begin
+      \$266  = 1'h0;
     end
     if (rst) begin
-      \$266  = 16'h0000;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$267  = seq_first;
-    if (\$112 ) begin
+    \$267  = issuing;
+    if (\$117 ) begin
       \$267  = 1'h1;
     end
-    if (\$123 ) begin
+    if (\$128 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-        \$267  = 1'h0;
-      end else if (\$127 ) begin
-        \$267  = 1'h0;
+      if (\$131 ) begin
+      end else if (\$132 ) begin
       end else begin
-        \$267  = 1'h1;
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$267  = 1'h0;
+          end
+        end
       end
     end
-    if (\$148 ) begin
-      (* full_case = 32'd1 *)
+    if (\$153 ) begin
       if (seq_last) begin
-        \$267  = 1'h1;
-      end else begin
-        \$267  = 1'h0;
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$267  = 1'h0;
+          end
+        end
       end
     end
     if (rst) begin
@@ -6530,40 +5439,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$268  = seq_last;
-    if (\$112 ) begin
-      \$268  = q_kops_is1;
-    end
+    \$268  = seq_dense;
     if (\$117 ) begin
-      \$268  = \$122 ;
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-        \$268  = last_data[0];
-      end else if (\$127 ) begin
-        \$268  = \$130 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-          \$268  = \$135 ;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (\$139 ) begin
-            \$268  = \$143 ;
-          end else begin
-            \$268  = \$146 ;
-          end
-        end
-      end
-    end
-    if (\$148 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$268  = seq_kops_is1;
-      end else begin
-        \$268  = \$158 ;
-      end
+      \$268  = q_dense;
     end
     if (rst) begin
       \$268  = 1'h0;
@@ -6571,71 +5449,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$269  = seq_last_n;
-    if (\$112 ) begin
-      \$269  = q_nt_is1;
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-          \$269  = \$133 ;
-        end else begin
-          \$269  = seq_nt_is1;
-        end
-      end
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$269  = seq_nt_is1;
-        end else begin
-          \$269  = \$154 ;
-        end
-      end
+    \$269  = seq_kops;
+    if (\$117 ) begin
+      \$269  = q_kops;
     end
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$270  = seq_last_m;
-    if (\$112 ) begin
-      \$270  = q_mt_is1;
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-        end else begin
-          \$270  = \$137 ;
-        end
-      end
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$270  = \$150 ;
-        end
-      end
+    \$270  = seq_nt;
+    if (\$117 ) begin
+      \$270  = q_nt;
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$271  = seq_b_base;
-    if (\$112 ) begin
-      \$271  = { 1'h0, q_b_base };
+    \$271  = seq_kops_m2;
+    if (\$117 ) begin
+      \$271  = q_kops_m2;
     end
     if (rst) begin
       \$271  = 17'h00000;
@@ -6643,115 +5479,49 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$272  = seq_a_row;
-    if (\$112 ) begin
-      \$272  = { 18'h00000, q_a_base };
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-        end else begin
-          \$272  = \$138 [33:0];
-        end
-      end
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$272  = \$151 [33:0];
-        end
-      end
+    \$272  = seq_nt_m2;
+    if (\$117 ) begin
+      \$272  = q_nt_m2;
     end
     if (rst) begin
-      \$272  = 34'h000000000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$273  = seq_a_addr;
-    if (\$112 ) begin
-      \$273  = { 18'h00000, q_a_base };
-    end
-    if (\$123 ) begin
-      \$273  = \$124 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
-        if (\$131 ) begin
-          \$273  = seq_a_row;
-        end
-      end
-    end
-    if (\$148 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$273  = seq_a_row;
-        if (seq_last_n) begin
-          \$273  = \$152 [33:0];
-        end
-      end else begin
-        \$273  = \$159 [33:0];
-      end
+    \$273  = seq_mt_m2;
+    if (\$117 ) begin
+      \$273  = q_mt_m2;
     end
     if (rst) begin
-      \$273  = 34'h000000000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$274  = seq_b_col;
-    if (\$112 ) begin
-      \$274  = { 18'h00000, q_b_base };
-    end
-    if (\$148 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$274  = { 17'h00000, seq_b_base };
-        end else begin
-          \$274  = \$155 [33:0];
-        end
-      end
+    \$274  = seq_kops_is1;
+    if (\$117 ) begin
+      \$274  = q_kops_is1;
     end
     if (rst) begin
-      \$274  = 34'h000000000;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$275  = seq_b_addr;
-    if (\$112 ) begin
-      \$275  = { 18'h00000, q_b_base };
-    end
-    if (\$148 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$275  = { 17'h00000, seq_b_base };
-        end else begin
-          \$275  = \$156 [33:0];
-        end
-      end else begin
-        if (\$161 ) begin
-          \$275  = \$162 [33:0];
-        end
-      end
+    \$275  = seq_nt_is1;
+    if (\$117 ) begin
+      \$275  = q_nt_is1;
     end
     if (rst) begin
-      \$275  = 34'h000000000;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$276  = seq_tw;
-    if (\$114 ) begin
-      \$276  = q_tw;
+    \$276  = seq_mt_is1;
+    if (\$117 ) begin
+      \$276  = q_mt_is1;
     end
     if (rst) begin
       \$276  = 1'h0;
@@ -6759,27 +5529,26 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$277  = tw_t_addr;
+    \$277  = seq_ki;
     if (\$117 ) begin
-      \$277  = { 1'h0, base };
+      \$277  = 17'h00000;
     end
-    if (\$123 ) begin
+    if (\$128 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-        \$277  = tw_t_next;
+      if (\$131 ) begin
+        \$277  = 17'h00001;
+      end else if (\$132 ) begin
+        \$277  = 17'h00000;
       end else begin
-        (* full_case = 32'd1 *)
-        if (\$131 ) begin
-          \$277  = tw_t_first;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (\$139 ) begin
-            \$277  = tw_t_next;
-          end else begin
-            \$277  = tw_t_first;
-          end
-        end
+        \$277  = 17'h00000;
+      end
+    end
+    if (\$153 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$277  = 17'h00000;
+      end else begin
+        \$277  = \$162 [16:0];
       end
     end
     if (rst) begin
@@ -6788,481 +5557,970 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$278  = tw_t_next;
+    \$278  = seq_ni;
     if (\$117 ) begin
-      \$278  = \$118 ;
+      \$278  = 16'h0000;
     end
-    if (\$123 ) begin
+    if (\$128 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-        \$278  = \$128 [16:0];
+      if (\$131 ) begin
+      end else if (\$132 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$131 ) begin
-          \$278  = tw_t_first1;
+        if (\$136 ) begin
+          \$278  = \$137 [15:0];
+        end else begin
+          \$278  = 16'h0000;
+        end
+      end
+    end
+    if (\$153 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$278  = 16'h0000;
+        end else begin
+          \$278  = \$158 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$278  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$279  = seq_mi;
+    if (\$117 ) begin
+      \$279  = 16'h0000;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          \$279  = \$141 [15:0];
+        end
+      end
+    end
+    if (\$153 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$279  = \$154 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$279  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$280  = seq_first;
+    if (\$117 ) begin
+      \$280  = 1'h1;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+        \$280  = 1'h0;
+      end else if (\$132 ) begin
+        \$280  = 1'h0;
+      end else begin
+        \$280  = 1'h1;
+      end
+    end
+    if (\$153 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$280  = 1'h1;
+      end else begin
+        \$280  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$280  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$281  = seq_last;
+    if (\$117 ) begin
+      \$281  = q_kops_is1;
+    end
+    if (\$122 ) begin
+      \$281  = \$127 ;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+        \$281  = tw_last_cur;
+      end else if (\$132 ) begin
+        \$281  = \$135 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$281  = \$140 ;
         end else begin
           (* full_case = 32'd1 *)
-          if (\$139 ) begin
-            \$278  = \$141 [16:0];
+          if (tw_gi_last) begin
+            \$281  = \$147 ;
           end else begin
-            \$278  = tw_t_first1;
+            \$281  = \$151 ;
           end
         end
       end
     end
+    if (\$153 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$281  = seq_kops_is1;
+      end else begin
+        \$281  = \$163 ;
+      end
+    end
     if (rst) begin
-      \$278  = 17'h00000;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$279  = tw_t_first;
+    \$282  = seq_last_n;
     if (\$117 ) begin
-      \$279  = { 1'h0, base };
+      \$282  = q_nt_is1;
     end
-    if (\$123 ) begin
+    if (\$128 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
+      if (\$131 ) begin
+      end else if (\$132 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$131 ) begin
+        if (\$136 ) begin
+          \$282  = \$138 ;
         end else begin
-          if (\$139 ) begin
-            \$279  = tw_t_next;
-          end
+          \$282  = seq_nt_is1;
         end
       end
     end
-    if (rst) begin
-      \$279  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$280  = tw_t_first1;
-    if (\$117 ) begin
-      \$280  = \$119 ;
-    end
-    if (\$123 ) begin
-      (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
-      end else begin
+    if (\$153 ) begin
+      if (seq_last) begin
         (* full_case = 32'd1 *)
-        if (\$131 ) begin
+        if (seq_last_n) begin
+          \$282  = seq_nt_is1;
         end else begin
-          if (\$139 ) begin
-            \$280  = \$140 [16:0];
-          end
+          \$282  = \$159 ;
         end
       end
     end
     if (rst) begin
-      \$280  = 17'h00000;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$281  = tw_gi;
+    \$283  = seq_last_m;
     if (\$117 ) begin
-      \$281  = 16'h0000;
+      \$283  = q_mt_is1;
     end
-    if (\$123 ) begin
+    if (\$128 ) begin
       (* full_case = 32'd1 *)
-      if (\$126 ) begin
-      end else if (\$127 ) begin
+      if (\$131 ) begin
+      end else if (\$132 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$131 ) begin
+        if (\$136 ) begin
+        end else begin
+          \$283  = \$142 ;
+        end
+      end
+    end
+    if (\$153 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$283  = \$155 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$283  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$284  = seq_b_base;
+    if (\$117 ) begin
+      \$284  = { 1'h0, q_b_base };
+    end
+    if (rst) begin
+      \$284  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$285  = seq_a_row;
+    if (\$117 ) begin
+      \$285  = { 18'h00000, q_a_base };
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          \$285  = \$143 [33:0];
+        end
+      end
+    end
+    if (\$153 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$285  = \$156 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$285  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$286  = seq_a_addr;
+    if (\$117 ) begin
+      \$286  = { 18'h00000, q_a_base };
+    end
+    if (\$128 ) begin
+      \$286  = \$129 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        if (\$136 ) begin
+          \$286  = seq_a_row;
+        end
+      end
+    end
+    if (\$153 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$286  = seq_a_row;
+        if (seq_last_n) begin
+          \$286  = \$157 [33:0];
+        end
+      end else begin
+        \$286  = \$164 [33:0];
+      end
+    end
+    if (rst) begin
+      \$286  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$287  = seq_b_col;
+    if (\$117 ) begin
+      \$287  = { 18'h00000, q_b_base };
+    end
+    if (\$153 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$287  = { 17'h00000, seq_b_base };
+        end else begin
+          \$287  = \$160 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$287  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$288  = seq_b_addr;
+    if (\$117 ) begin
+      \$288  = { 18'h00000, q_b_base };
+    end
+    if (\$153 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$288  = { 17'h00000, seq_b_base };
+        end else begin
+          \$288  = \$161 [33:0];
+        end
+      end else begin
+        if (\$166 ) begin
+          \$288  = \$167 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$288  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$289  = seq_tw;
+    if (\$119 ) begin
+      \$289  = q_tw;
+    end
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$290  = tw_t_ahead_next;
+    if (rst) begin
+      \$290  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$291  = tw_t_first2_next;
+    if (rst) begin
+      \$291  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$292  = tw_t_addr;
+    if (\$122 ) begin
+      \$292  = { 1'h0, q_tw_base };
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+        \$292  = tw_t_next;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$292  = tw_t_first;
         end else begin
           (* full_case = 32'd1 *)
-          if (\$139 ) begin
-            \$281  = 16'h0000;
+          if (tw_gi_last) begin
+            \$292  = tw_t_next;
           end else begin
-            \$281  = \$144 [15:0];
+            \$292  = tw_t_first;
           end
         end
       end
     end
     if (rst) begin
-      \$281  = 16'h0000;
+      \$292  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$282  = tw_group_m1;
-    if (\$117 ) begin
-      \$282  = \$120 [15:0];
+    \$293  = tw_t_next;
+    if (\$122 ) begin
+      \$293  = q_tw_base1;
     end
-    if (rst) begin
-      \$282  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$283 [0] = issue;
-    \$283 [1] = seq_first;
-    \$283 [2] = seq_last;
-    \$283 [3] = seq_job_last;
-    \$283 [4] = seq_ki[0];
-    \$283 [5] = seq_dense;
-    \$283 [6] = seq_tw;
-    \$283 [56:23] = seq_a_addr;
-    \$283 [22:7] = seq_nt;
-    \$283 [90:57] = \$164 ;
-    if (rst) begin
-      \$283  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$284  = addr1;
-    if (rst) begin
-      \$284  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$285  = addr2;
-    if (rst) begin
-      \$285  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$286 [22:7] = addr4[22:7];
-    \$286 [5:0] = addr3[5:0];
-    \$286 [6] = addr3[6];
-    \$286 [56:23] = addr3[56:23];
-    \$286 [90:57] = \$166 [33:0];
-    if (rst) begin
-      \$286  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$287  = addr4[5:0];
-    if (rst) begin
-      \$287  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$288  = rd1;
-    if (rst) begin
-      \$288  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$289  = fifo0;
-    if (\$167 ) begin
-      \$289  = fifo_in;
-    end
-    if (rst) begin
-      \$289  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$290  = fifo1;
-    if (\$168 ) begin
-      \$290  = fifo_in;
-    end
-    if (rst) begin
-      \$290  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$291  = fifo2;
-    if (\$169 ) begin
-      \$291  = fifo_in;
-    end
-    if (rst) begin
-      \$291  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$292  = fifo3;
-    if (\$170 ) begin
-      \$292  = fifo_in;
-    end
-    if (rst) begin
-      \$292  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$293  = fifo4;
-    if (\$171 ) begin
-      \$293  = fifo_in;
-    end
-    if (rst) begin
-      \$293  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$294  = fifo5;
-    if (\$172 ) begin
-      \$294  = fifo_in;
-    end
-    if (rst) begin
-      \$294  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$295  = fifo6;
-    if (\$173 ) begin
-      \$295  = fifo_in;
-    end
-    if (rst) begin
-      \$295  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = fifo7;
-    if (\$174 ) begin
-      \$296  = fifo_in;
-    end
-    if (rst) begin
-      \$296  = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = fifo_wr;
-    if (rd2[0]) begin
-      \$297  = { fifo_wr[6:0], fifo_wr[7] };
-    end
-    if (rst) begin
-      \$297  = 8'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = fifo_rd;
-    if (accept) begin
-      \$298  = \$177 [2:0];
-    end
-    if (rst) begin
-      \$298  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = \$179 [3:0];
-    if (rst) begin
-      \$299  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = \$181 [3:0];
-    if (rst) begin
-      \$300  = 4'h8;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = d_end_wr;
-    if (\$182 ) begin
-      \$301  = \$185 [1:0];
-    end
-    if (rst) begin
-      \$301  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = d_job_end;
-    if (\$182 ) begin
-      if (\$186 ) begin
-        \$302 [0] = fifo_head[834];
-      end
-      if (\$187 ) begin
-        \$302 [1] = fifo_head[834];
-      end
-      if (\$188 ) begin
-        \$302 [2] = fifo_head[834];
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+        \$293  = \$133 [16:0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$293  = tw_t_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$293  = \$145 [16:0];
+          end else begin
+            \$293  = tw_t_first1;
+          end
+        end
       end
     end
     if (rst) begin
-      \$302  = 3'h0;
+      \$293  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = d_end_rd;
-    if (d_take) begin
-      \$303  = \$191 [1:0];
+    \$294  = tw_t_first;
+    if (\$122 ) begin
+      \$294  = { 1'h0, q_tw_base };
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$294  = tw_t_next;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$303  = 2'h0;
+      \$294  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = \$194 [7:0];
+    \$295  = tw_t_first1;
+    if (\$122 ) begin
+      \$295  = q_tw_base1;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$295  = \$144 [16:0];
+          end
+        end
+      end
+    end
     if (rst) begin
-      \$304  = 8'h00;
+      \$295  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$296  = tw_gi;
+    if (\$122 ) begin
+      \$296  = 16'h0000;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$296  = 16'h0000;
+          end else begin
+            \$296  = \$148 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$296  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$297  = tw_group_m2;
+    if (\$122 ) begin
+      \$297  = \$123 [15:0];
+    end
+    if (rst) begin
+      \$297  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$298  = tw_gi_last;
+    if (\$122 ) begin
+      \$298  = \$124 ;
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$298  = tw_group_is1;
+          end else begin
+            \$298  = \$149 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$298  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$299  = tw_group_is1;
+    if (\$122 ) begin
+      \$299  = \$125 ;
+    end
+    if (rst) begin
+      \$299  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$300  = tw_last_cur;
+    if (\$122 ) begin
+      \$300  = last_data[2];
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+        \$300  = tw_last_next1;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$300  = tw_last_first0;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$300  = tw_last_next1;
+          end else begin
+            \$300  = tw_last_first0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$300  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$301  = tw_last_next1;
+    if (\$122 ) begin
+      \$301  = last_data[3];
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+        \$301  = tw_last_next2;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$301  = tw_last_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$301  = tw_last_next2;
+          end else begin
+            \$301  = tw_last_first1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$301  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$302  = tw_last_next2;
+    if (\$122 ) begin
+      \$302  = last_data[4];
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+        \$302  = last_data[0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$302  = last_data[1];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$302  = last_data[0];
+          end else begin
+            \$302  = last_data[1];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$302  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$303  = tw_last_first0;
+    if (\$122 ) begin
+      \$303  = last_data[2];
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$303  = tw_last_next1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$303  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$304  = tw_last_first1;
+    if (\$122 ) begin
+      \$304  = last_data[3];
+    end
+    if (\$128 ) begin
+      (* full_case = 32'd1 *)
+      if (\$131 ) begin
+      end else if (\$132 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$304  = tw_last_next2;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$304  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$305 [0] = issue;
+    \$305 [1] = seq_first;
+    \$305 [2] = seq_last;
+    \$305 [3] = seq_job_last;
+    \$305 [4] = seq_ki[0];
+    \$305 [5] = seq_dense;
+    \$305 [6] = seq_tw;
+    \$305 [56:23] = seq_a_addr;
+    \$305 [22:7] = seq_nt;
+    \$305 [90:57] = \$169 ;
+    if (rst) begin
+      \$305  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$306  = addr1;
+    if (rst) begin
+      \$306  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$307  = addr2;
+    if (rst) begin
+      \$307  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$308 [22:7] = addr4[22:7];
+    \$308 [5:0] = addr3[5:0];
+    \$308 [6] = addr3[6];
+    \$308 [56:23] = addr3[56:23];
+    \$308 [90:57] = \$171 [33:0];
+    if (rst) begin
+      \$308  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$309  = addr4[5:0];
+    if (rst) begin
+      \$309  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$310  = rd1;
+    if (rst) begin
+      \$310  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$311  = \$173 [3:0];
+    if (rst) begin
+      \$311  = 4'h8;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$312  = \$181 ;
+    if (rst) begin
+      \$312  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$313  = d_main;
+    if (\$183 ) begin
+      \$313  = \$185 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$314  = d__valid;
+    if (\$183 ) begin
+      \$314  = \$186 ;
+    end
+    if (rst) begin
+      \$314  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$315  = d_skid_valid;
+    if (\$183 ) begin
+      \$315  = 1'h0;
+    end else if (\$184 ) begin
+      \$315  = \d__valid$232 ;
+    end
+    if (rst) begin
+      \$315  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$316  = d_skid;
+    if (\$183 ) begin
+    end else if (\$184 ) begin
+      \$316  = d_in;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$317  = d_end_wr;
+    if (\$187 ) begin
+      \$317  = \$190 [1:0];
+    end
+    if (rst) begin
+      \$317  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$318  = d_job_end;
+    if (\$187 ) begin
+      if (\$191 ) begin
+        \$318 [0] = r_ctrl[1];
+      end
+      if (\$192 ) begin
+        \$318 [1] = r_ctrl[1];
+      end
+      if (\$193 ) begin
+        \$318 [2] = r_ctrl[1];
+      end
+    end
+    if (rst) begin
+      \$318  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$319  = d_end_rd;
+    if (\$194 ) begin
+      \$319  = \$197 [1:0];
+    end
+    if (rst) begin
+      \$319  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$320  = \$200 [7:0];
+    if (rst) begin
+      \$320  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$197 ) begin
-      \$305  = cause_events;
+    if (\$203 ) begin
+      \$321  = cause_events;
     end else begin
-      \$305  = \$198 ;
+      \$321  = \$204 ;
     end
     if (rst) begin
-      \$305  = 8'h00;
+      \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = done;
-    if (\$199 ) begin
-      \$306  = 1'h0;
+    \$322  = done;
+    if (\$205 ) begin
+      \$322  = 1'h0;
     end else if (finish) begin
-      \$306  = 1'h1;
+      \$322  = 1'h1;
     end
     if (rst) begin
-      \$306  = 1'h0;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = value_error;
-    if (\value_error$215 ) begin
-      \$307  = 1'h1;
+    \$323  = value_error;
+    if (\value_error$235 ) begin
+      \$323  = 1'h1;
     end
-    if (\$200 ) begin
-      \$307  = 1'h0;
+    if (\$206 ) begin
+      \$323  = 1'h0;
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$207 ) begin
+      \$324 [0] = busy;
+      \$324 [1] = stall_out;
+      \$324 [2] = \$211 ;
+      \$324 [3] = accept;
+      \$324 [4] = r_ctrl[2];
+      \$324 [5] = d_take;
+      \$324 [7:6] = \$213 ;
+    end else begin
+      \$324  = 8'h00;
+    end
+    if (rst) begin
+      \$324  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$308  = 64'h0000000000000000;
+      \$325  = 64'h0000000000000000;
     end else begin
-      \$308  = \$201 [63:0];
+      \$325  = \$214 [63:0];
     end
     if (rst) begin
-      \$308  = 64'h0000000000000000;
+      \$325  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = cnt_busy_cycles;
+    \$326  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$309  = 64'h0000000000000000;
+      \$326  = 64'h0000000000000000;
     end else begin
-      if (busy) begin
-        \$309  = \$202 [63:0];
+      if (cnt_events[0]) begin
+        \$326  = \$215 [63:0];
       end
     end
     if (rst) begin
-      \$309  = 64'h0000000000000000;
+      \$326  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = cnt_stall_in;
+    \$327  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$310  = 64'h0000000000000000;
+      \$327  = 64'h0000000000000000;
     end else begin
-      if (\$207 ) begin
-        \$310  = \$208 [63:0];
+      if (cnt_events[2]) begin
+        \$327  = \$217 [63:0];
       end
     end
     if (rst) begin
-      \$310  = 64'h0000000000000000;
+      \$327  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = cnt_stall_out;
+    \$328  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$311  = 64'h0000000000000000;
+      \$328  = 64'h0000000000000000;
     end else begin
-      if (stall_out) begin
-        \$311  = \$203 [63:0];
+      if (cnt_events[1]) begin
+        \$328  = \$216 [63:0];
       end
     end
     if (rst) begin
-      \$311  = 64'h0000000000000000;
+      \$328  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = cnt_tile_ops;
+    \$329  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$312  = 64'h0000000000000000;
+      \$329  = 64'h0000000000000000;
     end else begin
-      if (accept) begin
-        \$312  = \$209 [63:0];
+      if (cnt_events[3]) begin
+        \$329  = \$218 [63:0];
       end
     end
     if (rst) begin
-      \$312  = 64'h0000000000000000;
+      \$329  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = cnt_macs;
+    \$330  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$313  = 64'h0000000000000000;
+      \$330  = 64'h0000000000000000;
     end else begin
-      if (accept) begin
-        \$313  = \$211 [63:0];
+      if (cnt_events[3]) begin
+        \$330  = \$220 [63:0];
       end
     end
     if (rst) begin
-      \$313  = 64'h0000000000000000;
+      \$330  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = cnt_d_tiles;
+    \$331  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$314  = 64'h0000000000000000;
+      \$331  = 64'h0000000000000000;
     end else begin
-      if (d_take) begin
-        \$314  = \$212 [63:0];
+      if (cnt_events[5]) begin
+        \$331  = \$221 [63:0];
       end
     end
     if (rst) begin
-      \$314  = 64'h0000000000000000;
+      \$331  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$315  = 64'h0000000000000000;
+      \$332  = 64'h0000000000000000;
     end else begin
-      \$315  = \$215 [63:0];
+      \$332  = \$222 [63:0];
     end
     if (rst) begin
-      \$315  = 64'h0000000000000000;
+      \$332  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -7282,23 +6540,28 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign ld_t__valid = 1'h0;
   assign ld__payload = 25'h0000000;
   assign ld_t__payload = 25'h0000000;
-  assign q_tw_base = base;
-  assign m_tiles = q_mt;
+  assign base = q_tw_base;
+  assign q_mt = m_tiles;
   assign q_tw_group = group_tiles;
-  assign k_tiles = q_kt;
-  assign q_tw_a_need = { 1'h0, \$24  };
+  assign q_kt = k_tiles;
   assign blk_addr = tw_t_addr[7:0];
   assign a = { 1'h0, blk_data };
   assign b = { 1'h0, addr1[22:7] };
   assign r_addr = addr4[31:23];
-  assign \r_addr$77  = addr4[65:57];
-  assign b__payload = fifo_head[831:320];
-  assign op_dense = fifo_head[835];
-  assign op_job_last = fifo_head[834];
-  assign op_last = fifo_head[833];
-  assign \d__valid$108  = d__valid;
-  assign \d__ready$110  = d__ready;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$57 , done, busy };
+  assign \r_addr$83  = addr4[65:57];
+  assign w_next = rd1[0];
+  assign \w_data$94  = fifo_in;
+  assign w_ctrl = { rd2[5], rd2[3:2] };
+  assign a__ready = r_en;
+  assign r_valid = a__valid;
+  assign b__valid = a__valid;
+  assign b__payload = \r_data$102 [831:320];
+  assign op_dense = r_ctrl[2];
+  assign op_job_last = r_ctrl[1];
+  assign op_last = r_ctrl[0];
+  assign fifo_has_credit = has_credit;
+  assign d_main_valid = d__valid;
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$63 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -7306,17 +6569,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$136  = cnt_cycles;
-  assign \cnt_busy_cycles$138  = cnt_busy_cycles;
-  assign \cnt_stall_in$140  = cnt_stall_in;
-  assign \cnt_stall_out$142  = cnt_stall_out;
-  assign \cnt_tile_ops$144  = cnt_tile_ops;
-  assign \cnt_macs$146  = cnt_macs;
-  assign \cnt_d_tiles$148  = cnt_d_tiles;
-  assign \cnt_jobs$150  = cnt_jobs;
-  assign \busy$151  = busy;
-  assign \done$152  = done;
-  assign \cause$153  = cause;
+  assign \cnt_cycles$142  = cnt_cycles;
+  assign \cnt_busy_cycles$144  = cnt_busy_cycles;
+  assign \cnt_stall_in$146  = cnt_stall_in;
+  assign \cnt_stall_out$148  = cnt_stall_out;
+  assign \cnt_tile_ops$150  = cnt_tile_ops;
+  assign \cnt_macs$152  = cnt_macs;
+  assign \cnt_d_tiles$154  = cnt_d_tiles;
+  assign \cnt_jobs$156  = cnt_jobs;
+  assign \busy$157  = busy;
+  assign \done$158  = done;
+  assign \cause$159  = cause;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -7328,6 +6591,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \last_addr[0]  = last_addr[7:0];
   assign \last_addr[1]  = last_addr[15:8];
   assign \last_addr[2]  = last_addr[23:16];
+  assign \last_addr[3]  = last_addr[31:24];
+  assign \last_addr[4]  = last_addr[39:32];
   assign \addr1.flags  = addr1[5:0];
   assign \addr1.flags.valid  = addr1[0];
   assign \addr1.flags.first  = addr1[1];
@@ -7687,1149 +6952,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \fifo_in.last  = fifo_in[833];
   assign \fifo_in.job_last  = fifo_in[834];
   assign \fifo_in.dense  = fifo_in[835];
-  assign \fifo_head.values  = fifo_head[255:0];
-  assign \fifo_head.values[0]  = fifo_head[63:0];
-  assign \fifo_head.values[0][0]  = fifo_head[7:0];
-  assign \fifo_head.values[0][1]  = fifo_head[15:8];
-  assign \fifo_head.values[0][2]  = fifo_head[23:16];
-  assign \fifo_head.values[0][3]  = fifo_head[31:24];
-  assign \fifo_head.values[0][4]  = fifo_head[39:32];
-  assign \fifo_head.values[0][5]  = fifo_head[47:40];
-  assign \fifo_head.values[0][6]  = fifo_head[55:48];
-  assign \fifo_head.values[0][7]  = fifo_head[63:56];
-  assign \fifo_head.values[1]  = fifo_head[127:64];
-  assign \fifo_head.values[1][0]  = fifo_head[71:64];
-  assign \fifo_head.values[1][1]  = fifo_head[79:72];
-  assign \fifo_head.values[1][2]  = fifo_head[87:80];
-  assign \fifo_head.values[1][3]  = fifo_head[95:88];
-  assign \fifo_head.values[1][4]  = fifo_head[103:96];
-  assign \fifo_head.values[1][5]  = fifo_head[111:104];
-  assign \fifo_head.values[1][6]  = fifo_head[119:112];
-  assign \fifo_head.values[1][7]  = fifo_head[127:120];
-  assign \fifo_head.values[2]  = fifo_head[191:128];
-  assign \fifo_head.values[2][0]  = fifo_head[135:128];
-  assign \fifo_head.values[2][1]  = fifo_head[143:136];
-  assign \fifo_head.values[2][2]  = fifo_head[151:144];
-  assign \fifo_head.values[2][3]  = fifo_head[159:152];
-  assign \fifo_head.values[2][4]  = fifo_head[167:160];
-  assign \fifo_head.values[2][5]  = fifo_head[175:168];
-  assign \fifo_head.values[2][6]  = fifo_head[183:176];
-  assign \fifo_head.values[2][7]  = fifo_head[191:184];
-  assign \fifo_head.values[3]  = fifo_head[255:192];
-  assign \fifo_head.values[3][0]  = fifo_head[199:192];
-  assign \fifo_head.values[3][1]  = fifo_head[207:200];
-  assign \fifo_head.values[3][2]  = fifo_head[215:208];
-  assign \fifo_head.values[3][3]  = fifo_head[223:216];
-  assign \fifo_head.values[3][4]  = fifo_head[231:224];
-  assign \fifo_head.values[3][5]  = fifo_head[239:232];
-  assign \fifo_head.values[3][6]  = fifo_head[247:240];
-  assign \fifo_head.values[3][7]  = fifo_head[255:248];
-  assign \fifo_head.meta  = fifo_head[319:256];
-  assign \fifo_head.meta[0]  = fifo_head[271:256];
-  assign \fifo_head.meta[1]  = fifo_head[287:272];
-  assign \fifo_head.meta[2]  = fifo_head[303:288];
-  assign \fifo_head.meta[3]  = fifo_head[319:304];
-  assign \fifo_head.b  = fifo_head[831:320];
-  assign \fifo_head.b[0]  = fifo_head[351:320];
-  assign \fifo_head.b[0][0]  = fifo_head[327:320];
-  assign \fifo_head.b[0][1]  = fifo_head[335:328];
-  assign \fifo_head.b[0][2]  = fifo_head[343:336];
-  assign \fifo_head.b[0][3]  = fifo_head[351:344];
-  assign \fifo_head.b[1]  = fifo_head[383:352];
-  assign \fifo_head.b[1][0]  = fifo_head[359:352];
-  assign \fifo_head.b[1][1]  = fifo_head[367:360];
-  assign \fifo_head.b[1][2]  = fifo_head[375:368];
-  assign \fifo_head.b[1][3]  = fifo_head[383:376];
-  assign \fifo_head.b[2]  = fifo_head[415:384];
-  assign \fifo_head.b[2][0]  = fifo_head[391:384];
-  assign \fifo_head.b[2][1]  = fifo_head[399:392];
-  assign \fifo_head.b[2][2]  = fifo_head[407:400];
-  assign \fifo_head.b[2][3]  = fifo_head[415:408];
-  assign \fifo_head.b[3]  = fifo_head[447:416];
-  assign \fifo_head.b[3][0]  = fifo_head[423:416];
-  assign \fifo_head.b[3][1]  = fifo_head[431:424];
-  assign \fifo_head.b[3][2]  = fifo_head[439:432];
-  assign \fifo_head.b[3][3]  = fifo_head[447:440];
-  assign \fifo_head.b[4]  = fifo_head[479:448];
-  assign \fifo_head.b[4][0]  = fifo_head[455:448];
-  assign \fifo_head.b[4][1]  = fifo_head[463:456];
-  assign \fifo_head.b[4][2]  = fifo_head[471:464];
-  assign \fifo_head.b[4][3]  = fifo_head[479:472];
-  assign \fifo_head.b[5]  = fifo_head[511:480];
-  assign \fifo_head.b[5][0]  = fifo_head[487:480];
-  assign \fifo_head.b[5][1]  = fifo_head[495:488];
-  assign \fifo_head.b[5][2]  = fifo_head[503:496];
-  assign \fifo_head.b[5][3]  = fifo_head[511:504];
-  assign \fifo_head.b[6]  = fifo_head[543:512];
-  assign \fifo_head.b[6][0]  = fifo_head[519:512];
-  assign \fifo_head.b[6][1]  = fifo_head[527:520];
-  assign \fifo_head.b[6][2]  = fifo_head[535:528];
-  assign \fifo_head.b[6][3]  = fifo_head[543:536];
-  assign \fifo_head.b[7]  = fifo_head[575:544];
-  assign \fifo_head.b[7][0]  = fifo_head[551:544];
-  assign \fifo_head.b[7][1]  = fifo_head[559:552];
-  assign \fifo_head.b[7][2]  = fifo_head[567:560];
-  assign \fifo_head.b[7][3]  = fifo_head[575:568];
-  assign \fifo_head.b[8]  = fifo_head[607:576];
-  assign \fifo_head.b[8][0]  = fifo_head[583:576];
-  assign \fifo_head.b[8][1]  = fifo_head[591:584];
-  assign \fifo_head.b[8][2]  = fifo_head[599:592];
-  assign \fifo_head.b[8][3]  = fifo_head[607:600];
-  assign \fifo_head.b[9]  = fifo_head[639:608];
-  assign \fifo_head.b[9][0]  = fifo_head[615:608];
-  assign \fifo_head.b[9][1]  = fifo_head[623:616];
-  assign \fifo_head.b[9][2]  = fifo_head[631:624];
-  assign \fifo_head.b[9][3]  = fifo_head[639:632];
-  assign \fifo_head.b[10]  = fifo_head[671:640];
-  assign \fifo_head.b[10][0]  = fifo_head[647:640];
-  assign \fifo_head.b[10][1]  = fifo_head[655:648];
-  assign \fifo_head.b[10][2]  = fifo_head[663:656];
-  assign \fifo_head.b[10][3]  = fifo_head[671:664];
-  assign \fifo_head.b[11]  = fifo_head[703:672];
-  assign \fifo_head.b[11][0]  = fifo_head[679:672];
-  assign \fifo_head.b[11][1]  = fifo_head[687:680];
-  assign \fifo_head.b[11][2]  = fifo_head[695:688];
-  assign \fifo_head.b[11][3]  = fifo_head[703:696];
-  assign \fifo_head.b[12]  = fifo_head[735:704];
-  assign \fifo_head.b[12][0]  = fifo_head[711:704];
-  assign \fifo_head.b[12][1]  = fifo_head[719:712];
-  assign \fifo_head.b[12][2]  = fifo_head[727:720];
-  assign \fifo_head.b[12][3]  = fifo_head[735:728];
-  assign \fifo_head.b[13]  = fifo_head[767:736];
-  assign \fifo_head.b[13][0]  = fifo_head[743:736];
-  assign \fifo_head.b[13][1]  = fifo_head[751:744];
-  assign \fifo_head.b[13][2]  = fifo_head[759:752];
-  assign \fifo_head.b[13][3]  = fifo_head[767:760];
-  assign \fifo_head.b[14]  = fifo_head[799:768];
-  assign \fifo_head.b[14][0]  = fifo_head[775:768];
-  assign \fifo_head.b[14][1]  = fifo_head[783:776];
-  assign \fifo_head.b[14][2]  = fifo_head[791:784];
-  assign \fifo_head.b[14][3]  = fifo_head[799:792];
-  assign \fifo_head.b[15]  = fifo_head[831:800];
-  assign \fifo_head.b[15][0]  = fifo_head[807:800];
-  assign \fifo_head.b[15][1]  = fifo_head[815:808];
-  assign \fifo_head.b[15][2]  = fifo_head[823:816];
-  assign \fifo_head.b[15][3]  = fifo_head[831:824];
-  assign \fifo_head.first  = fifo_head[832];
-  assign \fifo_head.last  = fifo_head[833];
-  assign \fifo_head.job_last  = fifo_head[834];
-  assign \fifo_head.dense  = fifo_head[835];
-  assign \fifo0.values  = fifo0[255:0];
-  assign \fifo0.values[0]  = fifo0[63:0];
-  assign \fifo0.values[0][0]  = fifo0[7:0];
-  assign \fifo0.values[0][1]  = fifo0[15:8];
-  assign \fifo0.values[0][2]  = fifo0[23:16];
-  assign \fifo0.values[0][3]  = fifo0[31:24];
-  assign \fifo0.values[0][4]  = fifo0[39:32];
-  assign \fifo0.values[0][5]  = fifo0[47:40];
-  assign \fifo0.values[0][6]  = fifo0[55:48];
-  assign \fifo0.values[0][7]  = fifo0[63:56];
-  assign \fifo0.values[1]  = fifo0[127:64];
-  assign \fifo0.values[1][0]  = fifo0[71:64];
-  assign \fifo0.values[1][1]  = fifo0[79:72];
-  assign \fifo0.values[1][2]  = fifo0[87:80];
-  assign \fifo0.values[1][3]  = fifo0[95:88];
-  assign \fifo0.values[1][4]  = fifo0[103:96];
-  assign \fifo0.values[1][5]  = fifo0[111:104];
-  assign \fifo0.values[1][6]  = fifo0[119:112];
-  assign \fifo0.values[1][7]  = fifo0[127:120];
-  assign \fifo0.values[2]  = fifo0[191:128];
-  assign \fifo0.values[2][0]  = fifo0[135:128];
-  assign \fifo0.values[2][1]  = fifo0[143:136];
-  assign \fifo0.values[2][2]  = fifo0[151:144];
-  assign \fifo0.values[2][3]  = fifo0[159:152];
-  assign \fifo0.values[2][4]  = fifo0[167:160];
-  assign \fifo0.values[2][5]  = fifo0[175:168];
-  assign \fifo0.values[2][6]  = fifo0[183:176];
-  assign \fifo0.values[2][7]  = fifo0[191:184];
-  assign \fifo0.values[3]  = fifo0[255:192];
-  assign \fifo0.values[3][0]  = fifo0[199:192];
-  assign \fifo0.values[3][1]  = fifo0[207:200];
-  assign \fifo0.values[3][2]  = fifo0[215:208];
-  assign \fifo0.values[3][3]  = fifo0[223:216];
-  assign \fifo0.values[3][4]  = fifo0[231:224];
-  assign \fifo0.values[3][5]  = fifo0[239:232];
-  assign \fifo0.values[3][6]  = fifo0[247:240];
-  assign \fifo0.values[3][7]  = fifo0[255:248];
-  assign \fifo0.meta  = fifo0[319:256];
-  assign \fifo0.meta[0]  = fifo0[271:256];
-  assign \fifo0.meta[1]  = fifo0[287:272];
-  assign \fifo0.meta[2]  = fifo0[303:288];
-  assign \fifo0.meta[3]  = fifo0[319:304];
-  assign \fifo0.b  = fifo0[831:320];
-  assign \fifo0.b[0]  = fifo0[351:320];
-  assign \fifo0.b[0][0]  = fifo0[327:320];
-  assign \fifo0.b[0][1]  = fifo0[335:328];
-  assign \fifo0.b[0][2]  = fifo0[343:336];
-  assign \fifo0.b[0][3]  = fifo0[351:344];
-  assign \fifo0.b[1]  = fifo0[383:352];
-  assign \fifo0.b[1][0]  = fifo0[359:352];
-  assign \fifo0.b[1][1]  = fifo0[367:360];
-  assign \fifo0.b[1][2]  = fifo0[375:368];
-  assign \fifo0.b[1][3]  = fifo0[383:376];
-  assign \fifo0.b[2]  = fifo0[415:384];
-  assign \fifo0.b[2][0]  = fifo0[391:384];
-  assign \fifo0.b[2][1]  = fifo0[399:392];
-  assign \fifo0.b[2][2]  = fifo0[407:400];
-  assign \fifo0.b[2][3]  = fifo0[415:408];
-  assign \fifo0.b[3]  = fifo0[447:416];
-  assign \fifo0.b[3][0]  = fifo0[423:416];
-  assign \fifo0.b[3][1]  = fifo0[431:424];
-  assign \fifo0.b[3][2]  = fifo0[439:432];
-  assign \fifo0.b[3][3]  = fifo0[447:440];
-  assign \fifo0.b[4]  = fifo0[479:448];
-  assign \fifo0.b[4][0]  = fifo0[455:448];
-  assign \fifo0.b[4][1]  = fifo0[463:456];
-  assign \fifo0.b[4][2]  = fifo0[471:464];
-  assign \fifo0.b[4][3]  = fifo0[479:472];
-  assign \fifo0.b[5]  = fifo0[511:480];
-  assign \fifo0.b[5][0]  = fifo0[487:480];
-  assign \fifo0.b[5][1]  = fifo0[495:488];
-  assign \fifo0.b[5][2]  = fifo0[503:496];
-  assign \fifo0.b[5][3]  = fifo0[511:504];
-  assign \fifo0.b[6]  = fifo0[543:512];
-  assign \fifo0.b[6][0]  = fifo0[519:512];
-  assign \fifo0.b[6][1]  = fifo0[527:520];
-  assign \fifo0.b[6][2]  = fifo0[535:528];
-  assign \fifo0.b[6][3]  = fifo0[543:536];
-  assign \fifo0.b[7]  = fifo0[575:544];
-  assign \fifo0.b[7][0]  = fifo0[551:544];
-  assign \fifo0.b[7][1]  = fifo0[559:552];
-  assign \fifo0.b[7][2]  = fifo0[567:560];
-  assign \fifo0.b[7][3]  = fifo0[575:568];
-  assign \fifo0.b[8]  = fifo0[607:576];
-  assign \fifo0.b[8][0]  = fifo0[583:576];
-  assign \fifo0.b[8][1]  = fifo0[591:584];
-  assign \fifo0.b[8][2]  = fifo0[599:592];
-  assign \fifo0.b[8][3]  = fifo0[607:600];
-  assign \fifo0.b[9]  = fifo0[639:608];
-  assign \fifo0.b[9][0]  = fifo0[615:608];
-  assign \fifo0.b[9][1]  = fifo0[623:616];
-  assign \fifo0.b[9][2]  = fifo0[631:624];
-  assign \fifo0.b[9][3]  = fifo0[639:632];
-  assign \fifo0.b[10]  = fifo0[671:640];
-  assign \fifo0.b[10][0]  = fifo0[647:640];
-  assign \fifo0.b[10][1]  = fifo0[655:648];
-  assign \fifo0.b[10][2]  = fifo0[663:656];
-  assign \fifo0.b[10][3]  = fifo0[671:664];
-  assign \fifo0.b[11]  = fifo0[703:672];
-  assign \fifo0.b[11][0]  = fifo0[679:672];
-  assign \fifo0.b[11][1]  = fifo0[687:680];
-  assign \fifo0.b[11][2]  = fifo0[695:688];
-  assign \fifo0.b[11][3]  = fifo0[703:696];
-  assign \fifo0.b[12]  = fifo0[735:704];
-  assign \fifo0.b[12][0]  = fifo0[711:704];
-  assign \fifo0.b[12][1]  = fifo0[719:712];
-  assign \fifo0.b[12][2]  = fifo0[727:720];
-  assign \fifo0.b[12][3]  = fifo0[735:728];
-  assign \fifo0.b[13]  = fifo0[767:736];
-  assign \fifo0.b[13][0]  = fifo0[743:736];
-  assign \fifo0.b[13][1]  = fifo0[751:744];
-  assign \fifo0.b[13][2]  = fifo0[759:752];
-  assign \fifo0.b[13][3]  = fifo0[767:760];
-  assign \fifo0.b[14]  = fifo0[799:768];
-  assign \fifo0.b[14][0]  = fifo0[775:768];
-  assign \fifo0.b[14][1]  = fifo0[783:776];
-  assign \fifo0.b[14][2]  = fifo0[791:784];
-  assign \fifo0.b[14][3]  = fifo0[799:792];
-  assign \fifo0.b[15]  = fifo0[831:800];
-  assign \fifo0.b[15][0]  = fifo0[807:800];
-  assign \fifo0.b[15][1]  = fifo0[815:808];
-  assign \fifo0.b[15][2]  = fifo0[823:816];
-  assign \fifo0.b[15][3]  = fifo0[831:824];
-  assign \fifo0.first  = fifo0[832];
-  assign \fifo0.last  = fifo0[833];
-  assign \fifo0.job_last  = fifo0[834];
-  assign \fifo0.dense  = fifo0[835];
-  assign \fifo1.values  = fifo1[255:0];
-  assign \fifo1.values[0]  = fifo1[63:0];
-  assign \fifo1.values[0][0]  = fifo1[7:0];
-  assign \fifo1.values[0][1]  = fifo1[15:8];
-  assign \fifo1.values[0][2]  = fifo1[23:16];
-  assign \fifo1.values[0][3]  = fifo1[31:24];
-  assign \fifo1.values[0][4]  = fifo1[39:32];
-  assign \fifo1.values[0][5]  = fifo1[47:40];
-  assign \fifo1.values[0][6]  = fifo1[55:48];
-  assign \fifo1.values[0][7]  = fifo1[63:56];
-  assign \fifo1.values[1]  = fifo1[127:64];
-  assign \fifo1.values[1][0]  = fifo1[71:64];
-  assign \fifo1.values[1][1]  = fifo1[79:72];
-  assign \fifo1.values[1][2]  = fifo1[87:80];
-  assign \fifo1.values[1][3]  = fifo1[95:88];
-  assign \fifo1.values[1][4]  = fifo1[103:96];
-  assign \fifo1.values[1][5]  = fifo1[111:104];
-  assign \fifo1.values[1][6]  = fifo1[119:112];
-  assign \fifo1.values[1][7]  = fifo1[127:120];
-  assign \fifo1.values[2]  = fifo1[191:128];
-  assign \fifo1.values[2][0]  = fifo1[135:128];
-  assign \fifo1.values[2][1]  = fifo1[143:136];
-  assign \fifo1.values[2][2]  = fifo1[151:144];
-  assign \fifo1.values[2][3]  = fifo1[159:152];
-  assign \fifo1.values[2][4]  = fifo1[167:160];
-  assign \fifo1.values[2][5]  = fifo1[175:168];
-  assign \fifo1.values[2][6]  = fifo1[183:176];
-  assign \fifo1.values[2][7]  = fifo1[191:184];
-  assign \fifo1.values[3]  = fifo1[255:192];
-  assign \fifo1.values[3][0]  = fifo1[199:192];
-  assign \fifo1.values[3][1]  = fifo1[207:200];
-  assign \fifo1.values[3][2]  = fifo1[215:208];
-  assign \fifo1.values[3][3]  = fifo1[223:216];
-  assign \fifo1.values[3][4]  = fifo1[231:224];
-  assign \fifo1.values[3][5]  = fifo1[239:232];
-  assign \fifo1.values[3][6]  = fifo1[247:240];
-  assign \fifo1.values[3][7]  = fifo1[255:248];
-  assign \fifo1.meta  = fifo1[319:256];
-  assign \fifo1.meta[0]  = fifo1[271:256];
-  assign \fifo1.meta[1]  = fifo1[287:272];
-  assign \fifo1.meta[2]  = fifo1[303:288];
-  assign \fifo1.meta[3]  = fifo1[319:304];
-  assign \fifo1.b  = fifo1[831:320];
-  assign \fifo1.b[0]  = fifo1[351:320];
-  assign \fifo1.b[0][0]  = fifo1[327:320];
-  assign \fifo1.b[0][1]  = fifo1[335:328];
-  assign \fifo1.b[0][2]  = fifo1[343:336];
-  assign \fifo1.b[0][3]  = fifo1[351:344];
-  assign \fifo1.b[1]  = fifo1[383:352];
-  assign \fifo1.b[1][0]  = fifo1[359:352];
-  assign \fifo1.b[1][1]  = fifo1[367:360];
-  assign \fifo1.b[1][2]  = fifo1[375:368];
-  assign \fifo1.b[1][3]  = fifo1[383:376];
-  assign \fifo1.b[2]  = fifo1[415:384];
-  assign \fifo1.b[2][0]  = fifo1[391:384];
-  assign \fifo1.b[2][1]  = fifo1[399:392];
-  assign \fifo1.b[2][2]  = fifo1[407:400];
-  assign \fifo1.b[2][3]  = fifo1[415:408];
-  assign \fifo1.b[3]  = fifo1[447:416];
-  assign \fifo1.b[3][0]  = fifo1[423:416];
-  assign \fifo1.b[3][1]  = fifo1[431:424];
-  assign \fifo1.b[3][2]  = fifo1[439:432];
-  assign \fifo1.b[3][3]  = fifo1[447:440];
-  assign \fifo1.b[4]  = fifo1[479:448];
-  assign \fifo1.b[4][0]  = fifo1[455:448];
-  assign \fifo1.b[4][1]  = fifo1[463:456];
-  assign \fifo1.b[4][2]  = fifo1[471:464];
-  assign \fifo1.b[4][3]  = fifo1[479:472];
-  assign \fifo1.b[5]  = fifo1[511:480];
-  assign \fifo1.b[5][0]  = fifo1[487:480];
-  assign \fifo1.b[5][1]  = fifo1[495:488];
-  assign \fifo1.b[5][2]  = fifo1[503:496];
-  assign \fifo1.b[5][3]  = fifo1[511:504];
-  assign \fifo1.b[6]  = fifo1[543:512];
-  assign \fifo1.b[6][0]  = fifo1[519:512];
-  assign \fifo1.b[6][1]  = fifo1[527:520];
-  assign \fifo1.b[6][2]  = fifo1[535:528];
-  assign \fifo1.b[6][3]  = fifo1[543:536];
-  assign \fifo1.b[7]  = fifo1[575:544];
-  assign \fifo1.b[7][0]  = fifo1[551:544];
-  assign \fifo1.b[7][1]  = fifo1[559:552];
-  assign \fifo1.b[7][2]  = fifo1[567:560];
-  assign \fifo1.b[7][3]  = fifo1[575:568];
-  assign \fifo1.b[8]  = fifo1[607:576];
-  assign \fifo1.b[8][0]  = fifo1[583:576];
-  assign \fifo1.b[8][1]  = fifo1[591:584];
-  assign \fifo1.b[8][2]  = fifo1[599:592];
-  assign \fifo1.b[8][3]  = fifo1[607:600];
-  assign \fifo1.b[9]  = fifo1[639:608];
-  assign \fifo1.b[9][0]  = fifo1[615:608];
-  assign \fifo1.b[9][1]  = fifo1[623:616];
-  assign \fifo1.b[9][2]  = fifo1[631:624];
-  assign \fifo1.b[9][3]  = fifo1[639:632];
-  assign \fifo1.b[10]  = fifo1[671:640];
-  assign \fifo1.b[10][0]  = fifo1[647:640];
-  assign \fifo1.b[10][1]  = fifo1[655:648];
-  assign \fifo1.b[10][2]  = fifo1[663:656];
-  assign \fifo1.b[10][3]  = fifo1[671:664];
-  assign \fifo1.b[11]  = fifo1[703:672];
-  assign \fifo1.b[11][0]  = fifo1[679:672];
-  assign \fifo1.b[11][1]  = fifo1[687:680];
-  assign \fifo1.b[11][2]  = fifo1[695:688];
-  assign \fifo1.b[11][3]  = fifo1[703:696];
-  assign \fifo1.b[12]  = fifo1[735:704];
-  assign \fifo1.b[12][0]  = fifo1[711:704];
-  assign \fifo1.b[12][1]  = fifo1[719:712];
-  assign \fifo1.b[12][2]  = fifo1[727:720];
-  assign \fifo1.b[12][3]  = fifo1[735:728];
-  assign \fifo1.b[13]  = fifo1[767:736];
-  assign \fifo1.b[13][0]  = fifo1[743:736];
-  assign \fifo1.b[13][1]  = fifo1[751:744];
-  assign \fifo1.b[13][2]  = fifo1[759:752];
-  assign \fifo1.b[13][3]  = fifo1[767:760];
-  assign \fifo1.b[14]  = fifo1[799:768];
-  assign \fifo1.b[14][0]  = fifo1[775:768];
-  assign \fifo1.b[14][1]  = fifo1[783:776];
-  assign \fifo1.b[14][2]  = fifo1[791:784];
-  assign \fifo1.b[14][3]  = fifo1[799:792];
-  assign \fifo1.b[15]  = fifo1[831:800];
-  assign \fifo1.b[15][0]  = fifo1[807:800];
-  assign \fifo1.b[15][1]  = fifo1[815:808];
-  assign \fifo1.b[15][2]  = fifo1[823:816];
-  assign \fifo1.b[15][3]  = fifo1[831:824];
-  assign \fifo1.first  = fifo1[832];
-  assign \fifo1.last  = fifo1[833];
-  assign \fifo1.job_last  = fifo1[834];
-  assign \fifo1.dense  = fifo1[835];
-  assign \fifo2.values  = fifo2[255:0];
-  assign \fifo2.values[0]  = fifo2[63:0];
-  assign \fifo2.values[0][0]  = fifo2[7:0];
-  assign \fifo2.values[0][1]  = fifo2[15:8];
-  assign \fifo2.values[0][2]  = fifo2[23:16];
-  assign \fifo2.values[0][3]  = fifo2[31:24];
-  assign \fifo2.values[0][4]  = fifo2[39:32];
-  assign \fifo2.values[0][5]  = fifo2[47:40];
-  assign \fifo2.values[0][6]  = fifo2[55:48];
-  assign \fifo2.values[0][7]  = fifo2[63:56];
-  assign \fifo2.values[1]  = fifo2[127:64];
-  assign \fifo2.values[1][0]  = fifo2[71:64];
-  assign \fifo2.values[1][1]  = fifo2[79:72];
-  assign \fifo2.values[1][2]  = fifo2[87:80];
-  assign \fifo2.values[1][3]  = fifo2[95:88];
-  assign \fifo2.values[1][4]  = fifo2[103:96];
-  assign \fifo2.values[1][5]  = fifo2[111:104];
-  assign \fifo2.values[1][6]  = fifo2[119:112];
-  assign \fifo2.values[1][7]  = fifo2[127:120];
-  assign \fifo2.values[2]  = fifo2[191:128];
-  assign \fifo2.values[2][0]  = fifo2[135:128];
-  assign \fifo2.values[2][1]  = fifo2[143:136];
-  assign \fifo2.values[2][2]  = fifo2[151:144];
-  assign \fifo2.values[2][3]  = fifo2[159:152];
-  assign \fifo2.values[2][4]  = fifo2[167:160];
-  assign \fifo2.values[2][5]  = fifo2[175:168];
-  assign \fifo2.values[2][6]  = fifo2[183:176];
-  assign \fifo2.values[2][7]  = fifo2[191:184];
-  assign \fifo2.values[3]  = fifo2[255:192];
-  assign \fifo2.values[3][0]  = fifo2[199:192];
-  assign \fifo2.values[3][1]  = fifo2[207:200];
-  assign \fifo2.values[3][2]  = fifo2[215:208];
-  assign \fifo2.values[3][3]  = fifo2[223:216];
-  assign \fifo2.values[3][4]  = fifo2[231:224];
-  assign \fifo2.values[3][5]  = fifo2[239:232];
-  assign \fifo2.values[3][6]  = fifo2[247:240];
-  assign \fifo2.values[3][7]  = fifo2[255:248];
-  assign \fifo2.meta  = fifo2[319:256];
-  assign \fifo2.meta[0]  = fifo2[271:256];
-  assign \fifo2.meta[1]  = fifo2[287:272];
-  assign \fifo2.meta[2]  = fifo2[303:288];
-  assign \fifo2.meta[3]  = fifo2[319:304];
-  assign \fifo2.b  = fifo2[831:320];
-  assign \fifo2.b[0]  = fifo2[351:320];
-  assign \fifo2.b[0][0]  = fifo2[327:320];
-  assign \fifo2.b[0][1]  = fifo2[335:328];
-  assign \fifo2.b[0][2]  = fifo2[343:336];
-  assign \fifo2.b[0][3]  = fifo2[351:344];
-  assign \fifo2.b[1]  = fifo2[383:352];
-  assign \fifo2.b[1][0]  = fifo2[359:352];
-  assign \fifo2.b[1][1]  = fifo2[367:360];
-  assign \fifo2.b[1][2]  = fifo2[375:368];
-  assign \fifo2.b[1][3]  = fifo2[383:376];
-  assign \fifo2.b[2]  = fifo2[415:384];
-  assign \fifo2.b[2][0]  = fifo2[391:384];
-  assign \fifo2.b[2][1]  = fifo2[399:392];
-  assign \fifo2.b[2][2]  = fifo2[407:400];
-  assign \fifo2.b[2][3]  = fifo2[415:408];
-  assign \fifo2.b[3]  = fifo2[447:416];
-  assign \fifo2.b[3][0]  = fifo2[423:416];
-  assign \fifo2.b[3][1]  = fifo2[431:424];
-  assign \fifo2.b[3][2]  = fifo2[439:432];
-  assign \fifo2.b[3][3]  = fifo2[447:440];
-  assign \fifo2.b[4]  = fifo2[479:448];
-  assign \fifo2.b[4][0]  = fifo2[455:448];
-  assign \fifo2.b[4][1]  = fifo2[463:456];
-  assign \fifo2.b[4][2]  = fifo2[471:464];
-  assign \fifo2.b[4][3]  = fifo2[479:472];
-  assign \fifo2.b[5]  = fifo2[511:480];
-  assign \fifo2.b[5][0]  = fifo2[487:480];
-  assign \fifo2.b[5][1]  = fifo2[495:488];
-  assign \fifo2.b[5][2]  = fifo2[503:496];
-  assign \fifo2.b[5][3]  = fifo2[511:504];
-  assign \fifo2.b[6]  = fifo2[543:512];
-  assign \fifo2.b[6][0]  = fifo2[519:512];
-  assign \fifo2.b[6][1]  = fifo2[527:520];
-  assign \fifo2.b[6][2]  = fifo2[535:528];
-  assign \fifo2.b[6][3]  = fifo2[543:536];
-  assign \fifo2.b[7]  = fifo2[575:544];
-  assign \fifo2.b[7][0]  = fifo2[551:544];
-  assign \fifo2.b[7][1]  = fifo2[559:552];
-  assign \fifo2.b[7][2]  = fifo2[567:560];
-  assign \fifo2.b[7][3]  = fifo2[575:568];
-  assign \fifo2.b[8]  = fifo2[607:576];
-  assign \fifo2.b[8][0]  = fifo2[583:576];
-  assign \fifo2.b[8][1]  = fifo2[591:584];
-  assign \fifo2.b[8][2]  = fifo2[599:592];
-  assign \fifo2.b[8][3]  = fifo2[607:600];
-  assign \fifo2.b[9]  = fifo2[639:608];
-  assign \fifo2.b[9][0]  = fifo2[615:608];
-  assign \fifo2.b[9][1]  = fifo2[623:616];
-  assign \fifo2.b[9][2]  = fifo2[631:624];
-  assign \fifo2.b[9][3]  = fifo2[639:632];
-  assign \fifo2.b[10]  = fifo2[671:640];
-  assign \fifo2.b[10][0]  = fifo2[647:640];
-  assign \fifo2.b[10][1]  = fifo2[655:648];
-  assign \fifo2.b[10][2]  = fifo2[663:656];
-  assign \fifo2.b[10][3]  = fifo2[671:664];
-  assign \fifo2.b[11]  = fifo2[703:672];
-  assign \fifo2.b[11][0]  = fifo2[679:672];
-  assign \fifo2.b[11][1]  = fifo2[687:680];
-  assign \fifo2.b[11][2]  = fifo2[695:688];
-  assign \fifo2.b[11][3]  = fifo2[703:696];
-  assign \fifo2.b[12]  = fifo2[735:704];
-  assign \fifo2.b[12][0]  = fifo2[711:704];
-  assign \fifo2.b[12][1]  = fifo2[719:712];
-  assign \fifo2.b[12][2]  = fifo2[727:720];
-  assign \fifo2.b[12][3]  = fifo2[735:728];
-  assign \fifo2.b[13]  = fifo2[767:736];
-  assign \fifo2.b[13][0]  = fifo2[743:736];
-  assign \fifo2.b[13][1]  = fifo2[751:744];
-  assign \fifo2.b[13][2]  = fifo2[759:752];
-  assign \fifo2.b[13][3]  = fifo2[767:760];
-  assign \fifo2.b[14]  = fifo2[799:768];
-  assign \fifo2.b[14][0]  = fifo2[775:768];
-  assign \fifo2.b[14][1]  = fifo2[783:776];
-  assign \fifo2.b[14][2]  = fifo2[791:784];
-  assign \fifo2.b[14][3]  = fifo2[799:792];
-  assign \fifo2.b[15]  = fifo2[831:800];
-  assign \fifo2.b[15][0]  = fifo2[807:800];
-  assign \fifo2.b[15][1]  = fifo2[815:808];
-  assign \fifo2.b[15][2]  = fifo2[823:816];
-  assign \fifo2.b[15][3]  = fifo2[831:824];
-  assign \fifo2.first  = fifo2[832];
-  assign \fifo2.last  = fifo2[833];
-  assign \fifo2.job_last  = fifo2[834];
-  assign \fifo2.dense  = fifo2[835];
-  assign \fifo3.values  = fifo3[255:0];
-  assign \fifo3.values[0]  = fifo3[63:0];
-  assign \fifo3.values[0][0]  = fifo3[7:0];
-  assign \fifo3.values[0][1]  = fifo3[15:8];
-  assign \fifo3.values[0][2]  = fifo3[23:16];
-  assign \fifo3.values[0][3]  = fifo3[31:24];
-  assign \fifo3.values[0][4]  = fifo3[39:32];
-  assign \fifo3.values[0][5]  = fifo3[47:40];
-  assign \fifo3.values[0][6]  = fifo3[55:48];
-  assign \fifo3.values[0][7]  = fifo3[63:56];
-  assign \fifo3.values[1]  = fifo3[127:64];
-  assign \fifo3.values[1][0]  = fifo3[71:64];
-  assign \fifo3.values[1][1]  = fifo3[79:72];
-  assign \fifo3.values[1][2]  = fifo3[87:80];
-  assign \fifo3.values[1][3]  = fifo3[95:88];
-  assign \fifo3.values[1][4]  = fifo3[103:96];
-  assign \fifo3.values[1][5]  = fifo3[111:104];
-  assign \fifo3.values[1][6]  = fifo3[119:112];
-  assign \fifo3.values[1][7]  = fifo3[127:120];
-  assign \fifo3.values[2]  = fifo3[191:128];
-  assign \fifo3.values[2][0]  = fifo3[135:128];
-  assign \fifo3.values[2][1]  = fifo3[143:136];
-  assign \fifo3.values[2][2]  = fifo3[151:144];
-  assign \fifo3.values[2][3]  = fifo3[159:152];
-  assign \fifo3.values[2][4]  = fifo3[167:160];
-  assign \fifo3.values[2][5]  = fifo3[175:168];
-  assign \fifo3.values[2][6]  = fifo3[183:176];
-  assign \fifo3.values[2][7]  = fifo3[191:184];
-  assign \fifo3.values[3]  = fifo3[255:192];
-  assign \fifo3.values[3][0]  = fifo3[199:192];
-  assign \fifo3.values[3][1]  = fifo3[207:200];
-  assign \fifo3.values[3][2]  = fifo3[215:208];
-  assign \fifo3.values[3][3]  = fifo3[223:216];
-  assign \fifo3.values[3][4]  = fifo3[231:224];
-  assign \fifo3.values[3][5]  = fifo3[239:232];
-  assign \fifo3.values[3][6]  = fifo3[247:240];
-  assign \fifo3.values[3][7]  = fifo3[255:248];
-  assign \fifo3.meta  = fifo3[319:256];
-  assign \fifo3.meta[0]  = fifo3[271:256];
-  assign \fifo3.meta[1]  = fifo3[287:272];
-  assign \fifo3.meta[2]  = fifo3[303:288];
-  assign \fifo3.meta[3]  = fifo3[319:304];
-  assign \fifo3.b  = fifo3[831:320];
-  assign \fifo3.b[0]  = fifo3[351:320];
-  assign \fifo3.b[0][0]  = fifo3[327:320];
-  assign \fifo3.b[0][1]  = fifo3[335:328];
-  assign \fifo3.b[0][2]  = fifo3[343:336];
-  assign \fifo3.b[0][3]  = fifo3[351:344];
-  assign \fifo3.b[1]  = fifo3[383:352];
-  assign \fifo3.b[1][0]  = fifo3[359:352];
-  assign \fifo3.b[1][1]  = fifo3[367:360];
-  assign \fifo3.b[1][2]  = fifo3[375:368];
-  assign \fifo3.b[1][3]  = fifo3[383:376];
-  assign \fifo3.b[2]  = fifo3[415:384];
-  assign \fifo3.b[2][0]  = fifo3[391:384];
-  assign \fifo3.b[2][1]  = fifo3[399:392];
-  assign \fifo3.b[2][2]  = fifo3[407:400];
-  assign \fifo3.b[2][3]  = fifo3[415:408];
-  assign \fifo3.b[3]  = fifo3[447:416];
-  assign \fifo3.b[3][0]  = fifo3[423:416];
-  assign \fifo3.b[3][1]  = fifo3[431:424];
-  assign \fifo3.b[3][2]  = fifo3[439:432];
-  assign \fifo3.b[3][3]  = fifo3[447:440];
-  assign \fifo3.b[4]  = fifo3[479:448];
-  assign \fifo3.b[4][0]  = fifo3[455:448];
-  assign \fifo3.b[4][1]  = fifo3[463:456];
-  assign \fifo3.b[4][2]  = fifo3[471:464];
-  assign \fifo3.b[4][3]  = fifo3[479:472];
-  assign \fifo3.b[5]  = fifo3[511:480];
-  assign \fifo3.b[5][0]  = fifo3[487:480];
-  assign \fifo3.b[5][1]  = fifo3[495:488];
-  assign \fifo3.b[5][2]  = fifo3[503:496];
-  assign \fifo3.b[5][3]  = fifo3[511:504];
-  assign \fifo3.b[6]  = fifo3[543:512];
-  assign \fifo3.b[6][0]  = fifo3[519:512];
-  assign \fifo3.b[6][1]  = fifo3[527:520];
-  assign \fifo3.b[6][2]  = fifo3[535:528];
-  assign \fifo3.b[6][3]  = fifo3[543:536];
-  assign \fifo3.b[7]  = fifo3[575:544];
-  assign \fifo3.b[7][0]  = fifo3[551:544];
-  assign \fifo3.b[7][1]  = fifo3[559:552];
-  assign \fifo3.b[7][2]  = fifo3[567:560];
-  assign \fifo3.b[7][3]  = fifo3[575:568];
-  assign \fifo3.b[8]  = fifo3[607:576];
-  assign \fifo3.b[8][0]  = fifo3[583:576];
-  assign \fifo3.b[8][1]  = fifo3[591:584];
-  assign \fifo3.b[8][2]  = fifo3[599:592];
-  assign \fifo3.b[8][3]  = fifo3[607:600];
-  assign \fifo3.b[9]  = fifo3[639:608];
-  assign \fifo3.b[9][0]  = fifo3[615:608];
-  assign \fifo3.b[9][1]  = fifo3[623:616];
-  assign \fifo3.b[9][2]  = fifo3[631:624];
-  assign \fifo3.b[9][3]  = fifo3[639:632];
-  assign \fifo3.b[10]  = fifo3[671:640];
-  assign \fifo3.b[10][0]  = fifo3[647:640];
-  assign \fifo3.b[10][1]  = fifo3[655:648];
-  assign \fifo3.b[10][2]  = fifo3[663:656];
-  assign \fifo3.b[10][3]  = fifo3[671:664];
-  assign \fifo3.b[11]  = fifo3[703:672];
-  assign \fifo3.b[11][0]  = fifo3[679:672];
-  assign \fifo3.b[11][1]  = fifo3[687:680];
-  assign \fifo3.b[11][2]  = fifo3[695:688];
-  assign \fifo3.b[11][3]  = fifo3[703:696];
-  assign \fifo3.b[12]  = fifo3[735:704];
-  assign \fifo3.b[12][0]  = fifo3[711:704];
-  assign \fifo3.b[12][1]  = fifo3[719:712];
-  assign \fifo3.b[12][2]  = fifo3[727:720];
-  assign \fifo3.b[12][3]  = fifo3[735:728];
-  assign \fifo3.b[13]  = fifo3[767:736];
-  assign \fifo3.b[13][0]  = fifo3[743:736];
-  assign \fifo3.b[13][1]  = fifo3[751:744];
-  assign \fifo3.b[13][2]  = fifo3[759:752];
-  assign \fifo3.b[13][3]  = fifo3[767:760];
-  assign \fifo3.b[14]  = fifo3[799:768];
-  assign \fifo3.b[14][0]  = fifo3[775:768];
-  assign \fifo3.b[14][1]  = fifo3[783:776];
-  assign \fifo3.b[14][2]  = fifo3[791:784];
-  assign \fifo3.b[14][3]  = fifo3[799:792];
-  assign \fifo3.b[15]  = fifo3[831:800];
-  assign \fifo3.b[15][0]  = fifo3[807:800];
-  assign \fifo3.b[15][1]  = fifo3[815:808];
-  assign \fifo3.b[15][2]  = fifo3[823:816];
-  assign \fifo3.b[15][3]  = fifo3[831:824];
-  assign \fifo3.first  = fifo3[832];
-  assign \fifo3.last  = fifo3[833];
-  assign \fifo3.job_last  = fifo3[834];
-  assign \fifo3.dense  = fifo3[835];
-  assign \fifo4.values  = fifo4[255:0];
-  assign \fifo4.values[0]  = fifo4[63:0];
-  assign \fifo4.values[0][0]  = fifo4[7:0];
-  assign \fifo4.values[0][1]  = fifo4[15:8];
-  assign \fifo4.values[0][2]  = fifo4[23:16];
-  assign \fifo4.values[0][3]  = fifo4[31:24];
-  assign \fifo4.values[0][4]  = fifo4[39:32];
-  assign \fifo4.values[0][5]  = fifo4[47:40];
-  assign \fifo4.values[0][6]  = fifo4[55:48];
-  assign \fifo4.values[0][7]  = fifo4[63:56];
-  assign \fifo4.values[1]  = fifo4[127:64];
-  assign \fifo4.values[1][0]  = fifo4[71:64];
-  assign \fifo4.values[1][1]  = fifo4[79:72];
-  assign \fifo4.values[1][2]  = fifo4[87:80];
-  assign \fifo4.values[1][3]  = fifo4[95:88];
-  assign \fifo4.values[1][4]  = fifo4[103:96];
-  assign \fifo4.values[1][5]  = fifo4[111:104];
-  assign \fifo4.values[1][6]  = fifo4[119:112];
-  assign \fifo4.values[1][7]  = fifo4[127:120];
-  assign \fifo4.values[2]  = fifo4[191:128];
-  assign \fifo4.values[2][0]  = fifo4[135:128];
-  assign \fifo4.values[2][1]  = fifo4[143:136];
-  assign \fifo4.values[2][2]  = fifo4[151:144];
-  assign \fifo4.values[2][3]  = fifo4[159:152];
-  assign \fifo4.values[2][4]  = fifo4[167:160];
-  assign \fifo4.values[2][5]  = fifo4[175:168];
-  assign \fifo4.values[2][6]  = fifo4[183:176];
-  assign \fifo4.values[2][7]  = fifo4[191:184];
-  assign \fifo4.values[3]  = fifo4[255:192];
-  assign \fifo4.values[3][0]  = fifo4[199:192];
-  assign \fifo4.values[3][1]  = fifo4[207:200];
-  assign \fifo4.values[3][2]  = fifo4[215:208];
-  assign \fifo4.values[3][3]  = fifo4[223:216];
-  assign \fifo4.values[3][4]  = fifo4[231:224];
-  assign \fifo4.values[3][5]  = fifo4[239:232];
-  assign \fifo4.values[3][6]  = fifo4[247:240];
-  assign \fifo4.values[3][7]  = fifo4[255:248];
-  assign \fifo4.meta  = fifo4[319:256];
-  assign \fifo4.meta[0]  = fifo4[271:256];
-  assign \fifo4.meta[1]  = fifo4[287:272];
-  assign \fifo4.meta[2]  = fifo4[303:288];
-  assign \fifo4.meta[3]  = fifo4[319:304];
-  assign \fifo4.b  = fifo4[831:320];
-  assign \fifo4.b[0]  = fifo4[351:320];
-  assign \fifo4.b[0][0]  = fifo4[327:320];
-  assign \fifo4.b[0][1]  = fifo4[335:328];
-  assign \fifo4.b[0][2]  = fifo4[343:336];
-  assign \fifo4.b[0][3]  = fifo4[351:344];
-  assign \fifo4.b[1]  = fifo4[383:352];
-  assign \fifo4.b[1][0]  = fifo4[359:352];
-  assign \fifo4.b[1][1]  = fifo4[367:360];
-  assign \fifo4.b[1][2]  = fifo4[375:368];
-  assign \fifo4.b[1][3]  = fifo4[383:376];
-  assign \fifo4.b[2]  = fifo4[415:384];
-  assign \fifo4.b[2][0]  = fifo4[391:384];
-  assign \fifo4.b[2][1]  = fifo4[399:392];
-  assign \fifo4.b[2][2]  = fifo4[407:400];
-  assign \fifo4.b[2][3]  = fifo4[415:408];
-  assign \fifo4.b[3]  = fifo4[447:416];
-  assign \fifo4.b[3][0]  = fifo4[423:416];
-  assign \fifo4.b[3][1]  = fifo4[431:424];
-  assign \fifo4.b[3][2]  = fifo4[439:432];
-  assign \fifo4.b[3][3]  = fifo4[447:440];
-  assign \fifo4.b[4]  = fifo4[479:448];
-  assign \fifo4.b[4][0]  = fifo4[455:448];
-  assign \fifo4.b[4][1]  = fifo4[463:456];
-  assign \fifo4.b[4][2]  = fifo4[471:464];
-  assign \fifo4.b[4][3]  = fifo4[479:472];
-  assign \fifo4.b[5]  = fifo4[511:480];
-  assign \fifo4.b[5][0]  = fifo4[487:480];
-  assign \fifo4.b[5][1]  = fifo4[495:488];
-  assign \fifo4.b[5][2]  = fifo4[503:496];
-  assign \fifo4.b[5][3]  = fifo4[511:504];
-  assign \fifo4.b[6]  = fifo4[543:512];
-  assign \fifo4.b[6][0]  = fifo4[519:512];
-  assign \fifo4.b[6][1]  = fifo4[527:520];
-  assign \fifo4.b[6][2]  = fifo4[535:528];
-  assign \fifo4.b[6][3]  = fifo4[543:536];
-  assign \fifo4.b[7]  = fifo4[575:544];
-  assign \fifo4.b[7][0]  = fifo4[551:544];
-  assign \fifo4.b[7][1]  = fifo4[559:552];
-  assign \fifo4.b[7][2]  = fifo4[567:560];
-  assign \fifo4.b[7][3]  = fifo4[575:568];
-  assign \fifo4.b[8]  = fifo4[607:576];
-  assign \fifo4.b[8][0]  = fifo4[583:576];
-  assign \fifo4.b[8][1]  = fifo4[591:584];
-  assign \fifo4.b[8][2]  = fifo4[599:592];
-  assign \fifo4.b[8][3]  = fifo4[607:600];
-  assign \fifo4.b[9]  = fifo4[639:608];
-  assign \fifo4.b[9][0]  = fifo4[615:608];
-  assign \fifo4.b[9][1]  = fifo4[623:616];
-  assign \fifo4.b[9][2]  = fifo4[631:624];
-  assign \fifo4.b[9][3]  = fifo4[639:632];
-  assign \fifo4.b[10]  = fifo4[671:640];
-  assign \fifo4.b[10][0]  = fifo4[647:640];
-  assign \fifo4.b[10][1]  = fifo4[655:648];
-  assign \fifo4.b[10][2]  = fifo4[663:656];
-  assign \fifo4.b[10][3]  = fifo4[671:664];
-  assign \fifo4.b[11]  = fifo4[703:672];
-  assign \fifo4.b[11][0]  = fifo4[679:672];
-  assign \fifo4.b[11][1]  = fifo4[687:680];
-  assign \fifo4.b[11][2]  = fifo4[695:688];
-  assign \fifo4.b[11][3]  = fifo4[703:696];
-  assign \fifo4.b[12]  = fifo4[735:704];
-  assign \fifo4.b[12][0]  = fifo4[711:704];
-  assign \fifo4.b[12][1]  = fifo4[719:712];
-  assign \fifo4.b[12][2]  = fifo4[727:720];
-  assign \fifo4.b[12][3]  = fifo4[735:728];
-  assign \fifo4.b[13]  = fifo4[767:736];
-  assign \fifo4.b[13][0]  = fifo4[743:736];
-  assign \fifo4.b[13][1]  = fifo4[751:744];
-  assign \fifo4.b[13][2]  = fifo4[759:752];
-  assign \fifo4.b[13][3]  = fifo4[767:760];
-  assign \fifo4.b[14]  = fifo4[799:768];
-  assign \fifo4.b[14][0]  = fifo4[775:768];
-  assign \fifo4.b[14][1]  = fifo4[783:776];
-  assign \fifo4.b[14][2]  = fifo4[791:784];
-  assign \fifo4.b[14][3]  = fifo4[799:792];
-  assign \fifo4.b[15]  = fifo4[831:800];
-  assign \fifo4.b[15][0]  = fifo4[807:800];
-  assign \fifo4.b[15][1]  = fifo4[815:808];
-  assign \fifo4.b[15][2]  = fifo4[823:816];
-  assign \fifo4.b[15][3]  = fifo4[831:824];
-  assign \fifo4.first  = fifo4[832];
-  assign \fifo4.last  = fifo4[833];
-  assign \fifo4.job_last  = fifo4[834];
-  assign \fifo4.dense  = fifo4[835];
-  assign \fifo5.values  = fifo5[255:0];
-  assign \fifo5.values[0]  = fifo5[63:0];
-  assign \fifo5.values[0][0]  = fifo5[7:0];
-  assign \fifo5.values[0][1]  = fifo5[15:8];
-  assign \fifo5.values[0][2]  = fifo5[23:16];
-  assign \fifo5.values[0][3]  = fifo5[31:24];
-  assign \fifo5.values[0][4]  = fifo5[39:32];
-  assign \fifo5.values[0][5]  = fifo5[47:40];
-  assign \fifo5.values[0][6]  = fifo5[55:48];
-  assign \fifo5.values[0][7]  = fifo5[63:56];
-  assign \fifo5.values[1]  = fifo5[127:64];
-  assign \fifo5.values[1][0]  = fifo5[71:64];
-  assign \fifo5.values[1][1]  = fifo5[79:72];
-  assign \fifo5.values[1][2]  = fifo5[87:80];
-  assign \fifo5.values[1][3]  = fifo5[95:88];
-  assign \fifo5.values[1][4]  = fifo5[103:96];
-  assign \fifo5.values[1][5]  = fifo5[111:104];
-  assign \fifo5.values[1][6]  = fifo5[119:112];
-  assign \fifo5.values[1][7]  = fifo5[127:120];
-  assign \fifo5.values[2]  = fifo5[191:128];
-  assign \fifo5.values[2][0]  = fifo5[135:128];
-  assign \fifo5.values[2][1]  = fifo5[143:136];
-  assign \fifo5.values[2][2]  = fifo5[151:144];
-  assign \fifo5.values[2][3]  = fifo5[159:152];
-  assign \fifo5.values[2][4]  = fifo5[167:160];
-  assign \fifo5.values[2][5]  = fifo5[175:168];
-  assign \fifo5.values[2][6]  = fifo5[183:176];
-  assign \fifo5.values[2][7]  = fifo5[191:184];
-  assign \fifo5.values[3]  = fifo5[255:192];
-  assign \fifo5.values[3][0]  = fifo5[199:192];
-  assign \fifo5.values[3][1]  = fifo5[207:200];
-  assign \fifo5.values[3][2]  = fifo5[215:208];
-  assign \fifo5.values[3][3]  = fifo5[223:216];
-  assign \fifo5.values[3][4]  = fifo5[231:224];
-  assign \fifo5.values[3][5]  = fifo5[239:232];
-  assign \fifo5.values[3][6]  = fifo5[247:240];
-  assign \fifo5.values[3][7]  = fifo5[255:248];
-  assign \fifo5.meta  = fifo5[319:256];
-  assign \fifo5.meta[0]  = fifo5[271:256];
-  assign \fifo5.meta[1]  = fifo5[287:272];
-  assign \fifo5.meta[2]  = fifo5[303:288];
-  assign \fifo5.meta[3]  = fifo5[319:304];
-  assign \fifo5.b  = fifo5[831:320];
-  assign \fifo5.b[0]  = fifo5[351:320];
-  assign \fifo5.b[0][0]  = fifo5[327:320];
-  assign \fifo5.b[0][1]  = fifo5[335:328];
-  assign \fifo5.b[0][2]  = fifo5[343:336];
-  assign \fifo5.b[0][3]  = fifo5[351:344];
-  assign \fifo5.b[1]  = fifo5[383:352];
-  assign \fifo5.b[1][0]  = fifo5[359:352];
-  assign \fifo5.b[1][1]  = fifo5[367:360];
-  assign \fifo5.b[1][2]  = fifo5[375:368];
-  assign \fifo5.b[1][3]  = fifo5[383:376];
-  assign \fifo5.b[2]  = fifo5[415:384];
-  assign \fifo5.b[2][0]  = fifo5[391:384];
-  assign \fifo5.b[2][1]  = fifo5[399:392];
-  assign \fifo5.b[2][2]  = fifo5[407:400];
-  assign \fifo5.b[2][3]  = fifo5[415:408];
-  assign \fifo5.b[3]  = fifo5[447:416];
-  assign \fifo5.b[3][0]  = fifo5[423:416];
-  assign \fifo5.b[3][1]  = fifo5[431:424];
-  assign \fifo5.b[3][2]  = fifo5[439:432];
-  assign \fifo5.b[3][3]  = fifo5[447:440];
-  assign \fifo5.b[4]  = fifo5[479:448];
-  assign \fifo5.b[4][0]  = fifo5[455:448];
-  assign \fifo5.b[4][1]  = fifo5[463:456];
-  assign \fifo5.b[4][2]  = fifo5[471:464];
-  assign \fifo5.b[4][3]  = fifo5[479:472];
-  assign \fifo5.b[5]  = fifo5[511:480];
-  assign \fifo5.b[5][0]  = fifo5[487:480];
-  assign \fifo5.b[5][1]  = fifo5[495:488];
-  assign \fifo5.b[5][2]  = fifo5[503:496];
-  assign \fifo5.b[5][3]  = fifo5[511:504];
-  assign \fifo5.b[6]  = fifo5[543:512];
-  assign \fifo5.b[6][0]  = fifo5[519:512];
-  assign \fifo5.b[6][1]  = fifo5[527:520];
-  assign \fifo5.b[6][2]  = fifo5[535:528];
-  assign \fifo5.b[6][3]  = fifo5[543:536];
-  assign \fifo5.b[7]  = fifo5[575:544];
-  assign \fifo5.b[7][0]  = fifo5[551:544];
-  assign \fifo5.b[7][1]  = fifo5[559:552];
-  assign \fifo5.b[7][2]  = fifo5[567:560];
-  assign \fifo5.b[7][3]  = fifo5[575:568];
-  assign \fifo5.b[8]  = fifo5[607:576];
-  assign \fifo5.b[8][0]  = fifo5[583:576];
-  assign \fifo5.b[8][1]  = fifo5[591:584];
-  assign \fifo5.b[8][2]  = fifo5[599:592];
-  assign \fifo5.b[8][3]  = fifo5[607:600];
-  assign \fifo5.b[9]  = fifo5[639:608];
-  assign \fifo5.b[9][0]  = fifo5[615:608];
-  assign \fifo5.b[9][1]  = fifo5[623:616];
-  assign \fifo5.b[9][2]  = fifo5[631:624];
-  assign \fifo5.b[9][3]  = fifo5[639:632];
-  assign \fifo5.b[10]  = fifo5[671:640];
-  assign \fifo5.b[10][0]  = fifo5[647:640];
-  assign \fifo5.b[10][1]  = fifo5[655:648];
-  assign \fifo5.b[10][2]  = fifo5[663:656];
-  assign \fifo5.b[10][3]  = fifo5[671:664];
-  assign \fifo5.b[11]  = fifo5[703:672];
-  assign \fifo5.b[11][0]  = fifo5[679:672];
-  assign \fifo5.b[11][1]  = fifo5[687:680];
-  assign \fifo5.b[11][2]  = fifo5[695:688];
-  assign \fifo5.b[11][3]  = fifo5[703:696];
-  assign \fifo5.b[12]  = fifo5[735:704];
-  assign \fifo5.b[12][0]  = fifo5[711:704];
-  assign \fifo5.b[12][1]  = fifo5[719:712];
-  assign \fifo5.b[12][2]  = fifo5[727:720];
-  assign \fifo5.b[12][3]  = fifo5[735:728];
-  assign \fifo5.b[13]  = fifo5[767:736];
-  assign \fifo5.b[13][0]  = fifo5[743:736];
-  assign \fifo5.b[13][1]  = fifo5[751:744];
-  assign \fifo5.b[13][2]  = fifo5[759:752];
-  assign \fifo5.b[13][3]  = fifo5[767:760];
-  assign \fifo5.b[14]  = fifo5[799:768];
-  assign \fifo5.b[14][0]  = fifo5[775:768];
-  assign \fifo5.b[14][1]  = fifo5[783:776];
-  assign \fifo5.b[14][2]  = fifo5[791:784];
-  assign \fifo5.b[14][3]  = fifo5[799:792];
-  assign \fifo5.b[15]  = fifo5[831:800];
-  assign \fifo5.b[15][0]  = fifo5[807:800];
-  assign \fifo5.b[15][1]  = fifo5[815:808];
-  assign \fifo5.b[15][2]  = fifo5[823:816];
-  assign \fifo5.b[15][3]  = fifo5[831:824];
-  assign \fifo5.first  = fifo5[832];
-  assign \fifo5.last  = fifo5[833];
-  assign \fifo5.job_last  = fifo5[834];
-  assign \fifo5.dense  = fifo5[835];
-  assign \fifo6.values  = fifo6[255:0];
-  assign \fifo6.values[0]  = fifo6[63:0];
-  assign \fifo6.values[0][0]  = fifo6[7:0];
-  assign \fifo6.values[0][1]  = fifo6[15:8];
-  assign \fifo6.values[0][2]  = fifo6[23:16];
-  assign \fifo6.values[0][3]  = fifo6[31:24];
-  assign \fifo6.values[0][4]  = fifo6[39:32];
-  assign \fifo6.values[0][5]  = fifo6[47:40];
-  assign \fifo6.values[0][6]  = fifo6[55:48];
-  assign \fifo6.values[0][7]  = fifo6[63:56];
-  assign \fifo6.values[1]  = fifo6[127:64];
-  assign \fifo6.values[1][0]  = fifo6[71:64];
-  assign \fifo6.values[1][1]  = fifo6[79:72];
-  assign \fifo6.values[1][2]  = fifo6[87:80];
-  assign \fifo6.values[1][3]  = fifo6[95:88];
-  assign \fifo6.values[1][4]  = fifo6[103:96];
-  assign \fifo6.values[1][5]  = fifo6[111:104];
-  assign \fifo6.values[1][6]  = fifo6[119:112];
-  assign \fifo6.values[1][7]  = fifo6[127:120];
-  assign \fifo6.values[2]  = fifo6[191:128];
-  assign \fifo6.values[2][0]  = fifo6[135:128];
-  assign \fifo6.values[2][1]  = fifo6[143:136];
-  assign \fifo6.values[2][2]  = fifo6[151:144];
-  assign \fifo6.values[2][3]  = fifo6[159:152];
-  assign \fifo6.values[2][4]  = fifo6[167:160];
-  assign \fifo6.values[2][5]  = fifo6[175:168];
-  assign \fifo6.values[2][6]  = fifo6[183:176];
-  assign \fifo6.values[2][7]  = fifo6[191:184];
-  assign \fifo6.values[3]  = fifo6[255:192];
-  assign \fifo6.values[3][0]  = fifo6[199:192];
-  assign \fifo6.values[3][1]  = fifo6[207:200];
-  assign \fifo6.values[3][2]  = fifo6[215:208];
-  assign \fifo6.values[3][3]  = fifo6[223:216];
-  assign \fifo6.values[3][4]  = fifo6[231:224];
-  assign \fifo6.values[3][5]  = fifo6[239:232];
-  assign \fifo6.values[3][6]  = fifo6[247:240];
-  assign \fifo6.values[3][7]  = fifo6[255:248];
-  assign \fifo6.meta  = fifo6[319:256];
-  assign \fifo6.meta[0]  = fifo6[271:256];
-  assign \fifo6.meta[1]  = fifo6[287:272];
-  assign \fifo6.meta[2]  = fifo6[303:288];
-  assign \fifo6.meta[3]  = fifo6[319:304];
-  assign \fifo6.b  = fifo6[831:320];
-  assign \fifo6.b[0]  = fifo6[351:320];
-  assign \fifo6.b[0][0]  = fifo6[327:320];
-  assign \fifo6.b[0][1]  = fifo6[335:328];
-  assign \fifo6.b[0][2]  = fifo6[343:336];
-  assign \fifo6.b[0][3]  = fifo6[351:344];
-  assign \fifo6.b[1]  = fifo6[383:352];
-  assign \fifo6.b[1][0]  = fifo6[359:352];
-  assign \fifo6.b[1][1]  = fifo6[367:360];
-  assign \fifo6.b[1][2]  = fifo6[375:368];
-  assign \fifo6.b[1][3]  = fifo6[383:376];
-  assign \fifo6.b[2]  = fifo6[415:384];
-  assign \fifo6.b[2][0]  = fifo6[391:384];
-  assign \fifo6.b[2][1]  = fifo6[399:392];
-  assign \fifo6.b[2][2]  = fifo6[407:400];
-  assign \fifo6.b[2][3]  = fifo6[415:408];
-  assign \fifo6.b[3]  = fifo6[447:416];
-  assign \fifo6.b[3][0]  = fifo6[423:416];
-  assign \fifo6.b[3][1]  = fifo6[431:424];
-  assign \fifo6.b[3][2]  = fifo6[439:432];
-  assign \fifo6.b[3][3]  = fifo6[447:440];
-  assign \fifo6.b[4]  = fifo6[479:448];
-  assign \fifo6.b[4][0]  = fifo6[455:448];
-  assign \fifo6.b[4][1]  = fifo6[463:456];
-  assign \fifo6.b[4][2]  = fifo6[471:464];
-  assign \fifo6.b[4][3]  = fifo6[479:472];
-  assign \fifo6.b[5]  = fifo6[511:480];
-  assign \fifo6.b[5][0]  = fifo6[487:480];
-  assign \fifo6.b[5][1]  = fifo6[495:488];
-  assign \fifo6.b[5][2]  = fifo6[503:496];
-  assign \fifo6.b[5][3]  = fifo6[511:504];
-  assign \fifo6.b[6]  = fifo6[543:512];
-  assign \fifo6.b[6][0]  = fifo6[519:512];
-  assign \fifo6.b[6][1]  = fifo6[527:520];
-  assign \fifo6.b[6][2]  = fifo6[535:528];
-  assign \fifo6.b[6][3]  = fifo6[543:536];
-  assign \fifo6.b[7]  = fifo6[575:544];
-  assign \fifo6.b[7][0]  = fifo6[551:544];
-  assign \fifo6.b[7][1]  = fifo6[559:552];
-  assign \fifo6.b[7][2]  = fifo6[567:560];
-  assign \fifo6.b[7][3]  = fifo6[575:568];
-  assign \fifo6.b[8]  = fifo6[607:576];
-  assign \fifo6.b[8][0]  = fifo6[583:576];
-  assign \fifo6.b[8][1]  = fifo6[591:584];
-  assign \fifo6.b[8][2]  = fifo6[599:592];
-  assign \fifo6.b[8][3]  = fifo6[607:600];
-  assign \fifo6.b[9]  = fifo6[639:608];
-  assign \fifo6.b[9][0]  = fifo6[615:608];
-  assign \fifo6.b[9][1]  = fifo6[623:616];
-  assign \fifo6.b[9][2]  = fifo6[631:624];
-  assign \fifo6.b[9][3]  = fifo6[639:632];
-  assign \fifo6.b[10]  = fifo6[671:640];
-  assign \fifo6.b[10][0]  = fifo6[647:640];
-  assign \fifo6.b[10][1]  = fifo6[655:648];
-  assign \fifo6.b[10][2]  = fifo6[663:656];
-  assign \fifo6.b[10][3]  = fifo6[671:664];
-  assign \fifo6.b[11]  = fifo6[703:672];
-  assign \fifo6.b[11][0]  = fifo6[679:672];
-  assign \fifo6.b[11][1]  = fifo6[687:680];
-  assign \fifo6.b[11][2]  = fifo6[695:688];
-  assign \fifo6.b[11][3]  = fifo6[703:696];
-  assign \fifo6.b[12]  = fifo6[735:704];
-  assign \fifo6.b[12][0]  = fifo6[711:704];
-  assign \fifo6.b[12][1]  = fifo6[719:712];
-  assign \fifo6.b[12][2]  = fifo6[727:720];
-  assign \fifo6.b[12][3]  = fifo6[735:728];
-  assign \fifo6.b[13]  = fifo6[767:736];
-  assign \fifo6.b[13][0]  = fifo6[743:736];
-  assign \fifo6.b[13][1]  = fifo6[751:744];
-  assign \fifo6.b[13][2]  = fifo6[759:752];
-  assign \fifo6.b[13][3]  = fifo6[767:760];
-  assign \fifo6.b[14]  = fifo6[799:768];
-  assign \fifo6.b[14][0]  = fifo6[775:768];
-  assign \fifo6.b[14][1]  = fifo6[783:776];
-  assign \fifo6.b[14][2]  = fifo6[791:784];
-  assign \fifo6.b[14][3]  = fifo6[799:792];
-  assign \fifo6.b[15]  = fifo6[831:800];
-  assign \fifo6.b[15][0]  = fifo6[807:800];
-  assign \fifo6.b[15][1]  = fifo6[815:808];
-  assign \fifo6.b[15][2]  = fifo6[823:816];
-  assign \fifo6.b[15][3]  = fifo6[831:824];
-  assign \fifo6.first  = fifo6[832];
-  assign \fifo6.last  = fifo6[833];
-  assign \fifo6.job_last  = fifo6[834];
-  assign \fifo6.dense  = fifo6[835];
-  assign \fifo7.values  = fifo7[255:0];
-  assign \fifo7.values[0]  = fifo7[63:0];
-  assign \fifo7.values[0][0]  = fifo7[7:0];
-  assign \fifo7.values[0][1]  = fifo7[15:8];
-  assign \fifo7.values[0][2]  = fifo7[23:16];
-  assign \fifo7.values[0][3]  = fifo7[31:24];
-  assign \fifo7.values[0][4]  = fifo7[39:32];
-  assign \fifo7.values[0][5]  = fifo7[47:40];
-  assign \fifo7.values[0][6]  = fifo7[55:48];
-  assign \fifo7.values[0][7]  = fifo7[63:56];
-  assign \fifo7.values[1]  = fifo7[127:64];
-  assign \fifo7.values[1][0]  = fifo7[71:64];
-  assign \fifo7.values[1][1]  = fifo7[79:72];
-  assign \fifo7.values[1][2]  = fifo7[87:80];
-  assign \fifo7.values[1][3]  = fifo7[95:88];
-  assign \fifo7.values[1][4]  = fifo7[103:96];
-  assign \fifo7.values[1][5]  = fifo7[111:104];
-  assign \fifo7.values[1][6]  = fifo7[119:112];
-  assign \fifo7.values[1][7]  = fifo7[127:120];
-  assign \fifo7.values[2]  = fifo7[191:128];
-  assign \fifo7.values[2][0]  = fifo7[135:128];
-  assign \fifo7.values[2][1]  = fifo7[143:136];
-  assign \fifo7.values[2][2]  = fifo7[151:144];
-  assign \fifo7.values[2][3]  = fifo7[159:152];
-  assign \fifo7.values[2][4]  = fifo7[167:160];
-  assign \fifo7.values[2][5]  = fifo7[175:168];
-  assign \fifo7.values[2][6]  = fifo7[183:176];
-  assign \fifo7.values[2][7]  = fifo7[191:184];
-  assign \fifo7.values[3]  = fifo7[255:192];
-  assign \fifo7.values[3][0]  = fifo7[199:192];
-  assign \fifo7.values[3][1]  = fifo7[207:200];
-  assign \fifo7.values[3][2]  = fifo7[215:208];
-  assign \fifo7.values[3][3]  = fifo7[223:216];
-  assign \fifo7.values[3][4]  = fifo7[231:224];
-  assign \fifo7.values[3][5]  = fifo7[239:232];
-  assign \fifo7.values[3][6]  = fifo7[247:240];
-  assign \fifo7.values[3][7]  = fifo7[255:248];
-  assign \fifo7.meta  = fifo7[319:256];
-  assign \fifo7.meta[0]  = fifo7[271:256];
-  assign \fifo7.meta[1]  = fifo7[287:272];
-  assign \fifo7.meta[2]  = fifo7[303:288];
-  assign \fifo7.meta[3]  = fifo7[319:304];
-  assign \fifo7.b  = fifo7[831:320];
-  assign \fifo7.b[0]  = fifo7[351:320];
-  assign \fifo7.b[0][0]  = fifo7[327:320];
-  assign \fifo7.b[0][1]  = fifo7[335:328];
-  assign \fifo7.b[0][2]  = fifo7[343:336];
-  assign \fifo7.b[0][3]  = fifo7[351:344];
-  assign \fifo7.b[1]  = fifo7[383:352];
-  assign \fifo7.b[1][0]  = fifo7[359:352];
-  assign \fifo7.b[1][1]  = fifo7[367:360];
-  assign \fifo7.b[1][2]  = fifo7[375:368];
-  assign \fifo7.b[1][3]  = fifo7[383:376];
-  assign \fifo7.b[2]  = fifo7[415:384];
-  assign \fifo7.b[2][0]  = fifo7[391:384];
-  assign \fifo7.b[2][1]  = fifo7[399:392];
-  assign \fifo7.b[2][2]  = fifo7[407:400];
-  assign \fifo7.b[2][3]  = fifo7[415:408];
-  assign \fifo7.b[3]  = fifo7[447:416];
-  assign \fifo7.b[3][0]  = fifo7[423:416];
-  assign \fifo7.b[3][1]  = fifo7[431:424];
-  assign \fifo7.b[3][2]  = fifo7[439:432];
-  assign \fifo7.b[3][3]  = fifo7[447:440];
-  assign \fifo7.b[4]  = fifo7[479:448];
-  assign \fifo7.b[4][0]  = fifo7[455:448];
-  assign \fifo7.b[4][1]  = fifo7[463:456];
-  assign \fifo7.b[4][2]  = fifo7[471:464];
-  assign \fifo7.b[4][3]  = fifo7[479:472];
-  assign \fifo7.b[5]  = fifo7[511:480];
-  assign \fifo7.b[5][0]  = fifo7[487:480];
-  assign \fifo7.b[5][1]  = fifo7[495:488];
-  assign \fifo7.b[5][2]  = fifo7[503:496];
-  assign \fifo7.b[5][3]  = fifo7[511:504];
-  assign \fifo7.b[6]  = fifo7[543:512];
-  assign \fifo7.b[6][0]  = fifo7[519:512];
-  assign \fifo7.b[6][1]  = fifo7[527:520];
-  assign \fifo7.b[6][2]  = fifo7[535:528];
-  assign \fifo7.b[6][3]  = fifo7[543:536];
-  assign \fifo7.b[7]  = fifo7[575:544];
-  assign \fifo7.b[7][0]  = fifo7[551:544];
-  assign \fifo7.b[7][1]  = fifo7[559:552];
-  assign \fifo7.b[7][2]  = fifo7[567:560];
-  assign \fifo7.b[7][3]  = fifo7[575:568];
-  assign \fifo7.b[8]  = fifo7[607:576];
-  assign \fifo7.b[8][0]  = fifo7[583:576];
-  assign \fifo7.b[8][1]  = fifo7[591:584];
-  assign \fifo7.b[8][2]  = fifo7[599:592];
-  assign \fifo7.b[8][3]  = fifo7[607:600];
-  assign \fifo7.b[9]  = fifo7[639:608];
-  assign \fifo7.b[9][0]  = fifo7[615:608];
-  assign \fifo7.b[9][1]  = fifo7[623:616];
-  assign \fifo7.b[9][2]  = fifo7[631:624];
-  assign \fifo7.b[9][3]  = fifo7[639:632];
-  assign \fifo7.b[10]  = fifo7[671:640];
-  assign \fifo7.b[10][0]  = fifo7[647:640];
-  assign \fifo7.b[10][1]  = fifo7[655:648];
-  assign \fifo7.b[10][2]  = fifo7[663:656];
-  assign \fifo7.b[10][3]  = fifo7[671:664];
-  assign \fifo7.b[11]  = fifo7[703:672];
-  assign \fifo7.b[11][0]  = fifo7[679:672];
-  assign \fifo7.b[11][1]  = fifo7[687:680];
-  assign \fifo7.b[11][2]  = fifo7[695:688];
-  assign \fifo7.b[11][3]  = fifo7[703:696];
-  assign \fifo7.b[12]  = fifo7[735:704];
-  assign \fifo7.b[12][0]  = fifo7[711:704];
-  assign \fifo7.b[12][1]  = fifo7[719:712];
-  assign \fifo7.b[12][2]  = fifo7[727:720];
-  assign \fifo7.b[12][3]  = fifo7[735:728];
-  assign \fifo7.b[13]  = fifo7[767:736];
-  assign \fifo7.b[13][0]  = fifo7[743:736];
-  assign \fifo7.b[13][1]  = fifo7[751:744];
-  assign \fifo7.b[13][2]  = fifo7[759:752];
-  assign \fifo7.b[13][3]  = fifo7[767:760];
-  assign \fifo7.b[14]  = fifo7[799:768];
-  assign \fifo7.b[14][0]  = fifo7[775:768];
-  assign \fifo7.b[14][1]  = fifo7[783:776];
-  assign \fifo7.b[14][2]  = fifo7[791:784];
-  assign \fifo7.b[14][3]  = fifo7[799:792];
-  assign \fifo7.b[15]  = fifo7[831:800];
-  assign \fifo7.b[15][0]  = fifo7[807:800];
-  assign \fifo7.b[15][1]  = fifo7[815:808];
-  assign \fifo7.b[15][2]  = fifo7[823:816];
-  assign \fifo7.b[15][3]  = fifo7[831:824];
-  assign \fifo7.first  = fifo7[832];
-  assign \fifo7.last  = fifo7[833];
-  assign \fifo7.job_last  = fifo7[834];
-  assign \fifo7.dense  = fifo7[835];
+  assign \rd1.valid  = rd1[0];
+  assign \rd1.first  = rd1[1];
+  assign \rd1.last  = rd1[2];
+  assign \rd1.job_last  = rd1[3];
+  assign \rd1.half  = rd1[4];
+  assign \rd1.dense  = rd1[5];
   assign \a__payload.values  = a__payload[255:0];
   assign \a__payload.values[0]  = a__payload[63:0];
   assign \a__payload.values[0][0]  = a__payload[7:0];
@@ -8874,86 +7002,109 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \a__payload.meta[3]  = a__payload[319:304];
   assign \a__payload.first  = a__payload[320];
   assign \a__payload.last  = a__payload[321];
-  assign \b__payload[0]  = fifo_head[351:320];
-  assign \b__payload[0][0]  = fifo_head[327:320];
-  assign \b__payload[0][1]  = fifo_head[335:328];
-  assign \b__payload[0][2]  = fifo_head[343:336];
-  assign \b__payload[0][3]  = fifo_head[351:344];
-  assign \b__payload[1]  = fifo_head[383:352];
-  assign \b__payload[1][0]  = fifo_head[359:352];
-  assign \b__payload[1][1]  = fifo_head[367:360];
-  assign \b__payload[1][2]  = fifo_head[375:368];
-  assign \b__payload[1][3]  = fifo_head[383:376];
-  assign \b__payload[2]  = fifo_head[415:384];
-  assign \b__payload[2][0]  = fifo_head[391:384];
-  assign \b__payload[2][1]  = fifo_head[399:392];
-  assign \b__payload[2][2]  = fifo_head[407:400];
-  assign \b__payload[2][3]  = fifo_head[415:408];
-  assign \b__payload[3]  = fifo_head[447:416];
-  assign \b__payload[3][0]  = fifo_head[423:416];
-  assign \b__payload[3][1]  = fifo_head[431:424];
-  assign \b__payload[3][2]  = fifo_head[439:432];
-  assign \b__payload[3][3]  = fifo_head[447:440];
-  assign \b__payload[4]  = fifo_head[479:448];
-  assign \b__payload[4][0]  = fifo_head[455:448];
-  assign \b__payload[4][1]  = fifo_head[463:456];
-  assign \b__payload[4][2]  = fifo_head[471:464];
-  assign \b__payload[4][3]  = fifo_head[479:472];
-  assign \b__payload[5]  = fifo_head[511:480];
-  assign \b__payload[5][0]  = fifo_head[487:480];
-  assign \b__payload[5][1]  = fifo_head[495:488];
-  assign \b__payload[5][2]  = fifo_head[503:496];
-  assign \b__payload[5][3]  = fifo_head[511:504];
-  assign \b__payload[6]  = fifo_head[543:512];
-  assign \b__payload[6][0]  = fifo_head[519:512];
-  assign \b__payload[6][1]  = fifo_head[527:520];
-  assign \b__payload[6][2]  = fifo_head[535:528];
-  assign \b__payload[6][3]  = fifo_head[543:536];
-  assign \b__payload[7]  = fifo_head[575:544];
-  assign \b__payload[7][0]  = fifo_head[551:544];
-  assign \b__payload[7][1]  = fifo_head[559:552];
-  assign \b__payload[7][2]  = fifo_head[567:560];
-  assign \b__payload[7][3]  = fifo_head[575:568];
-  assign \b__payload[8]  = fifo_head[607:576];
-  assign \b__payload[8][0]  = fifo_head[583:576];
-  assign \b__payload[8][1]  = fifo_head[591:584];
-  assign \b__payload[8][2]  = fifo_head[599:592];
-  assign \b__payload[8][3]  = fifo_head[607:600];
-  assign \b__payload[9]  = fifo_head[639:608];
-  assign \b__payload[9][0]  = fifo_head[615:608];
-  assign \b__payload[9][1]  = fifo_head[623:616];
-  assign \b__payload[9][2]  = fifo_head[631:624];
-  assign \b__payload[9][3]  = fifo_head[639:632];
-  assign \b__payload[10]  = fifo_head[671:640];
-  assign \b__payload[10][0]  = fifo_head[647:640];
-  assign \b__payload[10][1]  = fifo_head[655:648];
-  assign \b__payload[10][2]  = fifo_head[663:656];
-  assign \b__payload[10][3]  = fifo_head[671:664];
-  assign \b__payload[11]  = fifo_head[703:672];
-  assign \b__payload[11][0]  = fifo_head[679:672];
-  assign \b__payload[11][1]  = fifo_head[687:680];
-  assign \b__payload[11][2]  = fifo_head[695:688];
-  assign \b__payload[11][3]  = fifo_head[703:696];
-  assign \b__payload[12]  = fifo_head[735:704];
-  assign \b__payload[12][0]  = fifo_head[711:704];
-  assign \b__payload[12][1]  = fifo_head[719:712];
-  assign \b__payload[12][2]  = fifo_head[727:720];
-  assign \b__payload[12][3]  = fifo_head[735:728];
-  assign \b__payload[13]  = fifo_head[767:736];
-  assign \b__payload[13][0]  = fifo_head[743:736];
-  assign \b__payload[13][1]  = fifo_head[751:744];
-  assign \b__payload[13][2]  = fifo_head[759:752];
-  assign \b__payload[13][3]  = fifo_head[767:760];
-  assign \b__payload[14]  = fifo_head[799:768];
-  assign \b__payload[14][0]  = fifo_head[775:768];
-  assign \b__payload[14][1]  = fifo_head[783:776];
-  assign \b__payload[14][2]  = fifo_head[791:784];
-  assign \b__payload[14][3]  = fifo_head[799:792];
-  assign \b__payload[15]  = fifo_head[831:800];
-  assign \b__payload[15][0]  = fifo_head[807:800];
-  assign \b__payload[15][1]  = fifo_head[815:808];
-  assign \b__payload[15][2]  = fifo_head[823:816];
-  assign \b__payload[15][3]  = fifo_head[831:824];
+  assign \b__payload[0]  = \r_data$102 [351:320];
+  assign \b__payload[0][0]  = \r_data$102 [327:320];
+  assign \b__payload[0][1]  = \r_data$102 [335:328];
+  assign \b__payload[0][2]  = \r_data$102 [343:336];
+  assign \b__payload[0][3]  = \r_data$102 [351:344];
+  assign \b__payload[1]  = \r_data$102 [383:352];
+  assign \b__payload[1][0]  = \r_data$102 [359:352];
+  assign \b__payload[1][1]  = \r_data$102 [367:360];
+  assign \b__payload[1][2]  = \r_data$102 [375:368];
+  assign \b__payload[1][3]  = \r_data$102 [383:376];
+  assign \b__payload[2]  = \r_data$102 [415:384];
+  assign \b__payload[2][0]  = \r_data$102 [391:384];
+  assign \b__payload[2][1]  = \r_data$102 [399:392];
+  assign \b__payload[2][2]  = \r_data$102 [407:400];
+  assign \b__payload[2][3]  = \r_data$102 [415:408];
+  assign \b__payload[3]  = \r_data$102 [447:416];
+  assign \b__payload[3][0]  = \r_data$102 [423:416];
+  assign \b__payload[3][1]  = \r_data$102 [431:424];
+  assign \b__payload[3][2]  = \r_data$102 [439:432];
+  assign \b__payload[3][3]  = \r_data$102 [447:440];
+  assign \b__payload[4]  = \r_data$102 [479:448];
+  assign \b__payload[4][0]  = \r_data$102 [455:448];
+  assign \b__payload[4][1]  = \r_data$102 [463:456];
+  assign \b__payload[4][2]  = \r_data$102 [471:464];
+  assign \b__payload[4][3]  = \r_data$102 [479:472];
+  assign \b__payload[5]  = \r_data$102 [511:480];
+  assign \b__payload[5][0]  = \r_data$102 [487:480];
+  assign \b__payload[5][1]  = \r_data$102 [495:488];
+  assign \b__payload[5][2]  = \r_data$102 [503:496];
+  assign \b__payload[5][3]  = \r_data$102 [511:504];
+  assign \b__payload[6]  = \r_data$102 [543:512];
+  assign \b__payload[6][0]  = \r_data$102 [519:512];
+  assign \b__payload[6][1]  = \r_data$102 [527:520];
+  assign \b__payload[6][2]  = \r_data$102 [535:528];
+  assign \b__payload[6][3]  = \r_data$102 [543:536];
+  assign \b__payload[7]  = \r_data$102 [575:544];
+  assign \b__payload[7][0]  = \r_data$102 [551:544];
+  assign \b__payload[7][1]  = \r_data$102 [559:552];
+  assign \b__payload[7][2]  = \r_data$102 [567:560];
+  assign \b__payload[7][3]  = \r_data$102 [575:568];
+  assign \b__payload[8]  = \r_data$102 [607:576];
+  assign \b__payload[8][0]  = \r_data$102 [583:576];
+  assign \b__payload[8][1]  = \r_data$102 [591:584];
+  assign \b__payload[8][2]  = \r_data$102 [599:592];
+  assign \b__payload[8][3]  = \r_data$102 [607:600];
+  assign \b__payload[9]  = \r_data$102 [639:608];
+  assign \b__payload[9][0]  = \r_data$102 [615:608];
+  assign \b__payload[9][1]  = \r_data$102 [623:616];
+  assign \b__payload[9][2]  = \r_data$102 [631:624];
+  assign \b__payload[9][3]  = \r_data$102 [639:632];
+  assign \b__payload[10]  = \r_data$102 [671:640];
+  assign \b__payload[10][0]  = \r_data$102 [647:640];
+  assign \b__payload[10][1]  = \r_data$102 [655:648];
+  assign \b__payload[10][2]  = \r_data$102 [663:656];
+  assign \b__payload[10][3]  = \r_data$102 [671:664];
+  assign \b__payload[11]  = \r_data$102 [703:672];
+  assign \b__payload[11][0]  = \r_data$102 [679:672];
+  assign \b__payload[11][1]  = \r_data$102 [687:680];
+  assign \b__payload[11][2]  = \r_data$102 [695:688];
+  assign \b__payload[11][3]  = \r_data$102 [703:696];
+  assign \b__payload[12]  = \r_data$102 [735:704];
+  assign \b__payload[12][0]  = \r_data$102 [711:704];
+  assign \b__payload[12][1]  = \r_data$102 [719:712];
+  assign \b__payload[12][2]  = \r_data$102 [727:720];
+  assign \b__payload[12][3]  = \r_data$102 [735:728];
+  assign \b__payload[13]  = \r_data$102 [767:736];
+  assign \b__payload[13][0]  = \r_data$102 [743:736];
+  assign \b__payload[13][1]  = \r_data$102 [751:744];
+  assign \b__payload[13][2]  = \r_data$102 [759:752];
+  assign \b__payload[13][3]  = \r_data$102 [767:760];
+  assign \b__payload[14]  = \r_data$102 [799:768];
+  assign \b__payload[14][0]  = \r_data$102 [775:768];
+  assign \b__payload[14][1]  = \r_data$102 [783:776];
+  assign \b__payload[14][2]  = \r_data$102 [791:784];
+  assign \b__payload[14][3]  = \r_data$102 [799:792];
+  assign \b__payload[15]  = \r_data$102 [831:800];
+  assign \b__payload[15][0]  = \r_data$102 [807:800];
+  assign \b__payload[15][1]  = \r_data$102 [815:808];
+  assign \b__payload[15][2]  = \r_data$102 [823:816];
+  assign \b__payload[15][3]  = \r_data$102 [831:824];
+  assign \d_in.data  = d_in[511:0];
+  assign \d_in.data[0]  = d_in[127:0];
+  assign \d_in.data[0][0]  = d_in[31:0];
+  assign \d_in.data[0][1]  = d_in[63:32];
+  assign \d_in.data[0][2]  = d_in[95:64];
+  assign \d_in.data[0][3]  = d_in[127:96];
+  assign \d_in.data[1]  = d_in[255:128];
+  assign \d_in.data[1][0]  = d_in[159:128];
+  assign \d_in.data[1][1]  = d_in[191:160];
+  assign \d_in.data[1][2]  = d_in[223:192];
+  assign \d_in.data[1][3]  = d_in[255:224];
+  assign \d_in.data[2]  = d_in[383:256];
+  assign \d_in.data[2][0]  = d_in[287:256];
+  assign \d_in.data[2][1]  = d_in[319:288];
+  assign \d_in.data[2][2]  = d_in[351:320];
+  assign \d_in.data[2][3]  = d_in[383:352];
+  assign \d_in.data[3]  = d_in[511:384];
+  assign \d_in.data[3][0]  = d_in[415:384];
+  assign \d_in.data[3][1]  = d_in[447:416];
+  assign \d_in.data[3][2]  = d_in[479:448];
+  assign \d_in.data[3][3]  = d_in[511:480];
+  assign \d_in.error  = d_in[512];
+  assign \d_in.last  = d_in[513];
   assign \d__payload.data  = d__payload[511:0];
   assign \d__payload.data[0]  = d__payload[127:0];
   assign \d__payload.data[0][0]  = d__payload[31:0];
@@ -8976,29 +7127,52 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \d__payload.data[3][2]  = d__payload[479:448];
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
-  assign \d__payload.last  = d__payload[513];
-  assign \d__payload$112.data  = \d__payload$112 [511:0];
-  assign \d__payload$112.data[0]  = \d__payload$112 [127:0];
-  assign \d__payload$112.data[0][0]  = \d__payload$112 [31:0];
-  assign \d__payload$112.data[0][1]  = \d__payload$112 [63:32];
-  assign \d__payload$112.data[0][2]  = \d__payload$112 [95:64];
-  assign \d__payload$112.data[0][3]  = \d__payload$112 [127:96];
-  assign \d__payload$112.data[1]  = \d__payload$112 [255:128];
-  assign \d__payload$112.data[1][0]  = \d__payload$112 [159:128];
-  assign \d__payload$112.data[1][1]  = \d__payload$112 [191:160];
-  assign \d__payload$112.data[1][2]  = \d__payload$112 [223:192];
-  assign \d__payload$112.data[1][3]  = \d__payload$112 [255:224];
-  assign \d__payload$112.data[2]  = \d__payload$112 [383:256];
-  assign \d__payload$112.data[2][0]  = \d__payload$112 [287:256];
-  assign \d__payload$112.data[2][1]  = \d__payload$112 [319:288];
-  assign \d__payload$112.data[2][2]  = \d__payload$112 [351:320];
-  assign \d__payload$112.data[2][3]  = \d__payload$112 [383:352];
-  assign \d__payload$112.data[3]  = \d__payload$112 [511:384];
-  assign \d__payload$112.data[3][0]  = \d__payload$112 [415:384];
-  assign \d__payload$112.data[3][1]  = \d__payload$112 [447:416];
-  assign \d__payload$112.data[3][2]  = \d__payload$112 [479:448];
-  assign \d__payload$112.data[3][3]  = \d__payload$112 [511:480];
-  assign \d__payload$112.error  = \d__payload$112 [512];
+  assign \d__payload$118.data  = \d__payload$118 [511:0];
+  assign \d__payload$118.data[0]  = \d__payload$118 [127:0];
+  assign \d__payload$118.data[0][0]  = \d__payload$118 [31:0];
+  assign \d__payload$118.data[0][1]  = \d__payload$118 [63:32];
+  assign \d__payload$118.data[0][2]  = \d__payload$118 [95:64];
+  assign \d__payload$118.data[0][3]  = \d__payload$118 [127:96];
+  assign \d__payload$118.data[1]  = \d__payload$118 [255:128];
+  assign \d__payload$118.data[1][0]  = \d__payload$118 [159:128];
+  assign \d__payload$118.data[1][1]  = \d__payload$118 [191:160];
+  assign \d__payload$118.data[1][2]  = \d__payload$118 [223:192];
+  assign \d__payload$118.data[1][3]  = \d__payload$118 [255:224];
+  assign \d__payload$118.data[2]  = \d__payload$118 [383:256];
+  assign \d__payload$118.data[2][0]  = \d__payload$118 [287:256];
+  assign \d__payload$118.data[2][1]  = \d__payload$118 [319:288];
+  assign \d__payload$118.data[2][2]  = \d__payload$118 [351:320];
+  assign \d__payload$118.data[2][3]  = \d__payload$118 [383:352];
+  assign \d__payload$118.data[3]  = \d__payload$118 [511:384];
+  assign \d__payload$118.data[3][0]  = \d__payload$118 [415:384];
+  assign \d__payload$118.data[3][1]  = \d__payload$118 [447:416];
+  assign \d__payload$118.data[3][2]  = \d__payload$118 [479:448];
+  assign \d__payload$118.data[3][3]  = \d__payload$118 [511:480];
+  assign \d__payload$118.error  = \d__payload$118 [512];
+  assign \d__payload$118.last  = \d__payload$118 [513];
+  assign \d_main.data  = d_main[511:0];
+  assign \d_main.data[0]  = d_main[127:0];
+  assign \d_main.data[0][0]  = d_main[31:0];
+  assign \d_main.data[0][1]  = d_main[63:32];
+  assign \d_main.data[0][2]  = d_main[95:64];
+  assign \d_main.data[0][3]  = d_main[127:96];
+  assign \d_main.data[1]  = d_main[255:128];
+  assign \d_main.data[1][0]  = d_main[159:128];
+  assign \d_main.data[1][1]  = d_main[191:160];
+  assign \d_main.data[1][2]  = d_main[223:192];
+  assign \d_main.data[1][3]  = d_main[255:224];
+  assign \d_main.data[2]  = d_main[383:256];
+  assign \d_main.data[2][0]  = d_main[287:256];
+  assign \d_main.data[2][1]  = d_main[319:288];
+  assign \d_main.data[2][2]  = d_main[351:320];
+  assign \d_main.data[2][3]  = d_main[383:352];
+  assign \d_main.data[3]  = d_main[511:384];
+  assign \d_main.data[3][0]  = d_main[415:384];
+  assign \d_main.data[3][1]  = d_main[447:416];
+  assign \d_main.data[3][2]  = d_main[479:448];
+  assign \d_main.data[3][3]  = d_main[511:480];
+  assign \d_main.error  = d_main[512];
+  assign \d_main.last  = d_main[513];
   assign \ld_a__payload.addr  = ld_a__payload[8:0];
   assign \ld_a__payload.word  = ld_a__payload[328:9];
   assign \ld_a__payload.word.values  = ld_a__payload[264:9];
@@ -9147,26 +7321,53 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign \addr3.n_t  = addr3[22:7];
   assign \addr3.a_addr  = addr3[56:23];
   assign \addr3.b_addr  = addr3[90:57];
-  assign \rd1.valid  = rd1[0];
-  assign \rd1.first  = rd1[1];
-  assign \rd1.last  = rd1[2];
-  assign \rd1.job_last  = rd1[3];
-  assign \rd1.half  = rd1[4];
-  assign \rd1.dense  = rd1[5];
-  assign d__payload[513] = \$27 ;
-  assign d__payload[512] = \d__payload$112 [512];
-  assign d__payload[511:0] = \d__payload$112 [511:0];
-  assign a__payload[319:256] = fifo_head[319:256];
-  assign a__payload[321] = fifo_head[833];
-  assign a__payload[320] = fifo_head[832];
-  assign a__payload[255:0] = fifo_head[255:0];
+  assign \d_skid.data  = d_skid[511:0];
+  assign \d_skid.data[0]  = d_skid[127:0];
+  assign \d_skid.data[0][0]  = d_skid[31:0];
+  assign \d_skid.data[0][1]  = d_skid[63:32];
+  assign \d_skid.data[0][2]  = d_skid[95:64];
+  assign \d_skid.data[0][3]  = d_skid[127:96];
+  assign \d_skid.data[1]  = d_skid[255:128];
+  assign \d_skid.data[1][0]  = d_skid[159:128];
+  assign \d_skid.data[1][1]  = d_skid[191:160];
+  assign \d_skid.data[1][2]  = d_skid[223:192];
+  assign \d_skid.data[1][3]  = d_skid[255:224];
+  assign \d_skid.data[2]  = d_skid[383:256];
+  assign \d_skid.data[2][0]  = d_skid[287:256];
+  assign \d_skid.data[2][1]  = d_skid[319:288];
+  assign \d_skid.data[2][2]  = d_skid[351:320];
+  assign \d_skid.data[2][3]  = d_skid[383:352];
+  assign \d_skid.data[3]  = d_skid[511:384];
+  assign \d_skid.data[3][0]  = d_skid[415:384];
+  assign \d_skid.data[3][1]  = d_skid[447:416];
+  assign \d_skid.data[3][2]  = d_skid[479:448];
+  assign \d_skid.data[3][3]  = d_skid[511:480];
+  assign \d_skid.error  = d_skid[512];
+  assign \d_skid.last  = d_skid[513];
+  assign \cnt_events.busy  = cnt_events[0];
+  assign \cnt_events.stall_out  = cnt_events[1];
+  assign \cnt_events.stall_in  = cnt_events[2];
+  assign \cnt_events.accept  = cnt_events[3];
+  assign \cnt_events.dense  = cnt_events[4];
+  assign \cnt_events.d_take  = cnt_events[5];
+  assign \cnt_events.ended  = cnt_events[7:6];
+  assign \d__payload$118 [513] = d_main[513];
+  assign \d__payload$118 [512] = d_main[512];
+  assign \d__payload$118 [511:0] = d_main[511:0];
+  assign d_in[513] = \$30 ;
+  assign d_in[512] = d__payload[512];
+  assign d_in[511:0] = d__payload[511:0];
+  assign a__payload[319:256] = \r_data$102 [319:256];
+  assign a__payload[321] = r_ctrl[0];
+  assign a__payload[320] = \r_data$102 [832];
+  assign a__payload[255:0] = \r_data$102 [255:0];
   assign fifo_in[319:256] = op_meta;
   assign fifo_in[835] = rd2[5];
   assign fifo_in[834] = rd2[3];
   assign fifo_in[833] = rd2[2];
   assign fifo_in[832] = rd2[1];
   assign fifo_in[831:320] = op_b;
-  assign fifo_in[255:0] = \r_data$83 [255:0];
+  assign fifo_in[255:0] = \r_data$89 [255:0];
   assign b_spread[447:416] = b_half[255:224];
   assign b_spread[415:384] = b_half[223:192];
   assign b_spread[319:288] = b_half[191:160];
@@ -9176,17 +7377,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, d__valid, addr, ld_a__valid, d__
   assign b_spread[63:32] = b_half[63:32];
   assign b_spread[31:0] = b_half[31:0];
   assign { b_spread[511:448], b_spread[383:320], b_spread[255:192], b_spread[127:64] } = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign last_addr[23:16] = \$26 [7:0];
-  assign last_addr[15:8] = tw_t_next[7:0];
-  assign last_addr[7:0] = tw_t_addr[7:0];
+  assign last_addr[39:32] = q_tw_base2_next[7:0];
+  assign last_addr[31:24] = q_tw_base1_next[7:0];
+  assign last_addr[23:16] = q_tw_base0_next[7:0];
+  assign last_addr[15:8] = tw_t_first2_next[7:0];
+  assign last_addr[7:0] = tw_t_ahead_next[7:0];
   assign ld__valid = 1'h0;
-  assign \$22  = { a_rows, 1'h0 };
-  assign \$64  = { rw_k_tiles, 1'h0 };
-  assign \$66  = { rw_k_tiles, 1'h0 };
-  assign \$71  = { q_mul_a_x, 1'h0 };
-  assign \$72  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$73  = { q_mul_b_x, 1'h0 };
-  assign \$74  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$70  = { rw_k_tiles, 1'h0 };
+  assign \$72  = { rw_k_tiles, 1'h0 };
+  assign \$82  = { q_mul_a_x, 1'h0 };
+  assign \$83  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$84  = { q_mul_b_x, 1'h0 };
+  assign \$85  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$109  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10314,7 +8517,7 @@ module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.core (rst, b__payload, a__valid, b__valid, accept, d__valid, d__payload, r_en, a__payload, clk);
+module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__payload, b__payload, a__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -10884,7 +9087,6 @@ module \axi_gemm.axi.engine.core (rst, b__payload, a__valid, b__valid, accept, d
   wire [7:0] \b__payload[9][2] ;
   wire [7:0] \b__payload[9][3] ;
   wire b__ready;
-  input b__valid;
   wire b__valid;
   input clk;
   wire clk;
@@ -11769,7 +9971,6 @@ module \axi_gemm.axi.engine.core (rst, b__payload, a__valid, b__valid, accept, d
   always @(posedge clk)
     pending <= \$61 ;
   assign room = pending != 2'h3;
-  assign \$1  = a__valid & b__valid;
   assign \$2  = ~ a__payload[321];
   assign \$3  = room | \$2 ;
   assign \$4  = \$1  & \$3 ;
@@ -11902,6 +10103,7 @@ module \axi_gemm.axi.engine.core (rst, b__payload, a__valid, b__valid, accept, d
       \$61  = 2'h0;
     end
   end
+  assign b__valid = a__valid;
   assign a__ready = accept;
   assign b__ready = accept;
   assign meta = in_a[271:256];
@@ -13234,6 +11436,7 @@ module \axi_gemm.axi.engine.core (rst, b__payload, a__valid, b__valid, accept, d
   assign gathered[767:512] = \o$32 ;
   assign gathered[511:256] = \o$25 ;
   assign gathered[255:0] = o;
+  assign \$1  = a__valid;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14373,7 +12576,7 @@ module \axi_gemm.axi.engine.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.core.fifo (rst, write__en, r_rdy, r_data, r_en, write__data, clk);
+module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, write__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [2:0] \$1 ;
   wire \$2 ;
@@ -16035,8 +14238,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4239$0 , \port$4401$0 , \port$4403$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4537$0 , \port$4539$0 , \port$4541$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$5662$0 , \port$5842$0 , \port$5844$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$5990$0 , \port$5992$0 , \port$5994$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -16113,7 +14316,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   reg \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg [7:0] \$78 ;
+  reg [4:0] \$78 ;
   reg \$79 ;
   wire \$8 ;
   reg [31:0] \$80 ;
@@ -16125,7 +14328,12 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   reg [31:0] \$86 ;
   reg [31:0] \$87 ;
   reg [31:0] \$88 ;
+  reg [31:0] \$89 ;
   wire [31:0] \$9 ;
+  reg [31:0] \$90 ;
+  reg [31:0] \$91 ;
+  reg [31:0] \$92 ;
+  reg [31:0] \$93 ;
   input [7:0] addr;
   wire [7:0] addr;
   input clk;
@@ -16156,24 +14364,29 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$217$0 ;
-  wire \port$217$0 ;
-  input \port$248$0 ;
-  wire \port$248$0 ;
-  input \port$4239$0 ;
-  wire \port$4239$0 ;
-  input [7:0] \port$4401$0 ;
-  wire [7:0] \port$4401$0 ;
-  input \port$4403$0 ;
-  wire \port$4403$0 ;
-  input [2:0] \port$4537$0 ;
-  wire [2:0] \port$4537$0 ;
-  input [15:0] \port$4539$0 ;
-  wire [15:0] \port$4539$0 ;
-  input [15:0] \port$4541$0 ;
-  wire [15:0] \port$4541$0 ;
-  reg [7:0] rd_addr = 8'h00;
+  input \port$223$0 ;
+  wire \port$223$0 ;
+  input \port$257$0 ;
+  wire \port$257$0 ;
+  input \port$5662$0 ;
+  wire \port$5662$0 ;
+  input [7:0] \port$5842$0 ;
+  wire [7:0] \port$5842$0 ;
+  input \port$5844$0 ;
+  wire \port$5844$0 ;
+  input [2:0] \port$5990$0 ;
+  wire [2:0] \port$5990$0 ;
+  input [15:0] \port$5992$0 ;
+  wire [15:0] \port$5992$0 ;
+  input [15:0] \port$5994$0 ;
+  wire [15:0] \port$5994$0 ;
   reg rd_en = 1'h0;
+  reg [4:0] rd_group = 5'h00;
+  reg [31:0] rd_group0 = 32'd0;
+  reg [31:0] rd_group1 = 32'd0;
+  reg [31:0] rd_group2 = 32'd0;
+  reg [31:0] rd_group3 = 32'd0;
+  reg [31:0] rd_group6 = 32'd0;
   output [31:0] rdata;
   reg [31:0] rdata = 32'd0;
   input re;
@@ -16237,6 +14450,11 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   wire wo_ctrl_clear_counters;
   output wo_ctrl_start;
   wire wo_ctrl_start;
+  assign \$5  = we_ctrl & fits_ctrl;
+  assign wo_ctrl_start = \$5  & wdata[0];
+  assign \$6  = we_ctrl & fits_ctrl;
+  assign wo_ctrl_clear = \$6  & wdata[1];
+  assign \$7  = we_ctrl & fits_ctrl;
   assign wo_ctrl_clear_counters = \$7  & wdata[2];
   assign \$8  = addr == 2'h2;
   assign we_mode = we & \$8 ;
@@ -16292,22 +14510,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   assign \$50  = we_tw_ctrl & fits_tw_ctrl;
   assign \$51  = we_tw_group & fits_tw_group;
   assign \$52  = we_tw_base & fits_tw_base;
-  assign \$53  = rd_addr == 5'h10;
-  assign \$54  = rd_en & \$53 ;
-  assign \$55  = rd_addr == 5'h12;
-  assign \$56  = rd_en & \$55 ;
-  assign \$57  = rd_addr == 5'h14;
-  assign \$58  = rd_en & \$57 ;
-  assign \$59  = rd_addr == 5'h16;
-  assign \$60  = rd_en & \$59 ;
-  assign \$61  = rd_addr == 5'h18;
-  assign \$62  = rd_en & \$61 ;
-  assign \$63  = rd_addr == 5'h1a;
-  assign \$64  = rd_en & \$63 ;
-  assign \$65  = rd_addr == 5'h1c;
-  assign \$66  = rd_en & \$65 ;
-  assign \$67  = rd_addr == 5'h1e;
-  assign \$68  = rd_en & \$67 ;
+  assign \$53  = addr == 5'h10;
+  assign \$54  = re & \$53 ;
+  assign \$55  = addr == 5'h12;
+  assign \$56  = re & \$55 ;
+  assign \$57  = addr == 5'h14;
+  assign \$58  = re & \$57 ;
+  assign \$59  = addr == 5'h16;
+  assign \$60  = re & \$59 ;
+  assign \$61  = addr == 5'h18;
+  assign \$62  = re & \$61 ;
+  assign \$63  = addr == 5'h1a;
+  assign \$64  = re & \$63 ;
+  assign \$65  = addr == 5'h1c;
+  assign \$66  = re & \$65 ;
+  assign \$67  = addr == 5'h1e;
+  assign \$68  = re & \$67 ;
   always @(posedge clk)
     rw_mode <= \$69 ;
   always @(posedge clk)
@@ -16327,37 +14545,42 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   always @(posedge clk)
     rw_tw_base <= \$77 ;
   always @(posedge clk)
-    rd_addr <= \$78 ;
+    rd_group <= \$78 ;
   always @(posedge clk)
     rd_en <= \$79 ;
   always @(posedge clk)
-    rdata <= \$80 ;
+    rd_group0 <= \$80 ;
   always @(posedge clk)
-    snap_cycles <= \$81 ;
+    rd_group1 <= \$81 ;
   always @(posedge clk)
-    snap_busy_cycles <= \$82 ;
+    rd_group2 <= \$82 ;
   always @(posedge clk)
-    snap_stall_in <= \$83 ;
+    rd_group3 <= \$83 ;
   always @(posedge clk)
-    snap_stall_out <= \$84 ;
+    rd_group6 <= \$84 ;
   always @(posedge clk)
-    snap_tile_ops <= \$85 ;
+    rdata <= \$85 ;
   always @(posedge clk)
-    snap_macs <= \$86 ;
+    snap_cycles <= \$86 ;
   always @(posedge clk)
-    snap_d_tiles <= \$87 ;
+    snap_busy_cycles <= \$87 ;
   always @(posedge clk)
-    snap_jobs <= \$88 ;
+    snap_stall_in <= \$88 ;
+  always @(posedge clk)
+    snap_stall_out <= \$89 ;
+  always @(posedge clk)
+    snap_tile_ops <= \$90 ;
+  always @(posedge clk)
+    snap_macs <= \$91 ;
+  always @(posedge clk)
+    snap_d_tiles <= \$92 ;
+  always @(posedge clk)
+    snap_jobs <= \$93 ;
   assign \$1  = ! addr;
   assign we_ctrl = we & \$1 ;
   assign fits_ctrl = ! \$2 ;
   assign \$3  = ~ fits_ctrl;
   assign \$4  = we_ctrl & \$3 ;
-  assign \$5  = we_ctrl & fits_ctrl;
-  assign wo_ctrl_start = \$5  & wdata[0];
-  assign \$6  = we_ctrl & fits_ctrl;
-  assign wo_ctrl_clear = \$6  & wdata[1];
-  assign \$7  = we_ctrl & fits_ctrl;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     value_error = 1'h0;
@@ -16395,75 +14618,17 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    casez (rd_addr)
-      8'h00:
-          value = 32'd0;
-      8'h01:
-          value = { 16'h0000, \port$4401$0 , 4'h0, \port$4239$0 , \port$248$0 , \port$4403$0 , \port$217$0  };
-      8'h02:
-          value = { 31'h00000000, rw_mode };
-      8'h03:
-          value = { 16'h0000, rw_m_tiles };
-      8'h04:
-          value = { 16'h0000, rw_n_tiles };
-      8'h05:
-          value = { 16'h0000, rw_k_tiles };
-      8'h06:
-          value = { 16'h0000, rw_a_base };
-      8'h07:
-          value = { 16'h0000, rw_b_base };
-      8'h08:
-          value = 32'd1108345860;
-      8'h09:
-          value = 32'd512;
-      8'h0a:
-          value = 32'd512;
-      8'h0b:
-          value = 32'd18876424;
-      8'h10:
-          value = cnt_cycles[31:0];
-      8'h11:
-          value = snap_cycles;
-      8'h12:
-          value = cnt_busy_cycles[31:0];
-      8'h13:
-          value = snap_busy_cycles;
-      8'h14:
-          value = cnt_stall_in[31:0];
-      8'h15:
-          value = snap_stall_in;
-      8'h16:
-          value = cnt_stall_out[31:0];
-      8'h17:
-          value = snap_stall_out;
-      8'h18:
-          value = cnt_tile_ops[31:0];
-      8'h19:
-          value = snap_tile_ops;
-      8'h1a:
-          value = cnt_macs[31:0];
-      8'h1b:
-          value = snap_macs;
-      8'h1c:
-          value = cnt_d_tiles[31:0];
-      8'h1d:
-          value = snap_d_tiles;
-      8'h1e:
-          value = cnt_jobs[31:0];
-      8'h1f:
-          value = snap_jobs;
-      8'h30:
-          value = { 31'h00000000, rw_tw_ctrl };
-      8'h31:
-          value = { 16'h0000, rw_tw_group };
-      8'h32:
-          value = { 16'h0000, rw_tw_base };
-      8'h33:
-          value = 32'd256;
-      8'h34:
-          value = { 29'h00000000, \port$4537$0  };
-      8'h35:
-          value = { \port$4539$0 , \port$4541$0  };
+    casez (rd_group)
+      5'h00:
+          value = rd_group0;
+      5'h01:
+          value = rd_group1;
+      5'h02:
+          value = rd_group2;
+      5'h03:
+          value = rd_group3;
+      5'h06:
+          value = rd_group6;
       default:
           value = 32'd0;
     endcase
@@ -16560,9 +14725,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$78  = addr;
+    \$78  = addr[7:3];
     if (rst) begin
-      \$78  = 8'h00;
+      \$78  = 5'h00;
     end
   end
   always @* begin
@@ -16574,9 +14739,27 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$80  = rdata;
-    if (rd_en) begin
-      \$80  = value;
+    \$80  = rd_group0;
+    if (re) begin
+      (* full_case = 32'd1 *)
+      casez (addr[2:0])
+        3'h0:
+            \$80  = 32'd0;
+        3'h1:
+            \$80  = { 16'h0000, \port$5842$0 , 4'h0, \port$5662$0 , \port$257$0 , \port$5844$0 , \port$223$0  };
+        3'h2:
+            \$80  = { 31'h00000000, rw_mode };
+        3'h3:
+            \$80  = { 16'h0000, rw_m_tiles };
+        3'h4:
+            \$80  = { 16'h0000, rw_n_tiles };
+        3'h5:
+            \$80  = { 16'h0000, rw_k_tiles };
+        3'h6:
+            \$80  = { 16'h0000, rw_a_base };
+        3'h7:
+            \$80  = { 16'h0000, rw_b_base };
+      endcase
     end
     if (rst) begin
       \$80  = 32'd0;
@@ -16584,9 +14767,21 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$81  = snap_cycles;
-    if (\$54 ) begin
-      \$81  = cnt_cycles[63:32];
+    \$81  = rd_group1;
+    if (re) begin
+      (* full_case = 32'd1 *)
+      casez (addr[2:0])
+        3'h0:
+            \$81  = 32'd1108345860;
+        3'h1:
+            \$81  = 32'd512;
+        3'h2:
+            \$81  = 32'd512;
+        3'h3:
+            \$81  = 32'd18876424;
+        default:
+            \$81  = 32'd0;
+      endcase
     end
     if (rst) begin
       \$81  = 32'd0;
@@ -16594,9 +14789,27 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$82  = snap_busy_cycles;
-    if (\$56 ) begin
-      \$82  = cnt_busy_cycles[63:32];
+    \$82  = rd_group2;
+    if (re) begin
+      (* full_case = 32'd1 *)
+      casez (addr[2:0])
+        3'h0:
+            \$82  = cnt_cycles[31:0];
+        3'h1:
+            \$82  = snap_cycles;
+        3'h2:
+            \$82  = cnt_busy_cycles[31:0];
+        3'h3:
+            \$82  = snap_busy_cycles;
+        3'h4:
+            \$82  = cnt_stall_in[31:0];
+        3'h5:
+            \$82  = snap_stall_in;
+        3'h6:
+            \$82  = cnt_stall_out[31:0];
+        3'h7:
+            \$82  = snap_stall_out;
+      endcase
     end
     if (rst) begin
       \$82  = 32'd0;
@@ -16604,9 +14817,27 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$83  = snap_stall_in;
-    if (\$58 ) begin
-      \$83  = cnt_stall_in[63:32];
+    \$83  = rd_group3;
+    if (re) begin
+      (* full_case = 32'd1 *)
+      casez (addr[2:0])
+        3'h0:
+            \$83  = cnt_tile_ops[31:0];
+        3'h1:
+            \$83  = snap_tile_ops;
+        3'h2:
+            \$83  = cnt_macs[31:0];
+        3'h3:
+            \$83  = snap_macs;
+        3'h4:
+            \$83  = cnt_d_tiles[31:0];
+        3'h5:
+            \$83  = snap_d_tiles;
+        3'h6:
+            \$83  = cnt_jobs[31:0];
+        3'h7:
+            \$83  = snap_jobs;
+      endcase
     end
     if (rst) begin
       \$83  = 32'd0;
@@ -16614,9 +14845,25 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$84  = snap_stall_out;
-    if (\$60 ) begin
-      \$84  = cnt_stall_out[63:32];
+    \$84  = rd_group6;
+    if (re) begin
+      (* full_case = 32'd1 *)
+      casez (addr[2:0])
+        3'h0:
+            \$84  = { 31'h00000000, rw_tw_ctrl };
+        3'h1:
+            \$84  = { 16'h0000, rw_tw_group };
+        3'h2:
+            \$84  = { 16'h0000, rw_tw_base };
+        3'h3:
+            \$84  = 32'd256;
+        3'h4:
+            \$84  = { 29'h00000000, \port$5990$0  };
+        3'h5:
+            \$84  = { \port$5992$0 , \port$5994$0  };
+        default:
+            \$84  = 32'd0;
+      endcase
     end
     if (rst) begin
       \$84  = 32'd0;
@@ -16624,9 +14871,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$85  = snap_tile_ops;
-    if (\$62 ) begin
-      \$85  = cnt_tile_ops[63:32];
+    \$85  = rdata;
+    if (rd_en) begin
+      \$85  = value;
     end
     if (rst) begin
       \$85  = 32'd0;
@@ -16634,9 +14881,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$86  = snap_macs;
-    if (\$64 ) begin
-      \$86  = cnt_macs[63:32];
+    \$86  = snap_cycles;
+    if (\$54 ) begin
+      \$86  = cnt_cycles[63:32];
     end
     if (rst) begin
       \$86  = 32'd0;
@@ -16644,9 +14891,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$87  = snap_d_tiles;
-    if (\$66 ) begin
-      \$87  = cnt_d_tiles[63:32];
+    \$87  = snap_busy_cycles;
+    if (\$56 ) begin
+      \$87  = cnt_busy_cycles[63:32];
     end
     if (rst) begin
       \$87  = 32'd0;
@@ -16654,22 +14901,72 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$88  = snap_jobs;
-    if (\$68 ) begin
-      \$88  = cnt_jobs[63:32];
+    \$88  = snap_stall_in;
+    if (\$58 ) begin
+      \$88  = cnt_stall_in[63:32];
     end
     if (rst) begin
       \$88  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4401$0 , 4'h0, \port$4239$0 , \port$248$0 , \port$4403$0 , \port$217$0  };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$89  = snap_stall_out;
+    if (\$60 ) begin
+      \$89  = cnt_stall_out[63:32];
+    end
+    if (rst) begin
+      \$89  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$90  = snap_tile_ops;
+    if (\$62 ) begin
+      \$90  = cnt_tile_ops[63:32];
+    end
+    if (rst) begin
+      \$90  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$91  = snap_macs;
+    if (\$64 ) begin
+      \$91  = cnt_macs[63:32];
+    end
+    if (rst) begin
+      \$91  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$92  = snap_d_tiles;
+    if (\$66 ) begin
+      \$92  = cnt_d_tiles[63:32];
+    end
+    if (rst) begin
+      \$92  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$93  = snap_jobs;
+    if (\$68 ) begin
+      \$93  = cnt_jobs[63:32];
+    end
+    if (rst) begin
+      \$93  = 32'd0;
+    end
+  end
+  assign ro_status = { 16'h0000, \port$5842$0 , 4'h0, \port$5662$0 , \port$257$0 , \port$5844$0 , \port$223$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4537$0  };
-  assign ro_tw_err_at = { \port$4539$0 , \port$4541$0  };
+  assign ro_tw_err = { 29'h00000000, \port$5990$0  };
+  assign ro_tw_err_at = { \port$5992$0 , \port$5994$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -16693,8 +14990,3767 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$217$0 , \port$248$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_tiles, \k_tiles$42 , group_tiles, base, blk_rd__addr, last_data, done, a_rows, error, err_group, err_entry, clk);
+module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \port$5820$5 , r_data, r_valid, r_ctrl, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+  wire \$1 ;
+  reg [15:0] \$10 ;
+  reg [15:0] \$11 ;
+  reg [15:0] \$12 ;
+  reg [15:0] \$13 ;
+  reg [15:0] \$14 ;
+  reg [15:0] \$15 ;
+  reg [15:0] \$16 ;
+  reg [15:0] \$17 ;
+  reg [15:0] \$18 ;
+  reg [15:0] \$19 ;
+  wire \$2 ;
+  reg [15:0] \$20 ;
+  reg [15:0] \$21 ;
+  reg [15:0] \$22 ;
+  reg [15:0] \$23 ;
+  reg [15:0] \$24 ;
+  reg [15:0] \$25 ;
+  reg [15:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg [15:0] \$29 ;
+  wire [4:0] \$3 ;
+  reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [15:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg [15:0] \$39 ;
+  reg [15:0] \$4 ;
+  reg [15:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg [15:0] \$44 ;
+  reg [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [15:0] \$48 ;
+  reg [15:0] \$49 ;
+  reg [15:0] \$5 ;
+  reg [15:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [3:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  reg [15:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [3:0] \$66 ;
+  wire [3:0] \$67 ;
+  wire [3:0] \$68 ;
+  wire [4:0] \$69 ;
+  reg [15:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  reg [2:0] \$73 ;
+  wire [2:0] \$74 ;
+  reg \$75 ;
+  reg [7:0] \$76 ;
+  reg [835:0] \$77 ;
+  reg [2:0] \$78 ;
+  reg [835:0] \$79 ;
+  reg [15:0] \$8 ;
+  reg [2:0] \$80 ;
+  reg [835:0] \$81 ;
+  reg [2:0] \$82 ;
+  reg [835:0] \$83 ;
+  reg [2:0] \$84 ;
+  reg [835:0] \$85 ;
+  reg [2:0] \$86 ;
+  reg [835:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [835:0] \$89 ;
+  reg [15:0] \$9 ;
+  reg [2:0] \$90 ;
+  reg [835:0] \$91 ;
+  reg [2:0] \$92 ;
+  reg [2:0] \$93 ;
+  reg [2:0] \$94 ;
+  reg [3:0] \$95 ;
+  reg \$96 ;
+  reg [2:0] \$97 ;
+  input clk;
+  wire clk;
+  reg [3:0] count = 4'h0;
+  reg [2:0] ctrl0 = 3'h0;
+  reg [2:0] ctrl1 = 3'h0;
+  reg [2:0] ctrl2 = 3'h0;
+  reg [2:0] ctrl3 = 3'h0;
+  reg [2:0] ctrl4 = 3'h0;
+  reg [2:0] ctrl5 = 3'h0;
+  reg [2:0] ctrl6 = 3'h0;
+  reg [2:0] ctrl7 = 3'h0;
+  wire [7:0] i;
+  wire [2:0] \i$14 ;
+  wire [3:0] left;
+  wire [158:0] o;
+  wire [423:0] \o$26 ;
+  wire [7:0] \o$26[0] ;
+  wire [7:0] \o$26[10] ;
+  wire [7:0] \o$26[11] ;
+  wire [7:0] \o$26[12] ;
+  wire [7:0] \o$26[13] ;
+  wire [7:0] \o$26[14] ;
+  wire [7:0] \o$26[15] ;
+  wire [7:0] \o$26[16] ;
+  wire [7:0] \o$26[17] ;
+  wire [7:0] \o$26[18] ;
+  wire [7:0] \o$26[19] ;
+  wire [7:0] \o$26[1] ;
+  wire [7:0] \o$26[20] ;
+  wire [7:0] \o$26[21] ;
+  wire [7:0] \o$26[22] ;
+  wire [7:0] \o$26[23] ;
+  wire [7:0] \o$26[24] ;
+  wire [7:0] \o$26[25] ;
+  wire [7:0] \o$26[26] ;
+  wire [7:0] \o$26[27] ;
+  wire [7:0] \o$26[28] ;
+  wire [7:0] \o$26[29] ;
+  wire [7:0] \o$26[2] ;
+  wire [7:0] \o$26[30] ;
+  wire [7:0] \o$26[31] ;
+  wire [7:0] \o$26[32] ;
+  wire [7:0] \o$26[33] ;
+  wire [7:0] \o$26[34] ;
+  wire [7:0] \o$26[35] ;
+  wire [7:0] \o$26[36] ;
+  wire [7:0] \o$26[37] ;
+  wire [7:0] \o$26[38] ;
+  wire [7:0] \o$26[39] ;
+  wire [7:0] \o$26[3] ;
+  wire [7:0] \o$26[40] ;
+  wire [7:0] \o$26[41] ;
+  wire [7:0] \o$26[42] ;
+  wire [7:0] \o$26[43] ;
+  wire [7:0] \o$26[44] ;
+  wire [7:0] \o$26[45] ;
+  wire [7:0] \o$26[46] ;
+  wire [7:0] \o$26[47] ;
+  wire [7:0] \o$26[48] ;
+  wire [7:0] \o$26[49] ;
+  wire [7:0] \o$26[4] ;
+  wire [7:0] \o$26[50] ;
+  wire [7:0] \o$26[51] ;
+  wire [7:0] \o$26[52] ;
+  wire [7:0] \o$26[5] ;
+  wire [7:0] \o$26[6] ;
+  wire [7:0] \o$26[7] ;
+  wire [7:0] \o$26[8] ;
+  wire [7:0] \o$26[9] ;
+  wire [2:0] \o[0] ;
+  wire [2:0] \o[10] ;
+  wire [2:0] \o[11] ;
+  wire [2:0] \o[12] ;
+  wire [2:0] \o[13] ;
+  wire [2:0] \o[14] ;
+  wire [2:0] \o[15] ;
+  wire [2:0] \o[16] ;
+  wire [2:0] \o[17] ;
+  wire [2:0] \o[18] ;
+  wire [2:0] \o[19] ;
+  wire [2:0] \o[1] ;
+  wire [2:0] \o[20] ;
+  wire [2:0] \o[21] ;
+  wire [2:0] \o[22] ;
+  wire [2:0] \o[23] ;
+  wire [2:0] \o[24] ;
+  wire [2:0] \o[25] ;
+  wire [2:0] \o[26] ;
+  wire [2:0] \o[27] ;
+  wire [2:0] \o[28] ;
+  wire [2:0] \o[29] ;
+  wire [2:0] \o[2] ;
+  wire [2:0] \o[30] ;
+  wire [2:0] \o[31] ;
+  wire [2:0] \o[32] ;
+  wire [2:0] \o[33] ;
+  wire [2:0] \o[34] ;
+  wire [2:0] \o[35] ;
+  wire [2:0] \o[36] ;
+  wire [2:0] \o[37] ;
+  wire [2:0] \o[38] ;
+  wire [2:0] \o[39] ;
+  wire [2:0] \o[3] ;
+  wire [2:0] \o[40] ;
+  wire [2:0] \o[41] ;
+  wire [2:0] \o[42] ;
+  wire [2:0] \o[43] ;
+  wire [2:0] \o[44] ;
+  wire [2:0] \o[45] ;
+  wire [2:0] \o[46] ;
+  wire [2:0] \o[47] ;
+  wire [2:0] \o[48] ;
+  wire [2:0] \o[49] ;
+  wire [2:0] \o[4] ;
+  wire [2:0] \o[50] ;
+  wire [2:0] \o[51] ;
+  wire [2:0] \o[52] ;
+  wire [2:0] \o[5] ;
+  wire [2:0] \o[6] ;
+  wire [2:0] \o[7] ;
+  wire [2:0] \o[8] ;
+  wire [2:0] \o[9] ;
+  wire pop;
+  input [1:0] \port$5820$2 ;
+  wire [1:0] \port$5820$2 ;
+  input \port$5820$5 ;
+  wire \port$5820$5 ;
+  reg push = 1'h0;
+  output [2:0] r_ctrl;
+  reg [2:0] r_ctrl = 3'h0;
+  output [835:0] r_data;
+  wire [835:0] r_data;
+  input r_en;
+  wire r_en;
+  output r_valid;
+  reg r_valid = 1'h0;
+  reg [2:0] rd = 3'h0;
+  reg [2:0] rd1 = 3'h1;
+  wire [2:0] rd_next;
+  input rst;
+  wire rst;
+  reg [835:0] slot0 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot1 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot2 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot3 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot4 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot5 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot6 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [835:0] slot7 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [2:0] w_ctrl;
+  input [835:0] w_data;
+  wire [835:0] w_data;
+  input w_next;
+  wire w_next;
+  reg [7:0] wr = 8'h01;
+  wire [7:0] wr_next;
+  assign \$2  = w_next & \$1 ;
+  assign i = \$2  ? wr_next : 8'h00;
+  assign pop = r_en & r_valid;
+  assign rd_next = pop ? rd1 : rd;
+  assign \$3  = count - pop;
+  assign \i$14  = rst ? 3'h0 : rd_next;
+  assign \$57  = push & wr[0];
+  assign \$58  = push & wr[1];
+  assign \$59  = push & wr[2];
+  assign \$60  = push & wr[3];
+  assign \$61  = push & wr[4];
+  assign \$62  = push & wr[5];
+  assign \$63  = push & wr[6];
+  assign \$64  = push & wr[7];
+  assign \$65  = rd1 == 3'h7;
+  assign \$66  = rd1 + 1'h1;
+  assign \$67  = \$65  ? 4'h0 : \$66 ;
+  assign \$68  = pop ? \$67  : { 1'h0, rd1 };
+  assign \$69  = \$3 [3:0] + push;
+  assign \$70  = | \$3 [3:0];
+  assign \$71  = \$70  | push;
+  assign \$72  = | \$3 [3:0];
+  assign \$74  = \$72  ? \$73  : { \port$5820$5 , \port$5820$2  };
+  always @(posedge clk)
+    push <= \$75 ;
+  always @(posedge clk)
+    wr <= \$76 ;
+  always @(posedge clk)
+    slot0 <= \$77 ;
+  always @(posedge clk)
+    ctrl0 <= \$78 ;
+  always @(posedge clk)
+    slot1 <= \$79 ;
+  always @(posedge clk)
+    ctrl1 <= \$80 ;
+  always @(posedge clk)
+    slot2 <= \$81 ;
+  always @(posedge clk)
+    ctrl2 <= \$82 ;
+  always @(posedge clk)
+    slot3 <= \$83 ;
+  always @(posedge clk)
+    ctrl3 <= \$84 ;
+  always @(posedge clk)
+    slot4 <= \$85 ;
+  always @(posedge clk)
+    ctrl4 <= \$86 ;
+  always @(posedge clk)
+    slot5 <= \$87 ;
+  always @(posedge clk)
+    ctrl5 <= \$88 ;
+  always @(posedge clk)
+    slot6 <= \$89 ;
+  always @(posedge clk)
+    ctrl6 <= \$90 ;
+  always @(posedge clk)
+    slot7 <= \$91 ;
+  always @(posedge clk)
+    ctrl7 <= \$92 ;
+  always @(posedge clk)
+    rd <= \$93 ;
+  always @(posedge clk)
+    rd1 <= \$94 ;
+  always @(posedge clk)
+    count <= \$95 ;
+  always @(posedge clk)
+    r_valid <= \$96 ;
+  always @(posedge clk)
+    r_ctrl <= \$97 ;
+  assign wr_next = push ? { wr[6:0], wr[7] } : wr;
+  assign \$1  = ~ rst;
+  \axi_gemm.axi.engine.fifo.sel  sel (
+    .clk(clk),
+    .i(\i$14 ),
+    .o(o),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.fifo.we  we (
+    .clk(clk),
+    .i(i),
+    .o(\o$26 ),
+    .rst(rst)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[2:0])
+      3'h0:
+          \$4  = slot0[15:0];
+      3'h1:
+          \$4  = slot1[15:0];
+      3'h2:
+          \$4  = slot2[15:0];
+      3'h3:
+          \$4  = slot3[15:0];
+      3'h4:
+          \$4  = slot4[15:0];
+      3'h5:
+          \$4  = slot5[15:0];
+      3'h6:
+          \$4  = slot6[15:0];
+      3'h7:
+          \$4  = slot7[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[5:3])
+      3'h0:
+          \$5  = slot0[31:16];
+      3'h1:
+          \$5  = slot1[31:16];
+      3'h2:
+          \$5  = slot2[31:16];
+      3'h3:
+          \$5  = slot3[31:16];
+      3'h4:
+          \$5  = slot4[31:16];
+      3'h5:
+          \$5  = slot5[31:16];
+      3'h6:
+          \$5  = slot6[31:16];
+      3'h7:
+          \$5  = slot7[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[8:6])
+      3'h0:
+          \$6  = slot0[47:32];
+      3'h1:
+          \$6  = slot1[47:32];
+      3'h2:
+          \$6  = slot2[47:32];
+      3'h3:
+          \$6  = slot3[47:32];
+      3'h4:
+          \$6  = slot4[47:32];
+      3'h5:
+          \$6  = slot5[47:32];
+      3'h6:
+          \$6  = slot6[47:32];
+      3'h7:
+          \$6  = slot7[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[11:9])
+      3'h0:
+          \$7  = slot0[63:48];
+      3'h1:
+          \$7  = slot1[63:48];
+      3'h2:
+          \$7  = slot2[63:48];
+      3'h3:
+          \$7  = slot3[63:48];
+      3'h4:
+          \$7  = slot4[63:48];
+      3'h5:
+          \$7  = slot5[63:48];
+      3'h6:
+          \$7  = slot6[63:48];
+      3'h7:
+          \$7  = slot7[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[14:12])
+      3'h0:
+          \$8  = slot0[79:64];
+      3'h1:
+          \$8  = slot1[79:64];
+      3'h2:
+          \$8  = slot2[79:64];
+      3'h3:
+          \$8  = slot3[79:64];
+      3'h4:
+          \$8  = slot4[79:64];
+      3'h5:
+          \$8  = slot5[79:64];
+      3'h6:
+          \$8  = slot6[79:64];
+      3'h7:
+          \$8  = slot7[79:64];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[17:15])
+      3'h0:
+          \$9  = slot0[95:80];
+      3'h1:
+          \$9  = slot1[95:80];
+      3'h2:
+          \$9  = slot2[95:80];
+      3'h3:
+          \$9  = slot3[95:80];
+      3'h4:
+          \$9  = slot4[95:80];
+      3'h5:
+          \$9  = slot5[95:80];
+      3'h6:
+          \$9  = slot6[95:80];
+      3'h7:
+          \$9  = slot7[95:80];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[20:18])
+      3'h0:
+          \$10  = slot0[111:96];
+      3'h1:
+          \$10  = slot1[111:96];
+      3'h2:
+          \$10  = slot2[111:96];
+      3'h3:
+          \$10  = slot3[111:96];
+      3'h4:
+          \$10  = slot4[111:96];
+      3'h5:
+          \$10  = slot5[111:96];
+      3'h6:
+          \$10  = slot6[111:96];
+      3'h7:
+          \$10  = slot7[111:96];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[23:21])
+      3'h0:
+          \$11  = slot0[127:112];
+      3'h1:
+          \$11  = slot1[127:112];
+      3'h2:
+          \$11  = slot2[127:112];
+      3'h3:
+          \$11  = slot3[127:112];
+      3'h4:
+          \$11  = slot4[127:112];
+      3'h5:
+          \$11  = slot5[127:112];
+      3'h6:
+          \$11  = slot6[127:112];
+      3'h7:
+          \$11  = slot7[127:112];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[26:24])
+      3'h0:
+          \$12  = slot0[143:128];
+      3'h1:
+          \$12  = slot1[143:128];
+      3'h2:
+          \$12  = slot2[143:128];
+      3'h3:
+          \$12  = slot3[143:128];
+      3'h4:
+          \$12  = slot4[143:128];
+      3'h5:
+          \$12  = slot5[143:128];
+      3'h6:
+          \$12  = slot6[143:128];
+      3'h7:
+          \$12  = slot7[143:128];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[29:27])
+      3'h0:
+          \$13  = slot0[159:144];
+      3'h1:
+          \$13  = slot1[159:144];
+      3'h2:
+          \$13  = slot2[159:144];
+      3'h3:
+          \$13  = slot3[159:144];
+      3'h4:
+          \$13  = slot4[159:144];
+      3'h5:
+          \$13  = slot5[159:144];
+      3'h6:
+          \$13  = slot6[159:144];
+      3'h7:
+          \$13  = slot7[159:144];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[32:30])
+      3'h0:
+          \$14  = slot0[175:160];
+      3'h1:
+          \$14  = slot1[175:160];
+      3'h2:
+          \$14  = slot2[175:160];
+      3'h3:
+          \$14  = slot3[175:160];
+      3'h4:
+          \$14  = slot4[175:160];
+      3'h5:
+          \$14  = slot5[175:160];
+      3'h6:
+          \$14  = slot6[175:160];
+      3'h7:
+          \$14  = slot7[175:160];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[35:33])
+      3'h0:
+          \$15  = slot0[191:176];
+      3'h1:
+          \$15  = slot1[191:176];
+      3'h2:
+          \$15  = slot2[191:176];
+      3'h3:
+          \$15  = slot3[191:176];
+      3'h4:
+          \$15  = slot4[191:176];
+      3'h5:
+          \$15  = slot5[191:176];
+      3'h6:
+          \$15  = slot6[191:176];
+      3'h7:
+          \$15  = slot7[191:176];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[38:36])
+      3'h0:
+          \$16  = slot0[207:192];
+      3'h1:
+          \$16  = slot1[207:192];
+      3'h2:
+          \$16  = slot2[207:192];
+      3'h3:
+          \$16  = slot3[207:192];
+      3'h4:
+          \$16  = slot4[207:192];
+      3'h5:
+          \$16  = slot5[207:192];
+      3'h6:
+          \$16  = slot6[207:192];
+      3'h7:
+          \$16  = slot7[207:192];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[41:39])
+      3'h0:
+          \$17  = slot0[223:208];
+      3'h1:
+          \$17  = slot1[223:208];
+      3'h2:
+          \$17  = slot2[223:208];
+      3'h3:
+          \$17  = slot3[223:208];
+      3'h4:
+          \$17  = slot4[223:208];
+      3'h5:
+          \$17  = slot5[223:208];
+      3'h6:
+          \$17  = slot6[223:208];
+      3'h7:
+          \$17  = slot7[223:208];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[44:42])
+      3'h0:
+          \$18  = slot0[239:224];
+      3'h1:
+          \$18  = slot1[239:224];
+      3'h2:
+          \$18  = slot2[239:224];
+      3'h3:
+          \$18  = slot3[239:224];
+      3'h4:
+          \$18  = slot4[239:224];
+      3'h5:
+          \$18  = slot5[239:224];
+      3'h6:
+          \$18  = slot6[239:224];
+      3'h7:
+          \$18  = slot7[239:224];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[47:45])
+      3'h0:
+          \$19  = slot0[255:240];
+      3'h1:
+          \$19  = slot1[255:240];
+      3'h2:
+          \$19  = slot2[255:240];
+      3'h3:
+          \$19  = slot3[255:240];
+      3'h4:
+          \$19  = slot4[255:240];
+      3'h5:
+          \$19  = slot5[255:240];
+      3'h6:
+          \$19  = slot6[255:240];
+      3'h7:
+          \$19  = slot7[255:240];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[50:48])
+      3'h0:
+          \$20  = slot0[271:256];
+      3'h1:
+          \$20  = slot1[271:256];
+      3'h2:
+          \$20  = slot2[271:256];
+      3'h3:
+          \$20  = slot3[271:256];
+      3'h4:
+          \$20  = slot4[271:256];
+      3'h5:
+          \$20  = slot5[271:256];
+      3'h6:
+          \$20  = slot6[271:256];
+      3'h7:
+          \$20  = slot7[271:256];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[53:51])
+      3'h0:
+          \$21  = slot0[287:272];
+      3'h1:
+          \$21  = slot1[287:272];
+      3'h2:
+          \$21  = slot2[287:272];
+      3'h3:
+          \$21  = slot3[287:272];
+      3'h4:
+          \$21  = slot4[287:272];
+      3'h5:
+          \$21  = slot5[287:272];
+      3'h6:
+          \$21  = slot6[287:272];
+      3'h7:
+          \$21  = slot7[287:272];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[56:54])
+      3'h0:
+          \$22  = slot0[303:288];
+      3'h1:
+          \$22  = slot1[303:288];
+      3'h2:
+          \$22  = slot2[303:288];
+      3'h3:
+          \$22  = slot3[303:288];
+      3'h4:
+          \$22  = slot4[303:288];
+      3'h5:
+          \$22  = slot5[303:288];
+      3'h6:
+          \$22  = slot6[303:288];
+      3'h7:
+          \$22  = slot7[303:288];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[59:57])
+      3'h0:
+          \$23  = slot0[319:304];
+      3'h1:
+          \$23  = slot1[319:304];
+      3'h2:
+          \$23  = slot2[319:304];
+      3'h3:
+          \$23  = slot3[319:304];
+      3'h4:
+          \$23  = slot4[319:304];
+      3'h5:
+          \$23  = slot5[319:304];
+      3'h6:
+          \$23  = slot6[319:304];
+      3'h7:
+          \$23  = slot7[319:304];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[62:60])
+      3'h0:
+          \$24  = slot0[335:320];
+      3'h1:
+          \$24  = slot1[335:320];
+      3'h2:
+          \$24  = slot2[335:320];
+      3'h3:
+          \$24  = slot3[335:320];
+      3'h4:
+          \$24  = slot4[335:320];
+      3'h5:
+          \$24  = slot5[335:320];
+      3'h6:
+          \$24  = slot6[335:320];
+      3'h7:
+          \$24  = slot7[335:320];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[65:63])
+      3'h0:
+          \$25  = slot0[351:336];
+      3'h1:
+          \$25  = slot1[351:336];
+      3'h2:
+          \$25  = slot2[351:336];
+      3'h3:
+          \$25  = slot3[351:336];
+      3'h4:
+          \$25  = slot4[351:336];
+      3'h5:
+          \$25  = slot5[351:336];
+      3'h6:
+          \$25  = slot6[351:336];
+      3'h7:
+          \$25  = slot7[351:336];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[68:66])
+      3'h0:
+          \$26  = slot0[367:352];
+      3'h1:
+          \$26  = slot1[367:352];
+      3'h2:
+          \$26  = slot2[367:352];
+      3'h3:
+          \$26  = slot3[367:352];
+      3'h4:
+          \$26  = slot4[367:352];
+      3'h5:
+          \$26  = slot5[367:352];
+      3'h6:
+          \$26  = slot6[367:352];
+      3'h7:
+          \$26  = slot7[367:352];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[71:69])
+      3'h0:
+          \$27  = slot0[383:368];
+      3'h1:
+          \$27  = slot1[383:368];
+      3'h2:
+          \$27  = slot2[383:368];
+      3'h3:
+          \$27  = slot3[383:368];
+      3'h4:
+          \$27  = slot4[383:368];
+      3'h5:
+          \$27  = slot5[383:368];
+      3'h6:
+          \$27  = slot6[383:368];
+      3'h7:
+          \$27  = slot7[383:368];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[74:72])
+      3'h0:
+          \$28  = slot0[399:384];
+      3'h1:
+          \$28  = slot1[399:384];
+      3'h2:
+          \$28  = slot2[399:384];
+      3'h3:
+          \$28  = slot3[399:384];
+      3'h4:
+          \$28  = slot4[399:384];
+      3'h5:
+          \$28  = slot5[399:384];
+      3'h6:
+          \$28  = slot6[399:384];
+      3'h7:
+          \$28  = slot7[399:384];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[77:75])
+      3'h0:
+          \$29  = slot0[415:400];
+      3'h1:
+          \$29  = slot1[415:400];
+      3'h2:
+          \$29  = slot2[415:400];
+      3'h3:
+          \$29  = slot3[415:400];
+      3'h4:
+          \$29  = slot4[415:400];
+      3'h5:
+          \$29  = slot5[415:400];
+      3'h6:
+          \$29  = slot6[415:400];
+      3'h7:
+          \$29  = slot7[415:400];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[80:78])
+      3'h0:
+          \$30  = slot0[431:416];
+      3'h1:
+          \$30  = slot1[431:416];
+      3'h2:
+          \$30  = slot2[431:416];
+      3'h3:
+          \$30  = slot3[431:416];
+      3'h4:
+          \$30  = slot4[431:416];
+      3'h5:
+          \$30  = slot5[431:416];
+      3'h6:
+          \$30  = slot6[431:416];
+      3'h7:
+          \$30  = slot7[431:416];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[83:81])
+      3'h0:
+          \$31  = slot0[447:432];
+      3'h1:
+          \$31  = slot1[447:432];
+      3'h2:
+          \$31  = slot2[447:432];
+      3'h3:
+          \$31  = slot3[447:432];
+      3'h4:
+          \$31  = slot4[447:432];
+      3'h5:
+          \$31  = slot5[447:432];
+      3'h6:
+          \$31  = slot6[447:432];
+      3'h7:
+          \$31  = slot7[447:432];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[86:84])
+      3'h0:
+          \$32  = slot0[463:448];
+      3'h1:
+          \$32  = slot1[463:448];
+      3'h2:
+          \$32  = slot2[463:448];
+      3'h3:
+          \$32  = slot3[463:448];
+      3'h4:
+          \$32  = slot4[463:448];
+      3'h5:
+          \$32  = slot5[463:448];
+      3'h6:
+          \$32  = slot6[463:448];
+      3'h7:
+          \$32  = slot7[463:448];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[89:87])
+      3'h0:
+          \$33  = slot0[479:464];
+      3'h1:
+          \$33  = slot1[479:464];
+      3'h2:
+          \$33  = slot2[479:464];
+      3'h3:
+          \$33  = slot3[479:464];
+      3'h4:
+          \$33  = slot4[479:464];
+      3'h5:
+          \$33  = slot5[479:464];
+      3'h6:
+          \$33  = slot6[479:464];
+      3'h7:
+          \$33  = slot7[479:464];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[92:90])
+      3'h0:
+          \$34  = slot0[495:480];
+      3'h1:
+          \$34  = slot1[495:480];
+      3'h2:
+          \$34  = slot2[495:480];
+      3'h3:
+          \$34  = slot3[495:480];
+      3'h4:
+          \$34  = slot4[495:480];
+      3'h5:
+          \$34  = slot5[495:480];
+      3'h6:
+          \$34  = slot6[495:480];
+      3'h7:
+          \$34  = slot7[495:480];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[95:93])
+      3'h0:
+          \$35  = slot0[511:496];
+      3'h1:
+          \$35  = slot1[511:496];
+      3'h2:
+          \$35  = slot2[511:496];
+      3'h3:
+          \$35  = slot3[511:496];
+      3'h4:
+          \$35  = slot4[511:496];
+      3'h5:
+          \$35  = slot5[511:496];
+      3'h6:
+          \$35  = slot6[511:496];
+      3'h7:
+          \$35  = slot7[511:496];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[98:96])
+      3'h0:
+          \$36  = slot0[527:512];
+      3'h1:
+          \$36  = slot1[527:512];
+      3'h2:
+          \$36  = slot2[527:512];
+      3'h3:
+          \$36  = slot3[527:512];
+      3'h4:
+          \$36  = slot4[527:512];
+      3'h5:
+          \$36  = slot5[527:512];
+      3'h6:
+          \$36  = slot6[527:512];
+      3'h7:
+          \$36  = slot7[527:512];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[101:99])
+      3'h0:
+          \$37  = slot0[543:528];
+      3'h1:
+          \$37  = slot1[543:528];
+      3'h2:
+          \$37  = slot2[543:528];
+      3'h3:
+          \$37  = slot3[543:528];
+      3'h4:
+          \$37  = slot4[543:528];
+      3'h5:
+          \$37  = slot5[543:528];
+      3'h6:
+          \$37  = slot6[543:528];
+      3'h7:
+          \$37  = slot7[543:528];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[104:102])
+      3'h0:
+          \$38  = slot0[559:544];
+      3'h1:
+          \$38  = slot1[559:544];
+      3'h2:
+          \$38  = slot2[559:544];
+      3'h3:
+          \$38  = slot3[559:544];
+      3'h4:
+          \$38  = slot4[559:544];
+      3'h5:
+          \$38  = slot5[559:544];
+      3'h6:
+          \$38  = slot6[559:544];
+      3'h7:
+          \$38  = slot7[559:544];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[107:105])
+      3'h0:
+          \$39  = slot0[575:560];
+      3'h1:
+          \$39  = slot1[575:560];
+      3'h2:
+          \$39  = slot2[575:560];
+      3'h3:
+          \$39  = slot3[575:560];
+      3'h4:
+          \$39  = slot4[575:560];
+      3'h5:
+          \$39  = slot5[575:560];
+      3'h6:
+          \$39  = slot6[575:560];
+      3'h7:
+          \$39  = slot7[575:560];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[110:108])
+      3'h0:
+          \$40  = slot0[591:576];
+      3'h1:
+          \$40  = slot1[591:576];
+      3'h2:
+          \$40  = slot2[591:576];
+      3'h3:
+          \$40  = slot3[591:576];
+      3'h4:
+          \$40  = slot4[591:576];
+      3'h5:
+          \$40  = slot5[591:576];
+      3'h6:
+          \$40  = slot6[591:576];
+      3'h7:
+          \$40  = slot7[591:576];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[113:111])
+      3'h0:
+          \$41  = slot0[607:592];
+      3'h1:
+          \$41  = slot1[607:592];
+      3'h2:
+          \$41  = slot2[607:592];
+      3'h3:
+          \$41  = slot3[607:592];
+      3'h4:
+          \$41  = slot4[607:592];
+      3'h5:
+          \$41  = slot5[607:592];
+      3'h6:
+          \$41  = slot6[607:592];
+      3'h7:
+          \$41  = slot7[607:592];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[116:114])
+      3'h0:
+          \$42  = slot0[623:608];
+      3'h1:
+          \$42  = slot1[623:608];
+      3'h2:
+          \$42  = slot2[623:608];
+      3'h3:
+          \$42  = slot3[623:608];
+      3'h4:
+          \$42  = slot4[623:608];
+      3'h5:
+          \$42  = slot5[623:608];
+      3'h6:
+          \$42  = slot6[623:608];
+      3'h7:
+          \$42  = slot7[623:608];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[119:117])
+      3'h0:
+          \$43  = slot0[639:624];
+      3'h1:
+          \$43  = slot1[639:624];
+      3'h2:
+          \$43  = slot2[639:624];
+      3'h3:
+          \$43  = slot3[639:624];
+      3'h4:
+          \$43  = slot4[639:624];
+      3'h5:
+          \$43  = slot5[639:624];
+      3'h6:
+          \$43  = slot6[639:624];
+      3'h7:
+          \$43  = slot7[639:624];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[122:120])
+      3'h0:
+          \$44  = slot0[655:640];
+      3'h1:
+          \$44  = slot1[655:640];
+      3'h2:
+          \$44  = slot2[655:640];
+      3'h3:
+          \$44  = slot3[655:640];
+      3'h4:
+          \$44  = slot4[655:640];
+      3'h5:
+          \$44  = slot5[655:640];
+      3'h6:
+          \$44  = slot6[655:640];
+      3'h7:
+          \$44  = slot7[655:640];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[125:123])
+      3'h0:
+          \$45  = slot0[671:656];
+      3'h1:
+          \$45  = slot1[671:656];
+      3'h2:
+          \$45  = slot2[671:656];
+      3'h3:
+          \$45  = slot3[671:656];
+      3'h4:
+          \$45  = slot4[671:656];
+      3'h5:
+          \$45  = slot5[671:656];
+      3'h6:
+          \$45  = slot6[671:656];
+      3'h7:
+          \$45  = slot7[671:656];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[128:126])
+      3'h0:
+          \$46  = slot0[687:672];
+      3'h1:
+          \$46  = slot1[687:672];
+      3'h2:
+          \$46  = slot2[687:672];
+      3'h3:
+          \$46  = slot3[687:672];
+      3'h4:
+          \$46  = slot4[687:672];
+      3'h5:
+          \$46  = slot5[687:672];
+      3'h6:
+          \$46  = slot6[687:672];
+      3'h7:
+          \$46  = slot7[687:672];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[131:129])
+      3'h0:
+          \$47  = slot0[703:688];
+      3'h1:
+          \$47  = slot1[703:688];
+      3'h2:
+          \$47  = slot2[703:688];
+      3'h3:
+          \$47  = slot3[703:688];
+      3'h4:
+          \$47  = slot4[703:688];
+      3'h5:
+          \$47  = slot5[703:688];
+      3'h6:
+          \$47  = slot6[703:688];
+      3'h7:
+          \$47  = slot7[703:688];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[134:132])
+      3'h0:
+          \$48  = slot0[719:704];
+      3'h1:
+          \$48  = slot1[719:704];
+      3'h2:
+          \$48  = slot2[719:704];
+      3'h3:
+          \$48  = slot3[719:704];
+      3'h4:
+          \$48  = slot4[719:704];
+      3'h5:
+          \$48  = slot5[719:704];
+      3'h6:
+          \$48  = slot6[719:704];
+      3'h7:
+          \$48  = slot7[719:704];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[137:135])
+      3'h0:
+          \$49  = slot0[735:720];
+      3'h1:
+          \$49  = slot1[735:720];
+      3'h2:
+          \$49  = slot2[735:720];
+      3'h3:
+          \$49  = slot3[735:720];
+      3'h4:
+          \$49  = slot4[735:720];
+      3'h5:
+          \$49  = slot5[735:720];
+      3'h6:
+          \$49  = slot6[735:720];
+      3'h7:
+          \$49  = slot7[735:720];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[140:138])
+      3'h0:
+          \$50  = slot0[751:736];
+      3'h1:
+          \$50  = slot1[751:736];
+      3'h2:
+          \$50  = slot2[751:736];
+      3'h3:
+          \$50  = slot3[751:736];
+      3'h4:
+          \$50  = slot4[751:736];
+      3'h5:
+          \$50  = slot5[751:736];
+      3'h6:
+          \$50  = slot6[751:736];
+      3'h7:
+          \$50  = slot7[751:736];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[143:141])
+      3'h0:
+          \$51  = slot0[767:752];
+      3'h1:
+          \$51  = slot1[767:752];
+      3'h2:
+          \$51  = slot2[767:752];
+      3'h3:
+          \$51  = slot3[767:752];
+      3'h4:
+          \$51  = slot4[767:752];
+      3'h5:
+          \$51  = slot5[767:752];
+      3'h6:
+          \$51  = slot6[767:752];
+      3'h7:
+          \$51  = slot7[767:752];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[146:144])
+      3'h0:
+          \$52  = slot0[783:768];
+      3'h1:
+          \$52  = slot1[783:768];
+      3'h2:
+          \$52  = slot2[783:768];
+      3'h3:
+          \$52  = slot3[783:768];
+      3'h4:
+          \$52  = slot4[783:768];
+      3'h5:
+          \$52  = slot5[783:768];
+      3'h6:
+          \$52  = slot6[783:768];
+      3'h7:
+          \$52  = slot7[783:768];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[149:147])
+      3'h0:
+          \$53  = slot0[799:784];
+      3'h1:
+          \$53  = slot1[799:784];
+      3'h2:
+          \$53  = slot2[799:784];
+      3'h3:
+          \$53  = slot3[799:784];
+      3'h4:
+          \$53  = slot4[799:784];
+      3'h5:
+          \$53  = slot5[799:784];
+      3'h6:
+          \$53  = slot6[799:784];
+      3'h7:
+          \$53  = slot7[799:784];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[152:150])
+      3'h0:
+          \$54  = slot0[815:800];
+      3'h1:
+          \$54  = slot1[815:800];
+      3'h2:
+          \$54  = slot2[815:800];
+      3'h3:
+          \$54  = slot3[815:800];
+      3'h4:
+          \$54  = slot4[815:800];
+      3'h5:
+          \$54  = slot5[815:800];
+      3'h6:
+          \$54  = slot6[815:800];
+      3'h7:
+          \$54  = slot7[815:800];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[155:153])
+      3'h0:
+          \$55  = slot0[831:816];
+      3'h1:
+          \$55  = slot1[831:816];
+      3'h2:
+          \$55  = slot2[831:816];
+      3'h3:
+          \$55  = slot3[831:816];
+      3'h4:
+          \$55  = slot4[831:816];
+      3'h5:
+          \$55  = slot5[831:816];
+      3'h6:
+          \$55  = slot6[831:816];
+      3'h7:
+          \$55  = slot7[831:816];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (o[158:156])
+      3'h0:
+          \$56  = slot0[835:832];
+      3'h1:
+          \$56  = slot1[835:832];
+      3'h2:
+          \$56  = slot2[835:832];
+      3'h3:
+          \$56  = slot3[835:832];
+      3'h4:
+          \$56  = slot4[835:832];
+      3'h5:
+          \$56  = slot5[835:832];
+      3'h6:
+          \$56  = slot6[835:832];
+      3'h7:
+          \$56  = slot7[835:832];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    casez (rd_next)
+      3'h0:
+          \$73  = ctrl0;
+      3'h1:
+          \$73  = ctrl1;
+      3'h2:
+          \$73  = ctrl2;
+      3'h3:
+          \$73  = ctrl3;
+      3'h4:
+          \$73  = ctrl4;
+      3'h5:
+          \$73  = ctrl5;
+      3'h6:
+          \$73  = ctrl6;
+      3'h7:
+          \$73  = ctrl7;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$75  = w_next;
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$76  = wr_next;
+    if (rst) begin
+      \$76  = 8'h01;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$77  = slot0;
+    if (\o$26 [0]) begin
+      \$77 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [8]) begin
+      \$77 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [16]) begin
+      \$77 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [24]) begin
+      \$77 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [32]) begin
+      \$77 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [40]) begin
+      \$77 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [48]) begin
+      \$77 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [56]) begin
+      \$77 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [64]) begin
+      \$77 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [72]) begin
+      \$77 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [80]) begin
+      \$77 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [88]) begin
+      \$77 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [96]) begin
+      \$77 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [104]) begin
+      \$77 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [112]) begin
+      \$77 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [120]) begin
+      \$77 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [128]) begin
+      \$77 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [136]) begin
+      \$77 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [144]) begin
+      \$77 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [152]) begin
+      \$77 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [160]) begin
+      \$77 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [168]) begin
+      \$77 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [176]) begin
+      \$77 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [184]) begin
+      \$77 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [192]) begin
+      \$77 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [200]) begin
+      \$77 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [208]) begin
+      \$77 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [216]) begin
+      \$77 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [224]) begin
+      \$77 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [232]) begin
+      \$77 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [240]) begin
+      \$77 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [248]) begin
+      \$77 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [256]) begin
+      \$77 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [264]) begin
+      \$77 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [272]) begin
+      \$77 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [280]) begin
+      \$77 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [288]) begin
+      \$77 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [296]) begin
+      \$77 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [304]) begin
+      \$77 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [312]) begin
+      \$77 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [320]) begin
+      \$77 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [328]) begin
+      \$77 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [336]) begin
+      \$77 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [344]) begin
+      \$77 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [352]) begin
+      \$77 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [360]) begin
+      \$77 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [368]) begin
+      \$77 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [376]) begin
+      \$77 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [384]) begin
+      \$77 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [392]) begin
+      \$77 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [400]) begin
+      \$77 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [408]) begin
+      \$77 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [416]) begin
+      \$77 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$78  = ctrl0;
+    if (\$57 ) begin
+      \$78  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$79  = slot1;
+    if (\o$26 [1]) begin
+      \$79 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [9]) begin
+      \$79 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [17]) begin
+      \$79 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [25]) begin
+      \$79 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [33]) begin
+      \$79 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [41]) begin
+      \$79 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [49]) begin
+      \$79 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [57]) begin
+      \$79 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [65]) begin
+      \$79 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [73]) begin
+      \$79 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [81]) begin
+      \$79 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [89]) begin
+      \$79 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [97]) begin
+      \$79 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [105]) begin
+      \$79 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [113]) begin
+      \$79 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [121]) begin
+      \$79 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [129]) begin
+      \$79 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [137]) begin
+      \$79 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [145]) begin
+      \$79 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [153]) begin
+      \$79 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [161]) begin
+      \$79 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [169]) begin
+      \$79 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [177]) begin
+      \$79 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [185]) begin
+      \$79 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [193]) begin
+      \$79 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [201]) begin
+      \$79 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [209]) begin
+      \$79 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [217]) begin
+      \$79 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [225]) begin
+      \$79 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [233]) begin
+      \$79 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [241]) begin
+      \$79 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [249]) begin
+      \$79 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [257]) begin
+      \$79 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [265]) begin
+      \$79 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [273]) begin
+      \$79 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [281]) begin
+      \$79 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [289]) begin
+      \$79 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [297]) begin
+      \$79 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [305]) begin
+      \$79 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [313]) begin
+      \$79 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [321]) begin
+      \$79 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [329]) begin
+      \$79 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [337]) begin
+      \$79 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [345]) begin
+      \$79 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [353]) begin
+      \$79 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [361]) begin
+      \$79 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [369]) begin
+      \$79 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [377]) begin
+      \$79 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [385]) begin
+      \$79 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [393]) begin
+      \$79 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [401]) begin
+      \$79 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [409]) begin
+      \$79 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [417]) begin
+      \$79 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$80  = ctrl1;
+    if (\$58 ) begin
+      \$80  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$81  = slot2;
+    if (\o$26 [2]) begin
+      \$81 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [10]) begin
+      \$81 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [18]) begin
+      \$81 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [26]) begin
+      \$81 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [34]) begin
+      \$81 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [42]) begin
+      \$81 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [50]) begin
+      \$81 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [58]) begin
+      \$81 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [66]) begin
+      \$81 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [74]) begin
+      \$81 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [82]) begin
+      \$81 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [90]) begin
+      \$81 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [98]) begin
+      \$81 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [106]) begin
+      \$81 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [114]) begin
+      \$81 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [122]) begin
+      \$81 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [130]) begin
+      \$81 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [138]) begin
+      \$81 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [146]) begin
+      \$81 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [154]) begin
+      \$81 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [162]) begin
+      \$81 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [170]) begin
+      \$81 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [178]) begin
+      \$81 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [186]) begin
+      \$81 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [194]) begin
+      \$81 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [202]) begin
+      \$81 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [210]) begin
+      \$81 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [218]) begin
+      \$81 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [226]) begin
+      \$81 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [234]) begin
+      \$81 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [242]) begin
+      \$81 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [250]) begin
+      \$81 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [258]) begin
+      \$81 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [266]) begin
+      \$81 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [274]) begin
+      \$81 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [282]) begin
+      \$81 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [290]) begin
+      \$81 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [298]) begin
+      \$81 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [306]) begin
+      \$81 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [314]) begin
+      \$81 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [322]) begin
+      \$81 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [330]) begin
+      \$81 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [338]) begin
+      \$81 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [346]) begin
+      \$81 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [354]) begin
+      \$81 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [362]) begin
+      \$81 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [370]) begin
+      \$81 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [378]) begin
+      \$81 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [386]) begin
+      \$81 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [394]) begin
+      \$81 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [402]) begin
+      \$81 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [410]) begin
+      \$81 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [418]) begin
+      \$81 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$82  = ctrl2;
+    if (\$59 ) begin
+      \$82  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$83  = slot3;
+    if (\o$26 [3]) begin
+      \$83 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [11]) begin
+      \$83 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [19]) begin
+      \$83 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [27]) begin
+      \$83 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [35]) begin
+      \$83 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [43]) begin
+      \$83 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [51]) begin
+      \$83 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [59]) begin
+      \$83 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [67]) begin
+      \$83 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [75]) begin
+      \$83 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [83]) begin
+      \$83 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [91]) begin
+      \$83 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [99]) begin
+      \$83 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [107]) begin
+      \$83 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [115]) begin
+      \$83 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [123]) begin
+      \$83 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [131]) begin
+      \$83 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [139]) begin
+      \$83 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [147]) begin
+      \$83 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [155]) begin
+      \$83 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [163]) begin
+      \$83 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [171]) begin
+      \$83 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [179]) begin
+      \$83 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [187]) begin
+      \$83 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [195]) begin
+      \$83 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [203]) begin
+      \$83 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [211]) begin
+      \$83 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [219]) begin
+      \$83 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [227]) begin
+      \$83 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [235]) begin
+      \$83 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [243]) begin
+      \$83 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [251]) begin
+      \$83 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [259]) begin
+      \$83 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [267]) begin
+      \$83 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [275]) begin
+      \$83 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [283]) begin
+      \$83 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [291]) begin
+      \$83 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [299]) begin
+      \$83 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [307]) begin
+      \$83 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [315]) begin
+      \$83 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [323]) begin
+      \$83 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [331]) begin
+      \$83 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [339]) begin
+      \$83 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [347]) begin
+      \$83 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [355]) begin
+      \$83 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [363]) begin
+      \$83 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [371]) begin
+      \$83 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [379]) begin
+      \$83 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [387]) begin
+      \$83 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [395]) begin
+      \$83 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [403]) begin
+      \$83 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [411]) begin
+      \$83 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [419]) begin
+      \$83 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$84  = ctrl3;
+    if (\$60 ) begin
+      \$84  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$85  = slot4;
+    if (\o$26 [4]) begin
+      \$85 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [12]) begin
+      \$85 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [20]) begin
+      \$85 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [28]) begin
+      \$85 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [36]) begin
+      \$85 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [44]) begin
+      \$85 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [52]) begin
+      \$85 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [60]) begin
+      \$85 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [68]) begin
+      \$85 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [76]) begin
+      \$85 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [84]) begin
+      \$85 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [92]) begin
+      \$85 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [100]) begin
+      \$85 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [108]) begin
+      \$85 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [116]) begin
+      \$85 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [124]) begin
+      \$85 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [132]) begin
+      \$85 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [140]) begin
+      \$85 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [148]) begin
+      \$85 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [156]) begin
+      \$85 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [164]) begin
+      \$85 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [172]) begin
+      \$85 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [180]) begin
+      \$85 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [188]) begin
+      \$85 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [196]) begin
+      \$85 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [204]) begin
+      \$85 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [212]) begin
+      \$85 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [220]) begin
+      \$85 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [228]) begin
+      \$85 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [236]) begin
+      \$85 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [244]) begin
+      \$85 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [252]) begin
+      \$85 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [260]) begin
+      \$85 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [268]) begin
+      \$85 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [276]) begin
+      \$85 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [284]) begin
+      \$85 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [292]) begin
+      \$85 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [300]) begin
+      \$85 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [308]) begin
+      \$85 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [316]) begin
+      \$85 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [324]) begin
+      \$85 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [332]) begin
+      \$85 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [340]) begin
+      \$85 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [348]) begin
+      \$85 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [356]) begin
+      \$85 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [364]) begin
+      \$85 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [372]) begin
+      \$85 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [380]) begin
+      \$85 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [388]) begin
+      \$85 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [396]) begin
+      \$85 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [404]) begin
+      \$85 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [412]) begin
+      \$85 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [420]) begin
+      \$85 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$86  = ctrl4;
+    if (\$61 ) begin
+      \$86  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$87  = slot5;
+    if (\o$26 [5]) begin
+      \$87 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [13]) begin
+      \$87 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [21]) begin
+      \$87 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [29]) begin
+      \$87 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [37]) begin
+      \$87 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [45]) begin
+      \$87 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [53]) begin
+      \$87 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [61]) begin
+      \$87 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [69]) begin
+      \$87 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [77]) begin
+      \$87 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [85]) begin
+      \$87 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [93]) begin
+      \$87 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [101]) begin
+      \$87 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [109]) begin
+      \$87 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [117]) begin
+      \$87 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [125]) begin
+      \$87 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [133]) begin
+      \$87 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [141]) begin
+      \$87 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [149]) begin
+      \$87 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [157]) begin
+      \$87 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [165]) begin
+      \$87 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [173]) begin
+      \$87 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [181]) begin
+      \$87 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [189]) begin
+      \$87 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [197]) begin
+      \$87 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [205]) begin
+      \$87 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [213]) begin
+      \$87 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [221]) begin
+      \$87 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [229]) begin
+      \$87 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [237]) begin
+      \$87 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [245]) begin
+      \$87 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [253]) begin
+      \$87 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [261]) begin
+      \$87 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [269]) begin
+      \$87 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [277]) begin
+      \$87 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [285]) begin
+      \$87 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [293]) begin
+      \$87 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [301]) begin
+      \$87 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [309]) begin
+      \$87 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [317]) begin
+      \$87 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [325]) begin
+      \$87 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [333]) begin
+      \$87 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [341]) begin
+      \$87 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [349]) begin
+      \$87 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [357]) begin
+      \$87 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [365]) begin
+      \$87 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [373]) begin
+      \$87 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [381]) begin
+      \$87 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [389]) begin
+      \$87 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [397]) begin
+      \$87 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [405]) begin
+      \$87 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [413]) begin
+      \$87 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [421]) begin
+      \$87 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$88  = ctrl5;
+    if (\$62 ) begin
+      \$88  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$89  = slot6;
+    if (\o$26 [6]) begin
+      \$89 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [14]) begin
+      \$89 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [22]) begin
+      \$89 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [30]) begin
+      \$89 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [38]) begin
+      \$89 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [46]) begin
+      \$89 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [54]) begin
+      \$89 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [62]) begin
+      \$89 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [70]) begin
+      \$89 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [78]) begin
+      \$89 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [86]) begin
+      \$89 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [94]) begin
+      \$89 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [102]) begin
+      \$89 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [110]) begin
+      \$89 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [118]) begin
+      \$89 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [126]) begin
+      \$89 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [134]) begin
+      \$89 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [142]) begin
+      \$89 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [150]) begin
+      \$89 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [158]) begin
+      \$89 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [166]) begin
+      \$89 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [174]) begin
+      \$89 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [182]) begin
+      \$89 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [190]) begin
+      \$89 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [198]) begin
+      \$89 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [206]) begin
+      \$89 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [214]) begin
+      \$89 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [222]) begin
+      \$89 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [230]) begin
+      \$89 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [238]) begin
+      \$89 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [246]) begin
+      \$89 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [254]) begin
+      \$89 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [262]) begin
+      \$89 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [270]) begin
+      \$89 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [278]) begin
+      \$89 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [286]) begin
+      \$89 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [294]) begin
+      \$89 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [302]) begin
+      \$89 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [310]) begin
+      \$89 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [318]) begin
+      \$89 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [326]) begin
+      \$89 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [334]) begin
+      \$89 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [342]) begin
+      \$89 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [350]) begin
+      \$89 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [358]) begin
+      \$89 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [366]) begin
+      \$89 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [374]) begin
+      \$89 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [382]) begin
+      \$89 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [390]) begin
+      \$89 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [398]) begin
+      \$89 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [406]) begin
+      \$89 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [414]) begin
+      \$89 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [422]) begin
+      \$89 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$90  = ctrl6;
+    if (\$63 ) begin
+      \$90  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$91  = slot7;
+    if (\o$26 [7]) begin
+      \$91 [15:0] = w_data[15:0];
+    end
+    if (\o$26 [15]) begin
+      \$91 [31:16] = w_data[31:16];
+    end
+    if (\o$26 [23]) begin
+      \$91 [47:32] = w_data[47:32];
+    end
+    if (\o$26 [31]) begin
+      \$91 [63:48] = w_data[63:48];
+    end
+    if (\o$26 [39]) begin
+      \$91 [79:64] = w_data[79:64];
+    end
+    if (\o$26 [47]) begin
+      \$91 [95:80] = w_data[95:80];
+    end
+    if (\o$26 [55]) begin
+      \$91 [111:96] = w_data[111:96];
+    end
+    if (\o$26 [63]) begin
+      \$91 [127:112] = w_data[127:112];
+    end
+    if (\o$26 [71]) begin
+      \$91 [143:128] = w_data[143:128];
+    end
+    if (\o$26 [79]) begin
+      \$91 [159:144] = w_data[159:144];
+    end
+    if (\o$26 [87]) begin
+      \$91 [175:160] = w_data[175:160];
+    end
+    if (\o$26 [95]) begin
+      \$91 [191:176] = w_data[191:176];
+    end
+    if (\o$26 [103]) begin
+      \$91 [207:192] = w_data[207:192];
+    end
+    if (\o$26 [111]) begin
+      \$91 [223:208] = w_data[223:208];
+    end
+    if (\o$26 [119]) begin
+      \$91 [239:224] = w_data[239:224];
+    end
+    if (\o$26 [127]) begin
+      \$91 [255:240] = w_data[255:240];
+    end
+    if (\o$26 [135]) begin
+      \$91 [271:256] = w_data[271:256];
+    end
+    if (\o$26 [143]) begin
+      \$91 [287:272] = w_data[287:272];
+    end
+    if (\o$26 [151]) begin
+      \$91 [303:288] = w_data[303:288];
+    end
+    if (\o$26 [159]) begin
+      \$91 [319:304] = w_data[319:304];
+    end
+    if (\o$26 [167]) begin
+      \$91 [335:320] = w_data[335:320];
+    end
+    if (\o$26 [175]) begin
+      \$91 [351:336] = w_data[351:336];
+    end
+    if (\o$26 [183]) begin
+      \$91 [367:352] = w_data[367:352];
+    end
+    if (\o$26 [191]) begin
+      \$91 [383:368] = w_data[383:368];
+    end
+    if (\o$26 [199]) begin
+      \$91 [399:384] = w_data[399:384];
+    end
+    if (\o$26 [207]) begin
+      \$91 [415:400] = w_data[415:400];
+    end
+    if (\o$26 [215]) begin
+      \$91 [431:416] = w_data[431:416];
+    end
+    if (\o$26 [223]) begin
+      \$91 [447:432] = w_data[447:432];
+    end
+    if (\o$26 [231]) begin
+      \$91 [463:448] = w_data[463:448];
+    end
+    if (\o$26 [239]) begin
+      \$91 [479:464] = w_data[479:464];
+    end
+    if (\o$26 [247]) begin
+      \$91 [495:480] = w_data[495:480];
+    end
+    if (\o$26 [255]) begin
+      \$91 [511:496] = w_data[511:496];
+    end
+    if (\o$26 [263]) begin
+      \$91 [527:512] = w_data[527:512];
+    end
+    if (\o$26 [271]) begin
+      \$91 [543:528] = w_data[543:528];
+    end
+    if (\o$26 [279]) begin
+      \$91 [559:544] = w_data[559:544];
+    end
+    if (\o$26 [287]) begin
+      \$91 [575:560] = w_data[575:560];
+    end
+    if (\o$26 [295]) begin
+      \$91 [591:576] = w_data[591:576];
+    end
+    if (\o$26 [303]) begin
+      \$91 [607:592] = w_data[607:592];
+    end
+    if (\o$26 [311]) begin
+      \$91 [623:608] = w_data[623:608];
+    end
+    if (\o$26 [319]) begin
+      \$91 [639:624] = w_data[639:624];
+    end
+    if (\o$26 [327]) begin
+      \$91 [655:640] = w_data[655:640];
+    end
+    if (\o$26 [335]) begin
+      \$91 [671:656] = w_data[671:656];
+    end
+    if (\o$26 [343]) begin
+      \$91 [687:672] = w_data[687:672];
+    end
+    if (\o$26 [351]) begin
+      \$91 [703:688] = w_data[703:688];
+    end
+    if (\o$26 [359]) begin
+      \$91 [719:704] = w_data[719:704];
+    end
+    if (\o$26 [367]) begin
+      \$91 [735:720] = w_data[735:720];
+    end
+    if (\o$26 [375]) begin
+      \$91 [751:736] = w_data[751:736];
+    end
+    if (\o$26 [383]) begin
+      \$91 [767:752] = w_data[767:752];
+    end
+    if (\o$26 [391]) begin
+      \$91 [783:768] = w_data[783:768];
+    end
+    if (\o$26 [399]) begin
+      \$91 [799:784] = w_data[799:784];
+    end
+    if (\o$26 [407]) begin
+      \$91 [815:800] = w_data[815:800];
+    end
+    if (\o$26 [415]) begin
+      \$91 [831:816] = w_data[831:816];
+    end
+    if (\o$26 [423]) begin
+      \$91 [835:832] = w_data[835:832];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$92  = ctrl7;
+    if (\$64 ) begin
+      \$92  = { \port$5820$5 , \port$5820$2  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$93  = rd_next;
+    if (rst) begin
+      \$93  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$94  = \$68 [2:0];
+    if (rst) begin
+      \$94  = 3'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$95  = \$69 [3:0];
+    if (rst) begin
+      \$95  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$96  = \$71 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$97  = \$74 ;
+    if (rst) begin
+      \$97  = 3'h0;
+    end
+  end
+  assign left = \$3 [3:0];
+  assign w_ctrl = { \port$5820$5 , \port$5820$2  };
+  assign \o[0]  = o[2:0];
+  assign \o[1]  = o[5:3];
+  assign \o[2]  = o[8:6];
+  assign \o[3]  = o[11:9];
+  assign \o[4]  = o[14:12];
+  assign \o[5]  = o[17:15];
+  assign \o[6]  = o[20:18];
+  assign \o[7]  = o[23:21];
+  assign \o[8]  = o[26:24];
+  assign \o[9]  = o[29:27];
+  assign \o[10]  = o[32:30];
+  assign \o[11]  = o[35:33];
+  assign \o[12]  = o[38:36];
+  assign \o[13]  = o[41:39];
+  assign \o[14]  = o[44:42];
+  assign \o[15]  = o[47:45];
+  assign \o[16]  = o[50:48];
+  assign \o[17]  = o[53:51];
+  assign \o[18]  = o[56:54];
+  assign \o[19]  = o[59:57];
+  assign \o[20]  = o[62:60];
+  assign \o[21]  = o[65:63];
+  assign \o[22]  = o[68:66];
+  assign \o[23]  = o[71:69];
+  assign \o[24]  = o[74:72];
+  assign \o[25]  = o[77:75];
+  assign \o[26]  = o[80:78];
+  assign \o[27]  = o[83:81];
+  assign \o[28]  = o[86:84];
+  assign \o[29]  = o[89:87];
+  assign \o[30]  = o[92:90];
+  assign \o[31]  = o[95:93];
+  assign \o[32]  = o[98:96];
+  assign \o[33]  = o[101:99];
+  assign \o[34]  = o[104:102];
+  assign \o[35]  = o[107:105];
+  assign \o[36]  = o[110:108];
+  assign \o[37]  = o[113:111];
+  assign \o[38]  = o[116:114];
+  assign \o[39]  = o[119:117];
+  assign \o[40]  = o[122:120];
+  assign \o[41]  = o[125:123];
+  assign \o[42]  = o[128:126];
+  assign \o[43]  = o[131:129];
+  assign \o[44]  = o[134:132];
+  assign \o[45]  = o[137:135];
+  assign \o[46]  = o[140:138];
+  assign \o[47]  = o[143:141];
+  assign \o[48]  = o[146:144];
+  assign \o[49]  = o[149:147];
+  assign \o[50]  = o[152:150];
+  assign \o[51]  = o[155:153];
+  assign \o[52]  = o[158:156];
+  assign \o$26[0]  = \o$26 [7:0];
+  assign \o$26[1]  = \o$26 [15:8];
+  assign \o$26[2]  = \o$26 [23:16];
+  assign \o$26[3]  = \o$26 [31:24];
+  assign \o$26[4]  = \o$26 [39:32];
+  assign \o$26[5]  = \o$26 [47:40];
+  assign \o$26[6]  = \o$26 [55:48];
+  assign \o$26[7]  = \o$26 [63:56];
+  assign \o$26[8]  = \o$26 [71:64];
+  assign \o$26[9]  = \o$26 [79:72];
+  assign \o$26[10]  = \o$26 [87:80];
+  assign \o$26[11]  = \o$26 [95:88];
+  assign \o$26[12]  = \o$26 [103:96];
+  assign \o$26[13]  = \o$26 [111:104];
+  assign \o$26[14]  = \o$26 [119:112];
+  assign \o$26[15]  = \o$26 [127:120];
+  assign \o$26[16]  = \o$26 [135:128];
+  assign \o$26[17]  = \o$26 [143:136];
+  assign \o$26[18]  = \o$26 [151:144];
+  assign \o$26[19]  = \o$26 [159:152];
+  assign \o$26[20]  = \o$26 [167:160];
+  assign \o$26[21]  = \o$26 [175:168];
+  assign \o$26[22]  = \o$26 [183:176];
+  assign \o$26[23]  = \o$26 [191:184];
+  assign \o$26[24]  = \o$26 [199:192];
+  assign \o$26[25]  = \o$26 [207:200];
+  assign \o$26[26]  = \o$26 [215:208];
+  assign \o$26[27]  = \o$26 [223:216];
+  assign \o$26[28]  = \o$26 [231:224];
+  assign \o$26[29]  = \o$26 [239:232];
+  assign \o$26[30]  = \o$26 [247:240];
+  assign \o$26[31]  = \o$26 [255:248];
+  assign \o$26[32]  = \o$26 [263:256];
+  assign \o$26[33]  = \o$26 [271:264];
+  assign \o$26[34]  = \o$26 [279:272];
+  assign \o$26[35]  = \o$26 [287:280];
+  assign \o$26[36]  = \o$26 [295:288];
+  assign \o$26[37]  = \o$26 [303:296];
+  assign \o$26[38]  = \o$26 [311:304];
+  assign \o$26[39]  = \o$26 [319:312];
+  assign \o$26[40]  = \o$26 [327:320];
+  assign \o$26[41]  = \o$26 [335:328];
+  assign \o$26[42]  = \o$26 [343:336];
+  assign \o$26[43]  = \o$26 [351:344];
+  assign \o$26[44]  = \o$26 [359:352];
+  assign \o$26[45]  = \o$26 [367:360];
+  assign \o$26[46]  = \o$26 [375:368];
+  assign \o$26[47]  = \o$26 [383:376];
+  assign \o$26[48]  = \o$26 [391:384];
+  assign \o$26[49]  = \o$26 [399:392];
+  assign \o$26[50]  = \o$26 [407:400];
+  assign \o$26[51]  = \o$26 [415:408];
+  assign \o$26[52]  = \o$26 [423:416];
+  assign r_data[835:832] = \$56 ;
+  assign r_data[831:816] = \$55 ;
+  assign r_data[815:800] = \$54 ;
+  assign r_data[799:784] = \$53 ;
+  assign r_data[783:768] = \$52 ;
+  assign r_data[767:752] = \$51 ;
+  assign r_data[751:736] = \$50 ;
+  assign r_data[735:720] = \$49 ;
+  assign r_data[719:704] = \$48 ;
+  assign r_data[703:688] = \$47 ;
+  assign r_data[687:672] = \$46 ;
+  assign r_data[671:656] = \$45 ;
+  assign r_data[655:640] = \$44 ;
+  assign r_data[639:624] = \$43 ;
+  assign r_data[623:608] = \$42 ;
+  assign r_data[607:592] = \$41 ;
+  assign r_data[591:576] = \$40 ;
+  assign r_data[575:560] = \$39 ;
+  assign r_data[559:544] = \$38 ;
+  assign r_data[543:528] = \$37 ;
+  assign r_data[527:512] = \$36 ;
+  assign r_data[511:496] = \$35 ;
+  assign r_data[495:480] = \$34 ;
+  assign r_data[479:464] = \$33 ;
+  assign r_data[463:448] = \$32 ;
+  assign r_data[447:432] = \$31 ;
+  assign r_data[431:416] = \$30 ;
+  assign r_data[415:400] = \$29 ;
+  assign r_data[399:384] = \$28 ;
+  assign r_data[383:368] = \$27 ;
+  assign r_data[367:352] = \$26 ;
+  assign r_data[351:336] = \$25 ;
+  assign r_data[335:320] = \$24 ;
+  assign r_data[319:304] = \$23 ;
+  assign r_data[303:288] = \$22 ;
+  assign r_data[287:272] = \$21 ;
+  assign r_data[271:256] = \$20 ;
+  assign r_data[255:240] = \$19 ;
+  assign r_data[239:224] = \$18 ;
+  assign r_data[223:208] = \$17 ;
+  assign r_data[207:192] = \$16 ;
+  assign r_data[191:176] = \$15 ;
+  assign r_data[175:160] = \$14 ;
+  assign r_data[159:144] = \$13 ;
+  assign r_data[143:128] = \$12 ;
+  assign r_data[127:112] = \$11 ;
+  assign r_data[111:96] = \$10 ;
+  assign r_data[95:80] = \$9 ;
+  assign r_data[79:64] = \$8 ;
+  assign r_data[63:48] = \$7 ;
+  assign r_data[47:32] = \$6 ;
+  assign r_data[31:16] = \$5 ;
+  assign r_data[15:0] = \$4 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.fifo.sel (rst, i, o, clk);
+  input clk;
+  wire clk;
+  reg [2:0] copy0 = 3'h0;
+  reg [2:0] copy1 = 3'h0;
+  reg [2:0] copy10 = 3'h0;
+  reg [2:0] copy11 = 3'h0;
+  reg [2:0] copy12 = 3'h0;
+  reg [2:0] copy13 = 3'h0;
+  reg [2:0] copy14 = 3'h0;
+  reg [2:0] copy15 = 3'h0;
+  reg [2:0] copy16 = 3'h0;
+  reg [2:0] copy17 = 3'h0;
+  reg [2:0] copy18 = 3'h0;
+  reg [2:0] copy19 = 3'h0;
+  reg [2:0] copy2 = 3'h0;
+  reg [2:0] copy20 = 3'h0;
+  reg [2:0] copy21 = 3'h0;
+  reg [2:0] copy22 = 3'h0;
+  reg [2:0] copy23 = 3'h0;
+  reg [2:0] copy24 = 3'h0;
+  reg [2:0] copy25 = 3'h0;
+  reg [2:0] copy26 = 3'h0;
+  reg [2:0] copy27 = 3'h0;
+  reg [2:0] copy28 = 3'h0;
+  reg [2:0] copy29 = 3'h0;
+  reg [2:0] copy3 = 3'h0;
+  reg [2:0] copy30 = 3'h0;
+  reg [2:0] copy31 = 3'h0;
+  reg [2:0] copy32 = 3'h0;
+  reg [2:0] copy33 = 3'h0;
+  reg [2:0] copy34 = 3'h0;
+  reg [2:0] copy35 = 3'h0;
+  reg [2:0] copy36 = 3'h0;
+  reg [2:0] copy37 = 3'h0;
+  reg [2:0] copy38 = 3'h0;
+  reg [2:0] copy39 = 3'h0;
+  reg [2:0] copy4 = 3'h0;
+  reg [2:0] copy40 = 3'h0;
+  reg [2:0] copy41 = 3'h0;
+  reg [2:0] copy42 = 3'h0;
+  reg [2:0] copy43 = 3'h0;
+  reg [2:0] copy44 = 3'h0;
+  reg [2:0] copy45 = 3'h0;
+  reg [2:0] copy46 = 3'h0;
+  reg [2:0] copy47 = 3'h0;
+  reg [2:0] copy48 = 3'h0;
+  reg [2:0] copy49 = 3'h0;
+  reg [2:0] copy5 = 3'h0;
+  reg [2:0] copy50 = 3'h0;
+  reg [2:0] copy51 = 3'h0;
+  reg [2:0] copy52 = 3'h0;
+  reg [2:0] copy6 = 3'h0;
+  reg [2:0] copy7 = 3'h0;
+  reg [2:0] copy8 = 3'h0;
+  reg [2:0] copy9 = 3'h0;
+  input [2:0] i;
+  wire [2:0] i;
+  output [158:0] o;
+  wire [158:0] o;
+  wire [2:0] \o[0] ;
+  wire [2:0] \o[10] ;
+  wire [2:0] \o[11] ;
+  wire [2:0] \o[12] ;
+  wire [2:0] \o[13] ;
+  wire [2:0] \o[14] ;
+  wire [2:0] \o[15] ;
+  wire [2:0] \o[16] ;
+  wire [2:0] \o[17] ;
+  wire [2:0] \o[18] ;
+  wire [2:0] \o[19] ;
+  wire [2:0] \o[1] ;
+  wire [2:0] \o[20] ;
+  wire [2:0] \o[21] ;
+  wire [2:0] \o[22] ;
+  wire [2:0] \o[23] ;
+  wire [2:0] \o[24] ;
+  wire [2:0] \o[25] ;
+  wire [2:0] \o[26] ;
+  wire [2:0] \o[27] ;
+  wire [2:0] \o[28] ;
+  wire [2:0] \o[29] ;
+  wire [2:0] \o[2] ;
+  wire [2:0] \o[30] ;
+  wire [2:0] \o[31] ;
+  wire [2:0] \o[32] ;
+  wire [2:0] \o[33] ;
+  wire [2:0] \o[34] ;
+  wire [2:0] \o[35] ;
+  wire [2:0] \o[36] ;
+  wire [2:0] \o[37] ;
+  wire [2:0] \o[38] ;
+  wire [2:0] \o[39] ;
+  wire [2:0] \o[3] ;
+  wire [2:0] \o[40] ;
+  wire [2:0] \o[41] ;
+  wire [2:0] \o[42] ;
+  wire [2:0] \o[43] ;
+  wire [2:0] \o[44] ;
+  wire [2:0] \o[45] ;
+  wire [2:0] \o[46] ;
+  wire [2:0] \o[47] ;
+  wire [2:0] \o[48] ;
+  wire [2:0] \o[49] ;
+  wire [2:0] \o[4] ;
+  wire [2:0] \o[50] ;
+  wire [2:0] \o[51] ;
+  wire [2:0] \o[52] ;
+  wire [2:0] \o[5] ;
+  wire [2:0] \o[6] ;
+  wire [2:0] \o[7] ;
+  wire [2:0] \o[8] ;
+  wire [2:0] \o[9] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  always @(posedge clk)
+    copy9 <= i;
+  always @(posedge clk)
+    copy10 <= i;
+  always @(posedge clk)
+    copy11 <= i;
+  always @(posedge clk)
+    copy12 <= i;
+  always @(posedge clk)
+    copy13 <= i;
+  always @(posedge clk)
+    copy14 <= i;
+  always @(posedge clk)
+    copy15 <= i;
+  always @(posedge clk)
+    copy16 <= i;
+  always @(posedge clk)
+    copy17 <= i;
+  always @(posedge clk)
+    copy18 <= i;
+  always @(posedge clk)
+    copy1 <= i;
+  always @(posedge clk)
+    copy19 <= i;
+  always @(posedge clk)
+    copy20 <= i;
+  always @(posedge clk)
+    copy21 <= i;
+  always @(posedge clk)
+    copy22 <= i;
+  always @(posedge clk)
+    copy23 <= i;
+  always @(posedge clk)
+    copy24 <= i;
+  always @(posedge clk)
+    copy25 <= i;
+  always @(posedge clk)
+    copy26 <= i;
+  always @(posedge clk)
+    copy27 <= i;
+  always @(posedge clk)
+    copy28 <= i;
+  always @(posedge clk)
+    copy2 <= i;
+  always @(posedge clk)
+    copy29 <= i;
+  always @(posedge clk)
+    copy30 <= i;
+  always @(posedge clk)
+    copy31 <= i;
+  always @(posedge clk)
+    copy32 <= i;
+  always @(posedge clk)
+    copy33 <= i;
+  always @(posedge clk)
+    copy34 <= i;
+  always @(posedge clk)
+    copy35 <= i;
+  always @(posedge clk)
+    copy36 <= i;
+  always @(posedge clk)
+    copy37 <= i;
+  always @(posedge clk)
+    copy38 <= i;
+  always @(posedge clk)
+    copy3 <= i;
+  always @(posedge clk)
+    copy39 <= i;
+  always @(posedge clk)
+    copy40 <= i;
+  always @(posedge clk)
+    copy41 <= i;
+  always @(posedge clk)
+    copy42 <= i;
+  always @(posedge clk)
+    copy43 <= i;
+  always @(posedge clk)
+    copy44 <= i;
+  always @(posedge clk)
+    copy45 <= i;
+  always @(posedge clk)
+    copy46 <= i;
+  always @(posedge clk)
+    copy47 <= i;
+  always @(posedge clk)
+    copy48 <= i;
+  always @(posedge clk)
+    copy4 <= i;
+  always @(posedge clk)
+    copy49 <= i;
+  always @(posedge clk)
+    copy50 <= i;
+  always @(posedge clk)
+    copy51 <= i;
+  always @(posedge clk)
+    copy52 <= i;
+  always @(posedge clk)
+    copy5 <= i;
+  always @(posedge clk)
+    copy6 <= i;
+  always @(posedge clk)
+    copy7 <= i;
+  always @(posedge clk)
+    copy8 <= i;
+  assign \o[0]  = o[2:0];
+  assign \o[1]  = o[5:3];
+  assign \o[2]  = o[8:6];
+  assign \o[3]  = o[11:9];
+  assign \o[4]  = o[14:12];
+  assign \o[5]  = o[17:15];
+  assign \o[6]  = o[20:18];
+  assign \o[7]  = o[23:21];
+  assign \o[8]  = o[26:24];
+  assign \o[9]  = o[29:27];
+  assign \o[10]  = o[32:30];
+  assign \o[11]  = o[35:33];
+  assign \o[12]  = o[38:36];
+  assign \o[13]  = o[41:39];
+  assign \o[14]  = o[44:42];
+  assign \o[15]  = o[47:45];
+  assign \o[16]  = o[50:48];
+  assign \o[17]  = o[53:51];
+  assign \o[18]  = o[56:54];
+  assign \o[19]  = o[59:57];
+  assign \o[20]  = o[62:60];
+  assign \o[21]  = o[65:63];
+  assign \o[22]  = o[68:66];
+  assign \o[23]  = o[71:69];
+  assign \o[24]  = o[74:72];
+  assign \o[25]  = o[77:75];
+  assign \o[26]  = o[80:78];
+  assign \o[27]  = o[83:81];
+  assign \o[28]  = o[86:84];
+  assign \o[29]  = o[89:87];
+  assign \o[30]  = o[92:90];
+  assign \o[31]  = o[95:93];
+  assign \o[32]  = o[98:96];
+  assign \o[33]  = o[101:99];
+  assign \o[34]  = o[104:102];
+  assign \o[35]  = o[107:105];
+  assign \o[36]  = o[110:108];
+  assign \o[37]  = o[113:111];
+  assign \o[38]  = o[116:114];
+  assign \o[39]  = o[119:117];
+  assign \o[40]  = o[122:120];
+  assign \o[41]  = o[125:123];
+  assign \o[42]  = o[128:126];
+  assign \o[43]  = o[131:129];
+  assign \o[44]  = o[134:132];
+  assign \o[45]  = o[137:135];
+  assign \o[46]  = o[140:138];
+  assign \o[47]  = o[143:141];
+  assign \o[48]  = o[146:144];
+  assign \o[49]  = o[149:147];
+  assign \o[50]  = o[152:150];
+  assign \o[51]  = o[155:153];
+  assign \o[52]  = o[158:156];
+  assign o[158:156] = copy52;
+  assign o[155:153] = copy51;
+  assign o[152:150] = copy50;
+  assign o[149:147] = copy49;
+  assign o[146:144] = copy48;
+  assign o[143:141] = copy47;
+  assign o[140:138] = copy46;
+  assign o[137:135] = copy45;
+  assign o[134:132] = copy44;
+  assign o[131:129] = copy43;
+  assign o[128:126] = copy42;
+  assign o[125:123] = copy41;
+  assign o[122:120] = copy40;
+  assign o[119:117] = copy39;
+  assign o[116:114] = copy38;
+  assign o[113:111] = copy37;
+  assign o[110:108] = copy36;
+  assign o[107:105] = copy35;
+  assign o[104:102] = copy34;
+  assign o[101:99] = copy33;
+  assign o[98:96] = copy32;
+  assign o[95:93] = copy31;
+  assign o[92:90] = copy30;
+  assign o[89:87] = copy29;
+  assign o[86:84] = copy28;
+  assign o[83:81] = copy27;
+  assign o[80:78] = copy26;
+  assign o[77:75] = copy25;
+  assign o[74:72] = copy24;
+  assign o[71:69] = copy23;
+  assign o[68:66] = copy22;
+  assign o[65:63] = copy21;
+  assign o[62:60] = copy20;
+  assign o[59:57] = copy19;
+  assign o[56:54] = copy18;
+  assign o[53:51] = copy17;
+  assign o[50:48] = copy16;
+  assign o[47:45] = copy15;
+  assign o[44:42] = copy14;
+  assign o[41:39] = copy13;
+  assign o[38:36] = copy12;
+  assign o[35:33] = copy11;
+  assign o[32:30] = copy10;
+  assign o[29:27] = copy9;
+  assign o[26:24] = copy8;
+  assign o[23:21] = copy7;
+  assign o[20:18] = copy6;
+  assign o[17:15] = copy5;
+  assign o[14:12] = copy4;
+  assign o[11:9] = copy3;
+  assign o[8:6] = copy2;
+  assign o[5:3] = copy1;
+  assign o[2:0] = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.fifo.we (rst, i, o, clk);
+  input clk;
+  wire clk;
+  reg [7:0] copy0 = 8'h00;
+  reg [7:0] copy1 = 8'h00;
+  reg [7:0] copy10 = 8'h00;
+  reg [7:0] copy11 = 8'h00;
+  reg [7:0] copy12 = 8'h00;
+  reg [7:0] copy13 = 8'h00;
+  reg [7:0] copy14 = 8'h00;
+  reg [7:0] copy15 = 8'h00;
+  reg [7:0] copy16 = 8'h00;
+  reg [7:0] copy17 = 8'h00;
+  reg [7:0] copy18 = 8'h00;
+  reg [7:0] copy19 = 8'h00;
+  reg [7:0] copy2 = 8'h00;
+  reg [7:0] copy20 = 8'h00;
+  reg [7:0] copy21 = 8'h00;
+  reg [7:0] copy22 = 8'h00;
+  reg [7:0] copy23 = 8'h00;
+  reg [7:0] copy24 = 8'h00;
+  reg [7:0] copy25 = 8'h00;
+  reg [7:0] copy26 = 8'h00;
+  reg [7:0] copy27 = 8'h00;
+  reg [7:0] copy28 = 8'h00;
+  reg [7:0] copy29 = 8'h00;
+  reg [7:0] copy3 = 8'h00;
+  reg [7:0] copy30 = 8'h00;
+  reg [7:0] copy31 = 8'h00;
+  reg [7:0] copy32 = 8'h00;
+  reg [7:0] copy33 = 8'h00;
+  reg [7:0] copy34 = 8'h00;
+  reg [7:0] copy35 = 8'h00;
+  reg [7:0] copy36 = 8'h00;
+  reg [7:0] copy37 = 8'h00;
+  reg [7:0] copy38 = 8'h00;
+  reg [7:0] copy39 = 8'h00;
+  reg [7:0] copy4 = 8'h00;
+  reg [7:0] copy40 = 8'h00;
+  reg [7:0] copy41 = 8'h00;
+  reg [7:0] copy42 = 8'h00;
+  reg [7:0] copy43 = 8'h00;
+  reg [7:0] copy44 = 8'h00;
+  reg [7:0] copy45 = 8'h00;
+  reg [7:0] copy46 = 8'h00;
+  reg [7:0] copy47 = 8'h00;
+  reg [7:0] copy48 = 8'h00;
+  reg [7:0] copy49 = 8'h00;
+  reg [7:0] copy5 = 8'h00;
+  reg [7:0] copy50 = 8'h00;
+  reg [7:0] copy51 = 8'h00;
+  reg [7:0] copy52 = 8'h00;
+  reg [7:0] copy6 = 8'h00;
+  reg [7:0] copy7 = 8'h00;
+  reg [7:0] copy8 = 8'h00;
+  reg [7:0] copy9 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  output [423:0] o;
+  wire [423:0] o;
+  wire [7:0] \o[0] ;
+  wire [7:0] \o[10] ;
+  wire [7:0] \o[11] ;
+  wire [7:0] \o[12] ;
+  wire [7:0] \o[13] ;
+  wire [7:0] \o[14] ;
+  wire [7:0] \o[15] ;
+  wire [7:0] \o[16] ;
+  wire [7:0] \o[17] ;
+  wire [7:0] \o[18] ;
+  wire [7:0] \o[19] ;
+  wire [7:0] \o[1] ;
+  wire [7:0] \o[20] ;
+  wire [7:0] \o[21] ;
+  wire [7:0] \o[22] ;
+  wire [7:0] \o[23] ;
+  wire [7:0] \o[24] ;
+  wire [7:0] \o[25] ;
+  wire [7:0] \o[26] ;
+  wire [7:0] \o[27] ;
+  wire [7:0] \o[28] ;
+  wire [7:0] \o[29] ;
+  wire [7:0] \o[2] ;
+  wire [7:0] \o[30] ;
+  wire [7:0] \o[31] ;
+  wire [7:0] \o[32] ;
+  wire [7:0] \o[33] ;
+  wire [7:0] \o[34] ;
+  wire [7:0] \o[35] ;
+  wire [7:0] \o[36] ;
+  wire [7:0] \o[37] ;
+  wire [7:0] \o[38] ;
+  wire [7:0] \o[39] ;
+  wire [7:0] \o[3] ;
+  wire [7:0] \o[40] ;
+  wire [7:0] \o[41] ;
+  wire [7:0] \o[42] ;
+  wire [7:0] \o[43] ;
+  wire [7:0] \o[44] ;
+  wire [7:0] \o[45] ;
+  wire [7:0] \o[46] ;
+  wire [7:0] \o[47] ;
+  wire [7:0] \o[48] ;
+  wire [7:0] \o[49] ;
+  wire [7:0] \o[4] ;
+  wire [7:0] \o[50] ;
+  wire [7:0] \o[51] ;
+  wire [7:0] \o[52] ;
+  wire [7:0] \o[5] ;
+  wire [7:0] \o[6] ;
+  wire [7:0] \o[7] ;
+  wire [7:0] \o[8] ;
+  wire [7:0] \o[9] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  always @(posedge clk)
+    copy9 <= i;
+  always @(posedge clk)
+    copy10 <= i;
+  always @(posedge clk)
+    copy11 <= i;
+  always @(posedge clk)
+    copy12 <= i;
+  always @(posedge clk)
+    copy13 <= i;
+  always @(posedge clk)
+    copy14 <= i;
+  always @(posedge clk)
+    copy15 <= i;
+  always @(posedge clk)
+    copy16 <= i;
+  always @(posedge clk)
+    copy17 <= i;
+  always @(posedge clk)
+    copy18 <= i;
+  always @(posedge clk)
+    copy1 <= i;
+  always @(posedge clk)
+    copy19 <= i;
+  always @(posedge clk)
+    copy20 <= i;
+  always @(posedge clk)
+    copy21 <= i;
+  always @(posedge clk)
+    copy22 <= i;
+  always @(posedge clk)
+    copy23 <= i;
+  always @(posedge clk)
+    copy24 <= i;
+  always @(posedge clk)
+    copy25 <= i;
+  always @(posedge clk)
+    copy26 <= i;
+  always @(posedge clk)
+    copy27 <= i;
+  always @(posedge clk)
+    copy28 <= i;
+  always @(posedge clk)
+    copy2 <= i;
+  always @(posedge clk)
+    copy29 <= i;
+  always @(posedge clk)
+    copy30 <= i;
+  always @(posedge clk)
+    copy31 <= i;
+  always @(posedge clk)
+    copy32 <= i;
+  always @(posedge clk)
+    copy33 <= i;
+  always @(posedge clk)
+    copy34 <= i;
+  always @(posedge clk)
+    copy35 <= i;
+  always @(posedge clk)
+    copy36 <= i;
+  always @(posedge clk)
+    copy37 <= i;
+  always @(posedge clk)
+    copy38 <= i;
+  always @(posedge clk)
+    copy3 <= i;
+  always @(posedge clk)
+    copy39 <= i;
+  always @(posedge clk)
+    copy40 <= i;
+  always @(posedge clk)
+    copy41 <= i;
+  always @(posedge clk)
+    copy42 <= i;
+  always @(posedge clk)
+    copy43 <= i;
+  always @(posedge clk)
+    copy44 <= i;
+  always @(posedge clk)
+    copy45 <= i;
+  always @(posedge clk)
+    copy46 <= i;
+  always @(posedge clk)
+    copy47 <= i;
+  always @(posedge clk)
+    copy48 <= i;
+  always @(posedge clk)
+    copy4 <= i;
+  always @(posedge clk)
+    copy49 <= i;
+  always @(posedge clk)
+    copy50 <= i;
+  always @(posedge clk)
+    copy51 <= i;
+  always @(posedge clk)
+    copy52 <= i;
+  always @(posedge clk)
+    copy5 <= i;
+  always @(posedge clk)
+    copy6 <= i;
+  always @(posedge clk)
+    copy7 <= i;
+  always @(posedge clk)
+    copy8 <= i;
+  assign \o[0]  = o[7:0];
+  assign \o[1]  = o[15:8];
+  assign \o[2]  = o[23:16];
+  assign \o[3]  = o[31:24];
+  assign \o[4]  = o[39:32];
+  assign \o[5]  = o[47:40];
+  assign \o[6]  = o[55:48];
+  assign \o[7]  = o[63:56];
+  assign \o[8]  = o[71:64];
+  assign \o[9]  = o[79:72];
+  assign \o[10]  = o[87:80];
+  assign \o[11]  = o[95:88];
+  assign \o[12]  = o[103:96];
+  assign \o[13]  = o[111:104];
+  assign \o[14]  = o[119:112];
+  assign \o[15]  = o[127:120];
+  assign \o[16]  = o[135:128];
+  assign \o[17]  = o[143:136];
+  assign \o[18]  = o[151:144];
+  assign \o[19]  = o[159:152];
+  assign \o[20]  = o[167:160];
+  assign \o[21]  = o[175:168];
+  assign \o[22]  = o[183:176];
+  assign \o[23]  = o[191:184];
+  assign \o[24]  = o[199:192];
+  assign \o[25]  = o[207:200];
+  assign \o[26]  = o[215:208];
+  assign \o[27]  = o[223:216];
+  assign \o[28]  = o[231:224];
+  assign \o[29]  = o[239:232];
+  assign \o[30]  = o[247:240];
+  assign \o[31]  = o[255:248];
+  assign \o[32]  = o[263:256];
+  assign \o[33]  = o[271:264];
+  assign \o[34]  = o[279:272];
+  assign \o[35]  = o[287:280];
+  assign \o[36]  = o[295:288];
+  assign \o[37]  = o[303:296];
+  assign \o[38]  = o[311:304];
+  assign \o[39]  = o[319:312];
+  assign \o[40]  = o[327:320];
+  assign \o[41]  = o[335:328];
+  assign \o[42]  = o[343:336];
+  assign \o[43]  = o[351:344];
+  assign \o[44]  = o[359:352];
+  assign \o[45]  = o[367:360];
+  assign \o[46]  = o[375:368];
+  assign \o[47]  = o[383:376];
+  assign \o[48]  = o[391:384];
+  assign \o[49]  = o[399:392];
+  assign \o[50]  = o[407:400];
+  assign \o[51]  = o[415:408];
+  assign \o[52]  = o[423:416];
+  assign o[423:416] = copy52;
+  assign o[415:408] = copy51;
+  assign o[407:400] = copy50;
+  assign o[399:392] = copy49;
+  assign o[391:384] = copy48;
+  assign o[383:376] = copy47;
+  assign o[375:368] = copy46;
+  assign o[367:360] = copy45;
+  assign o[359:352] = copy44;
+  assign o[351:344] = copy43;
+  assign o[343:336] = copy42;
+  assign o[335:328] = copy41;
+  assign o[327:320] = copy40;
+  assign o[319:312] = copy39;
+  assign o[311:304] = copy38;
+  assign o[303:296] = copy37;
+  assign o[295:288] = copy36;
+  assign o[287:280] = copy35;
+  assign o[279:272] = copy34;
+  assign o[271:264] = copy33;
+  assign o[263:256] = copy32;
+  assign o[255:248] = copy31;
+  assign o[247:240] = copy30;
+  assign o[239:232] = copy29;
+  assign o[231:224] = copy28;
+  assign o[223:216] = copy27;
+  assign o[215:208] = copy26;
+  assign o[207:200] = copy25;
+  assign o[199:192] = copy24;
+  assign o[191:184] = copy23;
+  assign o[183:176] = copy22;
+  assign o[175:168] = copy21;
+  assign o[167:160] = copy20;
+  assign o[159:152] = copy19;
+  assign o[151:144] = copy18;
+  assign o[143:136] = copy17;
+  assign o[135:128] = copy16;
+  assign o[127:120] = copy15;
+  assign o[119:112] = copy14;
+  assign o[111:104] = copy13;
+  assign o[103:96] = copy12;
+  assign o[95:88] = copy11;
+  assign o[87:80] = copy10;
+  assign o[79:72] = copy9;
+  assign o[71:64] = copy8;
+  assign o[63:56] = copy7;
+  assign o[55:48] = copy6;
+  assign o[47:40] = copy5;
+  assign o[39:32] = copy4;
+  assign o[31:24] = copy3;
+  assign o[23:16] = copy2;
+  assign o[15:8] = copy1;
+  assign o[7:0] = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_tiles, \k_tiles$68 , group_tiles, base, blk_rd__addr, last_data, done, a_rows, error, err_group, err_entry, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
   wire [15:0] \$11 ;
@@ -16769,19 +18825,26 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   reg [15:0] group = 16'h0000;
   input [15:0] group_tiles;
   wire [15:0] group_tiles;
-  reg [15:0] \group_tiles$43  = 16'h0000;
+  reg [15:0] \group_tiles$69  = 16'h0000;
   reg [15:0] height = 16'h0000;
+  wire [7:0] i;
+  wire [7:0] \i$27 ;
+  wire [7:0] \i$31 ;
+  wire [7:0] \i$35 ;
+  wire [7:0] \i$39 ;
   reg [15:0] k_tiles = 16'h0000;
-  input [15:0] \k_tiles$42 ;
-  wire [15:0] \k_tiles$42 ;
+  input [15:0] \k_tiles$68 ;
+  wire [15:0] \k_tiles$68 ;
   reg last2 = 1'h0;
-  input [23:0] last_addr;
-  wire [23:0] last_addr;
+  input [39:0] last_addr;
+  wire [39:0] last_addr;
   wire [7:0] \last_addr[0] ;
   wire [7:0] \last_addr[1] ;
   wire [7:0] \last_addr[2] ;
-  output [2:0] last_data;
-  wire [2:0] last_data;
+  wire [7:0] \last_addr[3] ;
+  wire [7:0] \last_addr[4] ;
+  output [4:0] last_data;
+  wire [4:0] last_data;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
   wire [16:0] \ld__payload.entry ;
@@ -16792,12 +18855,26 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   input [15:0] m_tiles;
   wire [15:0] m_tiles;
   reg new1 = 1'h0;
+  wire [7:0] o;
+  wire [7:0] \o$29 ;
+  wire [7:0] \o$29[0] ;
+  wire [7:0] \o$33 ;
+  wire [7:0] \o$33[0] ;
+  wire [7:0] \o$37 ;
+  wire [7:0] \o$37[0] ;
+  wire [7:0] \o$41 ;
+  wire [7:0] \o$41[0] ;
+  wire [7:0] \o[0] ;
   wire [7:0] port__addr;
-  wire [7:0] \port__addr$13 ;
-  wire [7:0] \port__addr$15 ;
+  wire [7:0] \port__addr$28 ;
+  wire [7:0] \port__addr$32 ;
+  wire [7:0] \port__addr$36 ;
+  wire [7:0] \port__addr$40 ;
   wire port__data;
-  wire \port__data$14 ;
-  wire \port__data$16 ;
+  wire \port__data$30 ;
+  wire \port__data$34 ;
+  wire \port__data$38 ;
+  wire \port__data$42 ;
   reg [15:0] prev1 = 16'h0000;
   reg [16:0] raddr = 17'h00000;
   reg [16:0] rest;
@@ -16813,280 +18890,1352 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   reg v1 = 1'h0;
   reg v2 = 1'h0;
   wire [7:0] wr__addr;
+  wire [7:0] \wr__addr$11 ;
+  wire [7:0] \wr__addr$14 ;
+  wire [7:0] \wr__addr$17 ;
   wire [7:0] \wr__addr$5 ;
+  wire [7:0] \wr__addr$8 ;
   wire [16:0] wr__data;
+  wire \wr__data$12 ;
+  wire \wr__data$15 ;
+  wire \wr__data$18 ;
   wire \wr__data$6 ;
+  wire \wr__data$9 ;
   wire [15:0] \wr__data.block ;
   wire \wr__data.last ;
   input wr__en;
   wire wr__en;
+  wire \wr__en$10 ;
+  wire \wr__en$13 ;
+  wire \wr__en$16 ;
+  wire \wr__en$19 ;
   wire \wr__en$7 ;
-  reg [0:0] lasts [255:0];
+  (* ram_style = "distributed" *)
+  reg [0:0] lasts0 [255:0];
   initial begin
-    lasts[0] = 1'h0;
-    lasts[1] = 1'h0;
-    lasts[2] = 1'h0;
-    lasts[3] = 1'h0;
-    lasts[4] = 1'h0;
-    lasts[5] = 1'h0;
-    lasts[6] = 1'h0;
-    lasts[7] = 1'h0;
-    lasts[8] = 1'h0;
-    lasts[9] = 1'h0;
-    lasts[10] = 1'h0;
-    lasts[11] = 1'h0;
-    lasts[12] = 1'h0;
-    lasts[13] = 1'h0;
-    lasts[14] = 1'h0;
-    lasts[15] = 1'h0;
-    lasts[16] = 1'h0;
-    lasts[17] = 1'h0;
-    lasts[18] = 1'h0;
-    lasts[19] = 1'h0;
-    lasts[20] = 1'h0;
-    lasts[21] = 1'h0;
-    lasts[22] = 1'h0;
-    lasts[23] = 1'h0;
-    lasts[24] = 1'h0;
-    lasts[25] = 1'h0;
-    lasts[26] = 1'h0;
-    lasts[27] = 1'h0;
-    lasts[28] = 1'h0;
-    lasts[29] = 1'h0;
-    lasts[30] = 1'h0;
-    lasts[31] = 1'h0;
-    lasts[32] = 1'h0;
-    lasts[33] = 1'h0;
-    lasts[34] = 1'h0;
-    lasts[35] = 1'h0;
-    lasts[36] = 1'h0;
-    lasts[37] = 1'h0;
-    lasts[38] = 1'h0;
-    lasts[39] = 1'h0;
-    lasts[40] = 1'h0;
-    lasts[41] = 1'h0;
-    lasts[42] = 1'h0;
-    lasts[43] = 1'h0;
-    lasts[44] = 1'h0;
-    lasts[45] = 1'h0;
-    lasts[46] = 1'h0;
-    lasts[47] = 1'h0;
-    lasts[48] = 1'h0;
-    lasts[49] = 1'h0;
-    lasts[50] = 1'h0;
-    lasts[51] = 1'h0;
-    lasts[52] = 1'h0;
-    lasts[53] = 1'h0;
-    lasts[54] = 1'h0;
-    lasts[55] = 1'h0;
-    lasts[56] = 1'h0;
-    lasts[57] = 1'h0;
-    lasts[58] = 1'h0;
-    lasts[59] = 1'h0;
-    lasts[60] = 1'h0;
-    lasts[61] = 1'h0;
-    lasts[62] = 1'h0;
-    lasts[63] = 1'h0;
-    lasts[64] = 1'h0;
-    lasts[65] = 1'h0;
-    lasts[66] = 1'h0;
-    lasts[67] = 1'h0;
-    lasts[68] = 1'h0;
-    lasts[69] = 1'h0;
-    lasts[70] = 1'h0;
-    lasts[71] = 1'h0;
-    lasts[72] = 1'h0;
-    lasts[73] = 1'h0;
-    lasts[74] = 1'h0;
-    lasts[75] = 1'h0;
-    lasts[76] = 1'h0;
-    lasts[77] = 1'h0;
-    lasts[78] = 1'h0;
-    lasts[79] = 1'h0;
-    lasts[80] = 1'h0;
-    lasts[81] = 1'h0;
-    lasts[82] = 1'h0;
-    lasts[83] = 1'h0;
-    lasts[84] = 1'h0;
-    lasts[85] = 1'h0;
-    lasts[86] = 1'h0;
-    lasts[87] = 1'h0;
-    lasts[88] = 1'h0;
-    lasts[89] = 1'h0;
-    lasts[90] = 1'h0;
-    lasts[91] = 1'h0;
-    lasts[92] = 1'h0;
-    lasts[93] = 1'h0;
-    lasts[94] = 1'h0;
-    lasts[95] = 1'h0;
-    lasts[96] = 1'h0;
-    lasts[97] = 1'h0;
-    lasts[98] = 1'h0;
-    lasts[99] = 1'h0;
-    lasts[100] = 1'h0;
-    lasts[101] = 1'h0;
-    lasts[102] = 1'h0;
-    lasts[103] = 1'h0;
-    lasts[104] = 1'h0;
-    lasts[105] = 1'h0;
-    lasts[106] = 1'h0;
-    lasts[107] = 1'h0;
-    lasts[108] = 1'h0;
-    lasts[109] = 1'h0;
-    lasts[110] = 1'h0;
-    lasts[111] = 1'h0;
-    lasts[112] = 1'h0;
-    lasts[113] = 1'h0;
-    lasts[114] = 1'h0;
-    lasts[115] = 1'h0;
-    lasts[116] = 1'h0;
-    lasts[117] = 1'h0;
-    lasts[118] = 1'h0;
-    lasts[119] = 1'h0;
-    lasts[120] = 1'h0;
-    lasts[121] = 1'h0;
-    lasts[122] = 1'h0;
-    lasts[123] = 1'h0;
-    lasts[124] = 1'h0;
-    lasts[125] = 1'h0;
-    lasts[126] = 1'h0;
-    lasts[127] = 1'h0;
-    lasts[128] = 1'h0;
-    lasts[129] = 1'h0;
-    lasts[130] = 1'h0;
-    lasts[131] = 1'h0;
-    lasts[132] = 1'h0;
-    lasts[133] = 1'h0;
-    lasts[134] = 1'h0;
-    lasts[135] = 1'h0;
-    lasts[136] = 1'h0;
-    lasts[137] = 1'h0;
-    lasts[138] = 1'h0;
-    lasts[139] = 1'h0;
-    lasts[140] = 1'h0;
-    lasts[141] = 1'h0;
-    lasts[142] = 1'h0;
-    lasts[143] = 1'h0;
-    lasts[144] = 1'h0;
-    lasts[145] = 1'h0;
-    lasts[146] = 1'h0;
-    lasts[147] = 1'h0;
-    lasts[148] = 1'h0;
-    lasts[149] = 1'h0;
-    lasts[150] = 1'h0;
-    lasts[151] = 1'h0;
-    lasts[152] = 1'h0;
-    lasts[153] = 1'h0;
-    lasts[154] = 1'h0;
-    lasts[155] = 1'h0;
-    lasts[156] = 1'h0;
-    lasts[157] = 1'h0;
-    lasts[158] = 1'h0;
-    lasts[159] = 1'h0;
-    lasts[160] = 1'h0;
-    lasts[161] = 1'h0;
-    lasts[162] = 1'h0;
-    lasts[163] = 1'h0;
-    lasts[164] = 1'h0;
-    lasts[165] = 1'h0;
-    lasts[166] = 1'h0;
-    lasts[167] = 1'h0;
-    lasts[168] = 1'h0;
-    lasts[169] = 1'h0;
-    lasts[170] = 1'h0;
-    lasts[171] = 1'h0;
-    lasts[172] = 1'h0;
-    lasts[173] = 1'h0;
-    lasts[174] = 1'h0;
-    lasts[175] = 1'h0;
-    lasts[176] = 1'h0;
-    lasts[177] = 1'h0;
-    lasts[178] = 1'h0;
-    lasts[179] = 1'h0;
-    lasts[180] = 1'h0;
-    lasts[181] = 1'h0;
-    lasts[182] = 1'h0;
-    lasts[183] = 1'h0;
-    lasts[184] = 1'h0;
-    lasts[185] = 1'h0;
-    lasts[186] = 1'h0;
-    lasts[187] = 1'h0;
-    lasts[188] = 1'h0;
-    lasts[189] = 1'h0;
-    lasts[190] = 1'h0;
-    lasts[191] = 1'h0;
-    lasts[192] = 1'h0;
-    lasts[193] = 1'h0;
-    lasts[194] = 1'h0;
-    lasts[195] = 1'h0;
-    lasts[196] = 1'h0;
-    lasts[197] = 1'h0;
-    lasts[198] = 1'h0;
-    lasts[199] = 1'h0;
-    lasts[200] = 1'h0;
-    lasts[201] = 1'h0;
-    lasts[202] = 1'h0;
-    lasts[203] = 1'h0;
-    lasts[204] = 1'h0;
-    lasts[205] = 1'h0;
-    lasts[206] = 1'h0;
-    lasts[207] = 1'h0;
-    lasts[208] = 1'h0;
-    lasts[209] = 1'h0;
-    lasts[210] = 1'h0;
-    lasts[211] = 1'h0;
-    lasts[212] = 1'h0;
-    lasts[213] = 1'h0;
-    lasts[214] = 1'h0;
-    lasts[215] = 1'h0;
-    lasts[216] = 1'h0;
-    lasts[217] = 1'h0;
-    lasts[218] = 1'h0;
-    lasts[219] = 1'h0;
-    lasts[220] = 1'h0;
-    lasts[221] = 1'h0;
-    lasts[222] = 1'h0;
-    lasts[223] = 1'h0;
-    lasts[224] = 1'h0;
-    lasts[225] = 1'h0;
-    lasts[226] = 1'h0;
-    lasts[227] = 1'h0;
-    lasts[228] = 1'h0;
-    lasts[229] = 1'h0;
-    lasts[230] = 1'h0;
-    lasts[231] = 1'h0;
-    lasts[232] = 1'h0;
-    lasts[233] = 1'h0;
-    lasts[234] = 1'h0;
-    lasts[235] = 1'h0;
-    lasts[236] = 1'h0;
-    lasts[237] = 1'h0;
-    lasts[238] = 1'h0;
-    lasts[239] = 1'h0;
-    lasts[240] = 1'h0;
-    lasts[241] = 1'h0;
-    lasts[242] = 1'h0;
-    lasts[243] = 1'h0;
-    lasts[244] = 1'h0;
-    lasts[245] = 1'h0;
-    lasts[246] = 1'h0;
-    lasts[247] = 1'h0;
-    lasts[248] = 1'h0;
-    lasts[249] = 1'h0;
-    lasts[250] = 1'h0;
-    lasts[251] = 1'h0;
-    lasts[252] = 1'h0;
-    lasts[253] = 1'h0;
-    lasts[254] = 1'h0;
-    lasts[255] = 1'h0;
+    lasts0[0] = 1'h0;
+    lasts0[1] = 1'h0;
+    lasts0[2] = 1'h0;
+    lasts0[3] = 1'h0;
+    lasts0[4] = 1'h0;
+    lasts0[5] = 1'h0;
+    lasts0[6] = 1'h0;
+    lasts0[7] = 1'h0;
+    lasts0[8] = 1'h0;
+    lasts0[9] = 1'h0;
+    lasts0[10] = 1'h0;
+    lasts0[11] = 1'h0;
+    lasts0[12] = 1'h0;
+    lasts0[13] = 1'h0;
+    lasts0[14] = 1'h0;
+    lasts0[15] = 1'h0;
+    lasts0[16] = 1'h0;
+    lasts0[17] = 1'h0;
+    lasts0[18] = 1'h0;
+    lasts0[19] = 1'h0;
+    lasts0[20] = 1'h0;
+    lasts0[21] = 1'h0;
+    lasts0[22] = 1'h0;
+    lasts0[23] = 1'h0;
+    lasts0[24] = 1'h0;
+    lasts0[25] = 1'h0;
+    lasts0[26] = 1'h0;
+    lasts0[27] = 1'h0;
+    lasts0[28] = 1'h0;
+    lasts0[29] = 1'h0;
+    lasts0[30] = 1'h0;
+    lasts0[31] = 1'h0;
+    lasts0[32] = 1'h0;
+    lasts0[33] = 1'h0;
+    lasts0[34] = 1'h0;
+    lasts0[35] = 1'h0;
+    lasts0[36] = 1'h0;
+    lasts0[37] = 1'h0;
+    lasts0[38] = 1'h0;
+    lasts0[39] = 1'h0;
+    lasts0[40] = 1'h0;
+    lasts0[41] = 1'h0;
+    lasts0[42] = 1'h0;
+    lasts0[43] = 1'h0;
+    lasts0[44] = 1'h0;
+    lasts0[45] = 1'h0;
+    lasts0[46] = 1'h0;
+    lasts0[47] = 1'h0;
+    lasts0[48] = 1'h0;
+    lasts0[49] = 1'h0;
+    lasts0[50] = 1'h0;
+    lasts0[51] = 1'h0;
+    lasts0[52] = 1'h0;
+    lasts0[53] = 1'h0;
+    lasts0[54] = 1'h0;
+    lasts0[55] = 1'h0;
+    lasts0[56] = 1'h0;
+    lasts0[57] = 1'h0;
+    lasts0[58] = 1'h0;
+    lasts0[59] = 1'h0;
+    lasts0[60] = 1'h0;
+    lasts0[61] = 1'h0;
+    lasts0[62] = 1'h0;
+    lasts0[63] = 1'h0;
+    lasts0[64] = 1'h0;
+    lasts0[65] = 1'h0;
+    lasts0[66] = 1'h0;
+    lasts0[67] = 1'h0;
+    lasts0[68] = 1'h0;
+    lasts0[69] = 1'h0;
+    lasts0[70] = 1'h0;
+    lasts0[71] = 1'h0;
+    lasts0[72] = 1'h0;
+    lasts0[73] = 1'h0;
+    lasts0[74] = 1'h0;
+    lasts0[75] = 1'h0;
+    lasts0[76] = 1'h0;
+    lasts0[77] = 1'h0;
+    lasts0[78] = 1'h0;
+    lasts0[79] = 1'h0;
+    lasts0[80] = 1'h0;
+    lasts0[81] = 1'h0;
+    lasts0[82] = 1'h0;
+    lasts0[83] = 1'h0;
+    lasts0[84] = 1'h0;
+    lasts0[85] = 1'h0;
+    lasts0[86] = 1'h0;
+    lasts0[87] = 1'h0;
+    lasts0[88] = 1'h0;
+    lasts0[89] = 1'h0;
+    lasts0[90] = 1'h0;
+    lasts0[91] = 1'h0;
+    lasts0[92] = 1'h0;
+    lasts0[93] = 1'h0;
+    lasts0[94] = 1'h0;
+    lasts0[95] = 1'h0;
+    lasts0[96] = 1'h0;
+    lasts0[97] = 1'h0;
+    lasts0[98] = 1'h0;
+    lasts0[99] = 1'h0;
+    lasts0[100] = 1'h0;
+    lasts0[101] = 1'h0;
+    lasts0[102] = 1'h0;
+    lasts0[103] = 1'h0;
+    lasts0[104] = 1'h0;
+    lasts0[105] = 1'h0;
+    lasts0[106] = 1'h0;
+    lasts0[107] = 1'h0;
+    lasts0[108] = 1'h0;
+    lasts0[109] = 1'h0;
+    lasts0[110] = 1'h0;
+    lasts0[111] = 1'h0;
+    lasts0[112] = 1'h0;
+    lasts0[113] = 1'h0;
+    lasts0[114] = 1'h0;
+    lasts0[115] = 1'h0;
+    lasts0[116] = 1'h0;
+    lasts0[117] = 1'h0;
+    lasts0[118] = 1'h0;
+    lasts0[119] = 1'h0;
+    lasts0[120] = 1'h0;
+    lasts0[121] = 1'h0;
+    lasts0[122] = 1'h0;
+    lasts0[123] = 1'h0;
+    lasts0[124] = 1'h0;
+    lasts0[125] = 1'h0;
+    lasts0[126] = 1'h0;
+    lasts0[127] = 1'h0;
+    lasts0[128] = 1'h0;
+    lasts0[129] = 1'h0;
+    lasts0[130] = 1'h0;
+    lasts0[131] = 1'h0;
+    lasts0[132] = 1'h0;
+    lasts0[133] = 1'h0;
+    lasts0[134] = 1'h0;
+    lasts0[135] = 1'h0;
+    lasts0[136] = 1'h0;
+    lasts0[137] = 1'h0;
+    lasts0[138] = 1'h0;
+    lasts0[139] = 1'h0;
+    lasts0[140] = 1'h0;
+    lasts0[141] = 1'h0;
+    lasts0[142] = 1'h0;
+    lasts0[143] = 1'h0;
+    lasts0[144] = 1'h0;
+    lasts0[145] = 1'h0;
+    lasts0[146] = 1'h0;
+    lasts0[147] = 1'h0;
+    lasts0[148] = 1'h0;
+    lasts0[149] = 1'h0;
+    lasts0[150] = 1'h0;
+    lasts0[151] = 1'h0;
+    lasts0[152] = 1'h0;
+    lasts0[153] = 1'h0;
+    lasts0[154] = 1'h0;
+    lasts0[155] = 1'h0;
+    lasts0[156] = 1'h0;
+    lasts0[157] = 1'h0;
+    lasts0[158] = 1'h0;
+    lasts0[159] = 1'h0;
+    lasts0[160] = 1'h0;
+    lasts0[161] = 1'h0;
+    lasts0[162] = 1'h0;
+    lasts0[163] = 1'h0;
+    lasts0[164] = 1'h0;
+    lasts0[165] = 1'h0;
+    lasts0[166] = 1'h0;
+    lasts0[167] = 1'h0;
+    lasts0[168] = 1'h0;
+    lasts0[169] = 1'h0;
+    lasts0[170] = 1'h0;
+    lasts0[171] = 1'h0;
+    lasts0[172] = 1'h0;
+    lasts0[173] = 1'h0;
+    lasts0[174] = 1'h0;
+    lasts0[175] = 1'h0;
+    lasts0[176] = 1'h0;
+    lasts0[177] = 1'h0;
+    lasts0[178] = 1'h0;
+    lasts0[179] = 1'h0;
+    lasts0[180] = 1'h0;
+    lasts0[181] = 1'h0;
+    lasts0[182] = 1'h0;
+    lasts0[183] = 1'h0;
+    lasts0[184] = 1'h0;
+    lasts0[185] = 1'h0;
+    lasts0[186] = 1'h0;
+    lasts0[187] = 1'h0;
+    lasts0[188] = 1'h0;
+    lasts0[189] = 1'h0;
+    lasts0[190] = 1'h0;
+    lasts0[191] = 1'h0;
+    lasts0[192] = 1'h0;
+    lasts0[193] = 1'h0;
+    lasts0[194] = 1'h0;
+    lasts0[195] = 1'h0;
+    lasts0[196] = 1'h0;
+    lasts0[197] = 1'h0;
+    lasts0[198] = 1'h0;
+    lasts0[199] = 1'h0;
+    lasts0[200] = 1'h0;
+    lasts0[201] = 1'h0;
+    lasts0[202] = 1'h0;
+    lasts0[203] = 1'h0;
+    lasts0[204] = 1'h0;
+    lasts0[205] = 1'h0;
+    lasts0[206] = 1'h0;
+    lasts0[207] = 1'h0;
+    lasts0[208] = 1'h0;
+    lasts0[209] = 1'h0;
+    lasts0[210] = 1'h0;
+    lasts0[211] = 1'h0;
+    lasts0[212] = 1'h0;
+    lasts0[213] = 1'h0;
+    lasts0[214] = 1'h0;
+    lasts0[215] = 1'h0;
+    lasts0[216] = 1'h0;
+    lasts0[217] = 1'h0;
+    lasts0[218] = 1'h0;
+    lasts0[219] = 1'h0;
+    lasts0[220] = 1'h0;
+    lasts0[221] = 1'h0;
+    lasts0[222] = 1'h0;
+    lasts0[223] = 1'h0;
+    lasts0[224] = 1'h0;
+    lasts0[225] = 1'h0;
+    lasts0[226] = 1'h0;
+    lasts0[227] = 1'h0;
+    lasts0[228] = 1'h0;
+    lasts0[229] = 1'h0;
+    lasts0[230] = 1'h0;
+    lasts0[231] = 1'h0;
+    lasts0[232] = 1'h0;
+    lasts0[233] = 1'h0;
+    lasts0[234] = 1'h0;
+    lasts0[235] = 1'h0;
+    lasts0[236] = 1'h0;
+    lasts0[237] = 1'h0;
+    lasts0[238] = 1'h0;
+    lasts0[239] = 1'h0;
+    lasts0[240] = 1'h0;
+    lasts0[241] = 1'h0;
+    lasts0[242] = 1'h0;
+    lasts0[243] = 1'h0;
+    lasts0[244] = 1'h0;
+    lasts0[245] = 1'h0;
+    lasts0[246] = 1'h0;
+    lasts0[247] = 1'h0;
+    lasts0[248] = 1'h0;
+    lasts0[249] = 1'h0;
+    lasts0[250] = 1'h0;
+    lasts0[251] = 1'h0;
+    lasts0[252] = 1'h0;
+    lasts0[253] = 1'h0;
+    lasts0[254] = 1'h0;
+    lasts0[255] = 1'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts[8'h00] <= 1'h0;
+      lasts0[8'h00] <= 1'h0;
   end
-  assign \port__data$16  = lasts[last_addr[23:16]];
-  assign \port__data$14  = lasts[last_addr[15:8]];
-  assign port__data = lasts[last_addr[7:0]];
+  assign port__data = lasts0[port__addr];
+  (* ram_style = "distributed" *)
+  reg [0:0] lasts1 [255:0];
+  initial begin
+    lasts1[0] = 1'h0;
+    lasts1[1] = 1'h0;
+    lasts1[2] = 1'h0;
+    lasts1[3] = 1'h0;
+    lasts1[4] = 1'h0;
+    lasts1[5] = 1'h0;
+    lasts1[6] = 1'h0;
+    lasts1[7] = 1'h0;
+    lasts1[8] = 1'h0;
+    lasts1[9] = 1'h0;
+    lasts1[10] = 1'h0;
+    lasts1[11] = 1'h0;
+    lasts1[12] = 1'h0;
+    lasts1[13] = 1'h0;
+    lasts1[14] = 1'h0;
+    lasts1[15] = 1'h0;
+    lasts1[16] = 1'h0;
+    lasts1[17] = 1'h0;
+    lasts1[18] = 1'h0;
+    lasts1[19] = 1'h0;
+    lasts1[20] = 1'h0;
+    lasts1[21] = 1'h0;
+    lasts1[22] = 1'h0;
+    lasts1[23] = 1'h0;
+    lasts1[24] = 1'h0;
+    lasts1[25] = 1'h0;
+    lasts1[26] = 1'h0;
+    lasts1[27] = 1'h0;
+    lasts1[28] = 1'h0;
+    lasts1[29] = 1'h0;
+    lasts1[30] = 1'h0;
+    lasts1[31] = 1'h0;
+    lasts1[32] = 1'h0;
+    lasts1[33] = 1'h0;
+    lasts1[34] = 1'h0;
+    lasts1[35] = 1'h0;
+    lasts1[36] = 1'h0;
+    lasts1[37] = 1'h0;
+    lasts1[38] = 1'h0;
+    lasts1[39] = 1'h0;
+    lasts1[40] = 1'h0;
+    lasts1[41] = 1'h0;
+    lasts1[42] = 1'h0;
+    lasts1[43] = 1'h0;
+    lasts1[44] = 1'h0;
+    lasts1[45] = 1'h0;
+    lasts1[46] = 1'h0;
+    lasts1[47] = 1'h0;
+    lasts1[48] = 1'h0;
+    lasts1[49] = 1'h0;
+    lasts1[50] = 1'h0;
+    lasts1[51] = 1'h0;
+    lasts1[52] = 1'h0;
+    lasts1[53] = 1'h0;
+    lasts1[54] = 1'h0;
+    lasts1[55] = 1'h0;
+    lasts1[56] = 1'h0;
+    lasts1[57] = 1'h0;
+    lasts1[58] = 1'h0;
+    lasts1[59] = 1'h0;
+    lasts1[60] = 1'h0;
+    lasts1[61] = 1'h0;
+    lasts1[62] = 1'h0;
+    lasts1[63] = 1'h0;
+    lasts1[64] = 1'h0;
+    lasts1[65] = 1'h0;
+    lasts1[66] = 1'h0;
+    lasts1[67] = 1'h0;
+    lasts1[68] = 1'h0;
+    lasts1[69] = 1'h0;
+    lasts1[70] = 1'h0;
+    lasts1[71] = 1'h0;
+    lasts1[72] = 1'h0;
+    lasts1[73] = 1'h0;
+    lasts1[74] = 1'h0;
+    lasts1[75] = 1'h0;
+    lasts1[76] = 1'h0;
+    lasts1[77] = 1'h0;
+    lasts1[78] = 1'h0;
+    lasts1[79] = 1'h0;
+    lasts1[80] = 1'h0;
+    lasts1[81] = 1'h0;
+    lasts1[82] = 1'h0;
+    lasts1[83] = 1'h0;
+    lasts1[84] = 1'h0;
+    lasts1[85] = 1'h0;
+    lasts1[86] = 1'h0;
+    lasts1[87] = 1'h0;
+    lasts1[88] = 1'h0;
+    lasts1[89] = 1'h0;
+    lasts1[90] = 1'h0;
+    lasts1[91] = 1'h0;
+    lasts1[92] = 1'h0;
+    lasts1[93] = 1'h0;
+    lasts1[94] = 1'h0;
+    lasts1[95] = 1'h0;
+    lasts1[96] = 1'h0;
+    lasts1[97] = 1'h0;
+    lasts1[98] = 1'h0;
+    lasts1[99] = 1'h0;
+    lasts1[100] = 1'h0;
+    lasts1[101] = 1'h0;
+    lasts1[102] = 1'h0;
+    lasts1[103] = 1'h0;
+    lasts1[104] = 1'h0;
+    lasts1[105] = 1'h0;
+    lasts1[106] = 1'h0;
+    lasts1[107] = 1'h0;
+    lasts1[108] = 1'h0;
+    lasts1[109] = 1'h0;
+    lasts1[110] = 1'h0;
+    lasts1[111] = 1'h0;
+    lasts1[112] = 1'h0;
+    lasts1[113] = 1'h0;
+    lasts1[114] = 1'h0;
+    lasts1[115] = 1'h0;
+    lasts1[116] = 1'h0;
+    lasts1[117] = 1'h0;
+    lasts1[118] = 1'h0;
+    lasts1[119] = 1'h0;
+    lasts1[120] = 1'h0;
+    lasts1[121] = 1'h0;
+    lasts1[122] = 1'h0;
+    lasts1[123] = 1'h0;
+    lasts1[124] = 1'h0;
+    lasts1[125] = 1'h0;
+    lasts1[126] = 1'h0;
+    lasts1[127] = 1'h0;
+    lasts1[128] = 1'h0;
+    lasts1[129] = 1'h0;
+    lasts1[130] = 1'h0;
+    lasts1[131] = 1'h0;
+    lasts1[132] = 1'h0;
+    lasts1[133] = 1'h0;
+    lasts1[134] = 1'h0;
+    lasts1[135] = 1'h0;
+    lasts1[136] = 1'h0;
+    lasts1[137] = 1'h0;
+    lasts1[138] = 1'h0;
+    lasts1[139] = 1'h0;
+    lasts1[140] = 1'h0;
+    lasts1[141] = 1'h0;
+    lasts1[142] = 1'h0;
+    lasts1[143] = 1'h0;
+    lasts1[144] = 1'h0;
+    lasts1[145] = 1'h0;
+    lasts1[146] = 1'h0;
+    lasts1[147] = 1'h0;
+    lasts1[148] = 1'h0;
+    lasts1[149] = 1'h0;
+    lasts1[150] = 1'h0;
+    lasts1[151] = 1'h0;
+    lasts1[152] = 1'h0;
+    lasts1[153] = 1'h0;
+    lasts1[154] = 1'h0;
+    lasts1[155] = 1'h0;
+    lasts1[156] = 1'h0;
+    lasts1[157] = 1'h0;
+    lasts1[158] = 1'h0;
+    lasts1[159] = 1'h0;
+    lasts1[160] = 1'h0;
+    lasts1[161] = 1'h0;
+    lasts1[162] = 1'h0;
+    lasts1[163] = 1'h0;
+    lasts1[164] = 1'h0;
+    lasts1[165] = 1'h0;
+    lasts1[166] = 1'h0;
+    lasts1[167] = 1'h0;
+    lasts1[168] = 1'h0;
+    lasts1[169] = 1'h0;
+    lasts1[170] = 1'h0;
+    lasts1[171] = 1'h0;
+    lasts1[172] = 1'h0;
+    lasts1[173] = 1'h0;
+    lasts1[174] = 1'h0;
+    lasts1[175] = 1'h0;
+    lasts1[176] = 1'h0;
+    lasts1[177] = 1'h0;
+    lasts1[178] = 1'h0;
+    lasts1[179] = 1'h0;
+    lasts1[180] = 1'h0;
+    lasts1[181] = 1'h0;
+    lasts1[182] = 1'h0;
+    lasts1[183] = 1'h0;
+    lasts1[184] = 1'h0;
+    lasts1[185] = 1'h0;
+    lasts1[186] = 1'h0;
+    lasts1[187] = 1'h0;
+    lasts1[188] = 1'h0;
+    lasts1[189] = 1'h0;
+    lasts1[190] = 1'h0;
+    lasts1[191] = 1'h0;
+    lasts1[192] = 1'h0;
+    lasts1[193] = 1'h0;
+    lasts1[194] = 1'h0;
+    lasts1[195] = 1'h0;
+    lasts1[196] = 1'h0;
+    lasts1[197] = 1'h0;
+    lasts1[198] = 1'h0;
+    lasts1[199] = 1'h0;
+    lasts1[200] = 1'h0;
+    lasts1[201] = 1'h0;
+    lasts1[202] = 1'h0;
+    lasts1[203] = 1'h0;
+    lasts1[204] = 1'h0;
+    lasts1[205] = 1'h0;
+    lasts1[206] = 1'h0;
+    lasts1[207] = 1'h0;
+    lasts1[208] = 1'h0;
+    lasts1[209] = 1'h0;
+    lasts1[210] = 1'h0;
+    lasts1[211] = 1'h0;
+    lasts1[212] = 1'h0;
+    lasts1[213] = 1'h0;
+    lasts1[214] = 1'h0;
+    lasts1[215] = 1'h0;
+    lasts1[216] = 1'h0;
+    lasts1[217] = 1'h0;
+    lasts1[218] = 1'h0;
+    lasts1[219] = 1'h0;
+    lasts1[220] = 1'h0;
+    lasts1[221] = 1'h0;
+    lasts1[222] = 1'h0;
+    lasts1[223] = 1'h0;
+    lasts1[224] = 1'h0;
+    lasts1[225] = 1'h0;
+    lasts1[226] = 1'h0;
+    lasts1[227] = 1'h0;
+    lasts1[228] = 1'h0;
+    lasts1[229] = 1'h0;
+    lasts1[230] = 1'h0;
+    lasts1[231] = 1'h0;
+    lasts1[232] = 1'h0;
+    lasts1[233] = 1'h0;
+    lasts1[234] = 1'h0;
+    lasts1[235] = 1'h0;
+    lasts1[236] = 1'h0;
+    lasts1[237] = 1'h0;
+    lasts1[238] = 1'h0;
+    lasts1[239] = 1'h0;
+    lasts1[240] = 1'h0;
+    lasts1[241] = 1'h0;
+    lasts1[242] = 1'h0;
+    lasts1[243] = 1'h0;
+    lasts1[244] = 1'h0;
+    lasts1[245] = 1'h0;
+    lasts1[246] = 1'h0;
+    lasts1[247] = 1'h0;
+    lasts1[248] = 1'h0;
+    lasts1[249] = 1'h0;
+    lasts1[250] = 1'h0;
+    lasts1[251] = 1'h0;
+    lasts1[252] = 1'h0;
+    lasts1[253] = 1'h0;
+    lasts1[254] = 1'h0;
+    lasts1[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      lasts1[8'h00] <= 1'h0;
+  end
+  assign \port__data$30  = lasts1[\port__addr$28 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] lasts2 [255:0];
+  initial begin
+    lasts2[0] = 1'h0;
+    lasts2[1] = 1'h0;
+    lasts2[2] = 1'h0;
+    lasts2[3] = 1'h0;
+    lasts2[4] = 1'h0;
+    lasts2[5] = 1'h0;
+    lasts2[6] = 1'h0;
+    lasts2[7] = 1'h0;
+    lasts2[8] = 1'h0;
+    lasts2[9] = 1'h0;
+    lasts2[10] = 1'h0;
+    lasts2[11] = 1'h0;
+    lasts2[12] = 1'h0;
+    lasts2[13] = 1'h0;
+    lasts2[14] = 1'h0;
+    lasts2[15] = 1'h0;
+    lasts2[16] = 1'h0;
+    lasts2[17] = 1'h0;
+    lasts2[18] = 1'h0;
+    lasts2[19] = 1'h0;
+    lasts2[20] = 1'h0;
+    lasts2[21] = 1'h0;
+    lasts2[22] = 1'h0;
+    lasts2[23] = 1'h0;
+    lasts2[24] = 1'h0;
+    lasts2[25] = 1'h0;
+    lasts2[26] = 1'h0;
+    lasts2[27] = 1'h0;
+    lasts2[28] = 1'h0;
+    lasts2[29] = 1'h0;
+    lasts2[30] = 1'h0;
+    lasts2[31] = 1'h0;
+    lasts2[32] = 1'h0;
+    lasts2[33] = 1'h0;
+    lasts2[34] = 1'h0;
+    lasts2[35] = 1'h0;
+    lasts2[36] = 1'h0;
+    lasts2[37] = 1'h0;
+    lasts2[38] = 1'h0;
+    lasts2[39] = 1'h0;
+    lasts2[40] = 1'h0;
+    lasts2[41] = 1'h0;
+    lasts2[42] = 1'h0;
+    lasts2[43] = 1'h0;
+    lasts2[44] = 1'h0;
+    lasts2[45] = 1'h0;
+    lasts2[46] = 1'h0;
+    lasts2[47] = 1'h0;
+    lasts2[48] = 1'h0;
+    lasts2[49] = 1'h0;
+    lasts2[50] = 1'h0;
+    lasts2[51] = 1'h0;
+    lasts2[52] = 1'h0;
+    lasts2[53] = 1'h0;
+    lasts2[54] = 1'h0;
+    lasts2[55] = 1'h0;
+    lasts2[56] = 1'h0;
+    lasts2[57] = 1'h0;
+    lasts2[58] = 1'h0;
+    lasts2[59] = 1'h0;
+    lasts2[60] = 1'h0;
+    lasts2[61] = 1'h0;
+    lasts2[62] = 1'h0;
+    lasts2[63] = 1'h0;
+    lasts2[64] = 1'h0;
+    lasts2[65] = 1'h0;
+    lasts2[66] = 1'h0;
+    lasts2[67] = 1'h0;
+    lasts2[68] = 1'h0;
+    lasts2[69] = 1'h0;
+    lasts2[70] = 1'h0;
+    lasts2[71] = 1'h0;
+    lasts2[72] = 1'h0;
+    lasts2[73] = 1'h0;
+    lasts2[74] = 1'h0;
+    lasts2[75] = 1'h0;
+    lasts2[76] = 1'h0;
+    lasts2[77] = 1'h0;
+    lasts2[78] = 1'h0;
+    lasts2[79] = 1'h0;
+    lasts2[80] = 1'h0;
+    lasts2[81] = 1'h0;
+    lasts2[82] = 1'h0;
+    lasts2[83] = 1'h0;
+    lasts2[84] = 1'h0;
+    lasts2[85] = 1'h0;
+    lasts2[86] = 1'h0;
+    lasts2[87] = 1'h0;
+    lasts2[88] = 1'h0;
+    lasts2[89] = 1'h0;
+    lasts2[90] = 1'h0;
+    lasts2[91] = 1'h0;
+    lasts2[92] = 1'h0;
+    lasts2[93] = 1'h0;
+    lasts2[94] = 1'h0;
+    lasts2[95] = 1'h0;
+    lasts2[96] = 1'h0;
+    lasts2[97] = 1'h0;
+    lasts2[98] = 1'h0;
+    lasts2[99] = 1'h0;
+    lasts2[100] = 1'h0;
+    lasts2[101] = 1'h0;
+    lasts2[102] = 1'h0;
+    lasts2[103] = 1'h0;
+    lasts2[104] = 1'h0;
+    lasts2[105] = 1'h0;
+    lasts2[106] = 1'h0;
+    lasts2[107] = 1'h0;
+    lasts2[108] = 1'h0;
+    lasts2[109] = 1'h0;
+    lasts2[110] = 1'h0;
+    lasts2[111] = 1'h0;
+    lasts2[112] = 1'h0;
+    lasts2[113] = 1'h0;
+    lasts2[114] = 1'h0;
+    lasts2[115] = 1'h0;
+    lasts2[116] = 1'h0;
+    lasts2[117] = 1'h0;
+    lasts2[118] = 1'h0;
+    lasts2[119] = 1'h0;
+    lasts2[120] = 1'h0;
+    lasts2[121] = 1'h0;
+    lasts2[122] = 1'h0;
+    lasts2[123] = 1'h0;
+    lasts2[124] = 1'h0;
+    lasts2[125] = 1'h0;
+    lasts2[126] = 1'h0;
+    lasts2[127] = 1'h0;
+    lasts2[128] = 1'h0;
+    lasts2[129] = 1'h0;
+    lasts2[130] = 1'h0;
+    lasts2[131] = 1'h0;
+    lasts2[132] = 1'h0;
+    lasts2[133] = 1'h0;
+    lasts2[134] = 1'h0;
+    lasts2[135] = 1'h0;
+    lasts2[136] = 1'h0;
+    lasts2[137] = 1'h0;
+    lasts2[138] = 1'h0;
+    lasts2[139] = 1'h0;
+    lasts2[140] = 1'h0;
+    lasts2[141] = 1'h0;
+    lasts2[142] = 1'h0;
+    lasts2[143] = 1'h0;
+    lasts2[144] = 1'h0;
+    lasts2[145] = 1'h0;
+    lasts2[146] = 1'h0;
+    lasts2[147] = 1'h0;
+    lasts2[148] = 1'h0;
+    lasts2[149] = 1'h0;
+    lasts2[150] = 1'h0;
+    lasts2[151] = 1'h0;
+    lasts2[152] = 1'h0;
+    lasts2[153] = 1'h0;
+    lasts2[154] = 1'h0;
+    lasts2[155] = 1'h0;
+    lasts2[156] = 1'h0;
+    lasts2[157] = 1'h0;
+    lasts2[158] = 1'h0;
+    lasts2[159] = 1'h0;
+    lasts2[160] = 1'h0;
+    lasts2[161] = 1'h0;
+    lasts2[162] = 1'h0;
+    lasts2[163] = 1'h0;
+    lasts2[164] = 1'h0;
+    lasts2[165] = 1'h0;
+    lasts2[166] = 1'h0;
+    lasts2[167] = 1'h0;
+    lasts2[168] = 1'h0;
+    lasts2[169] = 1'h0;
+    lasts2[170] = 1'h0;
+    lasts2[171] = 1'h0;
+    lasts2[172] = 1'h0;
+    lasts2[173] = 1'h0;
+    lasts2[174] = 1'h0;
+    lasts2[175] = 1'h0;
+    lasts2[176] = 1'h0;
+    lasts2[177] = 1'h0;
+    lasts2[178] = 1'h0;
+    lasts2[179] = 1'h0;
+    lasts2[180] = 1'h0;
+    lasts2[181] = 1'h0;
+    lasts2[182] = 1'h0;
+    lasts2[183] = 1'h0;
+    lasts2[184] = 1'h0;
+    lasts2[185] = 1'h0;
+    lasts2[186] = 1'h0;
+    lasts2[187] = 1'h0;
+    lasts2[188] = 1'h0;
+    lasts2[189] = 1'h0;
+    lasts2[190] = 1'h0;
+    lasts2[191] = 1'h0;
+    lasts2[192] = 1'h0;
+    lasts2[193] = 1'h0;
+    lasts2[194] = 1'h0;
+    lasts2[195] = 1'h0;
+    lasts2[196] = 1'h0;
+    lasts2[197] = 1'h0;
+    lasts2[198] = 1'h0;
+    lasts2[199] = 1'h0;
+    lasts2[200] = 1'h0;
+    lasts2[201] = 1'h0;
+    lasts2[202] = 1'h0;
+    lasts2[203] = 1'h0;
+    lasts2[204] = 1'h0;
+    lasts2[205] = 1'h0;
+    lasts2[206] = 1'h0;
+    lasts2[207] = 1'h0;
+    lasts2[208] = 1'h0;
+    lasts2[209] = 1'h0;
+    lasts2[210] = 1'h0;
+    lasts2[211] = 1'h0;
+    lasts2[212] = 1'h0;
+    lasts2[213] = 1'h0;
+    lasts2[214] = 1'h0;
+    lasts2[215] = 1'h0;
+    lasts2[216] = 1'h0;
+    lasts2[217] = 1'h0;
+    lasts2[218] = 1'h0;
+    lasts2[219] = 1'h0;
+    lasts2[220] = 1'h0;
+    lasts2[221] = 1'h0;
+    lasts2[222] = 1'h0;
+    lasts2[223] = 1'h0;
+    lasts2[224] = 1'h0;
+    lasts2[225] = 1'h0;
+    lasts2[226] = 1'h0;
+    lasts2[227] = 1'h0;
+    lasts2[228] = 1'h0;
+    lasts2[229] = 1'h0;
+    lasts2[230] = 1'h0;
+    lasts2[231] = 1'h0;
+    lasts2[232] = 1'h0;
+    lasts2[233] = 1'h0;
+    lasts2[234] = 1'h0;
+    lasts2[235] = 1'h0;
+    lasts2[236] = 1'h0;
+    lasts2[237] = 1'h0;
+    lasts2[238] = 1'h0;
+    lasts2[239] = 1'h0;
+    lasts2[240] = 1'h0;
+    lasts2[241] = 1'h0;
+    lasts2[242] = 1'h0;
+    lasts2[243] = 1'h0;
+    lasts2[244] = 1'h0;
+    lasts2[245] = 1'h0;
+    lasts2[246] = 1'h0;
+    lasts2[247] = 1'h0;
+    lasts2[248] = 1'h0;
+    lasts2[249] = 1'h0;
+    lasts2[250] = 1'h0;
+    lasts2[251] = 1'h0;
+    lasts2[252] = 1'h0;
+    lasts2[253] = 1'h0;
+    lasts2[254] = 1'h0;
+    lasts2[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      lasts2[8'h00] <= 1'h0;
+  end
+  assign \port__data$34  = lasts2[\port__addr$32 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] lasts3 [255:0];
+  initial begin
+    lasts3[0] = 1'h0;
+    lasts3[1] = 1'h0;
+    lasts3[2] = 1'h0;
+    lasts3[3] = 1'h0;
+    lasts3[4] = 1'h0;
+    lasts3[5] = 1'h0;
+    lasts3[6] = 1'h0;
+    lasts3[7] = 1'h0;
+    lasts3[8] = 1'h0;
+    lasts3[9] = 1'h0;
+    lasts3[10] = 1'h0;
+    lasts3[11] = 1'h0;
+    lasts3[12] = 1'h0;
+    lasts3[13] = 1'h0;
+    lasts3[14] = 1'h0;
+    lasts3[15] = 1'h0;
+    lasts3[16] = 1'h0;
+    lasts3[17] = 1'h0;
+    lasts3[18] = 1'h0;
+    lasts3[19] = 1'h0;
+    lasts3[20] = 1'h0;
+    lasts3[21] = 1'h0;
+    lasts3[22] = 1'h0;
+    lasts3[23] = 1'h0;
+    lasts3[24] = 1'h0;
+    lasts3[25] = 1'h0;
+    lasts3[26] = 1'h0;
+    lasts3[27] = 1'h0;
+    lasts3[28] = 1'h0;
+    lasts3[29] = 1'h0;
+    lasts3[30] = 1'h0;
+    lasts3[31] = 1'h0;
+    lasts3[32] = 1'h0;
+    lasts3[33] = 1'h0;
+    lasts3[34] = 1'h0;
+    lasts3[35] = 1'h0;
+    lasts3[36] = 1'h0;
+    lasts3[37] = 1'h0;
+    lasts3[38] = 1'h0;
+    lasts3[39] = 1'h0;
+    lasts3[40] = 1'h0;
+    lasts3[41] = 1'h0;
+    lasts3[42] = 1'h0;
+    lasts3[43] = 1'h0;
+    lasts3[44] = 1'h0;
+    lasts3[45] = 1'h0;
+    lasts3[46] = 1'h0;
+    lasts3[47] = 1'h0;
+    lasts3[48] = 1'h0;
+    lasts3[49] = 1'h0;
+    lasts3[50] = 1'h0;
+    lasts3[51] = 1'h0;
+    lasts3[52] = 1'h0;
+    lasts3[53] = 1'h0;
+    lasts3[54] = 1'h0;
+    lasts3[55] = 1'h0;
+    lasts3[56] = 1'h0;
+    lasts3[57] = 1'h0;
+    lasts3[58] = 1'h0;
+    lasts3[59] = 1'h0;
+    lasts3[60] = 1'h0;
+    lasts3[61] = 1'h0;
+    lasts3[62] = 1'h0;
+    lasts3[63] = 1'h0;
+    lasts3[64] = 1'h0;
+    lasts3[65] = 1'h0;
+    lasts3[66] = 1'h0;
+    lasts3[67] = 1'h0;
+    lasts3[68] = 1'h0;
+    lasts3[69] = 1'h0;
+    lasts3[70] = 1'h0;
+    lasts3[71] = 1'h0;
+    lasts3[72] = 1'h0;
+    lasts3[73] = 1'h0;
+    lasts3[74] = 1'h0;
+    lasts3[75] = 1'h0;
+    lasts3[76] = 1'h0;
+    lasts3[77] = 1'h0;
+    lasts3[78] = 1'h0;
+    lasts3[79] = 1'h0;
+    lasts3[80] = 1'h0;
+    lasts3[81] = 1'h0;
+    lasts3[82] = 1'h0;
+    lasts3[83] = 1'h0;
+    lasts3[84] = 1'h0;
+    lasts3[85] = 1'h0;
+    lasts3[86] = 1'h0;
+    lasts3[87] = 1'h0;
+    lasts3[88] = 1'h0;
+    lasts3[89] = 1'h0;
+    lasts3[90] = 1'h0;
+    lasts3[91] = 1'h0;
+    lasts3[92] = 1'h0;
+    lasts3[93] = 1'h0;
+    lasts3[94] = 1'h0;
+    lasts3[95] = 1'h0;
+    lasts3[96] = 1'h0;
+    lasts3[97] = 1'h0;
+    lasts3[98] = 1'h0;
+    lasts3[99] = 1'h0;
+    lasts3[100] = 1'h0;
+    lasts3[101] = 1'h0;
+    lasts3[102] = 1'h0;
+    lasts3[103] = 1'h0;
+    lasts3[104] = 1'h0;
+    lasts3[105] = 1'h0;
+    lasts3[106] = 1'h0;
+    lasts3[107] = 1'h0;
+    lasts3[108] = 1'h0;
+    lasts3[109] = 1'h0;
+    lasts3[110] = 1'h0;
+    lasts3[111] = 1'h0;
+    lasts3[112] = 1'h0;
+    lasts3[113] = 1'h0;
+    lasts3[114] = 1'h0;
+    lasts3[115] = 1'h0;
+    lasts3[116] = 1'h0;
+    lasts3[117] = 1'h0;
+    lasts3[118] = 1'h0;
+    lasts3[119] = 1'h0;
+    lasts3[120] = 1'h0;
+    lasts3[121] = 1'h0;
+    lasts3[122] = 1'h0;
+    lasts3[123] = 1'h0;
+    lasts3[124] = 1'h0;
+    lasts3[125] = 1'h0;
+    lasts3[126] = 1'h0;
+    lasts3[127] = 1'h0;
+    lasts3[128] = 1'h0;
+    lasts3[129] = 1'h0;
+    lasts3[130] = 1'h0;
+    lasts3[131] = 1'h0;
+    lasts3[132] = 1'h0;
+    lasts3[133] = 1'h0;
+    lasts3[134] = 1'h0;
+    lasts3[135] = 1'h0;
+    lasts3[136] = 1'h0;
+    lasts3[137] = 1'h0;
+    lasts3[138] = 1'h0;
+    lasts3[139] = 1'h0;
+    lasts3[140] = 1'h0;
+    lasts3[141] = 1'h0;
+    lasts3[142] = 1'h0;
+    lasts3[143] = 1'h0;
+    lasts3[144] = 1'h0;
+    lasts3[145] = 1'h0;
+    lasts3[146] = 1'h0;
+    lasts3[147] = 1'h0;
+    lasts3[148] = 1'h0;
+    lasts3[149] = 1'h0;
+    lasts3[150] = 1'h0;
+    lasts3[151] = 1'h0;
+    lasts3[152] = 1'h0;
+    lasts3[153] = 1'h0;
+    lasts3[154] = 1'h0;
+    lasts3[155] = 1'h0;
+    lasts3[156] = 1'h0;
+    lasts3[157] = 1'h0;
+    lasts3[158] = 1'h0;
+    lasts3[159] = 1'h0;
+    lasts3[160] = 1'h0;
+    lasts3[161] = 1'h0;
+    lasts3[162] = 1'h0;
+    lasts3[163] = 1'h0;
+    lasts3[164] = 1'h0;
+    lasts3[165] = 1'h0;
+    lasts3[166] = 1'h0;
+    lasts3[167] = 1'h0;
+    lasts3[168] = 1'h0;
+    lasts3[169] = 1'h0;
+    lasts3[170] = 1'h0;
+    lasts3[171] = 1'h0;
+    lasts3[172] = 1'h0;
+    lasts3[173] = 1'h0;
+    lasts3[174] = 1'h0;
+    lasts3[175] = 1'h0;
+    lasts3[176] = 1'h0;
+    lasts3[177] = 1'h0;
+    lasts3[178] = 1'h0;
+    lasts3[179] = 1'h0;
+    lasts3[180] = 1'h0;
+    lasts3[181] = 1'h0;
+    lasts3[182] = 1'h0;
+    lasts3[183] = 1'h0;
+    lasts3[184] = 1'h0;
+    lasts3[185] = 1'h0;
+    lasts3[186] = 1'h0;
+    lasts3[187] = 1'h0;
+    lasts3[188] = 1'h0;
+    lasts3[189] = 1'h0;
+    lasts3[190] = 1'h0;
+    lasts3[191] = 1'h0;
+    lasts3[192] = 1'h0;
+    lasts3[193] = 1'h0;
+    lasts3[194] = 1'h0;
+    lasts3[195] = 1'h0;
+    lasts3[196] = 1'h0;
+    lasts3[197] = 1'h0;
+    lasts3[198] = 1'h0;
+    lasts3[199] = 1'h0;
+    lasts3[200] = 1'h0;
+    lasts3[201] = 1'h0;
+    lasts3[202] = 1'h0;
+    lasts3[203] = 1'h0;
+    lasts3[204] = 1'h0;
+    lasts3[205] = 1'h0;
+    lasts3[206] = 1'h0;
+    lasts3[207] = 1'h0;
+    lasts3[208] = 1'h0;
+    lasts3[209] = 1'h0;
+    lasts3[210] = 1'h0;
+    lasts3[211] = 1'h0;
+    lasts3[212] = 1'h0;
+    lasts3[213] = 1'h0;
+    lasts3[214] = 1'h0;
+    lasts3[215] = 1'h0;
+    lasts3[216] = 1'h0;
+    lasts3[217] = 1'h0;
+    lasts3[218] = 1'h0;
+    lasts3[219] = 1'h0;
+    lasts3[220] = 1'h0;
+    lasts3[221] = 1'h0;
+    lasts3[222] = 1'h0;
+    lasts3[223] = 1'h0;
+    lasts3[224] = 1'h0;
+    lasts3[225] = 1'h0;
+    lasts3[226] = 1'h0;
+    lasts3[227] = 1'h0;
+    lasts3[228] = 1'h0;
+    lasts3[229] = 1'h0;
+    lasts3[230] = 1'h0;
+    lasts3[231] = 1'h0;
+    lasts3[232] = 1'h0;
+    lasts3[233] = 1'h0;
+    lasts3[234] = 1'h0;
+    lasts3[235] = 1'h0;
+    lasts3[236] = 1'h0;
+    lasts3[237] = 1'h0;
+    lasts3[238] = 1'h0;
+    lasts3[239] = 1'h0;
+    lasts3[240] = 1'h0;
+    lasts3[241] = 1'h0;
+    lasts3[242] = 1'h0;
+    lasts3[243] = 1'h0;
+    lasts3[244] = 1'h0;
+    lasts3[245] = 1'h0;
+    lasts3[246] = 1'h0;
+    lasts3[247] = 1'h0;
+    lasts3[248] = 1'h0;
+    lasts3[249] = 1'h0;
+    lasts3[250] = 1'h0;
+    lasts3[251] = 1'h0;
+    lasts3[252] = 1'h0;
+    lasts3[253] = 1'h0;
+    lasts3[254] = 1'h0;
+    lasts3[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      lasts3[8'h00] <= 1'h0;
+  end
+  assign \port__data$38  = lasts3[\port__addr$36 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] lasts4 [255:0];
+  initial begin
+    lasts4[0] = 1'h0;
+    lasts4[1] = 1'h0;
+    lasts4[2] = 1'h0;
+    lasts4[3] = 1'h0;
+    lasts4[4] = 1'h0;
+    lasts4[5] = 1'h0;
+    lasts4[6] = 1'h0;
+    lasts4[7] = 1'h0;
+    lasts4[8] = 1'h0;
+    lasts4[9] = 1'h0;
+    lasts4[10] = 1'h0;
+    lasts4[11] = 1'h0;
+    lasts4[12] = 1'h0;
+    lasts4[13] = 1'h0;
+    lasts4[14] = 1'h0;
+    lasts4[15] = 1'h0;
+    lasts4[16] = 1'h0;
+    lasts4[17] = 1'h0;
+    lasts4[18] = 1'h0;
+    lasts4[19] = 1'h0;
+    lasts4[20] = 1'h0;
+    lasts4[21] = 1'h0;
+    lasts4[22] = 1'h0;
+    lasts4[23] = 1'h0;
+    lasts4[24] = 1'h0;
+    lasts4[25] = 1'h0;
+    lasts4[26] = 1'h0;
+    lasts4[27] = 1'h0;
+    lasts4[28] = 1'h0;
+    lasts4[29] = 1'h0;
+    lasts4[30] = 1'h0;
+    lasts4[31] = 1'h0;
+    lasts4[32] = 1'h0;
+    lasts4[33] = 1'h0;
+    lasts4[34] = 1'h0;
+    lasts4[35] = 1'h0;
+    lasts4[36] = 1'h0;
+    lasts4[37] = 1'h0;
+    lasts4[38] = 1'h0;
+    lasts4[39] = 1'h0;
+    lasts4[40] = 1'h0;
+    lasts4[41] = 1'h0;
+    lasts4[42] = 1'h0;
+    lasts4[43] = 1'h0;
+    lasts4[44] = 1'h0;
+    lasts4[45] = 1'h0;
+    lasts4[46] = 1'h0;
+    lasts4[47] = 1'h0;
+    lasts4[48] = 1'h0;
+    lasts4[49] = 1'h0;
+    lasts4[50] = 1'h0;
+    lasts4[51] = 1'h0;
+    lasts4[52] = 1'h0;
+    lasts4[53] = 1'h0;
+    lasts4[54] = 1'h0;
+    lasts4[55] = 1'h0;
+    lasts4[56] = 1'h0;
+    lasts4[57] = 1'h0;
+    lasts4[58] = 1'h0;
+    lasts4[59] = 1'h0;
+    lasts4[60] = 1'h0;
+    lasts4[61] = 1'h0;
+    lasts4[62] = 1'h0;
+    lasts4[63] = 1'h0;
+    lasts4[64] = 1'h0;
+    lasts4[65] = 1'h0;
+    lasts4[66] = 1'h0;
+    lasts4[67] = 1'h0;
+    lasts4[68] = 1'h0;
+    lasts4[69] = 1'h0;
+    lasts4[70] = 1'h0;
+    lasts4[71] = 1'h0;
+    lasts4[72] = 1'h0;
+    lasts4[73] = 1'h0;
+    lasts4[74] = 1'h0;
+    lasts4[75] = 1'h0;
+    lasts4[76] = 1'h0;
+    lasts4[77] = 1'h0;
+    lasts4[78] = 1'h0;
+    lasts4[79] = 1'h0;
+    lasts4[80] = 1'h0;
+    lasts4[81] = 1'h0;
+    lasts4[82] = 1'h0;
+    lasts4[83] = 1'h0;
+    lasts4[84] = 1'h0;
+    lasts4[85] = 1'h0;
+    lasts4[86] = 1'h0;
+    lasts4[87] = 1'h0;
+    lasts4[88] = 1'h0;
+    lasts4[89] = 1'h0;
+    lasts4[90] = 1'h0;
+    lasts4[91] = 1'h0;
+    lasts4[92] = 1'h0;
+    lasts4[93] = 1'h0;
+    lasts4[94] = 1'h0;
+    lasts4[95] = 1'h0;
+    lasts4[96] = 1'h0;
+    lasts4[97] = 1'h0;
+    lasts4[98] = 1'h0;
+    lasts4[99] = 1'h0;
+    lasts4[100] = 1'h0;
+    lasts4[101] = 1'h0;
+    lasts4[102] = 1'h0;
+    lasts4[103] = 1'h0;
+    lasts4[104] = 1'h0;
+    lasts4[105] = 1'h0;
+    lasts4[106] = 1'h0;
+    lasts4[107] = 1'h0;
+    lasts4[108] = 1'h0;
+    lasts4[109] = 1'h0;
+    lasts4[110] = 1'h0;
+    lasts4[111] = 1'h0;
+    lasts4[112] = 1'h0;
+    lasts4[113] = 1'h0;
+    lasts4[114] = 1'h0;
+    lasts4[115] = 1'h0;
+    lasts4[116] = 1'h0;
+    lasts4[117] = 1'h0;
+    lasts4[118] = 1'h0;
+    lasts4[119] = 1'h0;
+    lasts4[120] = 1'h0;
+    lasts4[121] = 1'h0;
+    lasts4[122] = 1'h0;
+    lasts4[123] = 1'h0;
+    lasts4[124] = 1'h0;
+    lasts4[125] = 1'h0;
+    lasts4[126] = 1'h0;
+    lasts4[127] = 1'h0;
+    lasts4[128] = 1'h0;
+    lasts4[129] = 1'h0;
+    lasts4[130] = 1'h0;
+    lasts4[131] = 1'h0;
+    lasts4[132] = 1'h0;
+    lasts4[133] = 1'h0;
+    lasts4[134] = 1'h0;
+    lasts4[135] = 1'h0;
+    lasts4[136] = 1'h0;
+    lasts4[137] = 1'h0;
+    lasts4[138] = 1'h0;
+    lasts4[139] = 1'h0;
+    lasts4[140] = 1'h0;
+    lasts4[141] = 1'h0;
+    lasts4[142] = 1'h0;
+    lasts4[143] = 1'h0;
+    lasts4[144] = 1'h0;
+    lasts4[145] = 1'h0;
+    lasts4[146] = 1'h0;
+    lasts4[147] = 1'h0;
+    lasts4[148] = 1'h0;
+    lasts4[149] = 1'h0;
+    lasts4[150] = 1'h0;
+    lasts4[151] = 1'h0;
+    lasts4[152] = 1'h0;
+    lasts4[153] = 1'h0;
+    lasts4[154] = 1'h0;
+    lasts4[155] = 1'h0;
+    lasts4[156] = 1'h0;
+    lasts4[157] = 1'h0;
+    lasts4[158] = 1'h0;
+    lasts4[159] = 1'h0;
+    lasts4[160] = 1'h0;
+    lasts4[161] = 1'h0;
+    lasts4[162] = 1'h0;
+    lasts4[163] = 1'h0;
+    lasts4[164] = 1'h0;
+    lasts4[165] = 1'h0;
+    lasts4[166] = 1'h0;
+    lasts4[167] = 1'h0;
+    lasts4[168] = 1'h0;
+    lasts4[169] = 1'h0;
+    lasts4[170] = 1'h0;
+    lasts4[171] = 1'h0;
+    lasts4[172] = 1'h0;
+    lasts4[173] = 1'h0;
+    lasts4[174] = 1'h0;
+    lasts4[175] = 1'h0;
+    lasts4[176] = 1'h0;
+    lasts4[177] = 1'h0;
+    lasts4[178] = 1'h0;
+    lasts4[179] = 1'h0;
+    lasts4[180] = 1'h0;
+    lasts4[181] = 1'h0;
+    lasts4[182] = 1'h0;
+    lasts4[183] = 1'h0;
+    lasts4[184] = 1'h0;
+    lasts4[185] = 1'h0;
+    lasts4[186] = 1'h0;
+    lasts4[187] = 1'h0;
+    lasts4[188] = 1'h0;
+    lasts4[189] = 1'h0;
+    lasts4[190] = 1'h0;
+    lasts4[191] = 1'h0;
+    lasts4[192] = 1'h0;
+    lasts4[193] = 1'h0;
+    lasts4[194] = 1'h0;
+    lasts4[195] = 1'h0;
+    lasts4[196] = 1'h0;
+    lasts4[197] = 1'h0;
+    lasts4[198] = 1'h0;
+    lasts4[199] = 1'h0;
+    lasts4[200] = 1'h0;
+    lasts4[201] = 1'h0;
+    lasts4[202] = 1'h0;
+    lasts4[203] = 1'h0;
+    lasts4[204] = 1'h0;
+    lasts4[205] = 1'h0;
+    lasts4[206] = 1'h0;
+    lasts4[207] = 1'h0;
+    lasts4[208] = 1'h0;
+    lasts4[209] = 1'h0;
+    lasts4[210] = 1'h0;
+    lasts4[211] = 1'h0;
+    lasts4[212] = 1'h0;
+    lasts4[213] = 1'h0;
+    lasts4[214] = 1'h0;
+    lasts4[215] = 1'h0;
+    lasts4[216] = 1'h0;
+    lasts4[217] = 1'h0;
+    lasts4[218] = 1'h0;
+    lasts4[219] = 1'h0;
+    lasts4[220] = 1'h0;
+    lasts4[221] = 1'h0;
+    lasts4[222] = 1'h0;
+    lasts4[223] = 1'h0;
+    lasts4[224] = 1'h0;
+    lasts4[225] = 1'h0;
+    lasts4[226] = 1'h0;
+    lasts4[227] = 1'h0;
+    lasts4[228] = 1'h0;
+    lasts4[229] = 1'h0;
+    lasts4[230] = 1'h0;
+    lasts4[231] = 1'h0;
+    lasts4[232] = 1'h0;
+    lasts4[233] = 1'h0;
+    lasts4[234] = 1'h0;
+    lasts4[235] = 1'h0;
+    lasts4[236] = 1'h0;
+    lasts4[237] = 1'h0;
+    lasts4[238] = 1'h0;
+    lasts4[239] = 1'h0;
+    lasts4[240] = 1'h0;
+    lasts4[241] = 1'h0;
+    lasts4[242] = 1'h0;
+    lasts4[243] = 1'h0;
+    lasts4[244] = 1'h0;
+    lasts4[245] = 1'h0;
+    lasts4[246] = 1'h0;
+    lasts4[247] = 1'h0;
+    lasts4[248] = 1'h0;
+    lasts4[249] = 1'h0;
+    lasts4[250] = 1'h0;
+    lasts4[251] = 1'h0;
+    lasts4[252] = 1'h0;
+    lasts4[253] = 1'h0;
+    lasts4[254] = 1'h0;
+    lasts4[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      lasts4[8'h00] <= 1'h0;
+  end
+  assign \port__data$42  = lasts4[\port__addr$40 ];
+  (* ram_style = "distributed" *)
   reg [16:0] mem [255:0];
   initial begin
     mem[0] = 17'h00000;
@@ -17359,6 +20508,16 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   assign scan_rd__data = _0_;
   assign blk_rd__data = _1_;
   always @(posedge clk)
+    entry <= \$29 ;
+  always @(posedge clk)
+    k_tiles <= \$30 ;
+  always @(posedge clk)
+    \group_tiles$69  <= \$31 ;
+  always @(posedge clk)
+    height <= \$32 ;
+  always @(posedge clk)
+    \final  <= \$33 ;
+  always @(posedge clk)
     rows_after <= \$34 ;
   always @(posedge clk)
     a_rows <= \$35 ;
@@ -17395,10 +20554,10 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   assign \$15  = | fail2;
   assign \$16  = a_rows + height;
   assign \$17  = group + 1'h1;
-  assign \$18  = rows_after - \group_tiles$43 ;
-  assign \$19  = rows_after < \group_tiles$43 ;
-  assign \$20  = \$19  ? rows_after : { 1'h0, \group_tiles$43  };
-  assign \$21  = rows_after <= \group_tiles$43 ;
+  assign \$18  = rows_after - \group_tiles$69 ;
+  assign \$19  = rows_after < \group_tiles$69 ;
+  assign \$20  = \$19  ? rows_after : { 1'h0, \group_tiles$69  };
+  assign \$21  = rows_after <= \group_tiles$69 ;
   assign \$22  = entry + 1'h1;
   always @(posedge clk)
     done <= \$23 ;
@@ -17412,18 +20571,121 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     new1 <= \$27 ;
   always @(posedge clk)
     group <= \$28 ;
-  always @(posedge clk)
-    entry <= \$29 ;
-  always @(posedge clk)
-    k_tiles <= \$30 ;
-  always @(posedge clk)
-    \group_tiles$43  <= \$31 ;
-  always @(posedge clk)
-    height <= \$32 ;
-  always @(posedge clk)
-    \final  <= \$33 ;
+  \axi_gemm.axi.engine.table.last_addr0  last_addr0 (
+    .clk(clk),
+    .copy0(port__addr),
+    .i(last_addr[7:0]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.last_addr1  last_addr1 (
+    .clk(clk),
+    .copy0(\port__addr$28 ),
+    .i(last_addr[15:8]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.last_addr2  last_addr2 (
+    .clk(clk),
+    .copy0(\port__addr$32 ),
+    .i(last_addr[23:16]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.last_addr3  last_addr3 (
+    .clk(clk),
+    .copy0(\port__addr$36 ),
+    .i(last_addr[31:24]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.last_addr4  last_addr4 (
+    .clk(clk),
+    .copy0(\port__addr$40 ),
+    .i(last_addr[39:32]),
+    .rst(rst)
+  );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$29  = entry;
+    if (start) begin
+      \$29  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (last2) begin
+            \$29  = 16'h0000;
+          end else begin
+            \$29  = \$22 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$29  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$30  = k_tiles;
+    if (start) begin
+      \$30  = \k_tiles$68 ;
+    end
+    if (rst) begin
+      \$30  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$31  = \group_tiles$69 ;
+    if (start) begin
+      \$31  = group_tiles;
+    end
+    if (rst) begin
+      \$31  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$32  = height;
+    if (start) begin
+      \$32  = \$11 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$32  = \$20 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$32  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$33  = \final ;
+    if (start) begin
+      \$33  = \$12 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$33  = \$21 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$34  = rows_after;
     if (start) begin
       \$34  = rest;
@@ -17443,7 +20705,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$35  = a_rows;
     if (start) begin
       \$35  = 32'd0;
@@ -17461,7 +20723,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$36  = error;
     if (start) begin
       \$36  = 3'h0;
@@ -17480,7 +20742,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$37  = err_group;
     if (start) begin
       \$37  = 16'h0000;
@@ -17496,7 +20758,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$38  = err_entry;
     if (start) begin
       \$38  = 16'h0000;
@@ -17512,7 +20774,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$39  = busy;
     if (start) begin
       (* full_case = 32'd1 *)
@@ -17539,7 +20801,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$40  = a1;
     if (start) begin
     end else if (busy) begin
@@ -17550,7 +20812,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$41  = fail2;
     if (start) begin
     end else if (busy) begin
@@ -17563,7 +20825,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$42  = last2;
     if (start) begin
     end else if (busy) begin
@@ -17576,7 +20838,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$43  = prev1;
     if (start) begin
     end else if (busy) begin
@@ -17589,14 +20851,14 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rest = 17'h00000;
     if (start) begin
       rest = \$1 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     fail = 3'h0;
     if (start) begin
     end else if (busy) begin
@@ -17614,7 +20876,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$23  = 1'h0;
     if (start) begin
       if (\$13 ) begin
@@ -17639,7 +20901,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$24  = raddr;
     if (start) begin
       \$24  = { 1'h0, base };
@@ -17651,7 +20913,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$25  = v1;
     if (start) begin
       \$25  = 1'h0;
@@ -17663,7 +20925,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$26  = v2;
     if (start) begin
       \$26  = 1'h0;
@@ -17675,7 +20937,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$27  = new1;
     if (start) begin
       \$27  = 1'h1;
@@ -17689,7 +20951,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$28  = group;
     if (start) begin
       \$28  = 16'h0000;
@@ -17708,89 +20970,6 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
       \$28  = 16'h0000;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$29  = entry;
-    if (start) begin
-      \$29  = 16'h0000;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (last2) begin
-            \$29  = 16'h0000;
-          end else begin
-            \$29  = \$22 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$29  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$30  = k_tiles;
-    if (start) begin
-      \$30  = \k_tiles$42 ;
-    end
-    if (rst) begin
-      \$30  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$31  = \group_tiles$43 ;
-    if (start) begin
-      \$31  = group_tiles;
-    end
-    if (rst) begin
-      \$31  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$32  = height;
-    if (start) begin
-      \$32  = \$11 ;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          if (last2) begin
-            \$32  = \$20 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$32  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$33  = \final ;
-    if (start) begin
-      \$33  = \$12 ;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          if (last2) begin
-            \$33  = \$21 ;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
   assign wr__addr = 8'h00;
   assign ld__payload = 25'h0000000;
   assign wr__data = 17'h00000;
@@ -17798,10 +20977,29 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   assign \wr__addr$5  = 8'h00;
   assign \wr__data$6  = 1'h0;
   assign \wr__en$7  = wr__en;
+  assign \wr__addr$8  = 8'h00;
+  assign \wr__data$9  = 1'h0;
+  assign \wr__en$10  = wr__en;
+  assign \wr__addr$11  = 8'h00;
+  assign \wr__data$12  = 1'h0;
+  assign \wr__en$13  = wr__en;
+  assign \wr__addr$14  = 8'h00;
+  assign \wr__data$15  = 1'h0;
+  assign \wr__en$16  = wr__en;
+  assign \wr__addr$17  = 8'h00;
+  assign \wr__data$18  = 1'h0;
+  assign \wr__en$19  = wr__en;
   assign ld__ready = 1'h1;
-  assign port__addr = last_addr[7:0];
-  assign \port__addr$13  = last_addr[15:8];
-  assign \port__addr$15  = last_addr[23:16];
+  assign i = last_addr[7:0];
+  assign o = port__addr;
+  assign \i$27  = last_addr[15:8];
+  assign \o$29  = \port__addr$28 ;
+  assign \i$31  = last_addr[23:16];
+  assign \o$33  = \port__addr$32 ;
+  assign \i$35  = last_addr[31:24];
+  assign \o$37  = \port__addr$36 ;
+  assign \i$39  = last_addr[39:32];
+  assign \o$41  = \port__addr$40 ;
   assign blk_addr = blk_rd__addr;
   assign scan_rd__addr = raddr[7:0];
   assign blk_data = blk_rd__data[15:0];
@@ -17814,17 +21012,121 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   assign \last_addr[0]  = last_addr[7:0];
   assign \last_addr[1]  = last_addr[15:8];
   assign \last_addr[2]  = last_addr[23:16];
+  assign \last_addr[3]  = last_addr[31:24];
+  assign \last_addr[4]  = last_addr[39:32];
+  assign \o[0]  = port__addr;
+  assign \o$29[0]  = \port__addr$28 ;
+  assign \o$33[0]  = \port__addr$32 ;
+  assign \o$37[0]  = \port__addr$36 ;
+  assign \o$41[0]  = \port__addr$40 ;
   assign \blk_rd__data.block  = blk_rd__data[15:0];
   assign \blk_rd__data.last  = blk_rd__data[16];
   assign \scan_rd__data.block  = scan_rd__data[15:0];
   assign \scan_rd__data.last  = scan_rd__data[16];
-  assign last_data[2] = \port__data$16 ;
-  assign last_data[1] = \port__data$14 ;
+  assign last_data[4] = \port__data$42 ;
+  assign last_data[3] = \port__data$38 ;
+  assign last_data[2] = \port__data$34 ;
+  assign last_data[1] = \port__data$30 ;
   assign last_data[0] = port__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1134$0 , \port$4357$7 , p_q, clk);
+module \axi_gemm.axi.engine.table.last_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last_addr1 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last_addr2 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last_addr3 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last_addr4 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1115$0 , \port$5810$7 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -17836,27 +21138,27 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1134$0 , \port$4357$7 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$1134$0 ;
-  wire [15:0] \port$1134$0 ;
-  input [15:0] \port$4357$7 ;
-  wire [15:0] \port$4357$7 ;
+  input [15:0] \port$1115$0 ;
+  wire [15:0] \port$1115$0 ;
+  input [15:0] \port$5810$7 ;
+  wire [15:0] \port$5810$7 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$1134$0  };
+    a_q <= { 1'h0, \port$1115$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4357$7  };
+    b_q <= { 1'h0, \port$5810$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$1134$0  };
-  assign b = { 1'h0, \port$4357$7  };
+  assign a = { 1'h0, \port$1115$0  };
+  assign b = { 1'h0, \port$5810$7  };
   assign p = p_q;
 endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payload, error, o__valid, o__payload, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -18746,14 +22048,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     .window(window)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     block_len = 6'h20;
     if (\$1 ) begin
       block_len = remaining[5:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     new_stream = 1'h0;
     casez (parse_state)
       2'h0:
@@ -18761,7 +22063,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     take = 2'h0;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -18799,7 +22101,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     failing = 1'h0;
     casez (parse_state)
       2'h0:
@@ -18877,7 +22179,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     w_en = 1'h0;
     casez (parse_state)
       2'h0:
@@ -18895,7 +22197,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     count = 2'h0;
     casez (parse_state)
       2'h0:
@@ -18907,7 +22209,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     values = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -18923,7 +22225,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \w_data$29  = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -18935,7 +22237,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \w_en$31  = 1'h0;
     casez (parse_state)
       2'h0:
@@ -18949,7 +22251,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     r_en = 1'h0;
     if (\$134 ) begin
       if (\$135 ) begin
@@ -18960,7 +22262,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \r_en$45  = 1'h0;
     if (\$134 ) begin
       if (\$139 ) begin
@@ -18969,7 +22271,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$348  = error;
     if (clear) begin
       \$348  = 3'h0;
@@ -19087,14 +22389,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$349  = \$146 ;
     if (rst) begin
       \$349  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$350  = parse_state;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -19248,7 +22550,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$351  = index;
     casez (parse_state)
       2'h0:
@@ -19333,7 +22635,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$352  = header_bits;
     casez (parse_state)
       2'h0:
@@ -19346,7 +22648,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$353  = remaining;
     casez (parse_state)
       2'h0:
@@ -19367,7 +22669,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$354  = mask_bits;
     casez (parse_state)
       2'h0:
@@ -19382,7 +22684,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$355  = left;
     casez (parse_state)
       2'h0:
@@ -19403,7 +22705,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$356  = \final ;
     casez (parse_state)
       2'h0:
@@ -19420,7 +22722,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$357  = o__valid;
     if (o__ready) begin
       \$357  = 1'h0;
@@ -19433,7 +22735,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$358  = o__payload;
     if (\$331 ) begin
       \$358 [7:0] = \$334 ;
@@ -19444,7 +22746,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$359  = pos;
     if (\$331 ) begin
       \$359  = \$338 [4:0];
@@ -19460,7 +22762,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$360  = second_half;
     if (\$331 ) begin
       if (\$339 ) begin
@@ -19480,7 +22782,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$361  = older;
     if (new_stream) begin
       \$361  = \$346 [1:0];
@@ -19546,7 +22848,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_port__data, w_en, r_en, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -19660,7 +22962,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
   always @(posedge clk)
     level <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$15  = w_port__addr;
     if (\$1 ) begin
       \$15  = \$2 [4:0];
@@ -19673,7 +22975,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$16  = r_port__addr;
     if (\$3 ) begin
       \$16  = \$4 [4:0];
@@ -19686,7 +22988,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$17  = level;
     if (\$8 ) begin
       \$17  = \$9 [5:0];
@@ -19711,7 +23013,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -19831,7 +23133,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
   always @(posedge clk)
     r_rdy <= \$30 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$27  = w_port__addr;
     if (\$4 ) begin
       \$27  = \$5 [0];
@@ -19844,7 +23146,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$28  = r_port__addr;
     if (\$8 ) begin
       \$28  = \$9 [0];
@@ -19857,7 +23159,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$29  = inner_level;
     if (\$15 ) begin
       \$29  = \$16 [1:0];
@@ -19873,7 +23175,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$30  = r_rdy;
     if (\$26 ) begin
       \$30  = 1'h1;
@@ -19898,7 +23200,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__payload, take, window, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -22843,7 +26145,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
   always @(posedge clk)
     slots <= \$1162 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_0_0[7:0] = i__payload[7:0];
     new_0_0[8] = \$10 ;
     new_0_0[9] = 1'h0;
@@ -22854,7 +26156,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_1_0[7:0] = i__payload[7:0];
     new_1_0[8] = \$32 ;
     new_1_0[9] = 1'h0;
@@ -22865,7 +26167,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_2_0[7:0] = i__payload[7:0];
     new_2_0[8] = \$54 ;
     new_2_0[9] = 1'h0;
@@ -22876,7 +26178,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_3_0[7:0] = i__payload[7:0];
     new_3_0[8] = \$76 ;
     new_3_0[9] = 1'h0;
@@ -22887,7 +26189,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_4_0[7:0] = i__payload[7:0];
     new_4_0[8] = \$98 ;
     new_4_0[9] = 1'h0;
@@ -22898,7 +26200,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_5_0[7:0] = i__payload[7:0];
     new_5_0[8] = \$120 ;
     new_5_0[9] = 1'h0;
@@ -22909,7 +26211,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_6_0[7:0] = i__payload[7:0];
     new_6_0[8] = \$142 ;
     new_6_0[9] = 1'h0;
@@ -22920,7 +26222,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_7_0[7:0] = i__payload[7:0];
     new_7_0[8] = \$164 ;
     new_7_0[9] = 1'h0;
@@ -22931,7 +26233,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_8_0[7:0] = i__payload[7:0];
     new_8_0[8] = \$186 ;
     new_8_0[9] = 1'h0;
@@ -22942,7 +26244,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_9_0[7:0] = i__payload[7:0];
     new_9_0[8] = \$208 ;
     new_9_0[9] = 1'h0;
@@ -22953,7 +26255,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_10_0[7:0] = i__payload[7:0];
     new_10_0[8] = \$230 ;
     new_10_0[9] = 1'h0;
@@ -22964,7 +26266,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_11_0[7:0] = i__payload[7:0];
     new_11_0[8] = \$252 ;
     new_11_0[9] = 1'h0;
@@ -22975,7 +26277,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_12_0[7:0] = i__payload[7:0];
     new_12_0[8] = \$274 ;
     new_12_0[9] = 1'h0;
@@ -22986,7 +26288,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_13_0[7:0] = i__payload[7:0];
     new_13_0[8] = \$296 ;
     new_13_0[9] = 1'h0;
@@ -22997,7 +26299,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_14_0[7:0] = i__payload[7:0];
     new_14_0[8] = \$318 ;
     new_14_0[9] = 1'h0;
@@ -23008,7 +26310,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     new_15_0[7:0] = i__payload[7:0];
     new_15_0[8] = \$340 ;
     new_15_0[9] = 1'h0;
@@ -23019,14 +26321,14 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$1161  = \$363 [4:0];
     if (rst) begin
       \$1161  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$1162  = slots;
     if (\$364 ) begin
       \$1162 [9:0] = slots[19:10];
@@ -24314,7 +27616,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__payload, base, words, o__ready, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [1:0] \$100 ;
@@ -24634,7 +27936,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
   always @(posedge clk)
     left <= \$124 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -24656,7 +27958,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_keep = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -24666,7 +27968,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     abort = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -24682,7 +27984,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_short = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -24693,7 +27995,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_long = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -24707,7 +28009,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -24716,7 +28018,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -24726,7 +28028,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$117  = \buf ;
     if (emit) begin
       \$117  = shifted;
@@ -24747,7 +28049,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$118  = fill;
     if (emit) begin
       \$118  = \$3 [5:0];
@@ -24779,7 +28081,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$119  = addr;
     if (emit) begin
       \$119  = \$53 [8:0];
@@ -24797,7 +28099,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$120  = words_left;
     if (emit) begin
       \$120  = \$54 [16:0];
@@ -24815,7 +28117,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$121  = armed;
     if (emit) begin
       if (\$55 ) begin
@@ -24838,7 +28140,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$122  = loaded;
     if (emit) begin
       if (\$55 ) begin
@@ -24858,7 +28160,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$123  = draining;
     if (\$57 ) begin
       if (i__payload[72]) begin
@@ -24877,7 +28179,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$124  = left;
     if (\$57 ) begin
     end else if (\$58 ) begin
@@ -24919,7 +28221,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [3:0] \$100 ;
@@ -25245,7 +28547,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
   always @(posedge clk)
     left <= \$127 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -25276,7 +28578,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_keep = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -25286,7 +28588,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     abort = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -25302,7 +28604,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_short = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -25313,7 +28615,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_long = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -25327,7 +28629,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -25336,7 +28638,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -25346,7 +28648,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$120  = \buf ;
     if (emit) begin
       \$120  = shifted;
@@ -25367,7 +28669,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$121  = fill;
     if (emit) begin
       \$121  = \$3 [6:0];
@@ -25399,7 +28701,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$122  = addr;
     if (emit) begin
       \$122  = \$56 [8:0];
@@ -25417,7 +28719,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$123  = words_left;
     if (emit) begin
       \$123  = \$57 [16:0];
@@ -25435,7 +28737,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$124  = armed;
     if (emit) begin
       if (\$58 ) begin
@@ -25458,7 +28760,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$125  = loaded;
     if (emit) begin
       if (\$58 ) begin
@@ -25478,7 +28780,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$126  = draining;
     if (\$60 ) begin
       if (i__payload[72]) begin
@@ -25497,7 +28799,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$127  = left;
     if (\$60 ) begin
     end else if (\$61 ) begin
@@ -25539,7 +28841,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -25889,7 +29191,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
   always @(posedge clk)
     left <= \$141 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[7:0] = i__payload[7:0];
@@ -26088,7 +29390,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     err_keep = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -26098,7 +29400,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     abort = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -26114,7 +29416,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     err_short = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -26125,7 +29427,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     err_long = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -26139,7 +29441,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -26148,7 +29450,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -26158,7 +29460,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$134  = \buf ;
     if (emit) begin
       \$134  = shifted;
@@ -26179,7 +29481,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$135  = fill;
     if (emit) begin
       \$135  = \$3 [6:0];
@@ -26211,7 +29513,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$136  = addr;
     if (emit) begin
       \$136  = \$98 [8:0];
@@ -26229,7 +29531,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$137  = words_left;
     if (emit) begin
       \$137  = \$99 [16:0];
@@ -26247,7 +29549,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$138  = armed;
     if (emit) begin
       if (\$100 ) begin
@@ -26270,7 +29572,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$139  = loaded;
     if (emit) begin
       if (\$100 ) begin
@@ -26290,7 +29592,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$140  = draining;
     if (\$102 ) begin
       if (i__payload[9]) begin
@@ -26309,7 +29611,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$141  = left;
     if (\$102 ) begin
     end else if (\$103 ) begin
@@ -26354,8 +29656,8 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload, o__payload, o__ready);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+module \axi_gemm.axi.results (clk, rst, o__valid, i__ready, i__payload, i__valid, o__payload, o__ready);
+  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
   wire [7:0] \$11 ;
@@ -26442,7 +29744,7 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
   always @(posedge clk)
     last_in <= \$26 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
     if (\$6 ) begin
       o__payload[71:64] = 8'hff;
@@ -26469,7 +29771,7 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     nxt = shifted;
     if (\$15 ) begin
       nxt[511:0] = i__payload[511:0];
@@ -26479,21 +29781,21 @@ module \axi_gemm.axi.results (clk, rst, i__valid, o__valid, i__ready, i__payload
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     \$24  = nxt;
     if (rst) begin
       \$24  = 576'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     \$25  = \$19 [6:0];
     if (rst) begin
       \$25  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     \$26  = last_in;
     if (\$21 ) begin
       \$26  = 1'h1;
