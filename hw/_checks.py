@@ -1,8 +1,8 @@
 """Parameter checks shared by the blocks' constructors (one message format everywhere)."""
 
-from .config import SUPPORTED_PATTERNS
+from .config import DSP_OPTIONS, SUPPORTED_PATTERNS
 
-__all__ = ["check_count", "check_width", "check_pattern"]
+__all__ = ["check_count", "check_width", "check_pattern", "check_dsp_option"]
 
 
 def check_count(name, value, *, minimum=1):
@@ -24,3 +24,10 @@ def check_pattern(n, m):
         raise ValueError(f"n:m must be one of "
                          f"{', '.join(f'{n}:{m}' for n, m in SUPPORTED_PATTERNS)}, "
                          f"not {n}:{m}")
+
+
+def check_dsp_option(dsp):
+    """Raise unless ``dsp`` is one of :data:`hw.config.DSP_OPTIONS`."""
+    if dsp not in DSP_OPTIONS:
+        raise ValueError(f"dsp must be one of {', '.join(repr(o) for o in DSP_OPTIONS)}, "
+                         f"not {dsp!r}")

@@ -4,8 +4,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import check_count
-from .config import DSP_OPTIONS
+from ._checks import check_count, check_dsp_option
 
 __all__ = ["RegisterCopies"]
 
@@ -49,9 +48,7 @@ class RegisterCopies(wiring.Component):
     def __init__(self, width, copies, *, dsp="generic"):
         check_count("width", width)
         check_count("copies", copies)
-        if dsp not in DSP_OPTIONS:
-            raise ValueError(f"dsp must be one of {', '.join(repr(o) for o in DSP_OPTIONS)}, "
-                             f"not {dsp!r}")
+        check_dsp_option(dsp)
         self._width = width
         self._copies = copies
         self._dsp = dsp

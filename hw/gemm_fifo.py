@@ -22,8 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ._checks import check_count
-from .config import DSP_OPTIONS
+from ._checks import check_count, check_dsp_option
 from .fanout import RegisterCopies
 
 __all__ = ["OperandFifo"]
@@ -76,9 +75,7 @@ class OperandFifo(wiring.Component):
         self.ctrl_width = ctrl_width
         self.dsp = dsp
         self.chunk = chunk
-        if dsp not in DSP_OPTIONS:
-            raise ValueError(f"dsp must be one of {', '.join(repr(o) for o in DSP_OPTIONS)}, "
-                             f"not {dsp!r}")
+        check_dsp_option(dsp)
         super().__init__({
             "w_next": In(1),
             "w_data": In(width),

@@ -21,8 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ._checks import check_count
-from .config import DSP_OPTIONS
+from ._checks import check_count, check_dsp_option
 from .fanout import RegisterCopies
 
 __all__ = ["KeptTable", "TableError", "entry_layout", "ENTRY_BLOCK_WIDTH", "MAX_TABLE_DEPTH"]
@@ -109,9 +108,7 @@ class KeptTable(wiring.Component):
     def __init__(self, depth, *, last_ports=1, dsp="generic"):
         check_count("depth", depth)
         check_count("last_ports", last_ports)
-        if dsp not in DSP_OPTIONS:
-            raise ValueError(f"dsp must be one of {', '.join(repr(o) for o in DSP_OPTIONS)}, "
-                             f"not {dsp!r}")
+        check_dsp_option(dsp)
         self.last_ports = last_ports
         self.dsp = dsp
         if depth > MAX_TABLE_DEPTH:

@@ -35,6 +35,12 @@ def test_init_wrong_depth(depth, exc, message):
         KeptTable(depth)
 
 
+def test_init_wrong_dsp():
+    with quiet_unused(), pytest.raises(ValueError, match="^dsp must be one of 'generic', "
+                                                         "'ecp5', not 'xilinx'$"):
+        KeptTable(16, dsp="xilinx")
+
+
 def run_scans(dut, table, scans, pattern=None):
     """Load ``table`` (list of (block, last)) in a shuffled order, then run each scan
     ``(base, m_tiles, group_tiles, k_tiles)``; returns [(cycles, error, group, entry,

@@ -33,28 +33,34 @@ def nm_inside(rng, A, config):
     return A * mask.reshape(M, K)
 
 
+def random_tw_item(rng, cfg, *, sparse, ready):
+    """A native tile-wise job (TVW when ``sparse``) of random shape, group, kept lists (empty
+    groups included), table base and D back-pressure ``ready``."""
+    M = int(rng.choice([2, 4, 6, 8]))
+    K = int(rng.choice([8, 16, 24, 32]))
+    N = int(rng.integers(1, 7))
+    group = int(rng.choice([g for g in (2, 4, 8) if g <= max(M, 2)]))
+    A = rng.integers(-128, 128, (M, K))
+    if sparse:
+        A = nm_inside(rng, A, cfg)
+    B = rng.integers(-128, 128, (K, N))
+    kt = K // cfg.tile_k
+    lists = [np.sort(rng.choice(kt, size=int(rng.integers(0, kt + 1)), replace=False))
+             for _ in range(-(-M // group))]
+    return dict(kind="tw", A=A, B=B, lists=lists, group=group, sparse=sparse, d_ready=ready,
+                seed=int(rng.integers(1 << 30)), t_base=int(rng.integers(0, 100)))
+
+
 def test_tilewise_rtl(rng):
     cfg = SMALL
     items, checks = [], []
     good_ops = 0
     for index in range(16):
-        M = int(rng.choice([2, 4, 6, 8]))
-        K = int(rng.choice([8, 16, 24, 32]))
-        N = int(rng.integers(1, 7))
-        group = int(rng.choice([g for g in (2, 4, 8) if g <= max(M, 2)]))
-        sparse = bool(index % 2)
-        A = rng.integers(-128, 128, (M, K))
-        if sparse:
-            A = nm_inside(rng, A, cfg)
-        B = rng.integers(-128, 128, (K, N))
-        kt = K // cfg.tile_k
-        lists = [np.sort(rng.choice(kt, size=int(rng.integers(0, kt + 1)), replace=False))
-                 for _ in range(-(-M // group))]
-        ready = [1.0, 0.6][index % 4 // 2]
-        items.append(dict(kind="tw", A=A, B=B, lists=lists, group=group, sparse=sparse,
-                          d_ready=ready, seed=int(rng.integers(1 << 30)),
-                          t_base=int(rng.integers(0, 100))))
-        checks.append(("good", gtw.tilewise_gemm(A, B, lists, group=group, block=cfg.tile_k)))
+        item = random_tw_item(rng, cfg, sparse=bool(index % 2),
+                              ready=[1.0, 0.6][index % 4 // 2])
+        items.append(item)
+        checks.append(("good", gtw.tilewise_gemm(item["A"], item["B"], item["lists"],
+                                                 group=item["group"], block=cfg.tile_k)))
         good_ops += 1
     # Row-granular TW and TVW (the paper's): any K rows per group.
     for sparse in (False, True):
@@ -143,23 +149,11 @@ def test_tilewise_rtl_ecp5_p11(rng):
     cfg = CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=11, dsp="ecp5")
     items, want = [], []
     for index in range(10):
-        M = int(rng.choice([2, 4, 6, 8]))
-        K = int(rng.choice([8, 16, 24, 32]))
-        N = int(rng.integers(1, 7))
-        group = int(rng.choice([g for g in (2, 4, 8) if g <= max(M, 2)]))
-        sparse = bool(index % 2)
-        A = rng.integers(-128, 128, (M, K))
-        if sparse:
-            A = nm_inside(rng, A, cfg)
-        B = rng.integers(-128, 128, (K, N))
-        kt = K // cfg.tile_k
-        lists = [np.sort(rng.choice(kt, size=int(rng.integers(0, kt + 1)), replace=False))
-                 for _ in range(-(-M // group))]
-        ready = 1.0 if index < 6 else 0.6
-        items.append(dict(kind="tw", A=A, B=B, lists=lists, group=group, sparse=sparse,
-                          d_ready=ready, seed=int(rng.integers(1 << 30)),
-                          t_base=int(rng.integers(0, 100))))
-        want.append(gtw.tilewise_gemm(A, B, lists, group=group, block=cfg.tile_k))
+        item = random_tw_item(rng, cfg, sparse=bool(index % 2),
+                              ready=1.0 if index < 6 else 0.6)
+        items.append(item)
+        want.append(gtw.tilewise_gemm(item["A"], item["B"], item["lists"],
+                                      group=item["group"], block=cfg.tile_k))
     out = run_batch(items, config=cfg, a_depth=DEPTH, b_depth=DEPTH,
                     build_name="tw_test_ecp5_p11")
     for (D, counters), expected, item in zip(out, want, items):
