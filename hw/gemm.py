@@ -324,6 +324,7 @@ class GemmEngine(wiring.Component):
         a_need = Signal(2 * DIM_WIDTH + 2, name="q_a_need")
         b_need = Signal(2 * DIM_WIDTH + 2, name="q_b_need")
         q.check = Signal(CAUSE_WIDTH, name="q_check")
+        q.rejected = Signal(name="q_rejected")          # q.check != 0, as a register
         check = Signal(6, name="q_check_bits")         # the comparisons, registered
         # Tile-wise: the job's TW registers, and the table scan that ends its check.
         q.tw = Signal(name="q_tw")
@@ -353,7 +354,7 @@ class GemmEngine(wiring.Component):
             s.capture.eq(s.start & ~q.valid),
             s.refuse.eq(s.start & q.valid),
             s.launch.eq(q.valid & q.checked & ~s.issuing),
-            s.rejected.eq(q.check.any()),
+            s.rejected.eq(q.rejected),
         ]
         with m.If(s.capture):
             m.d.sync += [
@@ -388,7 +389,7 @@ class GemmEngine(wiring.Component):
                 ))
             with m.Else():
                 m.d.sync += [
-                    q.checked.eq(1), q.check.eq(check),
+                    q.checked.eq(1), q.check.eq(check), q.rejected.eq(check.any()),
                     q.kops_m2.eq(q.kops - 2), q.kops_is1.eq(q.kops == 1),
                     q.nt_m2.eq(q.nt - 2), q.nt_is1.eq(q.nt == 1),
                     q.mt_m2.eq(q.mt - 2), q.mt_is1.eq(q.mt == 1),
@@ -419,6 +420,7 @@ class GemmEngine(wiring.Component):
                 scanned.eq(0), q.scanning.eq(0), q.checked.eq(1),
                 q.check.eq(Mux(table.error != 0, Cause.TABLE,
                                Mux(a_need > self.a_depth, Cause.A_RANGE, 0))),
+                q.rejected.eq((table.error != 0) | (a_need > self.a_depth)),
             ]
 
     def _sequencer(self, m, s):
