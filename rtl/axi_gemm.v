@@ -2855,24 +2855,24 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [16:0] \$101 ;
-  wire \$102 ;
-  wire [16:0] \$103 ;
-  wire \$104 ;
+  wire [17:0] \$100 ;
+  wire \$101 ;
+  wire [16:0] \$102 ;
+  wire \$103 ;
+  wire [16:0] \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire [32:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
   wire [32:0] \$110 ;
-  wire [33:0] \$111 ;
-  wire \$112 ;
+  wire [32:0] \$111 ;
+  wire [33:0] \$112 ;
   wire \$113 ;
-  wire [7:0] \$114 ;
+  wire \$114 ;
   wire [7:0] \$115 ;
-  wire \$116 ;
+  wire [7:0] \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
@@ -2880,66 +2880,66 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire [16:0] \$123 ;
+  wire \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire \$127 ;
+  wire [16:0] \$127 ;
   wire \$128 ;
-  wire [34:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
-  wire [17:0] \$133 ;
+  wire [34:0] \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
-  wire [16:0] \$137 ;
+  wire [17:0] \$137 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
   wire [16:0] \$141 ;
   wire \$142 ;
-  wire [34:0] \$143 ;
-  wire [17:0] \$144 ;
-  wire [17:0] \$145 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [16:0] \$145 ;
   wire \$146 ;
-  wire \$147 ;
-  wire [16:0] \$148 ;
-  wire \$149 ;
+  wire [34:0] \$147 ;
+  wire [17:0] \$148 ;
+  wire [17:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire \$152 ;
+  wire [16:0] \$152 ;
   wire \$153 ;
-  wire [16:0] \$154 ;
+  wire \$154 ;
   wire \$155 ;
-  wire [34:0] \$156 ;
-  wire [34:0] \$157 ;
+  wire \$156 ;
+  wire \$157 ;
   wire [16:0] \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire [34:0] \$160 ;
   wire [34:0] \$161 ;
-  wire [17:0] \$162 ;
+  wire [16:0] \$162 ;
   wire \$163 ;
   wire [34:0] \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire [34:0] \$167 ;
-  wire [17:0] \$168 ;
-  wire [33:0] \$169 ;
+  wire [34:0] \$165 ;
+  wire [17:0] \$166 ;
+  wire \$167 ;
+  wire [34:0] \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [34:0] \$170 ;
+  wire \$170 ;
   wire [34:0] \$171 ;
-  wire [4:0] \$172 ;
-  wire [5:0] \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
+  wire [17:0] \$172 ;
+  wire [33:0] \$173 ;
+  wire [34:0] \$174 ;
+  wire [34:0] \$175 ;
+  wire [4:0] \$176 ;
+  wire [5:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
   wire \$18 ;
@@ -2948,171 +2948,176 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire [513:0] \$185 ;
+  wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [2:0] \$189 ;
+  wire [513:0] \$189 ;
   wire \$19 ;
-  wire [2:0] \$190 ;
+  wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
+  wire [2:0] \$193 ;
+  wire [2:0] \$194 ;
   wire \$195 ;
-  wire [2:0] \$196 ;
-  wire [2:0] \$197 ;
+  wire \$196 ;
+  wire \$197 ;
   wire \$198 ;
-  wire [8:0] \$199 ;
+  wire \$199 ;
   wire [16:0] \$2 ;
   wire \$20 ;
-  wire [9:0] \$200 ;
-  wire \$201 ;
+  wire [2:0] \$200 ;
+  wire [2:0] \$201 ;
   wire \$202 ;
-  wire \$203 ;
-  wire [7:0] \$204 ;
+  wire [8:0] \$203 ;
+  wire [9:0] \$204 ;
   wire \$205 ;
   wire \$206 ;
   wire \$207 ;
-  wire \$208 ;
+  wire [7:0] \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
-  wire [1:0] \$213 ;
-  wire [64:0] \$214 ;
-  wire [64:0] \$215 ;
-  wire [64:0] \$216 ;
-  wire [64:0] \$217 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [1:0] \$217 ;
   wire [64:0] \$218 ;
-  wire [8:0] \$219 ;
+  wire [64:0] \$219 ;
   wire \$22 ;
   wire [64:0] \$220 ;
   wire [64:0] \$221 ;
   wire [64:0] \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg [8:0] \$225 ;
-  reg [319:0] \$226 ;
+  wire [8:0] \$223 ;
+  wire [64:0] \$224 ;
+  wire [64:0] \$225 ;
+  wire [64:0] \$226 ;
   reg \$227 ;
-  reg [8:0] \$228 ;
-  reg [511:0] \$229 ;
+  reg \$228 ;
+  reg [8:0] \$229 ;
   wire \$23 ;
-  reg \$230 ;
+  reg [319:0] \$230 ;
   reg \$231 ;
-  reg \$232 ;
-  reg [4:0] \$233 ;
+  reg [8:0] \$232 ;
+  reg [511:0] \$233 ;
   reg \$234 ;
   reg \$235 ;
-  reg [15:0] \$236 ;
-  reg [15:0] \$237 ;
-  reg [15:0] \$238 ;
-  reg [15:0] \$239 ;
+  reg \$236 ;
+  reg [4:0] \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
   reg [15:0] \$240 ;
-  reg [16:0] \$241 ;
-  reg [32:0] \$242 ;
-  reg [16:0] \$243 ;
-  reg [32:0] \$244 ;
-  reg [32:0] \$245 ;
-  reg [16:0] \$246 ;
-  reg [32:0] \$247 ;
-  reg \$248 ;
-  reg [15:0] \$249 ;
+  reg [15:0] \$241 ;
+  reg [15:0] \$242 ;
+  reg [15:0] \$243 ;
+  reg [15:0] \$244 ;
+  reg [16:0] \$245 ;
+  reg [32:0] \$246 ;
+  reg [16:0] \$247 ;
+  reg [32:0] \$248 ;
+  reg [32:0] \$249 ;
   wire [17:0] \$25 ;
-  reg [15:0] \$250 ;
-  reg [16:0] \$251 ;
-  reg [16:0] \$252 ;
-  reg [16:0] \$253 ;
-  reg \$254 ;
-  reg [33:0] \$255 ;
-  reg [33:0] \$256 ;
-  reg [5:0] \$257 ;
-  reg [7:0] \$258 ;
-  reg [16:0] \$259 ;
+  reg [16:0] \$250 ;
+  reg [32:0] \$251 ;
+  reg \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [16:0] \$255 ;
+  reg [16:0] \$256 ;
+  reg [16:0] \$257 ;
+  reg \$258 ;
+  reg [33:0] \$259 ;
   wire \$26 ;
-  reg \$260 ;
-  reg [15:0] \$261 ;
-  reg \$262 ;
-  reg [15:0] \$263 ;
-  reg \$264 ;
-  reg [34:0] \$265 ;
-  reg \$266 ;
+  reg [33:0] \$260 ;
+  reg [5:0] \$261 ;
+  reg [7:0] \$262 ;
+  reg \$263 ;
+  reg [16:0] \$264 ;
+  reg \$265 ;
+  reg [15:0] \$266 ;
   reg \$267 ;
-  reg \$268 ;
-  reg [16:0] \$269 ;
+  reg [15:0] \$268 ;
+  reg \$269 ;
   wire [17:0] \$27 ;
-  reg [15:0] \$270 ;
-  reg [16:0] \$271 ;
-  reg [15:0] \$272 ;
-  reg [15:0] \$273 ;
-  reg \$274 ;
-  reg \$275 ;
-  reg \$276 ;
-  reg [16:0] \$277 ;
+  reg [34:0] \$270 ;
+  reg \$271 ;
+  reg \$272 ;
+  reg \$273 ;
+  reg [16:0] \$274 ;
+  reg [15:0] \$275 ;
+  reg [16:0] \$276 ;
+  reg [15:0] \$277 ;
   reg [15:0] \$278 ;
-  reg [15:0] \$279 ;
+  reg \$279 ;
   wire [17:0] \$28 ;
   reg \$280 ;
   reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg [16:0] \$284 ;
-  reg [33:0] \$285 ;
-  reg [33:0] \$286 ;
-  reg [33:0] \$287 ;
-  reg [33:0] \$288 ;
-  reg \$289 ;
+  reg [16:0] \$282 ;
+  reg [15:0] \$283 ;
+  reg [15:0] \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg [16:0] \$289 ;
   wire [17:0] \$29 ;
-  reg [16:0] \$290 ;
-  reg [16:0] \$291 ;
-  reg [16:0] \$292 ;
-  reg [16:0] \$293 ;
-  reg [16:0] \$294 ;
+  reg [33:0] \$290 ;
+  reg [33:0] \$291 ;
+  reg [33:0] \$292 ;
+  reg [33:0] \$293 ;
+  reg \$294 ;
   reg [16:0] \$295 ;
-  reg [15:0] \$296 ;
-  reg [15:0] \$297 ;
-  reg \$298 ;
-  reg \$299 ;
+  reg [16:0] \$296 ;
+  reg [16:0] \$297 ;
+  reg [16:0] \$298 ;
+  reg [16:0] \$299 ;
   wire [16:0] \$3 ;
   wire \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg \$302 ;
+  reg [16:0] \$300 ;
+  reg [15:0] \$301 ;
+  reg [15:0] \$302 ;
   reg \$303 ;
   reg \$304 ;
-  reg [90:0] \$305 ;
-  reg [90:0] \$306 ;
-  reg [90:0] \$307 ;
-  reg [90:0] \$308 ;
-  reg [5:0] \$309 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
   wire \$31 ;
-  reg [5:0] \$310 ;
-  reg [3:0] \$311 ;
-  reg \$312 ;
-  reg [513:0] \$313 ;
-  reg \$314 ;
-  reg \$315 ;
-  reg [513:0] \$316 ;
-  reg [1:0] \$317 ;
-  reg [2:0] \$318 ;
-  reg [1:0] \$319 ;
+  reg [90:0] \$310 ;
+  reg [90:0] \$311 ;
+  reg [90:0] \$312 ;
+  reg [90:0] \$313 ;
+  reg [5:0] \$314 ;
+  reg [5:0] \$315 ;
+  reg [3:0] \$316 ;
+  reg \$317 ;
+  reg [513:0] \$318 ;
+  reg \$319 ;
   wire \$32 ;
-  reg [7:0] \$320 ;
-  reg [7:0] \$321 ;
-  reg \$322 ;
-  reg \$323 ;
-  reg [7:0] \$324 ;
-  reg [63:0] \$325 ;
-  reg [63:0] \$326 ;
-  reg [63:0] \$327 ;
-  reg [63:0] \$328 ;
-  reg [63:0] \$329 ;
+  reg \$320 ;
+  reg [513:0] \$321 ;
+  reg [1:0] \$322 ;
+  reg [2:0] \$323 ;
+  reg [1:0] \$324 ;
+  reg [7:0] \$325 ;
+  reg [7:0] \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg [7:0] \$329 ;
   wire \$33 ;
   reg [63:0] \$330 ;
   reg [63:0] \$331 ;
   reg [63:0] \$332 ;
+  reg [63:0] \$333 ;
+  reg [63:0] \$334 ;
+  reg [63:0] \$335 ;
+  reg [63:0] \$336 ;
+  reg [63:0] \$337 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
@@ -3184,7 +3189,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
-  wire [17:0] \$99 ;
+  wire \$99 ;
   wire [16:0] a;
   wire [321:0] a__payload;
   wire \a__payload.first ;
@@ -3496,24 +3501,24 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$157 ;
+  wire \busy$158 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$159 ;
+  wire [7:0] \cause$160 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$144 ;
+  wire [63:0] \cnt_busy_cycles$145 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$142 ;
+  wire [63:0] \cnt_cycles$143 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$154 ;
+  wire [63:0] \cnt_d_tiles$155 ;
   reg [7:0] cnt_events = 8'h00;
   wire \cnt_events.accept ;
   wire \cnt_events.busy ;
@@ -3524,19 +3529,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$156 ;
+  wire [63:0] \cnt_jobs$157 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$152 ;
+  wire [63:0] \cnt_macs$153 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$146 ;
+  wire [63:0] \cnt_stall_in$147 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$148 ;
+  wire [63:0] \cnt_stall_out$149 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$150 ;
+  wire [63:0] \cnt_tile_ops$151 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3596,7 +3601,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \d__ready$121 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$232 ;
+  wire \d__valid$233 ;
   reg [1:0] d_end_rd = 2'h0;
   reg [1:0] d_end_wr = 2'h0;
   wire [513:0] d_in;
@@ -3679,8 +3684,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$158 ;
-  wire \done$195 ;
+  wire \done$159 ;
+  wire \done$196 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
@@ -4116,6 +4121,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   reg q_nt_is1 = 1'h0;
   reg [15:0] q_nt_m2 = 16'h0000;
   reg [4:0] q_phase = 5'h00;
+  (* init = 1'h0 *)
+  wire q_rejected;
   reg q_tw = 1'h0;
   reg [34:0] q_tw_a_need = 35'h000000000;
   reg [15:0] q_tw_base = 16'h0000;
@@ -4157,7 +4164,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   input re;
   wire re;
   wire refuse;
-  wire rejected;
+  reg rejected = 1'h0;
   wire [31:0] ro_a_depth;
   wire [31:0] ro_b_depth;
   wire [31:0] ro_info;
@@ -4220,7 +4227,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$235 ;
+  wire \value_error$236 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   wire [2:0] w_ctrl;
@@ -4249,7 +4256,6 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \$5  = q_valid & q_checked;
   assign \$6  = ~ issuing;
   assign launch = \$5  & \$6 ;
-  assign rejected = | q_check;
   assign \$7  = ~ q_checked;
   assign \$8  = q_valid & \$7 ;
   assign \$9  = ~ q_tw_scanning;
@@ -4349,349 +4355,355 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \$96  = ~ q_tw;
   assign \$97  = \$95  & \$96 ;
   assign \$98  = q_b_need > 10'h200;
-  assign \$99  = q_kops - 2'h2;
-  assign \$100  = q_kops == 1'h1;
-  assign \$101  = q_nt - 2'h2;
-  assign \$102  = q_nt == 1'h1;
-  assign \$103  = m_tiles - 2'h2;
-  assign \$104  = m_tiles == 1'h1;
-  assign \$105  = | q_check_bits;
-  assign \$106  = ~ \$105 ;
-  assign \$107  = q_tw & \$106 ;
-  assign \$108  = q_tw_scanning & \done$195 ;
-  assign \$110  = q_dense ? \$109  : { 1'h0, a_rows };
-  assign \$111  = q_a_base + \$110 ;
-  assign \$112  = | error;
-  assign \$113  = q_tw_a_need > 10'h200;
-  assign \$114  = \$113  ? 8'h02 : 8'h00;
-  assign \$115  = \$112  ? 8'h80 : \$114 ;
-  assign \$116  = ~ rejected;
-  assign \$117  = launch & \$116 ;
-  assign \$118  = ~ rejected;
-  assign \$119  = launch & \$118 ;
+  assign \$99  = | q_check_bits;
+  assign \$100  = q_kops - 2'h2;
+  assign \$101  = q_kops == 1'h1;
+  assign \$102  = q_nt - 2'h2;
+  assign \$103  = q_nt == 1'h1;
+  assign \$104  = m_tiles - 2'h2;
+  assign \$105  = m_tiles == 1'h1;
+  assign \$106  = | q_check_bits;
+  assign \$107  = ~ \$106 ;
+  assign \$108  = q_tw & \$107 ;
+  assign \$109  = q_tw_scanning & \done$196 ;
+  assign \$111  = q_dense ? \$110  : { 1'h0, a_rows };
+  assign \$112  = q_a_base + \$111 ;
+  assign \$113  = | error;
+  assign \$114  = q_tw_a_need > 10'h200;
+  assign \$115  = \$114  ? 8'h02 : 8'h00;
+  assign \$116  = \$113  ? 8'h80 : \$115 ;
+  assign \$117  = | error;
+  assign \$118  = q_tw_a_need > 10'h200;
+  assign \$119  = \$117  | \$118 ;
   assign \$120  = ~ rejected;
   assign \$121  = launch & \$120 ;
-  assign \$122  = \$121  & q_tw;
-  assign \$123  = group_tiles - 2'h2;
-  assign \$124  = group_tiles == 1'h1;
-  assign \$125  = group_tiles == 1'h1;
-  assign \$126  = ~ q_dense;
-  assign \$127  = last_data[2] & \$126 ;
-  assign \$128  = issue & seq_tw;
-  assign \$129  = seq_a_addr + 1'h1;
-  assign \$130  = ~ seq_ki[0];
-  assign \$131  = seq_dense & \$130 ;
-  assign \$132  = ~ seq_last;
-  assign \$133  = tw_t_next + 1'h1;
-  assign \$134  = ~ seq_dense;
-  assign \$135  = tw_last_next1 & \$134 ;
-  assign \$136  = ~ seq_last_n;
-  assign \$137  = seq_ni + 1'h1;
-  assign \$138  = seq_ni == seq_nt_m2;
-  assign \$139  = ~ seq_dense;
-  assign \$140  = tw_last_first0 & \$139 ;
-  assign \$141  = seq_mi + 1'h1;
-  assign \$142  = seq_mi == seq_mt_m2;
-  assign \$143  = seq_a_addr + 1'h1;
-  assign \$144  = tw_t_next + 1'h1;
-  assign \$145  = tw_t_next + 1'h1;
-  assign \$146  = ~ seq_dense;
-  assign \$147  = tw_last_next1 & \$146 ;
-  assign \$148  = tw_gi + 1'h1;
-  assign \$149  = tw_gi == tw_group_m2;
+  assign \$122  = ~ rejected;
+  assign \$123  = launch & \$122 ;
+  assign \$124  = ~ rejected;
+  assign \$125  = launch & \$124 ;
+  assign \$126  = \$125  & q_tw;
+  assign \$127  = group_tiles - 2'h2;
+  assign \$128  = group_tiles == 1'h1;
+  assign \$129  = group_tiles == 1'h1;
+  assign \$130  = ~ q_dense;
+  assign \$131  = last_data[2] & \$130 ;
+  assign \$132  = issue & seq_tw;
+  assign \$133  = seq_a_addr + 1'h1;
+  assign \$134  = ~ seq_ki[0];
+  assign \$135  = seq_dense & \$134 ;
+  assign \$136  = ~ seq_last;
+  assign \$137  = tw_t_next + 1'h1;
+  assign \$138  = ~ seq_dense;
+  assign \$139  = tw_last_next1 & \$138 ;
+  assign \$140  = ~ seq_last_n;
+  assign \$141  = seq_ni + 1'h1;
+  assign \$142  = seq_ni == seq_nt_m2;
+  assign \$143  = ~ seq_dense;
+  assign \$144  = tw_last_first0 & \$143 ;
+  assign \$145  = seq_mi + 1'h1;
+  assign \$146  = seq_mi == seq_mt_m2;
+  assign \$147  = seq_a_addr + 1'h1;
+  assign \$148  = tw_t_next + 1'h1;
+  assign \$149  = tw_t_next + 1'h1;
   assign \$150  = ~ seq_dense;
-  assign \$151  = tw_last_first0 & \$150 ;
-  assign \$152  = ~ seq_tw;
-  assign \$153  = issue & \$152 ;
-  assign \$154  = seq_mi + 1'h1;
-  assign \$155  = seq_mi == seq_mt_m2;
-  assign \$156  = seq_a_row + seq_kops;
-  assign \$157  = seq_a_row + seq_kops;
-  assign \$158  = seq_ni + 1'h1;
-  assign \$159  = seq_ni == seq_nt_m2;
-  assign \$160  = seq_b_col + 1'h1;
-  assign \$161  = seq_b_col + 1'h1;
-  assign \$162  = seq_ki + 1'h1;
-  assign \$163  = seq_ki == seq_kops_m2;
-  assign \$164  = seq_a_addr + 1'h1;
-  assign \$165  = ~ seq_dense;
-  assign \$166  = \$165  | seq_ki[0];
-  assign \$167  = seq_b_addr + seq_nt;
-  assign \$168  = seq_b_base + seq_ni;
-  assign \$169  = seq_tw ? { 16'h0000, \$168  } : seq_b_addr;
-  assign \$170  = addr3[90:57] + p[31:0];
-  assign \$171  = addr3[6] ? \$170  : { 1'h0, addr3[90:57] };
-  assign \$172  = fifo_credits - issue;
-  assign \$173  = $signed(\$172 ) + $signed({ 1'h0, accept });
-  assign \$174  = ~ accept;
-  assign \$175  = issue & \$174 ;
-  assign \$176  = fifo_credits != 1'h1;
-  assign \$177  = ~ issue;
-  assign \$178  = \$177  & accept;
-  assign \$179  = | fifo_credits;
-  assign \$180  = \$178  ? 1'h1 : \$179 ;
-  assign \$181  = \$175  ? \$176  : \$180 ;
-  assign \$182  = ~ d__valid;
-  assign \$183  = \d__ready$121  | \$182 ;
-  assign \$184  = ~ d_skid_valid;
-  assign \$185  = d_skid_valid ? d_skid : d_in;
-  assign \$186  = d_skid_valid | \d__valid$232 ;
-  assign \$187  = accept & r_ctrl[0];
-  assign \$188  = d_end_wr == 2'h2;
-  assign \$189  = d_end_wr + 1'h1;
-  assign \$190  = \$188  ? 3'h0 : \$189 ;
-  assign \$191  = ! d_end_wr;
-  assign \$192  = d_end_wr == 1'h1;
-  assign \$193  = d_end_wr == 2'h2;
-  assign \$194  = \d__valid$232  & d__ready;
-  assign \$195  = d_end_rd == 2'h2;
-  assign \$196  = d_end_rd + 1'h1;
-  assign \$197  = \$195  ? 3'h0 : \$196 ;
-  assign \$198  = issue & seq_last;
-  assign \$199  = owed_tiles + \$198 ;
-  assign \$200  = \$199  - d_take;
-  assign \$201  = ~ busy;
-  assign \$202  = capture & \$201 ;
-  assign \$203  = wo_ctrl_clear | \$202 ;
-  assign \$204  = cause | cause_events;
-  assign \$205  = wo_ctrl_clear | capture;
-  assign \$206  = wo_ctrl_clear | capture;
-  assign \$207  = ~ wo_ctrl_clear_counters;
-  assign \$208  = ~ accept;
-  assign \$209  = busy & \$208 ;
-  assign \$210  = ~ stall_out;
-  assign \$211  = \$209  & \$210 ;
-  assign \$212  = launch & rejected;
-  assign \$213  = job_end + \$212 ;
-  assign \$214  = cnt_cycles + 1'h1;
-  assign \$215  = cnt_busy_cycles + 1'h1;
-  assign \$216  = cnt_stall_out + 1'h1;
-  assign \$217  = cnt_stall_in + 1'h1;
-  assign \$218  = cnt_tile_ops + 1'h1;
-  assign \$219  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$220  = cnt_macs + \$219 ;
-  assign \$221  = cnt_d_tiles + 1'h1;
-  assign \$222  = cnt_jobs + cnt_events[7:6];
+  assign \$151  = tw_last_next1 & \$150 ;
+  assign \$152  = tw_gi + 1'h1;
+  assign \$153  = tw_gi == tw_group_m2;
+  assign \$154  = ~ seq_dense;
+  assign \$155  = tw_last_first0 & \$154 ;
+  assign \$156  = ~ seq_tw;
+  assign \$157  = issue & \$156 ;
+  assign \$158  = seq_mi + 1'h1;
+  assign \$159  = seq_mi == seq_mt_m2;
+  assign \$160  = seq_a_row + seq_kops;
+  assign \$161  = seq_a_row + seq_kops;
+  assign \$162  = seq_ni + 1'h1;
+  assign \$163  = seq_ni == seq_nt_m2;
+  assign \$164  = seq_b_col + 1'h1;
+  assign \$165  = seq_b_col + 1'h1;
+  assign \$166  = seq_ki + 1'h1;
+  assign \$167  = seq_ki == seq_kops_m2;
+  assign \$168  = seq_a_addr + 1'h1;
+  assign \$169  = ~ seq_dense;
+  assign \$170  = \$169  | seq_ki[0];
+  assign \$171  = seq_b_addr + seq_nt;
+  assign \$172  = seq_b_base + seq_ni;
+  assign \$173  = seq_tw ? { 16'h0000, \$172  } : seq_b_addr;
+  assign \$174  = addr3[90:57] + p[31:0];
+  assign \$175  = addr3[6] ? \$174  : { 1'h0, addr3[90:57] };
+  assign \$176  = fifo_credits - issue;
+  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, accept });
+  assign \$178  = ~ accept;
+  assign \$179  = issue & \$178 ;
+  assign \$180  = fifo_credits != 1'h1;
+  assign \$181  = ~ issue;
+  assign \$182  = \$181  & accept;
+  assign \$183  = | fifo_credits;
+  assign \$184  = \$182  ? 1'h1 : \$183 ;
+  assign \$185  = \$179  ? \$180  : \$184 ;
+  assign \$186  = ~ d__valid;
+  assign \$187  = \d__ready$121  | \$186 ;
+  assign \$188  = ~ d_skid_valid;
+  assign \$189  = d_skid_valid ? d_skid : d_in;
+  assign \$190  = d_skid_valid | \d__valid$233 ;
+  assign \$191  = accept & r_ctrl[0];
+  assign \$192  = d_end_wr == 2'h2;
+  assign \$193  = d_end_wr + 1'h1;
+  assign \$194  = \$192  ? 3'h0 : \$193 ;
+  assign \$195  = ! d_end_wr;
+  assign \$196  = d_end_wr == 1'h1;
+  assign \$197  = d_end_wr == 2'h2;
+  assign \$198  = \d__valid$233  & d__ready;
+  assign \$199  = d_end_rd == 2'h2;
+  assign \$200  = d_end_rd + 1'h1;
+  assign \$201  = \$199  ? 3'h0 : \$200 ;
+  assign \$202  = issue & seq_last;
+  assign \$203  = owed_tiles + \$202 ;
+  assign \$204  = \$203  - d_take;
+  assign \$205  = ~ busy;
+  assign \$206  = capture & \$205 ;
+  assign \$207  = wo_ctrl_clear | \$206 ;
+  assign \$208  = cause | cause_events;
+  assign \$209  = wo_ctrl_clear | capture;
+  assign \$210  = wo_ctrl_clear | capture;
+  assign \$211  = ~ wo_ctrl_clear_counters;
+  assign \$212  = ~ accept;
+  assign \$213  = busy & \$212 ;
+  assign \$214  = ~ stall_out;
+  assign \$215  = \$213  & \$214 ;
+  assign \$216  = launch & rejected;
+  assign \$217  = job_end + \$216 ;
+  assign \$218  = cnt_cycles + 1'h1;
+  assign \$219  = cnt_busy_cycles + 1'h1;
+  assign \$220  = cnt_stall_out + 1'h1;
+  assign \$221  = cnt_stall_in + 1'h1;
+  assign \$222  = cnt_tile_ops + 1'h1;
+  assign \$223  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$224  = cnt_macs + \$223 ;
+  assign \$225  = cnt_d_tiles + 1'h1;
+  assign \$226  = cnt_jobs + cnt_events[7:6];
   always @(posedge clk)
-    ld_a__ready <= \$223 ;
+    ld_a__ready <= \$227 ;
   always @(posedge clk)
-    w_en <= \$224 ;
+    w_en <= \$228 ;
   always @(posedge clk)
-    w_addr <= \$225 ;
+    w_addr <= \$229 ;
   always @(posedge clk)
-    w_data <= \$226 ;
+    w_data <= \$230 ;
   always @(posedge clk)
-    \w_en$19  <= \$227 ;
+    \w_en$19  <= \$231 ;
   always @(posedge clk)
-    \w_addr$21  <= \$228 ;
+    \w_addr$21  <= \$232 ;
   always @(posedge clk)
-    \w_data$23  <= \$229 ;
+    \w_data$23  <= \$233 ;
   always @(posedge clk)
-    ld_t__ready <= \$230 ;
+    ld_t__ready <= \$234 ;
   always @(posedge clk)
-    q_valid <= \$231 ;
+    q_valid <= \$235 ;
   always @(posedge clk)
-    q_checked <= \$232 ;
+    q_checked <= \$236 ;
   always @(posedge clk)
-    q_phase <= \$233 ;
+    q_phase <= \$237 ;
   always @(posedge clk)
-    q_dense <= \$234 ;
+    q_dense <= \$238 ;
   always @(posedge clk)
-    q_value_error <= \$235 ;
+    q_value_error <= \$239 ;
   always @(posedge clk)
-    m_tiles <= \$236 ;
+    m_tiles <= \$240 ;
   always @(posedge clk)
-    q_nt <= \$237 ;
+    q_nt <= \$241 ;
   always @(posedge clk)
-    k_tiles <= \$238 ;
+    k_tiles <= \$242 ;
   always @(posedge clk)
-    q_a_base <= \$239 ;
+    q_a_base <= \$243 ;
   always @(posedge clk)
-    q_b_base <= \$240 ;
+    q_b_base <= \$244 ;
   always @(posedge clk)
-    q_kops <= \$241 ;
+    q_kops <= \$245 ;
   always @(posedge clk)
-    q_mul_a_x <= \$242 ;
+    q_mul_a_x <= \$246 ;
   always @(posedge clk)
-    q_mul_a_y <= \$243 ;
+    q_mul_a_y <= \$247 ;
   always @(posedge clk)
-    q_mul_a_p <= \$244 ;
+    q_mul_a_p <= \$248 ;
   always @(posedge clk)
-    q_mul_b_x <= \$245 ;
+    q_mul_b_x <= \$249 ;
   always @(posedge clk)
-    q_mul_b_y <= \$246 ;
+    q_mul_b_y <= \$250 ;
   always @(posedge clk)
-    q_mul_b_p <= \$247 ;
+    q_mul_b_p <= \$251 ;
   always @(posedge clk)
-    q_tw <= \$248 ;
+    q_tw <= \$252 ;
   always @(posedge clk)
-    group_tiles <= \$249 ;
+    group_tiles <= \$253 ;
   always @(posedge clk)
-    q_tw_base <= \$250 ;
+    q_tw_base <= \$254 ;
   always @(posedge clk)
-    q_tw_base1 <= \$251 ;
+    q_tw_base1 <= \$255 ;
   always @(posedge clk)
-    q_tw_base2 <= \$252 ;
+    q_tw_base2 <= \$256 ;
   always @(posedge clk)
-    q_tw_base3 <= \$253 ;
+    q_tw_base3 <= \$257 ;
   always @(posedge clk)
-    q_tw_scanning <= \$254 ;
+    q_tw_scanning <= \$258 ;
   always @(posedge clk)
-    q_a_need <= \$255 ;
+    q_a_need <= \$259 ;
   always @(posedge clk)
-    q_b_need <= \$256 ;
+    q_b_need <= \$260 ;
   always @(posedge clk)
-    q_check_bits <= \$257 ;
+    q_check_bits <= \$261 ;
   always @(posedge clk)
-    q_check <= \$258 ;
+    q_check <= \$262 ;
   always @(posedge clk)
-    q_kops_m2 <= \$259 ;
+    rejected <= \$263 ;
   always @(posedge clk)
-    q_kops_is1 <= \$260 ;
+    q_kops_m2 <= \$264 ;
   always @(posedge clk)
-    q_nt_m2 <= \$261 ;
+    q_kops_is1 <= \$265 ;
   always @(posedge clk)
-    q_nt_is1 <= \$262 ;
+    q_nt_m2 <= \$266 ;
   always @(posedge clk)
-    q_mt_m2 <= \$263 ;
+    q_nt_is1 <= \$267 ;
   always @(posedge clk)
-    q_mt_is1 <= \$264 ;
+    q_mt_m2 <= \$268 ;
   always @(posedge clk)
-    q_tw_a_need <= \$265 ;
+    q_mt_is1 <= \$269 ;
   always @(posedge clk)
-    q_tw_scanned <= \$266 ;
+    q_tw_a_need <= \$270 ;
   always @(posedge clk)
-    issuing <= \$267 ;
+    q_tw_scanned <= \$271 ;
   always @(posedge clk)
-    seq_dense <= \$268 ;
+    issuing <= \$272 ;
   always @(posedge clk)
-    seq_kops <= \$269 ;
+    seq_dense <= \$273 ;
   always @(posedge clk)
-    seq_nt <= \$270 ;
+    seq_kops <= \$274 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$271 ;
+    seq_nt <= \$275 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$272 ;
+    seq_kops_m2 <= \$276 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$273 ;
+    seq_nt_m2 <= \$277 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$274 ;
+    seq_mt_m2 <= \$278 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$275 ;
+    seq_kops_is1 <= \$279 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$276 ;
+    seq_nt_is1 <= \$280 ;
   always @(posedge clk)
-    seq_ki <= \$277 ;
+    seq_mt_is1 <= \$281 ;
   always @(posedge clk)
-    seq_ni <= \$278 ;
+    seq_ki <= \$282 ;
   always @(posedge clk)
-    seq_mi <= \$279 ;
+    seq_ni <= \$283 ;
   always @(posedge clk)
-    seq_first <= \$280 ;
+    seq_mi <= \$284 ;
   always @(posedge clk)
-    seq_last <= \$281 ;
+    seq_first <= \$285 ;
   always @(posedge clk)
-    seq_last_n <= \$282 ;
+    seq_last <= \$286 ;
   always @(posedge clk)
-    seq_last_m <= \$283 ;
+    seq_last_n <= \$287 ;
   always @(posedge clk)
-    seq_b_base <= \$284 ;
+    seq_last_m <= \$288 ;
   always @(posedge clk)
-    seq_a_row <= \$285 ;
+    seq_b_base <= \$289 ;
   always @(posedge clk)
-    seq_a_addr <= \$286 ;
+    seq_a_row <= \$290 ;
   always @(posedge clk)
-    seq_b_col <= \$287 ;
+    seq_a_addr <= \$291 ;
   always @(posedge clk)
-    seq_b_addr <= \$288 ;
+    seq_b_col <= \$292 ;
   always @(posedge clk)
-    seq_tw <= \$289 ;
+    seq_b_addr <= \$293 ;
   always @(posedge clk)
-    tw_t_ahead <= \$290 ;
+    seq_tw <= \$294 ;
   always @(posedge clk)
-    tw_t_first2 <= \$291 ;
+    tw_t_ahead <= \$295 ;
   always @(posedge clk)
-    tw_t_addr <= \$292 ;
+    tw_t_first2 <= \$296 ;
   always @(posedge clk)
-    tw_t_next <= \$293 ;
+    tw_t_addr <= \$297 ;
   always @(posedge clk)
-    tw_t_first <= \$294 ;
+    tw_t_next <= \$298 ;
   always @(posedge clk)
-    tw_t_first1 <= \$295 ;
+    tw_t_first <= \$299 ;
   always @(posedge clk)
-    tw_gi <= \$296 ;
+    tw_t_first1 <= \$300 ;
   always @(posedge clk)
-    tw_group_m2 <= \$297 ;
+    tw_gi <= \$301 ;
   always @(posedge clk)
-    tw_gi_last <= \$298 ;
+    tw_group_m2 <= \$302 ;
   always @(posedge clk)
-    tw_group_is1 <= \$299 ;
+    tw_gi_last <= \$303 ;
   always @(posedge clk)
-    tw_last_cur <= \$300 ;
+    tw_group_is1 <= \$304 ;
   always @(posedge clk)
-    tw_last_next1 <= \$301 ;
+    tw_last_cur <= \$305 ;
   always @(posedge clk)
-    tw_last_next2 <= \$302 ;
+    tw_last_next1 <= \$306 ;
   always @(posedge clk)
-    tw_last_first0 <= \$303 ;
+    tw_last_next2 <= \$307 ;
   always @(posedge clk)
-    tw_last_first1 <= \$304 ;
+    tw_last_first0 <= \$308 ;
   always @(posedge clk)
-    addr1 <= \$305 ;
+    tw_last_first1 <= \$309 ;
   always @(posedge clk)
-    addr2 <= \$306 ;
+    addr1 <= \$310 ;
   always @(posedge clk)
-    addr3 <= \$307 ;
+    addr2 <= \$311 ;
   always @(posedge clk)
-    addr4 <= \$308 ;
+    addr3 <= \$312 ;
   always @(posedge clk)
-    rd1 <= \$309 ;
+    addr4 <= \$313 ;
   always @(posedge clk)
-    rd2 <= \$310 ;
+    rd1 <= \$314 ;
   always @(posedge clk)
-    fifo_credits <= \$311 ;
+    rd2 <= \$315 ;
   always @(posedge clk)
-    has_credit <= \$312 ;
+    fifo_credits <= \$316 ;
   always @(posedge clk)
-    d_main <= \$313 ;
+    has_credit <= \$317 ;
   always @(posedge clk)
-    d__valid <= \$314 ;
+    d_main <= \$318 ;
   always @(posedge clk)
-    d_skid_valid <= \$315 ;
+    d__valid <= \$319 ;
   always @(posedge clk)
-    d_skid <= \$316 ;
+    d_skid_valid <= \$320 ;
   always @(posedge clk)
-    d_end_wr <= \$317 ;
+    d_skid <= \$321 ;
   always @(posedge clk)
-    d_job_end <= \$318 ;
+    d_end_wr <= \$322 ;
   always @(posedge clk)
-    d_end_rd <= \$319 ;
+    d_job_end <= \$323 ;
   always @(posedge clk)
-    owed_tiles <= \$320 ;
+    d_end_rd <= \$324 ;
   always @(posedge clk)
-    cause <= \$321 ;
+    owed_tiles <= \$325 ;
   always @(posedge clk)
-    done <= \$322 ;
+    cause <= \$326 ;
   always @(posedge clk)
-    value_error <= \$323 ;
+    done <= \$327 ;
   always @(posedge clk)
-    cnt_events <= \$324 ;
+    value_error <= \$328 ;
   always @(posedge clk)
-    cnt_cycles <= \$325 ;
+    cnt_events <= \$329 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$326 ;
+    cnt_cycles <= \$330 ;
   always @(posedge clk)
-    cnt_stall_in <= \$327 ;
+    cnt_busy_cycles <= \$331 ;
   always @(posedge clk)
-    cnt_stall_out <= \$328 ;
+    cnt_stall_in <= \$332 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$329 ;
+    cnt_stall_out <= \$333 ;
   always @(posedge clk)
-    cnt_macs <= \$330 ;
+    cnt_tile_ops <= \$334 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$331 ;
+    cnt_macs <= \$335 ;
   always @(posedge clk)
-    cnt_jobs <= \$332 ;
+    cnt_d_tiles <= \$336 ;
+  always @(posedge clk)
+    cnt_jobs <= \$337 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
     .r_data(\r_data$89 ),
@@ -4717,7 +4729,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .b__payload(\r_data$102 [831:320]),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$232 ),
+    .d__valid(\d__valid$233 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4732,14 +4744,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$223$0 (busy),
-    .\port$257$0 (\$63 ),
-    .\port$5662$0 (q_valid),
-    .\port$5842$0 (cause),
-    .\port$5844$0 (done),
-    .\port$5990$0 (error),
-    .\port$5992$0 (err_group),
-    .\port$5994$0 (err_entry),
+    .\port$222$0 (busy),
+    .\port$256$0 (\$63 ),
+    .\port$5665$0 (q_valid),
+    .\port$5847$0 (cause),
+    .\port$5849$0 (done),
+    .\port$5995$0 (error),
+    .\port$5997$0 (err_group),
+    .\port$5999$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4752,7 +4764,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$235 ),
+    .value_error(\value_error$236 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
@@ -4761,8 +4773,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   );
   \axi_gemm.axi.engine.fifo  fifo (
     .clk(clk),
-    .\port$5820$2 (rd2[3:2]),
-    .\port$5820$5 (rd2[5]),
+    .\port$5825$2 (rd2[3:2]),
+    .\port$5825$5 (rd2[5]),
     .r_ctrl(r_ctrl),
     .r_data(\r_data$102 ),
     .r_en(r_en),
@@ -4777,7 +4789,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .blk_data(blk_data),
     .blk_rd__addr(tw_t_addr[7:0]),
     .clk(clk),
-    .done(\done$195 ),
+    .done(\done$196 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
@@ -4793,8 +4805,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$1115$0 (blk_data),
-    .\port$5810$7 (addr1[22:7]),
+    .\port$1118$0 (blk_data),
+    .\port$5815$7 (addr1[22:7]),
     .rst(rst)
   );
   always @* begin
@@ -4862,124 +4874,68 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$223  = 1'h1;
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$224  = \$64 ;
-    if (rst) begin
-      \$224  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$225  = ld_a__payload[8:0];
-    if (rst) begin
-      \$225  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$226  = ld_a__payload[328:9];
-    if (rst) begin
-      \$226  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$227  = \$65 ;
+    \$227  = 1'h1;
     if (rst) begin
       \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$228  = ld_b__payload[8:0];
+    \$228  = \$64 ;
     if (rst) begin
-      \$228  = 9'h000;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$229  = ld_b__payload[520:9];
+    \$229  = ld_a__payload[8:0];
     if (rst) begin
-      \$229  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$229  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$230  = 1'h1;
+    \$230  = ld_a__payload[328:9];
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$231  = q_valid;
-    if (capture) begin
-      \$231  = 1'h1;
-    end
-    if (launch) begin
-      \$231  = 1'h0;
-    end
+    \$231  = \$65 ;
     if (rst) begin
       \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$232  = q_checked;
-    if (capture) begin
-      \$232  = 1'h0;
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$232  = 1'h1;
-        if (\$107 ) begin
-          \$232  = 1'h0;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$232  = 1'h1;
-    end
+    \$232  = ld_b__payload[8:0];
     if (rst) begin
-      \$232  = 1'h0;
+      \$232  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$233  = q_phase;
-    if (capture) begin
-      \$233  = 5'h00;
-    end else if (\$69 ) begin
-      \$233  = \$78 [4:0];
-    end
+    \$233  = ld_b__payload[520:9];
     if (rst) begin
-      \$233  = 5'h00;
+      \$233  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$234  = q_dense;
-    if (capture) begin
-      \$234  = rw_mode;
-    end
+    \$234  = 1'h1;
     if (rst) begin
       \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$235  = q_value_error;
+    \$235  = q_valid;
     if (capture) begin
-      \$235  = value_error;
+      \$235  = 1'h1;
+    end
+    if (launch) begin
+      \$235  = 1'h0;
     end
     if (rst) begin
       \$235  = 1'h0;
@@ -4987,49 +4943,65 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$236  = m_tiles;
+    \$236  = q_checked;
     if (capture) begin
-      \$236  = rw_m_tiles;
+      \$236  = 1'h0;
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$236  = 1'h1;
+        if (\$108 ) begin
+          \$236  = 1'h0;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$236  = 1'h1;
     end
     if (rst) begin
-      \$236  = 16'h0000;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$237  = q_nt;
+    \$237  = q_phase;
     if (capture) begin
-      \$237  = rw_n_tiles;
+      \$237  = 5'h00;
+    end else if (\$69 ) begin
+      \$237  = \$78 [4:0];
     end
     if (rst) begin
-      \$237  = 16'h0000;
+      \$237  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$238  = k_tiles;
+    \$238  = q_dense;
     if (capture) begin
-      \$238  = rw_k_tiles;
+      \$238  = rw_mode;
     end
     if (rst) begin
-      \$238  = 16'h0000;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$239  = q_a_base;
+    \$239  = q_value_error;
     if (capture) begin
-      \$239  = rw_a_base;
+      \$239  = value_error;
     end
     if (rst) begin
-      \$239  = 16'h0000;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$240  = q_b_base;
+    \$240  = m_tiles;
     if (capture) begin
-      \$240  = rw_b_base;
+      \$240  = rw_m_tiles;
     end
     if (rst) begin
       \$240  = 16'h0000;
@@ -5037,231 +5009,271 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$241  = q_kops;
+    \$241  = q_nt;
     if (capture) begin
-      \$241  = \$71 ;
+      \$241  = rw_n_tiles;
     end
     if (rst) begin
-      \$241  = 17'h00000;
+      \$241  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$242  = q_mul_a_x;
+    \$242  = k_tiles;
     if (capture) begin
-      \$242  = { 17'h00000, rw_m_tiles };
+      \$242  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$242  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$243  = q_a_base;
+    if (capture) begin
+      \$243  = rw_a_base;
+    end
+    if (rst) begin
+      \$243  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$244  = q_b_base;
+    if (capture) begin
+      \$244  = rw_b_base;
+    end
+    if (rst) begin
+      \$244  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$245  = q_kops;
+    if (capture) begin
+      \$245  = \$71 ;
+    end
+    if (rst) begin
+      \$245  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$246  = q_mul_a_x;
+    if (capture) begin
+      \$246  = { 17'h00000, rw_m_tiles };
     end else if (\$69 ) begin
       if (\$79 ) begin
-        \$242  = \$82 [32:0];
+        \$246  = \$82 [32:0];
       end
     end
     if (rst) begin
-      \$242  = 33'h000000000;
+      \$246  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$243  = q_mul_a_y;
+    \$247  = q_mul_a_y;
     if (capture) begin
-      \$243  = \$73 ;
+      \$247  = \$73 ;
     end else if (\$69 ) begin
       if (\$79 ) begin
-        \$243  = \$83 ;
+        \$247  = \$83 ;
       end
     end
     if (rst) begin
-      \$243  = 17'h00000;
+      \$247  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$244  = q_mul_a_p;
+    \$248  = q_mul_a_p;
     if (capture) begin
-      \$244  = 33'h000000000;
+      \$248  = 33'h000000000;
     end else if (\$69 ) begin
       if (\$79 ) begin
         if (q_mul_a_y[0]) begin
-          \$244  = \$86 [32:0];
+          \$248  = \$86 [32:0];
         end
       end
     end
     if (rst) begin
-      \$244  = 33'h000000000;
+      \$248  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$245  = q_mul_b_x;
+    \$249  = q_mul_b_x;
     if (capture) begin
-      \$245  = { 17'h00000, rw_k_tiles };
+      \$249  = { 17'h00000, rw_k_tiles };
     end else if (\$69 ) begin
       if (\$79 ) begin
-        \$245  = \$84 [32:0];
+        \$249  = \$84 [32:0];
       end
     end
     if (rst) begin
-      \$245  = 33'h000000000;
+      \$249  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$246  = q_mul_b_y;
+    \$250  = q_mul_b_y;
     if (capture) begin
-      \$246  = { 1'h0, rw_n_tiles };
+      \$250  = { 1'h0, rw_n_tiles };
     end else if (\$69 ) begin
       if (\$79 ) begin
-        \$246  = \$85 ;
+        \$250  = \$85 ;
       end
     end
     if (rst) begin
-      \$246  = 17'h00000;
+      \$250  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$247  = q_mul_b_p;
+    \$251  = q_mul_b_p;
     if (capture) begin
-      \$247  = 33'h000000000;
+      \$251  = 33'h000000000;
     end else if (\$69 ) begin
       if (\$79 ) begin
         if (q_mul_b_y[0]) begin
-          \$247  = \$87 [32:0];
+          \$251  = \$87 [32:0];
         end
       end
     end
     if (rst) begin
-      \$247  = 33'h000000000;
+      \$251  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$248  = q_tw;
+    \$252  = q_tw;
     if (capture) begin
-      \$248  = rw_tw_ctrl;
+      \$252  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$248  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$249  = group_tiles;
+    \$253  = group_tiles;
     if (capture) begin
-      \$249  = rw_tw_group;
+      \$253  = rw_tw_group;
     end
     if (rst) begin
-      \$249  = 16'h0000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$250  = q_tw_base;
+    \$254  = q_tw_base;
     if (capture) begin
-      \$250  = \$74 [15:0];
+      \$254  = \$74 [15:0];
     end
     if (rst) begin
-      \$250  = 16'h0000;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$251  = q_tw_base1;
+    \$255  = q_tw_base1;
     if (capture) begin
-      \$251  = \$75 ;
+      \$255  = \$75 ;
     end
     if (rst) begin
-      \$251  = 17'h00000;
+      \$255  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$252  = q_tw_base2;
+    \$256  = q_tw_base2;
     if (capture) begin
-      \$252  = \$76 ;
+      \$256  = \$76 ;
     end
     if (rst) begin
-      \$252  = 17'h00000;
+      \$256  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$253  = q_tw_base3;
+    \$257  = q_tw_base3;
     if (capture) begin
-      \$253  = \$77 ;
+      \$257  = \$77 ;
     end
     if (rst) begin
-      \$253  = 17'h00000;
+      \$257  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$254  = q_tw_scanning;
+    \$258  = q_tw_scanning;
     if (capture) begin
-      \$254  = 1'h0;
+      \$258  = 1'h0;
     end else if (\$69 ) begin
       (* full_case = 32'd1 *)
       if (\$79 ) begin
       end else if (\$80 ) begin
       end else if (\$81 ) begin
       end else begin
-        if (\$107 ) begin
-          \$254  = 1'h1;
+        if (\$108 ) begin
+          \$258  = 1'h1;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$254  = 1'h0;
+      \$258  = 1'h0;
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$255  = q_a_need;
+    \$259  = q_a_need;
     if (capture) begin
     end else if (\$69 ) begin
       if (\$79 ) begin
       end else if (\$80 ) begin
-        \$255  = \$88 ;
+        \$259  = \$88 ;
       end
     end
     if (rst) begin
-      \$255  = 34'h000000000;
+      \$259  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$256  = q_b_need;
+    \$260  = q_b_need;
     if (capture) begin
     end else if (\$69 ) begin
       if (\$79 ) begin
       end else if (\$80 ) begin
-        \$256  = \$89 ;
+        \$260  = \$89 ;
       end
     end
     if (rst) begin
-      \$256  = 34'h000000000;
+      \$260  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$257  = q_check_bits;
+    \$261  = q_check_bits;
     if (capture) begin
     end else if (\$69 ) begin
       if (\$79 ) begin
       end else if (\$80 ) begin
       end else if (\$81 ) begin
-        \$257  = { q_value_error, 2'h0, \$98 , \$97 , \$94  };
+        \$261  = { q_value_error, 2'h0, \$98 , \$97 , \$94  };
       end
     end
     if (rst) begin
-      \$257  = 6'h00;
+      \$261  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$258  = q_check;
+    \$262  = q_check;
     if (capture) begin
     end else if (\$69 ) begin
       (* full_case = 32'd1 *)
@@ -5269,19 +5281,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
       end else if (\$80 ) begin
       end else if (\$81 ) begin
       end else begin
-        \$258  = { 2'h0, q_check_bits };
+        \$262  = { 2'h0, q_check_bits };
       end
     end
     if (q_tw_scanned) begin
-      \$258  = \$115 ;
+      \$262  = \$116 ;
     end
     if (rst) begin
-      \$258  = 8'h00;
+      \$262  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$259  = q_kops_m2;
+    \$263  = rejected;
     if (capture) begin
     end else if (\$69 ) begin
       (* full_case = 32'd1 *)
@@ -5289,148 +5301,78 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
       end else if (\$80 ) begin
       end else if (\$81 ) begin
       end else begin
-        \$259  = \$99 [16:0];
+        \$263  = \$99 ;
       end
-    end
-    if (rst) begin
-      \$259  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$260  = q_kops_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$260  = \$100 ;
-      end
-    end
-    if (rst) begin
-      \$260  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$261  = q_nt_m2;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$261  = \$101 [15:0];
-      end
-    end
-    if (rst) begin
-      \$261  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$262  = q_nt_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$262  = \$102 ;
-      end
-    end
-    if (rst) begin
-      \$262  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$263  = q_mt_m2;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$263  = \$103 [15:0];
-      end
-    end
-    if (rst) begin
-      \$263  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$264  = q_mt_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$264  = \$104 ;
-      end
-    end
-    if (rst) begin
-      \$264  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$265  = q_tw_a_need;
-    if (\$108 ) begin
-      \$265  = { 1'h0, \$111  };
-    end
-    if (rst) begin
-      \$265  = 35'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$266  = q_tw_scanned;
-    if (\$108 ) begin
-      \$266  = 1'h1;
     end
     if (q_tw_scanned) begin
-      \$266  = 1'h0;
+      \$263  = \$119 ;
     end
     if (rst) begin
-      \$266  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$267  = issuing;
-    if (\$117 ) begin
-      \$267  = 1'h1;
-    end
-    if (\$128 ) begin
+    \$264  = q_kops_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
       end else begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$267  = 1'h0;
-          end
-        end
+        \$264  = \$100 [16:0];
       end
     end
-    if (\$153 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$267  = 1'h0;
-          end
-        end
+    if (rst) begin
+      \$264  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$265  = q_kops_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$265  = \$101 ;
+      end
+    end
+    if (rst) begin
+      \$265  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$266  = q_nt_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$266  = \$102 [15:0];
+      end
+    end
+    if (rst) begin
+      \$266  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$267  = q_nt_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$267  = \$103 ;
       end
     end
     if (rst) begin
@@ -5439,207 +5381,169 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$268  = seq_dense;
-    if (\$117 ) begin
-      \$268  = q_dense;
-    end
-    if (rst) begin
-      \$268  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$269  = seq_kops;
-    if (\$117 ) begin
-      \$269  = q_kops;
-    end
-    if (rst) begin
-      \$269  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$270  = seq_nt;
-    if (\$117 ) begin
-      \$270  = q_nt;
-    end
-    if (rst) begin
-      \$270  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$271  = seq_kops_m2;
-    if (\$117 ) begin
-      \$271  = q_kops_m2;
-    end
-    if (rst) begin
-      \$271  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$272  = seq_nt_m2;
-    if (\$117 ) begin
-      \$272  = q_nt_m2;
-    end
-    if (rst) begin
-      \$272  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$273  = seq_mt_m2;
-    if (\$117 ) begin
-      \$273  = q_mt_m2;
-    end
-    if (rst) begin
-      \$273  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$274  = seq_kops_is1;
-    if (\$117 ) begin
-      \$274  = q_kops_is1;
-    end
-    if (rst) begin
-      \$274  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$275  = seq_nt_is1;
-    if (\$117 ) begin
-      \$275  = q_nt_is1;
-    end
-    if (rst) begin
-      \$275  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$276  = seq_mt_is1;
-    if (\$117 ) begin
-      \$276  = q_mt_is1;
-    end
-    if (rst) begin
-      \$276  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$277  = seq_ki;
-    if (\$117 ) begin
-      \$277  = 17'h00000;
-    end
-    if (\$128 ) begin
+    \$268  = q_mt_m2;
+    if (capture) begin
+    end else if (\$69 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-        \$277  = 17'h00001;
-      end else if (\$132 ) begin
-        \$277  = 17'h00000;
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
       end else begin
-        \$277  = 17'h00000;
-      end
-    end
-    if (\$153 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$277  = 17'h00000;
-      end else begin
-        \$277  = \$162 [16:0];
+        \$268  = \$104 [15:0];
       end
     end
     if (rst) begin
-      \$277  = 17'h00000;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$278  = seq_ni;
-    if (\$117 ) begin
-      \$278  = 16'h0000;
-    end
-    if (\$128 ) begin
+    \$269  = q_mt_is1;
+    if (capture) begin
+    end else if (\$69 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$79 ) begin
+      end else if (\$80 ) begin
+      end else if (\$81 ) begin
+      end else begin
+        \$269  = \$105 ;
+      end
+    end
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$270  = q_tw_a_need;
+    if (\$109 ) begin
+      \$270  = { 1'h0, \$112  };
+    end
+    if (rst) begin
+      \$270  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$271  = q_tw_scanned;
+    if (\$109 ) begin
+      \$271  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$271  = 1'h0;
+    end
+    if (rst) begin
+      \$271  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$272  = issuing;
+    if (\$121 ) begin
+      \$272  = 1'h1;
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$278  = \$137 [15:0];
+        if (\$140 ) begin
         end else begin
-          \$278  = 16'h0000;
+          if (seq_last_m) begin
+            \$272  = 1'h0;
+          end
         end
       end
     end
-    if (\$153 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$278  = 16'h0000;
-        end else begin
-          \$278  = \$158 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$278  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$279  = seq_mi;
-    if (\$117 ) begin
-      \$279  = 16'h0000;
-    end
-    if (\$128 ) begin
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-        end else begin
-          \$279  = \$141 [15:0];
-        end
-      end
-    end
-    if (\$153 ) begin
+    if (\$157 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$279  = \$154 [15:0];
+          if (seq_last_m) begin
+            \$272  = 1'h0;
+          end
         end
       end
     end
     if (rst) begin
-      \$279  = 16'h0000;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$280  = seq_first;
-    if (\$117 ) begin
-      \$280  = 1'h1;
+    \$273  = seq_dense;
+    if (\$121 ) begin
+      \$273  = q_dense;
     end
-    if (\$128 ) begin
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-        \$280  = 1'h0;
-      end else if (\$132 ) begin
-        \$280  = 1'h0;
-      end else begin
-        \$280  = 1'h1;
-      end
+    if (rst) begin
+      \$273  = 1'h0;
     end
-    if (\$153 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$280  = 1'h1;
-      end else begin
-        \$280  = 1'h0;
-      end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$274  = seq_kops;
+    if (\$121 ) begin
+      \$274  = q_kops;
+    end
+    if (rst) begin
+      \$274  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$275  = seq_nt;
+    if (\$121 ) begin
+      \$275  = q_nt;
+    end
+    if (rst) begin
+      \$275  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$276  = seq_kops_m2;
+    if (\$121 ) begin
+      \$276  = q_kops_m2;
+    end
+    if (rst) begin
+      \$276  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$277  = seq_nt_m2;
+    if (\$121 ) begin
+      \$277  = q_nt_m2;
+    end
+    if (rst) begin
+      \$277  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$278  = seq_mt_m2;
+    if (\$121 ) begin
+      \$278  = q_mt_m2;
+    end
+    if (rst) begin
+      \$278  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$279  = seq_kops_is1;
+    if (\$121 ) begin
+      \$279  = q_kops_is1;
+    end
+    if (rst) begin
+      \$279  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$280  = seq_nt_is1;
+    if (\$121 ) begin
+      \$280  = q_nt_is1;
     end
     if (rst) begin
       \$280  = 1'h0;
@@ -5647,40 +5551,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$281  = seq_last;
-    if (\$117 ) begin
-      \$281  = q_kops_is1;
-    end
-    if (\$122 ) begin
-      \$281  = \$127 ;
-    end
-    if (\$128 ) begin
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-        \$281  = tw_last_cur;
-      end else if (\$132 ) begin
-        \$281  = \$135 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$281  = \$140 ;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$281  = \$147 ;
-          end else begin
-            \$281  = \$151 ;
-          end
-        end
-      end
-    end
-    if (\$153 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$281  = seq_kops_is1;
-      end else begin
-        \$281  = \$163 ;
-      end
+    \$281  = seq_mt_is1;
+    if (\$121 ) begin
+      \$281  = q_mt_is1;
     end
     if (rst) begin
       \$281  = 1'h0;
@@ -5688,489 +5561,527 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$282  = seq_last_n;
-    if (\$117 ) begin
-      \$282  = q_nt_is1;
+    \$282  = seq_ki;
+    if (\$121 ) begin
+      \$282  = 17'h00000;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+        \$282  = 17'h00001;
+      end else if (\$136 ) begin
+        \$282  = 17'h00000;
+      end else begin
+        \$282  = 17'h00000;
+      end
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$282  = 17'h00000;
+      end else begin
+        \$282  = \$166 [16:0];
+      end
+    end
+    if (rst) begin
+      \$282  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$283  = seq_ni;
+    if (\$121 ) begin
+      \$283  = 16'h0000;
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$282  = \$138 ;
+        if (\$140 ) begin
+          \$283  = \$141 [15:0];
         end else begin
-          \$282  = seq_nt_is1;
+          \$283  = 16'h0000;
         end
       end
     end
-    if (\$153 ) begin
+    if (\$157 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$282  = seq_nt_is1;
+          \$283  = 16'h0000;
         end else begin
-          \$282  = \$159 ;
+          \$283  = \$162 [15:0];
         end
       end
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$283  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$283  = seq_last_m;
-    if (\$117 ) begin
-      \$283  = q_mt_is1;
+    \$284  = seq_mi;
+    if (\$121 ) begin
+      \$284  = 16'h0000;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
         end else begin
-          \$283  = \$142 ;
+          \$284  = \$145 [15:0];
         end
       end
     end
-    if (\$153 ) begin
+    if (\$157 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$283  = \$155 ;
+          \$284  = \$158 [15:0];
         end
       end
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$284  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$284  = seq_b_base;
-    if (\$117 ) begin
-      \$284  = { 1'h0, q_b_base };
+    \$285  = seq_first;
+    if (\$121 ) begin
+      \$285  = 1'h1;
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+        \$285  = 1'h0;
+      end else if (\$136 ) begin
+        \$285  = 1'h0;
+      end else begin
+        \$285  = 1'h1;
+      end
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$285  = 1'h1;
+      end else begin
+        \$285  = 1'h0;
+      end
     end
     if (rst) begin
-      \$284  = 17'h00000;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$285  = seq_a_row;
-    if (\$117 ) begin
-      \$285  = { 18'h00000, q_a_base };
+    \$286  = seq_last;
+    if (\$121 ) begin
+      \$286  = q_kops_is1;
     end
-    if (\$128 ) begin
+    if (\$126 ) begin
+      \$286  = \$131 ;
+    end
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+        \$286  = tw_last_cur;
+      end else if (\$136 ) begin
+        \$286  = \$139 ;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-        end else begin
-          \$285  = \$143 [33:0];
-        end
-      end
-    end
-    if (\$153 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$285  = \$156 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$285  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$286  = seq_a_addr;
-    if (\$117 ) begin
-      \$286  = { 18'h00000, q_a_base };
-    end
-    if (\$128 ) begin
-      \$286  = \$129 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-      end else begin
-        if (\$136 ) begin
-          \$286  = seq_a_row;
-        end
-      end
-    end
-    if (\$153 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$286  = seq_a_row;
-        if (seq_last_n) begin
-          \$286  = \$157 [33:0];
-        end
-      end else begin
-        \$286  = \$164 [33:0];
-      end
-    end
-    if (rst) begin
-      \$286  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$287  = seq_b_col;
-    if (\$117 ) begin
-      \$287  = { 18'h00000, q_b_base };
-    end
-    if (\$153 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$287  = { 17'h00000, seq_b_base };
-        end else begin
-          \$287  = \$160 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$287  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$288  = seq_b_addr;
-    if (\$117 ) begin
-      \$288  = { 18'h00000, q_b_base };
-    end
-    if (\$153 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$288  = { 17'h00000, seq_b_base };
-        end else begin
-          \$288  = \$161 [33:0];
-        end
-      end else begin
-        if (\$166 ) begin
-          \$288  = \$167 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$288  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$289  = seq_tw;
-    if (\$119 ) begin
-      \$289  = q_tw;
-    end
-    if (rst) begin
-      \$289  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$290  = tw_t_ahead_next;
-    if (rst) begin
-      \$290  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$291  = tw_t_first2_next;
-    if (rst) begin
-      \$291  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$292  = tw_t_addr;
-    if (\$122 ) begin
-      \$292  = { 1'h0, q_tw_base };
-    end
-    if (\$128 ) begin
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-        \$292  = tw_t_next;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$292  = tw_t_first;
+        if (\$140 ) begin
+          \$286  = \$144 ;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$292  = tw_t_next;
+            \$286  = \$151 ;
           end else begin
-            \$292  = tw_t_first;
+            \$286  = \$155 ;
           end
         end
       end
     end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$286  = seq_kops_is1;
+      end else begin
+        \$286  = \$167 ;
+      end
+    end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$293  = tw_t_next;
-    if (\$122 ) begin
-      \$293  = q_tw_base1;
+    \$287  = seq_last_n;
+    if (\$121 ) begin
+      \$287  = q_nt_is1;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-        \$293  = \$133 [16:0];
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$293  = tw_t_first1;
+        if (\$140 ) begin
+          \$287  = \$142 ;
         end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$293  = \$145 [16:0];
-          end else begin
-            \$293  = tw_t_first1;
-          end
+          \$287  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$157 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$287  = seq_nt_is1;
+        end else begin
+          \$287  = \$163 ;
         end
       end
     end
     if (rst) begin
-      \$293  = 17'h00000;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$294  = tw_t_first;
-    if (\$122 ) begin
-      \$294  = { 1'h0, q_tw_base };
+    \$288  = seq_last_m;
+    if (\$121 ) begin
+      \$288  = q_mt_is1;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
         end else begin
-          if (tw_gi_last) begin
-            \$294  = tw_t_next;
-          end
+          \$288  = \$146 ;
+        end
+      end
+    end
+    if (\$157 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$288  = \$159 ;
         end
       end
     end
     if (rst) begin
-      \$294  = 17'h00000;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$295  = tw_t_first1;
-    if (\$122 ) begin
-      \$295  = q_tw_base1;
+    \$289  = seq_b_base;
+    if (\$121 ) begin
+      \$289  = { 1'h0, q_b_base };
     end
-    if (\$128 ) begin
+    if (rst) begin
+      \$289  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$290  = seq_a_row;
+    if (\$121 ) begin
+      \$290  = { 18'h00000, q_a_base };
+    end
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
         end else begin
-          if (tw_gi_last) begin
-            \$295  = \$144 [16:0];
-          end
+          \$290  = \$147 [33:0];
         end
       end
     end
+    if (\$157 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$290  = \$160 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$290  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$291  = seq_a_addr;
+    if (\$121 ) begin
+      \$291  = { 18'h00000, q_a_base };
+    end
+    if (\$132 ) begin
+      \$291  = \$133 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else begin
+        if (\$140 ) begin
+          \$291  = seq_a_row;
+        end
+      end
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$291  = seq_a_row;
+        if (seq_last_n) begin
+          \$291  = \$161 [33:0];
+        end
+      end else begin
+        \$291  = \$168 [33:0];
+      end
+    end
+    if (rst) begin
+      \$291  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$292  = seq_b_col;
+    if (\$121 ) begin
+      \$292  = { 18'h00000, q_b_base };
+    end
+    if (\$157 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$292  = { 17'h00000, seq_b_base };
+        end else begin
+          \$292  = \$164 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$292  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$293  = seq_b_addr;
+    if (\$121 ) begin
+      \$293  = { 18'h00000, q_b_base };
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$293  = { 17'h00000, seq_b_base };
+        end else begin
+          \$293  = \$165 [33:0];
+        end
+      end else begin
+        if (\$170 ) begin
+          \$293  = \$171 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$293  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$294  = seq_tw;
+    if (\$123 ) begin
+      \$294  = q_tw;
+    end
+    if (rst) begin
+      \$294  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$295  = tw_t_ahead_next;
     if (rst) begin
       \$295  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = tw_gi;
-    if (\$122 ) begin
-      \$296  = 16'h0000;
+    \$296  = tw_t_first2_next;
+    if (rst) begin
+      \$296  = 17'h00000;
     end
-    if (\$128 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$297  = tw_t_addr;
+    if (\$126 ) begin
+      \$297  = { 1'h0, q_tw_base };
+    end
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$297  = tw_t_next;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
+          \$297  = tw_t_first;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$296  = 16'h0000;
+            \$297  = tw_t_next;
           end else begin
-            \$296  = \$148 [15:0];
+            \$297  = tw_t_first;
           end
         end
       end
     end
     if (rst) begin
-      \$296  = 16'h0000;
+      \$297  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = tw_group_m2;
-    if (\$122 ) begin
-      \$297  = \$123 [15:0];
+    \$298  = tw_t_next;
+    if (\$126 ) begin
+      \$298  = q_tw_base1;
     end
-    if (rst) begin
-      \$297  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = tw_gi_last;
-    if (\$122 ) begin
-      \$298  = \$124 ;
-    end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$298  = \$137 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
+          \$298  = tw_t_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$298  = tw_group_is1;
+            \$298  = \$149 [16:0];
           end else begin
-            \$298  = \$149 ;
+            \$298  = tw_t_first1;
           end
         end
       end
     end
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = tw_group_is1;
-    if (\$122 ) begin
-      \$299  = \$125 ;
+    \$299  = tw_t_first;
+    if (\$126 ) begin
+      \$299  = { 1'h0, q_tw_base };
     end
-    if (rst) begin
-      \$299  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = tw_last_cur;
-    if (\$122 ) begin
-      \$300  = last_data[2];
-    end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-        \$300  = tw_last_next1;
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$300  = tw_last_first0;
+        if (\$140 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$300  = tw_last_next1;
-          end else begin
-            \$300  = tw_last_first0;
+            \$299  = tw_t_next;
           end
         end
       end
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$299  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = tw_last_next1;
-    if (\$122 ) begin
-      \$301  = last_data[3];
+    \$300  = tw_t_first1;
+    if (\$126 ) begin
+      \$300  = q_tw_base1;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-        \$301  = tw_last_next2;
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$301  = tw_last_first1;
+        if (\$140 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$301  = tw_last_next2;
-          end else begin
-            \$301  = tw_last_first1;
+            \$300  = \$148 [16:0];
           end
         end
       end
     end
     if (rst) begin
-      \$301  = 1'h0;
+      \$300  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = tw_last_next2;
-    if (\$122 ) begin
-      \$302  = last_data[4];
+    \$301  = tw_gi;
+    if (\$126 ) begin
+      \$301  = 16'h0000;
     end
-    if (\$128 ) begin
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-        \$302  = last_data[0];
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$302  = last_data[1];
+        if (\$140 ) begin
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$302  = last_data[0];
+            \$301  = 16'h0000;
           end else begin
-            \$302  = last_data[1];
+            \$301  = \$152 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$301  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = tw_last_first0;
-    if (\$122 ) begin
-      \$303  = last_data[2];
+    \$302  = tw_group_m2;
+    if (\$126 ) begin
+      \$302  = \$127 [15:0];
     end
-    if (\$128 ) begin
+    if (rst) begin
+      \$302  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$303  = tw_gi_last;
+    if (\$126 ) begin
+      \$303  = \$128 ;
+    end
+    if (\$132 ) begin
       (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$136 ) begin
+        if (\$140 ) begin
         end else begin
+          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$303  = tw_last_next1;
+            \$303  = tw_group_is1;
+          end else begin
+            \$303  = \$153 ;
           end
         end
       end
@@ -6181,23 +6092,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = tw_last_first1;
-    if (\$122 ) begin
-      \$304  = last_data[3];
-    end
-    if (\$128 ) begin
-      (* full_case = 32'd1 *)
-      if (\$131 ) begin
-      end else if (\$132 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$304  = tw_last_next2;
-          end
-        end
-      end
+    \$304  = tw_group_is1;
+    if (\$126 ) begin
+      \$304  = \$129 ;
     end
     if (rst) begin
       \$304  = 1'h0;
@@ -6205,322 +6102,457 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305 [0] = issue;
-    \$305 [1] = seq_first;
-    \$305 [2] = seq_last;
-    \$305 [3] = seq_job_last;
-    \$305 [4] = seq_ki[0];
-    \$305 [5] = seq_dense;
-    \$305 [6] = seq_tw;
-    \$305 [56:23] = seq_a_addr;
-    \$305 [22:7] = seq_nt;
-    \$305 [90:57] = \$169 ;
-    if (rst) begin
-      \$305  = 91'h00000000000000000000000;
+    \$305  = tw_last_cur;
+    if (\$126 ) begin
+      \$305  = last_data[2];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = addr1;
-    if (rst) begin
-      \$306  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = addr2;
-    if (rst) begin
-      \$307  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308 [22:7] = addr4[22:7];
-    \$308 [5:0] = addr3[5:0];
-    \$308 [6] = addr3[6];
-    \$308 [56:23] = addr3[56:23];
-    \$308 [90:57] = \$171 [33:0];
-    if (rst) begin
-      \$308  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = addr4[5:0];
-    if (rst) begin
-      \$309  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = rd1;
-    if (rst) begin
-      \$310  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = \$173 [3:0];
-    if (rst) begin
-      \$311  = 4'h8;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = \$181 ;
-    if (rst) begin
-      \$312  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = d_main;
-    if (\$183 ) begin
-      \$313  = \$185 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = d__valid;
-    if (\$183 ) begin
-      \$314  = \$186 ;
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$305  = tw_last_next1;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$140 ) begin
+          \$305  = tw_last_first0;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$305  = tw_last_next1;
+          end else begin
+            \$305  = tw_last_first0;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$314  = 1'h0;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = d_skid_valid;
-    if (\$183 ) begin
-      \$315  = 1'h0;
-    end else if (\$184 ) begin
-      \$315  = \d__valid$232 ;
+    \$306  = tw_last_next1;
+    if (\$126 ) begin
+      \$306  = last_data[3];
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$306  = tw_last_next2;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$140 ) begin
+          \$306  = tw_last_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$306  = tw_last_next2;
+          end else begin
+            \$306  = tw_last_first1;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$315  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = d_skid;
-    if (\$183 ) begin
-    end else if (\$184 ) begin
-      \$316  = d_in;
+    \$307  = tw_last_next2;
+    if (\$126 ) begin
+      \$307  = last_data[4];
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$307  = last_data[0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$140 ) begin
+          \$307  = last_data[1];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$307  = last_data[0];
+          end else begin
+            \$307  = last_data[1];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = d_end_wr;
+    \$308  = tw_last_first0;
+    if (\$126 ) begin
+      \$308  = last_data[2];
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$140 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$308  = tw_last_next1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$309  = tw_last_first1;
+    if (\$126 ) begin
+      \$309  = last_data[3];
+    end
+    if (\$132 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$140 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$309  = tw_last_next2;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$309  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$310 [0] = issue;
+    \$310 [1] = seq_first;
+    \$310 [2] = seq_last;
+    \$310 [3] = seq_job_last;
+    \$310 [4] = seq_ki[0];
+    \$310 [5] = seq_dense;
+    \$310 [6] = seq_tw;
+    \$310 [56:23] = seq_a_addr;
+    \$310 [22:7] = seq_nt;
+    \$310 [90:57] = \$173 ;
+    if (rst) begin
+      \$310  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$311  = addr1;
+    if (rst) begin
+      \$311  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$312  = addr2;
+    if (rst) begin
+      \$312  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$313 [22:7] = addr4[22:7];
+    \$313 [5:0] = addr3[5:0];
+    \$313 [6] = addr3[6];
+    \$313 [56:23] = addr3[56:23];
+    \$313 [90:57] = \$175 [33:0];
+    if (rst) begin
+      \$313  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$314  = addr4[5:0];
+    if (rst) begin
+      \$314  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$315  = rd1;
+    if (rst) begin
+      \$315  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$316  = \$177 [3:0];
+    if (rst) begin
+      \$316  = 4'h8;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$317  = \$185 ;
+    if (rst) begin
+      \$317  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$318  = d_main;
     if (\$187 ) begin
-      \$317  = \$190 [1:0];
-    end
-    if (rst) begin
-      \$317  = 2'h0;
+      \$318  = \$189 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = d_job_end;
+    \$319  = d__valid;
     if (\$187 ) begin
-      if (\$191 ) begin
-        \$318 [0] = r_ctrl[1];
+      \$319  = \$190 ;
+    end
+    if (rst) begin
+      \$319  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$320  = d_skid_valid;
+    if (\$187 ) begin
+      \$320  = 1'h0;
+    end else if (\$188 ) begin
+      \$320  = \d__valid$233 ;
+    end
+    if (rst) begin
+      \$320  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$321  = d_skid;
+    if (\$187 ) begin
+    end else if (\$188 ) begin
+      \$321  = d_in;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$322  = d_end_wr;
+    if (\$191 ) begin
+      \$322  = \$194 [1:0];
+    end
+    if (rst) begin
+      \$322  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$323  = d_job_end;
+    if (\$191 ) begin
+      if (\$195 ) begin
+        \$323 [0] = r_ctrl[1];
       end
-      if (\$192 ) begin
-        \$318 [1] = r_ctrl[1];
+      if (\$196 ) begin
+        \$323 [1] = r_ctrl[1];
       end
-      if (\$193 ) begin
-        \$318 [2] = r_ctrl[1];
+      if (\$197 ) begin
+        \$323 [2] = r_ctrl[1];
       end
     end
     if (rst) begin
-      \$318  = 3'h0;
+      \$323  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = d_end_rd;
-    if (\$194 ) begin
-      \$319  = \$197 [1:0];
+    \$324  = d_end_rd;
+    if (\$198 ) begin
+      \$324  = \$201 [1:0];
     end
     if (rst) begin
-      \$319  = 2'h0;
+      \$324  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = \$200 [7:0];
+    \$325  = \$204 [7:0];
     if (rst) begin
-      \$320  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$203 ) begin
-      \$321  = cause_events;
-    end else begin
-      \$321  = \$204 ;
-    end
-    if (rst) begin
-      \$321  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = done;
-    if (\$205 ) begin
-      \$322  = 1'h0;
-    end else if (finish) begin
-      \$322  = 1'h1;
-    end
-    if (rst) begin
-      \$322  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = value_error;
-    if (\value_error$235 ) begin
-      \$323  = 1'h1;
-    end
-    if (\$206 ) begin
-      \$323  = 1'h0;
-    end
-    if (rst) begin
-      \$323  = 1'h0;
+      \$325  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (\$207 ) begin
-      \$324 [0] = busy;
-      \$324 [1] = stall_out;
-      \$324 [2] = \$211 ;
-      \$324 [3] = accept;
-      \$324 [4] = r_ctrl[2];
-      \$324 [5] = d_take;
-      \$324 [7:6] = \$213 ;
+      \$326  = cause_events;
     end else begin
-      \$324  = 8'h00;
+      \$326  = \$208 ;
     end
     if (rst) begin
-      \$324  = 8'h00;
+      \$326  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$327  = done;
+    if (\$209 ) begin
+      \$327  = 1'h0;
+    end else if (finish) begin
+      \$327  = 1'h1;
+    end
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$328  = value_error;
+    if (\value_error$236 ) begin
+      \$328  = 1'h1;
+    end
+    if (\$210 ) begin
+      \$328  = 1'h0;
+    end
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$211 ) begin
+      \$329 [0] = busy;
+      \$329 [1] = stall_out;
+      \$329 [2] = \$215 ;
+      \$329 [3] = accept;
+      \$329 [4] = r_ctrl[2];
+      \$329 [5] = d_take;
+      \$329 [7:6] = \$217 ;
+    end else begin
+      \$329  = 8'h00;
+    end
+    if (rst) begin
+      \$329  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$325  = 64'h0000000000000000;
+      \$330  = 64'h0000000000000000;
     end else begin
-      \$325  = \$214 [63:0];
+      \$330  = \$218 [63:0];
     end
     if (rst) begin
-      \$325  = 64'h0000000000000000;
+      \$330  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$326  = cnt_busy_cycles;
+    \$331  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$326  = 64'h0000000000000000;
+      \$331  = 64'h0000000000000000;
     end else begin
       if (cnt_events[0]) begin
-        \$326  = \$215 [63:0];
+        \$331  = \$219 [63:0];
       end
     end
     if (rst) begin
-      \$326  = 64'h0000000000000000;
+      \$331  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = cnt_stall_in;
+    \$332  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$327  = 64'h0000000000000000;
+      \$332  = 64'h0000000000000000;
     end else begin
       if (cnt_events[2]) begin
-        \$327  = \$217 [63:0];
+        \$332  = \$221 [63:0];
       end
     end
     if (rst) begin
-      \$327  = 64'h0000000000000000;
+      \$332  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = cnt_stall_out;
+    \$333  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$328  = 64'h0000000000000000;
+      \$333  = 64'h0000000000000000;
     end else begin
       if (cnt_events[1]) begin
-        \$328  = \$216 [63:0];
+        \$333  = \$220 [63:0];
       end
     end
     if (rst) begin
-      \$328  = 64'h0000000000000000;
+      \$333  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$329  = cnt_tile_ops;
+    \$334  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$329  = 64'h0000000000000000;
+      \$334  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$329  = \$218 [63:0];
+        \$334  = \$222 [63:0];
       end
     end
     if (rst) begin
-      \$329  = 64'h0000000000000000;
+      \$334  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$330  = cnt_macs;
+    \$335  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$330  = 64'h0000000000000000;
+      \$335  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$330  = \$220 [63:0];
+        \$335  = \$224 [63:0];
       end
     end
     if (rst) begin
-      \$330  = 64'h0000000000000000;
+      \$335  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = cnt_d_tiles;
+    \$336  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$331  = 64'h0000000000000000;
+      \$336  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$331  = \$221 [63:0];
+        \$336  = \$225 [63:0];
       end
     end
     if (rst) begin
-      \$331  = 64'h0000000000000000;
+      \$336  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$332  = 64'h0000000000000000;
+      \$337  = 64'h0000000000000000;
     end else begin
-      \$332  = \$222 [63:0];
+      \$337  = \$226 [63:0];
     end
     if (rst) begin
-      \$332  = 64'h0000000000000000;
+      \$337  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6540,6 +6572,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign ld_t__valid = 1'h0;
   assign ld__payload = 25'h0000000;
   assign ld_t__payload = 25'h0000000;
+  assign q_rejected = rejected;
   assign base = q_tw_base;
   assign q_mt = m_tiles;
   assign q_tw_group = group_tiles;
@@ -6569,17 +6602,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$142  = cnt_cycles;
-  assign \cnt_busy_cycles$144  = cnt_busy_cycles;
-  assign \cnt_stall_in$146  = cnt_stall_in;
-  assign \cnt_stall_out$148  = cnt_stall_out;
-  assign \cnt_tile_ops$150  = cnt_tile_ops;
-  assign \cnt_macs$152  = cnt_macs;
-  assign \cnt_d_tiles$154  = cnt_d_tiles;
-  assign \cnt_jobs$156  = cnt_jobs;
-  assign \busy$157  = busy;
-  assign \done$158  = done;
-  assign \cause$159  = cause;
+  assign \cnt_cycles$143  = cnt_cycles;
+  assign \cnt_busy_cycles$145  = cnt_busy_cycles;
+  assign \cnt_stall_in$147  = cnt_stall_in;
+  assign \cnt_stall_out$149  = cnt_stall_out;
+  assign \cnt_tile_ops$151  = cnt_tile_ops;
+  assign \cnt_macs$153  = cnt_macs;
+  assign \cnt_d_tiles$155  = cnt_d_tiles;
+  assign \cnt_jobs$157  = cnt_jobs;
+  assign \busy$158  = busy;
+  assign \done$159  = done;
+  assign \cause$160  = cause;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -7389,7 +7422,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \$83  = { 1'h0, q_mul_a_y[16:1] };
   assign \$84  = { q_mul_b_x, 1'h0 };
   assign \$85  = { 1'h0, q_mul_b_y[16:1] };
-  assign \$109  = { a_rows, 1'h0 };
+  assign \$110  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14238,8 +14271,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$5662$0 , \port$5842$0 , \port$5844$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$5990$0 , \port$5992$0 , \port$5994$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$5665$0 , \port$5847$0 , \port$5849$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$5995$0 , \port$5997$0 , \port$5999$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14364,22 +14397,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$223$0 ;
-  wire \port$223$0 ;
-  input \port$257$0 ;
-  wire \port$257$0 ;
-  input \port$5662$0 ;
-  wire \port$5662$0 ;
-  input [7:0] \port$5842$0 ;
-  wire [7:0] \port$5842$0 ;
-  input \port$5844$0 ;
-  wire \port$5844$0 ;
-  input [2:0] \port$5990$0 ;
-  wire [2:0] \port$5990$0 ;
-  input [15:0] \port$5992$0 ;
-  wire [15:0] \port$5992$0 ;
-  input [15:0] \port$5994$0 ;
-  wire [15:0] \port$5994$0 ;
+  input \port$222$0 ;
+  wire \port$222$0 ;
+  input \port$256$0 ;
+  wire \port$256$0 ;
+  input \port$5665$0 ;
+  wire \port$5665$0 ;
+  input [7:0] \port$5847$0 ;
+  wire [7:0] \port$5847$0 ;
+  input \port$5849$0 ;
+  wire \port$5849$0 ;
+  input [2:0] \port$5995$0 ;
+  wire [2:0] \port$5995$0 ;
+  input [15:0] \port$5997$0 ;
+  wire [15:0] \port$5997$0 ;
+  input [15:0] \port$5999$0 ;
+  wire [15:0] \port$5999$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14746,7 +14779,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$5842$0 , 4'h0, \port$5662$0 , \port$257$0 , \port$5844$0 , \port$223$0  };
+            \$80  = { 16'h0000, \port$5847$0 , 4'h0, \port$5665$0 , \port$256$0 , \port$5849$0 , \port$222$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14858,9 +14891,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$5990$0  };
+            \$84  = { 29'h00000000, \port$5995$0  };
         3'h5:
-            \$84  = { \port$5992$0 , \port$5994$0  };
+            \$84  = { \port$5997$0 , \port$5999$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -14959,14 +14992,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$5842$0 , 4'h0, \port$5662$0 , \port$257$0 , \port$5844$0 , \port$223$0  };
+  assign ro_status = { 16'h0000, \port$5847$0 , 4'h0, \port$5665$0 , \port$256$0 , \port$5849$0 , \port$222$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$5990$0  };
-  assign ro_tw_err_at = { \port$5992$0 , \port$5994$0  };
+  assign ro_tw_err = { 29'h00000000, \port$5995$0  };
+  assign ro_tw_err_at = { \port$5997$0 , \port$5999$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -14990,7 +15023,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$223$0 , \port$257$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \port$5820$5 , r_data, r_valid, r_ctrl, clk);
+module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5825$2 , \port$5825$5 , r_data, r_valid, r_ctrl, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   reg [15:0] \$10 ;
@@ -15212,10 +15245,10 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
   wire [2:0] \o[8] ;
   wire [2:0] \o[9] ;
   wire pop;
-  input [1:0] \port$5820$2 ;
-  wire [1:0] \port$5820$2 ;
-  input \port$5820$5 ;
-  wire \port$5820$5 ;
+  input [1:0] \port$5825$2 ;
+  wire [1:0] \port$5825$2 ;
+  input \port$5825$5 ;
+  wire \port$5825$5 ;
   reg push = 1'h0;
   output [2:0] r_ctrl;
   reg [2:0] r_ctrl = 3'h0;
@@ -15267,7 +15300,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
   assign \$70  = | \$3 [3:0];
   assign \$71  = \$70  | push;
   assign \$72  = | \$3 [3:0];
-  assign \$74  = \$72  ? \$73  : { \port$5820$5 , \port$5820$2  };
+  assign \$74  = \$72  ? \$73  : { \port$5825$5 , \port$5825$2  };
   always @(posedge clk)
     push <= \$75 ;
   always @(posedge clk)
@@ -16697,7 +16730,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$78  = ctrl0;
     if (\$57 ) begin
-      \$78  = { \port$5820$5 , \port$5820$2  };
+      \$78  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -16867,7 +16900,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$80  = ctrl1;
     if (\$58 ) begin
-      \$80  = { \port$5820$5 , \port$5820$2  };
+      \$80  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17037,7 +17070,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$82  = ctrl2;
     if (\$59 ) begin
-      \$82  = { \port$5820$5 , \port$5820$2  };
+      \$82  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17207,7 +17240,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$84  = ctrl3;
     if (\$60 ) begin
-      \$84  = { \port$5820$5 , \port$5820$2  };
+      \$84  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17377,7 +17410,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$86  = ctrl4;
     if (\$61 ) begin
-      \$86  = { \port$5820$5 , \port$5820$2  };
+      \$86  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17547,7 +17580,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$88  = ctrl5;
     if (\$62 ) begin
-      \$88  = { \port$5820$5 , \port$5820$2  };
+      \$88  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17717,7 +17750,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$90  = ctrl6;
     if (\$63 ) begin
-      \$90  = { \port$5820$5 , \port$5820$2  };
+      \$90  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17887,7 +17920,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$92  = ctrl7;
     if (\$64 ) begin
-      \$92  = { \port$5820$5 , \port$5820$2  };
+      \$92  = { \port$5825$5 , \port$5825$2  };
     end
   end
   always @* begin
@@ -17926,7 +17959,7 @@ module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5820$2 , \por
     end
   end
   assign left = \$3 [3:0];
-  assign w_ctrl = { \port$5820$5 , \port$5820$2  };
+  assign w_ctrl = { \port$5825$5 , \port$5825$2  };
   assign \o[0]  = o[2:0];
   assign \o[1]  = o[5:3];
   assign \o[2]  = o[8:6];
@@ -21126,7 +21159,7 @@ module \axi_gemm.axi.engine.table.last_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1115$0 , \port$5810$7 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1118$0 , \port$5815$7 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -21138,21 +21171,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1115$0 , \port$5810$7 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$1115$0 ;
-  wire [15:0] \port$1115$0 ;
-  input [15:0] \port$5810$7 ;
-  wire [15:0] \port$5810$7 ;
+  input [15:0] \port$1118$0 ;
+  wire [15:0] \port$1118$0 ;
+  input [15:0] \port$5815$7 ;
+  wire [15:0] \port$5815$7 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$1115$0  };
+    a_q <= { 1'h0, \port$1118$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$5810$7  };
+    b_q <= { 1'h0, \port$5815$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$1115$0  };
-  assign b = { 1'h0, \port$5810$7  };
+  assign a = { 1'h0, \port$1118$0  };
+  assign b = { 1'h0, \port$5815$7  };
   assign p = p_q;
 endmodule
 
