@@ -54,8 +54,8 @@ SWEEP = {
     "dense": (CoreConfig(sparse=False), {"random": 3600, "long": 2000}),
     # ECP5 primitives (dsp="ecp5") simulated with hw/sim_models/MULT18X18D.v and
     # TRELLIS_FF.v. The registered-DSP p = 11 builds are the ones docs/synth.md sells
-    # (170.9 MHz default tile; 5×5×12 is the largest that fits an LFE5U-85F); p = 5 on a small
-    # tile covers the shallowest ECP5 pipeline.
+    # (152.5 MHz median default tile; 5×5×12 is the largest that fits an LFE5U-85F); p = 5 on a
+    # small tile covers the shallowest ECP5 pipeline.
     "ecp5_small_p5": (CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=5, dsp="ecp5"),
                       {"random": 1500, "long": 500}),
     "ecp5_p11": (CoreConfig(pipeline=11, dsp="ecp5"), _FAST),
