@@ -105,8 +105,14 @@ def rtl_expand(streams, word_width, block_words, rng=None, beat_words=2):
     async def producer(ctx):
         for beat in beats:
             await stream_put(ctx, dut.i, beat_payload(beat), rng)
-        for _ in range(4 * block_words):        # let the emitter finish
+        # Let the emitter finish: until `o.valid` has stayed low for 4 blocks of cycles (a
+        # fixed wait was too short for a long last stream under random back-pressure).
+        quiet, waited = 0, 0
+        while quiet < 4 * block_words:
             await ctx.tick()
+            waited += 1
+            assert waited < 100_000, "the expander did not go idle"
+            quiet = 0 if ctx.get(dut.o.valid) else quiet + 1
         status.append(ctx.get(dut.error))
 
     async def consumer(ctx):
