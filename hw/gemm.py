@@ -241,9 +241,9 @@ class GemmEngine(wiring.Component):
         self.a_depth = a_depth
         self.b_depth = b_depth
         self.memory = memory
-        # Tile-wise kept-block table (hw/kept_table.py validates t_depth); five `last` read
-        # ports for the sequencer's look-ahead and its
-        # registered block read for the address stages.
+        # Tile-wise kept-block table (hw/kept_table.py validates t_depth): five `last` read
+        # ports for the sequencer's look-ahead, and the registered block read of the
+        # address stages.
         from .kept_table import KeptTable, entry_layout
         self.table = KeptTable(t_depth, last_ports=5, dsp=config.dsp)
         self.t_depth = t_depth
