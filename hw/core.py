@@ -72,12 +72,12 @@ class SparseMMA(wiring.Component):
     depends combinationally on ``a.valid``, ``b.valid`` and ``a.payload.last``).
 
     The datapath registers never stall: they load every cycle and a valid bit travels with
-    them. Back-pressure is handled by credits: the output FIFO holds ``p + 2`` results and an
-    operation with ``last`` is only accepted while fewer than ``p + 2`` results are in flight
-    or queued, so the FIFO can never overflow and ``d.ready`` reaches no register enable
-    (no wide combinational fan-out from ``d.ready``). Operations without ``last`` produce no
-    result and are accepted even while ``d`` is stalled. ``p + 2`` is the smallest depth
-    that keeps II = 1 with ``d.ready`` held high.
+    them. Back-pressure is handled by credits: the output FIFO holds ``p + 2`` results (plus
+    ``fifo_extra``) and an operation with ``last`` is only accepted while fewer than that
+    many results are in flight or queued, so the FIFO can never overflow and ``d.ready``
+    reaches no register enable (no wide combinational fan-out from ``d.ready``). Operations
+    without ``last`` produce no result and are accepted even while ``d`` is stalled.
+    ``p + 2`` is the smallest depth that keeps II = 1 with ``d.ready`` held high.
 
     Latency: ``p + 1`` cycles. An operation accepted in cycle ``t`` (the cycle in which
     ``a.valid & a.ready & b.valid & b.ready``) is offered on ``d`` (``d.valid`` high) in cycle
@@ -99,6 +99,10 @@ class SparseMMA(wiring.Component):
     ----------
     config : CoreConfig
         Tile shape, widths, N:M pattern, pipeline depth, sparse or dense.
+    fifo_extra : int
+        Keyword-only, default 0: results the output FIFO holds beyond ``p + 2``. A caller
+        that tracks the credits itself and issues operations some cycles before the core
+        sees them (the GEMM engine, ``hw/gemm.py``) needs that many more for II = 1.
     checks : bool
         Keyword-only, default ``False``. ``True`` adds Amaranth ``Assert`` statements on the
         core's invariants (the result credits neither overflow nor underflow), which the
@@ -123,9 +127,12 @@ class SparseMMA(wiring.Component):
         If ``config`` is not a :class:`CoreConfig`.
     """
 
-    def __init__(self, config, *, checks=False, _fault=None):
+    def __init__(self, config, *, fifo_extra=0, checks=False, _fault=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        if not isinstance(fifo_extra, int) or isinstance(fifo_extra, bool) or fifo_extra < 0:
+            raise ValueError(f"fifo_extra must be a non-negative integer, not {fifo_extra!r}")
+        self._fifo_extra = fifo_extra
         if _fault not in (None, "reset_write_copies"):    # test-only (tests/test_formal.py)
             raise ValueError(f"_fault must be None or 'reset_write_copies', not {_fault!r}")
         self._config = config
@@ -149,8 +156,9 @@ class SparseMMA(wiring.Component):
 
     @property
     def fifo_depth(self):
-        """Results the output FIFO holds: ``p + 2``, enough for II = 1 with ``d.ready`` high."""
-        return self._config.pipeline + 2
+        """Results the output FIFO holds: ``p + 2`` (enough for II = 1 with ``d.ready`` high)
+        plus ``fifo_extra``."""
+        return self._config.pipeline + 2 + self._fifo_extra
 
     @property
     def registered_result(self):

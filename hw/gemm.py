@@ -9,7 +9,7 @@ the user's documentation (register map, word layouts, counter definitions).
 
 import enum
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -17,15 +17,15 @@ from amaranth.utils import ceil_log2
 from .config import ConfigError, CoreConfig
 from .gemm_buffer import MEMORY_OPTIONS, READ_LATENCY, OperandBuffer, dp16kd_width
 from .gemm_csr import COUNTER_WIDTH, CSR_DATA_WIDTH, CSR_READ_LATENCY, CsrFile
-from .gemm_fifo import OperandFifo
 from .gemm_regs import COUNTER_NAMES, ENGINE_REGISTERS
+from .fanout import RegisterCopies
 from .multiplier import RegisteredMultiplier
 from .regmap import WORD_ADDR_WIDTH
 
 __all__ = ["GemmEngine", "Reg", "Ctrl", "Status", "Cause", "COUNTERS",
            "a_word_layout", "b_word_layout", "d_tile_layout", "CSR_ADDR_WIDTH",
            "CSR_DATA_WIDTH", "CSR_READ_LATENCY", "CAUSE_WIDTH", "MAX_DEPTH", "DIM_WIDTH",
-           "CHECK_CYCLES", "ADDR_STAGES", "FETCH_FIFO_DEPTH", "START_LATENCY", "OUTPUT_LATENCY",
+           "CHECK_CYCLES", "ADDR_STAGES", "FETCH_LATENCY", "START_LATENCY", "OUTPUT_LATENCY",
            "busy_cycles",
            "DEFAULT_T_DEPTH"]
 
@@ -40,9 +40,11 @@ DIM_WIDTH = 16
 #: in a registered MULT18X18D (stages 2 and 3) and a sum (stage 4). Every job takes them,
 #: so all jobs share one timing.
 ADDR_STAGES = 4
-#: Operand FIFO in front of the core: the credit loop (issue, address stages, the buffers'
-#: read latency, FIFO, credit return), so one operation per cycle is sustained.
-FETCH_FIFO_DEPTH = ADDR_STAGES + 4
+#: Cycles from issuing an operation to the core accepting it: the address stages and the
+#: buffers' read latency. The engine keeps the core's result credits and issues that many
+#: cycles ahead, so the core gets as many more result FIFO entries (II = 1 for jobs whose
+#: every operation has ``last``).
+FETCH_LATENCY = ADDR_STAGES + READ_LATENCY
 #: Cycles of the START check: a serial multiplier (one bit of the 17-bit multiplier per
 #: cycle) for the two range products, then the sums, the comparisons, the verdict (each
 #: registered).
@@ -50,8 +52,8 @@ _MUL_STEPS = DIM_WIDTH + 1
 CHECK_CYCLES = _MUL_STEPS + 3
 #: From the cycle of the START write to the cycle in which an idle engine's core accepts
 #: the job's first operation: the check, one cycle to launch (then the first address), the
-#: address stages, the buffers' read latency, one in the operand FIFO.
-START_LATENCY = 1 + CHECK_CYCLES + 1 + ADDR_STAGES + READ_LATENCY + 1
+#: address stages and the buffers' read latency.
+START_LATENCY = 1 + CHECK_CYCLES + 1 + FETCH_LATENCY
 
 
 #: Registers between the core's D and the engine's (a register slice).
@@ -66,9 +68,9 @@ def busy_cycles(ops, config):
     return START_LATENCY - 1 + ops + config.latency + OUTPUT_LATENCY
 
 
-#: Operand bits per copy of the operand FIFO's write enables and read select: the read
-#: select crosses from the FIFO to the core's input registers, so each copy drives few.
-_FIFO_CHUNK = 16
+#: B bits per register copy of the dense spreader's selects (dense, half): they cross from
+#: the block RAMs to the core's input registers, so each copy drives few.
+_SELECT_CHUNK = 16
 #: What travels beside an issued operation to the core: ``valid`` and the sequencer's flags.
 _FLAGS = data.StructLayout({"valid": 1, "first": 1, "last": 1, "job_last": 1, "half": 1,
                             "dense": 1})
@@ -159,7 +161,7 @@ class GemmEngine(wiring.Component):
         CSR ─► CsrFile (hw/gemm_csr.py) ─► _job_queue: one waiting job, registered checks
         ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 2)
         _sequencer (mi, ni, k loops) ─► addresses ─► buffers ─► _dense_spreader
-            ─► _operand_fifo (credits) ─► SparseMMA ─► _results (D, job ends) ─► d
+            ─► _operand_path (result credits) ─► SparseMMA ─► _results (D, job ends) ─► d
         _counters, _status
 
     Parameters
@@ -173,6 +175,10 @@ class GemmEngine(wiring.Component):
         ``K_TILES * N_TILES`` B words.
     t_depth : int, optional
         Entries of the tile-wise kept-block table (``docs/tilewise.md``; default 256).
+    checks : bool, optional
+        Keyword-only, default ``False``: add Amaranth ``Assert`` statements (the core accepts
+        every operation issued to it, and the core's own checks), which the Amaranth
+        simulator checks; emitted Verilog is built without them.
     memory : str, optional
         Buffer implementation (:mod:`hw.gemm_buffer`): ``"generic"`` or ``"ecp5"`` (DP16KD
         with output registers). Default: ``"ecp5"`` for ``config.dsp == "ecp5"``, else
@@ -217,9 +223,11 @@ class GemmEngine(wiring.Component):
         unknown or cannot hold the depth.
     """
 
-    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
+    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH,
+                 checks=False):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        self._checks = bool(checks)
         for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
             if not isinstance(depth, int) or isinstance(depth, bool):
                 raise ConfigError(f"{name} must be an integer, not {depth!r}")
@@ -425,7 +433,8 @@ class GemmEngine(wiring.Component):
 
     def _sequencer(self, m, s):
         """The mi, ni, k loops of the running job: one operation per ``s.issue`` (the
-        operand FIFO has room), its buffer addresses and flags. Loop ends are registered
+        operation has no ``last`` or a result credit is left), its buffer addresses and
+        flags. Loop ends are registered
         flags, updated with the counters."""
         q = s.queue
         seq = s.seq
@@ -452,7 +461,7 @@ class GemmEngine(wiring.Component):
         seq.job_last = Signal(name="seq_job_last")
         seq.ni, seq.b_base, seq.n_t = ni, b_base, n_t      # for the tile-wise B address
         m.d.comb += [
-            s.issue.eq(s.issuing & s.has_credit),
+            s.issue.eq(s.issuing & (s.has_credit | ~seq.last)),
             seq.job_last.eq(seq.last & last_n & last_m),
         ]
 
@@ -588,34 +597,47 @@ class GemmEngine(wiring.Component):
                     with m.If(v["last_m"]):
                         m.d.sync += s.issuing.eq(0)
 
-    def _dense_spreader(self, m, a_word, b_word, dense, half):
+    def _dense_spreader(self, m, a_word, b_raw, selects, dense):
         """The core's operands from the buffer words: as read for sparse jobs; for dense
         jobs the metadata "positions 0 … n-1" and half ``half`` of the B word, dense row
-        ``g·n + s`` placed at row ``g·m + s`` (architecture §5). Returns (meta, b)."""
+        ``g·n + s`` placed at row ``g·m + s`` (architecture §5). ``selects[c]`` is a copy of
+        (dense, half) for B bits ``c·_SELECT_CHUNK`` on; ``dense`` selects the metadata
+        (few bits). Returns (meta, b)."""
         cfg = self.config
-        rows_half = cfg.kept_k
-        b_half = Signal(data.ArrayLayout(data.ArrayLayout(signed(cfg.b_width), cfg.tile_n),
-                                         rows_half), name="b_half")
-        half_bits = b_half.shape().size
-        raw = b_word.as_value()
-        m.d.comb += b_half.eq(Mux(half, raw[half_bits:2 * half_bits], raw[:half_bits]))
+        b_bits = self.b_layout.size
         if not cfg.sparse:
-            return None, b_half
+            half_bits = b_bits // 2
+            out = Signal(half_bits, name="op_b")
+            for c in range(-(-half_bits // _SELECT_CHUNK)):
+                lo, hi = c * _SELECT_CHUNK, min((c + 1) * _SELECT_CHUNK, half_bits)
+                m.d.comb += out[lo:hi].eq(Mux(selects[c][1], b_raw[half_bits + lo:half_bits + hi],
+                                              b_raw[lo:hi]))
+            return None, out
+        # The B tile a dense job's half h of the B word becomes: dense row j of the half at
+        # row g·m + r (j = g·n + r), the other rows zero. Wiring only.
+        row_bits = cfg.tile_n * cfg.b_width
+        half_rows = cfg.kept_k
+        spread = []
+        for h in range(2):
+            rows = [Const(0, row_bits)] * cfg.tile_k
+            for j in range(half_rows):
+                g, r = divmod(j, cfg.n)
+                lo = (h * half_rows + j) * row_bits
+                rows[g * cfg.m + r] = b_raw[lo:lo + row_bits]
+            spread.append(Cat(*rows))
+        b = Signal(b_bits, name="op_b")
+        for c in range(-(-b_bits // _SELECT_CHUNK)):
+            lo, hi = c * _SELECT_CHUNK, min((c + 1) * _SELECT_CHUNK, b_bits)
+            d_c, h_c = selects[c][0], selects[c][1]
+            m.d.comb += b[lo:hi].eq(Mux(d_c, Mux(h_c, spread[1][lo:hi], spread[0][lo:hi]),
+                                        b_raw[lo:hi]))
         idx = cfg.index_width
         dense_meta = 0
         for j in range(cfg.kept_k):
             dense_meta |= (j % cfg.n) << (j * idx)
-        b_spread = Signal(self.b_layout, name="b_spread")
-        for j in range(rows_half):
-            g, r = divmod(j, cfg.n)
-            m.d.comb += b_spread[g * cfg.m + r].eq(b_half[j])
         meta = Signal(a_word.meta.shape(), name="op_meta")
-        b = Signal(self.b_layout, name="op_b")
-        m.d.comb += [
-            meta.eq(Mux(dense, Cat(*([Const(dense_meta, cfg.meta_width)] * cfg.tile_m)),
-                        a_word.meta)),
-            b.eq(Mux(dense, b_spread, b_word)),
-        ]
+        m.d.comb += meta.eq(Mux(dense, Cat(*([Const(dense_meta, cfg.meta_width)] * cfg.tile_m)),
+                                a_word.meta))
         return meta, b
 
     def _address_stages(self, m, s):
@@ -652,69 +674,57 @@ class GemmEngine(wiring.Component):
         ]
         return last
 
-    def _operand_fifo(self, m, s, core, a_buf, b_buf):
-        """Free-running buffer reads into a small FIFO in front of the core, with credits:
-        the sequencer issues a read only while a FIFO slot is free for it, so neither the
-        core's ready nor the FIFO state reaches the block RAMs (their enables are constant)
-        and the sequencer's advance depends on registers only."""
+    def _operand_path(self, m, s, core, a_buf, b_buf):
+        """Free-running buffer reads straight into the core, with the core's result credits
+        kept here: an operation with ``last`` is issued only while the core's output FIFO
+        has room for it counting every result issued and not yet taken from the core, so
+        the core accepts every operation it is offered (its FIFO is :data:`FETCH_LATENCY`
+        results deeper than its own credit loop needs, ``SparseMMA(fifo_extra=)``). No
+        FIFO sits between the block RAMs' output registers and the core's input registers,
+        and neither the core's ready nor any FIFO state reaches the block RAMs (their
+        enables are constant): the sequencer's advance depends on registers only."""
         cfg = self.config
-        depth = FETCH_FIFO_DEPTH
         op = self._address_stages(m, s)
         m.d.comb += [a_buf.r_addr.eq(op.a_addr), b_buf.r_addr.eq(op.b_addr)]
         # Flags travel beside the read: stage 1 (read latch), stage 2 (output register).
         f1 = Signal(_FLAGS, name="rd1")
         f2 = Signal(_FLAGS, name="rd2")
         m.d.sync += [f1.eq(op.flags), f2.eq(f1)]
+        # The dense spreader's selects, one register copy per _SELECT_CHUNK operand bits.
+        b_bits = self.b_layout.size if cfg.sparse else self.b_layout.size // 2
+        chunks = -(-b_bits // _SELECT_CHUNK)
+        m.submodules.spread_sel = sel = RegisterCopies(2, chunks, dsp=cfg.dsp)
+        m.d.comb += sel.i.eq(Cat(f1.dense, f1.half))
 
         a_word = data.View(self.a_layout, a_buf.r_data)
-        b_word = data.View(self.b_layout, b_buf.r_data)
-        meta, b = self._dense_spreader(m, a_word, b_word, f2.dense, f2.half)
-
-        fields = {"values": self.a_layout["values"].shape}
-        if cfg.sparse:
-            fields["meta"] = self.a_layout["meta"].shape
-        fields.update({"b": core.b.payload.shape(), "first": 1, "last": 1, "job_last": 1,
-                       "dense": 1})
-        entry_layout = data.StructLayout(fields)
-        entry = Signal(entry_layout, name="fifo_in")
+        meta, b = self._dense_spreader(m, a_word, b_buf.r_data, sel.o, f2.dense)
         m.d.comb += [
-            entry.values.eq(a_word.values), entry.b.eq(b),
-            entry.first.eq(f2.first), entry.last.eq(f2.last), entry.job_last.eq(f2.job_last),
-            entry.dense.eq(f2.dense),
+            core.a.valid.eq(f2.valid),
+            core.b.valid.eq(f2.valid),
+            core.a.payload.values.eq(a_word.values),
+            core.a.payload.first.eq(f2.first),
+            core.a.payload.last.eq(f2.last),
+            core.b.payload.eq(b),
+            s.accept.eq(f2.valid),
+            s.op_dense.eq(f2.dense),
+            s.op_job_last.eq(f2.job_last),
+            s.op_last.eq(f2.last),
         ]
         if cfg.sparse:
-            m.d.comb += entry.meta.eq(meta)
-        # hw/gemm_fifo.py: registered write enables and read selects (wide fan-out), and the
-        # head's valid and control bits in registers, so the core's ready logic starts at
-        # flip-flops; the operand bits go to the core's input register.
-        m.submodules.fifo = fifo = OperandFifo(entry_layout.size, depth, ctrl_width=3,
-                                               dsp=cfg.dsp, chunk=_FIFO_CHUNK)
-        head = data.View(entry_layout, fifo.r_data)
-        head_last, head_job_last, head_dense = fifo.r_ctrl[0], fifo.r_ctrl[1], fifo.r_ctrl[2]
-        credits = Signal(range(depth + 1), init=depth, name="fifo_credits")
-        m.d.comb += [
-            fifo.w_next.eq(f1.valid),
-            fifo.w_data.eq(entry),
-            fifo.w_ctrl.eq(Cat(f2.last, f2.job_last, f2.dense)),
-            fifo.r_en.eq(core.a.ready),
-            core.a.valid.eq(fifo.r_valid),
-            core.b.valid.eq(fifo.r_valid),
-            core.a.payload.values.eq(head.values),
-            core.a.payload.first.eq(head.first),
-            core.a.payload.last.eq(head_last),
-            core.b.payload.eq(head.b),
-            s.accept.eq(core.a.valid & core.a.ready),
-            s.op_dense.eq(head_dense),
-            s.op_job_last.eq(head_job_last),
-            s.op_last.eq(head_last),
-        ]
-        if cfg.sparse:
-            m.d.comb += core.a.payload.meta.eq(head.meta)
-        m.d.sync += credits.eq(credits - s.issue + s.accept)
+            m.d.comb += core.a.payload.meta.eq(meta)
+        if self._checks:
+            m.d.sync += Assert(~f2.valid | core.a.ready, "core refused an issued operation")
+        # Result credits: the core's FIFO depth less the results issued (operations with
+        # last) and not yet taken from the core.
+        depth = core.fifo_depth
+        credits = Signal(range(depth + 1), init=depth, name="result_credits")
+        spend = s.issue & s.seq.last
+        back = core.d.valid & core.d.ready
+        m.d.sync += credits.eq(credits - spend + back)
         # credits != 0 after this edge, as a register (it gates every sequencer register).
-        has_credit = Signal(init=1, name="fifo_has_credit")
-        m.d.sync += has_credit.eq(Mux(s.issue & ~s.accept, credits != 1,
-                                      Mux(~s.issue & s.accept, 1, credits != 0)))
+        has_credit = Signal(init=1, name="result_has_credit")
+        m.d.sync += has_credit.eq(Mux(spend & ~back, credits != 1,
+                                      Mux(~spend & back, 1, credits != 0)))
         m.d.comb += s.has_credit.eq(has_credit)
 
     def _results(self, m, s, core):
@@ -764,9 +774,10 @@ class GemmEngine(wiring.Component):
 
     def _status(self, m, s, core):
         """busy, done, cause; ``owed`` counts D tiles issued (operations with ``last``) and
-        not yet delivered: at most the reads in flight, the operand FIFO and the core's
-        result credits."""
-        bound = READ_LATENCY + FETCH_FIFO_DEPTH + core.fifo_depth + 2 + 1   # + the slice
+        not yet delivered: at most the core's result credits and the output slice."""
+        # The credits bound the results issued and not taken from the core; the output slice
+        # holds two more.
+        bound = core.fifo_depth + 2
         owed = Signal(max(8, ceil_log2(bound + 1)), name="owed_tiles")
         m.d.sync += owed.eq(owed + (s.issue & s.seq.last) - s.d_take)
         m.d.comb += s.busy.eq(s.queue.valid | s.issuing | (owed != 0))
@@ -851,7 +862,8 @@ class GemmEngine(wiring.Component):
 
         cfg = self.config
         m = Module()
-        m.submodules.core = core = SparseMMA(cfg)
+        m.submodules.core = core = SparseMMA(cfg, fifo_extra=FETCH_LATENCY,
+                                             checks=self._checks)
         m.submodules.csr = csr = CsrFile()
         m.submodules.a_buf = a_buf = OperandBuffer(self.a_layout.size, self.a_depth,
                                                    memory=self.memory)
@@ -877,7 +889,7 @@ class GemmEngine(wiring.Component):
         self._table_loads(m, self.table)
         self._job_queue(m, s, csr)
         self._sequencer(m, s)
-        self._operand_fifo(m, s, core, a_buf, b_buf)
+        self._operand_path(m, s, core, a_buf, b_buf)
         self._results(m, s, core)
         self._status(m, s, core)
         counters = self._counters(m, s)

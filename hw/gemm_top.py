@@ -26,6 +26,8 @@ class FlatGemmEngine(wiring.Component):
     config : CoreConfig
     a_depth, b_depth : int
         Buffer depths in words, as for :class:`~hw.gemm.GemmEngine`.
+    memory, t_depth, checks
+        As for :class:`~hw.gemm.GemmEngine`.
 
     Members
     -------
@@ -50,11 +52,12 @@ class FlatGemmEngine(wiring.Component):
     busy, done : ``Out(1)``; cause : ``Out(CAUSE_WIDTH)``
     """
 
-    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH):
+    def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH,
+                 checks=False):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         self._engine = GemmEngine(config, a_depth=a_depth, b_depth=b_depth, memory=memory,
-                                  t_depth=t_depth)
+                                  t_depth=t_depth, checks=checks)
         self.t_depth = t_depth
         self.config = config
         self.a_depth = a_depth

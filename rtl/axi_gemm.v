@@ -904,8 +904,8 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .cause(cause),
     .clk(clk),
     .csr_rdata(\csr_rdata$164 ),
-    .\d__payload$118 (d__payload),
-    .\d__ready$121 (d__ready),
+    .\d__payload$109 (d__payload),
+    .\d__ready$112 (d__ready),
     .d__valid(\i__valid$111 ),
     .done(done),
     .ld_a__payload(ld_a__payload),
@@ -2851,341 +2851,419 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$118 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
+module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$109 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
+  wire \$100 ;
   wire \$101 ;
-  wire [16:0] \$102 ;
+  wire \$102 ;
   wire \$103 ;
-  wire [16:0] \$104 ;
+  wire \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [32:0] \$110 ;
-  wire [32:0] \$111 ;
-  wire [33:0] \$112 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire [7:0] \$115 ;
-  wire [7:0] \$116 ;
+  wire \$115 ;
+  wire \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
+  wire [7:0] \$120 ;
+  wire [7:0] \$121 ;
+  wire [7:0] \$122 ;
   wire \$123 ;
-  wire \$124 ;
+  wire [7:0] \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [16:0] \$127 ;
+  wire \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
-  wire [34:0] \$133 ;
+  wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire \$136 ;
-  wire [17:0] \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [16:0] \$136 ;
+  wire [16:0] \$137 ;
+  wire [16:0] \$138 ;
+  wire [16:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
+  wire [16:0] \$140 ;
   wire [16:0] \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire [16:0] \$145 ;
+  wire [16:0] \$142 ;
+  wire [16:0] \$143 ;
+  wire [5:0] \$144 ;
+  wire \$145 ;
   wire \$146 ;
-  wire [34:0] \$147 ;
-  wire [17:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire \$147 ;
+  wire [33:0] \$148 ;
+  wire [16:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire [16:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
+  wire [33:0] \$150 ;
+  wire [16:0] \$151 ;
+  wire [33:0] \$152 ;
+  wire [33:0] \$153 ;
+  wire [33:0] \$154 ;
+  wire [33:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire [16:0] \$158 ;
+  wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [34:0] \$160 ;
-  wire [34:0] \$161 ;
-  wire [16:0] \$162 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
   wire \$163 ;
-  wire [34:0] \$164 ;
-  wire [34:0] \$165 ;
+  wire \$164 ;
+  wire \$165 ;
   wire [17:0] \$166 ;
   wire \$167 ;
-  wire [34:0] \$168 ;
+  wire [16:0] \$168 ;
   wire \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire [34:0] \$171 ;
-  wire [17:0] \$172 ;
-  wire [33:0] \$173 ;
-  wire [34:0] \$174 ;
-  wire [34:0] \$175 ;
-  wire [4:0] \$176 ;
-  wire [5:0] \$177 ;
-  wire \$178 ;
+  wire [16:0] \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [32:0] \$176 ;
+  wire [32:0] \$177 ;
+  wire [33:0] \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
+  wire [7:0] \$181 ;
+  wire [7:0] \$182 ;
   wire \$183 ;
   wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [513:0] \$189 ;
+  wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire [2:0] \$193 ;
-  wire [2:0] \$194 ;
+  wire [16:0] \$193 ;
+  wire \$194 ;
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire \$199 ;
+  wire [34:0] \$199 ;
   wire [16:0] \$2 ;
   wire \$20 ;
-  wire [2:0] \$200 ;
-  wire [2:0] \$201 ;
+  wire \$200 ;
+  wire \$201 ;
   wire \$202 ;
-  wire [8:0] \$203 ;
-  wire [9:0] \$204 ;
+  wire [17:0] \$203 ;
+  wire \$204 ;
   wire \$205 ;
   wire \$206 ;
-  wire \$207 ;
-  wire [7:0] \$208 ;
+  wire [16:0] \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire \$211 ;
+  wire [16:0] \$211 ;
   wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
+  wire [34:0] \$213 ;
+  wire [17:0] \$214 ;
+  wire [17:0] \$215 ;
   wire \$216 ;
-  wire [1:0] \$217 ;
-  wire [64:0] \$218 ;
-  wire [64:0] \$219 ;
+  wire \$217 ;
+  wire [16:0] \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [64:0] \$220 ;
-  wire [64:0] \$221 ;
-  wire [64:0] \$222 ;
-  wire [8:0] \$223 ;
-  wire [64:0] \$224 ;
-  wire [64:0] \$225 ;
-  wire [64:0] \$226 ;
-  reg \$227 ;
-  reg \$228 ;
-  reg [8:0] \$229 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire [16:0] \$224 ;
+  wire \$225 ;
+  wire [34:0] \$226 ;
+  wire [34:0] \$227 ;
+  wire [16:0] \$228 ;
+  wire \$229 ;
   wire \$23 ;
-  reg [319:0] \$230 ;
-  reg \$231 ;
-  reg [8:0] \$232 ;
-  reg [511:0] \$233 ;
-  reg \$234 ;
-  reg \$235 ;
-  reg \$236 ;
-  reg [4:0] \$237 ;
-  reg \$238 ;
-  reg \$239 ;
+  wire [34:0] \$230 ;
+  wire [34:0] \$231 ;
+  wire [17:0] \$232 ;
+  wire \$233 ;
+  wire [34:0] \$234 ;
+  wire \$235 ;
+  wire \$236 ;
+  wire [34:0] \$237 ;
+  wire [17:0] \$238 ;
+  wire [33:0] \$239 ;
   wire \$24 ;
-  reg [15:0] \$240 ;
-  reg [15:0] \$241 ;
-  reg [15:0] \$242 ;
-  reg [15:0] \$243 ;
-  reg [15:0] \$244 ;
-  reg [16:0] \$245 ;
-  reg [32:0] \$246 ;
-  reg [16:0] \$247 ;
-  reg [32:0] \$248 ;
-  reg [32:0] \$249 ;
-  wire [17:0] \$25 ;
-  reg [16:0] \$250 ;
-  reg [32:0] \$251 ;
-  reg \$252 ;
-  reg [15:0] \$253 ;
-  reg [15:0] \$254 ;
-  reg [16:0] \$255 ;
-  reg [16:0] \$256 ;
-  reg [16:0] \$257 ;
-  reg \$258 ;
-  reg [33:0] \$259 ;
+  wire [34:0] \$240 ;
+  wire [34:0] \$241 ;
+  wire \$242 ;
+  wire [4:0] \$243 ;
+  wire \$244 ;
+  wire [5:0] \$245 ;
+  wire \$246 ;
+  wire \$247 ;
+  wire \$248 ;
+  wire \$249 ;
+  wire \$25 ;
+  wire \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire \$254 ;
+  wire \$255 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire \$258 ;
+  wire \$259 ;
   wire \$26 ;
-  reg [33:0] \$260 ;
-  reg [5:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg \$263 ;
-  reg [16:0] \$264 ;
-  reg \$265 ;
-  reg [15:0] \$266 ;
-  reg \$267 ;
-  reg [15:0] \$268 ;
-  reg \$269 ;
+  wire \$260 ;
+  wire [513:0] \$261 ;
+  wire \$262 ;
+  wire \$263 ;
+  wire \$264 ;
+  wire [4:0] \$265 ;
+  wire [4:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire [17:0] \$27 ;
-  reg [34:0] \$270 ;
-  reg \$271 ;
-  reg \$272 ;
-  reg \$273 ;
-  reg [16:0] \$274 ;
-  reg [15:0] \$275 ;
-  reg [16:0] \$276 ;
-  reg [15:0] \$277 ;
-  reg [15:0] \$278 ;
-  reg \$279 ;
-  wire [17:0] \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg [16:0] \$282 ;
-  reg [15:0] \$283 ;
-  reg [15:0] \$284 ;
-  reg \$285 ;
-  reg \$286 ;
-  reg \$287 ;
-  reg \$288 ;
-  reg [16:0] \$289 ;
+  wire \$270 ;
+  wire \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire [4:0] \$278 ;
+  wire [4:0] \$279 ;
+  wire \$28 ;
+  wire \$280 ;
+  wire [8:0] \$281 ;
+  wire [9:0] \$282 ;
+  wire \$283 ;
+  wire \$284 ;
+  wire \$285 ;
+  wire [7:0] \$286 ;
+  wire \$287 ;
+  wire \$288 ;
+  wire \$289 ;
   wire [17:0] \$29 ;
-  reg [33:0] \$290 ;
-  reg [33:0] \$291 ;
-  reg [33:0] \$292 ;
-  reg [33:0] \$293 ;
-  reg \$294 ;
-  reg [16:0] \$295 ;
-  reg [16:0] \$296 ;
-  reg [16:0] \$297 ;
-  reg [16:0] \$298 ;
-  reg [16:0] \$299 ;
+  wire \$290 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire [1:0] \$295 ;
+  wire [64:0] \$296 ;
+  wire [64:0] \$297 ;
+  wire [64:0] \$298 ;
+  wire [64:0] \$299 ;
   wire [16:0] \$3 ;
-  wire \$30 ;
-  reg [16:0] \$300 ;
-  reg [15:0] \$301 ;
-  reg [15:0] \$302 ;
-  reg \$303 ;
-  reg \$304 ;
+  wire [17:0] \$30 ;
+  wire [64:0] \$300 ;
+  wire [8:0] \$301 ;
+  wire [64:0] \$302 ;
+  wire [64:0] \$303 ;
+  wire [64:0] \$304 ;
   reg \$305 ;
   reg \$306 ;
-  reg \$307 ;
-  reg \$308 ;
+  reg [8:0] \$307 ;
+  reg [319:0] \$308 ;
   reg \$309 ;
-  wire \$31 ;
-  reg [90:0] \$310 ;
-  reg [90:0] \$311 ;
-  reg [90:0] \$312 ;
-  reg [90:0] \$313 ;
-  reg [5:0] \$314 ;
-  reg [5:0] \$315 ;
-  reg [3:0] \$316 ;
+  wire [17:0] \$31 ;
+  reg [8:0] \$310 ;
+  reg [511:0] \$311 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg [4:0] \$315 ;
+  reg \$316 ;
   reg \$317 ;
-  reg [513:0] \$318 ;
-  reg \$319 ;
-  wire \$32 ;
-  reg \$320 ;
-  reg [513:0] \$321 ;
-  reg [1:0] \$322 ;
-  reg [2:0] \$323 ;
-  reg [1:0] \$324 ;
-  reg [7:0] \$325 ;
-  reg [7:0] \$326 ;
-  reg \$327 ;
-  reg \$328 ;
-  reg [7:0] \$329 ;
-  wire \$33 ;
-  reg [63:0] \$330 ;
-  reg [63:0] \$331 ;
-  reg [63:0] \$332 ;
-  reg [63:0] \$333 ;
-  reg [63:0] \$334 ;
-  reg [63:0] \$335 ;
-  reg [63:0] \$336 ;
-  reg [63:0] \$337 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  reg [15:0] \$318 ;
+  reg [15:0] \$319 ;
+  wire [15:0] \$32 ;
+  reg [15:0] \$320 ;
+  reg [15:0] \$321 ;
+  reg [15:0] \$322 ;
+  reg [16:0] \$323 ;
+  reg [32:0] \$324 ;
+  reg [16:0] \$325 ;
+  reg [32:0] \$326 ;
+  reg [32:0] \$327 ;
+  reg [16:0] \$328 ;
+  reg [32:0] \$329 ;
+  wire [15:0] \$33 ;
+  reg \$330 ;
+  reg [15:0] \$331 ;
+  reg [15:0] \$332 ;
+  reg [16:0] \$333 ;
+  reg [16:0] \$334 ;
+  reg [16:0] \$335 ;
+  reg \$336 ;
+  reg [33:0] \$337 ;
+  reg [33:0] \$338 ;
+  reg [5:0] \$339 ;
+  wire [15:0] \$34 ;
+  reg [7:0] \$340 ;
+  reg \$341 ;
+  reg [16:0] \$342 ;
+  reg \$343 ;
+  reg [15:0] \$344 ;
+  reg \$345 ;
+  reg [15:0] \$346 ;
+  reg \$347 ;
+  reg [34:0] \$348 ;
+  reg \$349 ;
+  wire [15:0] \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg [16:0] \$352 ;
+  reg [15:0] \$353 ;
+  reg [16:0] \$354 ;
+  reg [15:0] \$355 ;
+  reg [15:0] \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg \$359 ;
+  wire [15:0] \$36 ;
+  reg [16:0] \$360 ;
+  reg [15:0] \$361 ;
+  reg [15:0] \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg [16:0] \$367 ;
+  reg [33:0] \$368 ;
+  reg [33:0] \$369 ;
+  wire [15:0] \$37 ;
+  reg [33:0] \$370 ;
+  reg [33:0] \$371 ;
+  reg \$372 ;
+  reg [16:0] \$373 ;
+  reg [16:0] \$374 ;
+  reg [16:0] \$375 ;
+  reg [16:0] \$376 ;
+  reg [16:0] \$377 ;
+  reg [16:0] \$378 ;
+  reg [15:0] \$379 ;
+  wire [15:0] \$38 ;
+  reg [15:0] \$380 ;
+  reg \$381 ;
+  reg \$382 ;
+  reg \$383 ;
+  reg \$384 ;
+  reg \$385 ;
+  reg \$386 ;
+  reg \$387 ;
+  reg [90:0] \$388 ;
+  reg [90:0] \$389 ;
+  wire [15:0] \$39 ;
+  reg [90:0] \$390 ;
+  reg [90:0] \$391 ;
+  reg [5:0] \$392 ;
+  reg [5:0] \$393 ;
+  reg [3:0] \$394 ;
+  reg \$395 ;
+  reg [513:0] \$396 ;
+  reg \$397 ;
+  reg \$398 ;
+  reg [513:0] \$399 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [15:0] \$40 ;
+  reg [3:0] \$400 ;
+  reg [8:0] \$401 ;
+  reg [3:0] \$402 ;
+  reg [7:0] \$403 ;
+  reg [7:0] \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg [7:0] \$407 ;
+  reg [63:0] \$408 ;
+  reg [63:0] \$409 ;
+  wire [15:0] \$41 ;
+  reg [63:0] \$410 ;
+  reg [63:0] \$411 ;
+  reg [63:0] \$412 ;
+  reg [63:0] \$413 ;
+  reg [63:0] \$414 ;
+  reg [63:0] \$415 ;
+  wire [15:0] \$42 ;
+  wire [15:0] \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [15:0] \$47 ;
+  wire [15:0] \$48 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire [7:0] \$54 ;
-  wire [7:0] \$55 ;
-  wire [7:0] \$56 ;
-  wire \$57 ;
-  wire [7:0] \$58 ;
-  wire \$59 ;
+  wire [15:0] \$50 ;
+  wire [15:0] \$51 ;
+  wire [15:0] \$52 ;
+  wire [15:0] \$53 ;
+  wire [15:0] \$54 ;
+  wire [15:0] \$55 ;
+  wire [15:0] \$56 ;
+  wire [15:0] \$57 ;
+  wire [15:0] \$58 ;
+  wire [15:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [15:0] \$60 ;
+  wire [15:0] \$61 ;
+  wire [15:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [15:0] \$64 ;
+  wire [15:0] \$65 ;
+  wire [15:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire [15:0] \$68 ;
+  wire [15:0] \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
-  wire [16:0] \$71 ;
-  wire [16:0] \$72 ;
-  wire [16:0] \$73 ;
-  wire [16:0] \$74 ;
-  wire [16:0] \$75 ;
-  wire [16:0] \$76 ;
-  wire [16:0] \$77 ;
-  wire [5:0] \$78 ;
-  wire \$79 ;
+  wire [15:0] \$70 ;
+  wire [15:0] \$71 ;
+  wire [15:0] \$72 ;
+  wire [15:0] \$73 ;
+  wire [15:0] \$74 ;
+  wire [15:0] \$75 ;
+  wire [15:0] \$76 ;
+  wire [15:0] \$77 ;
+  wire [15:0] \$78 ;
+  wire [15:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [33:0] \$82 ;
-  wire [16:0] \$83 ;
-  wire [33:0] \$84 ;
-  wire [16:0] \$85 ;
-  wire [33:0] \$86 ;
-  wire [33:0] \$87 ;
-  wire [33:0] \$88 ;
-  wire [33:0] \$89 ;
+  wire [15:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [15:0] \$82 ;
+  wire [15:0] \$83 ;
+  wire [15:0] \$84 ;
+  wire [15:0] \$85 ;
+  wire [15:0] \$86 ;
+  wire [15:0] \$87 ;
+  wire [15:0] \$88 ;
+  wire [15:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
+  wire [15:0] \$90 ;
+  wire [15:0] \$91 ;
+  wire [15:0] \$92 ;
+  wire [15:0] \$93 ;
+  wire [15:0] \$94 ;
+  wire [15:0] \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
@@ -3236,7 +3314,6 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [7:0] \a__payload.values[3][5] ;
   wire [7:0] \a__payload.values[3][6] ;
   wire [7:0] \a__payload.values[3][7] ;
-  wire a__ready;
   wire a__valid;
   wire [31:0] a_rows;
   wire accept;
@@ -3373,152 +3450,30 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [7:0] \b__payload[9][2] ;
   wire [7:0] \b__payload[9][3] ;
   wire b__valid;
-  wire [255:0] b_half;
-  wire [31:0] \b_half[0] ;
-  wire [7:0] \b_half[0][0] ;
-  wire [7:0] \b_half[0][1] ;
-  wire [7:0] \b_half[0][2] ;
-  wire [7:0] \b_half[0][3] ;
-  wire [31:0] \b_half[1] ;
-  wire [7:0] \b_half[1][0] ;
-  wire [7:0] \b_half[1][1] ;
-  wire [7:0] \b_half[1][2] ;
-  wire [7:0] \b_half[1][3] ;
-  wire [31:0] \b_half[2] ;
-  wire [7:0] \b_half[2][0] ;
-  wire [7:0] \b_half[2][1] ;
-  wire [7:0] \b_half[2][2] ;
-  wire [7:0] \b_half[2][3] ;
-  wire [31:0] \b_half[3] ;
-  wire [7:0] \b_half[3][0] ;
-  wire [7:0] \b_half[3][1] ;
-  wire [7:0] \b_half[3][2] ;
-  wire [7:0] \b_half[3][3] ;
-  wire [31:0] \b_half[4] ;
-  wire [7:0] \b_half[4][0] ;
-  wire [7:0] \b_half[4][1] ;
-  wire [7:0] \b_half[4][2] ;
-  wire [7:0] \b_half[4][3] ;
-  wire [31:0] \b_half[5] ;
-  wire [7:0] \b_half[5][0] ;
-  wire [7:0] \b_half[5][1] ;
-  wire [7:0] \b_half[5][2] ;
-  wire [7:0] \b_half[5][3] ;
-  wire [31:0] \b_half[6] ;
-  wire [7:0] \b_half[6][0] ;
-  wire [7:0] \b_half[6][1] ;
-  wire [7:0] \b_half[6][2] ;
-  wire [7:0] \b_half[6][3] ;
-  wire [31:0] \b_half[7] ;
-  wire [7:0] \b_half[7][0] ;
-  wire [7:0] \b_half[7][1] ;
-  wire [7:0] \b_half[7][2] ;
-  wire [7:0] \b_half[7][3] ;
-  wire [511:0] b_spread;
-  wire [31:0] \b_spread[0] ;
-  wire [7:0] \b_spread[0][0] ;
-  wire [7:0] \b_spread[0][1] ;
-  wire [7:0] \b_spread[0][2] ;
-  wire [7:0] \b_spread[0][3] ;
-  wire [31:0] \b_spread[10] ;
-  wire [7:0] \b_spread[10][0] ;
-  wire [7:0] \b_spread[10][1] ;
-  wire [7:0] \b_spread[10][2] ;
-  wire [7:0] \b_spread[10][3] ;
-  wire [31:0] \b_spread[11] ;
-  wire [7:0] \b_spread[11][0] ;
-  wire [7:0] \b_spread[11][1] ;
-  wire [7:0] \b_spread[11][2] ;
-  wire [7:0] \b_spread[11][3] ;
-  wire [31:0] \b_spread[12] ;
-  wire [7:0] \b_spread[12][0] ;
-  wire [7:0] \b_spread[12][1] ;
-  wire [7:0] \b_spread[12][2] ;
-  wire [7:0] \b_spread[12][3] ;
-  wire [31:0] \b_spread[13] ;
-  wire [7:0] \b_spread[13][0] ;
-  wire [7:0] \b_spread[13][1] ;
-  wire [7:0] \b_spread[13][2] ;
-  wire [7:0] \b_spread[13][3] ;
-  wire [31:0] \b_spread[14] ;
-  wire [7:0] \b_spread[14][0] ;
-  wire [7:0] \b_spread[14][1] ;
-  wire [7:0] \b_spread[14][2] ;
-  wire [7:0] \b_spread[14][3] ;
-  wire [31:0] \b_spread[15] ;
-  wire [7:0] \b_spread[15][0] ;
-  wire [7:0] \b_spread[15][1] ;
-  wire [7:0] \b_spread[15][2] ;
-  wire [7:0] \b_spread[15][3] ;
-  wire [31:0] \b_spread[1] ;
-  wire [7:0] \b_spread[1][0] ;
-  wire [7:0] \b_spread[1][1] ;
-  wire [7:0] \b_spread[1][2] ;
-  wire [7:0] \b_spread[1][3] ;
-  wire [31:0] \b_spread[2] ;
-  wire [7:0] \b_spread[2][0] ;
-  wire [7:0] \b_spread[2][1] ;
-  wire [7:0] \b_spread[2][2] ;
-  wire [7:0] \b_spread[2][3] ;
-  wire [31:0] \b_spread[3] ;
-  wire [7:0] \b_spread[3][0] ;
-  wire [7:0] \b_spread[3][1] ;
-  wire [7:0] \b_spread[3][2] ;
-  wire [7:0] \b_spread[3][3] ;
-  wire [31:0] \b_spread[4] ;
-  wire [7:0] \b_spread[4][0] ;
-  wire [7:0] \b_spread[4][1] ;
-  wire [7:0] \b_spread[4][2] ;
-  wire [7:0] \b_spread[4][3] ;
-  wire [31:0] \b_spread[5] ;
-  wire [7:0] \b_spread[5][0] ;
-  wire [7:0] \b_spread[5][1] ;
-  wire [7:0] \b_spread[5][2] ;
-  wire [7:0] \b_spread[5][3] ;
-  wire [31:0] \b_spread[6] ;
-  wire [7:0] \b_spread[6][0] ;
-  wire [7:0] \b_spread[6][1] ;
-  wire [7:0] \b_spread[6][2] ;
-  wire [7:0] \b_spread[6][3] ;
-  wire [31:0] \b_spread[7] ;
-  wire [7:0] \b_spread[7][0] ;
-  wire [7:0] \b_spread[7][1] ;
-  wire [7:0] \b_spread[7][2] ;
-  wire [7:0] \b_spread[7][3] ;
-  wire [31:0] \b_spread[8] ;
-  wire [7:0] \b_spread[8][0] ;
-  wire [7:0] \b_spread[8][1] ;
-  wire [7:0] \b_spread[8][2] ;
-  wire [7:0] \b_spread[8][3] ;
-  wire [31:0] \b_spread[9] ;
-  wire [7:0] \b_spread[9][0] ;
-  wire [7:0] \b_spread[9][1] ;
-  wire [7:0] \b_spread[9][2] ;
-  wire [7:0] \b_spread[9][3] ;
   (* init = 16'h0000 *)
   wire [15:0] base;
   wire [7:0] blk_addr;
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$158 ;
+  wire \busy$149 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$160 ;
+  wire [7:0] \cause$151 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$145 ;
+  wire [63:0] \cnt_busy_cycles$136 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$143 ;
+  wire [63:0] \cnt_cycles$134 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$155 ;
+  wire [63:0] \cnt_d_tiles$146 ;
   reg [7:0] cnt_events = 8'h00;
   wire \cnt_events.accept ;
   wire \cnt_events.busy ;
@@ -3529,19 +3484,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$157 ;
+  wire [63:0] \cnt_jobs$148 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$153 ;
+  wire [63:0] \cnt_macs$144 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$147 ;
+  wire [63:0] \cnt_stall_in$138 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$149 ;
+  wire [63:0] \cnt_stall_out$140 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$151 ;
+  wire [63:0] \cnt_tile_ops$142 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3549,31 +3504,31 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [31:0] csr_wdata;
   wire csr_we;
   wire [512:0] d__payload;
-  output [513:0] \d__payload$118 ;
-  wire [513:0] \d__payload$118 ;
-  wire [511:0] \d__payload$118.data ;
-  wire [127:0] \d__payload$118.data[0] ;
-  wire [31:0] \d__payload$118.data[0][0] ;
-  wire [31:0] \d__payload$118.data[0][1] ;
-  wire [31:0] \d__payload$118.data[0][2] ;
-  wire [31:0] \d__payload$118.data[0][3] ;
-  wire [127:0] \d__payload$118.data[1] ;
-  wire [31:0] \d__payload$118.data[1][0] ;
-  wire [31:0] \d__payload$118.data[1][1] ;
-  wire [31:0] \d__payload$118.data[1][2] ;
-  wire [31:0] \d__payload$118.data[1][3] ;
-  wire [127:0] \d__payload$118.data[2] ;
-  wire [31:0] \d__payload$118.data[2][0] ;
-  wire [31:0] \d__payload$118.data[2][1] ;
-  wire [31:0] \d__payload$118.data[2][2] ;
-  wire [31:0] \d__payload$118.data[2][3] ;
-  wire [127:0] \d__payload$118.data[3] ;
-  wire [31:0] \d__payload$118.data[3][0] ;
-  wire [31:0] \d__payload$118.data[3][1] ;
-  wire [31:0] \d__payload$118.data[3][2] ;
-  wire [31:0] \d__payload$118.data[3][3] ;
-  wire \d__payload$118.error ;
-  wire \d__payload$118.last ;
+  output [513:0] \d__payload$109 ;
+  wire [513:0] \d__payload$109 ;
+  wire [511:0] \d__payload$109.data ;
+  wire [127:0] \d__payload$109.data[0] ;
+  wire [31:0] \d__payload$109.data[0][0] ;
+  wire [31:0] \d__payload$109.data[0][1] ;
+  wire [31:0] \d__payload$109.data[0][2] ;
+  wire [31:0] \d__payload$109.data[0][3] ;
+  wire [127:0] \d__payload$109.data[1] ;
+  wire [31:0] \d__payload$109.data[1][0] ;
+  wire [31:0] \d__payload$109.data[1][1] ;
+  wire [31:0] \d__payload$109.data[1][2] ;
+  wire [31:0] \d__payload$109.data[1][3] ;
+  wire [127:0] \d__payload$109.data[2] ;
+  wire [31:0] \d__payload$109.data[2][0] ;
+  wire [31:0] \d__payload$109.data[2][1] ;
+  wire [31:0] \d__payload$109.data[2][2] ;
+  wire [31:0] \d__payload$109.data[2][3] ;
+  wire [127:0] \d__payload$109.data[3] ;
+  wire [31:0] \d__payload$109.data[3][0] ;
+  wire [31:0] \d__payload$109.data[3][1] ;
+  wire [31:0] \d__payload$109.data[3][2] ;
+  wire [31:0] \d__payload$109.data[3][3] ;
+  wire \d__payload$109.error ;
+  wire \d__payload$109.last ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3597,13 +3552,13 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [31:0] \d__payload.data[3][3] ;
   wire \d__payload.error ;
   wire d__ready;
-  input \d__ready$121 ;
-  wire \d__ready$121 ;
+  input \d__ready$112 ;
+  wire \d__ready$112 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$233 ;
-  reg [1:0] d_end_rd = 2'h0;
-  reg [1:0] d_end_wr = 2'h0;
+  wire \d__valid$223 ;
+  reg [3:0] d_end_rd = 4'h0;
+  reg [3:0] d_end_wr = 4'h0;
   wire [513:0] d_in;
   wire [511:0] \d_in.data ;
   wire [127:0] \d_in.data[0] ;
@@ -3628,7 +3583,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire [31:0] \d_in.data[3][3] ;
   wire \d_in.error ;
   wire \d_in.last ;
-  reg [2:0] d_job_end = 3'h0;
+  reg [8:0] d_job_end = 9'h000;
   reg [513:0] d_main = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [511:0] \d_main.data ;
   wire [127:0] \d_main.data[0] ;
@@ -3684,145 +3639,15 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$159 ;
-  wire \done$196 ;
+  wire \done$150 ;
+  wire \done$187 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
-  reg [3:0] fifo_credits = 4'h8;
-  (* init = 1'h1 *)
-  wire fifo_has_credit;
-  wire [835:0] fifo_in;
-  wire [511:0] \fifo_in.b ;
-  wire [31:0] \fifo_in.b[0] ;
-  wire [7:0] \fifo_in.b[0][0] ;
-  wire [7:0] \fifo_in.b[0][1] ;
-  wire [7:0] \fifo_in.b[0][2] ;
-  wire [7:0] \fifo_in.b[0][3] ;
-  wire [31:0] \fifo_in.b[10] ;
-  wire [7:0] \fifo_in.b[10][0] ;
-  wire [7:0] \fifo_in.b[10][1] ;
-  wire [7:0] \fifo_in.b[10][2] ;
-  wire [7:0] \fifo_in.b[10][3] ;
-  wire [31:0] \fifo_in.b[11] ;
-  wire [7:0] \fifo_in.b[11][0] ;
-  wire [7:0] \fifo_in.b[11][1] ;
-  wire [7:0] \fifo_in.b[11][2] ;
-  wire [7:0] \fifo_in.b[11][3] ;
-  wire [31:0] \fifo_in.b[12] ;
-  wire [7:0] \fifo_in.b[12][0] ;
-  wire [7:0] \fifo_in.b[12][1] ;
-  wire [7:0] \fifo_in.b[12][2] ;
-  wire [7:0] \fifo_in.b[12][3] ;
-  wire [31:0] \fifo_in.b[13] ;
-  wire [7:0] \fifo_in.b[13][0] ;
-  wire [7:0] \fifo_in.b[13][1] ;
-  wire [7:0] \fifo_in.b[13][2] ;
-  wire [7:0] \fifo_in.b[13][3] ;
-  wire [31:0] \fifo_in.b[14] ;
-  wire [7:0] \fifo_in.b[14][0] ;
-  wire [7:0] \fifo_in.b[14][1] ;
-  wire [7:0] \fifo_in.b[14][2] ;
-  wire [7:0] \fifo_in.b[14][3] ;
-  wire [31:0] \fifo_in.b[15] ;
-  wire [7:0] \fifo_in.b[15][0] ;
-  wire [7:0] \fifo_in.b[15][1] ;
-  wire [7:0] \fifo_in.b[15][2] ;
-  wire [7:0] \fifo_in.b[15][3] ;
-  wire [31:0] \fifo_in.b[1] ;
-  wire [7:0] \fifo_in.b[1][0] ;
-  wire [7:0] \fifo_in.b[1][1] ;
-  wire [7:0] \fifo_in.b[1][2] ;
-  wire [7:0] \fifo_in.b[1][3] ;
-  wire [31:0] \fifo_in.b[2] ;
-  wire [7:0] \fifo_in.b[2][0] ;
-  wire [7:0] \fifo_in.b[2][1] ;
-  wire [7:0] \fifo_in.b[2][2] ;
-  wire [7:0] \fifo_in.b[2][3] ;
-  wire [31:0] \fifo_in.b[3] ;
-  wire [7:0] \fifo_in.b[3][0] ;
-  wire [7:0] \fifo_in.b[3][1] ;
-  wire [7:0] \fifo_in.b[3][2] ;
-  wire [7:0] \fifo_in.b[3][3] ;
-  wire [31:0] \fifo_in.b[4] ;
-  wire [7:0] \fifo_in.b[4][0] ;
-  wire [7:0] \fifo_in.b[4][1] ;
-  wire [7:0] \fifo_in.b[4][2] ;
-  wire [7:0] \fifo_in.b[4][3] ;
-  wire [31:0] \fifo_in.b[5] ;
-  wire [7:0] \fifo_in.b[5][0] ;
-  wire [7:0] \fifo_in.b[5][1] ;
-  wire [7:0] \fifo_in.b[5][2] ;
-  wire [7:0] \fifo_in.b[5][3] ;
-  wire [31:0] \fifo_in.b[6] ;
-  wire [7:0] \fifo_in.b[6][0] ;
-  wire [7:0] \fifo_in.b[6][1] ;
-  wire [7:0] \fifo_in.b[6][2] ;
-  wire [7:0] \fifo_in.b[6][3] ;
-  wire [31:0] \fifo_in.b[7] ;
-  wire [7:0] \fifo_in.b[7][0] ;
-  wire [7:0] \fifo_in.b[7][1] ;
-  wire [7:0] \fifo_in.b[7][2] ;
-  wire [7:0] \fifo_in.b[7][3] ;
-  wire [31:0] \fifo_in.b[8] ;
-  wire [7:0] \fifo_in.b[8][0] ;
-  wire [7:0] \fifo_in.b[8][1] ;
-  wire [7:0] \fifo_in.b[8][2] ;
-  wire [7:0] \fifo_in.b[8][3] ;
-  wire [31:0] \fifo_in.b[9] ;
-  wire [7:0] \fifo_in.b[9][0] ;
-  wire [7:0] \fifo_in.b[9][1] ;
-  wire [7:0] \fifo_in.b[9][2] ;
-  wire [7:0] \fifo_in.b[9][3] ;
-  wire \fifo_in.dense ;
-  wire \fifo_in.first ;
-  wire \fifo_in.job_last ;
-  wire \fifo_in.last ;
-  wire [63:0] \fifo_in.meta ;
-  wire [15:0] \fifo_in.meta[0] ;
-  wire [15:0] \fifo_in.meta[1] ;
-  wire [15:0] \fifo_in.meta[2] ;
-  wire [15:0] \fifo_in.meta[3] ;
-  wire [255:0] \fifo_in.values ;
-  wire [63:0] \fifo_in.values[0] ;
-  wire [7:0] \fifo_in.values[0][0] ;
-  wire [7:0] \fifo_in.values[0][1] ;
-  wire [7:0] \fifo_in.values[0][2] ;
-  wire [7:0] \fifo_in.values[0][3] ;
-  wire [7:0] \fifo_in.values[0][4] ;
-  wire [7:0] \fifo_in.values[0][5] ;
-  wire [7:0] \fifo_in.values[0][6] ;
-  wire [7:0] \fifo_in.values[0][7] ;
-  wire [63:0] \fifo_in.values[1] ;
-  wire [7:0] \fifo_in.values[1][0] ;
-  wire [7:0] \fifo_in.values[1][1] ;
-  wire [7:0] \fifo_in.values[1][2] ;
-  wire [7:0] \fifo_in.values[1][3] ;
-  wire [7:0] \fifo_in.values[1][4] ;
-  wire [7:0] \fifo_in.values[1][5] ;
-  wire [7:0] \fifo_in.values[1][6] ;
-  wire [7:0] \fifo_in.values[1][7] ;
-  wire [63:0] \fifo_in.values[2] ;
-  wire [7:0] \fifo_in.values[2][0] ;
-  wire [7:0] \fifo_in.values[2][1] ;
-  wire [7:0] \fifo_in.values[2][2] ;
-  wire [7:0] \fifo_in.values[2][3] ;
-  wire [7:0] \fifo_in.values[2][4] ;
-  wire [7:0] \fifo_in.values[2][5] ;
-  wire [7:0] \fifo_in.values[2][6] ;
-  wire [7:0] \fifo_in.values[2][7] ;
-  wire [63:0] \fifo_in.values[3] ;
-  wire [7:0] \fifo_in.values[3][0] ;
-  wire [7:0] \fifo_in.values[3][1] ;
-  wire [7:0] \fifo_in.values[3][2] ;
-  wire [7:0] \fifo_in.values[3][3] ;
-  wire [7:0] \fifo_in.values[3][4] ;
-  wire [7:0] \fifo_in.values[3][5] ;
-  wire [7:0] \fifo_in.values[3][6] ;
-  wire [7:0] \fifo_in.values[3][7] ;
   wire finish;
   reg [15:0] group_tiles = 16'h0000;
   reg has_credit = 1'h1;
+  wire [1:0] i;
   wire issue;
   reg issuing = 1'h0;
   wire job_end;
@@ -4003,87 +3828,40 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   (* init = 1'h0 *)
   wire ld_t_ready;
   reg [15:0] m_tiles = 16'h0000;
+  wire [63:0] o;
+  wire [1:0] \o[0] ;
+  wire [1:0] \o[10] ;
+  wire [1:0] \o[11] ;
+  wire [1:0] \o[12] ;
+  wire [1:0] \o[13] ;
+  wire [1:0] \o[14] ;
+  wire [1:0] \o[15] ;
+  wire [1:0] \o[16] ;
+  wire [1:0] \o[17] ;
+  wire [1:0] \o[18] ;
+  wire [1:0] \o[19] ;
+  wire [1:0] \o[1] ;
+  wire [1:0] \o[20] ;
+  wire [1:0] \o[21] ;
+  wire [1:0] \o[22] ;
+  wire [1:0] \o[23] ;
+  wire [1:0] \o[24] ;
+  wire [1:0] \o[25] ;
+  wire [1:0] \o[26] ;
+  wire [1:0] \o[27] ;
+  wire [1:0] \o[28] ;
+  wire [1:0] \o[29] ;
+  wire [1:0] \o[2] ;
+  wire [1:0] \o[30] ;
+  wire [1:0] \o[31] ;
+  wire [1:0] \o[3] ;
+  wire [1:0] \o[4] ;
+  wire [1:0] \o[5] ;
+  wire [1:0] \o[6] ;
+  wire [1:0] \o[7] ;
+  wire [1:0] \o[8] ;
+  wire [1:0] \o[9] ;
   wire [511:0] op_b;
-  wire [31:0] \op_b[0] ;
-  wire [7:0] \op_b[0][0] ;
-  wire [7:0] \op_b[0][1] ;
-  wire [7:0] \op_b[0][2] ;
-  wire [7:0] \op_b[0][3] ;
-  wire [31:0] \op_b[10] ;
-  wire [7:0] \op_b[10][0] ;
-  wire [7:0] \op_b[10][1] ;
-  wire [7:0] \op_b[10][2] ;
-  wire [7:0] \op_b[10][3] ;
-  wire [31:0] \op_b[11] ;
-  wire [7:0] \op_b[11][0] ;
-  wire [7:0] \op_b[11][1] ;
-  wire [7:0] \op_b[11][2] ;
-  wire [7:0] \op_b[11][3] ;
-  wire [31:0] \op_b[12] ;
-  wire [7:0] \op_b[12][0] ;
-  wire [7:0] \op_b[12][1] ;
-  wire [7:0] \op_b[12][2] ;
-  wire [7:0] \op_b[12][3] ;
-  wire [31:0] \op_b[13] ;
-  wire [7:0] \op_b[13][0] ;
-  wire [7:0] \op_b[13][1] ;
-  wire [7:0] \op_b[13][2] ;
-  wire [7:0] \op_b[13][3] ;
-  wire [31:0] \op_b[14] ;
-  wire [7:0] \op_b[14][0] ;
-  wire [7:0] \op_b[14][1] ;
-  wire [7:0] \op_b[14][2] ;
-  wire [7:0] \op_b[14][3] ;
-  wire [31:0] \op_b[15] ;
-  wire [7:0] \op_b[15][0] ;
-  wire [7:0] \op_b[15][1] ;
-  wire [7:0] \op_b[15][2] ;
-  wire [7:0] \op_b[15][3] ;
-  wire [31:0] \op_b[1] ;
-  wire [7:0] \op_b[1][0] ;
-  wire [7:0] \op_b[1][1] ;
-  wire [7:0] \op_b[1][2] ;
-  wire [7:0] \op_b[1][3] ;
-  wire [31:0] \op_b[2] ;
-  wire [7:0] \op_b[2][0] ;
-  wire [7:0] \op_b[2][1] ;
-  wire [7:0] \op_b[2][2] ;
-  wire [7:0] \op_b[2][3] ;
-  wire [31:0] \op_b[3] ;
-  wire [7:0] \op_b[3][0] ;
-  wire [7:0] \op_b[3][1] ;
-  wire [7:0] \op_b[3][2] ;
-  wire [7:0] \op_b[3][3] ;
-  wire [31:0] \op_b[4] ;
-  wire [7:0] \op_b[4][0] ;
-  wire [7:0] \op_b[4][1] ;
-  wire [7:0] \op_b[4][2] ;
-  wire [7:0] \op_b[4][3] ;
-  wire [31:0] \op_b[5] ;
-  wire [7:0] \op_b[5][0] ;
-  wire [7:0] \op_b[5][1] ;
-  wire [7:0] \op_b[5][2] ;
-  wire [7:0] \op_b[5][3] ;
-  wire [31:0] \op_b[6] ;
-  wire [7:0] \op_b[6][0] ;
-  wire [7:0] \op_b[6][1] ;
-  wire [7:0] \op_b[6][2] ;
-  wire [7:0] \op_b[6][3] ;
-  wire [31:0] \op_b[7] ;
-  wire [7:0] \op_b[7][0] ;
-  wire [7:0] \op_b[7][1] ;
-  wire [7:0] \op_b[7][2] ;
-  wire [7:0] \op_b[7][3] ;
-  wire [31:0] \op_b[8] ;
-  wire [7:0] \op_b[8][0] ;
-  wire [7:0] \op_b[8][1] ;
-  wire [7:0] \op_b[8][2] ;
-  wire [7:0] \op_b[8][3] ;
-  wire [31:0] \op_b[9] ;
-  wire [7:0] \op_b[9][0] ;
-  wire [7:0] \op_b[9][1] ;
-  wire [7:0] \op_b[9][2] ;
-  wire [7:0] \op_b[9][3] ;
   wire op_dense;
   wire op_job_last;
   wire op_last;
@@ -4140,12 +3918,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   reg q_value_error = 1'h0;
   wire [8:0] r_addr;
   wire [8:0] \r_addr$83 ;
-  wire [2:0] r_ctrl;
   wire [511:0] r_data;
-  wire [835:0] \r_data$102 ;
-  wire [319:0] \r_data$89 ;
-  wire r_en;
-  wire r_valid;
+  wire [319:0] \r_data$91 ;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -4165,6 +3939,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   wire re;
   wire refuse;
   reg rejected = 1'h0;
+  reg [3:0] result_credits = 4'h9;
+  (* init = 1'h1 *)
+  wire result_has_credit;
   wire [31:0] ro_a_depth;
   wire [31:0] ro_b_depth;
   wire [31:0] ro_info;
@@ -4227,16 +4004,13 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$236 ;
+  wire \value_error$227 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
-  wire [2:0] w_ctrl;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   reg [511:0] \w_data$23  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [835:0] \w_data$94 ;
   reg w_en = 1'h0;
   reg \w_en$19  = 1'h0;
-  wire w_next;
   input [31:0] wdata;
   wire [31:0] wdata;
   input we;
@@ -4266,447 +4040,506 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \$14  = | q_check_bits;
   assign \$15  = ~ \$14 ;
   assign \$16  = q_tw & \$15 ;
-  assign issue = issuing & has_credit;
-  assign \$17  = seq_last & seq_last_n;
-  assign seq_job_last = \$17  & seq_last_m;
-  assign \$18  = ~ rejected;
-  assign \$19  = launch & \$18 ;
-  assign \$20  = \$19  & q_tw;
-  assign \$21  = issue & seq_tw;
-  assign \$22  = ~ seq_ki[0];
-  assign \$23  = seq_dense & \$22 ;
-  assign \$24  = ~ seq_last;
-  assign \$25  = tw_t_ahead + 1'h1;
-  assign \$26  = ~ seq_last_n;
-  assign \$27  = tw_t_first2 + 1'h1;
-  assign \$28  = tw_t_ahead + 1'h1;
+  assign \$17  = ~ seq_last;
+  assign \$18  = has_credit | \$17 ;
+  assign issue = issuing & \$18 ;
+  assign \$19  = seq_last & seq_last_n;
+  assign seq_job_last = \$19  & seq_last_m;
+  assign \$20  = ~ rejected;
+  assign \$21  = launch & \$20 ;
+  assign \$22  = \$21  & q_tw;
+  assign \$23  = issue & seq_tw;
+  assign \$24  = ~ seq_ki[0];
+  assign \$25  = seq_dense & \$24 ;
+  assign \$26  = ~ seq_last;
+  assign \$27  = tw_t_ahead + 1'h1;
+  assign \$28  = ~ seq_last_n;
   assign \$29  = tw_t_first2 + 1'h1;
-  assign b_half = rd2[4] ? r_data[511:256] : r_data[255:0];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
-  assign op_b = rd2[5] ? b_spread : r_data;
-  assign accept = a__valid & r_en;
-  assign \$30  = d_job_end >> d_end_rd;
+  assign \$30  = tw_t_ahead + 1'h1;
+  assign \$31  = tw_t_first2 + 1'h1;
+  assign \$32  = o[1] ? r_data[271:256] : r_data[15:0];
+  assign \$33  = o[0] ? \$32  : r_data[15:0];
+  assign \$34  = o[3] ? r_data[287:272] : r_data[31:16];
+  assign \$35  = o[2] ? \$34  : r_data[31:16];
+  assign \$36  = o[5] ? r_data[303:288] : r_data[47:32];
+  assign \$37  = o[4] ? \$36  : r_data[47:32];
+  assign \$38  = o[7] ? r_data[319:304] : r_data[63:48];
+  assign \$39  = o[6] ? \$38  : r_data[63:48];
+  assign \$41  = o[8] ? 16'h0000 : r_data[79:64];
+  assign \$43  = o[10] ? 16'h0000 : r_data[95:80];
+  assign \$45  = o[12] ? 16'h0000 : r_data[111:96];
+  assign \$47  = o[14] ? 16'h0000 : r_data[127:112];
+  assign \$48  = o[17] ? r_data[335:320] : r_data[79:64];
+  assign \$49  = o[16] ? \$48  : r_data[143:128];
+  assign \$50  = o[19] ? r_data[351:336] : r_data[95:80];
+  assign \$51  = o[18] ? \$50  : r_data[159:144];
+  assign \$52  = o[21] ? r_data[367:352] : r_data[111:96];
+  assign \$53  = o[20] ? \$52  : r_data[175:160];
+  assign \$54  = o[23] ? r_data[383:368] : r_data[127:112];
+  assign \$55  = o[22] ? \$54  : r_data[191:176];
+  assign \$57  = o[24] ? 16'h0000 : r_data[207:192];
+  assign \$59  = o[26] ? 16'h0000 : r_data[223:208];
+  assign \$61  = o[28] ? 16'h0000 : r_data[239:224];
+  assign \$63  = o[30] ? 16'h0000 : r_data[255:240];
+  assign \$64  = o[33] ? r_data[399:384] : r_data[143:128];
+  assign \$65  = o[32] ? \$64  : r_data[271:256];
+  assign \$66  = o[35] ? r_data[415:400] : r_data[159:144];
+  assign \$67  = o[34] ? \$66  : r_data[287:272];
+  assign \$68  = o[37] ? r_data[431:416] : r_data[175:160];
+  assign \$69  = o[36] ? \$68  : r_data[303:288];
+  assign \$70  = o[39] ? r_data[447:432] : r_data[191:176];
+  assign \$71  = o[38] ? \$70  : r_data[319:304];
+  assign \$73  = o[40] ? 16'h0000 : r_data[335:320];
+  assign \$75  = o[42] ? 16'h0000 : r_data[351:336];
+  assign \$77  = o[44] ? 16'h0000 : r_data[367:352];
+  assign \$79  = o[46] ? 16'h0000 : r_data[383:368];
+  assign \$80  = o[49] ? r_data[463:448] : r_data[207:192];
+  assign \$81  = o[48] ? \$80  : r_data[399:384];
+  assign \$82  = o[51] ? r_data[479:464] : r_data[223:208];
+  assign \$83  = o[50] ? \$82  : r_data[415:400];
+  assign \$84  = o[53] ? r_data[495:480] : r_data[239:224];
+  assign \$85  = o[52] ? \$84  : r_data[431:416];
+  assign \$86  = o[55] ? r_data[511:496] : r_data[255:240];
+  assign \$87  = o[54] ? \$86  : r_data[447:432];
+  assign \$89  = o[56] ? 16'h0000 : r_data[463:448];
+  assign \$91  = o[58] ? 16'h0000 : r_data[479:464];
+  assign \$93  = o[60] ? 16'h0000 : r_data[495:480];
+  assign \$95  = o[62] ? 16'h0000 : r_data[511:496];
+  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$91 [319:256];
+  assign \$96  = d_job_end >> d_end_rd;
   assign d__ready = ~ d_skid_valid;
-  assign d_take = d__valid & \d__ready$121 ;
-  assign job_end = d_take & \d__payload$118 [513];
-  assign \$31  = q_valid | issuing;
-  assign \$32  = | owed_tiles;
-  assign busy = \$31  | \$32 ;
-  assign \$33  = ~ launch;
-  assign \$34  = q_valid & \$33 ;
-  assign \$35  = \$34  | capture;
-  assign \$36  = ~ \$35 ;
-  assign \$37  = busy & \$36 ;
-  assign \$38  = issue & seq_job_last;
-  assign \$39  = ~ \$38 ;
-  assign \$40  = issuing & \$39 ;
-  assign \$41  = ~ rejected;
-  assign \$42  = launch & \$41 ;
-  assign \$43  = \$40  | \$42 ;
-  assign \$44  = ~ \$43 ;
-  assign \$45  = \$37  & \$44 ;
-  assign \$46  = issue & seq_last;
-  assign \$47  = ! owed_tiles;
-  assign \$48  = d_take & \$47 ;
-  assign \$49  = owed_tiles == 1'h1;
-  assign \$50  = ! owed_tiles;
-  assign \$51  = d_take ? \$49  : \$50 ;
-  assign \$52  = \$46  ? \$48  : \$51 ;
-  assign finish = \$45  & \$52 ;
-  assign \$53  = launch & rejected;
-  assign \$54  = \$53  ? q_check : 8'h00;
-  assign \$55  = refuse ? 8'h40 : 8'h00;
-  assign \$56  = \$54  | \$55 ;
-  assign \$57  = d_take & \d__payload$118 [512];
-  assign \$58  = \$57  ? 8'h08 : 8'h00;
-  assign cause_events = \$56  | \$58 ;
-  assign \$59  = ~ accept;
-  assign \$60  = busy & \$59 ;
-  assign \$61  = \$60  & d__valid;
-  assign \$62  = ~ \d__ready$121 ;
-  assign stall_out = \$61  & \$62 ;
-  assign \$63  = | cause;
-  assign \$64  = ld_a__valid & ld_a__ready;
-  assign \$65  = ld_b__valid & ld_a__ready;
-  assign \$66  = ~ q_checked;
-  assign \$67  = q_valid & \$66 ;
-  assign \$68  = ~ q_tw_scanning;
-  assign \$69  = \$67  & \$68 ;
-  assign \$71  = rw_mode ? \$70  : { 1'h0, rw_k_tiles };
-  assign \$73  = rw_mode ? \$72  : { 1'h0, rw_k_tiles };
-  assign \$74  = rw_tw_base + 1'h0;
-  assign \$75  = rw_tw_base + 1'h1;
-  assign \$76  = rw_tw_base + 2'h2;
-  assign \$77  = rw_tw_base + 2'h3;
-  assign \$78  = q_phase + 1'h1;
-  assign \$79  = q_phase < 5'h11;
-  assign \$80  = q_phase == 5'h11;
-  assign \$81  = q_phase == 5'h12;
-  assign \$86  = q_mul_a_p + q_mul_a_x;
-  assign \$87  = q_mul_b_p + q_mul_b_x;
-  assign \$88  = q_a_base + q_mul_a_p;
-  assign \$89  = q_b_base + q_mul_b_p;
-  assign \$90  = ! m_tiles;
-  assign \$91  = ! q_nt;
-  assign \$92  = \$90  | \$91 ;
-  assign \$93  = ! k_tiles;
-  assign \$94  = \$92  | \$93 ;
-  assign \$95  = q_a_need > 10'h200;
-  assign \$96  = ~ q_tw;
-  assign \$97  = \$95  & \$96 ;
-  assign \$98  = q_b_need > 10'h200;
-  assign \$99  = | q_check_bits;
-  assign \$100  = q_kops - 2'h2;
-  assign \$101  = q_kops == 1'h1;
-  assign \$102  = q_nt - 2'h2;
-  assign \$103  = q_nt == 1'h1;
-  assign \$104  = m_tiles - 2'h2;
-  assign \$105  = m_tiles == 1'h1;
-  assign \$106  = | q_check_bits;
-  assign \$107  = ~ \$106 ;
-  assign \$108  = q_tw & \$107 ;
-  assign \$109  = q_tw_scanning & \done$196 ;
-  assign \$111  = q_dense ? \$110  : { 1'h0, a_rows };
-  assign \$112  = q_a_base + \$111 ;
-  assign \$113  = | error;
-  assign \$114  = q_tw_a_need > 10'h200;
-  assign \$115  = \$114  ? 8'h02 : 8'h00;
-  assign \$116  = \$113  ? 8'h80 : \$115 ;
-  assign \$117  = | error;
-  assign \$118  = q_tw_a_need > 10'h200;
-  assign \$119  = \$117  | \$118 ;
-  assign \$120  = ~ rejected;
-  assign \$121  = launch & \$120 ;
-  assign \$122  = ~ rejected;
-  assign \$123  = launch & \$122 ;
-  assign \$124  = ~ rejected;
-  assign \$125  = launch & \$124 ;
-  assign \$126  = \$125  & q_tw;
-  assign \$127  = group_tiles - 2'h2;
-  assign \$128  = group_tiles == 1'h1;
-  assign \$129  = group_tiles == 1'h1;
-  assign \$130  = ~ q_dense;
-  assign \$131  = last_data[2] & \$130 ;
-  assign \$132  = issue & seq_tw;
-  assign \$133  = seq_a_addr + 1'h1;
-  assign \$134  = ~ seq_ki[0];
-  assign \$135  = seq_dense & \$134 ;
-  assign \$136  = ~ seq_last;
-  assign \$137  = tw_t_next + 1'h1;
-  assign \$138  = ~ seq_dense;
-  assign \$139  = tw_last_next1 & \$138 ;
-  assign \$140  = ~ seq_last_n;
-  assign \$141  = seq_ni + 1'h1;
-  assign \$142  = seq_ni == seq_nt_m2;
-  assign \$143  = ~ seq_dense;
-  assign \$144  = tw_last_first0 & \$143 ;
-  assign \$145  = seq_mi + 1'h1;
-  assign \$146  = seq_mi == seq_mt_m2;
-  assign \$147  = seq_a_addr + 1'h1;
-  assign \$148  = tw_t_next + 1'h1;
-  assign \$149  = tw_t_next + 1'h1;
-  assign \$150  = ~ seq_dense;
-  assign \$151  = tw_last_next1 & \$150 ;
-  assign \$152  = tw_gi + 1'h1;
-  assign \$153  = tw_gi == tw_group_m2;
-  assign \$154  = ~ seq_dense;
-  assign \$155  = tw_last_first0 & \$154 ;
-  assign \$156  = ~ seq_tw;
-  assign \$157  = issue & \$156 ;
-  assign \$158  = seq_mi + 1'h1;
-  assign \$159  = seq_mi == seq_mt_m2;
-  assign \$160  = seq_a_row + seq_kops;
-  assign \$161  = seq_a_row + seq_kops;
-  assign \$162  = seq_ni + 1'h1;
-  assign \$163  = seq_ni == seq_nt_m2;
-  assign \$164  = seq_b_col + 1'h1;
-  assign \$165  = seq_b_col + 1'h1;
-  assign \$166  = seq_ki + 1'h1;
-  assign \$167  = seq_ki == seq_kops_m2;
-  assign \$168  = seq_a_addr + 1'h1;
-  assign \$169  = ~ seq_dense;
-  assign \$170  = \$169  | seq_ki[0];
-  assign \$171  = seq_b_addr + seq_nt;
-  assign \$172  = seq_b_base + seq_ni;
-  assign \$173  = seq_tw ? { 16'h0000, \$172  } : seq_b_addr;
-  assign \$174  = addr3[90:57] + p[31:0];
-  assign \$175  = addr3[6] ? \$174  : { 1'h0, addr3[90:57] };
-  assign \$176  = fifo_credits - issue;
-  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, accept });
-  assign \$178  = ~ accept;
-  assign \$179  = issue & \$178 ;
-  assign \$180  = fifo_credits != 1'h1;
-  assign \$181  = ~ issue;
-  assign \$182  = \$181  & accept;
-  assign \$183  = | fifo_credits;
-  assign \$184  = \$182  ? 1'h1 : \$183 ;
-  assign \$185  = \$179  ? \$180  : \$184 ;
-  assign \$186  = ~ d__valid;
-  assign \$187  = \d__ready$121  | \$186 ;
-  assign \$188  = ~ d_skid_valid;
-  assign \$189  = d_skid_valid ? d_skid : d_in;
-  assign \$190  = d_skid_valid | \d__valid$233 ;
-  assign \$191  = accept & r_ctrl[0];
-  assign \$192  = d_end_wr == 2'h2;
-  assign \$193  = d_end_wr + 1'h1;
-  assign \$194  = \$192  ? 3'h0 : \$193 ;
-  assign \$195  = ! d_end_wr;
-  assign \$196  = d_end_wr == 1'h1;
-  assign \$197  = d_end_wr == 2'h2;
-  assign \$198  = \d__valid$233  & d__ready;
-  assign \$199  = d_end_rd == 2'h2;
-  assign \$200  = d_end_rd + 1'h1;
-  assign \$201  = \$199  ? 3'h0 : \$200 ;
-  assign \$202  = issue & seq_last;
-  assign \$203  = owed_tiles + \$202 ;
-  assign \$204  = \$203  - d_take;
-  assign \$205  = ~ busy;
-  assign \$206  = capture & \$205 ;
-  assign \$207  = wo_ctrl_clear | \$206 ;
-  assign \$208  = cause | cause_events;
-  assign \$209  = wo_ctrl_clear | capture;
-  assign \$210  = wo_ctrl_clear | capture;
-  assign \$211  = ~ wo_ctrl_clear_counters;
-  assign \$212  = ~ accept;
-  assign \$213  = busy & \$212 ;
-  assign \$214  = ~ stall_out;
-  assign \$215  = \$213  & \$214 ;
-  assign \$216  = launch & rejected;
-  assign \$217  = job_end + \$216 ;
-  assign \$218  = cnt_cycles + 1'h1;
-  assign \$219  = cnt_busy_cycles + 1'h1;
-  assign \$220  = cnt_stall_out + 1'h1;
-  assign \$221  = cnt_stall_in + 1'h1;
-  assign \$222  = cnt_tile_ops + 1'h1;
-  assign \$223  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$224  = cnt_macs + \$223 ;
-  assign \$225  = cnt_d_tiles + 1'h1;
-  assign \$226  = cnt_jobs + cnt_events[7:6];
+  assign d_take = d__valid & \d__ready$112 ;
+  assign job_end = d_take & \d__payload$109 [513];
+  assign \$97  = q_valid | issuing;
+  assign \$98  = | owed_tiles;
+  assign busy = \$97  | \$98 ;
+  assign \$99  = ~ launch;
+  assign \$100  = q_valid & \$99 ;
+  assign \$101  = \$100  | capture;
+  assign \$102  = ~ \$101 ;
+  assign \$103  = busy & \$102 ;
+  assign \$104  = issue & seq_job_last;
+  assign \$105  = ~ \$104 ;
+  assign \$106  = issuing & \$105 ;
+  assign \$107  = ~ rejected;
+  assign \$108  = launch & \$107 ;
+  assign \$109  = \$106  | \$108 ;
+  assign \$110  = ~ \$109 ;
+  assign \$111  = \$103  & \$110 ;
+  assign \$112  = issue & seq_last;
+  assign \$113  = ! owed_tiles;
+  assign \$114  = d_take & \$113 ;
+  assign \$115  = owed_tiles == 1'h1;
+  assign \$116  = ! owed_tiles;
+  assign \$117  = d_take ? \$115  : \$116 ;
+  assign \$118  = \$112  ? \$114  : \$117 ;
+  assign finish = \$111  & \$118 ;
+  assign \$119  = launch & rejected;
+  assign \$120  = \$119  ? q_check : 8'h00;
+  assign \$121  = refuse ? 8'h40 : 8'h00;
+  assign \$122  = \$120  | \$121 ;
+  assign \$123  = d_take & \d__payload$109 [512];
+  assign \$124  = \$123  ? 8'h08 : 8'h00;
+  assign cause_events = \$122  | \$124 ;
+  assign \$125  = ~ rd2[0];
+  assign \$126  = busy & \$125 ;
+  assign \$127  = \$126  & d__valid;
+  assign \$128  = ~ \d__ready$112 ;
+  assign stall_out = \$127  & \$128 ;
+  assign \$129  = | cause;
+  assign \$130  = ld_a__valid & ld_a__ready;
+  assign \$131  = ld_b__valid & ld_a__ready;
+  assign \$132  = ~ q_checked;
+  assign \$133  = q_valid & \$132 ;
+  assign \$134  = ~ q_tw_scanning;
+  assign \$135  = \$133  & \$134 ;
+  assign \$137  = rw_mode ? \$136  : { 1'h0, rw_k_tiles };
+  assign \$139  = rw_mode ? \$138  : { 1'h0, rw_k_tiles };
+  assign \$140  = rw_tw_base + 1'h0;
+  assign \$141  = rw_tw_base + 1'h1;
+  assign \$142  = rw_tw_base + 2'h2;
+  assign \$143  = rw_tw_base + 2'h3;
+  assign \$144  = q_phase + 1'h1;
+  assign \$145  = q_phase < 5'h11;
+  assign \$146  = q_phase == 5'h11;
+  assign \$147  = q_phase == 5'h12;
+  assign \$152  = q_mul_a_p + q_mul_a_x;
+  assign \$153  = q_mul_b_p + q_mul_b_x;
+  assign \$154  = q_a_base + q_mul_a_p;
+  assign \$155  = q_b_base + q_mul_b_p;
+  assign \$156  = ! m_tiles;
+  assign \$157  = ! q_nt;
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = ! k_tiles;
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = q_a_need > 10'h200;
+  assign \$162  = ~ q_tw;
+  assign \$163  = \$161  & \$162 ;
+  assign \$164  = q_b_need > 10'h200;
+  assign \$165  = | q_check_bits;
+  assign \$166  = q_kops - 2'h2;
+  assign \$167  = q_kops == 1'h1;
+  assign \$168  = q_nt - 2'h2;
+  assign \$169  = q_nt == 1'h1;
+  assign \$170  = m_tiles - 2'h2;
+  assign \$171  = m_tiles == 1'h1;
+  assign \$172  = | q_check_bits;
+  assign \$173  = ~ \$172 ;
+  assign \$174  = q_tw & \$173 ;
+  assign \$175  = q_tw_scanning & \done$187 ;
+  assign \$177  = q_dense ? \$176  : { 1'h0, a_rows };
+  assign \$178  = q_a_base + \$177 ;
+  assign \$179  = | error;
+  assign \$180  = q_tw_a_need > 10'h200;
+  assign \$181  = \$180  ? 8'h02 : 8'h00;
+  assign \$182  = \$179  ? 8'h80 : \$181 ;
+  assign \$183  = | error;
+  assign \$184  = q_tw_a_need > 10'h200;
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = ~ rejected;
+  assign \$187  = launch & \$186 ;
+  assign \$188  = ~ rejected;
+  assign \$189  = launch & \$188 ;
+  assign \$190  = ~ rejected;
+  assign \$191  = launch & \$190 ;
+  assign \$192  = \$191  & q_tw;
+  assign \$193  = group_tiles - 2'h2;
+  assign \$194  = group_tiles == 1'h1;
+  assign \$195  = group_tiles == 1'h1;
+  assign \$196  = ~ q_dense;
+  assign \$197  = last_data[2] & \$196 ;
+  assign \$198  = issue & seq_tw;
+  assign \$199  = seq_a_addr + 1'h1;
+  assign \$200  = ~ seq_ki[0];
+  assign \$201  = seq_dense & \$200 ;
+  assign \$202  = ~ seq_last;
+  assign \$203  = tw_t_next + 1'h1;
+  assign \$204  = ~ seq_dense;
+  assign \$205  = tw_last_next1 & \$204 ;
+  assign \$206  = ~ seq_last_n;
+  assign \$207  = seq_ni + 1'h1;
+  assign \$208  = seq_ni == seq_nt_m2;
+  assign \$209  = ~ seq_dense;
+  assign \$210  = tw_last_first0 & \$209 ;
+  assign \$211  = seq_mi + 1'h1;
+  assign \$212  = seq_mi == seq_mt_m2;
+  assign \$213  = seq_a_addr + 1'h1;
+  assign \$214  = tw_t_next + 1'h1;
+  assign \$215  = tw_t_next + 1'h1;
+  assign \$216  = ~ seq_dense;
+  assign \$217  = tw_last_next1 & \$216 ;
+  assign \$218  = tw_gi + 1'h1;
+  assign \$219  = tw_gi == tw_group_m2;
+  assign \$220  = ~ seq_dense;
+  assign \$221  = tw_last_first0 & \$220 ;
+  assign \$222  = ~ seq_tw;
+  assign \$223  = issue & \$222 ;
+  assign \$224  = seq_mi + 1'h1;
+  assign \$225  = seq_mi == seq_mt_m2;
+  assign \$226  = seq_a_row + seq_kops;
+  assign \$227  = seq_a_row + seq_kops;
+  assign \$228  = seq_ni + 1'h1;
+  assign \$229  = seq_ni == seq_nt_m2;
+  assign \$230  = seq_b_col + 1'h1;
+  assign \$231  = seq_b_col + 1'h1;
+  assign \$232  = seq_ki + 1'h1;
+  assign \$233  = seq_ki == seq_kops_m2;
+  assign \$234  = seq_a_addr + 1'h1;
+  assign \$235  = ~ seq_dense;
+  assign \$236  = \$235  | seq_ki[0];
+  assign \$237  = seq_b_addr + seq_nt;
+  assign \$238  = seq_b_base + seq_ni;
+  assign \$239  = seq_tw ? { 16'h0000, \$238  } : seq_b_addr;
+  assign \$240  = addr3[90:57] + p[31:0];
+  assign \$241  = addr3[6] ? \$240  : { 1'h0, addr3[90:57] };
+  assign \$242  = issue & seq_last;
+  assign \$243  = result_credits - \$242 ;
+  assign \$244  = \d__valid$223  & d__ready;
+  assign \$245  = $signed(\$243 ) + $signed({ 1'h0, \$244  });
+  assign \$246  = issue & seq_last;
+  assign \$247  = \d__valid$223  & d__ready;
+  assign \$248  = ~ \$247 ;
+  assign \$249  = \$246  & \$248 ;
+  assign \$250  = result_credits != 1'h1;
+  assign \$251  = issue & seq_last;
+  assign \$252  = ~ \$251 ;
+  assign \$253  = \d__valid$223  & d__ready;
+  assign \$254  = \$252  & \$253 ;
+  assign \$255  = | result_credits;
+  assign \$256  = \$254  ? 1'h1 : \$255 ;
+  assign \$257  = \$249  ? \$250  : \$256 ;
+  assign \$258  = ~ d__valid;
+  assign \$259  = \d__ready$112  | \$258 ;
+  assign \$260  = ~ d_skid_valid;
+  assign \$261  = d_skid_valid ? d_skid : d_in;
+  assign \$262  = d_skid_valid | \d__valid$223 ;
+  assign \$263  = rd2[0] & rd2[2];
+  assign \$264  = d_end_wr == 4'h8;
+  assign \$265  = d_end_wr + 1'h1;
+  assign \$266  = \$264  ? 5'h00 : \$265 ;
+  assign \$267  = ! d_end_wr;
+  assign \$268  = d_end_wr == 1'h1;
+  assign \$269  = d_end_wr == 2'h2;
+  assign \$270  = d_end_wr == 2'h3;
+  assign \$271  = d_end_wr == 3'h4;
+  assign \$272  = d_end_wr == 3'h5;
+  assign \$273  = d_end_wr == 3'h6;
+  assign \$274  = d_end_wr == 3'h7;
+  assign \$275  = d_end_wr == 4'h8;
+  assign \$276  = \d__valid$223  & d__ready;
+  assign \$277  = d_end_rd == 4'h8;
+  assign \$278  = d_end_rd + 1'h1;
+  assign \$279  = \$277  ? 5'h00 : \$278 ;
+  assign \$280  = issue & seq_last;
+  assign \$281  = owed_tiles + \$280 ;
+  assign \$282  = \$281  - d_take;
+  assign \$283  = ~ busy;
+  assign \$284  = capture & \$283 ;
+  assign \$285  = wo_ctrl_clear | \$284 ;
+  assign \$286  = cause | cause_events;
+  assign \$287  = wo_ctrl_clear | capture;
+  assign \$288  = wo_ctrl_clear | capture;
+  assign \$289  = ~ wo_ctrl_clear_counters;
+  assign \$290  = ~ rd2[0];
+  assign \$291  = busy & \$290 ;
+  assign \$292  = ~ stall_out;
+  assign \$293  = \$291  & \$292 ;
+  assign \$294  = launch & rejected;
+  assign \$295  = job_end + \$294 ;
+  assign \$296  = cnt_cycles + 1'h1;
+  assign \$297  = cnt_busy_cycles + 1'h1;
+  assign \$298  = cnt_stall_out + 1'h1;
+  assign \$299  = cnt_stall_in + 1'h1;
+  assign \$300  = cnt_tile_ops + 1'h1;
+  assign \$301  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$302  = cnt_macs + \$301 ;
+  assign \$303  = cnt_d_tiles + 1'h1;
+  assign \$304  = cnt_jobs + cnt_events[7:6];
+  always @(posedge clk)
+    ld_a__ready <= \$305 ;
+  always @(posedge clk)
+    w_en <= \$306 ;
+  always @(posedge clk)
+    w_addr <= \$307 ;
+  always @(posedge clk)
+    w_data <= \$308 ;
   always @(posedge clk)
-    ld_a__ready <= \$227 ;
+    \w_en$19  <= \$309 ;
   always @(posedge clk)
-    w_en <= \$228 ;
+    \w_addr$21  <= \$310 ;
   always @(posedge clk)
-    w_addr <= \$229 ;
+    \w_data$23  <= \$311 ;
   always @(posedge clk)
-    w_data <= \$230 ;
+    ld_t__ready <= \$312 ;
   always @(posedge clk)
-    \w_en$19  <= \$231 ;
+    q_valid <= \$313 ;
   always @(posedge clk)
-    \w_addr$21  <= \$232 ;
+    q_checked <= \$314 ;
   always @(posedge clk)
-    \w_data$23  <= \$233 ;
+    q_phase <= \$315 ;
   always @(posedge clk)
-    ld_t__ready <= \$234 ;
+    q_dense <= \$316 ;
   always @(posedge clk)
-    q_valid <= \$235 ;
+    q_value_error <= \$317 ;
   always @(posedge clk)
-    q_checked <= \$236 ;
+    m_tiles <= \$318 ;
   always @(posedge clk)
-    q_phase <= \$237 ;
+    q_nt <= \$319 ;
   always @(posedge clk)
-    q_dense <= \$238 ;
+    k_tiles <= \$320 ;
   always @(posedge clk)
-    q_value_error <= \$239 ;
+    q_a_base <= \$321 ;
   always @(posedge clk)
-    m_tiles <= \$240 ;
+    q_b_base <= \$322 ;
   always @(posedge clk)
-    q_nt <= \$241 ;
+    q_kops <= \$323 ;
   always @(posedge clk)
-    k_tiles <= \$242 ;
+    q_mul_a_x <= \$324 ;
   always @(posedge clk)
-    q_a_base <= \$243 ;
+    q_mul_a_y <= \$325 ;
   always @(posedge clk)
-    q_b_base <= \$244 ;
+    q_mul_a_p <= \$326 ;
   always @(posedge clk)
-    q_kops <= \$245 ;
+    q_mul_b_x <= \$327 ;
   always @(posedge clk)
-    q_mul_a_x <= \$246 ;
+    q_mul_b_y <= \$328 ;
   always @(posedge clk)
-    q_mul_a_y <= \$247 ;
+    q_mul_b_p <= \$329 ;
   always @(posedge clk)
-    q_mul_a_p <= \$248 ;
+    q_tw <= \$330 ;
   always @(posedge clk)
-    q_mul_b_x <= \$249 ;
+    group_tiles <= \$331 ;
   always @(posedge clk)
-    q_mul_b_y <= \$250 ;
+    q_tw_base <= \$332 ;
   always @(posedge clk)
-    q_mul_b_p <= \$251 ;
+    q_tw_base1 <= \$333 ;
   always @(posedge clk)
-    q_tw <= \$252 ;
+    q_tw_base2 <= \$334 ;
   always @(posedge clk)
-    group_tiles <= \$253 ;
+    q_tw_base3 <= \$335 ;
   always @(posedge clk)
-    q_tw_base <= \$254 ;
+    q_tw_scanning <= \$336 ;
   always @(posedge clk)
-    q_tw_base1 <= \$255 ;
+    q_a_need <= \$337 ;
   always @(posedge clk)
-    q_tw_base2 <= \$256 ;
+    q_b_need <= \$338 ;
   always @(posedge clk)
-    q_tw_base3 <= \$257 ;
+    q_check_bits <= \$339 ;
   always @(posedge clk)
-    q_tw_scanning <= \$258 ;
+    q_check <= \$340 ;
   always @(posedge clk)
-    q_a_need <= \$259 ;
+    rejected <= \$341 ;
   always @(posedge clk)
-    q_b_need <= \$260 ;
+    q_kops_m2 <= \$342 ;
   always @(posedge clk)
-    q_check_bits <= \$261 ;
+    q_kops_is1 <= \$343 ;
   always @(posedge clk)
-    q_check <= \$262 ;
+    q_nt_m2 <= \$344 ;
   always @(posedge clk)
-    rejected <= \$263 ;
+    q_nt_is1 <= \$345 ;
   always @(posedge clk)
-    q_kops_m2 <= \$264 ;
+    q_mt_m2 <= \$346 ;
   always @(posedge clk)
-    q_kops_is1 <= \$265 ;
+    q_mt_is1 <= \$347 ;
   always @(posedge clk)
-    q_nt_m2 <= \$266 ;
+    q_tw_a_need <= \$348 ;
   always @(posedge clk)
-    q_nt_is1 <= \$267 ;
+    q_tw_scanned <= \$349 ;
   always @(posedge clk)
-    q_mt_m2 <= \$268 ;
+    issuing <= \$350 ;
   always @(posedge clk)
-    q_mt_is1 <= \$269 ;
+    seq_dense <= \$351 ;
   always @(posedge clk)
-    q_tw_a_need <= \$270 ;
+    seq_kops <= \$352 ;
   always @(posedge clk)
-    q_tw_scanned <= \$271 ;
+    seq_nt <= \$353 ;
   always @(posedge clk)
-    issuing <= \$272 ;
+    seq_kops_m2 <= \$354 ;
   always @(posedge clk)
-    seq_dense <= \$273 ;
+    seq_nt_m2 <= \$355 ;
   always @(posedge clk)
-    seq_kops <= \$274 ;
+    seq_mt_m2 <= \$356 ;
   always @(posedge clk)
-    seq_nt <= \$275 ;
+    seq_kops_is1 <= \$357 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$276 ;
+    seq_nt_is1 <= \$358 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$277 ;
+    seq_mt_is1 <= \$359 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$278 ;
+    seq_ki <= \$360 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$279 ;
+    seq_ni <= \$361 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$280 ;
+    seq_mi <= \$362 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$281 ;
+    seq_first <= \$363 ;
   always @(posedge clk)
-    seq_ki <= \$282 ;
+    seq_last <= \$364 ;
   always @(posedge clk)
-    seq_ni <= \$283 ;
+    seq_last_n <= \$365 ;
   always @(posedge clk)
-    seq_mi <= \$284 ;
+    seq_last_m <= \$366 ;
   always @(posedge clk)
-    seq_first <= \$285 ;
+    seq_b_base <= \$367 ;
   always @(posedge clk)
-    seq_last <= \$286 ;
+    seq_a_row <= \$368 ;
   always @(posedge clk)
-    seq_last_n <= \$287 ;
+    seq_a_addr <= \$369 ;
   always @(posedge clk)
-    seq_last_m <= \$288 ;
+    seq_b_col <= \$370 ;
   always @(posedge clk)
-    seq_b_base <= \$289 ;
+    seq_b_addr <= \$371 ;
   always @(posedge clk)
-    seq_a_row <= \$290 ;
+    seq_tw <= \$372 ;
   always @(posedge clk)
-    seq_a_addr <= \$291 ;
+    tw_t_ahead <= \$373 ;
   always @(posedge clk)
-    seq_b_col <= \$292 ;
+    tw_t_first2 <= \$374 ;
   always @(posedge clk)
-    seq_b_addr <= \$293 ;
+    tw_t_addr <= \$375 ;
   always @(posedge clk)
-    seq_tw <= \$294 ;
+    tw_t_next <= \$376 ;
   always @(posedge clk)
-    tw_t_ahead <= \$295 ;
+    tw_t_first <= \$377 ;
   always @(posedge clk)
-    tw_t_first2 <= \$296 ;
+    tw_t_first1 <= \$378 ;
   always @(posedge clk)
-    tw_t_addr <= \$297 ;
+    tw_gi <= \$379 ;
   always @(posedge clk)
-    tw_t_next <= \$298 ;
+    tw_group_m2 <= \$380 ;
   always @(posedge clk)
-    tw_t_first <= \$299 ;
+    tw_gi_last <= \$381 ;
   always @(posedge clk)
-    tw_t_first1 <= \$300 ;
+    tw_group_is1 <= \$382 ;
   always @(posedge clk)
-    tw_gi <= \$301 ;
+    tw_last_cur <= \$383 ;
   always @(posedge clk)
-    tw_group_m2 <= \$302 ;
+    tw_last_next1 <= \$384 ;
   always @(posedge clk)
-    tw_gi_last <= \$303 ;
+    tw_last_next2 <= \$385 ;
   always @(posedge clk)
-    tw_group_is1 <= \$304 ;
+    tw_last_first0 <= \$386 ;
   always @(posedge clk)
-    tw_last_cur <= \$305 ;
+    tw_last_first1 <= \$387 ;
   always @(posedge clk)
-    tw_last_next1 <= \$306 ;
+    addr1 <= \$388 ;
   always @(posedge clk)
-    tw_last_next2 <= \$307 ;
+    addr2 <= \$389 ;
   always @(posedge clk)
-    tw_last_first0 <= \$308 ;
+    addr3 <= \$390 ;
   always @(posedge clk)
-    tw_last_first1 <= \$309 ;
+    addr4 <= \$391 ;
   always @(posedge clk)
-    addr1 <= \$310 ;
+    rd1 <= \$392 ;
   always @(posedge clk)
-    addr2 <= \$311 ;
+    rd2 <= \$393 ;
   always @(posedge clk)
-    addr3 <= \$312 ;
+    result_credits <= \$394 ;
   always @(posedge clk)
-    addr4 <= \$313 ;
+    has_credit <= \$395 ;
   always @(posedge clk)
-    rd1 <= \$314 ;
+    d_main <= \$396 ;
   always @(posedge clk)
-    rd2 <= \$315 ;
+    d__valid <= \$397 ;
   always @(posedge clk)
-    fifo_credits <= \$316 ;
+    d_skid_valid <= \$398 ;
   always @(posedge clk)
-    has_credit <= \$317 ;
+    d_skid <= \$399 ;
   always @(posedge clk)
-    d_main <= \$318 ;
+    d_end_wr <= \$400 ;
   always @(posedge clk)
-    d__valid <= \$319 ;
+    d_job_end <= \$401 ;
   always @(posedge clk)
-    d_skid_valid <= \$320 ;
+    d_end_rd <= \$402 ;
   always @(posedge clk)
-    d_skid <= \$321 ;
+    owed_tiles <= \$403 ;
   always @(posedge clk)
-    d_end_wr <= \$322 ;
+    cause <= \$404 ;
   always @(posedge clk)
-    d_job_end <= \$323 ;
+    done <= \$405 ;
   always @(posedge clk)
-    d_end_rd <= \$324 ;
+    value_error <= \$406 ;
   always @(posedge clk)
-    owed_tiles <= \$325 ;
+    cnt_events <= \$407 ;
   always @(posedge clk)
-    cause <= \$326 ;
+    cnt_cycles <= \$408 ;
   always @(posedge clk)
-    done <= \$327 ;
+    cnt_busy_cycles <= \$409 ;
   always @(posedge clk)
-    value_error <= \$328 ;
+    cnt_stall_in <= \$410 ;
   always @(posedge clk)
-    cnt_events <= \$329 ;
+    cnt_stall_out <= \$411 ;
   always @(posedge clk)
-    cnt_cycles <= \$330 ;
+    cnt_tile_ops <= \$412 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$331 ;
+    cnt_macs <= \$413 ;
   always @(posedge clk)
-    cnt_stall_in <= \$332 ;
+    cnt_d_tiles <= \$414 ;
   always @(posedge clk)
-    cnt_stall_out <= \$333 ;
-  always @(posedge clk)
-    cnt_tile_ops <= \$334 ;
-  always @(posedge clk)
-    cnt_macs <= \$335 ;
-  always @(posedge clk)
-    cnt_d_tiles <= \$336 ;
-  always @(posedge clk)
-    cnt_jobs <= \$337 ;
+    cnt_jobs <= \$415 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .r_data(\r_data$89 ),
+    .r_data(\r_data$91 ),
     .rd__addr(addr4[31:23]),
     .rst(rst),
     .wr__addr(w_addr),
@@ -4724,12 +4557,11 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   );
   \axi_gemm.axi.engine.core  core (
     .a__payload(a__payload),
-    .a__valid(a__valid),
-    .accept(r_en),
-    .b__payload(\r_data$102 [831:320]),
+    .a__valid(rd2[0]),
+    .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$233 ),
+    .d__valid(\d__valid$223 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4744,14 +4576,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$222$0 (busy),
-    .\port$256$0 (\$63 ),
-    .\port$5665$0 (q_valid),
-    .\port$5847$0 (cause),
-    .\port$5849$0 (done),
-    .\port$5995$0 (error),
-    .\port$5997$0 (err_group),
-    .\port$5999$0 (err_entry),
+    .\port$285$0 (busy),
+    .\port$319$0 (\$129 ),
+    .\port$4322$0 (q_valid),
+    .\port$4504$0 (cause),
+    .\port$4506$0 (done),
+    .\port$4652$0 (error),
+    .\port$4654$0 (err_group),
+    .\port$4656$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4764,24 +4596,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$236 ),
+    .value_error(\value_error$227 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
     .wo_ctrl_clear_counters(wo_ctrl_clear_counters),
     .wo_ctrl_start(wo_ctrl_start)
   );
-  \axi_gemm.axi.engine.fifo  fifo (
+  \axi_gemm.axi.engine.spread_sel  spread_sel (
     .clk(clk),
-    .\port$5825$2 (rd2[3:2]),
-    .\port$5825$5 (rd2[5]),
-    .r_ctrl(r_ctrl),
-    .r_data(\r_data$102 ),
-    .r_en(r_en),
-    .r_valid(a__valid),
-    .rst(rst),
-    .w_data(fifo_in),
-    .w_next(rd1[0])
+    .o(o),
+    .\port$4480$4 (rd1[5:4]),
+    .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
     .a_rows(a_rows),
@@ -4789,7 +4615,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
     .blk_data(blk_data),
     .blk_rd__addr(tw_t_addr[7:0]),
     .clk(clk),
-    .done(\done$196 ),
+    .done(\done$187 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
@@ -4805,8 +4631,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$1118$0 (blk_data),
-    .\port$5815$7 (addr1[22:7]),
+    .\port$1205$0 (blk_data),
+    .\port$4472$7 (addr1[22:7]),
     .rst(rst)
   );
   always @* begin
@@ -4828,24 +4654,24 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     tw_t_ahead_next = tw_t_ahead;
-    if (\$20 ) begin
+    if (\$22 ) begin
       tw_t_ahead_next = q_tw_base3;
     end
-    if (\$21 ) begin
+    if (\$23 ) begin
       (* full_case = 32'd1 *)
-      if (\$23 ) begin
-      end else if (\$24 ) begin
-        tw_t_ahead_next = \$25 [16:0];
+      if (\$25 ) begin
+      end else if (\$26 ) begin
+        tw_t_ahead_next = \$27 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$26 ) begin
-          tw_t_ahead_next = \$27 [16:0];
+        if (\$28 ) begin
+          tw_t_ahead_next = \$29 [16:0];
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            tw_t_ahead_next = \$28 [16:0];
+            tw_t_ahead_next = \$30 [16:0];
           end else begin
-            tw_t_ahead_next = \$29 [16:0];
+            tw_t_ahead_next = \$31 [16:0];
           end
         end
       end
@@ -4854,16 +4680,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     tw_t_first2_next = tw_t_first2;
-    if (\$20 ) begin
+    if (\$22 ) begin
       tw_t_first2_next = q_tw_base2;
     end
-    if (\$21 ) begin
+    if (\$23 ) begin
       (* full_case = 32'd1 *)
-      if (\$23 ) begin
-      end else if (\$24 ) begin
+      if (\$25 ) begin
+      end else if (\$26 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$26 ) begin
+        if (\$28 ) begin
         end else begin
           if (tw_gi_last) begin
             tw_t_first2_next = tw_t_ahead;
@@ -4874,1685 +4700,1703 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$227  = 1'h1;
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$228  = \$64 ;
-    if (rst) begin
-      \$228  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$229  = ld_a__payload[8:0];
-    if (rst) begin
-      \$229  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$230  = ld_a__payload[328:9];
-    if (rst) begin
-      \$230  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$231  = \$65 ;
-    if (rst) begin
-      \$231  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$232  = ld_b__payload[8:0];
-    if (rst) begin
-      \$232  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$233  = ld_b__payload[520:9];
-    if (rst) begin
-      \$233  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$234  = 1'h1;
-    if (rst) begin
-      \$234  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$235  = q_valid;
-    if (capture) begin
-      \$235  = 1'h1;
-    end
-    if (launch) begin
-      \$235  = 1'h0;
-    end
-    if (rst) begin
-      \$235  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$236  = q_checked;
-    if (capture) begin
-      \$236  = 1'h0;
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$236  = 1'h1;
-        if (\$108 ) begin
-          \$236  = 1'h0;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$236  = 1'h1;
-    end
-    if (rst) begin
-      \$236  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$237  = q_phase;
-    if (capture) begin
-      \$237  = 5'h00;
-    end else if (\$69 ) begin
-      \$237  = \$78 [4:0];
-    end
-    if (rst) begin
-      \$237  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$238  = q_dense;
-    if (capture) begin
-      \$238  = rw_mode;
-    end
-    if (rst) begin
-      \$238  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$239  = q_value_error;
-    if (capture) begin
-      \$239  = value_error;
-    end
-    if (rst) begin
-      \$239  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$240  = m_tiles;
-    if (capture) begin
-      \$240  = rw_m_tiles;
-    end
-    if (rst) begin
-      \$240  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$241  = q_nt;
-    if (capture) begin
-      \$241  = rw_n_tiles;
-    end
-    if (rst) begin
-      \$241  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$242  = k_tiles;
-    if (capture) begin
-      \$242  = rw_k_tiles;
-    end
-    if (rst) begin
-      \$242  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$243  = q_a_base;
-    if (capture) begin
-      \$243  = rw_a_base;
-    end
-    if (rst) begin
-      \$243  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$244  = q_b_base;
-    if (capture) begin
-      \$244  = rw_b_base;
-    end
-    if (rst) begin
-      \$244  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$245  = q_kops;
-    if (capture) begin
-      \$245  = \$71 ;
-    end
-    if (rst) begin
-      \$245  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$246  = q_mul_a_x;
-    if (capture) begin
-      \$246  = { 17'h00000, rw_m_tiles };
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        \$246  = \$82 [32:0];
-      end
-    end
-    if (rst) begin
-      \$246  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$247  = q_mul_a_y;
-    if (capture) begin
-      \$247  = \$73 ;
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        \$247  = \$83 ;
-      end
-    end
-    if (rst) begin
-      \$247  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$248  = q_mul_a_p;
-    if (capture) begin
-      \$248  = 33'h000000000;
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        if (q_mul_a_y[0]) begin
-          \$248  = \$86 [32:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$248  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$249  = q_mul_b_x;
-    if (capture) begin
-      \$249  = { 17'h00000, rw_k_tiles };
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        \$249  = \$84 [32:0];
-      end
-    end
-    if (rst) begin
-      \$249  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$250  = q_mul_b_y;
-    if (capture) begin
-      \$250  = { 1'h0, rw_n_tiles };
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        \$250  = \$85 ;
-      end
-    end
-    if (rst) begin
-      \$250  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$251  = q_mul_b_p;
-    if (capture) begin
-      \$251  = 33'h000000000;
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-        if (q_mul_b_y[0]) begin
-          \$251  = \$87 [32:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$251  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$252  = q_tw;
-    if (capture) begin
-      \$252  = rw_tw_ctrl;
-    end
-    if (rst) begin
-      \$252  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$253  = group_tiles;
-    if (capture) begin
-      \$253  = rw_tw_group;
-    end
-    if (rst) begin
-      \$253  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$254  = q_tw_base;
-    if (capture) begin
-      \$254  = \$74 [15:0];
-    end
-    if (rst) begin
-      \$254  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$255  = q_tw_base1;
-    if (capture) begin
-      \$255  = \$75 ;
-    end
-    if (rst) begin
-      \$255  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$256  = q_tw_base2;
-    if (capture) begin
-      \$256  = \$76 ;
-    end
-    if (rst) begin
-      \$256  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$257  = q_tw_base3;
-    if (capture) begin
-      \$257  = \$77 ;
-    end
-    if (rst) begin
-      \$257  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$258  = q_tw_scanning;
-    if (capture) begin
-      \$258  = 1'h0;
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        if (\$108 ) begin
-          \$258  = 1'h1;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$258  = 1'h0;
-    end
-    if (rst) begin
-      \$258  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$259  = q_a_need;
-    if (capture) begin
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-        \$259  = \$88 ;
-      end
-    end
-    if (rst) begin
-      \$259  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$260  = q_b_need;
-    if (capture) begin
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-        \$260  = \$89 ;
-      end
-    end
-    if (rst) begin
-      \$260  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$261  = q_check_bits;
-    if (capture) begin
-    end else if (\$69 ) begin
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-        \$261  = { q_value_error, 2'h0, \$98 , \$97 , \$94  };
-      end
-    end
-    if (rst) begin
-      \$261  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$262  = q_check;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$262  = { 2'h0, q_check_bits };
-      end
-    end
-    if (q_tw_scanned) begin
-      \$262  = \$116 ;
-    end
-    if (rst) begin
-      \$262  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$263  = rejected;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$263  = \$99 ;
-      end
-    end
-    if (q_tw_scanned) begin
-      \$263  = \$119 ;
-    end
-    if (rst) begin
-      \$263  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$264  = q_kops_m2;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$264  = \$100 [16:0];
-      end
-    end
-    if (rst) begin
-      \$264  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$265  = q_kops_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$265  = \$101 ;
-      end
-    end
-    if (rst) begin
-      \$265  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$266  = q_nt_m2;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$266  = \$102 [15:0];
-      end
-    end
-    if (rst) begin
-      \$266  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$267  = q_nt_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$267  = \$103 ;
-      end
-    end
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$268  = q_mt_m2;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$268  = \$104 [15:0];
-      end
-    end
-    if (rst) begin
-      \$268  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$269  = q_mt_is1;
-    if (capture) begin
-    end else if (\$69 ) begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-      end else if (\$80 ) begin
-      end else if (\$81 ) begin
-      end else begin
-        \$269  = \$105 ;
-      end
-    end
-    if (rst) begin
-      \$269  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$270  = q_tw_a_need;
-    if (\$109 ) begin
-      \$270  = { 1'h0, \$112  };
-    end
-    if (rst) begin
-      \$270  = 35'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$271  = q_tw_scanned;
-    if (\$109 ) begin
-      \$271  = 1'h1;
-    end
-    if (q_tw_scanned) begin
-      \$271  = 1'h0;
-    end
-    if (rst) begin
-      \$271  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$272  = issuing;
-    if (\$121 ) begin
-      \$272  = 1'h1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$272  = 1'h0;
-          end
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$272  = 1'h0;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$272  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$273  = seq_dense;
-    if (\$121 ) begin
-      \$273  = q_dense;
-    end
-    if (rst) begin
-      \$273  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$274  = seq_kops;
-    if (\$121 ) begin
-      \$274  = q_kops;
-    end
-    if (rst) begin
-      \$274  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$275  = seq_nt;
-    if (\$121 ) begin
-      \$275  = q_nt;
-    end
-    if (rst) begin
-      \$275  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$276  = seq_kops_m2;
-    if (\$121 ) begin
-      \$276  = q_kops_m2;
-    end
-    if (rst) begin
-      \$276  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$277  = seq_nt_m2;
-    if (\$121 ) begin
-      \$277  = q_nt_m2;
-    end
-    if (rst) begin
-      \$277  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$278  = seq_mt_m2;
-    if (\$121 ) begin
-      \$278  = q_mt_m2;
-    end
-    if (rst) begin
-      \$278  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$279  = seq_kops_is1;
-    if (\$121 ) begin
-      \$279  = q_kops_is1;
-    end
-    if (rst) begin
-      \$279  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$280  = seq_nt_is1;
-    if (\$121 ) begin
-      \$280  = q_nt_is1;
-    end
-    if (rst) begin
-      \$280  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$281  = seq_mt_is1;
-    if (\$121 ) begin
-      \$281  = q_mt_is1;
-    end
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$282  = seq_ki;
-    if (\$121 ) begin
-      \$282  = 17'h00000;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-        \$282  = 17'h00001;
-      end else if (\$136 ) begin
-        \$282  = 17'h00000;
-      end else begin
-        \$282  = 17'h00000;
-      end
-    end
-    if (\$157 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$282  = 17'h00000;
-      end else begin
-        \$282  = \$166 [16:0];
-      end
-    end
-    if (rst) begin
-      \$282  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$283  = seq_ni;
-    if (\$121 ) begin
-      \$283  = 16'h0000;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$283  = \$141 [15:0];
-        end else begin
-          \$283  = 16'h0000;
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$283  = 16'h0000;
-        end else begin
-          \$283  = \$162 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$283  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$284  = seq_mi;
-    if (\$121 ) begin
-      \$284  = 16'h0000;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          \$284  = \$145 [15:0];
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$284  = \$158 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$284  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$285  = seq_first;
-    if (\$121 ) begin
-      \$285  = 1'h1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-        \$285  = 1'h0;
-      end else if (\$136 ) begin
-        \$285  = 1'h0;
-      end else begin
-        \$285  = 1'h1;
-      end
-    end
-    if (\$157 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$285  = 1'h1;
-      end else begin
-        \$285  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$285  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$286  = seq_last;
-    if (\$121 ) begin
-      \$286  = q_kops_is1;
-    end
-    if (\$126 ) begin
-      \$286  = \$131 ;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-        \$286  = tw_last_cur;
-      end else if (\$136 ) begin
-        \$286  = \$139 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$286  = \$144 ;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$286  = \$151 ;
-          end else begin
-            \$286  = \$155 ;
-          end
-        end
-      end
-    end
-    if (\$157 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$286  = seq_kops_is1;
-      end else begin
-        \$286  = \$167 ;
-      end
-    end
-    if (rst) begin
-      \$286  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$287  = seq_last_n;
-    if (\$121 ) begin
-      \$287  = q_nt_is1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$287  = \$142 ;
-        end else begin
-          \$287  = seq_nt_is1;
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$287  = seq_nt_is1;
-        end else begin
-          \$287  = \$163 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$287  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$288  = seq_last_m;
-    if (\$121 ) begin
-      \$288  = q_mt_is1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          \$288  = \$146 ;
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$288  = \$159 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$288  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$289  = seq_b_base;
-    if (\$121 ) begin
-      \$289  = { 1'h0, q_b_base };
-    end
-    if (rst) begin
-      \$289  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$290  = seq_a_row;
-    if (\$121 ) begin
-      \$290  = { 18'h00000, q_a_base };
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          \$290  = \$147 [33:0];
-        end
-      end
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$290  = \$160 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$290  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$291  = seq_a_addr;
-    if (\$121 ) begin
-      \$291  = { 18'h00000, q_a_base };
-    end
-    if (\$132 ) begin
-      \$291  = \$133 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        if (\$140 ) begin
-          \$291  = seq_a_row;
-        end
-      end
-    end
-    if (\$157 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$291  = seq_a_row;
-        if (seq_last_n) begin
-          \$291  = \$161 [33:0];
-        end
-      end else begin
-        \$291  = \$168 [33:0];
-      end
-    end
-    if (rst) begin
-      \$291  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$292  = seq_b_col;
-    if (\$121 ) begin
-      \$292  = { 18'h00000, q_b_base };
-    end
-    if (\$157 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$292  = { 17'h00000, seq_b_base };
-        end else begin
-          \$292  = \$164 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$292  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$293  = seq_b_addr;
-    if (\$121 ) begin
-      \$293  = { 18'h00000, q_b_base };
-    end
-    if (\$157 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$293  = { 17'h00000, seq_b_base };
-        end else begin
-          \$293  = \$165 [33:0];
-        end
-      end else begin
-        if (\$170 ) begin
-          \$293  = \$171 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$293  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$294  = seq_tw;
-    if (\$123 ) begin
-      \$294  = q_tw;
-    end
-    if (rst) begin
-      \$294  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$295  = tw_t_ahead_next;
-    if (rst) begin
-      \$295  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = tw_t_first2_next;
-    if (rst) begin
-      \$296  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = tw_t_addr;
-    if (\$126 ) begin
-      \$297  = { 1'h0, q_tw_base };
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$297  = tw_t_next;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$297  = tw_t_first;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$297  = tw_t_next;
-          end else begin
-            \$297  = tw_t_first;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$297  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = tw_t_next;
-    if (\$126 ) begin
-      \$298  = q_tw_base1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$298  = \$137 [16:0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$298  = tw_t_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$298  = \$149 [16:0];
-          end else begin
-            \$298  = tw_t_first1;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$298  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = tw_t_first;
-    if (\$126 ) begin
-      \$299  = { 1'h0, q_tw_base };
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$299  = tw_t_next;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$299  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = tw_t_first1;
-    if (\$126 ) begin
-      \$300  = q_tw_base1;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$300  = \$148 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$300  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = tw_gi;
-    if (\$126 ) begin
-      \$301  = 16'h0000;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$301  = 16'h0000;
-          end else begin
-            \$301  = \$152 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$301  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = tw_group_m2;
-    if (\$126 ) begin
-      \$302  = \$127 [15:0];
-    end
-    if (rst) begin
-      \$302  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = tw_gi_last;
-    if (\$126 ) begin
-      \$303  = \$128 ;
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$303  = tw_group_is1;
-          end else begin
-            \$303  = \$153 ;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$303  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = tw_group_is1;
-    if (\$126 ) begin
-      \$304  = \$129 ;
-    end
-    if (rst) begin
-      \$304  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305  = tw_last_cur;
-    if (\$126 ) begin
-      \$305  = last_data[2];
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$305  = tw_last_next1;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$305  = tw_last_first0;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$305  = tw_last_next1;
-          end else begin
-            \$305  = tw_last_first0;
-          end
-        end
-      end
-    end
+    \$305  = 1'h1;
     if (rst) begin
       \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = tw_last_next1;
-    if (\$126 ) begin
-      \$306  = last_data[3];
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$306  = tw_last_next2;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$306  = tw_last_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$306  = tw_last_next2;
-          end else begin
-            \$306  = tw_last_first1;
-          end
-        end
-      end
-    end
+    \$306  = \$130 ;
     if (rst) begin
       \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = tw_last_next2;
-    if (\$126 ) begin
-      \$307  = last_data[4];
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$307  = last_data[0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-          \$307  = last_data[1];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$307  = last_data[0];
-          end else begin
-            \$307  = last_data[1];
-          end
-        end
-      end
-    end
+    \$307  = ld_a__payload[8:0];
     if (rst) begin
-      \$307  = 1'h0;
+      \$307  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308  = tw_last_first0;
-    if (\$126 ) begin
-      \$308  = last_data[2];
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$308  = tw_last_next1;
-          end
-        end
-      end
-    end
+    \$308  = ld_a__payload[328:9];
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = tw_last_first1;
-    if (\$126 ) begin
-      \$309  = last_data[3];
-    end
-    if (\$132 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$140 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$309  = tw_last_next2;
-          end
-        end
-      end
-    end
+    \$309  = \$131 ;
     if (rst) begin
       \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310 [0] = issue;
-    \$310 [1] = seq_first;
-    \$310 [2] = seq_last;
-    \$310 [3] = seq_job_last;
-    \$310 [4] = seq_ki[0];
-    \$310 [5] = seq_dense;
-    \$310 [6] = seq_tw;
-    \$310 [56:23] = seq_a_addr;
-    \$310 [22:7] = seq_nt;
-    \$310 [90:57] = \$173 ;
+    \$310  = ld_b__payload[8:0];
     if (rst) begin
-      \$310  = 91'h00000000000000000000000;
+      \$310  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = addr1;
+    \$311  = ld_b__payload[520:9];
     if (rst) begin
-      \$311  = 91'h00000000000000000000000;
+      \$311  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = addr2;
+    \$312  = 1'h1;
     if (rst) begin
-      \$312  = 91'h00000000000000000000000;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313 [22:7] = addr4[22:7];
-    \$313 [5:0] = addr3[5:0];
-    \$313 [6] = addr3[6];
-    \$313 [56:23] = addr3[56:23];
-    \$313 [90:57] = \$175 [33:0];
-    if (rst) begin
-      \$313  = 91'h00000000000000000000000;
+    \$313  = q_valid;
+    if (capture) begin
+      \$313  = 1'h1;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = addr4[5:0];
-    if (rst) begin
-      \$314  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = rd1;
-    if (rst) begin
-      \$315  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = \$177 [3:0];
-    if (rst) begin
-      \$316  = 4'h8;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = \$185 ;
-    if (rst) begin
-      \$317  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = d_main;
-    if (\$187 ) begin
-      \$318  = \$189 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = d__valid;
-    if (\$187 ) begin
-      \$319  = \$190 ;
+    if (launch) begin
+      \$313  = 1'h0;
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = d_skid_valid;
-    if (\$187 ) begin
-      \$320  = 1'h0;
-    end else if (\$188 ) begin
-      \$320  = \d__valid$233 ;
-    end
-    if (rst) begin
-      \$320  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$321  = d_skid;
-    if (\$187 ) begin
-    end else if (\$188 ) begin
-      \$321  = d_in;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = d_end_wr;
-    if (\$191 ) begin
-      \$322  = \$194 [1:0];
-    end
-    if (rst) begin
-      \$322  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = d_job_end;
-    if (\$191 ) begin
-      if (\$195 ) begin
-        \$323 [0] = r_ctrl[1];
-      end
-      if (\$196 ) begin
-        \$323 [1] = r_ctrl[1];
-      end
-      if (\$197 ) begin
-        \$323 [2] = r_ctrl[1];
+    \$314  = q_checked;
+    if (capture) begin
+      \$314  = 1'h0;
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$314  = 1'h1;
+        if (\$174 ) begin
+          \$314  = 1'h0;
+        end
       end
     end
+    if (q_tw_scanned) begin
+      \$314  = 1'h1;
+    end
     if (rst) begin
-      \$323  = 3'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$324  = d_end_rd;
+    \$315  = q_phase;
+    if (capture) begin
+      \$315  = 5'h00;
+    end else if (\$135 ) begin
+      \$315  = \$144 [4:0];
+    end
+    if (rst) begin
+      \$315  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$316  = q_dense;
+    if (capture) begin
+      \$316  = rw_mode;
+    end
+    if (rst) begin
+      \$316  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$317  = q_value_error;
+    if (capture) begin
+      \$317  = value_error;
+    end
+    if (rst) begin
+      \$317  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$318  = m_tiles;
+    if (capture) begin
+      \$318  = rw_m_tiles;
+    end
+    if (rst) begin
+      \$318  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$319  = q_nt;
+    if (capture) begin
+      \$319  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$319  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$320  = k_tiles;
+    if (capture) begin
+      \$320  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$320  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$321  = q_a_base;
+    if (capture) begin
+      \$321  = rw_a_base;
+    end
+    if (rst) begin
+      \$321  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$322  = q_b_base;
+    if (capture) begin
+      \$322  = rw_b_base;
+    end
+    if (rst) begin
+      \$322  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$323  = q_kops;
+    if (capture) begin
+      \$323  = \$137 ;
+    end
+    if (rst) begin
+      \$323  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$324  = q_mul_a_x;
+    if (capture) begin
+      \$324  = { 17'h00000, rw_m_tiles };
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        \$324  = \$148 [32:0];
+      end
+    end
+    if (rst) begin
+      \$324  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$325  = q_mul_a_y;
+    if (capture) begin
+      \$325  = \$139 ;
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        \$325  = \$149 ;
+      end
+    end
+    if (rst) begin
+      \$325  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$326  = q_mul_a_p;
+    if (capture) begin
+      \$326  = 33'h000000000;
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        if (q_mul_a_y[0]) begin
+          \$326  = \$152 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$326  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$327  = q_mul_b_x;
+    if (capture) begin
+      \$327  = { 17'h00000, rw_k_tiles };
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        \$327  = \$150 [32:0];
+      end
+    end
+    if (rst) begin
+      \$327  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$328  = q_mul_b_y;
+    if (capture) begin
+      \$328  = { 1'h0, rw_n_tiles };
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        \$328  = \$151 ;
+      end
+    end
+    if (rst) begin
+      \$328  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$329  = q_mul_b_p;
+    if (capture) begin
+      \$329  = 33'h000000000;
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+        if (q_mul_b_y[0]) begin
+          \$329  = \$153 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$329  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$330  = q_tw;
+    if (capture) begin
+      \$330  = rw_tw_ctrl;
+    end
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$331  = group_tiles;
+    if (capture) begin
+      \$331  = rw_tw_group;
+    end
+    if (rst) begin
+      \$331  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$332  = q_tw_base;
+    if (capture) begin
+      \$332  = \$140 [15:0];
+    end
+    if (rst) begin
+      \$332  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$333  = q_tw_base1;
+    if (capture) begin
+      \$333  = \$141 ;
+    end
+    if (rst) begin
+      \$333  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$334  = q_tw_base2;
+    if (capture) begin
+      \$334  = \$142 ;
+    end
+    if (rst) begin
+      \$334  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$335  = q_tw_base3;
+    if (capture) begin
+      \$335  = \$143 ;
+    end
+    if (rst) begin
+      \$335  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$336  = q_tw_scanning;
+    if (capture) begin
+      \$336  = 1'h0;
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        if (\$174 ) begin
+          \$336  = 1'h1;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$336  = 1'h0;
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$337  = q_a_need;
+    if (capture) begin
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+        \$337  = \$154 ;
+      end
+    end
+    if (rst) begin
+      \$337  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$338  = q_b_need;
+    if (capture) begin
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+        \$338  = \$155 ;
+      end
+    end
+    if (rst) begin
+      \$338  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$339  = q_check_bits;
+    if (capture) begin
+    end else if (\$135 ) begin
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+        \$339  = { q_value_error, 2'h0, \$164 , \$163 , \$160  };
+      end
+    end
+    if (rst) begin
+      \$339  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$340  = q_check;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$340  = { 2'h0, q_check_bits };
+      end
+    end
+    if (q_tw_scanned) begin
+      \$340  = \$182 ;
+    end
+    if (rst) begin
+      \$340  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$341  = rejected;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$341  = \$165 ;
+      end
+    end
+    if (q_tw_scanned) begin
+      \$341  = \$185 ;
+    end
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$342  = q_kops_m2;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$342  = \$166 [16:0];
+      end
+    end
+    if (rst) begin
+      \$342  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$343  = q_kops_is1;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$343  = \$167 ;
+      end
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$344  = q_nt_m2;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$344  = \$168 [15:0];
+      end
+    end
+    if (rst) begin
+      \$344  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$345  = q_nt_is1;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$345  = \$169 ;
+      end
+    end
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$346  = q_mt_m2;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$346  = \$170 [15:0];
+      end
+    end
+    if (rst) begin
+      \$346  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$347  = q_mt_is1;
+    if (capture) begin
+    end else if (\$135 ) begin
+      (* full_case = 32'd1 *)
+      if (\$145 ) begin
+      end else if (\$146 ) begin
+      end else if (\$147 ) begin
+      end else begin
+        \$347  = \$171 ;
+      end
+    end
+    if (rst) begin
+      \$347  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$348  = q_tw_a_need;
+    if (\$175 ) begin
+      \$348  = { 1'h0, \$178  };
+    end
+    if (rst) begin
+      \$348  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$349  = q_tw_scanned;
+    if (\$175 ) begin
+      \$349  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$349  = 1'h0;
+    end
+    if (rst) begin
+      \$349  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$350  = issuing;
+    if (\$187 ) begin
+      \$350  = 1'h1;
+    end
     if (\$198 ) begin
-      \$324  = \$201 [1:0];
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$350  = 1'h0;
+          end
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$350  = 1'h0;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$324  = 2'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$325  = \$204 [7:0];
+    \$351  = seq_dense;
+    if (\$187 ) begin
+      \$351  = q_dense;
+    end
     if (rst) begin
-      \$325  = 8'h00;
+      \$351  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$352  = seq_kops;
+    if (\$187 ) begin
+      \$352  = q_kops;
+    end
+    if (rst) begin
+      \$352  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$353  = seq_nt;
+    if (\$187 ) begin
+      \$353  = q_nt;
+    end
+    if (rst) begin
+      \$353  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$354  = seq_kops_m2;
+    if (\$187 ) begin
+      \$354  = q_kops_m2;
+    end
+    if (rst) begin
+      \$354  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$355  = seq_nt_m2;
+    if (\$187 ) begin
+      \$355  = q_nt_m2;
+    end
+    if (rst) begin
+      \$355  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$356  = seq_mt_m2;
+    if (\$187 ) begin
+      \$356  = q_mt_m2;
+    end
+    if (rst) begin
+      \$356  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$357  = seq_kops_is1;
+    if (\$187 ) begin
+      \$357  = q_kops_is1;
+    end
+    if (rst) begin
+      \$357  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$358  = seq_nt_is1;
+    if (\$187 ) begin
+      \$358  = q_nt_is1;
+    end
+    if (rst) begin
+      \$358  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$359  = seq_mt_is1;
+    if (\$187 ) begin
+      \$359  = q_mt_is1;
+    end
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$360  = seq_ki;
+    if (\$187 ) begin
+      \$360  = 17'h00000;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+        \$360  = 17'h00001;
+      end else if (\$202 ) begin
+        \$360  = 17'h00000;
+      end else begin
+        \$360  = 17'h00000;
+      end
+    end
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$360  = 17'h00000;
+      end else begin
+        \$360  = \$232 [16:0];
+      end
+    end
+    if (rst) begin
+      \$360  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$361  = seq_ni;
+    if (\$187 ) begin
+      \$361  = 16'h0000;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$361  = \$207 [15:0];
+        end else begin
+          \$361  = 16'h0000;
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$361  = 16'h0000;
+        end else begin
+          \$361  = \$228 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$361  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$362  = seq_mi;
+    if (\$187 ) begin
+      \$362  = 16'h0000;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          \$362  = \$211 [15:0];
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$362  = \$224 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$362  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$363  = seq_first;
+    if (\$187 ) begin
+      \$363  = 1'h1;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+        \$363  = 1'h0;
+      end else if (\$202 ) begin
+        \$363  = 1'h0;
+      end else begin
+        \$363  = 1'h1;
+      end
+    end
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$363  = 1'h1;
+      end else begin
+        \$363  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$364  = seq_last;
+    if (\$187 ) begin
+      \$364  = q_kops_is1;
+    end
+    if (\$192 ) begin
+      \$364  = \$197 ;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+        \$364  = tw_last_cur;
+      end else if (\$202 ) begin
+        \$364  = \$205 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$364  = \$210 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$364  = \$217 ;
+          end else begin
+            \$364  = \$221 ;
+          end
+        end
+      end
+    end
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$364  = seq_kops_is1;
+      end else begin
+        \$364  = \$233 ;
+      end
+    end
+    if (rst) begin
+      \$364  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$365  = seq_last_n;
+    if (\$187 ) begin
+      \$365  = q_nt_is1;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$365  = \$208 ;
+        end else begin
+          \$365  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$365  = seq_nt_is1;
+        end else begin
+          \$365  = \$229 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$365  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$366  = seq_last_m;
+    if (\$187 ) begin
+      \$366  = q_mt_is1;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          \$366  = \$212 ;
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$366  = \$225 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$366  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$367  = seq_b_base;
+    if (\$187 ) begin
+      \$367  = { 1'h0, q_b_base };
+    end
+    if (rst) begin
+      \$367  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$368  = seq_a_row;
+    if (\$187 ) begin
+      \$368  = { 18'h00000, q_a_base };
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          \$368  = \$213 [33:0];
+        end
+      end
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$368  = \$226 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$368  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$369  = seq_a_addr;
+    if (\$187 ) begin
+      \$369  = { 18'h00000, q_a_base };
+    end
+    if (\$198 ) begin
+      \$369  = \$199 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        if (\$206 ) begin
+          \$369  = seq_a_row;
+        end
+      end
+    end
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$369  = seq_a_row;
+        if (seq_last_n) begin
+          \$369  = \$227 [33:0];
+        end
+      end else begin
+        \$369  = \$234 [33:0];
+      end
+    end
+    if (rst) begin
+      \$369  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$370  = seq_b_col;
+    if (\$187 ) begin
+      \$370  = { 18'h00000, q_b_base };
+    end
+    if (\$223 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$370  = { 17'h00000, seq_b_base };
+        end else begin
+          \$370  = \$230 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$370  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$371  = seq_b_addr;
+    if (\$187 ) begin
+      \$371  = { 18'h00000, q_b_base };
+    end
+    if (\$223 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$371  = { 17'h00000, seq_b_base };
+        end else begin
+          \$371  = \$231 [33:0];
+        end
+      end else begin
+        if (\$236 ) begin
+          \$371  = \$237 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$371  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$372  = seq_tw;
+    if (\$189 ) begin
+      \$372  = q_tw;
+    end
+    if (rst) begin
+      \$372  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$373  = tw_t_ahead_next;
+    if (rst) begin
+      \$373  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$374  = tw_t_first2_next;
+    if (rst) begin
+      \$374  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$375  = tw_t_addr;
+    if (\$192 ) begin
+      \$375  = { 1'h0, q_tw_base };
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+        \$375  = tw_t_next;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$375  = tw_t_first;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$375  = tw_t_next;
+          end else begin
+            \$375  = tw_t_first;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$375  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$376  = tw_t_next;
+    if (\$192 ) begin
+      \$376  = q_tw_base1;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+        \$376  = \$203 [16:0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$376  = tw_t_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$376  = \$215 [16:0];
+          end else begin
+            \$376  = tw_t_first1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$376  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$377  = tw_t_first;
+    if (\$192 ) begin
+      \$377  = { 1'h0, q_tw_base };
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$377  = tw_t_next;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$377  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$378  = tw_t_first1;
+    if (\$192 ) begin
+      \$378  = q_tw_base1;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$378  = \$214 [16:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$378  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$379  = tw_gi;
+    if (\$192 ) begin
+      \$379  = 16'h0000;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$379  = 16'h0000;
+          end else begin
+            \$379  = \$218 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$379  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$380  = tw_group_m2;
+    if (\$192 ) begin
+      \$380  = \$193 [15:0];
+    end
+    if (rst) begin
+      \$380  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$381  = tw_gi_last;
+    if (\$192 ) begin
+      \$381  = \$194 ;
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$381  = tw_group_is1;
+          end else begin
+            \$381  = \$219 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$381  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$382  = tw_group_is1;
+    if (\$192 ) begin
+      \$382  = \$195 ;
+    end
+    if (rst) begin
+      \$382  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$383  = tw_last_cur;
+    if (\$192 ) begin
+      \$383  = last_data[2];
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+        \$383  = tw_last_next1;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$383  = tw_last_first0;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$383  = tw_last_next1;
+          end else begin
+            \$383  = tw_last_first0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$384  = tw_last_next1;
+    if (\$192 ) begin
+      \$384  = last_data[3];
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+        \$384  = tw_last_next2;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$384  = tw_last_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$384  = tw_last_next2;
+          end else begin
+            \$384  = tw_last_first1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$384  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$385  = tw_last_next2;
+    if (\$192 ) begin
+      \$385  = last_data[4];
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+        \$385  = last_data[0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+          \$385  = last_data[1];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$385  = last_data[0];
+          end else begin
+            \$385  = last_data[1];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$385  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$386  = tw_last_first0;
+    if (\$192 ) begin
+      \$386  = last_data[2];
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$386  = tw_last_next1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$386  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$387  = tw_last_first1;
+    if (\$192 ) begin
+      \$387  = last_data[3];
+    end
+    if (\$198 ) begin
+      (* full_case = 32'd1 *)
+      if (\$201 ) begin
+      end else if (\$202 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$206 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$387  = tw_last_next2;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$387  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$388 [0] = issue;
+    \$388 [1] = seq_first;
+    \$388 [2] = seq_last;
+    \$388 [3] = seq_job_last;
+    \$388 [4] = seq_ki[0];
+    \$388 [5] = seq_dense;
+    \$388 [6] = seq_tw;
+    \$388 [56:23] = seq_a_addr;
+    \$388 [22:7] = seq_nt;
+    \$388 [90:57] = \$239 ;
+    if (rst) begin
+      \$388  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$389  = addr1;
+    if (rst) begin
+      \$389  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$390  = addr2;
+    if (rst) begin
+      \$390  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$391 [22:7] = addr4[22:7];
+    \$391 [5:0] = addr3[5:0];
+    \$391 [6] = addr3[6];
+    \$391 [56:23] = addr3[56:23];
+    \$391 [90:57] = \$241 [33:0];
+    if (rst) begin
+      \$391  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$392  = addr4[5:0];
+    if (rst) begin
+      \$392  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$393  = rd1;
+    if (rst) begin
+      \$393  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$394  = \$245 [3:0];
+    if (rst) begin
+      \$394  = 4'h9;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$395  = \$257 ;
+    if (rst) begin
+      \$395  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$396  = d_main;
+    if (\$259 ) begin
+      \$396  = \$261 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$397  = d__valid;
+    if (\$259 ) begin
+      \$397  = \$262 ;
+    end
+    if (rst) begin
+      \$397  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$398  = d_skid_valid;
+    if (\$259 ) begin
+      \$398  = 1'h0;
+    end else if (\$260 ) begin
+      \$398  = \d__valid$223 ;
+    end
+    if (rst) begin
+      \$398  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$399  = d_skid;
+    if (\$259 ) begin
+    end else if (\$260 ) begin
+      \$399  = d_in;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$400  = d_end_wr;
+    if (\$263 ) begin
+      \$400  = \$266 [3:0];
+    end
+    if (rst) begin
+      \$400  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$401  = d_job_end;
+    if (\$263 ) begin
+      if (\$267 ) begin
+        \$401 [0] = rd2[3];
+      end
+      if (\$268 ) begin
+        \$401 [1] = rd2[3];
+      end
+      if (\$269 ) begin
+        \$401 [2] = rd2[3];
+      end
+      if (\$270 ) begin
+        \$401 [3] = rd2[3];
+      end
+      if (\$271 ) begin
+        \$401 [4] = rd2[3];
+      end
+      if (\$272 ) begin
+        \$401 [5] = rd2[3];
+      end
+      if (\$273 ) begin
+        \$401 [6] = rd2[3];
+      end
+      if (\$274 ) begin
+        \$401 [7] = rd2[3];
+      end
+      if (\$275 ) begin
+        \$401 [8] = rd2[3];
+      end
+    end
+    if (rst) begin
+      \$401  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$402  = d_end_rd;
+    if (\$276 ) begin
+      \$402  = \$279 [3:0];
+    end
+    if (rst) begin
+      \$402  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$403  = \$282 [7:0];
+    if (rst) begin
+      \$403  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$207 ) begin
-      \$326  = cause_events;
+    if (\$285 ) begin
+      \$404  = cause_events;
     end else begin
-      \$326  = \$208 ;
+      \$404  = \$286 ;
     end
     if (rst) begin
-      \$326  = 8'h00;
+      \$404  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = done;
-    if (\$209 ) begin
-      \$327  = 1'h0;
+    \$405  = done;
+    if (\$287 ) begin
+      \$405  = 1'h0;
     end else if (finish) begin
-      \$327  = 1'h1;
+      \$405  = 1'h1;
     end
     if (rst) begin
-      \$327  = 1'h0;
+      \$405  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = value_error;
-    if (\value_error$236 ) begin
-      \$328  = 1'h1;
+    \$406  = value_error;
+    if (\value_error$227 ) begin
+      \$406  = 1'h1;
     end
-    if (\$210 ) begin
-      \$328  = 1'h0;
+    if (\$288 ) begin
+      \$406  = 1'h0;
     end
     if (rst) begin
-      \$328  = 1'h0;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$211 ) begin
-      \$329 [0] = busy;
-      \$329 [1] = stall_out;
-      \$329 [2] = \$215 ;
-      \$329 [3] = accept;
-      \$329 [4] = r_ctrl[2];
-      \$329 [5] = d_take;
-      \$329 [7:6] = \$217 ;
+    if (\$289 ) begin
+      \$407 [0] = busy;
+      \$407 [1] = stall_out;
+      \$407 [2] = \$293 ;
+      \$407 [3] = rd2[0];
+      \$407 [4] = rd2[5];
+      \$407 [5] = d_take;
+      \$407 [7:6] = \$295 ;
     end else begin
-      \$329  = 8'h00;
+      \$407  = 8'h00;
     end
     if (rst) begin
-      \$329  = 8'h00;
+      \$407  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$330  = 64'h0000000000000000;
+      \$408  = 64'h0000000000000000;
     end else begin
-      \$330  = \$218 [63:0];
+      \$408  = \$296 [63:0];
     end
     if (rst) begin
-      \$330  = 64'h0000000000000000;
+      \$408  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = cnt_busy_cycles;
+    \$409  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$331  = 64'h0000000000000000;
+      \$409  = 64'h0000000000000000;
     end else begin
       if (cnt_events[0]) begin
-        \$331  = \$219 [63:0];
+        \$409  = \$297 [63:0];
       end
     end
     if (rst) begin
-      \$331  = 64'h0000000000000000;
+      \$409  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$332  = cnt_stall_in;
+    \$410  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$332  = 64'h0000000000000000;
+      \$410  = 64'h0000000000000000;
     end else begin
       if (cnt_events[2]) begin
-        \$332  = \$221 [63:0];
+        \$410  = \$299 [63:0];
       end
     end
     if (rst) begin
-      \$332  = 64'h0000000000000000;
+      \$410  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$333  = cnt_stall_out;
+    \$411  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$333  = 64'h0000000000000000;
+      \$411  = 64'h0000000000000000;
     end else begin
       if (cnt_events[1]) begin
-        \$333  = \$220 [63:0];
+        \$411  = \$298 [63:0];
       end
     end
     if (rst) begin
-      \$333  = 64'h0000000000000000;
+      \$411  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$334  = cnt_tile_ops;
+    \$412  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$334  = 64'h0000000000000000;
+      \$412  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$334  = \$222 [63:0];
+        \$412  = \$300 [63:0];
       end
     end
     if (rst) begin
-      \$334  = 64'h0000000000000000;
+      \$412  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$335  = cnt_macs;
+    \$413  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$335  = 64'h0000000000000000;
+      \$413  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$335  = \$224 [63:0];
+        \$413  = \$302 [63:0];
       end
     end
     if (rst) begin
-      \$335  = 64'h0000000000000000;
+      \$413  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$336  = cnt_d_tiles;
+    \$414  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$336  = 64'h0000000000000000;
+      \$414  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$336  = \$225 [63:0];
+        \$414  = \$303 [63:0];
       end
     end
     if (rst) begin
-      \$336  = 64'h0000000000000000;
+      \$414  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$337  = 64'h0000000000000000;
+      \$415  = 64'h0000000000000000;
     end else begin
-      \$337  = \$226 [63:0];
+      \$415  = \$304 [63:0];
     end
     if (rst) begin
-      \$337  = 64'h0000000000000000;
+      \$415  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6582,19 +6426,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign b = { 1'h0, addr1[22:7] };
   assign r_addr = addr4[31:23];
   assign \r_addr$83  = addr4[65:57];
-  assign w_next = rd1[0];
-  assign \w_data$94  = fifo_in;
-  assign w_ctrl = { rd2[5], rd2[3:2] };
-  assign a__ready = r_en;
-  assign r_valid = a__valid;
-  assign b__valid = a__valid;
-  assign b__payload = \r_data$102 [831:320];
-  assign op_dense = r_ctrl[2];
-  assign op_job_last = r_ctrl[1];
-  assign op_last = r_ctrl[0];
-  assign fifo_has_credit = has_credit;
+  assign i = { rd1[4], rd1[5] };
+  assign a__valid = rd2[0];
+  assign b__valid = rd2[0];
+  assign b__payload = op_b;
+  assign accept = rd2[0];
+  assign op_dense = rd2[5];
+  assign op_job_last = rd2[3];
+  assign op_last = rd2[2];
+  assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$63 , done, busy };
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$129 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -6602,17 +6444,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$143  = cnt_cycles;
-  assign \cnt_busy_cycles$145  = cnt_busy_cycles;
-  assign \cnt_stall_in$147  = cnt_stall_in;
-  assign \cnt_stall_out$149  = cnt_stall_out;
-  assign \cnt_tile_ops$151  = cnt_tile_ops;
-  assign \cnt_macs$153  = cnt_macs;
-  assign \cnt_d_tiles$155  = cnt_d_tiles;
-  assign \cnt_jobs$157  = cnt_jobs;
-  assign \busy$158  = busy;
-  assign \done$159  = done;
-  assign \cause$160  = cause;
+  assign \cnt_cycles$134  = cnt_cycles;
+  assign \cnt_busy_cycles$136  = cnt_busy_cycles;
+  assign \cnt_stall_in$138  = cnt_stall_in;
+  assign \cnt_stall_out$140  = cnt_stall_out;
+  assign \cnt_tile_ops$142  = cnt_tile_ops;
+  assign \cnt_macs$144  = cnt_macs;
+  assign \cnt_d_tiles$146  = cnt_d_tiles;
+  assign \cnt_jobs$148  = cnt_jobs;
+  assign \busy$149  = busy;
+  assign \done$150  = done;
+  assign \cause$151  = cause;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -6648,349 +6490,54 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \addr4.n_t  = addr4[22:7];
   assign \addr4.a_addr  = addr4[56:23];
   assign \addr4.b_addr  = addr4[90:57];
-  assign \b_half[0]  = b_half[31:0];
-  assign \b_half[0][0]  = b_half[7:0];
-  assign \b_half[0][1]  = b_half[15:8];
-  assign \b_half[0][2]  = b_half[23:16];
-  assign \b_half[0][3]  = b_half[31:24];
-  assign \b_half[1]  = b_half[63:32];
-  assign \b_half[1][0]  = b_half[39:32];
-  assign \b_half[1][1]  = b_half[47:40];
-  assign \b_half[1][2]  = b_half[55:48];
-  assign \b_half[1][3]  = b_half[63:56];
-  assign \b_half[2]  = b_half[95:64];
-  assign \b_half[2][0]  = b_half[71:64];
-  assign \b_half[2][1]  = b_half[79:72];
-  assign \b_half[2][2]  = b_half[87:80];
-  assign \b_half[2][3]  = b_half[95:88];
-  assign \b_half[3]  = b_half[127:96];
-  assign \b_half[3][0]  = b_half[103:96];
-  assign \b_half[3][1]  = b_half[111:104];
-  assign \b_half[3][2]  = b_half[119:112];
-  assign \b_half[3][3]  = b_half[127:120];
-  assign \b_half[4]  = b_half[159:128];
-  assign \b_half[4][0]  = b_half[135:128];
-  assign \b_half[4][1]  = b_half[143:136];
-  assign \b_half[4][2]  = b_half[151:144];
-  assign \b_half[4][3]  = b_half[159:152];
-  assign \b_half[5]  = b_half[191:160];
-  assign \b_half[5][0]  = b_half[167:160];
-  assign \b_half[5][1]  = b_half[175:168];
-  assign \b_half[5][2]  = b_half[183:176];
-  assign \b_half[5][3]  = b_half[191:184];
-  assign \b_half[6]  = b_half[223:192];
-  assign \b_half[6][0]  = b_half[199:192];
-  assign \b_half[6][1]  = b_half[207:200];
-  assign \b_half[6][2]  = b_half[215:208];
-  assign \b_half[6][3]  = b_half[223:216];
-  assign \b_half[7]  = b_half[255:224];
-  assign \b_half[7][0]  = b_half[231:224];
-  assign \b_half[7][1]  = b_half[239:232];
-  assign \b_half[7][2]  = b_half[247:240];
-  assign \b_half[7][3]  = b_half[255:248];
-  assign \rd2.valid  = rd2[0];
-  assign \rd2.first  = rd2[1];
-  assign \rd2.last  = rd2[2];
-  assign \rd2.job_last  = rd2[3];
-  assign \rd2.half  = rd2[4];
-  assign \rd2.dense  = rd2[5];
-  assign \b_spread[0]  = b_spread[31:0];
-  assign \b_spread[0][0]  = b_spread[7:0];
-  assign \b_spread[0][1]  = b_spread[15:8];
-  assign \b_spread[0][2]  = b_spread[23:16];
-  assign \b_spread[0][3]  = b_spread[31:24];
-  assign \b_spread[1]  = b_spread[63:32];
-  assign \b_spread[1][0]  = b_spread[39:32];
-  assign \b_spread[1][1]  = b_spread[47:40];
-  assign \b_spread[1][2]  = b_spread[55:48];
-  assign \b_spread[1][3]  = b_spread[63:56];
-  assign \b_spread[2]  = b_spread[95:64];
-  assign \b_spread[2][0]  = b_spread[71:64];
-  assign \b_spread[2][1]  = b_spread[79:72];
-  assign \b_spread[2][2]  = b_spread[87:80];
-  assign \b_spread[2][3]  = b_spread[95:88];
-  assign \b_spread[3]  = b_spread[127:96];
-  assign \b_spread[3][0]  = b_spread[103:96];
-  assign \b_spread[3][1]  = b_spread[111:104];
-  assign \b_spread[3][2]  = b_spread[119:112];
-  assign \b_spread[3][3]  = b_spread[127:120];
-  assign \b_spread[4]  = b_spread[159:128];
-  assign \b_spread[4][0]  = b_spread[135:128];
-  assign \b_spread[4][1]  = b_spread[143:136];
-  assign \b_spread[4][2]  = b_spread[151:144];
-  assign \b_spread[4][3]  = b_spread[159:152];
-  assign \b_spread[5]  = b_spread[191:160];
-  assign \b_spread[5][0]  = b_spread[167:160];
-  assign \b_spread[5][1]  = b_spread[175:168];
-  assign \b_spread[5][2]  = b_spread[183:176];
-  assign \b_spread[5][3]  = b_spread[191:184];
-  assign \b_spread[6]  = b_spread[223:192];
-  assign \b_spread[6][0]  = b_spread[199:192];
-  assign \b_spread[6][1]  = b_spread[207:200];
-  assign \b_spread[6][2]  = b_spread[215:208];
-  assign \b_spread[6][3]  = b_spread[223:216];
-  assign \b_spread[7]  = b_spread[255:224];
-  assign \b_spread[7][0]  = b_spread[231:224];
-  assign \b_spread[7][1]  = b_spread[239:232];
-  assign \b_spread[7][2]  = b_spread[247:240];
-  assign \b_spread[7][3]  = b_spread[255:248];
-  assign \b_spread[8]  = b_spread[287:256];
-  assign \b_spread[8][0]  = b_spread[263:256];
-  assign \b_spread[8][1]  = b_spread[271:264];
-  assign \b_spread[8][2]  = b_spread[279:272];
-  assign \b_spread[8][3]  = b_spread[287:280];
-  assign \b_spread[9]  = b_spread[319:288];
-  assign \b_spread[9][0]  = b_spread[295:288];
-  assign \b_spread[9][1]  = b_spread[303:296];
-  assign \b_spread[9][2]  = b_spread[311:304];
-  assign \b_spread[9][3]  = b_spread[319:312];
-  assign \b_spread[10]  = b_spread[351:320];
-  assign \b_spread[10][0]  = b_spread[327:320];
-  assign \b_spread[10][1]  = b_spread[335:328];
-  assign \b_spread[10][2]  = b_spread[343:336];
-  assign \b_spread[10][3]  = b_spread[351:344];
-  assign \b_spread[11]  = b_spread[383:352];
-  assign \b_spread[11][0]  = b_spread[359:352];
-  assign \b_spread[11][1]  = b_spread[367:360];
-  assign \b_spread[11][2]  = b_spread[375:368];
-  assign \b_spread[11][3]  = b_spread[383:376];
-  assign \b_spread[12]  = b_spread[415:384];
-  assign \b_spread[12][0]  = b_spread[391:384];
-  assign \b_spread[12][1]  = b_spread[399:392];
-  assign \b_spread[12][2]  = b_spread[407:400];
-  assign \b_spread[12][3]  = b_spread[415:408];
-  assign \b_spread[13]  = b_spread[447:416];
-  assign \b_spread[13][0]  = b_spread[423:416];
-  assign \b_spread[13][1]  = b_spread[431:424];
-  assign \b_spread[13][2]  = b_spread[439:432];
-  assign \b_spread[13][3]  = b_spread[447:440];
-  assign \b_spread[14]  = b_spread[479:448];
-  assign \b_spread[14][0]  = b_spread[455:448];
-  assign \b_spread[14][1]  = b_spread[463:456];
-  assign \b_spread[14][2]  = b_spread[471:464];
-  assign \b_spread[14][3]  = b_spread[479:472];
-  assign \b_spread[15]  = b_spread[511:480];
-  assign \b_spread[15][0]  = b_spread[487:480];
-  assign \b_spread[15][1]  = b_spread[495:488];
-  assign \b_spread[15][2]  = b_spread[503:496];
-  assign \b_spread[15][3]  = b_spread[511:504];
-  assign \op_meta[0]  = op_meta[15:0];
-  assign \op_meta[1]  = op_meta[31:16];
-  assign \op_meta[2]  = op_meta[47:32];
-  assign \op_meta[3]  = op_meta[63:48];
-  assign \op_b[0]  = op_b[31:0];
-  assign \op_b[0][0]  = op_b[7:0];
-  assign \op_b[0][1]  = op_b[15:8];
-  assign \op_b[0][2]  = op_b[23:16];
-  assign \op_b[0][3]  = op_b[31:24];
-  assign \op_b[1]  = op_b[63:32];
-  assign \op_b[1][0]  = op_b[39:32];
-  assign \op_b[1][1]  = op_b[47:40];
-  assign \op_b[1][2]  = op_b[55:48];
-  assign \op_b[1][3]  = op_b[63:56];
-  assign \op_b[2]  = op_b[95:64];
-  assign \op_b[2][0]  = op_b[71:64];
-  assign \op_b[2][1]  = op_b[79:72];
-  assign \op_b[2][2]  = op_b[87:80];
-  assign \op_b[2][3]  = op_b[95:88];
-  assign \op_b[3]  = op_b[127:96];
-  assign \op_b[3][0]  = op_b[103:96];
-  assign \op_b[3][1]  = op_b[111:104];
-  assign \op_b[3][2]  = op_b[119:112];
-  assign \op_b[3][3]  = op_b[127:120];
-  assign \op_b[4]  = op_b[159:128];
-  assign \op_b[4][0]  = op_b[135:128];
-  assign \op_b[4][1]  = op_b[143:136];
-  assign \op_b[4][2]  = op_b[151:144];
-  assign \op_b[4][3]  = op_b[159:152];
-  assign \op_b[5]  = op_b[191:160];
-  assign \op_b[5][0]  = op_b[167:160];
-  assign \op_b[5][1]  = op_b[175:168];
-  assign \op_b[5][2]  = op_b[183:176];
-  assign \op_b[5][3]  = op_b[191:184];
-  assign \op_b[6]  = op_b[223:192];
-  assign \op_b[6][0]  = op_b[199:192];
-  assign \op_b[6][1]  = op_b[207:200];
-  assign \op_b[6][2]  = op_b[215:208];
-  assign \op_b[6][3]  = op_b[223:216];
-  assign \op_b[7]  = op_b[255:224];
-  assign \op_b[7][0]  = op_b[231:224];
-  assign \op_b[7][1]  = op_b[239:232];
-  assign \op_b[7][2]  = op_b[247:240];
-  assign \op_b[7][3]  = op_b[255:248];
-  assign \op_b[8]  = op_b[287:256];
-  assign \op_b[8][0]  = op_b[263:256];
-  assign \op_b[8][1]  = op_b[271:264];
-  assign \op_b[8][2]  = op_b[279:272];
-  assign \op_b[8][3]  = op_b[287:280];
-  assign \op_b[9]  = op_b[319:288];
-  assign \op_b[9][0]  = op_b[295:288];
-  assign \op_b[9][1]  = op_b[303:296];
-  assign \op_b[9][2]  = op_b[311:304];
-  assign \op_b[9][3]  = op_b[319:312];
-  assign \op_b[10]  = op_b[351:320];
-  assign \op_b[10][0]  = op_b[327:320];
-  assign \op_b[10][1]  = op_b[335:328];
-  assign \op_b[10][2]  = op_b[343:336];
-  assign \op_b[10][3]  = op_b[351:344];
-  assign \op_b[11]  = op_b[383:352];
-  assign \op_b[11][0]  = op_b[359:352];
-  assign \op_b[11][1]  = op_b[367:360];
-  assign \op_b[11][2]  = op_b[375:368];
-  assign \op_b[11][3]  = op_b[383:376];
-  assign \op_b[12]  = op_b[415:384];
-  assign \op_b[12][0]  = op_b[391:384];
-  assign \op_b[12][1]  = op_b[399:392];
-  assign \op_b[12][2]  = op_b[407:400];
-  assign \op_b[12][3]  = op_b[415:408];
-  assign \op_b[13]  = op_b[447:416];
-  assign \op_b[13][0]  = op_b[423:416];
-  assign \op_b[13][1]  = op_b[431:424];
-  assign \op_b[13][2]  = op_b[439:432];
-  assign \op_b[13][3]  = op_b[447:440];
-  assign \op_b[14]  = op_b[479:448];
-  assign \op_b[14][0]  = op_b[455:448];
-  assign \op_b[14][1]  = op_b[463:456];
-  assign \op_b[14][2]  = op_b[471:464];
-  assign \op_b[14][3]  = op_b[479:472];
-  assign \op_b[15]  = op_b[511:480];
-  assign \op_b[15][0]  = op_b[487:480];
-  assign \op_b[15][1]  = op_b[495:488];
-  assign \op_b[15][2]  = op_b[503:496];
-  assign \op_b[15][3]  = op_b[511:504];
-  assign \fifo_in.values  = fifo_in[255:0];
-  assign \fifo_in.values[0]  = fifo_in[63:0];
-  assign \fifo_in.values[0][0]  = fifo_in[7:0];
-  assign \fifo_in.values[0][1]  = fifo_in[15:8];
-  assign \fifo_in.values[0][2]  = fifo_in[23:16];
-  assign \fifo_in.values[0][3]  = fifo_in[31:24];
-  assign \fifo_in.values[0][4]  = fifo_in[39:32];
-  assign \fifo_in.values[0][5]  = fifo_in[47:40];
-  assign \fifo_in.values[0][6]  = fifo_in[55:48];
-  assign \fifo_in.values[0][7]  = fifo_in[63:56];
-  assign \fifo_in.values[1]  = fifo_in[127:64];
-  assign \fifo_in.values[1][0]  = fifo_in[71:64];
-  assign \fifo_in.values[1][1]  = fifo_in[79:72];
-  assign \fifo_in.values[1][2]  = fifo_in[87:80];
-  assign \fifo_in.values[1][3]  = fifo_in[95:88];
-  assign \fifo_in.values[1][4]  = fifo_in[103:96];
-  assign \fifo_in.values[1][5]  = fifo_in[111:104];
-  assign \fifo_in.values[1][6]  = fifo_in[119:112];
-  assign \fifo_in.values[1][7]  = fifo_in[127:120];
-  assign \fifo_in.values[2]  = fifo_in[191:128];
-  assign \fifo_in.values[2][0]  = fifo_in[135:128];
-  assign \fifo_in.values[2][1]  = fifo_in[143:136];
-  assign \fifo_in.values[2][2]  = fifo_in[151:144];
-  assign \fifo_in.values[2][3]  = fifo_in[159:152];
-  assign \fifo_in.values[2][4]  = fifo_in[167:160];
-  assign \fifo_in.values[2][5]  = fifo_in[175:168];
-  assign \fifo_in.values[2][6]  = fifo_in[183:176];
-  assign \fifo_in.values[2][7]  = fifo_in[191:184];
-  assign \fifo_in.values[3]  = fifo_in[255:192];
-  assign \fifo_in.values[3][0]  = fifo_in[199:192];
-  assign \fifo_in.values[3][1]  = fifo_in[207:200];
-  assign \fifo_in.values[3][2]  = fifo_in[215:208];
-  assign \fifo_in.values[3][3]  = fifo_in[223:216];
-  assign \fifo_in.values[3][4]  = fifo_in[231:224];
-  assign \fifo_in.values[3][5]  = fifo_in[239:232];
-  assign \fifo_in.values[3][6]  = fifo_in[247:240];
-  assign \fifo_in.values[3][7]  = fifo_in[255:248];
-  assign \fifo_in.meta  = fifo_in[319:256];
-  assign \fifo_in.meta[0]  = fifo_in[271:256];
-  assign \fifo_in.meta[1]  = fifo_in[287:272];
-  assign \fifo_in.meta[2]  = fifo_in[303:288];
-  assign \fifo_in.meta[3]  = fifo_in[319:304];
-  assign \fifo_in.b  = fifo_in[831:320];
-  assign \fifo_in.b[0]  = fifo_in[351:320];
-  assign \fifo_in.b[0][0]  = fifo_in[327:320];
-  assign \fifo_in.b[0][1]  = fifo_in[335:328];
-  assign \fifo_in.b[0][2]  = fifo_in[343:336];
-  assign \fifo_in.b[0][3]  = fifo_in[351:344];
-  assign \fifo_in.b[1]  = fifo_in[383:352];
-  assign \fifo_in.b[1][0]  = fifo_in[359:352];
-  assign \fifo_in.b[1][1]  = fifo_in[367:360];
-  assign \fifo_in.b[1][2]  = fifo_in[375:368];
-  assign \fifo_in.b[1][3]  = fifo_in[383:376];
-  assign \fifo_in.b[2]  = fifo_in[415:384];
-  assign \fifo_in.b[2][0]  = fifo_in[391:384];
-  assign \fifo_in.b[2][1]  = fifo_in[399:392];
-  assign \fifo_in.b[2][2]  = fifo_in[407:400];
-  assign \fifo_in.b[2][3]  = fifo_in[415:408];
-  assign \fifo_in.b[3]  = fifo_in[447:416];
-  assign \fifo_in.b[3][0]  = fifo_in[423:416];
-  assign \fifo_in.b[3][1]  = fifo_in[431:424];
-  assign \fifo_in.b[3][2]  = fifo_in[439:432];
-  assign \fifo_in.b[3][3]  = fifo_in[447:440];
-  assign \fifo_in.b[4]  = fifo_in[479:448];
-  assign \fifo_in.b[4][0]  = fifo_in[455:448];
-  assign \fifo_in.b[4][1]  = fifo_in[463:456];
-  assign \fifo_in.b[4][2]  = fifo_in[471:464];
-  assign \fifo_in.b[4][3]  = fifo_in[479:472];
-  assign \fifo_in.b[5]  = fifo_in[511:480];
-  assign \fifo_in.b[5][0]  = fifo_in[487:480];
-  assign \fifo_in.b[5][1]  = fifo_in[495:488];
-  assign \fifo_in.b[5][2]  = fifo_in[503:496];
-  assign \fifo_in.b[5][3]  = fifo_in[511:504];
-  assign \fifo_in.b[6]  = fifo_in[543:512];
-  assign \fifo_in.b[6][0]  = fifo_in[519:512];
-  assign \fifo_in.b[6][1]  = fifo_in[527:520];
-  assign \fifo_in.b[6][2]  = fifo_in[535:528];
-  assign \fifo_in.b[6][3]  = fifo_in[543:536];
-  assign \fifo_in.b[7]  = fifo_in[575:544];
-  assign \fifo_in.b[7][0]  = fifo_in[551:544];
-  assign \fifo_in.b[7][1]  = fifo_in[559:552];
-  assign \fifo_in.b[7][2]  = fifo_in[567:560];
-  assign \fifo_in.b[7][3]  = fifo_in[575:568];
-  assign \fifo_in.b[8]  = fifo_in[607:576];
-  assign \fifo_in.b[8][0]  = fifo_in[583:576];
-  assign \fifo_in.b[8][1]  = fifo_in[591:584];
-  assign \fifo_in.b[8][2]  = fifo_in[599:592];
-  assign \fifo_in.b[8][3]  = fifo_in[607:600];
-  assign \fifo_in.b[9]  = fifo_in[639:608];
-  assign \fifo_in.b[9][0]  = fifo_in[615:608];
-  assign \fifo_in.b[9][1]  = fifo_in[623:616];
-  assign \fifo_in.b[9][2]  = fifo_in[631:624];
-  assign \fifo_in.b[9][3]  = fifo_in[639:632];
-  assign \fifo_in.b[10]  = fifo_in[671:640];
-  assign \fifo_in.b[10][0]  = fifo_in[647:640];
-  assign \fifo_in.b[10][1]  = fifo_in[655:648];
-  assign \fifo_in.b[10][2]  = fifo_in[663:656];
-  assign \fifo_in.b[10][3]  = fifo_in[671:664];
-  assign \fifo_in.b[11]  = fifo_in[703:672];
-  assign \fifo_in.b[11][0]  = fifo_in[679:672];
-  assign \fifo_in.b[11][1]  = fifo_in[687:680];
-  assign \fifo_in.b[11][2]  = fifo_in[695:688];
-  assign \fifo_in.b[11][3]  = fifo_in[703:696];
-  assign \fifo_in.b[12]  = fifo_in[735:704];
-  assign \fifo_in.b[12][0]  = fifo_in[711:704];
-  assign \fifo_in.b[12][1]  = fifo_in[719:712];
-  assign \fifo_in.b[12][2]  = fifo_in[727:720];
-  assign \fifo_in.b[12][3]  = fifo_in[735:728];
-  assign \fifo_in.b[13]  = fifo_in[767:736];
-  assign \fifo_in.b[13][0]  = fifo_in[743:736];
-  assign \fifo_in.b[13][1]  = fifo_in[751:744];
-  assign \fifo_in.b[13][2]  = fifo_in[759:752];
-  assign \fifo_in.b[13][3]  = fifo_in[767:760];
-  assign \fifo_in.b[14]  = fifo_in[799:768];
-  assign \fifo_in.b[14][0]  = fifo_in[775:768];
-  assign \fifo_in.b[14][1]  = fifo_in[783:776];
-  assign \fifo_in.b[14][2]  = fifo_in[791:784];
-  assign \fifo_in.b[14][3]  = fifo_in[799:792];
-  assign \fifo_in.b[15]  = fifo_in[831:800];
-  assign \fifo_in.b[15][0]  = fifo_in[807:800];
-  assign \fifo_in.b[15][1]  = fifo_in[815:808];
-  assign \fifo_in.b[15][2]  = fifo_in[823:816];
-  assign \fifo_in.b[15][3]  = fifo_in[831:824];
-  assign \fifo_in.first  = fifo_in[832];
-  assign \fifo_in.last  = fifo_in[833];
-  assign \fifo_in.job_last  = fifo_in[834];
-  assign \fifo_in.dense  = fifo_in[835];
   assign \rd1.valid  = rd1[0];
   assign \rd1.first  = rd1[1];
   assign \rd1.last  = rd1[2];
   assign \rd1.job_last  = rd1[3];
   assign \rd1.half  = rd1[4];
   assign \rd1.dense  = rd1[5];
+  assign \o[0]  = o[1:0];
+  assign \o[1]  = o[3:2];
+  assign \o[2]  = o[5:4];
+  assign \o[3]  = o[7:6];
+  assign \o[4]  = o[9:8];
+  assign \o[5]  = o[11:10];
+  assign \o[6]  = o[13:12];
+  assign \o[7]  = o[15:14];
+  assign \o[8]  = o[17:16];
+  assign \o[9]  = o[19:18];
+  assign \o[10]  = o[21:20];
+  assign \o[11]  = o[23:22];
+  assign \o[12]  = o[25:24];
+  assign \o[13]  = o[27:26];
+  assign \o[14]  = o[29:28];
+  assign \o[15]  = o[31:30];
+  assign \o[16]  = o[33:32];
+  assign \o[17]  = o[35:34];
+  assign \o[18]  = o[37:36];
+  assign \o[19]  = o[39:38];
+  assign \o[20]  = o[41:40];
+  assign \o[21]  = o[43:42];
+  assign \o[22]  = o[45:44];
+  assign \o[23]  = o[47:46];
+  assign \o[24]  = o[49:48];
+  assign \o[25]  = o[51:50];
+  assign \o[26]  = o[53:52];
+  assign \o[27]  = o[55:54];
+  assign \o[28]  = o[57:56];
+  assign \o[29]  = o[59:58];
+  assign \o[30]  = o[61:60];
+  assign \o[31]  = o[63:62];
+  assign \op_meta[0]  = op_meta[15:0];
+  assign \op_meta[1]  = op_meta[31:16];
+  assign \op_meta[2]  = op_meta[47:32];
+  assign \op_meta[3]  = op_meta[63:48];
+  assign \rd2.valid  = rd2[0];
+  assign \rd2.first  = rd2[1];
+  assign \rd2.last  = rd2[2];
+  assign \rd2.job_last  = rd2[3];
+  assign \rd2.half  = rd2[4];
+  assign \rd2.dense  = rd2[5];
   assign \a__payload.values  = a__payload[255:0];
   assign \a__payload.values[0]  = a__payload[63:0];
   assign \a__payload.values[0][0]  = a__payload[7:0];
@@ -7035,86 +6582,86 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \a__payload.meta[3]  = a__payload[319:304];
   assign \a__payload.first  = a__payload[320];
   assign \a__payload.last  = a__payload[321];
-  assign \b__payload[0]  = \r_data$102 [351:320];
-  assign \b__payload[0][0]  = \r_data$102 [327:320];
-  assign \b__payload[0][1]  = \r_data$102 [335:328];
-  assign \b__payload[0][2]  = \r_data$102 [343:336];
-  assign \b__payload[0][3]  = \r_data$102 [351:344];
-  assign \b__payload[1]  = \r_data$102 [383:352];
-  assign \b__payload[1][0]  = \r_data$102 [359:352];
-  assign \b__payload[1][1]  = \r_data$102 [367:360];
-  assign \b__payload[1][2]  = \r_data$102 [375:368];
-  assign \b__payload[1][3]  = \r_data$102 [383:376];
-  assign \b__payload[2]  = \r_data$102 [415:384];
-  assign \b__payload[2][0]  = \r_data$102 [391:384];
-  assign \b__payload[2][1]  = \r_data$102 [399:392];
-  assign \b__payload[2][2]  = \r_data$102 [407:400];
-  assign \b__payload[2][3]  = \r_data$102 [415:408];
-  assign \b__payload[3]  = \r_data$102 [447:416];
-  assign \b__payload[3][0]  = \r_data$102 [423:416];
-  assign \b__payload[3][1]  = \r_data$102 [431:424];
-  assign \b__payload[3][2]  = \r_data$102 [439:432];
-  assign \b__payload[3][3]  = \r_data$102 [447:440];
-  assign \b__payload[4]  = \r_data$102 [479:448];
-  assign \b__payload[4][0]  = \r_data$102 [455:448];
-  assign \b__payload[4][1]  = \r_data$102 [463:456];
-  assign \b__payload[4][2]  = \r_data$102 [471:464];
-  assign \b__payload[4][3]  = \r_data$102 [479:472];
-  assign \b__payload[5]  = \r_data$102 [511:480];
-  assign \b__payload[5][0]  = \r_data$102 [487:480];
-  assign \b__payload[5][1]  = \r_data$102 [495:488];
-  assign \b__payload[5][2]  = \r_data$102 [503:496];
-  assign \b__payload[5][3]  = \r_data$102 [511:504];
-  assign \b__payload[6]  = \r_data$102 [543:512];
-  assign \b__payload[6][0]  = \r_data$102 [519:512];
-  assign \b__payload[6][1]  = \r_data$102 [527:520];
-  assign \b__payload[6][2]  = \r_data$102 [535:528];
-  assign \b__payload[6][3]  = \r_data$102 [543:536];
-  assign \b__payload[7]  = \r_data$102 [575:544];
-  assign \b__payload[7][0]  = \r_data$102 [551:544];
-  assign \b__payload[7][1]  = \r_data$102 [559:552];
-  assign \b__payload[7][2]  = \r_data$102 [567:560];
-  assign \b__payload[7][3]  = \r_data$102 [575:568];
-  assign \b__payload[8]  = \r_data$102 [607:576];
-  assign \b__payload[8][0]  = \r_data$102 [583:576];
-  assign \b__payload[8][1]  = \r_data$102 [591:584];
-  assign \b__payload[8][2]  = \r_data$102 [599:592];
-  assign \b__payload[8][3]  = \r_data$102 [607:600];
-  assign \b__payload[9]  = \r_data$102 [639:608];
-  assign \b__payload[9][0]  = \r_data$102 [615:608];
-  assign \b__payload[9][1]  = \r_data$102 [623:616];
-  assign \b__payload[9][2]  = \r_data$102 [631:624];
-  assign \b__payload[9][3]  = \r_data$102 [639:632];
-  assign \b__payload[10]  = \r_data$102 [671:640];
-  assign \b__payload[10][0]  = \r_data$102 [647:640];
-  assign \b__payload[10][1]  = \r_data$102 [655:648];
-  assign \b__payload[10][2]  = \r_data$102 [663:656];
-  assign \b__payload[10][3]  = \r_data$102 [671:664];
-  assign \b__payload[11]  = \r_data$102 [703:672];
-  assign \b__payload[11][0]  = \r_data$102 [679:672];
-  assign \b__payload[11][1]  = \r_data$102 [687:680];
-  assign \b__payload[11][2]  = \r_data$102 [695:688];
-  assign \b__payload[11][3]  = \r_data$102 [703:696];
-  assign \b__payload[12]  = \r_data$102 [735:704];
-  assign \b__payload[12][0]  = \r_data$102 [711:704];
-  assign \b__payload[12][1]  = \r_data$102 [719:712];
-  assign \b__payload[12][2]  = \r_data$102 [727:720];
-  assign \b__payload[12][3]  = \r_data$102 [735:728];
-  assign \b__payload[13]  = \r_data$102 [767:736];
-  assign \b__payload[13][0]  = \r_data$102 [743:736];
-  assign \b__payload[13][1]  = \r_data$102 [751:744];
-  assign \b__payload[13][2]  = \r_data$102 [759:752];
-  assign \b__payload[13][3]  = \r_data$102 [767:760];
-  assign \b__payload[14]  = \r_data$102 [799:768];
-  assign \b__payload[14][0]  = \r_data$102 [775:768];
-  assign \b__payload[14][1]  = \r_data$102 [783:776];
-  assign \b__payload[14][2]  = \r_data$102 [791:784];
-  assign \b__payload[14][3]  = \r_data$102 [799:792];
-  assign \b__payload[15]  = \r_data$102 [831:800];
-  assign \b__payload[15][0]  = \r_data$102 [807:800];
-  assign \b__payload[15][1]  = \r_data$102 [815:808];
-  assign \b__payload[15][2]  = \r_data$102 [823:816];
-  assign \b__payload[15][3]  = \r_data$102 [831:824];
+  assign \b__payload[0]  = op_b[31:0];
+  assign \b__payload[0][0]  = op_b[7:0];
+  assign \b__payload[0][1]  = op_b[15:8];
+  assign \b__payload[0][2]  = op_b[23:16];
+  assign \b__payload[0][3]  = op_b[31:24];
+  assign \b__payload[1]  = op_b[63:32];
+  assign \b__payload[1][0]  = op_b[39:32];
+  assign \b__payload[1][1]  = op_b[47:40];
+  assign \b__payload[1][2]  = op_b[55:48];
+  assign \b__payload[1][3]  = op_b[63:56];
+  assign \b__payload[2]  = op_b[95:64];
+  assign \b__payload[2][0]  = op_b[71:64];
+  assign \b__payload[2][1]  = op_b[79:72];
+  assign \b__payload[2][2]  = op_b[87:80];
+  assign \b__payload[2][3]  = op_b[95:88];
+  assign \b__payload[3]  = op_b[127:96];
+  assign \b__payload[3][0]  = op_b[103:96];
+  assign \b__payload[3][1]  = op_b[111:104];
+  assign \b__payload[3][2]  = op_b[119:112];
+  assign \b__payload[3][3]  = op_b[127:120];
+  assign \b__payload[4]  = op_b[159:128];
+  assign \b__payload[4][0]  = op_b[135:128];
+  assign \b__payload[4][1]  = op_b[143:136];
+  assign \b__payload[4][2]  = op_b[151:144];
+  assign \b__payload[4][3]  = op_b[159:152];
+  assign \b__payload[5]  = op_b[191:160];
+  assign \b__payload[5][0]  = op_b[167:160];
+  assign \b__payload[5][1]  = op_b[175:168];
+  assign \b__payload[5][2]  = op_b[183:176];
+  assign \b__payload[5][3]  = op_b[191:184];
+  assign \b__payload[6]  = op_b[223:192];
+  assign \b__payload[6][0]  = op_b[199:192];
+  assign \b__payload[6][1]  = op_b[207:200];
+  assign \b__payload[6][2]  = op_b[215:208];
+  assign \b__payload[6][3]  = op_b[223:216];
+  assign \b__payload[7]  = op_b[255:224];
+  assign \b__payload[7][0]  = op_b[231:224];
+  assign \b__payload[7][1]  = op_b[239:232];
+  assign \b__payload[7][2]  = op_b[247:240];
+  assign \b__payload[7][3]  = op_b[255:248];
+  assign \b__payload[8]  = op_b[287:256];
+  assign \b__payload[8][0]  = op_b[263:256];
+  assign \b__payload[8][1]  = op_b[271:264];
+  assign \b__payload[8][2]  = op_b[279:272];
+  assign \b__payload[8][3]  = op_b[287:280];
+  assign \b__payload[9]  = op_b[319:288];
+  assign \b__payload[9][0]  = op_b[295:288];
+  assign \b__payload[9][1]  = op_b[303:296];
+  assign \b__payload[9][2]  = op_b[311:304];
+  assign \b__payload[9][3]  = op_b[319:312];
+  assign \b__payload[10]  = op_b[351:320];
+  assign \b__payload[10][0]  = op_b[327:320];
+  assign \b__payload[10][1]  = op_b[335:328];
+  assign \b__payload[10][2]  = op_b[343:336];
+  assign \b__payload[10][3]  = op_b[351:344];
+  assign \b__payload[11]  = op_b[383:352];
+  assign \b__payload[11][0]  = op_b[359:352];
+  assign \b__payload[11][1]  = op_b[367:360];
+  assign \b__payload[11][2]  = op_b[375:368];
+  assign \b__payload[11][3]  = op_b[383:376];
+  assign \b__payload[12]  = op_b[415:384];
+  assign \b__payload[12][0]  = op_b[391:384];
+  assign \b__payload[12][1]  = op_b[399:392];
+  assign \b__payload[12][2]  = op_b[407:400];
+  assign \b__payload[12][3]  = op_b[415:408];
+  assign \b__payload[13]  = op_b[447:416];
+  assign \b__payload[13][0]  = op_b[423:416];
+  assign \b__payload[13][1]  = op_b[431:424];
+  assign \b__payload[13][2]  = op_b[439:432];
+  assign \b__payload[13][3]  = op_b[447:440];
+  assign \b__payload[14]  = op_b[479:448];
+  assign \b__payload[14][0]  = op_b[455:448];
+  assign \b__payload[14][1]  = op_b[463:456];
+  assign \b__payload[14][2]  = op_b[471:464];
+  assign \b__payload[14][3]  = op_b[479:472];
+  assign \b__payload[15]  = op_b[511:480];
+  assign \b__payload[15][0]  = op_b[487:480];
+  assign \b__payload[15][1]  = op_b[495:488];
+  assign \b__payload[15][2]  = op_b[503:496];
+  assign \b__payload[15][3]  = op_b[511:504];
   assign \d_in.data  = d_in[511:0];
   assign \d_in.data[0]  = d_in[127:0];
   assign \d_in.data[0][0]  = d_in[31:0];
@@ -7160,29 +6707,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \d__payload.data[3][2]  = d__payload[479:448];
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
-  assign \d__payload$118.data  = \d__payload$118 [511:0];
-  assign \d__payload$118.data[0]  = \d__payload$118 [127:0];
-  assign \d__payload$118.data[0][0]  = \d__payload$118 [31:0];
-  assign \d__payload$118.data[0][1]  = \d__payload$118 [63:32];
-  assign \d__payload$118.data[0][2]  = \d__payload$118 [95:64];
-  assign \d__payload$118.data[0][3]  = \d__payload$118 [127:96];
-  assign \d__payload$118.data[1]  = \d__payload$118 [255:128];
-  assign \d__payload$118.data[1][0]  = \d__payload$118 [159:128];
-  assign \d__payload$118.data[1][1]  = \d__payload$118 [191:160];
-  assign \d__payload$118.data[1][2]  = \d__payload$118 [223:192];
-  assign \d__payload$118.data[1][3]  = \d__payload$118 [255:224];
-  assign \d__payload$118.data[2]  = \d__payload$118 [383:256];
-  assign \d__payload$118.data[2][0]  = \d__payload$118 [287:256];
-  assign \d__payload$118.data[2][1]  = \d__payload$118 [319:288];
-  assign \d__payload$118.data[2][2]  = \d__payload$118 [351:320];
-  assign \d__payload$118.data[2][3]  = \d__payload$118 [383:352];
-  assign \d__payload$118.data[3]  = \d__payload$118 [511:384];
-  assign \d__payload$118.data[3][0]  = \d__payload$118 [415:384];
-  assign \d__payload$118.data[3][1]  = \d__payload$118 [447:416];
-  assign \d__payload$118.data[3][2]  = \d__payload$118 [479:448];
-  assign \d__payload$118.data[3][3]  = \d__payload$118 [511:480];
-  assign \d__payload$118.error  = \d__payload$118 [512];
-  assign \d__payload$118.last  = \d__payload$118 [513];
+  assign \d__payload$109.data  = \d__payload$109 [511:0];
+  assign \d__payload$109.data[0]  = \d__payload$109 [127:0];
+  assign \d__payload$109.data[0][0]  = \d__payload$109 [31:0];
+  assign \d__payload$109.data[0][1]  = \d__payload$109 [63:32];
+  assign \d__payload$109.data[0][2]  = \d__payload$109 [95:64];
+  assign \d__payload$109.data[0][3]  = \d__payload$109 [127:96];
+  assign \d__payload$109.data[1]  = \d__payload$109 [255:128];
+  assign \d__payload$109.data[1][0]  = \d__payload$109 [159:128];
+  assign \d__payload$109.data[1][1]  = \d__payload$109 [191:160];
+  assign \d__payload$109.data[1][2]  = \d__payload$109 [223:192];
+  assign \d__payload$109.data[1][3]  = \d__payload$109 [255:224];
+  assign \d__payload$109.data[2]  = \d__payload$109 [383:256];
+  assign \d__payload$109.data[2][0]  = \d__payload$109 [287:256];
+  assign \d__payload$109.data[2][1]  = \d__payload$109 [319:288];
+  assign \d__payload$109.data[2][2]  = \d__payload$109 [351:320];
+  assign \d__payload$109.data[2][3]  = \d__payload$109 [383:352];
+  assign \d__payload$109.data[3]  = \d__payload$109 [511:384];
+  assign \d__payload$109.data[3][0]  = \d__payload$109 [415:384];
+  assign \d__payload$109.data[3][1]  = \d__payload$109 [447:416];
+  assign \d__payload$109.data[3][2]  = \d__payload$109 [479:448];
+  assign \d__payload$109.data[3][3]  = \d__payload$109 [511:480];
+  assign \d__payload$109.error  = \d__payload$109 [512];
+  assign \d__payload$109.last  = \d__payload$109 [513];
   assign \d_main.data  = d_main[511:0];
   assign \d_main.data[0]  = d_main[127:0];
   assign \d_main.data[0][0]  = d_main[31:0];
@@ -7384,45 +6931,77 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$121
   assign \cnt_events.dense  = cnt_events[4];
   assign \cnt_events.d_take  = cnt_events[5];
   assign \cnt_events.ended  = cnt_events[7:6];
-  assign \d__payload$118 [513] = d_main[513];
-  assign \d__payload$118 [512] = d_main[512];
-  assign \d__payload$118 [511:0] = d_main[511:0];
-  assign d_in[513] = \$30 ;
+  assign \d__payload$109 [513] = d_main[513];
+  assign \d__payload$109 [512] = d_main[512];
+  assign \d__payload$109 [511:0] = d_main[511:0];
+  assign d_in[513] = \$96 ;
   assign d_in[512] = d__payload[512];
   assign d_in[511:0] = d__payload[511:0];
-  assign a__payload[319:256] = \r_data$102 [319:256];
-  assign a__payload[321] = r_ctrl[0];
-  assign a__payload[320] = \r_data$102 [832];
-  assign a__payload[255:0] = \r_data$102 [255:0];
-  assign fifo_in[319:256] = op_meta;
-  assign fifo_in[835] = rd2[5];
-  assign fifo_in[834] = rd2[3];
-  assign fifo_in[833] = rd2[2];
-  assign fifo_in[832] = rd2[1];
-  assign fifo_in[831:320] = op_b;
-  assign fifo_in[255:0] = \r_data$89 [255:0];
-  assign b_spread[447:416] = b_half[255:224];
-  assign b_spread[415:384] = b_half[223:192];
-  assign b_spread[319:288] = b_half[191:160];
-  assign b_spread[287:256] = b_half[159:128];
-  assign b_spread[191:160] = b_half[127:96];
-  assign b_spread[159:128] = b_half[95:64];
-  assign b_spread[63:32] = b_half[63:32];
-  assign b_spread[31:0] = b_half[31:0];
-  assign { b_spread[511:448], b_spread[383:320], b_spread[255:192], b_spread[127:64] } = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign a__payload[319:256] = op_meta;
+  assign a__payload[321] = rd2[2];
+  assign a__payload[320] = rd2[1];
+  assign a__payload[255:0] = \r_data$91 [255:0];
+  assign op_b[511:496] = \$95 ;
+  assign op_b[495:480] = \$93 ;
+  assign op_b[479:464] = \$91 ;
+  assign op_b[463:448] = \$89 ;
+  assign op_b[447:432] = \$87 ;
+  assign op_b[431:416] = \$85 ;
+  assign op_b[415:400] = \$83 ;
+  assign op_b[399:384] = \$81 ;
+  assign op_b[383:368] = \$79 ;
+  assign op_b[367:352] = \$77 ;
+  assign op_b[351:336] = \$75 ;
+  assign op_b[335:320] = \$73 ;
+  assign op_b[319:304] = \$71 ;
+  assign op_b[303:288] = \$69 ;
+  assign op_b[287:272] = \$67 ;
+  assign op_b[271:256] = \$65 ;
+  assign op_b[255:240] = \$63 ;
+  assign op_b[239:224] = \$61 ;
+  assign op_b[223:208] = \$59 ;
+  assign op_b[207:192] = \$57 ;
+  assign op_b[191:176] = \$55 ;
+  assign op_b[175:160] = \$53 ;
+  assign op_b[159:144] = \$51 ;
+  assign op_b[143:128] = \$49 ;
+  assign op_b[127:112] = \$47 ;
+  assign op_b[111:96] = \$45 ;
+  assign op_b[95:80] = \$43 ;
+  assign op_b[79:64] = \$41 ;
+  assign op_b[63:48] = \$39 ;
+  assign op_b[47:32] = \$37 ;
+  assign op_b[31:16] = \$35 ;
+  assign op_b[15:0] = \$33 ;
   assign last_addr[39:32] = q_tw_base2_next[7:0];
   assign last_addr[31:24] = q_tw_base1_next[7:0];
   assign last_addr[23:16] = q_tw_base0_next[7:0];
   assign last_addr[15:8] = tw_t_first2_next[7:0];
   assign last_addr[7:0] = tw_t_ahead_next[7:0];
   assign ld__valid = 1'h0;
-  assign \$70  = { rw_k_tiles, 1'h0 };
-  assign \$72  = { rw_k_tiles, 1'h0 };
-  assign \$82  = { q_mul_a_x, 1'h0 };
-  assign \$83  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$84  = { q_mul_b_x, 1'h0 };
-  assign \$85  = { 1'h0, q_mul_b_y[16:1] };
-  assign \$110  = { a_rows, 1'h0 };
+  assign \$40  = 16'h0000;
+  assign \$42  = 16'h0000;
+  assign \$44  = 16'h0000;
+  assign \$46  = 16'h0000;
+  assign \$56  = 16'h0000;
+  assign \$58  = 16'h0000;
+  assign \$60  = 16'h0000;
+  assign \$62  = 16'h0000;
+  assign \$72  = 16'h0000;
+  assign \$74  = 16'h0000;
+  assign \$76  = 16'h0000;
+  assign \$78  = 16'h0000;
+  assign \$88  = 16'h0000;
+  assign \$90  = 16'h0000;
+  assign \$92  = 16'h0000;
+  assign \$94  = 16'h0000;
+  assign \$136  = { rw_k_tiles, 1'h0 };
+  assign \$138  = { rw_k_tiles, 1'h0 };
+  assign \$148  = { q_mul_a_x, 1'h0 };
+  assign \$149  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$150  = { q_mul_b_x, 1'h0 };
+  assign \$151  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$176  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8550,7 +8129,7 @@ module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__payload, b__payload, a__valid, clk);
+module \axi_gemm.axi.engine.core (rst, r_en, d__valid, d__payload, b__payload, a__payload, a__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -8599,17 +8178,17 @@ module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__pa
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [2:0] \$52 ;
+  wire [4:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [2:0] \$57 ;
+  wire [4:0] \$57 ;
   reg \$58 ;
   reg [512:0] \$59 ;
   wire \$6 ;
   reg \$60 ;
-  reg [1:0] \$61 ;
+  reg [3:0] \$61 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8708,7 +8287,6 @@ module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__pa
   wire [31:0] \acc_next.data[3][2] ;
   wire [31:0] \acc_next.data[3][3] ;
   wire \acc_next.error ;
-  output accept;
   wire accept;
   reg [511:0] b = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   (* init = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
@@ -9953,7 +9531,7 @@ module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__pa
   (* init = 1'h0 *)
   wire o__valid;
   wire op_error;
-  reg [1:0] pending = 2'h0;
+  reg [3:0] pending = 4'h0;
   wire [512:0] r_data;
   input r_en;
   wire r_en;
@@ -10003,7 +9581,7 @@ module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__pa
     error <= \$60 ;
   always @(posedge clk)
     pending <= \$61 ;
-  assign room = pending != 2'h3;
+  assign room = pending != 4'h9;
   assign \$2  = ~ a__payload[321];
   assign \$3  = room | \$2 ;
   assign \$4  = \$1  & \$3 ;
@@ -10127,13 +9705,13 @@ module \axi_gemm.axi.engine.core (rst, r_en, accept, d__valid, d__payload, a__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$61  = pending;
     if (\$51 ) begin
-      \$61  = \$52 [1:0];
+      \$61  = \$52 [3:0];
     end
     if (\$56 ) begin
-      \$61  = \$57 [1:0];
+      \$61  = \$57 [3:0];
     end
     if (rst) begin
-      \$61  = 2'h0;
+      \$61  = 4'h0;
     end
   end
   assign b__valid = a__valid;
@@ -12611,40 +12189,52 @@ endmodule
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, write__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire [2:0] \$1 ;
+  wire [4:0] \$1 ;
   wire \$2 ;
-  wire [2:0] \$3 ;
-  reg [1:0] \$4 ;
-  reg [1:0] \$5 ;
+  wire [4:0] \$3 ;
+  reg [3:0] \$4 ;
+  reg [3:0] \$5 ;
   input clk;
   wire clk;
   output [512:0] r_data;
   wire [512:0] r_data;
   input r_en;
   wire r_en;
-  (* init = 2'h0 *)
-  wire [1:0] r_ptr;
+  (* init = 4'h0 *)
+  wire [3:0] r_ptr;
   output r_rdy;
   wire r_rdy;
-  reg [1:0] read__addr = 2'h0;
+  reg [3:0] read__addr = 4'h0;
   wire [512:0] read__data;
   input rst;
   wire rst;
   wire [512:0] w_data;
   wire w_en;
-  (* init = 2'h0 *)
-  wire [1:0] w_ptr0;
-  reg [1:0] write__addr = 2'h0;
+  (* init = 4'h0 *)
+  wire [3:0] w_ptr0;
+  reg [3:0] write__addr = 4'h0;
   input [512:0] write__data;
   wire [512:0] write__data;
   input write__en;
   wire write__en;
-  reg [512:0] storage [3:0];
+  reg [512:0] storage [15:0];
   initial begin
     storage[0] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     storage[1] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     storage[2] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     storage[3] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[4] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[5] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[6] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[7] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[8] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[9] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[10] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[11] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[12] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[13] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[14] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    storage[15] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
     if (write__en)
@@ -12663,20 +12253,20 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, writ
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$4  = write__addr;
     if (write__en) begin
-      \$4  = \$1 [1:0];
+      \$4  = \$1 [3:0];
     end
     if (rst) begin
-      \$4  = 2'h0;
+      \$4  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$5  = read__addr;
     if (\$2 ) begin
-      \$5  = \$3 [1:0];
+      \$5  = \$3 [3:0];
     end
     if (rst) begin
-      \$5  = 2'h0;
+      \$5  = 4'h0;
     end
   end
   assign w_ptr0 = write__addr;
@@ -14271,8 +13861,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$5665$0 , \port$5847$0 , \port$5849$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$5995$0 , \port$5997$0 , \port$5999$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4322$0 , \port$4504$0 , \port$4506$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4652$0 , \port$4654$0 , \port$4656$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14397,22 +13987,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$222$0 ;
-  wire \port$222$0 ;
-  input \port$256$0 ;
-  wire \port$256$0 ;
-  input \port$5665$0 ;
-  wire \port$5665$0 ;
-  input [7:0] \port$5847$0 ;
-  wire [7:0] \port$5847$0 ;
-  input \port$5849$0 ;
-  wire \port$5849$0 ;
-  input [2:0] \port$5995$0 ;
-  wire [2:0] \port$5995$0 ;
-  input [15:0] \port$5997$0 ;
-  wire [15:0] \port$5997$0 ;
-  input [15:0] \port$5999$0 ;
-  wire [15:0] \port$5999$0 ;
+  input \port$285$0 ;
+  wire \port$285$0 ;
+  input \port$319$0 ;
+  wire \port$319$0 ;
+  input \port$4322$0 ;
+  wire \port$4322$0 ;
+  input [7:0] \port$4504$0 ;
+  wire [7:0] \port$4504$0 ;
+  input \port$4506$0 ;
+  wire \port$4506$0 ;
+  input [2:0] \port$4652$0 ;
+  wire [2:0] \port$4652$0 ;
+  input [15:0] \port$4654$0 ;
+  wire [15:0] \port$4654$0 ;
+  input [15:0] \port$4656$0 ;
+  wire [15:0] \port$4656$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14779,7 +14369,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$5847$0 , 4'h0, \port$5665$0 , \port$256$0 , \port$5849$0 , \port$222$0  };
+            \$80  = { 16'h0000, \port$4504$0 , 4'h0, \port$4322$0 , \port$319$0 , \port$4506$0 , \port$285$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14891,9 +14481,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$5995$0  };
+            \$84  = { 29'h00000000, \port$4652$0  };
         3'h5:
-            \$84  = { \port$5997$0 , \port$5999$0  };
+            \$84  = { \port$4654$0 , \port$4656$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -14992,14 +14582,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$5847$0 , 4'h0, \port$5665$0 , \port$256$0 , \port$5849$0 , \port$222$0  };
+  assign ro_status = { 16'h0000, \port$4504$0 , 4'h0, \port$4322$0 , \port$319$0 , \port$4506$0 , \port$285$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$5995$0  };
-  assign ro_tw_err_at = { \port$5997$0 , \port$5999$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4652$0  };
+  assign ro_tw_err_at = { \port$4654$0 , \port$4656$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15023,3767 +14613,214 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$222$0 , \port$256$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.fifo (rst, r_en, w_data, w_next, \port$5825$2 , \port$5825$5 , r_data, r_valid, r_ctrl, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  reg [15:0] \$10 ;
-  reg [15:0] \$11 ;
-  reg [15:0] \$12 ;
-  reg [15:0] \$13 ;
-  reg [15:0] \$14 ;
-  reg [15:0] \$15 ;
-  reg [15:0] \$16 ;
-  reg [15:0] \$17 ;
-  reg [15:0] \$18 ;
-  reg [15:0] \$19 ;
-  wire \$2 ;
-  reg [15:0] \$20 ;
-  reg [15:0] \$21 ;
-  reg [15:0] \$22 ;
-  reg [15:0] \$23 ;
-  reg [15:0] \$24 ;
-  reg [15:0] \$25 ;
-  reg [15:0] \$26 ;
-  reg [15:0] \$27 ;
-  reg [15:0] \$28 ;
-  reg [15:0] \$29 ;
-  wire [4:0] \$3 ;
-  reg [15:0] \$30 ;
-  reg [15:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg [15:0] \$35 ;
-  reg [15:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [15:0] \$38 ;
-  reg [15:0] \$39 ;
-  reg [15:0] \$4 ;
-  reg [15:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg [15:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
-  reg [15:0] \$49 ;
-  reg [15:0] \$5 ;
-  reg [15:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [3:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  reg [15:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [3:0] \$66 ;
-  wire [3:0] \$67 ;
-  wire [3:0] \$68 ;
-  wire [4:0] \$69 ;
-  reg [15:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  reg [2:0] \$73 ;
-  wire [2:0] \$74 ;
-  reg \$75 ;
-  reg [7:0] \$76 ;
-  reg [835:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [835:0] \$79 ;
-  reg [15:0] \$8 ;
-  reg [2:0] \$80 ;
-  reg [835:0] \$81 ;
-  reg [2:0] \$82 ;
-  reg [835:0] \$83 ;
-  reg [2:0] \$84 ;
-  reg [835:0] \$85 ;
-  reg [2:0] \$86 ;
-  reg [835:0] \$87 ;
-  reg [2:0] \$88 ;
-  reg [835:0] \$89 ;
-  reg [15:0] \$9 ;
-  reg [2:0] \$90 ;
-  reg [835:0] \$91 ;
-  reg [2:0] \$92 ;
-  reg [2:0] \$93 ;
-  reg [2:0] \$94 ;
-  reg [3:0] \$95 ;
-  reg \$96 ;
-  reg [2:0] \$97 ;
+module \axi_gemm.axi.engine.spread_sel (rst, \port$4480$4 , o, clk);
   input clk;
   wire clk;
-  reg [3:0] count = 4'h0;
-  reg [2:0] ctrl0 = 3'h0;
-  reg [2:0] ctrl1 = 3'h0;
-  reg [2:0] ctrl2 = 3'h0;
-  reg [2:0] ctrl3 = 3'h0;
-  reg [2:0] ctrl4 = 3'h0;
-  reg [2:0] ctrl5 = 3'h0;
-  reg [2:0] ctrl6 = 3'h0;
-  reg [2:0] ctrl7 = 3'h0;
-  wire [7:0] i;
-  wire [2:0] \i$14 ;
-  wire [3:0] left;
-  wire [158:0] o;
-  wire [423:0] \o$26 ;
-  wire [7:0] \o$26[0] ;
-  wire [7:0] \o$26[10] ;
-  wire [7:0] \o$26[11] ;
-  wire [7:0] \o$26[12] ;
-  wire [7:0] \o$26[13] ;
-  wire [7:0] \o$26[14] ;
-  wire [7:0] \o$26[15] ;
-  wire [7:0] \o$26[16] ;
-  wire [7:0] \o$26[17] ;
-  wire [7:0] \o$26[18] ;
-  wire [7:0] \o$26[19] ;
-  wire [7:0] \o$26[1] ;
-  wire [7:0] \o$26[20] ;
-  wire [7:0] \o$26[21] ;
-  wire [7:0] \o$26[22] ;
-  wire [7:0] \o$26[23] ;
-  wire [7:0] \o$26[24] ;
-  wire [7:0] \o$26[25] ;
-  wire [7:0] \o$26[26] ;
-  wire [7:0] \o$26[27] ;
-  wire [7:0] \o$26[28] ;
-  wire [7:0] \o$26[29] ;
-  wire [7:0] \o$26[2] ;
-  wire [7:0] \o$26[30] ;
-  wire [7:0] \o$26[31] ;
-  wire [7:0] \o$26[32] ;
-  wire [7:0] \o$26[33] ;
-  wire [7:0] \o$26[34] ;
-  wire [7:0] \o$26[35] ;
-  wire [7:0] \o$26[36] ;
-  wire [7:0] \o$26[37] ;
-  wire [7:0] \o$26[38] ;
-  wire [7:0] \o$26[39] ;
-  wire [7:0] \o$26[3] ;
-  wire [7:0] \o$26[40] ;
-  wire [7:0] \o$26[41] ;
-  wire [7:0] \o$26[42] ;
-  wire [7:0] \o$26[43] ;
-  wire [7:0] \o$26[44] ;
-  wire [7:0] \o$26[45] ;
-  wire [7:0] \o$26[46] ;
-  wire [7:0] \o$26[47] ;
-  wire [7:0] \o$26[48] ;
-  wire [7:0] \o$26[49] ;
-  wire [7:0] \o$26[4] ;
-  wire [7:0] \o$26[50] ;
-  wire [7:0] \o$26[51] ;
-  wire [7:0] \o$26[52] ;
-  wire [7:0] \o$26[5] ;
-  wire [7:0] \o$26[6] ;
-  wire [7:0] \o$26[7] ;
-  wire [7:0] \o$26[8] ;
-  wire [7:0] \o$26[9] ;
-  wire [2:0] \o[0] ;
-  wire [2:0] \o[10] ;
-  wire [2:0] \o[11] ;
-  wire [2:0] \o[12] ;
-  wire [2:0] \o[13] ;
-  wire [2:0] \o[14] ;
-  wire [2:0] \o[15] ;
-  wire [2:0] \o[16] ;
-  wire [2:0] \o[17] ;
-  wire [2:0] \o[18] ;
-  wire [2:0] \o[19] ;
-  wire [2:0] \o[1] ;
-  wire [2:0] \o[20] ;
-  wire [2:0] \o[21] ;
-  wire [2:0] \o[22] ;
-  wire [2:0] \o[23] ;
-  wire [2:0] \o[24] ;
-  wire [2:0] \o[25] ;
-  wire [2:0] \o[26] ;
-  wire [2:0] \o[27] ;
-  wire [2:0] \o[28] ;
-  wire [2:0] \o[29] ;
-  wire [2:0] \o[2] ;
-  wire [2:0] \o[30] ;
-  wire [2:0] \o[31] ;
-  wire [2:0] \o[32] ;
-  wire [2:0] \o[33] ;
-  wire [2:0] \o[34] ;
-  wire [2:0] \o[35] ;
-  wire [2:0] \o[36] ;
-  wire [2:0] \o[37] ;
-  wire [2:0] \o[38] ;
-  wire [2:0] \o[39] ;
-  wire [2:0] \o[3] ;
-  wire [2:0] \o[40] ;
-  wire [2:0] \o[41] ;
-  wire [2:0] \o[42] ;
-  wire [2:0] \o[43] ;
-  wire [2:0] \o[44] ;
-  wire [2:0] \o[45] ;
-  wire [2:0] \o[46] ;
-  wire [2:0] \o[47] ;
-  wire [2:0] \o[48] ;
-  wire [2:0] \o[49] ;
-  wire [2:0] \o[4] ;
-  wire [2:0] \o[50] ;
-  wire [2:0] \o[51] ;
-  wire [2:0] \o[52] ;
-  wire [2:0] \o[5] ;
-  wire [2:0] \o[6] ;
-  wire [2:0] \o[7] ;
-  wire [2:0] \o[8] ;
-  wire [2:0] \o[9] ;
-  wire pop;
-  input [1:0] \port$5825$2 ;
-  wire [1:0] \port$5825$2 ;
-  input \port$5825$5 ;
-  wire \port$5825$5 ;
-  reg push = 1'h0;
-  output [2:0] r_ctrl;
-  reg [2:0] r_ctrl = 3'h0;
-  output [835:0] r_data;
-  wire [835:0] r_data;
-  input r_en;
-  wire r_en;
-  output r_valid;
-  reg r_valid = 1'h0;
-  reg [2:0] rd = 3'h0;
-  reg [2:0] rd1 = 3'h1;
-  wire [2:0] rd_next;
-  input rst;
-  wire rst;
-  reg [835:0] slot0 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot1 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot2 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot3 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot4 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot5 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot6 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [835:0] slot7 = 836'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [2:0] w_ctrl;
-  input [835:0] w_data;
-  wire [835:0] w_data;
-  input w_next;
-  wire w_next;
-  reg [7:0] wr = 8'h01;
-  wire [7:0] wr_next;
-  assign \$2  = w_next & \$1 ;
-  assign i = \$2  ? wr_next : 8'h00;
-  assign pop = r_en & r_valid;
-  assign rd_next = pop ? rd1 : rd;
-  assign \$3  = count - pop;
-  assign \i$14  = rst ? 3'h0 : rd_next;
-  assign \$57  = push & wr[0];
-  assign \$58  = push & wr[1];
-  assign \$59  = push & wr[2];
-  assign \$60  = push & wr[3];
-  assign \$61  = push & wr[4];
-  assign \$62  = push & wr[5];
-  assign \$63  = push & wr[6];
-  assign \$64  = push & wr[7];
-  assign \$65  = rd1 == 3'h7;
-  assign \$66  = rd1 + 1'h1;
-  assign \$67  = \$65  ? 4'h0 : \$66 ;
-  assign \$68  = pop ? \$67  : { 1'h0, rd1 };
-  assign \$69  = \$3 [3:0] + push;
-  assign \$70  = | \$3 [3:0];
-  assign \$71  = \$70  | push;
-  assign \$72  = | \$3 [3:0];
-  assign \$74  = \$72  ? \$73  : { \port$5825$5 , \port$5825$2  };
-  always @(posedge clk)
-    push <= \$75 ;
-  always @(posedge clk)
-    wr <= \$76 ;
-  always @(posedge clk)
-    slot0 <= \$77 ;
-  always @(posedge clk)
-    ctrl0 <= \$78 ;
-  always @(posedge clk)
-    slot1 <= \$79 ;
-  always @(posedge clk)
-    ctrl1 <= \$80 ;
-  always @(posedge clk)
-    slot2 <= \$81 ;
-  always @(posedge clk)
-    ctrl2 <= \$82 ;
-  always @(posedge clk)
-    slot3 <= \$83 ;
-  always @(posedge clk)
-    ctrl3 <= \$84 ;
-  always @(posedge clk)
-    slot4 <= \$85 ;
-  always @(posedge clk)
-    ctrl4 <= \$86 ;
-  always @(posedge clk)
-    slot5 <= \$87 ;
-  always @(posedge clk)
-    ctrl5 <= \$88 ;
-  always @(posedge clk)
-    slot6 <= \$89 ;
-  always @(posedge clk)
-    ctrl6 <= \$90 ;
-  always @(posedge clk)
-    slot7 <= \$91 ;
-  always @(posedge clk)
-    ctrl7 <= \$92 ;
-  always @(posedge clk)
-    rd <= \$93 ;
-  always @(posedge clk)
-    rd1 <= \$94 ;
-  always @(posedge clk)
-    count <= \$95 ;
-  always @(posedge clk)
-    r_valid <= \$96 ;
-  always @(posedge clk)
-    r_ctrl <= \$97 ;
-  assign wr_next = push ? { wr[6:0], wr[7] } : wr;
-  assign \$1  = ~ rst;
-  \axi_gemm.axi.engine.fifo.sel  sel (
-    .clk(clk),
-    .i(\i$14 ),
-    .o(o),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.fifo.we  we (
-    .clk(clk),
-    .i(i),
-    .o(\o$26 ),
-    .rst(rst)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[2:0])
-      3'h0:
-          \$4  = slot0[15:0];
-      3'h1:
-          \$4  = slot1[15:0];
-      3'h2:
-          \$4  = slot2[15:0];
-      3'h3:
-          \$4  = slot3[15:0];
-      3'h4:
-          \$4  = slot4[15:0];
-      3'h5:
-          \$4  = slot5[15:0];
-      3'h6:
-          \$4  = slot6[15:0];
-      3'h7:
-          \$4  = slot7[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[5:3])
-      3'h0:
-          \$5  = slot0[31:16];
-      3'h1:
-          \$5  = slot1[31:16];
-      3'h2:
-          \$5  = slot2[31:16];
-      3'h3:
-          \$5  = slot3[31:16];
-      3'h4:
-          \$5  = slot4[31:16];
-      3'h5:
-          \$5  = slot5[31:16];
-      3'h6:
-          \$5  = slot6[31:16];
-      3'h7:
-          \$5  = slot7[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[8:6])
-      3'h0:
-          \$6  = slot0[47:32];
-      3'h1:
-          \$6  = slot1[47:32];
-      3'h2:
-          \$6  = slot2[47:32];
-      3'h3:
-          \$6  = slot3[47:32];
-      3'h4:
-          \$6  = slot4[47:32];
-      3'h5:
-          \$6  = slot5[47:32];
-      3'h6:
-          \$6  = slot6[47:32];
-      3'h7:
-          \$6  = slot7[47:32];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[11:9])
-      3'h0:
-          \$7  = slot0[63:48];
-      3'h1:
-          \$7  = slot1[63:48];
-      3'h2:
-          \$7  = slot2[63:48];
-      3'h3:
-          \$7  = slot3[63:48];
-      3'h4:
-          \$7  = slot4[63:48];
-      3'h5:
-          \$7  = slot5[63:48];
-      3'h6:
-          \$7  = slot6[63:48];
-      3'h7:
-          \$7  = slot7[63:48];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[14:12])
-      3'h0:
-          \$8  = slot0[79:64];
-      3'h1:
-          \$8  = slot1[79:64];
-      3'h2:
-          \$8  = slot2[79:64];
-      3'h3:
-          \$8  = slot3[79:64];
-      3'h4:
-          \$8  = slot4[79:64];
-      3'h5:
-          \$8  = slot5[79:64];
-      3'h6:
-          \$8  = slot6[79:64];
-      3'h7:
-          \$8  = slot7[79:64];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[17:15])
-      3'h0:
-          \$9  = slot0[95:80];
-      3'h1:
-          \$9  = slot1[95:80];
-      3'h2:
-          \$9  = slot2[95:80];
-      3'h3:
-          \$9  = slot3[95:80];
-      3'h4:
-          \$9  = slot4[95:80];
-      3'h5:
-          \$9  = slot5[95:80];
-      3'h6:
-          \$9  = slot6[95:80];
-      3'h7:
-          \$9  = slot7[95:80];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[20:18])
-      3'h0:
-          \$10  = slot0[111:96];
-      3'h1:
-          \$10  = slot1[111:96];
-      3'h2:
-          \$10  = slot2[111:96];
-      3'h3:
-          \$10  = slot3[111:96];
-      3'h4:
-          \$10  = slot4[111:96];
-      3'h5:
-          \$10  = slot5[111:96];
-      3'h6:
-          \$10  = slot6[111:96];
-      3'h7:
-          \$10  = slot7[111:96];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[23:21])
-      3'h0:
-          \$11  = slot0[127:112];
-      3'h1:
-          \$11  = slot1[127:112];
-      3'h2:
-          \$11  = slot2[127:112];
-      3'h3:
-          \$11  = slot3[127:112];
-      3'h4:
-          \$11  = slot4[127:112];
-      3'h5:
-          \$11  = slot5[127:112];
-      3'h6:
-          \$11  = slot6[127:112];
-      3'h7:
-          \$11  = slot7[127:112];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[26:24])
-      3'h0:
-          \$12  = slot0[143:128];
-      3'h1:
-          \$12  = slot1[143:128];
-      3'h2:
-          \$12  = slot2[143:128];
-      3'h3:
-          \$12  = slot3[143:128];
-      3'h4:
-          \$12  = slot4[143:128];
-      3'h5:
-          \$12  = slot5[143:128];
-      3'h6:
-          \$12  = slot6[143:128];
-      3'h7:
-          \$12  = slot7[143:128];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[29:27])
-      3'h0:
-          \$13  = slot0[159:144];
-      3'h1:
-          \$13  = slot1[159:144];
-      3'h2:
-          \$13  = slot2[159:144];
-      3'h3:
-          \$13  = slot3[159:144];
-      3'h4:
-          \$13  = slot4[159:144];
-      3'h5:
-          \$13  = slot5[159:144];
-      3'h6:
-          \$13  = slot6[159:144];
-      3'h7:
-          \$13  = slot7[159:144];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[32:30])
-      3'h0:
-          \$14  = slot0[175:160];
-      3'h1:
-          \$14  = slot1[175:160];
-      3'h2:
-          \$14  = slot2[175:160];
-      3'h3:
-          \$14  = slot3[175:160];
-      3'h4:
-          \$14  = slot4[175:160];
-      3'h5:
-          \$14  = slot5[175:160];
-      3'h6:
-          \$14  = slot6[175:160];
-      3'h7:
-          \$14  = slot7[175:160];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[35:33])
-      3'h0:
-          \$15  = slot0[191:176];
-      3'h1:
-          \$15  = slot1[191:176];
-      3'h2:
-          \$15  = slot2[191:176];
-      3'h3:
-          \$15  = slot3[191:176];
-      3'h4:
-          \$15  = slot4[191:176];
-      3'h5:
-          \$15  = slot5[191:176];
-      3'h6:
-          \$15  = slot6[191:176];
-      3'h7:
-          \$15  = slot7[191:176];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[38:36])
-      3'h0:
-          \$16  = slot0[207:192];
-      3'h1:
-          \$16  = slot1[207:192];
-      3'h2:
-          \$16  = slot2[207:192];
-      3'h3:
-          \$16  = slot3[207:192];
-      3'h4:
-          \$16  = slot4[207:192];
-      3'h5:
-          \$16  = slot5[207:192];
-      3'h6:
-          \$16  = slot6[207:192];
-      3'h7:
-          \$16  = slot7[207:192];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[41:39])
-      3'h0:
-          \$17  = slot0[223:208];
-      3'h1:
-          \$17  = slot1[223:208];
-      3'h2:
-          \$17  = slot2[223:208];
-      3'h3:
-          \$17  = slot3[223:208];
-      3'h4:
-          \$17  = slot4[223:208];
-      3'h5:
-          \$17  = slot5[223:208];
-      3'h6:
-          \$17  = slot6[223:208];
-      3'h7:
-          \$17  = slot7[223:208];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[44:42])
-      3'h0:
-          \$18  = slot0[239:224];
-      3'h1:
-          \$18  = slot1[239:224];
-      3'h2:
-          \$18  = slot2[239:224];
-      3'h3:
-          \$18  = slot3[239:224];
-      3'h4:
-          \$18  = slot4[239:224];
-      3'h5:
-          \$18  = slot5[239:224];
-      3'h6:
-          \$18  = slot6[239:224];
-      3'h7:
-          \$18  = slot7[239:224];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[47:45])
-      3'h0:
-          \$19  = slot0[255:240];
-      3'h1:
-          \$19  = slot1[255:240];
-      3'h2:
-          \$19  = slot2[255:240];
-      3'h3:
-          \$19  = slot3[255:240];
-      3'h4:
-          \$19  = slot4[255:240];
-      3'h5:
-          \$19  = slot5[255:240];
-      3'h6:
-          \$19  = slot6[255:240];
-      3'h7:
-          \$19  = slot7[255:240];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[50:48])
-      3'h0:
-          \$20  = slot0[271:256];
-      3'h1:
-          \$20  = slot1[271:256];
-      3'h2:
-          \$20  = slot2[271:256];
-      3'h3:
-          \$20  = slot3[271:256];
-      3'h4:
-          \$20  = slot4[271:256];
-      3'h5:
-          \$20  = slot5[271:256];
-      3'h6:
-          \$20  = slot6[271:256];
-      3'h7:
-          \$20  = slot7[271:256];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[53:51])
-      3'h0:
-          \$21  = slot0[287:272];
-      3'h1:
-          \$21  = slot1[287:272];
-      3'h2:
-          \$21  = slot2[287:272];
-      3'h3:
-          \$21  = slot3[287:272];
-      3'h4:
-          \$21  = slot4[287:272];
-      3'h5:
-          \$21  = slot5[287:272];
-      3'h6:
-          \$21  = slot6[287:272];
-      3'h7:
-          \$21  = slot7[287:272];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[56:54])
-      3'h0:
-          \$22  = slot0[303:288];
-      3'h1:
-          \$22  = slot1[303:288];
-      3'h2:
-          \$22  = slot2[303:288];
-      3'h3:
-          \$22  = slot3[303:288];
-      3'h4:
-          \$22  = slot4[303:288];
-      3'h5:
-          \$22  = slot5[303:288];
-      3'h6:
-          \$22  = slot6[303:288];
-      3'h7:
-          \$22  = slot7[303:288];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[59:57])
-      3'h0:
-          \$23  = slot0[319:304];
-      3'h1:
-          \$23  = slot1[319:304];
-      3'h2:
-          \$23  = slot2[319:304];
-      3'h3:
-          \$23  = slot3[319:304];
-      3'h4:
-          \$23  = slot4[319:304];
-      3'h5:
-          \$23  = slot5[319:304];
-      3'h6:
-          \$23  = slot6[319:304];
-      3'h7:
-          \$23  = slot7[319:304];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[62:60])
-      3'h0:
-          \$24  = slot0[335:320];
-      3'h1:
-          \$24  = slot1[335:320];
-      3'h2:
-          \$24  = slot2[335:320];
-      3'h3:
-          \$24  = slot3[335:320];
-      3'h4:
-          \$24  = slot4[335:320];
-      3'h5:
-          \$24  = slot5[335:320];
-      3'h6:
-          \$24  = slot6[335:320];
-      3'h7:
-          \$24  = slot7[335:320];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[65:63])
-      3'h0:
-          \$25  = slot0[351:336];
-      3'h1:
-          \$25  = slot1[351:336];
-      3'h2:
-          \$25  = slot2[351:336];
-      3'h3:
-          \$25  = slot3[351:336];
-      3'h4:
-          \$25  = slot4[351:336];
-      3'h5:
-          \$25  = slot5[351:336];
-      3'h6:
-          \$25  = slot6[351:336];
-      3'h7:
-          \$25  = slot7[351:336];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[68:66])
-      3'h0:
-          \$26  = slot0[367:352];
-      3'h1:
-          \$26  = slot1[367:352];
-      3'h2:
-          \$26  = slot2[367:352];
-      3'h3:
-          \$26  = slot3[367:352];
-      3'h4:
-          \$26  = slot4[367:352];
-      3'h5:
-          \$26  = slot5[367:352];
-      3'h6:
-          \$26  = slot6[367:352];
-      3'h7:
-          \$26  = slot7[367:352];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[71:69])
-      3'h0:
-          \$27  = slot0[383:368];
-      3'h1:
-          \$27  = slot1[383:368];
-      3'h2:
-          \$27  = slot2[383:368];
-      3'h3:
-          \$27  = slot3[383:368];
-      3'h4:
-          \$27  = slot4[383:368];
-      3'h5:
-          \$27  = slot5[383:368];
-      3'h6:
-          \$27  = slot6[383:368];
-      3'h7:
-          \$27  = slot7[383:368];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[74:72])
-      3'h0:
-          \$28  = slot0[399:384];
-      3'h1:
-          \$28  = slot1[399:384];
-      3'h2:
-          \$28  = slot2[399:384];
-      3'h3:
-          \$28  = slot3[399:384];
-      3'h4:
-          \$28  = slot4[399:384];
-      3'h5:
-          \$28  = slot5[399:384];
-      3'h6:
-          \$28  = slot6[399:384];
-      3'h7:
-          \$28  = slot7[399:384];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[77:75])
-      3'h0:
-          \$29  = slot0[415:400];
-      3'h1:
-          \$29  = slot1[415:400];
-      3'h2:
-          \$29  = slot2[415:400];
-      3'h3:
-          \$29  = slot3[415:400];
-      3'h4:
-          \$29  = slot4[415:400];
-      3'h5:
-          \$29  = slot5[415:400];
-      3'h6:
-          \$29  = slot6[415:400];
-      3'h7:
-          \$29  = slot7[415:400];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[80:78])
-      3'h0:
-          \$30  = slot0[431:416];
-      3'h1:
-          \$30  = slot1[431:416];
-      3'h2:
-          \$30  = slot2[431:416];
-      3'h3:
-          \$30  = slot3[431:416];
-      3'h4:
-          \$30  = slot4[431:416];
-      3'h5:
-          \$30  = slot5[431:416];
-      3'h6:
-          \$30  = slot6[431:416];
-      3'h7:
-          \$30  = slot7[431:416];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[83:81])
-      3'h0:
-          \$31  = slot0[447:432];
-      3'h1:
-          \$31  = slot1[447:432];
-      3'h2:
-          \$31  = slot2[447:432];
-      3'h3:
-          \$31  = slot3[447:432];
-      3'h4:
-          \$31  = slot4[447:432];
-      3'h5:
-          \$31  = slot5[447:432];
-      3'h6:
-          \$31  = slot6[447:432];
-      3'h7:
-          \$31  = slot7[447:432];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[86:84])
-      3'h0:
-          \$32  = slot0[463:448];
-      3'h1:
-          \$32  = slot1[463:448];
-      3'h2:
-          \$32  = slot2[463:448];
-      3'h3:
-          \$32  = slot3[463:448];
-      3'h4:
-          \$32  = slot4[463:448];
-      3'h5:
-          \$32  = slot5[463:448];
-      3'h6:
-          \$32  = slot6[463:448];
-      3'h7:
-          \$32  = slot7[463:448];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[89:87])
-      3'h0:
-          \$33  = slot0[479:464];
-      3'h1:
-          \$33  = slot1[479:464];
-      3'h2:
-          \$33  = slot2[479:464];
-      3'h3:
-          \$33  = slot3[479:464];
-      3'h4:
-          \$33  = slot4[479:464];
-      3'h5:
-          \$33  = slot5[479:464];
-      3'h6:
-          \$33  = slot6[479:464];
-      3'h7:
-          \$33  = slot7[479:464];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[92:90])
-      3'h0:
-          \$34  = slot0[495:480];
-      3'h1:
-          \$34  = slot1[495:480];
-      3'h2:
-          \$34  = slot2[495:480];
-      3'h3:
-          \$34  = slot3[495:480];
-      3'h4:
-          \$34  = slot4[495:480];
-      3'h5:
-          \$34  = slot5[495:480];
-      3'h6:
-          \$34  = slot6[495:480];
-      3'h7:
-          \$34  = slot7[495:480];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[95:93])
-      3'h0:
-          \$35  = slot0[511:496];
-      3'h1:
-          \$35  = slot1[511:496];
-      3'h2:
-          \$35  = slot2[511:496];
-      3'h3:
-          \$35  = slot3[511:496];
-      3'h4:
-          \$35  = slot4[511:496];
-      3'h5:
-          \$35  = slot5[511:496];
-      3'h6:
-          \$35  = slot6[511:496];
-      3'h7:
-          \$35  = slot7[511:496];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[98:96])
-      3'h0:
-          \$36  = slot0[527:512];
-      3'h1:
-          \$36  = slot1[527:512];
-      3'h2:
-          \$36  = slot2[527:512];
-      3'h3:
-          \$36  = slot3[527:512];
-      3'h4:
-          \$36  = slot4[527:512];
-      3'h5:
-          \$36  = slot5[527:512];
-      3'h6:
-          \$36  = slot6[527:512];
-      3'h7:
-          \$36  = slot7[527:512];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[101:99])
-      3'h0:
-          \$37  = slot0[543:528];
-      3'h1:
-          \$37  = slot1[543:528];
-      3'h2:
-          \$37  = slot2[543:528];
-      3'h3:
-          \$37  = slot3[543:528];
-      3'h4:
-          \$37  = slot4[543:528];
-      3'h5:
-          \$37  = slot5[543:528];
-      3'h6:
-          \$37  = slot6[543:528];
-      3'h7:
-          \$37  = slot7[543:528];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[104:102])
-      3'h0:
-          \$38  = slot0[559:544];
-      3'h1:
-          \$38  = slot1[559:544];
-      3'h2:
-          \$38  = slot2[559:544];
-      3'h3:
-          \$38  = slot3[559:544];
-      3'h4:
-          \$38  = slot4[559:544];
-      3'h5:
-          \$38  = slot5[559:544];
-      3'h6:
-          \$38  = slot6[559:544];
-      3'h7:
-          \$38  = slot7[559:544];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[107:105])
-      3'h0:
-          \$39  = slot0[575:560];
-      3'h1:
-          \$39  = slot1[575:560];
-      3'h2:
-          \$39  = slot2[575:560];
-      3'h3:
-          \$39  = slot3[575:560];
-      3'h4:
-          \$39  = slot4[575:560];
-      3'h5:
-          \$39  = slot5[575:560];
-      3'h6:
-          \$39  = slot6[575:560];
-      3'h7:
-          \$39  = slot7[575:560];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[110:108])
-      3'h0:
-          \$40  = slot0[591:576];
-      3'h1:
-          \$40  = slot1[591:576];
-      3'h2:
-          \$40  = slot2[591:576];
-      3'h3:
-          \$40  = slot3[591:576];
-      3'h4:
-          \$40  = slot4[591:576];
-      3'h5:
-          \$40  = slot5[591:576];
-      3'h6:
-          \$40  = slot6[591:576];
-      3'h7:
-          \$40  = slot7[591:576];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[113:111])
-      3'h0:
-          \$41  = slot0[607:592];
-      3'h1:
-          \$41  = slot1[607:592];
-      3'h2:
-          \$41  = slot2[607:592];
-      3'h3:
-          \$41  = slot3[607:592];
-      3'h4:
-          \$41  = slot4[607:592];
-      3'h5:
-          \$41  = slot5[607:592];
-      3'h6:
-          \$41  = slot6[607:592];
-      3'h7:
-          \$41  = slot7[607:592];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[116:114])
-      3'h0:
-          \$42  = slot0[623:608];
-      3'h1:
-          \$42  = slot1[623:608];
-      3'h2:
-          \$42  = slot2[623:608];
-      3'h3:
-          \$42  = slot3[623:608];
-      3'h4:
-          \$42  = slot4[623:608];
-      3'h5:
-          \$42  = slot5[623:608];
-      3'h6:
-          \$42  = slot6[623:608];
-      3'h7:
-          \$42  = slot7[623:608];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[119:117])
-      3'h0:
-          \$43  = slot0[639:624];
-      3'h1:
-          \$43  = slot1[639:624];
-      3'h2:
-          \$43  = slot2[639:624];
-      3'h3:
-          \$43  = slot3[639:624];
-      3'h4:
-          \$43  = slot4[639:624];
-      3'h5:
-          \$43  = slot5[639:624];
-      3'h6:
-          \$43  = slot6[639:624];
-      3'h7:
-          \$43  = slot7[639:624];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[122:120])
-      3'h0:
-          \$44  = slot0[655:640];
-      3'h1:
-          \$44  = slot1[655:640];
-      3'h2:
-          \$44  = slot2[655:640];
-      3'h3:
-          \$44  = slot3[655:640];
-      3'h4:
-          \$44  = slot4[655:640];
-      3'h5:
-          \$44  = slot5[655:640];
-      3'h6:
-          \$44  = slot6[655:640];
-      3'h7:
-          \$44  = slot7[655:640];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[125:123])
-      3'h0:
-          \$45  = slot0[671:656];
-      3'h1:
-          \$45  = slot1[671:656];
-      3'h2:
-          \$45  = slot2[671:656];
-      3'h3:
-          \$45  = slot3[671:656];
-      3'h4:
-          \$45  = slot4[671:656];
-      3'h5:
-          \$45  = slot5[671:656];
-      3'h6:
-          \$45  = slot6[671:656];
-      3'h7:
-          \$45  = slot7[671:656];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[128:126])
-      3'h0:
-          \$46  = slot0[687:672];
-      3'h1:
-          \$46  = slot1[687:672];
-      3'h2:
-          \$46  = slot2[687:672];
-      3'h3:
-          \$46  = slot3[687:672];
-      3'h4:
-          \$46  = slot4[687:672];
-      3'h5:
-          \$46  = slot5[687:672];
-      3'h6:
-          \$46  = slot6[687:672];
-      3'h7:
-          \$46  = slot7[687:672];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[131:129])
-      3'h0:
-          \$47  = slot0[703:688];
-      3'h1:
-          \$47  = slot1[703:688];
-      3'h2:
-          \$47  = slot2[703:688];
-      3'h3:
-          \$47  = slot3[703:688];
-      3'h4:
-          \$47  = slot4[703:688];
-      3'h5:
-          \$47  = slot5[703:688];
-      3'h6:
-          \$47  = slot6[703:688];
-      3'h7:
-          \$47  = slot7[703:688];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[134:132])
-      3'h0:
-          \$48  = slot0[719:704];
-      3'h1:
-          \$48  = slot1[719:704];
-      3'h2:
-          \$48  = slot2[719:704];
-      3'h3:
-          \$48  = slot3[719:704];
-      3'h4:
-          \$48  = slot4[719:704];
-      3'h5:
-          \$48  = slot5[719:704];
-      3'h6:
-          \$48  = slot6[719:704];
-      3'h7:
-          \$48  = slot7[719:704];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[137:135])
-      3'h0:
-          \$49  = slot0[735:720];
-      3'h1:
-          \$49  = slot1[735:720];
-      3'h2:
-          \$49  = slot2[735:720];
-      3'h3:
-          \$49  = slot3[735:720];
-      3'h4:
-          \$49  = slot4[735:720];
-      3'h5:
-          \$49  = slot5[735:720];
-      3'h6:
-          \$49  = slot6[735:720];
-      3'h7:
-          \$49  = slot7[735:720];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[140:138])
-      3'h0:
-          \$50  = slot0[751:736];
-      3'h1:
-          \$50  = slot1[751:736];
-      3'h2:
-          \$50  = slot2[751:736];
-      3'h3:
-          \$50  = slot3[751:736];
-      3'h4:
-          \$50  = slot4[751:736];
-      3'h5:
-          \$50  = slot5[751:736];
-      3'h6:
-          \$50  = slot6[751:736];
-      3'h7:
-          \$50  = slot7[751:736];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[143:141])
-      3'h0:
-          \$51  = slot0[767:752];
-      3'h1:
-          \$51  = slot1[767:752];
-      3'h2:
-          \$51  = slot2[767:752];
-      3'h3:
-          \$51  = slot3[767:752];
-      3'h4:
-          \$51  = slot4[767:752];
-      3'h5:
-          \$51  = slot5[767:752];
-      3'h6:
-          \$51  = slot6[767:752];
-      3'h7:
-          \$51  = slot7[767:752];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[146:144])
-      3'h0:
-          \$52  = slot0[783:768];
-      3'h1:
-          \$52  = slot1[783:768];
-      3'h2:
-          \$52  = slot2[783:768];
-      3'h3:
-          \$52  = slot3[783:768];
-      3'h4:
-          \$52  = slot4[783:768];
-      3'h5:
-          \$52  = slot5[783:768];
-      3'h6:
-          \$52  = slot6[783:768];
-      3'h7:
-          \$52  = slot7[783:768];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[149:147])
-      3'h0:
-          \$53  = slot0[799:784];
-      3'h1:
-          \$53  = slot1[799:784];
-      3'h2:
-          \$53  = slot2[799:784];
-      3'h3:
-          \$53  = slot3[799:784];
-      3'h4:
-          \$53  = slot4[799:784];
-      3'h5:
-          \$53  = slot5[799:784];
-      3'h6:
-          \$53  = slot6[799:784];
-      3'h7:
-          \$53  = slot7[799:784];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[152:150])
-      3'h0:
-          \$54  = slot0[815:800];
-      3'h1:
-          \$54  = slot1[815:800];
-      3'h2:
-          \$54  = slot2[815:800];
-      3'h3:
-          \$54  = slot3[815:800];
-      3'h4:
-          \$54  = slot4[815:800];
-      3'h5:
-          \$54  = slot5[815:800];
-      3'h6:
-          \$54  = slot6[815:800];
-      3'h7:
-          \$54  = slot7[815:800];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[155:153])
-      3'h0:
-          \$55  = slot0[831:816];
-      3'h1:
-          \$55  = slot1[831:816];
-      3'h2:
-          \$55  = slot2[831:816];
-      3'h3:
-          \$55  = slot3[831:816];
-      3'h4:
-          \$55  = slot4[831:816];
-      3'h5:
-          \$55  = slot5[831:816];
-      3'h6:
-          \$55  = slot6[831:816];
-      3'h7:
-          \$55  = slot7[831:816];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (o[158:156])
-      3'h0:
-          \$56  = slot0[835:832];
-      3'h1:
-          \$56  = slot1[835:832];
-      3'h2:
-          \$56  = slot2[835:832];
-      3'h3:
-          \$56  = slot3[835:832];
-      3'h4:
-          \$56  = slot4[835:832];
-      3'h5:
-          \$56  = slot5[835:832];
-      3'h6:
-          \$56  = slot6[835:832];
-      3'h7:
-          \$56  = slot7[835:832];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (rd_next)
-      3'h0:
-          \$73  = ctrl0;
-      3'h1:
-          \$73  = ctrl1;
-      3'h2:
-          \$73  = ctrl2;
-      3'h3:
-          \$73  = ctrl3;
-      3'h4:
-          \$73  = ctrl4;
-      3'h5:
-          \$73  = ctrl5;
-      3'h6:
-          \$73  = ctrl6;
-      3'h7:
-          \$73  = ctrl7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$75  = w_next;
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$76  = wr_next;
-    if (rst) begin
-      \$76  = 8'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$77  = slot0;
-    if (\o$26 [0]) begin
-      \$77 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [8]) begin
-      \$77 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [16]) begin
-      \$77 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [24]) begin
-      \$77 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [32]) begin
-      \$77 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [40]) begin
-      \$77 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [48]) begin
-      \$77 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [56]) begin
-      \$77 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [64]) begin
-      \$77 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [72]) begin
-      \$77 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [80]) begin
-      \$77 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [88]) begin
-      \$77 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [96]) begin
-      \$77 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [104]) begin
-      \$77 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [112]) begin
-      \$77 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [120]) begin
-      \$77 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [128]) begin
-      \$77 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [136]) begin
-      \$77 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [144]) begin
-      \$77 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [152]) begin
-      \$77 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [160]) begin
-      \$77 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [168]) begin
-      \$77 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [176]) begin
-      \$77 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [184]) begin
-      \$77 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [192]) begin
-      \$77 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [200]) begin
-      \$77 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [208]) begin
-      \$77 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [216]) begin
-      \$77 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [224]) begin
-      \$77 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [232]) begin
-      \$77 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [240]) begin
-      \$77 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [248]) begin
-      \$77 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [256]) begin
-      \$77 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [264]) begin
-      \$77 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [272]) begin
-      \$77 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [280]) begin
-      \$77 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [288]) begin
-      \$77 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [296]) begin
-      \$77 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [304]) begin
-      \$77 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [312]) begin
-      \$77 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [320]) begin
-      \$77 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [328]) begin
-      \$77 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [336]) begin
-      \$77 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [344]) begin
-      \$77 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [352]) begin
-      \$77 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [360]) begin
-      \$77 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [368]) begin
-      \$77 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [376]) begin
-      \$77 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [384]) begin
-      \$77 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [392]) begin
-      \$77 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [400]) begin
-      \$77 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [408]) begin
-      \$77 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [416]) begin
-      \$77 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$78  = ctrl0;
-    if (\$57 ) begin
-      \$78  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$79  = slot1;
-    if (\o$26 [1]) begin
-      \$79 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [9]) begin
-      \$79 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [17]) begin
-      \$79 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [25]) begin
-      \$79 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [33]) begin
-      \$79 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [41]) begin
-      \$79 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [49]) begin
-      \$79 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [57]) begin
-      \$79 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [65]) begin
-      \$79 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [73]) begin
-      \$79 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [81]) begin
-      \$79 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [89]) begin
-      \$79 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [97]) begin
-      \$79 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [105]) begin
-      \$79 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [113]) begin
-      \$79 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [121]) begin
-      \$79 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [129]) begin
-      \$79 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [137]) begin
-      \$79 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [145]) begin
-      \$79 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [153]) begin
-      \$79 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [161]) begin
-      \$79 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [169]) begin
-      \$79 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [177]) begin
-      \$79 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [185]) begin
-      \$79 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [193]) begin
-      \$79 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [201]) begin
-      \$79 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [209]) begin
-      \$79 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [217]) begin
-      \$79 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [225]) begin
-      \$79 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [233]) begin
-      \$79 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [241]) begin
-      \$79 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [249]) begin
-      \$79 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [257]) begin
-      \$79 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [265]) begin
-      \$79 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [273]) begin
-      \$79 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [281]) begin
-      \$79 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [289]) begin
-      \$79 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [297]) begin
-      \$79 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [305]) begin
-      \$79 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [313]) begin
-      \$79 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [321]) begin
-      \$79 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [329]) begin
-      \$79 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [337]) begin
-      \$79 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [345]) begin
-      \$79 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [353]) begin
-      \$79 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [361]) begin
-      \$79 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [369]) begin
-      \$79 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [377]) begin
-      \$79 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [385]) begin
-      \$79 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [393]) begin
-      \$79 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [401]) begin
-      \$79 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [409]) begin
-      \$79 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [417]) begin
-      \$79 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$80  = ctrl1;
-    if (\$58 ) begin
-      \$80  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$81  = slot2;
-    if (\o$26 [2]) begin
-      \$81 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [10]) begin
-      \$81 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [18]) begin
-      \$81 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [26]) begin
-      \$81 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [34]) begin
-      \$81 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [42]) begin
-      \$81 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [50]) begin
-      \$81 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [58]) begin
-      \$81 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [66]) begin
-      \$81 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [74]) begin
-      \$81 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [82]) begin
-      \$81 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [90]) begin
-      \$81 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [98]) begin
-      \$81 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [106]) begin
-      \$81 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [114]) begin
-      \$81 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [122]) begin
-      \$81 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [130]) begin
-      \$81 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [138]) begin
-      \$81 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [146]) begin
-      \$81 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [154]) begin
-      \$81 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [162]) begin
-      \$81 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [170]) begin
-      \$81 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [178]) begin
-      \$81 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [186]) begin
-      \$81 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [194]) begin
-      \$81 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [202]) begin
-      \$81 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [210]) begin
-      \$81 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [218]) begin
-      \$81 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [226]) begin
-      \$81 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [234]) begin
-      \$81 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [242]) begin
-      \$81 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [250]) begin
-      \$81 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [258]) begin
-      \$81 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [266]) begin
-      \$81 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [274]) begin
-      \$81 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [282]) begin
-      \$81 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [290]) begin
-      \$81 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [298]) begin
-      \$81 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [306]) begin
-      \$81 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [314]) begin
-      \$81 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [322]) begin
-      \$81 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [330]) begin
-      \$81 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [338]) begin
-      \$81 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [346]) begin
-      \$81 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [354]) begin
-      \$81 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [362]) begin
-      \$81 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [370]) begin
-      \$81 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [378]) begin
-      \$81 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [386]) begin
-      \$81 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [394]) begin
-      \$81 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [402]) begin
-      \$81 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [410]) begin
-      \$81 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [418]) begin
-      \$81 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$82  = ctrl2;
-    if (\$59 ) begin
-      \$82  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$83  = slot3;
-    if (\o$26 [3]) begin
-      \$83 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [11]) begin
-      \$83 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [19]) begin
-      \$83 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [27]) begin
-      \$83 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [35]) begin
-      \$83 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [43]) begin
-      \$83 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [51]) begin
-      \$83 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [59]) begin
-      \$83 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [67]) begin
-      \$83 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [75]) begin
-      \$83 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [83]) begin
-      \$83 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [91]) begin
-      \$83 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [99]) begin
-      \$83 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [107]) begin
-      \$83 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [115]) begin
-      \$83 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [123]) begin
-      \$83 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [131]) begin
-      \$83 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [139]) begin
-      \$83 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [147]) begin
-      \$83 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [155]) begin
-      \$83 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [163]) begin
-      \$83 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [171]) begin
-      \$83 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [179]) begin
-      \$83 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [187]) begin
-      \$83 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [195]) begin
-      \$83 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [203]) begin
-      \$83 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [211]) begin
-      \$83 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [219]) begin
-      \$83 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [227]) begin
-      \$83 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [235]) begin
-      \$83 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [243]) begin
-      \$83 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [251]) begin
-      \$83 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [259]) begin
-      \$83 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [267]) begin
-      \$83 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [275]) begin
-      \$83 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [283]) begin
-      \$83 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [291]) begin
-      \$83 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [299]) begin
-      \$83 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [307]) begin
-      \$83 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [315]) begin
-      \$83 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [323]) begin
-      \$83 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [331]) begin
-      \$83 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [339]) begin
-      \$83 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [347]) begin
-      \$83 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [355]) begin
-      \$83 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [363]) begin
-      \$83 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [371]) begin
-      \$83 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [379]) begin
-      \$83 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [387]) begin
-      \$83 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [395]) begin
-      \$83 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [403]) begin
-      \$83 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [411]) begin
-      \$83 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [419]) begin
-      \$83 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$84  = ctrl3;
-    if (\$60 ) begin
-      \$84  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$85  = slot4;
-    if (\o$26 [4]) begin
-      \$85 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [12]) begin
-      \$85 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [20]) begin
-      \$85 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [28]) begin
-      \$85 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [36]) begin
-      \$85 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [44]) begin
-      \$85 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [52]) begin
-      \$85 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [60]) begin
-      \$85 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [68]) begin
-      \$85 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [76]) begin
-      \$85 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [84]) begin
-      \$85 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [92]) begin
-      \$85 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [100]) begin
-      \$85 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [108]) begin
-      \$85 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [116]) begin
-      \$85 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [124]) begin
-      \$85 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [132]) begin
-      \$85 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [140]) begin
-      \$85 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [148]) begin
-      \$85 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [156]) begin
-      \$85 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [164]) begin
-      \$85 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [172]) begin
-      \$85 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [180]) begin
-      \$85 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [188]) begin
-      \$85 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [196]) begin
-      \$85 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [204]) begin
-      \$85 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [212]) begin
-      \$85 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [220]) begin
-      \$85 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [228]) begin
-      \$85 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [236]) begin
-      \$85 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [244]) begin
-      \$85 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [252]) begin
-      \$85 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [260]) begin
-      \$85 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [268]) begin
-      \$85 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [276]) begin
-      \$85 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [284]) begin
-      \$85 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [292]) begin
-      \$85 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [300]) begin
-      \$85 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [308]) begin
-      \$85 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [316]) begin
-      \$85 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [324]) begin
-      \$85 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [332]) begin
-      \$85 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [340]) begin
-      \$85 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [348]) begin
-      \$85 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [356]) begin
-      \$85 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [364]) begin
-      \$85 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [372]) begin
-      \$85 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [380]) begin
-      \$85 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [388]) begin
-      \$85 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [396]) begin
-      \$85 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [404]) begin
-      \$85 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [412]) begin
-      \$85 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [420]) begin
-      \$85 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$86  = ctrl4;
-    if (\$61 ) begin
-      \$86  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = slot5;
-    if (\o$26 [5]) begin
-      \$87 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [13]) begin
-      \$87 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [21]) begin
-      \$87 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [29]) begin
-      \$87 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [37]) begin
-      \$87 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [45]) begin
-      \$87 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [53]) begin
-      \$87 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [61]) begin
-      \$87 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [69]) begin
-      \$87 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [77]) begin
-      \$87 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [85]) begin
-      \$87 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [93]) begin
-      \$87 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [101]) begin
-      \$87 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [109]) begin
-      \$87 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [117]) begin
-      \$87 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [125]) begin
-      \$87 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [133]) begin
-      \$87 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [141]) begin
-      \$87 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [149]) begin
-      \$87 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [157]) begin
-      \$87 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [165]) begin
-      \$87 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [173]) begin
-      \$87 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [181]) begin
-      \$87 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [189]) begin
-      \$87 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [197]) begin
-      \$87 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [205]) begin
-      \$87 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [213]) begin
-      \$87 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [221]) begin
-      \$87 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [229]) begin
-      \$87 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [237]) begin
-      \$87 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [245]) begin
-      \$87 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [253]) begin
-      \$87 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [261]) begin
-      \$87 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [269]) begin
-      \$87 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [277]) begin
-      \$87 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [285]) begin
-      \$87 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [293]) begin
-      \$87 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [301]) begin
-      \$87 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [309]) begin
-      \$87 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [317]) begin
-      \$87 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [325]) begin
-      \$87 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [333]) begin
-      \$87 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [341]) begin
-      \$87 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [349]) begin
-      \$87 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [357]) begin
-      \$87 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [365]) begin
-      \$87 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [373]) begin
-      \$87 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [381]) begin
-      \$87 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [389]) begin
-      \$87 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [397]) begin
-      \$87 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [405]) begin
-      \$87 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [413]) begin
-      \$87 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [421]) begin
-      \$87 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = ctrl5;
-    if (\$62 ) begin
-      \$88  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = slot6;
-    if (\o$26 [6]) begin
-      \$89 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [14]) begin
-      \$89 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [22]) begin
-      \$89 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [30]) begin
-      \$89 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [38]) begin
-      \$89 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [46]) begin
-      \$89 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [54]) begin
-      \$89 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [62]) begin
-      \$89 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [70]) begin
-      \$89 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [78]) begin
-      \$89 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [86]) begin
-      \$89 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [94]) begin
-      \$89 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [102]) begin
-      \$89 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [110]) begin
-      \$89 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [118]) begin
-      \$89 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [126]) begin
-      \$89 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [134]) begin
-      \$89 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [142]) begin
-      \$89 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [150]) begin
-      \$89 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [158]) begin
-      \$89 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [166]) begin
-      \$89 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [174]) begin
-      \$89 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [182]) begin
-      \$89 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [190]) begin
-      \$89 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [198]) begin
-      \$89 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [206]) begin
-      \$89 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [214]) begin
-      \$89 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [222]) begin
-      \$89 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [230]) begin
-      \$89 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [238]) begin
-      \$89 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [246]) begin
-      \$89 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [254]) begin
-      \$89 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [262]) begin
-      \$89 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [270]) begin
-      \$89 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [278]) begin
-      \$89 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [286]) begin
-      \$89 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [294]) begin
-      \$89 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [302]) begin
-      \$89 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [310]) begin
-      \$89 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [318]) begin
-      \$89 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [326]) begin
-      \$89 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [334]) begin
-      \$89 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [342]) begin
-      \$89 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [350]) begin
-      \$89 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [358]) begin
-      \$89 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [366]) begin
-      \$89 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [374]) begin
-      \$89 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [382]) begin
-      \$89 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [390]) begin
-      \$89 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [398]) begin
-      \$89 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [406]) begin
-      \$89 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [414]) begin
-      \$89 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [422]) begin
-      \$89 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = ctrl6;
-    if (\$63 ) begin
-      \$90  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = slot7;
-    if (\o$26 [7]) begin
-      \$91 [15:0] = w_data[15:0];
-    end
-    if (\o$26 [15]) begin
-      \$91 [31:16] = w_data[31:16];
-    end
-    if (\o$26 [23]) begin
-      \$91 [47:32] = w_data[47:32];
-    end
-    if (\o$26 [31]) begin
-      \$91 [63:48] = w_data[63:48];
-    end
-    if (\o$26 [39]) begin
-      \$91 [79:64] = w_data[79:64];
-    end
-    if (\o$26 [47]) begin
-      \$91 [95:80] = w_data[95:80];
-    end
-    if (\o$26 [55]) begin
-      \$91 [111:96] = w_data[111:96];
-    end
-    if (\o$26 [63]) begin
-      \$91 [127:112] = w_data[127:112];
-    end
-    if (\o$26 [71]) begin
-      \$91 [143:128] = w_data[143:128];
-    end
-    if (\o$26 [79]) begin
-      \$91 [159:144] = w_data[159:144];
-    end
-    if (\o$26 [87]) begin
-      \$91 [175:160] = w_data[175:160];
-    end
-    if (\o$26 [95]) begin
-      \$91 [191:176] = w_data[191:176];
-    end
-    if (\o$26 [103]) begin
-      \$91 [207:192] = w_data[207:192];
-    end
-    if (\o$26 [111]) begin
-      \$91 [223:208] = w_data[223:208];
-    end
-    if (\o$26 [119]) begin
-      \$91 [239:224] = w_data[239:224];
-    end
-    if (\o$26 [127]) begin
-      \$91 [255:240] = w_data[255:240];
-    end
-    if (\o$26 [135]) begin
-      \$91 [271:256] = w_data[271:256];
-    end
-    if (\o$26 [143]) begin
-      \$91 [287:272] = w_data[287:272];
-    end
-    if (\o$26 [151]) begin
-      \$91 [303:288] = w_data[303:288];
-    end
-    if (\o$26 [159]) begin
-      \$91 [319:304] = w_data[319:304];
-    end
-    if (\o$26 [167]) begin
-      \$91 [335:320] = w_data[335:320];
-    end
-    if (\o$26 [175]) begin
-      \$91 [351:336] = w_data[351:336];
-    end
-    if (\o$26 [183]) begin
-      \$91 [367:352] = w_data[367:352];
-    end
-    if (\o$26 [191]) begin
-      \$91 [383:368] = w_data[383:368];
-    end
-    if (\o$26 [199]) begin
-      \$91 [399:384] = w_data[399:384];
-    end
-    if (\o$26 [207]) begin
-      \$91 [415:400] = w_data[415:400];
-    end
-    if (\o$26 [215]) begin
-      \$91 [431:416] = w_data[431:416];
-    end
-    if (\o$26 [223]) begin
-      \$91 [447:432] = w_data[447:432];
-    end
-    if (\o$26 [231]) begin
-      \$91 [463:448] = w_data[463:448];
-    end
-    if (\o$26 [239]) begin
-      \$91 [479:464] = w_data[479:464];
-    end
-    if (\o$26 [247]) begin
-      \$91 [495:480] = w_data[495:480];
-    end
-    if (\o$26 [255]) begin
-      \$91 [511:496] = w_data[511:496];
-    end
-    if (\o$26 [263]) begin
-      \$91 [527:512] = w_data[527:512];
-    end
-    if (\o$26 [271]) begin
-      \$91 [543:528] = w_data[543:528];
-    end
-    if (\o$26 [279]) begin
-      \$91 [559:544] = w_data[559:544];
-    end
-    if (\o$26 [287]) begin
-      \$91 [575:560] = w_data[575:560];
-    end
-    if (\o$26 [295]) begin
-      \$91 [591:576] = w_data[591:576];
-    end
-    if (\o$26 [303]) begin
-      \$91 [607:592] = w_data[607:592];
-    end
-    if (\o$26 [311]) begin
-      \$91 [623:608] = w_data[623:608];
-    end
-    if (\o$26 [319]) begin
-      \$91 [639:624] = w_data[639:624];
-    end
-    if (\o$26 [327]) begin
-      \$91 [655:640] = w_data[655:640];
-    end
-    if (\o$26 [335]) begin
-      \$91 [671:656] = w_data[671:656];
-    end
-    if (\o$26 [343]) begin
-      \$91 [687:672] = w_data[687:672];
-    end
-    if (\o$26 [351]) begin
-      \$91 [703:688] = w_data[703:688];
-    end
-    if (\o$26 [359]) begin
-      \$91 [719:704] = w_data[719:704];
-    end
-    if (\o$26 [367]) begin
-      \$91 [735:720] = w_data[735:720];
-    end
-    if (\o$26 [375]) begin
-      \$91 [751:736] = w_data[751:736];
-    end
-    if (\o$26 [383]) begin
-      \$91 [767:752] = w_data[767:752];
-    end
-    if (\o$26 [391]) begin
-      \$91 [783:768] = w_data[783:768];
-    end
-    if (\o$26 [399]) begin
-      \$91 [799:784] = w_data[799:784];
-    end
-    if (\o$26 [407]) begin
-      \$91 [815:800] = w_data[815:800];
-    end
-    if (\o$26 [415]) begin
-      \$91 [831:816] = w_data[831:816];
-    end
-    if (\o$26 [423]) begin
-      \$91 [835:832] = w_data[835:832];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = ctrl7;
-    if (\$64 ) begin
-      \$92  = { \port$5825$5 , \port$5825$2  };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = rd_next;
-    if (rst) begin
-      \$93  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = \$68 [2:0];
-    if (rst) begin
-      \$94  = 3'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = \$69 [3:0];
-    if (rst) begin
-      \$95  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = \$71 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = \$74 ;
-    if (rst) begin
-      \$97  = 3'h0;
-    end
-  end
-  assign left = \$3 [3:0];
-  assign w_ctrl = { \port$5825$5 , \port$5825$2  };
-  assign \o[0]  = o[2:0];
-  assign \o[1]  = o[5:3];
-  assign \o[2]  = o[8:6];
-  assign \o[3]  = o[11:9];
-  assign \o[4]  = o[14:12];
-  assign \o[5]  = o[17:15];
-  assign \o[6]  = o[20:18];
-  assign \o[7]  = o[23:21];
-  assign \o[8]  = o[26:24];
-  assign \o[9]  = o[29:27];
-  assign \o[10]  = o[32:30];
-  assign \o[11]  = o[35:33];
-  assign \o[12]  = o[38:36];
-  assign \o[13]  = o[41:39];
-  assign \o[14]  = o[44:42];
-  assign \o[15]  = o[47:45];
-  assign \o[16]  = o[50:48];
-  assign \o[17]  = o[53:51];
-  assign \o[18]  = o[56:54];
-  assign \o[19]  = o[59:57];
-  assign \o[20]  = o[62:60];
-  assign \o[21]  = o[65:63];
-  assign \o[22]  = o[68:66];
-  assign \o[23]  = o[71:69];
-  assign \o[24]  = o[74:72];
-  assign \o[25]  = o[77:75];
-  assign \o[26]  = o[80:78];
-  assign \o[27]  = o[83:81];
-  assign \o[28]  = o[86:84];
-  assign \o[29]  = o[89:87];
-  assign \o[30]  = o[92:90];
-  assign \o[31]  = o[95:93];
-  assign \o[32]  = o[98:96];
-  assign \o[33]  = o[101:99];
-  assign \o[34]  = o[104:102];
-  assign \o[35]  = o[107:105];
-  assign \o[36]  = o[110:108];
-  assign \o[37]  = o[113:111];
-  assign \o[38]  = o[116:114];
-  assign \o[39]  = o[119:117];
-  assign \o[40]  = o[122:120];
-  assign \o[41]  = o[125:123];
-  assign \o[42]  = o[128:126];
-  assign \o[43]  = o[131:129];
-  assign \o[44]  = o[134:132];
-  assign \o[45]  = o[137:135];
-  assign \o[46]  = o[140:138];
-  assign \o[47]  = o[143:141];
-  assign \o[48]  = o[146:144];
-  assign \o[49]  = o[149:147];
-  assign \o[50]  = o[152:150];
-  assign \o[51]  = o[155:153];
-  assign \o[52]  = o[158:156];
-  assign \o$26[0]  = \o$26 [7:0];
-  assign \o$26[1]  = \o$26 [15:8];
-  assign \o$26[2]  = \o$26 [23:16];
-  assign \o$26[3]  = \o$26 [31:24];
-  assign \o$26[4]  = \o$26 [39:32];
-  assign \o$26[5]  = \o$26 [47:40];
-  assign \o$26[6]  = \o$26 [55:48];
-  assign \o$26[7]  = \o$26 [63:56];
-  assign \o$26[8]  = \o$26 [71:64];
-  assign \o$26[9]  = \o$26 [79:72];
-  assign \o$26[10]  = \o$26 [87:80];
-  assign \o$26[11]  = \o$26 [95:88];
-  assign \o$26[12]  = \o$26 [103:96];
-  assign \o$26[13]  = \o$26 [111:104];
-  assign \o$26[14]  = \o$26 [119:112];
-  assign \o$26[15]  = \o$26 [127:120];
-  assign \o$26[16]  = \o$26 [135:128];
-  assign \o$26[17]  = \o$26 [143:136];
-  assign \o$26[18]  = \o$26 [151:144];
-  assign \o$26[19]  = \o$26 [159:152];
-  assign \o$26[20]  = \o$26 [167:160];
-  assign \o$26[21]  = \o$26 [175:168];
-  assign \o$26[22]  = \o$26 [183:176];
-  assign \o$26[23]  = \o$26 [191:184];
-  assign \o$26[24]  = \o$26 [199:192];
-  assign \o$26[25]  = \o$26 [207:200];
-  assign \o$26[26]  = \o$26 [215:208];
-  assign \o$26[27]  = \o$26 [223:216];
-  assign \o$26[28]  = \o$26 [231:224];
-  assign \o$26[29]  = \o$26 [239:232];
-  assign \o$26[30]  = \o$26 [247:240];
-  assign \o$26[31]  = \o$26 [255:248];
-  assign \o$26[32]  = \o$26 [263:256];
-  assign \o$26[33]  = \o$26 [271:264];
-  assign \o$26[34]  = \o$26 [279:272];
-  assign \o$26[35]  = \o$26 [287:280];
-  assign \o$26[36]  = \o$26 [295:288];
-  assign \o$26[37]  = \o$26 [303:296];
-  assign \o$26[38]  = \o$26 [311:304];
-  assign \o$26[39]  = \o$26 [319:312];
-  assign \o$26[40]  = \o$26 [327:320];
-  assign \o$26[41]  = \o$26 [335:328];
-  assign \o$26[42]  = \o$26 [343:336];
-  assign \o$26[43]  = \o$26 [351:344];
-  assign \o$26[44]  = \o$26 [359:352];
-  assign \o$26[45]  = \o$26 [367:360];
-  assign \o$26[46]  = \o$26 [375:368];
-  assign \o$26[47]  = \o$26 [383:376];
-  assign \o$26[48]  = \o$26 [391:384];
-  assign \o$26[49]  = \o$26 [399:392];
-  assign \o$26[50]  = \o$26 [407:400];
-  assign \o$26[51]  = \o$26 [415:408];
-  assign \o$26[52]  = \o$26 [423:416];
-  assign r_data[835:832] = \$56 ;
-  assign r_data[831:816] = \$55 ;
-  assign r_data[815:800] = \$54 ;
-  assign r_data[799:784] = \$53 ;
-  assign r_data[783:768] = \$52 ;
-  assign r_data[767:752] = \$51 ;
-  assign r_data[751:736] = \$50 ;
-  assign r_data[735:720] = \$49 ;
-  assign r_data[719:704] = \$48 ;
-  assign r_data[703:688] = \$47 ;
-  assign r_data[687:672] = \$46 ;
-  assign r_data[671:656] = \$45 ;
-  assign r_data[655:640] = \$44 ;
-  assign r_data[639:624] = \$43 ;
-  assign r_data[623:608] = \$42 ;
-  assign r_data[607:592] = \$41 ;
-  assign r_data[591:576] = \$40 ;
-  assign r_data[575:560] = \$39 ;
-  assign r_data[559:544] = \$38 ;
-  assign r_data[543:528] = \$37 ;
-  assign r_data[527:512] = \$36 ;
-  assign r_data[511:496] = \$35 ;
-  assign r_data[495:480] = \$34 ;
-  assign r_data[479:464] = \$33 ;
-  assign r_data[463:448] = \$32 ;
-  assign r_data[447:432] = \$31 ;
-  assign r_data[431:416] = \$30 ;
-  assign r_data[415:400] = \$29 ;
-  assign r_data[399:384] = \$28 ;
-  assign r_data[383:368] = \$27 ;
-  assign r_data[367:352] = \$26 ;
-  assign r_data[351:336] = \$25 ;
-  assign r_data[335:320] = \$24 ;
-  assign r_data[319:304] = \$23 ;
-  assign r_data[303:288] = \$22 ;
-  assign r_data[287:272] = \$21 ;
-  assign r_data[271:256] = \$20 ;
-  assign r_data[255:240] = \$19 ;
-  assign r_data[239:224] = \$18 ;
-  assign r_data[223:208] = \$17 ;
-  assign r_data[207:192] = \$16 ;
-  assign r_data[191:176] = \$15 ;
-  assign r_data[175:160] = \$14 ;
-  assign r_data[159:144] = \$13 ;
-  assign r_data[143:128] = \$12 ;
-  assign r_data[127:112] = \$11 ;
-  assign r_data[111:96] = \$10 ;
-  assign r_data[95:80] = \$9 ;
-  assign r_data[79:64] = \$8 ;
-  assign r_data[63:48] = \$7 ;
-  assign r_data[47:32] = \$6 ;
-  assign r_data[31:16] = \$5 ;
-  assign r_data[15:0] = \$4 ;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.fifo.sel (rst, i, o, clk);
-  input clk;
-  wire clk;
-  reg [2:0] copy0 = 3'h0;
-  reg [2:0] copy1 = 3'h0;
-  reg [2:0] copy10 = 3'h0;
-  reg [2:0] copy11 = 3'h0;
-  reg [2:0] copy12 = 3'h0;
-  reg [2:0] copy13 = 3'h0;
-  reg [2:0] copy14 = 3'h0;
-  reg [2:0] copy15 = 3'h0;
-  reg [2:0] copy16 = 3'h0;
-  reg [2:0] copy17 = 3'h0;
-  reg [2:0] copy18 = 3'h0;
-  reg [2:0] copy19 = 3'h0;
-  reg [2:0] copy2 = 3'h0;
-  reg [2:0] copy20 = 3'h0;
-  reg [2:0] copy21 = 3'h0;
-  reg [2:0] copy22 = 3'h0;
-  reg [2:0] copy23 = 3'h0;
-  reg [2:0] copy24 = 3'h0;
-  reg [2:0] copy25 = 3'h0;
-  reg [2:0] copy26 = 3'h0;
-  reg [2:0] copy27 = 3'h0;
-  reg [2:0] copy28 = 3'h0;
-  reg [2:0] copy29 = 3'h0;
-  reg [2:0] copy3 = 3'h0;
-  reg [2:0] copy30 = 3'h0;
-  reg [2:0] copy31 = 3'h0;
-  reg [2:0] copy32 = 3'h0;
-  reg [2:0] copy33 = 3'h0;
-  reg [2:0] copy34 = 3'h0;
-  reg [2:0] copy35 = 3'h0;
-  reg [2:0] copy36 = 3'h0;
-  reg [2:0] copy37 = 3'h0;
-  reg [2:0] copy38 = 3'h0;
-  reg [2:0] copy39 = 3'h0;
-  reg [2:0] copy4 = 3'h0;
-  reg [2:0] copy40 = 3'h0;
-  reg [2:0] copy41 = 3'h0;
-  reg [2:0] copy42 = 3'h0;
-  reg [2:0] copy43 = 3'h0;
-  reg [2:0] copy44 = 3'h0;
-  reg [2:0] copy45 = 3'h0;
-  reg [2:0] copy46 = 3'h0;
-  reg [2:0] copy47 = 3'h0;
-  reg [2:0] copy48 = 3'h0;
-  reg [2:0] copy49 = 3'h0;
-  reg [2:0] copy5 = 3'h0;
-  reg [2:0] copy50 = 3'h0;
-  reg [2:0] copy51 = 3'h0;
-  reg [2:0] copy52 = 3'h0;
-  reg [2:0] copy6 = 3'h0;
-  reg [2:0] copy7 = 3'h0;
-  reg [2:0] copy8 = 3'h0;
-  reg [2:0] copy9 = 3'h0;
-  input [2:0] i;
-  wire [2:0] i;
-  output [158:0] o;
-  wire [158:0] o;
-  wire [2:0] \o[0] ;
-  wire [2:0] \o[10] ;
-  wire [2:0] \o[11] ;
-  wire [2:0] \o[12] ;
-  wire [2:0] \o[13] ;
-  wire [2:0] \o[14] ;
-  wire [2:0] \o[15] ;
-  wire [2:0] \o[16] ;
-  wire [2:0] \o[17] ;
-  wire [2:0] \o[18] ;
-  wire [2:0] \o[19] ;
-  wire [2:0] \o[1] ;
-  wire [2:0] \o[20] ;
-  wire [2:0] \o[21] ;
-  wire [2:0] \o[22] ;
-  wire [2:0] \o[23] ;
-  wire [2:0] \o[24] ;
-  wire [2:0] \o[25] ;
-  wire [2:0] \o[26] ;
-  wire [2:0] \o[27] ;
-  wire [2:0] \o[28] ;
-  wire [2:0] \o[29] ;
-  wire [2:0] \o[2] ;
-  wire [2:0] \o[30] ;
-  wire [2:0] \o[31] ;
-  wire [2:0] \o[32] ;
-  wire [2:0] \o[33] ;
-  wire [2:0] \o[34] ;
-  wire [2:0] \o[35] ;
-  wire [2:0] \o[36] ;
-  wire [2:0] \o[37] ;
-  wire [2:0] \o[38] ;
-  wire [2:0] \o[39] ;
-  wire [2:0] \o[3] ;
-  wire [2:0] \o[40] ;
-  wire [2:0] \o[41] ;
-  wire [2:0] \o[42] ;
-  wire [2:0] \o[43] ;
-  wire [2:0] \o[44] ;
-  wire [2:0] \o[45] ;
-  wire [2:0] \o[46] ;
-  wire [2:0] \o[47] ;
-  wire [2:0] \o[48] ;
-  wire [2:0] \o[49] ;
-  wire [2:0] \o[4] ;
-  wire [2:0] \o[50] ;
-  wire [2:0] \o[51] ;
-  wire [2:0] \o[52] ;
-  wire [2:0] \o[5] ;
-  wire [2:0] \o[6] ;
-  wire [2:0] \o[7] ;
-  wire [2:0] \o[8] ;
-  wire [2:0] \o[9] ;
+  reg [1:0] copy0 = 2'h0;
+  reg [1:0] copy1 = 2'h0;
+  reg [1:0] copy10 = 2'h0;
+  reg [1:0] copy11 = 2'h0;
+  reg [1:0] copy12 = 2'h0;
+  reg [1:0] copy13 = 2'h0;
+  reg [1:0] copy14 = 2'h0;
+  reg [1:0] copy15 = 2'h0;
+  reg [1:0] copy16 = 2'h0;
+  reg [1:0] copy17 = 2'h0;
+  reg [1:0] copy18 = 2'h0;
+  reg [1:0] copy19 = 2'h0;
+  reg [1:0] copy2 = 2'h0;
+  reg [1:0] copy20 = 2'h0;
+  reg [1:0] copy21 = 2'h0;
+  reg [1:0] copy22 = 2'h0;
+  reg [1:0] copy23 = 2'h0;
+  reg [1:0] copy24 = 2'h0;
+  reg [1:0] copy25 = 2'h0;
+  reg [1:0] copy26 = 2'h0;
+  reg [1:0] copy27 = 2'h0;
+  reg [1:0] copy28 = 2'h0;
+  reg [1:0] copy29 = 2'h0;
+  reg [1:0] copy3 = 2'h0;
+  reg [1:0] copy30 = 2'h0;
+  reg [1:0] copy31 = 2'h0;
+  reg [1:0] copy4 = 2'h0;
+  reg [1:0] copy5 = 2'h0;
+  reg [1:0] copy6 = 2'h0;
+  reg [1:0] copy7 = 2'h0;
+  reg [1:0] copy8 = 2'h0;
+  reg [1:0] copy9 = 2'h0;
+  wire [1:0] i;
+  output [63:0] o;
+  wire [63:0] o;
+  wire [1:0] \o[0] ;
+  wire [1:0] \o[10] ;
+  wire [1:0] \o[11] ;
+  wire [1:0] \o[12] ;
+  wire [1:0] \o[13] ;
+  wire [1:0] \o[14] ;
+  wire [1:0] \o[15] ;
+  wire [1:0] \o[16] ;
+  wire [1:0] \o[17] ;
+  wire [1:0] \o[18] ;
+  wire [1:0] \o[19] ;
+  wire [1:0] \o[1] ;
+  wire [1:0] \o[20] ;
+  wire [1:0] \o[21] ;
+  wire [1:0] \o[22] ;
+  wire [1:0] \o[23] ;
+  wire [1:0] \o[24] ;
+  wire [1:0] \o[25] ;
+  wire [1:0] \o[26] ;
+  wire [1:0] \o[27] ;
+  wire [1:0] \o[28] ;
+  wire [1:0] \o[29] ;
+  wire [1:0] \o[2] ;
+  wire [1:0] \o[30] ;
+  wire [1:0] \o[31] ;
+  wire [1:0] \o[3] ;
+  wire [1:0] \o[4] ;
+  wire [1:0] \o[5] ;
+  wire [1:0] \o[6] ;
+  wire [1:0] \o[7] ;
+  wire [1:0] \o[8] ;
+  wire [1:0] \o[9] ;
+  input [1:0] \port$4480$4 ;
+  wire [1:0] \port$4480$4 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= i;
+    copy0 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy9 <= i;
+    copy9 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy10 <= i;
+    copy10 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy11 <= i;
+    copy11 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy12 <= i;
+    copy12 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy13 <= i;
+    copy13 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy14 <= i;
+    copy14 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy15 <= i;
+    copy15 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy16 <= i;
+    copy16 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy17 <= i;
+    copy17 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy18 <= i;
+    copy18 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy1 <= i;
+    copy1 <= { \port$4480$4 [0], \port$4480$4 [1] };
   always @(posedge clk)
-    copy19 <= i;
-  always @(posedge clk)
-    copy20 <= i;
-  always @(posedge clk)
-    copy21 <= i;
-  always @(posedge clk)
-    copy22 <= i;
-  always @(posedge clk)
-    copy23 <= i;
-  always @(posedge clk)
-    copy24 <= i;
-  always @(posedge clk)
-    copy25 <= i;
-  always @(posedge clk)
-    copy26 <= i;
-  always @(posedge clk)
-    copy27 <= i;
-  always @(posedge clk)
-    copy28 <= i;
-  always @(posedge clk)
-    copy2 <= i;
-  always @(posedge clk)
-    copy29 <= i;
-  always @(posedge clk)
-    copy30 <= i;
-  always @(posedge clk)
-    copy31 <= i;
-  always @(posedge clk)
-    copy32 <= i;
-  always @(posedge clk)
-    copy33 <= i;
-  always @(posedge clk)
-    copy34 <= i;
-  always @(posedge clk)
-    copy35 <= i;
-  always @(posedge clk)
-    copy36 <= i;
-  always @(posedge clk)
-    copy37 <= i;
-  always @(posedge clk)
-    copy38 <= i;
-  always @(posedge clk)
-    copy3 <= i;
-  always @(posedge clk)
-    copy39 <= i;
-  always @(posedge clk)
-    copy40 <= i;
-  always @(posedge clk)
-    copy41 <= i;
-  always @(posedge clk)
-    copy42 <= i;
-  always @(posedge clk)
-    copy43 <= i;
-  always @(posedge clk)
-    copy44 <= i;
-  always @(posedge clk)
-    copy45 <= i;
-  always @(posedge clk)
-    copy46 <= i;
-  always @(posedge clk)
-    copy47 <= i;
-  always @(posedge clk)
-    copy48 <= i;
-  always @(posedge clk)
-    copy4 <= i;
-  always @(posedge clk)
-    copy49 <= i;
-  always @(posedge clk)
-    copy50 <= i;
-  always @(posedge clk)
-    copy51 <= i;
-  always @(posedge clk)
-    copy52 <= i;
-  always @(posedge clk)
-    copy5 <= i;
-  always @(posedge clk)
-    copy6 <= i;
-  always @(posedge clk)
-    copy7 <= i;
-  always @(posedge clk)
-    copy8 <= i;
-  assign \o[0]  = o[2:0];
-  assign \o[1]  = o[5:3];
-  assign \o[2]  = o[8:6];
-  assign \o[3]  = o[11:9];
-  assign \o[4]  = o[14:12];
-  assign \o[5]  = o[17:15];
-  assign \o[6]  = o[20:18];
-  assign \o[7]  = o[23:21];
-  assign \o[8]  = o[26:24];
-  assign \o[9]  = o[29:27];
-  assign \o[10]  = o[32:30];
-  assign \o[11]  = o[35:33];
-  assign \o[12]  = o[38:36];
-  assign \o[13]  = o[41:39];
-  assign \o[14]  = o[44:42];
-  assign \o[15]  = o[47:45];
-  assign \o[16]  = o[50:48];
-  assign \o[17]  = o[53:51];
-  assign \o[18]  = o[56:54];
-  assign \o[19]  = o[59:57];
-  assign \o[20]  = o[62:60];
-  assign \o[21]  = o[65:63];
-  assign \o[22]  = o[68:66];
-  assign \o[23]  = o[71:69];
-  assign \o[24]  = o[74:72];
-  assign \o[25]  = o[77:75];
-  assign \o[26]  = o[80:78];
-  assign \o[27]  = o[83:81];
-  assign \o[28]  = o[86:84];
-  assign \o[29]  = o[89:87];
-  assign \o[30]  = o[92:90];
-  assign \o[31]  = o[95:93];
-  assign \o[32]  = o[98:96];
-  assign \o[33]  = o[101:99];
-  assign \o[34]  = o[104:102];
-  assign \o[35]  = o[107:105];
-  assign \o[36]  = o[110:108];
-  assign \o[37]  = o[113:111];
-  assign \o[38]  = o[116:114];
-  assign \o[39]  = o[119:117];
-  assign \o[40]  = o[122:120];
-  assign \o[41]  = o[125:123];
-  assign \o[42]  = o[128:126];
-  assign \o[43]  = o[131:129];
-  assign \o[44]  = o[134:132];
-  assign \o[45]  = o[137:135];
-  assign \o[46]  = o[140:138];
-  assign \o[47]  = o[143:141];
-  assign \o[48]  = o[146:144];
-  assign \o[49]  = o[149:147];
-  assign \o[50]  = o[152:150];
-  assign \o[51]  = o[155:153];
-  assign \o[52]  = o[158:156];
-  assign o[158:156] = copy52;
-  assign o[155:153] = copy51;
-  assign o[152:150] = copy50;
-  assign o[149:147] = copy49;
-  assign o[146:144] = copy48;
-  assign o[143:141] = copy47;
-  assign o[140:138] = copy46;
-  assign o[137:135] = copy45;
-  assign o[134:132] = copy44;
-  assign o[131:129] = copy43;
-  assign o[128:126] = copy42;
-  assign o[125:123] = copy41;
-  assign o[122:120] = copy40;
-  assign o[119:117] = copy39;
-  assign o[116:114] = copy38;
-  assign o[113:111] = copy37;
-  assign o[110:108] = copy36;
-  assign o[107:105] = copy35;
-  assign o[104:102] = copy34;
-  assign o[101:99] = copy33;
-  assign o[98:96] = copy32;
-  assign o[95:93] = copy31;
-  assign o[92:90] = copy30;
-  assign o[89:87] = copy29;
-  assign o[86:84] = copy28;
-  assign o[83:81] = copy27;
-  assign o[80:78] = copy26;
-  assign o[77:75] = copy25;
-  assign o[74:72] = copy24;
-  assign o[71:69] = copy23;
-  assign o[68:66] = copy22;
-  assign o[65:63] = copy21;
-  assign o[62:60] = copy20;
-  assign o[59:57] = copy19;
-  assign o[56:54] = copy18;
-  assign o[53:51] = copy17;
-  assign o[50:48] = copy16;
-  assign o[47:45] = copy15;
-  assign o[44:42] = copy14;
-  assign o[41:39] = copy13;
-  assign o[38:36] = copy12;
-  assign o[35:33] = copy11;
-  assign o[32:30] = copy10;
-  assign o[29:27] = copy9;
-  assign o[26:24] = copy8;
-  assign o[23:21] = copy7;
-  assign o[20:18] = copy6;
-  assign o[17:15] = copy5;
-  assign o[14:12] = copy4;
-  assign o[11:9] = copy3;
-  assign o[8:6] = copy2;
-  assign o[5:3] = copy1;
-  assign o[2:0] = copy0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.fifo.we (rst, i, o, clk);
-  input clk;
-  wire clk;
-  reg [7:0] copy0 = 8'h00;
-  reg [7:0] copy1 = 8'h00;
-  reg [7:0] copy10 = 8'h00;
-  reg [7:0] copy11 = 8'h00;
-  reg [7:0] copy12 = 8'h00;
-  reg [7:0] copy13 = 8'h00;
-  reg [7:0] copy14 = 8'h00;
-  reg [7:0] copy15 = 8'h00;
-  reg [7:0] copy16 = 8'h00;
-  reg [7:0] copy17 = 8'h00;
-  reg [7:0] copy18 = 8'h00;
-  reg [7:0] copy19 = 8'h00;
-  reg [7:0] copy2 = 8'h00;
-  reg [7:0] copy20 = 8'h00;
-  reg [7:0] copy21 = 8'h00;
-  reg [7:0] copy22 = 8'h00;
-  reg [7:0] copy23 = 8'h00;
-  reg [7:0] copy24 = 8'h00;
-  reg [7:0] copy25 = 8'h00;
-  reg [7:0] copy26 = 8'h00;
-  reg [7:0] copy27 = 8'h00;
-  reg [7:0] copy28 = 8'h00;
-  reg [7:0] copy29 = 8'h00;
-  reg [7:0] copy3 = 8'h00;
-  reg [7:0] copy30 = 8'h00;
-  reg [7:0] copy31 = 8'h00;
-  reg [7:0] copy32 = 8'h00;
-  reg [7:0] copy33 = 8'h00;
-  reg [7:0] copy34 = 8'h00;
-  reg [7:0] copy35 = 8'h00;
-  reg [7:0] copy36 = 8'h00;
-  reg [7:0] copy37 = 8'h00;
-  reg [7:0] copy38 = 8'h00;
-  reg [7:0] copy39 = 8'h00;
-  reg [7:0] copy4 = 8'h00;
-  reg [7:0] copy40 = 8'h00;
-  reg [7:0] copy41 = 8'h00;
-  reg [7:0] copy42 = 8'h00;
-  reg [7:0] copy43 = 8'h00;
-  reg [7:0] copy44 = 8'h00;
-  reg [7:0] copy45 = 8'h00;
-  reg [7:0] copy46 = 8'h00;
-  reg [7:0] copy47 = 8'h00;
-  reg [7:0] copy48 = 8'h00;
-  reg [7:0] copy49 = 8'h00;
-  reg [7:0] copy5 = 8'h00;
-  reg [7:0] copy50 = 8'h00;
-  reg [7:0] copy51 = 8'h00;
-  reg [7:0] copy52 = 8'h00;
-  reg [7:0] copy6 = 8'h00;
-  reg [7:0] copy7 = 8'h00;
-  reg [7:0] copy8 = 8'h00;
-  reg [7:0] copy9 = 8'h00;
-  input [7:0] i;
-  wire [7:0] i;
-  output [423:0] o;
-  wire [423:0] o;
-  wire [7:0] \o[0] ;
-  wire [7:0] \o[10] ;
-  wire [7:0] \o[11] ;
-  wire [7:0] \o[12] ;
-  wire [7:0] \o[13] ;
-  wire [7:0] \o[14] ;
-  wire [7:0] \o[15] ;
-  wire [7:0] \o[16] ;
-  wire [7:0] \o[17] ;
-  wire [7:0] \o[18] ;
-  wire [7:0] \o[19] ;
-  wire [7:0] \o[1] ;
-  wire [7:0] \o[20] ;
-  wire [7:0] \o[21] ;
-  wire [7:0] \o[22] ;
-  wire [7:0] \o[23] ;
-  wire [7:0] \o[24] ;
-  wire [7:0] \o[25] ;
-  wire [7:0] \o[26] ;
-  wire [7:0] \o[27] ;
-  wire [7:0] \o[28] ;
-  wire [7:0] \o[29] ;
-  wire [7:0] \o[2] ;
-  wire [7:0] \o[30] ;
-  wire [7:0] \o[31] ;
-  wire [7:0] \o[32] ;
-  wire [7:0] \o[33] ;
-  wire [7:0] \o[34] ;
-  wire [7:0] \o[35] ;
-  wire [7:0] \o[36] ;
-  wire [7:0] \o[37] ;
-  wire [7:0] \o[38] ;
-  wire [7:0] \o[39] ;
-  wire [7:0] \o[3] ;
-  wire [7:0] \o[40] ;
-  wire [7:0] \o[41] ;
-  wire [7:0] \o[42] ;
-  wire [7:0] \o[43] ;
-  wire [7:0] \o[44] ;
-  wire [7:0] \o[45] ;
-  wire [7:0] \o[46] ;
-  wire [7:0] \o[47] ;
-  wire [7:0] \o[48] ;
-  wire [7:0] \o[49] ;
-  wire [7:0] \o[4] ;
-  wire [7:0] \o[50] ;
-  wire [7:0] \o[51] ;
-  wire [7:0] \o[52] ;
-  wire [7:0] \o[5] ;
-  wire [7:0] \o[6] ;
-  wire [7:0] \o[7] ;
-  wire [7:0] \o[8] ;
-  wire [7:0] \o[9] ;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    copy0 <= i;
-  always @(posedge clk)
-    copy9 <= i;
-  always @(posedge clk)
-    copy10 <= i;
-  always @(posedge clk)
-    copy11 <= i;
-  always @(posedge clk)
-    copy12 <= i;
-  always @(posedge clk)
-    copy13 <= i;
-  always @(posedge clk)
-    copy14 <= i;
-  always @(posedge clk)
-    copy15 <= i;
-  always @(posedge clk)
-    copy16 <= i;
-  always @(posedge clk)
-    copy17 <= i;
-  always @(posedge clk)
-    copy18 <= i;
-  always @(posedge clk)
-    copy1 <= i;
-  always @(posedge clk)
-    copy19 <= i;
-  always @(posedge clk)
-    copy20 <= i;
-  always @(posedge clk)
-    copy21 <= i;
-  always @(posedge clk)
-    copy22 <= i;
-  always @(posedge clk)
-    copy23 <= i;
-  always @(posedge clk)
-    copy24 <= i;
-  always @(posedge clk)
-    copy25 <= i;
-  always @(posedge clk)
-    copy26 <= i;
-  always @(posedge clk)
-    copy27 <= i;
-  always @(posedge clk)
-    copy28 <= i;
-  always @(posedge clk)
-    copy2 <= i;
-  always @(posedge clk)
-    copy29 <= i;
-  always @(posedge clk)
-    copy30 <= i;
-  always @(posedge clk)
-    copy31 <= i;
-  always @(posedge clk)
-    copy32 <= i;
-  always @(posedge clk)
-    copy33 <= i;
-  always @(posedge clk)
-    copy34 <= i;
-  always @(posedge clk)
-    copy35 <= i;
-  always @(posedge clk)
-    copy36 <= i;
-  always @(posedge clk)
-    copy37 <= i;
-  always @(posedge clk)
-    copy38 <= i;
-  always @(posedge clk)
-    copy3 <= i;
-  always @(posedge clk)
-    copy39 <= i;
-  always @(posedge clk)
-    copy40 <= i;
-  always @(posedge clk)
-    copy41 <= i;
-  always @(posedge clk)
-    copy42 <= i;
-  always @(posedge clk)
-    copy43 <= i;
-  always @(posedge clk)
-    copy44 <= i;
-  always @(posedge clk)
-    copy45 <= i;
-  always @(posedge clk)
-    copy46 <= i;
-  always @(posedge clk)
-    copy47 <= i;
-  always @(posedge clk)
-    copy48 <= i;
-  always @(posedge clk)
-    copy4 <= i;
-  always @(posedge clk)
-    copy49 <= i;
-  always @(posedge clk)
-    copy50 <= i;
-  always @(posedge clk)
-    copy51 <= i;
-  always @(posedge clk)
-    copy52 <= i;
-  always @(posedge clk)
-    copy5 <= i;
-  always @(posedge clk)
-    copy6 <= i;
-  always @(posedge clk)
-    copy7 <= i;
-  always @(posedge clk)
-    copy8 <= i;
-  assign \o[0]  = o[7:0];
-  assign \o[1]  = o[15:8];
-  assign \o[2]  = o[23:16];
-  assign \o[3]  = o[31:24];
-  assign \o[4]  = o[39:32];
-  assign \o[5]  = o[47:40];
-  assign \o[6]  = o[55:48];
-  assign \o[7]  = o[63:56];
-  assign \o[8]  = o[71:64];
-  assign \o[9]  = o[79:72];
-  assign \o[10]  = o[87:80];
-  assign \o[11]  = o[95:88];
-  assign \o[12]  = o[103:96];
-  assign \o[13]  = o[111:104];
-  assign \o[14]  = o[119:112];
-  assign \o[15]  = o[127:120];
-  assign \o[16]  = o[135:128];
-  assign \o[17]  = o[143:136];
-  assign \o[18]  = o[151:144];
-  assign \o[19]  = o[159:152];
-  assign \o[20]  = o[167:160];
-  assign \o[21]  = o[175:168];
-  assign \o[22]  = o[183:176];
-  assign \o[23]  = o[191:184];
-  assign \o[24]  = o[199:192];
-  assign \o[25]  = o[207:200];
-  assign \o[26]  = o[215:208];
-  assign \o[27]  = o[223:216];
-  assign \o[28]  = o[231:224];
-  assign \o[29]  = o[239:232];
-  assign \o[30]  = o[247:240];
-  assign \o[31]  = o[255:248];
-  assign \o[32]  = o[263:256];
-  assign \o[33]  = o[271:264];
-  assign \o[34]  = o[279:272];
-  assign \o[35]  = o[287:280];
-  assign \o[36]  = o[295:288];
-  assign \o[37]  = o[303:296];
-  assign \o[38]  = o[311:304];
-  assign \o[39]  = o[319:312];
-  assign \o[40]  = o[327:320];
-  assign \o[41]  = o[335:328];
-  assign \o[42]  = o[343:336];
-  assign \o[43]  = o[351:344];
-  assign \o[44]  = o[359:352];
-  assign \o[45]  = o[367:360];
-  assign \o[46]  = o[375:368];
-  assign \o[47]  = o[383:376];
-  assign \o[48]  = o[391:384];
-  assign \o[49]  = o[399:392];
-  assign \o[50]  = o[407:400];
-  assign \o[51]  = o[415:408];
-  assign \o[52]  = o[423:416];
-  assign o[423:416] = copy52;
-  assign o[415:408] = copy51;
-  assign o[407:400] = copy50;
-  assign o[399:392] = copy49;
-  assign o[391:384] = copy48;
-  assign o[383:376] = copy47;
-  assign o[375:368] = copy46;
-  assign o[367:360] = copy45;
-  assign o[359:352] = copy44;
-  assign o[351:344] = copy43;
-  assign o[343:336] = copy42;
-  assign o[335:328] = copy41;
-  assign o[327:320] = copy40;
-  assign o[319:312] = copy39;
-  assign o[311:304] = copy38;
-  assign o[303:296] = copy37;
-  assign o[295:288] = copy36;
-  assign o[287:280] = copy35;
-  assign o[279:272] = copy34;
-  assign o[271:264] = copy33;
-  assign o[263:256] = copy32;
-  assign o[255:248] = copy31;
-  assign o[247:240] = copy30;
-  assign o[239:232] = copy29;
-  assign o[231:224] = copy28;
-  assign o[223:216] = copy27;
-  assign o[215:208] = copy26;
-  assign o[207:200] = copy25;
-  assign o[199:192] = copy24;
-  assign o[191:184] = copy23;
-  assign o[183:176] = copy22;
-  assign o[175:168] = copy21;
-  assign o[167:160] = copy20;
-  assign o[159:152] = copy19;
-  assign o[151:144] = copy18;
-  assign o[143:136] = copy17;
-  assign o[135:128] = copy16;
-  assign o[127:120] = copy15;
-  assign o[119:112] = copy14;
-  assign o[111:104] = copy13;
-  assign o[103:96] = copy12;
-  assign o[95:88] = copy11;
-  assign o[87:80] = copy10;
-  assign o[79:72] = copy9;
-  assign o[71:64] = copy8;
-  assign o[63:56] = copy7;
-  assign o[55:48] = copy6;
-  assign o[47:40] = copy5;
-  assign o[39:32] = copy4;
-  assign o[31:24] = copy3;
-  assign o[23:16] = copy2;
-  assign o[15:8] = copy1;
-  assign o[7:0] = copy0;
+    copy19 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy20 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy21 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy22 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy23 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy24 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy25 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy26 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy27 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy28 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy2 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy29 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy30 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy31 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy3 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy4 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy5 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy6 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy7 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  always @(posedge clk)
+    copy8 <= { \port$4480$4 [0], \port$4480$4 [1] };
+  assign i = { \port$4480$4 [0], \port$4480$4 [1] };
+  assign \o[0]  = o[1:0];
+  assign \o[1]  = o[3:2];
+  assign \o[2]  = o[5:4];
+  assign \o[3]  = o[7:6];
+  assign \o[4]  = o[9:8];
+  assign \o[5]  = o[11:10];
+  assign \o[6]  = o[13:12];
+  assign \o[7]  = o[15:14];
+  assign \o[8]  = o[17:16];
+  assign \o[9]  = o[19:18];
+  assign \o[10]  = o[21:20];
+  assign \o[11]  = o[23:22];
+  assign \o[12]  = o[25:24];
+  assign \o[13]  = o[27:26];
+  assign \o[14]  = o[29:28];
+  assign \o[15]  = o[31:30];
+  assign \o[16]  = o[33:32];
+  assign \o[17]  = o[35:34];
+  assign \o[18]  = o[37:36];
+  assign \o[19]  = o[39:38];
+  assign \o[20]  = o[41:40];
+  assign \o[21]  = o[43:42];
+  assign \o[22]  = o[45:44];
+  assign \o[23]  = o[47:46];
+  assign \o[24]  = o[49:48];
+  assign \o[25]  = o[51:50];
+  assign \o[26]  = o[53:52];
+  assign \o[27]  = o[55:54];
+  assign \o[28]  = o[57:56];
+  assign \o[29]  = o[59:58];
+  assign \o[30]  = o[61:60];
+  assign \o[31]  = o[63:62];
+  assign o[63:62] = copy31;
+  assign o[61:60] = copy30;
+  assign o[59:58] = copy29;
+  assign o[57:56] = copy28;
+  assign o[55:54] = copy27;
+  assign o[53:52] = copy26;
+  assign o[51:50] = copy25;
+  assign o[49:48] = copy24;
+  assign o[47:46] = copy23;
+  assign o[45:44] = copy22;
+  assign o[43:42] = copy21;
+  assign o[41:40] = copy20;
+  assign o[39:38] = copy19;
+  assign o[37:36] = copy18;
+  assign o[35:34] = copy17;
+  assign o[33:32] = copy16;
+  assign o[31:30] = copy15;
+  assign o[29:28] = copy14;
+  assign o[27:26] = copy13;
+  assign o[25:24] = copy12;
+  assign o[23:22] = copy11;
+  assign o[21:20] = copy10;
+  assign o[19:18] = copy9;
+  assign o[17:16] = copy8;
+  assign o[15:14] = copy7;
+  assign o[13:12] = copy6;
+  assign o[11:10] = copy5;
+  assign o[9:8] = copy4;
+  assign o[7:6] = copy3;
+  assign o[5:4] = copy2;
+  assign o[3:2] = copy1;
+  assign o[1:0] = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_tiles, \k_tiles$68 , group_tiles, base, blk_rd__addr, last_data, done, a_rows, error, err_group, err_entry, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
   wire [15:0] \$11 ;
@@ -20635,7 +16672,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     .rst(rst)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$29  = entry;
     if (start) begin
       \$29  = 16'h0000;
@@ -20658,7 +16695,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$30  = k_tiles;
     if (start) begin
       \$30  = \k_tiles$68 ;
@@ -20668,7 +16705,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$31  = \group_tiles$69 ;
     if (start) begin
       \$31  = group_tiles;
@@ -20678,7 +16715,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$32  = height;
     if (start) begin
       \$32  = \$11 ;
@@ -20698,7 +16735,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$33  = \final ;
     if (start) begin
       \$33  = \$12 ;
@@ -20718,7 +16755,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$34  = rows_after;
     if (start) begin
       \$34  = rest;
@@ -20738,7 +16775,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$35  = a_rows;
     if (start) begin
       \$35  = 32'd0;
@@ -20756,7 +16793,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$36  = error;
     if (start) begin
       \$36  = 3'h0;
@@ -20775,7 +16812,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$37  = err_group;
     if (start) begin
       \$37  = 16'h0000;
@@ -20791,7 +16828,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$38  = err_entry;
     if (start) begin
       \$38  = 16'h0000;
@@ -20807,7 +16844,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$39  = busy;
     if (start) begin
       (* full_case = 32'd1 *)
@@ -20834,7 +16871,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$40  = a1;
     if (start) begin
     end else if (busy) begin
@@ -20845,7 +16882,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$41  = fail2;
     if (start) begin
     end else if (busy) begin
@@ -20858,7 +16895,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$42  = last2;
     if (start) begin
     end else if (busy) begin
@@ -20871,7 +16908,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$43  = prev1;
     if (start) begin
     end else if (busy) begin
@@ -20884,14 +16921,14 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rest = 17'h00000;
     if (start) begin
       rest = \$1 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     fail = 3'h0;
     if (start) begin
     end else if (busy) begin
@@ -20909,7 +16946,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$23  = 1'h0;
     if (start) begin
       if (\$13 ) begin
@@ -20934,7 +16971,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$24  = raddr;
     if (start) begin
       \$24  = { 1'h0, base };
@@ -20946,7 +16983,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$25  = v1;
     if (start) begin
       \$25  = 1'h0;
@@ -20958,7 +16995,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$26  = v2;
     if (start) begin
       \$26  = 1'h0;
@@ -20970,7 +17007,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$27  = new1;
     if (start) begin
       \$27  = 1'h1;
@@ -20984,7 +17021,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$28  = group;
     if (start) begin
       \$28  = 16'h0000;
@@ -21159,7 +17196,7 @@ module \axi_gemm.axi.engine.table.last_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1118$0 , \port$5815$7 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1205$0 , \port$4472$7 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -21171,27 +17208,27 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1118$0 , \port$5815$7 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$1118$0 ;
-  wire [15:0] \port$1118$0 ;
-  input [15:0] \port$5815$7 ;
-  wire [15:0] \port$5815$7 ;
+  input [15:0] \port$1205$0 ;
+  wire [15:0] \port$1205$0 ;
+  input [15:0] \port$4472$7 ;
+  wire [15:0] \port$4472$7 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$1118$0  };
+    a_q <= { 1'h0, \port$1205$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$5815$7  };
+    b_q <= { 1'h0, \port$4472$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$1118$0  };
-  assign b = { 1'h0, \port$5815$7  };
+  assign a = { 1'h0, \port$1205$0  };
+  assign b = { 1'h0, \port$4472$7  };
   assign p = p_q;
 endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payload, error, o__valid, o__payload, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -22081,14 +18118,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     .window(window)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     block_len = 6'h20;
     if (\$1 ) begin
       block_len = remaining[5:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     new_stream = 1'h0;
     casez (parse_state)
       2'h0:
@@ -22096,7 +18133,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     take = 2'h0;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -22134,7 +18171,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     failing = 1'h0;
     casez (parse_state)
       2'h0:
@@ -22212,7 +18249,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     w_en = 1'h0;
     casez (parse_state)
       2'h0:
@@ -22230,7 +18267,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     count = 2'h0;
     casez (parse_state)
       2'h0:
@@ -22242,7 +18279,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     values = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -22258,7 +18295,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \w_data$29  = 17'h00000;
     casez (parse_state)
       2'h0:
@@ -22270,7 +18307,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \w_en$31  = 1'h0;
     casez (parse_state)
       2'h0:
@@ -22284,7 +18321,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     r_en = 1'h0;
     if (\$134 ) begin
       if (\$135 ) begin
@@ -22295,7 +18332,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \r_en$45  = 1'h0;
     if (\$134 ) begin
       if (\$139 ) begin
@@ -22304,7 +18341,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$348  = error;
     if (clear) begin
       \$348  = 3'h0;
@@ -22422,14 +18459,14 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$349  = \$146 ;
     if (rst) begin
       \$349  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$350  = parse_state;
     (* full_case = 32'd1 *)
     casez (parse_state)
@@ -22583,7 +18620,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$351  = index;
     casez (parse_state)
       2'h0:
@@ -22668,7 +18705,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$352  = header_bits;
     casez (parse_state)
       2'h0:
@@ -22681,7 +18718,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$353  = remaining;
     casez (parse_state)
       2'h0:
@@ -22702,7 +18739,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$354  = mask_bits;
     casez (parse_state)
       2'h0:
@@ -22717,7 +18754,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$355  = left;
     casez (parse_state)
       2'h0:
@@ -22738,7 +18775,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$356  = \final ;
     casez (parse_state)
       2'h0:
@@ -22755,7 +18792,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$357  = o__valid;
     if (o__ready) begin
       \$357  = 1'h0;
@@ -22768,7 +18805,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$358  = o__payload;
     if (\$331 ) begin
       \$358 [7:0] = \$334 ;
@@ -22779,7 +18816,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$359  = pos;
     if (\$331 ) begin
       \$359  = \$338 [4:0];
@@ -22795,7 +18832,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$360  = second_half;
     if (\$331 ) begin
       if (\$339 ) begin
@@ -22815,7 +18852,7 @@ module \axi_gemm.axi.expander (rst, clear, o__ready, i__ready, i__valid, i__payl
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$361  = older;
     if (new_stream) begin
       \$361  = \$346 [1:0];
@@ -22881,7 +18918,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_port__data, w_en, r_en, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -22995,7 +19032,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
   always @(posedge clk)
     level <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$15  = w_port__addr;
     if (\$1 ) begin
       \$15  = \$2 [4:0];
@@ -23008,7 +19045,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$16  = r_port__addr;
     if (\$3 ) begin
       \$16  = \$4 [4:0];
@@ -23021,7 +19058,7 @@ module \axi_gemm.axi.expander.data_fifo (rst, flush, w_rdy, r_rdy, r_data, w_por
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$17  = level;
     if (\$8 ) begin
       \$17  = \$9 [5:0];
@@ -23046,7 +19083,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -23166,7 +19203,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
   always @(posedge clk)
     r_rdy <= \$30 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$27  = w_port__addr;
     if (\$4 ) begin
       \$27  = \$5 [0];
@@ -23179,7 +19216,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$28  = r_port__addr;
     if (\$8 ) begin
       \$28  = \$9 [0];
@@ -23192,7 +19229,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$29  = inner_level;
     if (\$15 ) begin
       \$29  = \$16 [1:0];
@@ -23208,7 +19245,7 @@ module \axi_gemm.axi.expander.mask_fifo (rst, flush, w_rdy, w_level, r_data, w_p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$30  = r_rdy;
     if (\$26 ) begin
       \$30  = 1'h1;
@@ -23233,7 +19270,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__payload, take, window, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -26178,7 +22215,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
   always @(posedge clk)
     slots <= \$1162 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_0_0[7:0] = i__payload[7:0];
     new_0_0[8] = \$10 ;
     new_0_0[9] = 1'h0;
@@ -26189,7 +22226,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_1_0[7:0] = i__payload[7:0];
     new_1_0[8] = \$32 ;
     new_1_0[9] = 1'h0;
@@ -26200,7 +22237,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_2_0[7:0] = i__payload[7:0];
     new_2_0[8] = \$54 ;
     new_2_0[9] = 1'h0;
@@ -26211,7 +22248,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_3_0[7:0] = i__payload[7:0];
     new_3_0[8] = \$76 ;
     new_3_0[9] = 1'h0;
@@ -26222,7 +22259,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_4_0[7:0] = i__payload[7:0];
     new_4_0[8] = \$98 ;
     new_4_0[9] = 1'h0;
@@ -26233,7 +22270,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_5_0[7:0] = i__payload[7:0];
     new_5_0[8] = \$120 ;
     new_5_0[9] = 1'h0;
@@ -26244,7 +22281,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_6_0[7:0] = i__payload[7:0];
     new_6_0[8] = \$142 ;
     new_6_0[9] = 1'h0;
@@ -26255,7 +22292,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_7_0[7:0] = i__payload[7:0];
     new_7_0[8] = \$164 ;
     new_7_0[9] = 1'h0;
@@ -26266,7 +22303,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_8_0[7:0] = i__payload[7:0];
     new_8_0[8] = \$186 ;
     new_8_0[9] = 1'h0;
@@ -26277,7 +22314,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_9_0[7:0] = i__payload[7:0];
     new_9_0[8] = \$208 ;
     new_9_0[9] = 1'h0;
@@ -26288,7 +22325,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_10_0[7:0] = i__payload[7:0];
     new_10_0[8] = \$230 ;
     new_10_0[9] = 1'h0;
@@ -26299,7 +22336,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_11_0[7:0] = i__payload[7:0];
     new_11_0[8] = \$252 ;
     new_11_0[9] = 1'h0;
@@ -26310,7 +22347,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_12_0[7:0] = i__payload[7:0];
     new_12_0[8] = \$274 ;
     new_12_0[9] = 1'h0;
@@ -26321,7 +22358,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_13_0[7:0] = i__payload[7:0];
     new_13_0[8] = \$296 ;
     new_13_0[9] = 1'h0;
@@ -26332,7 +22369,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_14_0[7:0] = i__payload[7:0];
     new_14_0[8] = \$318 ;
     new_14_0[9] = 1'h0;
@@ -26343,7 +22380,7 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     new_15_0[7:0] = i__payload[7:0];
     new_15_0[8] = \$340 ;
     new_15_0[9] = 1'h0;
@@ -26354,14 +22391,14 @@ module \axi_gemm.axi.expander.unpacker (rst, i__ready, available, i__valid, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1161  = \$363 [4:0];
     if (rst) begin
       \$1161  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1162  = slots;
     if (\$364 ) begin
       \$1162 [9:0] = slots[19:10];
@@ -27649,7 +23686,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__payload, base, words, o__ready, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [1:0] \$100 ;
@@ -27969,7 +24006,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
   always @(posedge clk)
     left <= \$124 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -27991,7 +24028,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_keep = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -28001,7 +24038,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     abort = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -28017,7 +24054,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_short = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -28028,7 +24065,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_long = 1'h0;
     if (\$15 ) begin
     end else if (\$16 ) begin
@@ -28042,7 +24079,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -28051,7 +24088,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -28061,7 +24098,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$117  = \buf ;
     if (emit) begin
       \$117  = shifted;
@@ -28082,7 +24119,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$118  = fill;
     if (emit) begin
       \$118  = \$3 [5:0];
@@ -28114,7 +24151,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$119  = addr;
     if (emit) begin
       \$119  = \$53 [8:0];
@@ -28132,7 +24169,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$120  = words_left;
     if (emit) begin
       \$120  = \$54 [16:0];
@@ -28150,7 +24187,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$121  = armed;
     if (emit) begin
       if (\$55 ) begin
@@ -28173,7 +24210,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$122  = loaded;
     if (emit) begin
       if (\$55 ) begin
@@ -28193,7 +24230,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$123  = draining;
     if (\$57 ) begin
       if (i__payload[72]) begin
@@ -28212,7 +24249,7 @@ module \axi_gemm.axi.load_a (clk, rst, arm, \abort$31 , o__valid, i__ready, i__p
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$124  = left;
     if (\$57 ) begin
     end else if (\$58 ) begin
@@ -28254,7 +24291,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [3:0] \$100 ;
@@ -28580,7 +24617,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
   always @(posedge clk)
     left <= \$127 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[63:0] = i__payload[63:0];
@@ -28611,7 +24648,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_keep = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -28621,7 +24658,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     abort = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -28637,7 +24674,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_short = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -28648,7 +24685,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_long = 1'h0;
     if (\$18 ) begin
     end else if (\$19 ) begin
@@ -28662,7 +24699,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -28671,7 +24708,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -28681,7 +24718,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$120  = \buf ;
     if (emit) begin
       \$120  = shifted;
@@ -28702,7 +24739,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$121  = fill;
     if (emit) begin
       \$121  = \$3 [6:0];
@@ -28734,7 +24771,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$122  = addr;
     if (emit) begin
       \$122  = \$56 [8:0];
@@ -28752,7 +24789,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$123  = words_left;
     if (emit) begin
       \$123  = \$57 [16:0];
@@ -28770,7 +24807,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$124  = armed;
     if (emit) begin
       if (\$58 ) begin
@@ -28793,7 +24830,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$125  = loaded;
     if (emit) begin
       if (\$58 ) begin
@@ -28813,7 +24850,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$126  = draining;
     if (\$60 ) begin
       if (i__payload[72]) begin
@@ -28832,7 +24869,7 @@ module \axi_gemm.axi.load_b (rst, \abort$31 , arm, o__valid, i__ready, i__valid,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$127  = left;
     if (\$60 ) begin
     end else if (\$61 ) begin
@@ -28874,7 +24911,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payload, o__ready, base, words, o__payload, err_keep, err_short, err_long, err_arm, err_range, armed, loaded, i__valid, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -29224,7 +25261,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
   always @(posedge clk)
     left <= \$141 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     nxt = shifted;
     if (\$8 ) begin
       nxt[7:0] = i__payload[7:0];
@@ -29423,7 +25460,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_keep = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -29433,7 +25470,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     abort = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -29449,7 +25486,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_short = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -29460,7 +25497,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_long = 1'h0;
     if (\$74 ) begin
     end else if (\$75 ) begin
@@ -29474,7 +25511,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_arm = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -29483,7 +25520,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     err_range = 1'h0;
     if (arm) begin
       if (armed) begin
@@ -29493,7 +25530,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$134  = \buf ;
     if (emit) begin
       \$134  = shifted;
@@ -29514,7 +25551,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$135  = fill;
     if (emit) begin
       \$135  = \$3 [6:0];
@@ -29546,7 +25583,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$136  = addr;
     if (emit) begin
       \$136  = \$98 [8:0];
@@ -29564,7 +25601,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$137  = words_left;
     if (emit) begin
       \$137  = \$99 [16:0];
@@ -29582,7 +25619,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$138  = armed;
     if (emit) begin
       if (\$100 ) begin
@@ -29605,7 +25642,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$139  = loaded;
     if (emit) begin
       if (\$100 ) begin
@@ -29625,7 +25662,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$140  = draining;
     if (\$102 ) begin
       if (i__payload[9]) begin
@@ -29644,7 +25681,7 @@ module \axi_gemm.axi.load_z (rst, arm, \abort$31 , o__valid, i__ready, i__payloa
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$141  = left;
     if (\$102 ) begin
     end else if (\$103 ) begin
@@ -29690,7 +25727,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \axi_gemm.axi.results (clk, rst, o__valid, i__ready, i__payload, i__valid, o__payload, o__ready);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
   wire [7:0] \$11 ;
@@ -29777,7 +25814,7 @@ module \axi_gemm.axi.results (clk, rst, o__valid, i__ready, i__payload, i__valid
   always @(posedge clk)
     last_in <= \$26 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
     if (\$6 ) begin
       o__payload[71:64] = 8'hff;
@@ -29804,7 +25841,7 @@ module \axi_gemm.axi.results (clk, rst, o__valid, i__ready, i__payload, i__valid
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     nxt = shifted;
     if (\$15 ) begin
       nxt[511:0] = i__payload[511:0];
@@ -29814,21 +25851,21 @@ module \axi_gemm.axi.results (clk, rst, o__valid, i__ready, i__payload, i__valid
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$24  = nxt;
     if (rst) begin
       \$24  = 576'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$25  = \$19 [6:0];
     if (rst) begin
       \$25  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$26  = last_in;
     if (\$21 ) begin
       \$26  = 1'h1;

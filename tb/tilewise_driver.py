@@ -265,7 +265,8 @@ def run_tw_amaranth(jobs, *, config=CoreConfig(), a_depth=DEFAULT_DEPTH,
     from hw.gemm import CSR_READ_LATENCY, Ctrl, Reg
     from hw.gemm_top import FlatGemmEngine
 
-    dut = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, t_depth=t_depth)
+    dut = FlatGemmEngine(config, a_depth=a_depth, b_depth=b_depth, t_depth=t_depth,
+                         checks=True)
     results = []
 
     async def write(ctx, addr, value):

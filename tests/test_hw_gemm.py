@@ -56,7 +56,7 @@ async def load_words(ctx, dut, prefix, base, fields):
 
 def rtl_jobs(jobs, config, *, depth=DEPTH, pattern=None, extra=None):
     """Run raw jobs on the engine in Amaranth's simulator; one result dict per job."""
-    dut = FlatGemmEngine(config, a_depth=depth, b_depth=depth)
+    dut = FlatGemmEngine(config, a_depth=depth, b_depth=depth, checks=True)
     results = []
 
     async def write(ctx, addr, value):
@@ -206,13 +206,13 @@ def test_sim_counters_exact(rng):
     np.testing.assert_array_equal(Dd, golden.dense_mma(A, B), strict=True)
     p = config.pipeline
     # 1 + check (17 multiply steps, sum, compare, verdict) + launch + 4 address stages
-    # + read 2 + FIFO 1
-    assert START_LATENCY == 29
+    # + read 2 (the core takes the operands from the block RAMs' output registers)
+    assert START_LATENCY == 28
     for res, ops, macs_per_op in ((rs, 12, 2 * 2 * 8), (rd, 24, 2 * 2 * 4)):
         assert res["tile_ops"] == ops
         assert res["macs"] == ops * macs_per_op == M * N * K
-        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 28 + p + 1 + 1
-        assert res["stall_in"] == 28 + p + 1 + 1
+        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 27 + p + 1 + 1
+        assert res["stall_in"] == 27 + p + 1 + 1
         assert res["run_cycles"] == res["busy_cycles"] and res["jobs"] == 1
         assert res["stall_out"] == 0
         assert res["d_tiles"] == 6
@@ -241,6 +241,31 @@ def test_sim_backpressure(pipeline, rng):
         assert res["busy_cycles"] == res["tile_ops"] + res["stall_in"] + res["stall_out"]
         stalled += res["stall_out"]
     assert stalled > 0
+
+
+@pytest.mark.parametrize("pipeline", [1, 11])
+def test_sim_every_op_last(pipeline, rng):
+    """A job whose every operation carries ``last`` (K = one tile): the engine issues them
+    ahead of the core against the core's result credits, so with D ready it still runs one
+    operation per cycle (exact busy cycles), and with D stalled at random the core never
+    refuses an issued operation (the engine's ``checks`` assert it) and D stays exact."""
+    config = CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=pipeline)
+    M, N, K = 8, 14, 8                     # 4 × 7 tiles, one K tile: 28 operations, all last
+    A = random_nm(rng, M, K, config)
+    B = rng.integers(-128, 128, (K, N))
+    (D, res), = rtl_gemms([dict(A=A, B=B)], config)
+    np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
+    assert res["tile_ops"] == res["d_tiles"] == 28
+    assert res["busy_cycles"] == busy_cycles(28, config) == 28 + 27 + pipeline + 1 + 1
+    pattern_rng = np.random.default_rng(rng.integers(1 << 32))
+
+    def pattern():
+        return iter(lambda: int(pattern_rng.random() < 0.3), None)
+
+    (D, res), = rtl_gemms([dict(A=A, B=B)], config, pattern=pattern)
+    np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
+    assert res["stall_out"] > 0
+    assert res["busy_cycles"] == res["tile_ops"] + res["stall_in"] + res["stall_out"]
 
 
 def test_sim_extreme_values():
@@ -439,7 +464,7 @@ def test_sim_reset_mid_job(rng):
     A = random_nm(rng, 4, 32, config)
     B = rng.integers(-128, 128, (32, 4))
     job, _ = plan_gemm(B, A, config=config, a_depth=DEPTH, b_depth=DEPTH)
-    dut = FlatGemmEngine(config, a_depth=DEPTH, b_depth=DEPTH)
+    dut = FlatGemmEngine(config, a_depth=DEPTH, b_depth=DEPTH, checks=True)
     rst = Signal()
     seen = {}
 
@@ -610,7 +635,7 @@ def test_csr_read_latency_and_snapshot():
 
 def test_sim_load_ready_low_in_reset():
     """ld_a/ld_b ready is low during reset and the cycle after it (producers must wait)."""
-    dut = FlatGemmEngine(TINY, a_depth=4, b_depth=4)
+    dut = FlatGemmEngine(TINY, a_depth=4, b_depth=4, checks=True)
     rst = Signal()
     seen = []
 
