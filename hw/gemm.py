@@ -346,6 +346,9 @@ class GemmEngine(wiring.Component):
         for k, nx in enumerate(q.t_base_nx):
             m.d.comb += nx.eq(Mux(s.capture, csr.rw_tw_base + k, q.t_base_p[k]))
         q.scanning = Signal(name="q_tw_scanning")
+        scan_start = Signal(name="q_tw_scan_start")
+        m.d.sync += scan_start.eq(0)
+        m.d.comb += s.table.start.eq(scan_start)
         # Loop-end constants for the sequencer, computed here off its path.
         q.kops_m2 = Signal(DIM_WIDTH + 1, name="q_kops_m2")
         q.nt_m2 = Signal(DIM_WIDTH, name="q_nt_m2")
@@ -403,9 +406,10 @@ class GemmEngine(wiring.Component):
                     q.mt_m2.eq(q.mt - 2), q.mt_is1.eq(q.mt == 1),
                 ]
                 # Tile-wise: a job that passed scans its kept lists before it may launch.
+                # The scan starts a cycle later, from a register: the start resets every
+                # scan register, a wide fan-out that must not follow the verdict.
                 with m.If(q.tw & ~check.any()):
-                    m.d.sync += [q.checked.eq(0), q.scanning.eq(1)]
-                    m.d.comb += s.table.start.eq(1)
+                    m.d.sync += [q.checked.eq(0), q.scanning.eq(1), scan_start.eq(1)]
         self._tilewise_check(m, s)
         with m.If(s.launch):
             m.d.sync += q.valid.eq(0)

@@ -15,7 +15,7 @@ instead of computing a wrong result. The scan also sums the A words the job will
 
 import enum
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -30,6 +30,8 @@ __all__ = ["KeptTable", "TableError", "entry_layout", "ENTRY_BLOCK_WIDTH", "MAX_
 ENTRY_BLOCK_WIDTH = 16
 #: Largest table the 16-bit TW_BASE register can address.
 MAX_TABLE_DEPTH = 1 << 16
+#: Bits per LUT-RAM bank of a read copy (an ECP5 DPR16X4 is 4 bits wide).
+_BANK_BITS = 4
 
 
 class TableError(enum.IntEnum):
@@ -82,16 +84,16 @@ class KeptTable(wiring.Component):
         ``tile_k`` of K.
     last_addr : In(ArrayLayout(unsigned(ceil_log2(depth)), last_ports))
     last_data : Out(last_ports)
-        Reads of the ``last`` flags (a 1-bit copy of the table): ``last_data[i]`` is the
-        flag at ``last_addr[i]`` of the cycle before, read through the LUT RAM after the
-        clock edge from an address register of the port's own. With ``dsp="ecp5"`` that
-        register is a ``TRELLIS_FF`` instance, which yosys cannot fold into the memory
-        (it folds a plain address register and moves the logic before it onto the read
-        path).
+        Reads of the ``last`` flags: ``last_data[i]`` is the flag at ``last_addr[i]`` of the
+        cycle before.
     blk_addr : In(unsigned(ceil_log2(depth)))
     blk_data : Out(ENTRY_BLOCK_WIDTH)
-        Registered read of the ``block`` fields: ``blk_data`` is the block at ``blk_addr``
-        of the cycle before.
+        Reads of the ``block`` fields: ``blk_data`` is the block at ``blk_addr`` of the
+        cycle before.
+
+    Every read port (the ``last`` ports, the block port, the scan) has a copy of the table
+    of its own, read through address registers of its own (:meth:`_read_copy`): its data
+    come from LUT RAM right after the clock edge, with no logic in front.
 
     Latency: the scan is a pipeline of three registers (read, comparisons, decision), one
     entry per cycle: a scan of ``E`` entries that ends well raises ``done`` ``E + 3``
@@ -135,49 +137,58 @@ class KeptTable(wiring.Component):
             "blk_data": Out(ENTRY_BLOCK_WIDTH),
         })
 
+    def _read_copy(self, m, name, value, addr_next):
+        """A read port on a copy of ``value`` (bits of the written entry) of its own: LUT RAM
+        in banks of at most :data:`_BANK_BITS` bits, each read through an address register
+        of its own that loads ``addr_next``. Returns the bits at ``addr_next`` of the cycle
+        before, combinational from the RAM after the clock edge.
+
+        Why copies: yosys merges read ports of one memory whose data are multiplexed (the
+        sequencer's look-ahead does that), putting the select in front of the read, and one
+        address register for every bank of a wide read is a long route to all of them. Why
+        LUT RAM (``ram_style="distributed"``): yosys would put a registered read in a DP16KD
+        without its output register (5.8 ns clock-to-data on ECP5). With ``dsp="ecp5"`` the
+        address registers are ``TRELLIS_FF`` instances, which yosys cannot fold into the
+        memory (it folds a plain address register and moves the logic before it onto the
+        read path)."""
+        bits = []
+        for bank, lo in enumerate(range(0, len(value), _BANK_BITS)):
+            hi = min(lo + _BANK_BITS, len(value))
+            memory = Memory(shape=hi - lo, depth=self.depth, init=[],
+                            attrs={"ram_style": "distributed"})
+            m.submodules[f"{name}_mem{bank}"] = memory
+            wr = memory.write_port()
+            m.d.comb += [wr.addr.eq(self.ld.payload.addr), wr.data.eq(value[lo:hi]),
+                         wr.en.eq(self.ld.valid)]
+            rd = memory.read_port(domain="comb")
+            m.submodules[f"{name}_addr{bank}"] = addr = RegisterCopies(
+                self.addr_width, 1, dsp=self.dsp)
+            m.d.comb += [addr.i.eq(addr_next), rd.addr.eq(addr.o[0])]
+            bits.append(rd.data)
+        return Cat(*bits)
+
     def elaborate(self, platform):
         m = Module()
 
-        # --- storage: the entries, and a 1-bit copy of their `last` flags ---------------------
-        # Distributed (LUT) RAM: yosys would put the registered-read copy in a DP16KD, whose
-        # read without the output register costs 5.8 ns on ECP5 before any logic.
-        lut_ram = {"ram_style": "distributed"}
-        m.submodules.mem = mem = Memory(shape=entry_layout(), depth=self.depth, init=[],
-                                        attrs=lut_ram)
-        # One memory per `last` port: yosys merges read ports of one memory whose data are
-        # multiplexed (the sequencer's look-ahead does that), putting the select in front of
-        # the read; separate memories keep every read at its register address.
-        lasts = []
-        for i in range(self.last_ports):
-            m.submodules[f"lasts{i}"] = memory = Memory(shape=1, depth=self.depth, init=[],
-                                                        attrs=lut_ram)
-            lasts.append(memory)
-        for memory, value in ((mem, self.ld.payload.entry),
-                              *((copy, self.ld.payload.entry.last) for copy in lasts)):
-            wr = memory.write_port()
-            m.d.comb += [wr.addr.eq(self.ld.payload.addr), wr.data.eq(value),
-                         wr.en.eq(self.ld.valid)]
+        # --- storage: a copy of the table per read port --------------------------------------
         m.d.comb += self.ld.ready.eq(1)
+        written = self.ld.payload.entry
         for i in range(self.last_ports):
-            port = lasts[i].read_port(domain="comb")
-            m.submodules[f"last_addr{i}"] = addr = RegisterCopies(self.addr_width, 1,
-                                                                  dsp=self.dsp)
-            m.d.comb += [addr.i.eq(self.last_addr[i]), port.addr.eq(addr.o[0]),
-                         self.last_data[i].eq(port.data)]
-        blk_rd = mem.read_port(transparent_for=())
-        m.d.comb += [blk_rd.addr.eq(self.blk_addr), self.blk_data.eq(blk_rd.data.block)]
+            m.d.comb += self.last_data[i].eq(
+                self._read_copy(m, f"last{i}", written.last, self.last_addr[i]))
+        m.d.comb += self.blk_data.eq(self._read_copy(m, "blk", written.block, self.blk_addr))
 
         # --- scan: read (stage 1), comparisons (stage 2), decision (stage 3) -------------------
         # The reads run ahead of the decision; when it stops the scan (an error, or the end of
         # the job's last list) the entries read after it are dropped.
-        scan_rd = mem.read_port(transparent_for=())
         raddr = Signal(17)           # address read this cycle
+        raddr_next = Signal(17)
         k_tiles = Signal(16)
         group_tiles = Signal(16)
         # stage 1: the entry read, its address, valid
         a1 = Signal(17)
         v1 = Signal()
-        e1 = scan_rd.data
+        e1 = Signal(entry_layout())
         new1 = Signal()              # stage 1's entry opens a list
         prev1 = Signal(ENTRY_BLOCK_WIDTH)   # block of the entry before stage 1's
         # stage 2: the checks of that entry, registered
@@ -191,13 +202,16 @@ class KeptTable(wiring.Component):
         rows_after = Signal(17)      # tile rows of the job below this group (signed when < 0)
         final = Signal()             # this group is the job's last
 
-        m.d.comb += scan_rd.addr.eq(raddr)
+        m.d.comb += raddr_next.eq(raddr)
+        m.d.sync += [raddr.eq(raddr_next),
+                     e1.eq(self._read_copy(m, "scan", written.as_value(), raddr_next))]
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
             rest = Signal(17)
             m.d.comb += rest.eq(self.m_tiles - self.group_tiles)
+            m.d.comb += raddr_next.eq(self.base)
             m.d.sync += [
-                raddr.eq(self.base), v1.eq(0), v2.eq(0), new1.eq(1),
+                v1.eq(0), v2.eq(0), new1.eq(1),
                 group.eq(0), entry.eq(0),
                 k_tiles.eq(self.k_tiles), group_tiles.eq(self.group_tiles),
                 height.eq(Mux(self.m_tiles < self.group_tiles, self.m_tiles,
@@ -212,7 +226,8 @@ class KeptTable(wiring.Component):
                 m.d.sync += self.busy.eq(1)
         with m.Elif(self.busy):
             # stage 1
-            m.d.sync += [raddr.eq(raddr + 1), a1.eq(raddr), v1.eq(1)]
+            m.d.comb += raddr_next.eq(raddr + 1)
+            m.d.sync += [a1.eq(raddr), v1.eq(1)]
             # stage 2
             with m.If(v1):
                 fail = Signal(3)

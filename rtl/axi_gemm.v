@@ -904,8 +904,8 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .cause(cause),
     .clk(clk),
     .csr_rdata(\csr_rdata$164 ),
-    .\d__payload$109 (d__payload),
-    .\d__ready$112 (d__ready),
+    .\d__payload$107 (d__payload),
+    .\d__ready$110 (d__ready),
     .d__valid(\i__valid$111 ),
     .done(done),
     .ld_a__payload(ld_a__payload),
@@ -2851,7 +2851,7 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$109 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
+module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$107 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
@@ -2866,345 +2866,340 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
+  wire [7:0] \$110 ;
+  wire [7:0] \$111 ;
+  wire [7:0] \$112 ;
   wire \$113 ;
-  wire \$114 ;
+  wire [7:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire [7:0] \$120 ;
-  wire [7:0] \$121 ;
-  wire [7:0] \$122 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
   wire \$123 ;
-  wire [7:0] \$124 ;
+  wire \$124 ;
   wire \$125 ;
-  wire \$126 ;
-  wire \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  wire [16:0] \$126 ;
+  wire [16:0] \$127 ;
+  wire [16:0] \$128 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire \$134 ;
+  wire [16:0] \$130 ;
+  wire [16:0] \$131 ;
+  wire [16:0] \$132 ;
+  wire [16:0] \$133 ;
+  wire [5:0] \$134 ;
   wire \$135 ;
-  wire [16:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire [16:0] \$138 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [33:0] \$138 ;
   wire [16:0] \$139 ;
   wire \$14 ;
-  wire [16:0] \$140 ;
+  wire [33:0] \$140 ;
   wire [16:0] \$141 ;
-  wire [16:0] \$142 ;
-  wire [16:0] \$143 ;
-  wire [5:0] \$144 ;
-  wire \$145 ;
+  wire [33:0] \$142 ;
+  wire [33:0] \$143 ;
+  wire [33:0] \$144 ;
+  wire [33:0] \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire [33:0] \$148 ;
-  wire [16:0] \$149 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [33:0] \$150 ;
-  wire [16:0] \$151 ;
-  wire [33:0] \$152 ;
-  wire [33:0] \$153 ;
-  wire [33:0] \$154 ;
-  wire [33:0] \$155 ;
-  wire \$156 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [17:0] \$156 ;
   wire \$157 ;
-  wire \$158 ;
+  wire [16:0] \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [16:0] \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire [17:0] \$166 ;
-  wire \$167 ;
-  wire [16:0] \$168 ;
+  wire [32:0] \$166 ;
+  wire [32:0] \$167 ;
+  wire [33:0] \$168 ;
   wire \$169 ;
-  wire \$17 ;
-  wire [16:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
+  wire [17:0] \$17 ;
+  wire \$170 ;
+  wire [7:0] \$171 ;
+  wire [7:0] \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire [32:0] \$176 ;
-  wire [32:0] \$177 ;
-  wire [33:0] \$178 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [7:0] \$181 ;
-  wire [7:0] \$182 ;
-  wire \$183 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire [16:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
-  wire \$19 ;
+  wire [34:0] \$189 ;
+  wire [17:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire [16:0] \$193 ;
+  wire [17:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire \$197 ;
+  wire [16:0] \$197 ;
   wire \$198 ;
-  wire [34:0] \$199 ;
+  wire \$199 ;
   wire [16:0] \$2 ;
-  wire \$20 ;
+  wire [17:0] \$20 ;
   wire \$200 ;
-  wire \$201 ;
+  wire [16:0] \$201 ;
   wire \$202 ;
-  wire [17:0] \$203 ;
-  wire \$204 ;
-  wire \$205 ;
+  wire [34:0] \$203 ;
+  wire [17:0] \$204 ;
+  wire [17:0] \$205 ;
   wire \$206 ;
-  wire [16:0] \$207 ;
-  wire \$208 ;
+  wire \$207 ;
+  wire [16:0] \$208 ;
   wire \$209 ;
-  wire \$21 ;
+  wire [17:0] \$21 ;
   wire \$210 ;
-  wire [16:0] \$211 ;
+  wire \$211 ;
   wire \$212 ;
-  wire [34:0] \$213 ;
-  wire [17:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire \$216 ;
-  wire \$217 ;
+  wire \$213 ;
+  wire [16:0] \$214 ;
+  wire \$215 ;
+  wire [34:0] \$216 ;
+  wire [34:0] \$217 ;
   wire [16:0] \$218 ;
   wire \$219 ;
-  wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
+  wire [15:0] \$22 ;
+  wire [34:0] \$220 ;
+  wire [34:0] \$221 ;
+  wire [17:0] \$222 ;
   wire \$223 ;
-  wire [16:0] \$224 ;
+  wire [34:0] \$224 ;
   wire \$225 ;
-  wire [34:0] \$226 ;
+  wire \$226 ;
   wire [34:0] \$227 ;
-  wire [16:0] \$228 ;
-  wire \$229 ;
-  wire \$23 ;
+  wire [17:0] \$228 ;
+  wire [33:0] \$229 ;
+  wire [15:0] \$23 ;
   wire [34:0] \$230 ;
   wire [34:0] \$231 ;
-  wire [17:0] \$232 ;
-  wire \$233 ;
-  wire [34:0] \$234 ;
-  wire \$235 ;
+  wire \$232 ;
+  wire [4:0] \$233 ;
+  wire \$234 ;
+  wire [5:0] \$235 ;
   wire \$236 ;
-  wire [34:0] \$237 ;
-  wire [17:0] \$238 ;
-  wire [33:0] \$239 ;
-  wire \$24 ;
-  wire [34:0] \$240 ;
-  wire [34:0] \$241 ;
+  wire \$237 ;
+  wire \$238 ;
+  wire \$239 ;
+  wire [15:0] \$24 ;
+  wire \$240 ;
+  wire \$241 ;
   wire \$242 ;
-  wire [4:0] \$243 ;
+  wire \$243 ;
   wire \$244 ;
-  wire [5:0] \$245 ;
+  wire \$245 ;
   wire \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
-  wire \$25 ;
+  wire [15:0] \$25 ;
   wire \$250 ;
-  wire \$251 ;
+  wire [513:0] \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
-  wire \$255 ;
-  wire \$256 ;
+  wire [4:0] \$255 ;
+  wire [4:0] \$256 ;
   wire \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire \$26 ;
+  wire [15:0] \$26 ;
   wire \$260 ;
-  wire [513:0] \$261 ;
+  wire \$261 ;
   wire \$262 ;
   wire \$263 ;
   wire \$264 ;
-  wire [4:0] \$265 ;
-  wire [4:0] \$266 ;
+  wire \$265 ;
+  wire \$266 ;
   wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
-  wire [17:0] \$27 ;
+  wire [4:0] \$268 ;
+  wire [4:0] \$269 ;
+  wire [15:0] \$27 ;
   wire \$270 ;
-  wire \$271 ;
-  wire \$272 ;
+  wire [8:0] \$271 ;
+  wire [9:0] \$272 ;
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire \$276 ;
+  wire [7:0] \$276 ;
   wire \$277 ;
-  wire [4:0] \$278 ;
-  wire [4:0] \$279 ;
-  wire \$28 ;
+  wire \$278 ;
+  wire \$279 ;
+  wire [15:0] \$28 ;
   wire \$280 ;
-  wire [8:0] \$281 ;
-  wire [9:0] \$282 ;
+  wire \$281 ;
+  wire \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire \$285 ;
-  wire [7:0] \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire \$289 ;
-  wire [17:0] \$29 ;
-  wire \$290 ;
-  wire \$291 ;
-  wire \$292 ;
-  wire \$293 ;
-  wire \$294 ;
-  wire [1:0] \$295 ;
-  wire [64:0] \$296 ;
-  wire [64:0] \$297 ;
-  wire [64:0] \$298 ;
-  wire [64:0] \$299 ;
+  wire [1:0] \$285 ;
+  wire [64:0] \$286 ;
+  wire [64:0] \$287 ;
+  wire [64:0] \$288 ;
+  wire [64:0] \$289 ;
+  wire [15:0] \$29 ;
+  wire [64:0] \$290 ;
+  wire [8:0] \$291 ;
+  wire [64:0] \$292 ;
+  wire [64:0] \$293 ;
+  wire [64:0] \$294 ;
+  reg \$295 ;
+  reg \$296 ;
+  reg [8:0] \$297 ;
+  reg [319:0] \$298 ;
+  reg \$299 ;
   wire [16:0] \$3 ;
-  wire [17:0] \$30 ;
-  wire [64:0] \$300 ;
-  wire [8:0] \$301 ;
-  wire [64:0] \$302 ;
-  wire [64:0] \$303 ;
-  wire [64:0] \$304 ;
+  wire [15:0] \$30 ;
+  reg [8:0] \$300 ;
+  reg [511:0] \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
   reg \$305 ;
-  reg \$306 ;
-  reg [8:0] \$307 ;
-  reg [319:0] \$308 ;
-  reg \$309 ;
-  wire [17:0] \$31 ;
-  reg [8:0] \$310 ;
-  reg [511:0] \$311 ;
-  reg \$312 ;
-  reg \$313 ;
-  reg \$314 ;
-  reg [4:0] \$315 ;
-  reg \$316 ;
-  reg \$317 ;
-  reg [15:0] \$318 ;
-  reg [15:0] \$319 ;
+  reg [4:0] \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg [15:0] \$309 ;
+  wire [15:0] \$31 ;
+  reg [15:0] \$310 ;
+  reg [15:0] \$311 ;
+  reg [15:0] \$312 ;
+  reg [15:0] \$313 ;
+  reg [16:0] \$314 ;
+  reg [32:0] \$315 ;
+  reg [16:0] \$316 ;
+  reg [32:0] \$317 ;
+  reg [32:0] \$318 ;
+  reg [16:0] \$319 ;
   wire [15:0] \$32 ;
-  reg [15:0] \$320 ;
-  reg [15:0] \$321 ;
+  reg [32:0] \$320 ;
+  reg \$321 ;
   reg [15:0] \$322 ;
-  reg [16:0] \$323 ;
-  reg [32:0] \$324 ;
+  reg [15:0] \$323 ;
+  reg [16:0] \$324 ;
   reg [16:0] \$325 ;
-  reg [32:0] \$326 ;
-  reg [32:0] \$327 ;
-  reg [16:0] \$328 ;
-  reg [32:0] \$329 ;
+  reg [16:0] \$326 ;
+  reg \$327 ;
+  reg [33:0] \$328 ;
+  reg [33:0] \$329 ;
   wire [15:0] \$33 ;
-  reg \$330 ;
-  reg [15:0] \$331 ;
-  reg [15:0] \$332 ;
+  reg [5:0] \$330 ;
+  reg [7:0] \$331 ;
+  reg \$332 ;
   reg [16:0] \$333 ;
-  reg [16:0] \$334 ;
-  reg [16:0] \$335 ;
+  reg \$334 ;
+  reg [15:0] \$335 ;
   reg \$336 ;
-  reg [33:0] \$337 ;
-  reg [33:0] \$338 ;
-  reg [5:0] \$339 ;
+  reg [15:0] \$337 ;
+  reg \$338 ;
+  reg [34:0] \$339 ;
   wire [15:0] \$34 ;
-  reg [7:0] \$340 ;
+  reg \$340 ;
   reg \$341 ;
-  reg [16:0] \$342 ;
-  reg \$343 ;
+  reg \$342 ;
+  reg [16:0] \$343 ;
   reg [15:0] \$344 ;
-  reg \$345 ;
+  reg [16:0] \$345 ;
   reg [15:0] \$346 ;
-  reg \$347 ;
-  reg [34:0] \$348 ;
+  reg [15:0] \$347 ;
+  reg \$348 ;
   reg \$349 ;
   wire [15:0] \$35 ;
   reg \$350 ;
-  reg \$351 ;
-  reg [16:0] \$352 ;
+  reg [16:0] \$351 ;
+  reg [15:0] \$352 ;
   reg [15:0] \$353 ;
-  reg [16:0] \$354 ;
-  reg [15:0] \$355 ;
-  reg [15:0] \$356 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
   reg \$357 ;
-  reg \$358 ;
-  reg \$359 ;
+  reg [16:0] \$358 ;
+  reg [33:0] \$359 ;
   wire [15:0] \$36 ;
-  reg [16:0] \$360 ;
-  reg [15:0] \$361 ;
-  reg [15:0] \$362 ;
+  reg [33:0] \$360 ;
+  reg [33:0] \$361 ;
+  reg [33:0] \$362 ;
   reg \$363 ;
-  reg \$364 ;
-  reg \$365 ;
-  reg \$366 ;
+  reg [16:0] \$364 ;
+  reg [16:0] \$365 ;
+  reg [16:0] \$366 ;
   reg [16:0] \$367 ;
-  reg [33:0] \$368 ;
-  reg [33:0] \$369 ;
+  reg [16:0] \$368 ;
+  reg [16:0] \$369 ;
   wire [15:0] \$37 ;
-  reg [33:0] \$370 ;
-  reg [33:0] \$371 ;
+  reg [15:0] \$370 ;
+  reg [15:0] \$371 ;
   reg \$372 ;
-  reg [16:0] \$373 ;
-  reg [16:0] \$374 ;
-  reg [16:0] \$375 ;
-  reg [16:0] \$376 ;
-  reg [16:0] \$377 ;
-  reg [16:0] \$378 ;
-  reg [15:0] \$379 ;
+  reg \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg \$377 ;
+  reg \$378 ;
+  reg [90:0] \$379 ;
   wire [15:0] \$38 ;
-  reg [15:0] \$380 ;
-  reg \$381 ;
-  reg \$382 ;
-  reg \$383 ;
-  reg \$384 ;
-  reg \$385 ;
+  reg [90:0] \$380 ;
+  reg [90:0] \$381 ;
+  reg [90:0] \$382 ;
+  reg [5:0] \$383 ;
+  reg [5:0] \$384 ;
+  reg [3:0] \$385 ;
   reg \$386 ;
-  reg \$387 ;
-  reg [90:0] \$388 ;
-  reg [90:0] \$389 ;
+  reg [513:0] \$387 ;
+  reg \$388 ;
+  reg \$389 ;
   wire [15:0] \$39 ;
-  reg [90:0] \$390 ;
-  reg [90:0] \$391 ;
-  reg [5:0] \$392 ;
-  reg [5:0] \$393 ;
-  reg [3:0] \$394 ;
-  reg \$395 ;
-  reg [513:0] \$396 ;
+  reg [513:0] \$390 ;
+  reg [3:0] \$391 ;
+  reg [8:0] \$392 ;
+  reg [3:0] \$393 ;
+  reg [7:0] \$394 ;
+  reg [7:0] \$395 ;
+  reg \$396 ;
   reg \$397 ;
-  reg \$398 ;
-  reg [513:0] \$399 ;
+  reg [7:0] \$398 ;
+  reg [63:0] \$399 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  reg [3:0] \$400 ;
-  reg [8:0] \$401 ;
-  reg [3:0] \$402 ;
-  reg [7:0] \$403 ;
-  reg [7:0] \$404 ;
-  reg \$405 ;
-  reg \$406 ;
-  reg [7:0] \$407 ;
-  reg [63:0] \$408 ;
-  reg [63:0] \$409 ;
+  reg [63:0] \$400 ;
+  reg [63:0] \$401 ;
+  reg [63:0] \$402 ;
+  reg [63:0] \$403 ;
+  reg [63:0] \$404 ;
+  reg [63:0] \$405 ;
+  reg [63:0] \$406 ;
+  wire [3:0] \$407 ;
+  wire [3:0] \$408 ;
+  wire [3:0] \$409 ;
   wire [15:0] \$41 ;
-  reg [63:0] \$410 ;
-  reg [63:0] \$411 ;
-  reg [63:0] \$412 ;
-  reg [63:0] \$413 ;
-  reg [63:0] \$414 ;
-  reg [63:0] \$415 ;
+  wire [3:0] \$410 ;
   wire [15:0] \$42 ;
   wire [15:0] \$43 ;
   wire [15:0] \$44 ;
@@ -3253,17 +3248,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire [15:0] \$83 ;
   wire [15:0] \$84 ;
   wire [15:0] \$85 ;
-  wire [15:0] \$86 ;
-  wire [15:0] \$87 ;
-  wire [15:0] \$88 ;
-  wire [15:0] \$89 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [15:0] \$90 ;
-  wire [15:0] \$91 ;
-  wire [15:0] \$92 ;
-  wire [15:0] \$93 ;
-  wire [15:0] \$94 ;
-  wire [15:0] \$95 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
@@ -3456,24 +3451,24 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$149 ;
+  wire \busy$147 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$151 ;
+  wire [7:0] \cause$149 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$136 ;
+  wire [63:0] \cnt_busy_cycles$134 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$134 ;
+  wire [63:0] \cnt_cycles$132 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$146 ;
+  wire [63:0] \cnt_d_tiles$144 ;
   reg [7:0] cnt_events = 8'h00;
   wire \cnt_events.accept ;
   wire \cnt_events.busy ;
@@ -3484,19 +3479,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$148 ;
+  wire [63:0] \cnt_jobs$146 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$144 ;
+  wire [63:0] \cnt_macs$142 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$138 ;
+  wire [63:0] \cnt_stall_in$136 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$140 ;
+  wire [63:0] \cnt_stall_out$138 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$142 ;
+  wire [63:0] \cnt_tile_ops$140 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3504,31 +3499,31 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire [31:0] csr_wdata;
   wire csr_we;
   wire [512:0] d__payload;
-  output [513:0] \d__payload$109 ;
-  wire [513:0] \d__payload$109 ;
-  wire [511:0] \d__payload$109.data ;
-  wire [127:0] \d__payload$109.data[0] ;
-  wire [31:0] \d__payload$109.data[0][0] ;
-  wire [31:0] \d__payload$109.data[0][1] ;
-  wire [31:0] \d__payload$109.data[0][2] ;
-  wire [31:0] \d__payload$109.data[0][3] ;
-  wire [127:0] \d__payload$109.data[1] ;
-  wire [31:0] \d__payload$109.data[1][0] ;
-  wire [31:0] \d__payload$109.data[1][1] ;
-  wire [31:0] \d__payload$109.data[1][2] ;
-  wire [31:0] \d__payload$109.data[1][3] ;
-  wire [127:0] \d__payload$109.data[2] ;
-  wire [31:0] \d__payload$109.data[2][0] ;
-  wire [31:0] \d__payload$109.data[2][1] ;
-  wire [31:0] \d__payload$109.data[2][2] ;
-  wire [31:0] \d__payload$109.data[2][3] ;
-  wire [127:0] \d__payload$109.data[3] ;
-  wire [31:0] \d__payload$109.data[3][0] ;
-  wire [31:0] \d__payload$109.data[3][1] ;
-  wire [31:0] \d__payload$109.data[3][2] ;
-  wire [31:0] \d__payload$109.data[3][3] ;
-  wire \d__payload$109.error ;
-  wire \d__payload$109.last ;
+  output [513:0] \d__payload$107 ;
+  wire [513:0] \d__payload$107 ;
+  wire [511:0] \d__payload$107.data ;
+  wire [127:0] \d__payload$107.data[0] ;
+  wire [31:0] \d__payload$107.data[0][0] ;
+  wire [31:0] \d__payload$107.data[0][1] ;
+  wire [31:0] \d__payload$107.data[0][2] ;
+  wire [31:0] \d__payload$107.data[0][3] ;
+  wire [127:0] \d__payload$107.data[1] ;
+  wire [31:0] \d__payload$107.data[1][0] ;
+  wire [31:0] \d__payload$107.data[1][1] ;
+  wire [31:0] \d__payload$107.data[1][2] ;
+  wire [31:0] \d__payload$107.data[1][3] ;
+  wire [127:0] \d__payload$107.data[2] ;
+  wire [31:0] \d__payload$107.data[2][0] ;
+  wire [31:0] \d__payload$107.data[2][1] ;
+  wire [31:0] \d__payload$107.data[2][2] ;
+  wire [31:0] \d__payload$107.data[2][3] ;
+  wire [127:0] \d__payload$107.data[3] ;
+  wire [31:0] \d__payload$107.data[3][0] ;
+  wire [31:0] \d__payload$107.data[3][1] ;
+  wire [31:0] \d__payload$107.data[3][2] ;
+  wire [31:0] \d__payload$107.data[3][3] ;
+  wire \d__payload$107.error ;
+  wire \d__payload$107.last ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3552,11 +3547,11 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   wire [31:0] \d__payload.data[3][3] ;
   wire \d__payload.error ;
   wire d__ready;
-  input \d__ready$112 ;
-  wire \d__ready$112 ;
+  input \d__ready$110 ;
+  wire \d__ready$110 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$223 ;
+  wire \d__valid$224 ;
   reg [3:0] d_end_rd = 4'h0;
   reg [3:0] d_end_wr = 4'h0;
   wire [513:0] d_in;
@@ -3639,8 +3634,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$150 ;
-  wire \done$187 ;
+  wire \done$148 ;
+  wire \done$188 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
@@ -3912,14 +3907,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   reg [16:0] q_tw_base3 = 17'h00000;
   (* init = 16'h0000 *)
   wire [15:0] q_tw_group;
+  (* init = 1'h0 *)
+  wire q_tw_scan_start;
   reg q_tw_scanned = 1'h0;
   reg q_tw_scanning = 1'h0;
   reg q_valid = 1'h0;
   reg q_value_error = 1'h0;
   wire [8:0] r_addr;
-  wire [8:0] \r_addr$83 ;
+  wire [8:0] \r_addr$81 ;
   wire [511:0] r_data;
-  wire [319:0] \r_data$91 ;
+  wire [319:0] \r_data$89 ;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -3985,7 +3982,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   reg [15:0] seq_nt_m2 = 16'h0000;
   reg seq_tw = 1'h0;
   wire stall_out;
-  reg start;
+  reg start = 1'h0;
   reg [15:0] tw_gi = 16'h0000;
   reg tw_gi_last = 1'h0;
   reg tw_group_is1 = 1'h0;
@@ -4004,7 +4001,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$227 ;
+  wire \value_error$228 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4030,516 +4027,508 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign \$5  = q_valid & q_checked;
   assign \$6  = ~ issuing;
   assign launch = \$5  & \$6 ;
-  assign \$7  = ~ q_checked;
-  assign \$8  = q_valid & \$7 ;
-  assign \$9  = ~ q_tw_scanning;
-  assign \$10  = \$8  & \$9 ;
-  assign \$11  = q_phase < 5'h11;
-  assign \$12  = q_phase == 5'h11;
-  assign \$13  = q_phase == 5'h12;
-  assign \$14  = | q_check_bits;
-  assign \$15  = ~ \$14 ;
-  assign \$16  = q_tw & \$15 ;
-  assign \$17  = ~ seq_last;
-  assign \$18  = has_credit | \$17 ;
-  assign issue = issuing & \$18 ;
-  assign \$19  = seq_last & seq_last_n;
-  assign seq_job_last = \$19  & seq_last_m;
-  assign \$20  = ~ rejected;
-  assign \$21  = launch & \$20 ;
-  assign \$22  = \$21  & q_tw;
-  assign \$23  = issue & seq_tw;
-  assign \$24  = ~ seq_ki[0];
-  assign \$25  = seq_dense & \$24 ;
-  assign \$26  = ~ seq_last;
-  assign \$27  = tw_t_ahead + 1'h1;
-  assign \$28  = ~ seq_last_n;
-  assign \$29  = tw_t_first2 + 1'h1;
-  assign \$30  = tw_t_ahead + 1'h1;
-  assign \$31  = tw_t_first2 + 1'h1;
-  assign \$32  = o[1] ? r_data[271:256] : r_data[15:0];
-  assign \$33  = o[0] ? \$32  : r_data[15:0];
-  assign \$34  = o[3] ? r_data[287:272] : r_data[31:16];
-  assign \$35  = o[2] ? \$34  : r_data[31:16];
-  assign \$36  = o[5] ? r_data[303:288] : r_data[47:32];
-  assign \$37  = o[4] ? \$36  : r_data[47:32];
-  assign \$38  = o[7] ? r_data[319:304] : r_data[63:48];
-  assign \$39  = o[6] ? \$38  : r_data[63:48];
-  assign \$41  = o[8] ? 16'h0000 : r_data[79:64];
-  assign \$43  = o[10] ? 16'h0000 : r_data[95:80];
-  assign \$45  = o[12] ? 16'h0000 : r_data[111:96];
-  assign \$47  = o[14] ? 16'h0000 : r_data[127:112];
-  assign \$48  = o[17] ? r_data[335:320] : r_data[79:64];
-  assign \$49  = o[16] ? \$48  : r_data[143:128];
-  assign \$50  = o[19] ? r_data[351:336] : r_data[95:80];
-  assign \$51  = o[18] ? \$50  : r_data[159:144];
-  assign \$52  = o[21] ? r_data[367:352] : r_data[111:96];
-  assign \$53  = o[20] ? \$52  : r_data[175:160];
-  assign \$54  = o[23] ? r_data[383:368] : r_data[127:112];
-  assign \$55  = o[22] ? \$54  : r_data[191:176];
-  assign \$57  = o[24] ? 16'h0000 : r_data[207:192];
-  assign \$59  = o[26] ? 16'h0000 : r_data[223:208];
-  assign \$61  = o[28] ? 16'h0000 : r_data[239:224];
-  assign \$63  = o[30] ? 16'h0000 : r_data[255:240];
-  assign \$64  = o[33] ? r_data[399:384] : r_data[143:128];
-  assign \$65  = o[32] ? \$64  : r_data[271:256];
-  assign \$66  = o[35] ? r_data[415:400] : r_data[159:144];
-  assign \$67  = o[34] ? \$66  : r_data[287:272];
-  assign \$68  = o[37] ? r_data[431:416] : r_data[175:160];
-  assign \$69  = o[36] ? \$68  : r_data[303:288];
-  assign \$70  = o[39] ? r_data[447:432] : r_data[191:176];
-  assign \$71  = o[38] ? \$70  : r_data[319:304];
-  assign \$73  = o[40] ? 16'h0000 : r_data[335:320];
-  assign \$75  = o[42] ? 16'h0000 : r_data[351:336];
-  assign \$77  = o[44] ? 16'h0000 : r_data[367:352];
-  assign \$79  = o[46] ? 16'h0000 : r_data[383:368];
-  assign \$80  = o[49] ? r_data[463:448] : r_data[207:192];
-  assign \$81  = o[48] ? \$80  : r_data[399:384];
-  assign \$82  = o[51] ? r_data[479:464] : r_data[223:208];
-  assign \$83  = o[50] ? \$82  : r_data[415:400];
-  assign \$84  = o[53] ? r_data[495:480] : r_data[239:224];
-  assign \$85  = o[52] ? \$84  : r_data[431:416];
-  assign \$86  = o[55] ? r_data[511:496] : r_data[255:240];
-  assign \$87  = o[54] ? \$86  : r_data[447:432];
-  assign \$89  = o[56] ? 16'h0000 : r_data[463:448];
-  assign \$91  = o[58] ? 16'h0000 : r_data[479:464];
-  assign \$93  = o[60] ? 16'h0000 : r_data[495:480];
-  assign \$95  = o[62] ? 16'h0000 : r_data[511:496];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$91 [319:256];
-  assign \$96  = d_job_end >> d_end_rd;
+  assign \$7  = ~ seq_last;
+  assign \$8  = has_credit | \$7 ;
+  assign issue = issuing & \$8 ;
+  assign \$9  = seq_last & seq_last_n;
+  assign seq_job_last = \$9  & seq_last_m;
+  assign \$10  = ~ rejected;
+  assign \$11  = launch & \$10 ;
+  assign \$12  = \$11  & q_tw;
+  assign \$13  = issue & seq_tw;
+  assign \$14  = ~ seq_ki[0];
+  assign \$15  = seq_dense & \$14 ;
+  assign \$16  = ~ seq_last;
+  assign \$17  = tw_t_ahead + 1'h1;
+  assign \$18  = ~ seq_last_n;
+  assign \$19  = tw_t_first2 + 1'h1;
+  assign \$20  = tw_t_ahead + 1'h1;
+  assign \$21  = tw_t_first2 + 1'h1;
+  assign \$22  = o[1] ? r_data[271:256] : r_data[15:0];
+  assign \$23  = o[0] ? \$22  : r_data[15:0];
+  assign \$24  = o[3] ? r_data[287:272] : r_data[31:16];
+  assign \$25  = o[2] ? \$24  : r_data[31:16];
+  assign \$26  = o[5] ? r_data[303:288] : r_data[47:32];
+  assign \$27  = o[4] ? \$26  : r_data[47:32];
+  assign \$28  = o[7] ? r_data[319:304] : r_data[63:48];
+  assign \$29  = o[6] ? \$28  : r_data[63:48];
+  assign \$31  = o[8] ? 16'h0000 : r_data[79:64];
+  assign \$33  = o[10] ? 16'h0000 : r_data[95:80];
+  assign \$35  = o[12] ? 16'h0000 : r_data[111:96];
+  assign \$37  = o[14] ? 16'h0000 : r_data[127:112];
+  assign \$38  = o[17] ? r_data[335:320] : r_data[79:64];
+  assign \$39  = o[16] ? \$38  : r_data[143:128];
+  assign \$40  = o[19] ? r_data[351:336] : r_data[95:80];
+  assign \$41  = o[18] ? \$40  : r_data[159:144];
+  assign \$42  = o[21] ? r_data[367:352] : r_data[111:96];
+  assign \$43  = o[20] ? \$42  : r_data[175:160];
+  assign \$44  = o[23] ? r_data[383:368] : r_data[127:112];
+  assign \$45  = o[22] ? \$44  : r_data[191:176];
+  assign \$47  = o[24] ? 16'h0000 : r_data[207:192];
+  assign \$49  = o[26] ? 16'h0000 : r_data[223:208];
+  assign \$51  = o[28] ? 16'h0000 : r_data[239:224];
+  assign \$53  = o[30] ? 16'h0000 : r_data[255:240];
+  assign \$54  = o[33] ? r_data[399:384] : r_data[143:128];
+  assign \$55  = o[32] ? \$54  : r_data[271:256];
+  assign \$56  = o[35] ? r_data[415:400] : r_data[159:144];
+  assign \$57  = o[34] ? \$56  : r_data[287:272];
+  assign \$58  = o[37] ? r_data[431:416] : r_data[175:160];
+  assign \$59  = o[36] ? \$58  : r_data[303:288];
+  assign \$60  = o[39] ? r_data[447:432] : r_data[191:176];
+  assign \$61  = o[38] ? \$60  : r_data[319:304];
+  assign \$63  = o[40] ? 16'h0000 : r_data[335:320];
+  assign \$65  = o[42] ? 16'h0000 : r_data[351:336];
+  assign \$67  = o[44] ? 16'h0000 : r_data[367:352];
+  assign \$69  = o[46] ? 16'h0000 : r_data[383:368];
+  assign \$70  = o[49] ? r_data[463:448] : r_data[207:192];
+  assign \$71  = o[48] ? \$70  : r_data[399:384];
+  assign \$72  = o[51] ? r_data[479:464] : r_data[223:208];
+  assign \$73  = o[50] ? \$72  : r_data[415:400];
+  assign \$74  = o[53] ? r_data[495:480] : r_data[239:224];
+  assign \$75  = o[52] ? \$74  : r_data[431:416];
+  assign \$76  = o[55] ? r_data[511:496] : r_data[255:240];
+  assign \$77  = o[54] ? \$76  : r_data[447:432];
+  assign \$79  = o[56] ? 16'h0000 : r_data[463:448];
+  assign \$81  = o[58] ? 16'h0000 : r_data[479:464];
+  assign \$83  = o[60] ? 16'h0000 : r_data[495:480];
+  assign \$85  = o[62] ? 16'h0000 : r_data[511:496];
+  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
+  assign \$86  = d_job_end >> d_end_rd;
   assign d__ready = ~ d_skid_valid;
-  assign d_take = d__valid & \d__ready$112 ;
-  assign job_end = d_take & \d__payload$109 [513];
-  assign \$97  = q_valid | issuing;
-  assign \$98  = | owed_tiles;
-  assign busy = \$97  | \$98 ;
-  assign \$99  = ~ launch;
-  assign \$100  = q_valid & \$99 ;
-  assign \$101  = \$100  | capture;
-  assign \$102  = ~ \$101 ;
-  assign \$103  = busy & \$102 ;
-  assign \$104  = issue & seq_job_last;
-  assign \$105  = ~ \$104 ;
-  assign \$106  = issuing & \$105 ;
-  assign \$107  = ~ rejected;
-  assign \$108  = launch & \$107 ;
-  assign \$109  = \$106  | \$108 ;
-  assign \$110  = ~ \$109 ;
-  assign \$111  = \$103  & \$110 ;
-  assign \$112  = issue & seq_last;
-  assign \$113  = ! owed_tiles;
-  assign \$114  = d_take & \$113 ;
-  assign \$115  = owed_tiles == 1'h1;
-  assign \$116  = ! owed_tiles;
-  assign \$117  = d_take ? \$115  : \$116 ;
-  assign \$118  = \$112  ? \$114  : \$117 ;
-  assign finish = \$111  & \$118 ;
-  assign \$119  = launch & rejected;
-  assign \$120  = \$119  ? q_check : 8'h00;
-  assign \$121  = refuse ? 8'h40 : 8'h00;
-  assign \$122  = \$120  | \$121 ;
-  assign \$123  = d_take & \d__payload$109 [512];
-  assign \$124  = \$123  ? 8'h08 : 8'h00;
-  assign cause_events = \$122  | \$124 ;
-  assign \$125  = ~ rd2[0];
-  assign \$126  = busy & \$125 ;
-  assign \$127  = \$126  & d__valid;
-  assign \$128  = ~ \d__ready$112 ;
-  assign stall_out = \$127  & \$128 ;
-  assign \$129  = | cause;
-  assign \$130  = ld_a__valid & ld_a__ready;
-  assign \$131  = ld_b__valid & ld_a__ready;
-  assign \$132  = ~ q_checked;
-  assign \$133  = q_valid & \$132 ;
-  assign \$134  = ~ q_tw_scanning;
-  assign \$135  = \$133  & \$134 ;
-  assign \$137  = rw_mode ? \$136  : { 1'h0, rw_k_tiles };
-  assign \$139  = rw_mode ? \$138  : { 1'h0, rw_k_tiles };
-  assign \$140  = rw_tw_base + 1'h0;
-  assign \$141  = rw_tw_base + 1'h1;
-  assign \$142  = rw_tw_base + 2'h2;
-  assign \$143  = rw_tw_base + 2'h3;
-  assign \$144  = q_phase + 1'h1;
-  assign \$145  = q_phase < 5'h11;
-  assign \$146  = q_phase == 5'h11;
-  assign \$147  = q_phase == 5'h12;
-  assign \$152  = q_mul_a_p + q_mul_a_x;
-  assign \$153  = q_mul_b_p + q_mul_b_x;
-  assign \$154  = q_a_base + q_mul_a_p;
-  assign \$155  = q_b_base + q_mul_b_p;
-  assign \$156  = ! m_tiles;
-  assign \$157  = ! q_nt;
-  assign \$158  = \$156  | \$157 ;
-  assign \$159  = ! k_tiles;
-  assign \$160  = \$158  | \$159 ;
-  assign \$161  = q_a_need > 10'h200;
-  assign \$162  = ~ q_tw;
-  assign \$163  = \$161  & \$162 ;
-  assign \$164  = q_b_need > 10'h200;
-  assign \$165  = | q_check_bits;
-  assign \$166  = q_kops - 2'h2;
-  assign \$167  = q_kops == 1'h1;
-  assign \$168  = q_nt - 2'h2;
-  assign \$169  = q_nt == 1'h1;
-  assign \$170  = m_tiles - 2'h2;
-  assign \$171  = m_tiles == 1'h1;
-  assign \$172  = | q_check_bits;
-  assign \$173  = ~ \$172 ;
-  assign \$174  = q_tw & \$173 ;
-  assign \$175  = q_tw_scanning & \done$187 ;
-  assign \$177  = q_dense ? \$176  : { 1'h0, a_rows };
-  assign \$178  = q_a_base + \$177 ;
-  assign \$179  = | error;
-  assign \$180  = q_tw_a_need > 10'h200;
-  assign \$181  = \$180  ? 8'h02 : 8'h00;
-  assign \$182  = \$179  ? 8'h80 : \$181 ;
-  assign \$183  = | error;
-  assign \$184  = q_tw_a_need > 10'h200;
-  assign \$185  = \$183  | \$184 ;
-  assign \$186  = ~ rejected;
-  assign \$187  = launch & \$186 ;
-  assign \$188  = ~ rejected;
-  assign \$189  = launch & \$188 ;
-  assign \$190  = ~ rejected;
-  assign \$191  = launch & \$190 ;
-  assign \$192  = \$191  & q_tw;
-  assign \$193  = group_tiles - 2'h2;
-  assign \$194  = group_tiles == 1'h1;
-  assign \$195  = group_tiles == 1'h1;
-  assign \$196  = ~ q_dense;
-  assign \$197  = last_data[2] & \$196 ;
-  assign \$198  = issue & seq_tw;
-  assign \$199  = seq_a_addr + 1'h1;
-  assign \$200  = ~ seq_ki[0];
-  assign \$201  = seq_dense & \$200 ;
-  assign \$202  = ~ seq_last;
-  assign \$203  = tw_t_next + 1'h1;
-  assign \$204  = ~ seq_dense;
-  assign \$205  = tw_last_next1 & \$204 ;
-  assign \$206  = ~ seq_last_n;
-  assign \$207  = seq_ni + 1'h1;
-  assign \$208  = seq_ni == seq_nt_m2;
-  assign \$209  = ~ seq_dense;
-  assign \$210  = tw_last_first0 & \$209 ;
-  assign \$211  = seq_mi + 1'h1;
-  assign \$212  = seq_mi == seq_mt_m2;
-  assign \$213  = seq_a_addr + 1'h1;
-  assign \$214  = tw_t_next + 1'h1;
-  assign \$215  = tw_t_next + 1'h1;
-  assign \$216  = ~ seq_dense;
-  assign \$217  = tw_last_next1 & \$216 ;
-  assign \$218  = tw_gi + 1'h1;
-  assign \$219  = tw_gi == tw_group_m2;
-  assign \$220  = ~ seq_dense;
-  assign \$221  = tw_last_first0 & \$220 ;
-  assign \$222  = ~ seq_tw;
-  assign \$223  = issue & \$222 ;
-  assign \$224  = seq_mi + 1'h1;
-  assign \$225  = seq_mi == seq_mt_m2;
-  assign \$226  = seq_a_row + seq_kops;
-  assign \$227  = seq_a_row + seq_kops;
-  assign \$228  = seq_ni + 1'h1;
-  assign \$229  = seq_ni == seq_nt_m2;
-  assign \$230  = seq_b_col + 1'h1;
-  assign \$231  = seq_b_col + 1'h1;
-  assign \$232  = seq_ki + 1'h1;
-  assign \$233  = seq_ki == seq_kops_m2;
-  assign \$234  = seq_a_addr + 1'h1;
-  assign \$235  = ~ seq_dense;
-  assign \$236  = \$235  | seq_ki[0];
-  assign \$237  = seq_b_addr + seq_nt;
-  assign \$238  = seq_b_base + seq_ni;
-  assign \$239  = seq_tw ? { 16'h0000, \$238  } : seq_b_addr;
-  assign \$240  = addr3[90:57] + p[31:0];
-  assign \$241  = addr3[6] ? \$240  : { 1'h0, addr3[90:57] };
-  assign \$242  = issue & seq_last;
-  assign \$243  = result_credits - \$242 ;
-  assign \$244  = \d__valid$223  & d__ready;
-  assign \$245  = $signed(\$243 ) + $signed({ 1'h0, \$244  });
-  assign \$246  = issue & seq_last;
-  assign \$247  = \d__valid$223  & d__ready;
-  assign \$248  = ~ \$247 ;
-  assign \$249  = \$246  & \$248 ;
-  assign \$250  = result_credits != 1'h1;
-  assign \$251  = issue & seq_last;
-  assign \$252  = ~ \$251 ;
-  assign \$253  = \d__valid$223  & d__ready;
-  assign \$254  = \$252  & \$253 ;
-  assign \$255  = | result_credits;
-  assign \$256  = \$254  ? 1'h1 : \$255 ;
-  assign \$257  = \$249  ? \$250  : \$256 ;
-  assign \$258  = ~ d__valid;
-  assign \$259  = \d__ready$112  | \$258 ;
-  assign \$260  = ~ d_skid_valid;
-  assign \$261  = d_skid_valid ? d_skid : d_in;
-  assign \$262  = d_skid_valid | \d__valid$223 ;
-  assign \$263  = rd2[0] & rd2[2];
-  assign \$264  = d_end_wr == 4'h8;
-  assign \$265  = d_end_wr + 1'h1;
-  assign \$266  = \$264  ? 5'h00 : \$265 ;
-  assign \$267  = ! d_end_wr;
-  assign \$268  = d_end_wr == 1'h1;
-  assign \$269  = d_end_wr == 2'h2;
-  assign \$270  = d_end_wr == 2'h3;
-  assign \$271  = d_end_wr == 3'h4;
-  assign \$272  = d_end_wr == 3'h5;
-  assign \$273  = d_end_wr == 3'h6;
-  assign \$274  = d_end_wr == 3'h7;
-  assign \$275  = d_end_wr == 4'h8;
-  assign \$276  = \d__valid$223  & d__ready;
-  assign \$277  = d_end_rd == 4'h8;
-  assign \$278  = d_end_rd + 1'h1;
-  assign \$279  = \$277  ? 5'h00 : \$278 ;
-  assign \$280  = issue & seq_last;
-  assign \$281  = owed_tiles + \$280 ;
-  assign \$282  = \$281  - d_take;
-  assign \$283  = ~ busy;
-  assign \$284  = capture & \$283 ;
-  assign \$285  = wo_ctrl_clear | \$284 ;
-  assign \$286  = cause | cause_events;
-  assign \$287  = wo_ctrl_clear | capture;
-  assign \$288  = wo_ctrl_clear | capture;
-  assign \$289  = ~ wo_ctrl_clear_counters;
-  assign \$290  = ~ rd2[0];
-  assign \$291  = busy & \$290 ;
-  assign \$292  = ~ stall_out;
-  assign \$293  = \$291  & \$292 ;
-  assign \$294  = launch & rejected;
-  assign \$295  = job_end + \$294 ;
-  assign \$296  = cnt_cycles + 1'h1;
-  assign \$297  = cnt_busy_cycles + 1'h1;
-  assign \$298  = cnt_stall_out + 1'h1;
-  assign \$299  = cnt_stall_in + 1'h1;
-  assign \$300  = cnt_tile_ops + 1'h1;
-  assign \$301  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$302  = cnt_macs + \$301 ;
-  assign \$303  = cnt_d_tiles + 1'h1;
-  assign \$304  = cnt_jobs + cnt_events[7:6];
-  always @(posedge clk)
-    ld_a__ready <= \$305 ;
-  always @(posedge clk)
-    w_en <= \$306 ;
-  always @(posedge clk)
-    w_addr <= \$307 ;
-  always @(posedge clk)
-    w_data <= \$308 ;
+  assign d_take = d__valid & \d__ready$110 ;
+  assign job_end = d_take & \d__payload$107 [513];
+  assign \$87  = q_valid | issuing;
+  assign \$88  = | owed_tiles;
+  assign busy = \$87  | \$88 ;
+  assign \$89  = ~ launch;
+  assign \$90  = q_valid & \$89 ;
+  assign \$91  = \$90  | capture;
+  assign \$92  = ~ \$91 ;
+  assign \$93  = busy & \$92 ;
+  assign \$94  = issue & seq_job_last;
+  assign \$95  = ~ \$94 ;
+  assign \$96  = issuing & \$95 ;
+  assign \$97  = ~ rejected;
+  assign \$98  = launch & \$97 ;
+  assign \$99  = \$96  | \$98 ;
+  assign \$100  = ~ \$99 ;
+  assign \$101  = \$93  & \$100 ;
+  assign \$102  = issue & seq_last;
+  assign \$103  = ! owed_tiles;
+  assign \$104  = d_take & \$103 ;
+  assign \$105  = owed_tiles == 1'h1;
+  assign \$106  = ! owed_tiles;
+  assign \$107  = d_take ? \$105  : \$106 ;
+  assign \$108  = \$102  ? \$104  : \$107 ;
+  assign finish = \$101  & \$108 ;
+  assign \$109  = launch & rejected;
+  assign \$110  = \$109  ? q_check : 8'h00;
+  assign \$111  = refuse ? 8'h40 : 8'h00;
+  assign \$112  = \$110  | \$111 ;
+  assign \$113  = d_take & \d__payload$107 [512];
+  assign \$114  = \$113  ? 8'h08 : 8'h00;
+  assign cause_events = \$112  | \$114 ;
+  assign \$115  = ~ rd2[0];
+  assign \$116  = busy & \$115 ;
+  assign \$117  = \$116  & d__valid;
+  assign \$118  = ~ \d__ready$110 ;
+  assign stall_out = \$117  & \$118 ;
+  assign \$119  = | cause;
+  assign \$120  = ld_a__valid & ld_a__ready;
+  assign \$121  = ld_b__valid & ld_a__ready;
+  assign \$122  = ~ q_checked;
+  assign \$123  = q_valid & \$122 ;
+  assign \$124  = ~ q_tw_scanning;
+  assign \$125  = \$123  & \$124 ;
+  assign \$127  = rw_mode ? \$126  : { 1'h0, rw_k_tiles };
+  assign \$129  = rw_mode ? \$128  : { 1'h0, rw_k_tiles };
+  assign \$130  = rw_tw_base + 1'h0;
+  assign \$131  = rw_tw_base + 1'h1;
+  assign \$132  = rw_tw_base + 2'h2;
+  assign \$133  = rw_tw_base + 2'h3;
+  assign \$134  = q_phase + 1'h1;
+  assign \$135  = q_phase < 5'h11;
+  assign \$136  = q_phase == 5'h11;
+  assign \$137  = q_phase == 5'h12;
+  assign \$142  = q_mul_a_p + q_mul_a_x;
+  assign \$143  = q_mul_b_p + q_mul_b_x;
+  assign \$144  = q_a_base + q_mul_a_p;
+  assign \$145  = q_b_base + q_mul_b_p;
+  assign \$146  = ! m_tiles;
+  assign \$147  = ! q_nt;
+  assign \$148  = \$146  | \$147 ;
+  assign \$149  = ! k_tiles;
+  assign \$150  = \$148  | \$149 ;
+  assign \$151  = q_a_need > 10'h200;
+  assign \$152  = ~ q_tw;
+  assign \$153  = \$151  & \$152 ;
+  assign \$154  = q_b_need > 10'h200;
+  assign \$155  = | q_check_bits;
+  assign \$156  = q_kops - 2'h2;
+  assign \$157  = q_kops == 1'h1;
+  assign \$158  = q_nt - 2'h2;
+  assign \$159  = q_nt == 1'h1;
+  assign \$160  = m_tiles - 2'h2;
+  assign \$161  = m_tiles == 1'h1;
+  assign \$162  = | q_check_bits;
+  assign \$163  = ~ \$162 ;
+  assign \$164  = q_tw & \$163 ;
+  assign \$165  = q_tw_scanning & \done$188 ;
+  assign \$167  = q_dense ? \$166  : { 1'h0, a_rows };
+  assign \$168  = q_a_base + \$167 ;
+  assign \$169  = | error;
+  assign \$170  = q_tw_a_need > 10'h200;
+  assign \$171  = \$170  ? 8'h02 : 8'h00;
+  assign \$172  = \$169  ? 8'h80 : \$171 ;
+  assign \$173  = | error;
+  assign \$174  = q_tw_a_need > 10'h200;
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = ~ rejected;
+  assign \$177  = launch & \$176 ;
+  assign \$178  = ~ rejected;
+  assign \$179  = launch & \$178 ;
+  assign \$180  = ~ rejected;
+  assign \$181  = launch & \$180 ;
+  assign \$182  = \$181  & q_tw;
+  assign \$183  = group_tiles - 2'h2;
+  assign \$184  = group_tiles == 1'h1;
+  assign \$185  = group_tiles == 1'h1;
+  assign \$186  = ~ q_dense;
+  assign \$187  = last_data[2] & \$186 ;
+  assign \$188  = issue & seq_tw;
+  assign \$189  = seq_a_addr + 1'h1;
+  assign \$190  = ~ seq_ki[0];
+  assign \$191  = seq_dense & \$190 ;
+  assign \$192  = ~ seq_last;
+  assign \$193  = tw_t_next + 1'h1;
+  assign \$194  = ~ seq_dense;
+  assign \$195  = tw_last_next1 & \$194 ;
+  assign \$196  = ~ seq_last_n;
+  assign \$197  = seq_ni + 1'h1;
+  assign \$198  = seq_ni == seq_nt_m2;
+  assign \$199  = ~ seq_dense;
+  assign \$200  = tw_last_first0 & \$199 ;
+  assign \$201  = seq_mi + 1'h1;
+  assign \$202  = seq_mi == seq_mt_m2;
+  assign \$203  = seq_a_addr + 1'h1;
+  assign \$204  = tw_t_next + 1'h1;
+  assign \$205  = tw_t_next + 1'h1;
+  assign \$206  = ~ seq_dense;
+  assign \$207  = tw_last_next1 & \$206 ;
+  assign \$208  = tw_gi + 1'h1;
+  assign \$209  = tw_gi == tw_group_m2;
+  assign \$210  = ~ seq_dense;
+  assign \$211  = tw_last_first0 & \$210 ;
+  assign \$212  = ~ seq_tw;
+  assign \$213  = issue & \$212 ;
+  assign \$214  = seq_mi + 1'h1;
+  assign \$215  = seq_mi == seq_mt_m2;
+  assign \$216  = seq_a_row + seq_kops;
+  assign \$217  = seq_a_row + seq_kops;
+  assign \$218  = seq_ni + 1'h1;
+  assign \$219  = seq_ni == seq_nt_m2;
+  assign \$220  = seq_b_col + 1'h1;
+  assign \$221  = seq_b_col + 1'h1;
+  assign \$222  = seq_ki + 1'h1;
+  assign \$223  = seq_ki == seq_kops_m2;
+  assign \$224  = seq_a_addr + 1'h1;
+  assign \$225  = ~ seq_dense;
+  assign \$226  = \$225  | seq_ki[0];
+  assign \$227  = seq_b_addr + seq_nt;
+  assign \$228  = seq_b_base + seq_ni;
+  assign \$229  = seq_tw ? { 16'h0000, \$228  } : seq_b_addr;
+  assign \$230  = addr3[90:57] + p[31:0];
+  assign \$231  = addr3[6] ? \$230  : { 1'h0, addr3[90:57] };
+  assign \$232  = issue & seq_last;
+  assign \$233  = result_credits - \$232 ;
+  assign \$234  = \d__valid$224  & d__ready;
+  assign \$235  = $signed(\$233 ) + $signed({ 1'h0, \$234  });
+  assign \$236  = issue & seq_last;
+  assign \$237  = \d__valid$224  & d__ready;
+  assign \$238  = ~ \$237 ;
+  assign \$239  = \$236  & \$238 ;
+  assign \$240  = result_credits != 1'h1;
+  assign \$241  = issue & seq_last;
+  assign \$242  = ~ \$241 ;
+  assign \$243  = \d__valid$224  & d__ready;
+  assign \$244  = \$242  & \$243 ;
+  assign \$245  = | result_credits;
+  assign \$246  = \$244  ? 1'h1 : \$245 ;
+  assign \$247  = \$239  ? \$240  : \$246 ;
+  assign \$248  = ~ d__valid;
+  assign \$249  = \d__ready$110  | \$248 ;
+  assign \$250  = ~ d_skid_valid;
+  assign \$251  = d_skid_valid ? d_skid : d_in;
+  assign \$252  = d_skid_valid | \d__valid$224 ;
+  assign \$253  = rd2[0] & rd2[2];
+  assign \$254  = d_end_wr == 4'h8;
+  assign \$255  = d_end_wr + 1'h1;
+  assign \$256  = \$254  ? 5'h00 : \$255 ;
+  assign \$257  = ! d_end_wr;
+  assign \$258  = d_end_wr == 1'h1;
+  assign \$259  = d_end_wr == 2'h2;
+  assign \$260  = d_end_wr == 2'h3;
+  assign \$261  = d_end_wr == 3'h4;
+  assign \$262  = d_end_wr == 3'h5;
+  assign \$263  = d_end_wr == 3'h6;
+  assign \$264  = d_end_wr == 3'h7;
+  assign \$265  = d_end_wr == 4'h8;
+  assign \$266  = \d__valid$224  & d__ready;
+  assign \$267  = d_end_rd == 4'h8;
+  assign \$268  = d_end_rd + 1'h1;
+  assign \$269  = \$267  ? 5'h00 : \$268 ;
+  assign \$270  = issue & seq_last;
+  assign \$271  = owed_tiles + \$270 ;
+  assign \$272  = \$271  - d_take;
+  assign \$273  = ~ busy;
+  assign \$274  = capture & \$273 ;
+  assign \$275  = wo_ctrl_clear | \$274 ;
+  assign \$276  = cause | cause_events;
+  assign \$277  = wo_ctrl_clear | capture;
+  assign \$278  = wo_ctrl_clear | capture;
+  assign \$279  = ~ wo_ctrl_clear_counters;
+  assign \$280  = ~ rd2[0];
+  assign \$281  = busy & \$280 ;
+  assign \$282  = ~ stall_out;
+  assign \$283  = \$281  & \$282 ;
+  assign \$284  = launch & rejected;
+  assign \$285  = job_end + \$284 ;
+  assign \$286  = cnt_cycles + 1'h1;
+  assign \$287  = cnt_busy_cycles + 1'h1;
+  assign \$288  = cnt_stall_out + 1'h1;
+  assign \$289  = cnt_stall_in + 1'h1;
+  assign \$290  = cnt_tile_ops + 1'h1;
+  assign \$291  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$292  = cnt_macs + \$291 ;
+  assign \$293  = cnt_d_tiles + 1'h1;
+  assign \$294  = cnt_jobs + cnt_events[7:6];
+  always @(posedge clk)
+    ld_a__ready <= \$295 ;
+  always @(posedge clk)
+    w_en <= \$296 ;
+  always @(posedge clk)
+    w_addr <= \$297 ;
+  always @(posedge clk)
+    w_data <= \$298 ;
   always @(posedge clk)
-    \w_en$19  <= \$309 ;
+    \w_en$19  <= \$299 ;
   always @(posedge clk)
-    \w_addr$21  <= \$310 ;
+    \w_addr$21  <= \$300 ;
   always @(posedge clk)
-    \w_data$23  <= \$311 ;
+    \w_data$23  <= \$301 ;
   always @(posedge clk)
-    ld_t__ready <= \$312 ;
+    ld_t__ready <= \$302 ;
   always @(posedge clk)
-    q_valid <= \$313 ;
+    start <= \$303 ;
   always @(posedge clk)
-    q_checked <= \$314 ;
+    q_valid <= \$304 ;
   always @(posedge clk)
-    q_phase <= \$315 ;
+    q_checked <= \$305 ;
   always @(posedge clk)
-    q_dense <= \$316 ;
+    q_phase <= \$306 ;
   always @(posedge clk)
-    q_value_error <= \$317 ;
+    q_dense <= \$307 ;
   always @(posedge clk)
-    m_tiles <= \$318 ;
+    q_value_error <= \$308 ;
   always @(posedge clk)
-    q_nt <= \$319 ;
+    m_tiles <= \$309 ;
   always @(posedge clk)
-    k_tiles <= \$320 ;
+    q_nt <= \$310 ;
   always @(posedge clk)
-    q_a_base <= \$321 ;
+    k_tiles <= \$311 ;
   always @(posedge clk)
-    q_b_base <= \$322 ;
+    q_a_base <= \$312 ;
   always @(posedge clk)
-    q_kops <= \$323 ;
+    q_b_base <= \$313 ;
   always @(posedge clk)
-    q_mul_a_x <= \$324 ;
+    q_kops <= \$314 ;
   always @(posedge clk)
-    q_mul_a_y <= \$325 ;
+    q_mul_a_x <= \$315 ;
   always @(posedge clk)
-    q_mul_a_p <= \$326 ;
+    q_mul_a_y <= \$316 ;
   always @(posedge clk)
-    q_mul_b_x <= \$327 ;
+    q_mul_a_p <= \$317 ;
   always @(posedge clk)
-    q_mul_b_y <= \$328 ;
+    q_mul_b_x <= \$318 ;
   always @(posedge clk)
-    q_mul_b_p <= \$329 ;
+    q_mul_b_y <= \$319 ;
   always @(posedge clk)
-    q_tw <= \$330 ;
+    q_mul_b_p <= \$320 ;
   always @(posedge clk)
-    group_tiles <= \$331 ;
+    q_tw <= \$321 ;
   always @(posedge clk)
-    q_tw_base <= \$332 ;
+    group_tiles <= \$322 ;
   always @(posedge clk)
-    q_tw_base1 <= \$333 ;
+    q_tw_base <= \$323 ;
   always @(posedge clk)
-    q_tw_base2 <= \$334 ;
+    q_tw_base1 <= \$324 ;
   always @(posedge clk)
-    q_tw_base3 <= \$335 ;
+    q_tw_base2 <= \$325 ;
   always @(posedge clk)
-    q_tw_scanning <= \$336 ;
+    q_tw_base3 <= \$326 ;
   always @(posedge clk)
-    q_a_need <= \$337 ;
+    q_tw_scanning <= \$327 ;
   always @(posedge clk)
-    q_b_need <= \$338 ;
+    q_a_need <= \$328 ;
   always @(posedge clk)
-    q_check_bits <= \$339 ;
+    q_b_need <= \$329 ;
   always @(posedge clk)
-    q_check <= \$340 ;
+    q_check_bits <= \$330 ;
   always @(posedge clk)
-    rejected <= \$341 ;
+    q_check <= \$331 ;
   always @(posedge clk)
-    q_kops_m2 <= \$342 ;
+    rejected <= \$332 ;
   always @(posedge clk)
-    q_kops_is1 <= \$343 ;
+    q_kops_m2 <= \$333 ;
   always @(posedge clk)
-    q_nt_m2 <= \$344 ;
+    q_kops_is1 <= \$334 ;
   always @(posedge clk)
-    q_nt_is1 <= \$345 ;
+    q_nt_m2 <= \$335 ;
   always @(posedge clk)
-    q_mt_m2 <= \$346 ;
+    q_nt_is1 <= \$336 ;
   always @(posedge clk)
-    q_mt_is1 <= \$347 ;
+    q_mt_m2 <= \$337 ;
   always @(posedge clk)
-    q_tw_a_need <= \$348 ;
+    q_mt_is1 <= \$338 ;
   always @(posedge clk)
-    q_tw_scanned <= \$349 ;
+    q_tw_a_need <= \$339 ;
   always @(posedge clk)
-    issuing <= \$350 ;
+    q_tw_scanned <= \$340 ;
   always @(posedge clk)
-    seq_dense <= \$351 ;
+    issuing <= \$341 ;
   always @(posedge clk)
-    seq_kops <= \$352 ;
+    seq_dense <= \$342 ;
   always @(posedge clk)
-    seq_nt <= \$353 ;
+    seq_kops <= \$343 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$354 ;
+    seq_nt <= \$344 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$355 ;
+    seq_kops_m2 <= \$345 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$356 ;
+    seq_nt_m2 <= \$346 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$357 ;
+    seq_mt_m2 <= \$347 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$358 ;
+    seq_kops_is1 <= \$348 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$359 ;
+    seq_nt_is1 <= \$349 ;
   always @(posedge clk)
-    seq_ki <= \$360 ;
+    seq_mt_is1 <= \$350 ;
   always @(posedge clk)
-    seq_ni <= \$361 ;
+    seq_ki <= \$351 ;
   always @(posedge clk)
-    seq_mi <= \$362 ;
+    seq_ni <= \$352 ;
   always @(posedge clk)
-    seq_first <= \$363 ;
+    seq_mi <= \$353 ;
   always @(posedge clk)
-    seq_last <= \$364 ;
+    seq_first <= \$354 ;
   always @(posedge clk)
-    seq_last_n <= \$365 ;
+    seq_last <= \$355 ;
   always @(posedge clk)
-    seq_last_m <= \$366 ;
+    seq_last_n <= \$356 ;
   always @(posedge clk)
-    seq_b_base <= \$367 ;
+    seq_last_m <= \$357 ;
   always @(posedge clk)
-    seq_a_row <= \$368 ;
+    seq_b_base <= \$358 ;
   always @(posedge clk)
-    seq_a_addr <= \$369 ;
+    seq_a_row <= \$359 ;
   always @(posedge clk)
-    seq_b_col <= \$370 ;
+    seq_a_addr <= \$360 ;
   always @(posedge clk)
-    seq_b_addr <= \$371 ;
+    seq_b_col <= \$361 ;
   always @(posedge clk)
-    seq_tw <= \$372 ;
+    seq_b_addr <= \$362 ;
   always @(posedge clk)
-    tw_t_ahead <= \$373 ;
+    seq_tw <= \$363 ;
   always @(posedge clk)
-    tw_t_first2 <= \$374 ;
+    tw_t_ahead <= \$364 ;
   always @(posedge clk)
-    tw_t_addr <= \$375 ;
+    tw_t_first2 <= \$365 ;
   always @(posedge clk)
-    tw_t_next <= \$376 ;
+    tw_t_addr <= \$366 ;
   always @(posedge clk)
-    tw_t_first <= \$377 ;
+    tw_t_next <= \$367 ;
   always @(posedge clk)
-    tw_t_first1 <= \$378 ;
+    tw_t_first <= \$368 ;
   always @(posedge clk)
-    tw_gi <= \$379 ;
+    tw_t_first1 <= \$369 ;
   always @(posedge clk)
-    tw_group_m2 <= \$380 ;
+    tw_gi <= \$370 ;
   always @(posedge clk)
-    tw_gi_last <= \$381 ;
+    tw_group_m2 <= \$371 ;
   always @(posedge clk)
-    tw_group_is1 <= \$382 ;
+    tw_gi_last <= \$372 ;
   always @(posedge clk)
-    tw_last_cur <= \$383 ;
+    tw_group_is1 <= \$373 ;
   always @(posedge clk)
-    tw_last_next1 <= \$384 ;
+    tw_last_cur <= \$374 ;
   always @(posedge clk)
-    tw_last_next2 <= \$385 ;
+    tw_last_next1 <= \$375 ;
   always @(posedge clk)
-    tw_last_first0 <= \$386 ;
+    tw_last_next2 <= \$376 ;
   always @(posedge clk)
-    tw_last_first1 <= \$387 ;
+    tw_last_first0 <= \$377 ;
   always @(posedge clk)
-    addr1 <= \$388 ;
+    tw_last_first1 <= \$378 ;
   always @(posedge clk)
-    addr2 <= \$389 ;
+    addr1 <= \$379 ;
   always @(posedge clk)
-    addr3 <= \$390 ;
+    addr2 <= \$380 ;
   always @(posedge clk)
-    addr4 <= \$391 ;
+    addr3 <= \$381 ;
   always @(posedge clk)
-    rd1 <= \$392 ;
+    addr4 <= \$382 ;
   always @(posedge clk)
-    rd2 <= \$393 ;
+    rd1 <= \$383 ;
   always @(posedge clk)
-    result_credits <= \$394 ;
+    rd2 <= \$384 ;
   always @(posedge clk)
-    has_credit <= \$395 ;
+    result_credits <= \$385 ;
   always @(posedge clk)
-    d_main <= \$396 ;
+    has_credit <= \$386 ;
   always @(posedge clk)
-    d__valid <= \$397 ;
+    d_main <= \$387 ;
   always @(posedge clk)
-    d_skid_valid <= \$398 ;
+    d__valid <= \$388 ;
   always @(posedge clk)
-    d_skid <= \$399 ;
+    d_skid_valid <= \$389 ;
   always @(posedge clk)
-    d_end_wr <= \$400 ;
+    d_skid <= \$390 ;
   always @(posedge clk)
-    d_job_end <= \$401 ;
+    d_end_wr <= \$391 ;
   always @(posedge clk)
-    d_end_rd <= \$402 ;
+    d_job_end <= \$392 ;
   always @(posedge clk)
-    owed_tiles <= \$403 ;
+    d_end_rd <= \$393 ;
   always @(posedge clk)
-    cause <= \$404 ;
+    owed_tiles <= \$394 ;
   always @(posedge clk)
-    done <= \$405 ;
+    cause <= \$395 ;
   always @(posedge clk)
-    value_error <= \$406 ;
+    done <= \$396 ;
   always @(posedge clk)
-    cnt_events <= \$407 ;
+    value_error <= \$397 ;
   always @(posedge clk)
-    cnt_cycles <= \$408 ;
+    cnt_events <= \$398 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$409 ;
+    cnt_cycles <= \$399 ;
   always @(posedge clk)
-    cnt_stall_in <= \$410 ;
+    cnt_busy_cycles <= \$400 ;
   always @(posedge clk)
-    cnt_stall_out <= \$411 ;
+    cnt_stall_in <= \$401 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$412 ;
+    cnt_stall_out <= \$402 ;
   always @(posedge clk)
-    cnt_macs <= \$413 ;
+    cnt_tile_ops <= \$403 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$414 ;
+    cnt_macs <= \$404 ;
   always @(posedge clk)
-    cnt_jobs <= \$415 ;
+    cnt_d_tiles <= \$405 ;
+  always @(posedge clk)
+    cnt_jobs <= \$406 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .r_data(\r_data$91 ),
+    .r_data(\r_data$89 ),
     .rd__addr(addr4[31:23]),
     .rst(rst),
     .wr__addr(w_addr),
@@ -4561,7 +4550,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
     .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$223 ),
+    .d__valid(\d__valid$224 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4576,14 +4565,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$285$0 (busy),
-    .\port$319$0 (\$129 ),
-    .\port$4322$0 (q_valid),
-    .\port$4504$0 (cause),
-    .\port$4506$0 (done),
-    .\port$4652$0 (error),
-    .\port$4654$0 (err_group),
-    .\port$4656$0 (err_entry),
+    .\port$266$0 (busy),
+    .\port$300$0 (\$119 ),
+    .\port$4327$0 (q_valid),
+    .\port$4509$0 (cause),
+    .\port$4511$0 (done),
+    .\port$4660$0 (error),
+    .\port$4662$0 (err_group),
+    .\port$4664$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4596,7 +4585,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$227 ),
+    .value_error(\value_error$228 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
@@ -4606,24 +4595,27 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   \axi_gemm.axi.engine.spread_sel  spread_sel (
     .clk(clk),
     .o(o),
-    .\port$4480$4 (rd1[5:4]),
+    .\port$4485$4 (rd1[5:4]),
     .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
     .a_rows(a_rows),
     .base(q_tw_base),
-    .blk_data(blk_data),
-    .blk_rd__addr(tw_t_addr[7:0]),
     .clk(clk),
-    .done(\done$187 ),
+    .done(\done$188 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
     .group_tiles(group_tiles),
-    .\k_tiles$68 (k_tiles),
+    .\i$43 (tw_t_addr[7:0]),
+    .\k_tiles$126 (k_tiles),
     .last_addr(last_addr),
     .last_data(last_data),
     .m_tiles(m_tiles),
+    .\rd__data$66 (\$407 ),
+    .\rd__data$67 (\$408 ),
+    .\rd__data$68 (\$409 ),
+    .\rd__data$69 (\$410 ),
     .rst(rst),
     .start(start),
     .wr__en(1'h0)
@@ -4631,47 +4623,34 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$1205$0 (blk_data),
-    .\port$4472$7 (addr1[22:7]),
+    .\port$1201$0 (\$407 ),
+    .\port$1204$0 (\$408 ),
+    .\port$1207$0 (\$409 ),
+    .\port$1210$0 (\$410 ),
+    .\port$4477$7 (addr1[22:7]),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    start = 1'h0;
-    if (capture) begin
-    end else if (\$10 ) begin
-      (* full_case = 32'd1 *)
-      if (\$11 ) begin
-      end else if (\$12 ) begin
-      end else if (\$13 ) begin
-      end else begin
-        if (\$16 ) begin
-          start = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     tw_t_ahead_next = tw_t_ahead;
-    if (\$22 ) begin
+    if (\$12 ) begin
       tw_t_ahead_next = q_tw_base3;
     end
-    if (\$23 ) begin
+    if (\$13 ) begin
       (* full_case = 32'd1 *)
-      if (\$25 ) begin
-      end else if (\$26 ) begin
-        tw_t_ahead_next = \$27 [16:0];
+      if (\$15 ) begin
+      end else if (\$16 ) begin
+        tw_t_ahead_next = \$17 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$28 ) begin
-          tw_t_ahead_next = \$29 [16:0];
+        if (\$18 ) begin
+          tw_t_ahead_next = \$19 [16:0];
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            tw_t_ahead_next = \$30 [16:0];
+            tw_t_ahead_next = \$20 [16:0];
           end else begin
-            tw_t_ahead_next = \$31 [16:0];
+            tw_t_ahead_next = \$21 [16:0];
           end
         end
       end
@@ -4680,16 +4659,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     tw_t_first2_next = tw_t_first2;
-    if (\$22 ) begin
+    if (\$12 ) begin
       tw_t_first2_next = q_tw_base2;
     end
-    if (\$23 ) begin
+    if (\$13 ) begin
       (* full_case = 32'd1 *)
-      if (\$25 ) begin
-      end else if (\$26 ) begin
+      if (\$15 ) begin
+      end else if (\$16 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$28 ) begin
+        if (\$18 ) begin
         end else begin
           if (tw_gi_last) begin
             tw_t_first2_next = tw_t_ahead;
@@ -4700,174 +4679,311 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305  = 1'h1;
+    \$295  = 1'h1;
+    if (rst) begin
+      \$295  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$296  = \$120 ;
+    if (rst) begin
+      \$296  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$297  = ld_a__payload[8:0];
+    if (rst) begin
+      \$297  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$298  = ld_a__payload[328:9];
+    if (rst) begin
+      \$298  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$299  = \$121 ;
+    if (rst) begin
+      \$299  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$300  = ld_b__payload[8:0];
+    if (rst) begin
+      \$300  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$301  = ld_b__payload[520:9];
+    if (rst) begin
+      \$301  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$302  = 1'h1;
+    if (rst) begin
+      \$302  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$303  = 1'h0;
+    if (capture) begin
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        if (\$164 ) begin
+          \$303  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$303  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$304  = q_valid;
+    if (capture) begin
+      \$304  = 1'h1;
+    end
+    if (launch) begin
+      \$304  = 1'h0;
+    end
+    if (rst) begin
+      \$304  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$305  = q_checked;
+    if (capture) begin
+      \$305  = 1'h0;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$305  = 1'h1;
+        if (\$164 ) begin
+          \$305  = 1'h0;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$305  = 1'h1;
+    end
     if (rst) begin
       \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = \$130 ;
-    if (rst) begin
-      \$306  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = ld_a__payload[8:0];
-    if (rst) begin
-      \$307  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308  = ld_a__payload[328:9];
-    if (rst) begin
-      \$308  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = \$131 ;
-    if (rst) begin
-      \$309  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = ld_b__payload[8:0];
-    if (rst) begin
-      \$310  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = ld_b__payload[520:9];
-    if (rst) begin
-      \$311  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = 1'h1;
-    if (rst) begin
-      \$312  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = q_valid;
+    \$306  = q_phase;
     if (capture) begin
-      \$313  = 1'h1;
-    end
-    if (launch) begin
-      \$313  = 1'h0;
+      \$306  = 5'h00;
+    end else if (\$125 ) begin
+      \$306  = \$134 [4:0];
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$306  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = q_checked;
+    \$307  = q_dense;
     if (capture) begin
-      \$314  = 1'h0;
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$314  = 1'h1;
-        if (\$174 ) begin
-          \$314  = 1'h0;
+      \$307  = rw_mode;
+    end
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$308  = q_value_error;
+    if (capture) begin
+      \$308  = value_error;
+    end
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$309  = m_tiles;
+    if (capture) begin
+      \$309  = rw_m_tiles;
+    end
+    if (rst) begin
+      \$309  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$310  = q_nt;
+    if (capture) begin
+      \$310  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$310  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$311  = k_tiles;
+    if (capture) begin
+      \$311  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$311  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$312  = q_a_base;
+    if (capture) begin
+      \$312  = rw_a_base;
+    end
+    if (rst) begin
+      \$312  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$313  = q_b_base;
+    if (capture) begin
+      \$313  = rw_b_base;
+    end
+    if (rst) begin
+      \$313  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$314  = q_kops;
+    if (capture) begin
+      \$314  = \$127 ;
+    end
+    if (rst) begin
+      \$314  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$315  = q_mul_a_x;
+    if (capture) begin
+      \$315  = { 17'h00000, rw_m_tiles };
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$315  = \$138 [32:0];
+      end
+    end
+    if (rst) begin
+      \$315  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$316  = q_mul_a_y;
+    if (capture) begin
+      \$316  = \$129 ;
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$316  = \$139 ;
+      end
+    end
+    if (rst) begin
+      \$316  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$317  = q_mul_a_p;
+    if (capture) begin
+      \$317  = 33'h000000000;
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        if (q_mul_a_y[0]) begin
+          \$317  = \$142 [32:0];
         end
       end
     end
-    if (q_tw_scanned) begin
-      \$314  = 1'h1;
-    end
     if (rst) begin
-      \$314  = 1'h0;
+      \$317  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = q_phase;
+    \$318  = q_mul_b_x;
     if (capture) begin
-      \$315  = 5'h00;
-    end else if (\$135 ) begin
-      \$315  = \$144 [4:0];
+      \$318  = { 17'h00000, rw_k_tiles };
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$318  = \$140 [32:0];
+      end
     end
     if (rst) begin
-      \$315  = 5'h00;
+      \$318  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = q_dense;
+    \$319  = q_mul_b_y;
     if (capture) begin
-      \$316  = rw_mode;
+      \$319  = { 1'h0, rw_n_tiles };
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$319  = \$141 ;
+      end
     end
     if (rst) begin
-      \$316  = 1'h0;
+      \$319  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = q_value_error;
+    \$320  = q_mul_b_p;
     if (capture) begin
-      \$317  = value_error;
+      \$320  = 33'h000000000;
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        if (q_mul_b_y[0]) begin
+          \$320  = \$143 [32:0];
+        end
+      end
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$320  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = m_tiles;
+    \$321  = q_tw;
     if (capture) begin
-      \$318  = rw_m_tiles;
+      \$321  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$318  = 16'h0000;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = q_nt;
+    \$322  = group_tiles;
     if (capture) begin
-      \$319  = rw_n_tiles;
-    end
-    if (rst) begin
-      \$319  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = k_tiles;
-    if (capture) begin
-      \$320  = rw_k_tiles;
-    end
-    if (rst) begin
-      \$320  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$321  = q_a_base;
-    if (capture) begin
-      \$321  = rw_a_base;
-    end
-    if (rst) begin
-      \$321  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = q_b_base;
-    if (capture) begin
-      \$322  = rw_b_base;
+      \$322  = rw_tw_group;
     end
     if (rst) begin
       \$322  = 16'h0000;
@@ -4875,37 +4991,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = q_kops;
+    \$323  = q_tw_base;
     if (capture) begin
-      \$323  = \$137 ;
+      \$323  = \$130 [15:0];
     end
     if (rst) begin
-      \$323  = 17'h00000;
+      \$323  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$324  = q_mul_a_x;
+    \$324  = q_tw_base1;
     if (capture) begin
-      \$324  = { 17'h00000, rw_m_tiles };
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        \$324  = \$148 [32:0];
-      end
+      \$324  = \$131 ;
     end
     if (rst) begin
-      \$324  = 33'h000000000;
+      \$324  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$325  = q_mul_a_y;
+    \$325  = q_tw_base2;
     if (capture) begin
-      \$325  = \$139 ;
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        \$325  = \$149 ;
-      end
+      \$325  = \$132 ;
     end
     if (rst) begin
       \$325  = 17'h00000;
@@ -4913,99 +5021,132 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$326  = q_mul_a_p;
+    \$326  = q_tw_base3;
     if (capture) begin
-      \$326  = 33'h000000000;
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        if (q_mul_a_y[0]) begin
-          \$326  = \$152 [32:0];
+      \$326  = \$133 ;
+    end
+    if (rst) begin
+      \$326  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$327  = q_tw_scanning;
+    if (capture) begin
+      \$327  = 1'h0;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        if (\$164 ) begin
+          \$327  = 1'h1;
         end
       end
     end
+    if (q_tw_scanned) begin
+      \$327  = 1'h0;
+    end
     if (rst) begin
-      \$326  = 33'h000000000;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = q_mul_b_x;
+    \$328  = q_a_need;
     if (capture) begin
-      \$327  = { 17'h00000, rw_k_tiles };
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        \$327  = \$150 [32:0];
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$328  = \$144 ;
       end
     end
     if (rst) begin
-      \$327  = 33'h000000000;
+      \$328  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = q_mul_b_y;
+    \$329  = q_b_need;
     if (capture) begin
-      \$328  = { 1'h0, rw_n_tiles };
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        \$328  = \$151 ;
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+        \$329  = \$145 ;
       end
     end
     if (rst) begin
-      \$328  = 17'h00000;
+      \$329  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$329  = q_mul_b_p;
+    \$330  = q_check_bits;
     if (capture) begin
-      \$329  = 33'h000000000;
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-        if (q_mul_b_y[0]) begin
-          \$329  = \$153 [32:0];
-        end
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+        \$330  = { q_value_error, 2'h0, \$154 , \$153 , \$150  };
       end
     end
     if (rst) begin
-      \$329  = 33'h000000000;
+      \$330  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$330  = q_tw;
+    \$331  = q_check;
     if (capture) begin
-      \$330  = rw_tw_ctrl;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$331  = { 2'h0, q_check_bits };
+      end
+    end
+    if (q_tw_scanned) begin
+      \$331  = \$172 ;
     end
     if (rst) begin
-      \$330  = 1'h0;
+      \$331  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = group_tiles;
+    \$332  = rejected;
     if (capture) begin
-      \$331  = rw_tw_group;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$332  = \$155 ;
+      end
+    end
+    if (q_tw_scanned) begin
+      \$332  = \$175 ;
     end
     if (rst) begin
-      \$331  = 16'h0000;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$332  = q_tw_base;
+    \$333  = q_kops_m2;
     if (capture) begin
-      \$332  = \$140 [15:0];
-    end
-    if (rst) begin
-      \$332  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$333  = q_tw_base1;
-    if (capture) begin
-      \$333  = \$141 ;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$333  = \$156 [16:0];
+      end
     end
     if (rst) begin
       \$333  = 17'h00000;
@@ -5013,125 +5154,140 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$334  = q_tw_base2;
+    \$334  = q_kops_is1;
     if (capture) begin
-      \$334  = \$142 ;
-    end
-    if (rst) begin
-      \$334  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$335  = q_tw_base3;
-    if (capture) begin
-      \$335  = \$143 ;
-    end
-    if (rst) begin
-      \$335  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$336  = q_tw_scanning;
-    if (capture) begin
-      \$336  = 1'h0;
-    end else if (\$135 ) begin
+    end else if (\$125 ) begin
       (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
       end else begin
-        if (\$174 ) begin
-          \$336  = 1'h1;
+        \$334  = \$157 ;
+      end
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$335  = q_nt_m2;
+    if (capture) begin
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$335  = \$158 [15:0];
+      end
+    end
+    if (rst) begin
+      \$335  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$336  = q_nt_is1;
+    if (capture) begin
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$336  = \$159 ;
+      end
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$337  = q_mt_m2;
+    if (capture) begin
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$337  = \$160 [15:0];
+      end
+    end
+    if (rst) begin
+      \$337  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$338  = q_mt_is1;
+    if (capture) begin
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$338  = \$161 ;
+      end
+    end
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$339  = q_tw_a_need;
+    if (\$165 ) begin
+      \$339  = { 1'h0, \$168  };
+    end
+    if (rst) begin
+      \$339  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$340  = q_tw_scanned;
+    if (\$165 ) begin
+      \$340  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$340  = 1'h0;
+    end
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$341  = issuing;
+    if (\$177 ) begin
+      \$341  = 1'h1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$341  = 1'h0;
+          end
         end
       end
     end
-    if (q_tw_scanned) begin
-      \$336  = 1'h0;
-    end
-    if (rst) begin
-      \$336  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$337  = q_a_need;
-    if (capture) begin
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-        \$337  = \$154 ;
+    if (\$213 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$341  = 1'h0;
+          end
+        end
       end
-    end
-    if (rst) begin
-      \$337  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$338  = q_b_need;
-    if (capture) begin
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-        \$338  = \$155 ;
-      end
-    end
-    if (rst) begin
-      \$338  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$339  = q_check_bits;
-    if (capture) begin
-    end else if (\$135 ) begin
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-        \$339  = { q_value_error, 2'h0, \$164 , \$163 , \$160  };
-      end
-    end
-    if (rst) begin
-      \$339  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$340  = q_check;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$340  = { 2'h0, q_check_bits };
-      end
-    end
-    if (q_tw_scanned) begin
-      \$340  = \$182 ;
-    end
-    if (rst) begin
-      \$340  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$341  = rejected;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$341  = \$165 ;
-      end
-    end
-    if (q_tw_scanned) begin
-      \$341  = \$185 ;
     end
     if (rst) begin
       \$341  = 1'h0;
@@ -5139,50 +5295,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$342  = q_kops_m2;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$342  = \$166 [16:0];
-      end
+    \$342  = seq_dense;
+    if (\$177 ) begin
+      \$342  = q_dense;
     end
     if (rst) begin
-      \$342  = 17'h00000;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$343  = q_kops_is1;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$343  = \$167 ;
-      end
+    \$343  = seq_kops;
+    if (\$177 ) begin
+      \$343  = q_kops;
     end
     if (rst) begin
-      \$343  = 1'h0;
+      \$343  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$344  = q_nt_m2;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$344  = \$168 [15:0];
-      end
+    \$344  = seq_nt;
+    if (\$177 ) begin
+      \$344  = q_nt;
     end
     if (rst) begin
       \$344  = 16'h0000;
@@ -5190,33 +5325,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$345  = q_nt_is1;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$345  = \$169 ;
-      end
+    \$345  = seq_kops_m2;
+    if (\$177 ) begin
+      \$345  = q_kops_m2;
     end
     if (rst) begin
-      \$345  = 1'h0;
+      \$345  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$346  = q_mt_m2;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$346  = \$170 [15:0];
-      end
+    \$346  = seq_nt_m2;
+    if (\$177 ) begin
+      \$346  = q_nt_m2;
     end
     if (rst) begin
       \$346  = 16'h0000;
@@ -5224,39 +5345,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$347  = q_mt_is1;
-    if (capture) begin
-    end else if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$145 ) begin
-      end else if (\$146 ) begin
-      end else if (\$147 ) begin
-      end else begin
-        \$347  = \$171 ;
-      end
+    \$347  = seq_mt_m2;
+    if (\$177 ) begin
+      \$347  = q_mt_m2;
     end
     if (rst) begin
-      \$347  = 1'h0;
+      \$347  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$348  = q_tw_a_need;
-    if (\$175 ) begin
-      \$348  = { 1'h0, \$178  };
+    \$348  = seq_kops_is1;
+    if (\$177 ) begin
+      \$348  = q_kops_is1;
     end
     if (rst) begin
-      \$348  = 35'h000000000;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$349  = q_tw_scanned;
-    if (\$175 ) begin
-      \$349  = 1'h1;
-    end
-    if (q_tw_scanned) begin
-      \$349  = 1'h0;
+    \$349  = seq_nt_is1;
+    if (\$177 ) begin
+      \$349  = q_nt_is1;
     end
     if (rst) begin
       \$349  = 1'h0;
@@ -5264,32 +5375,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$350  = issuing;
-    if (\$187 ) begin
-      \$350  = 1'h1;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$350  = 1'h0;
-          end
-        end
-      end
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$350  = 1'h0;
-          end
-        end
-      end
+    \$350  = seq_mt_is1;
+    if (\$177 ) begin
+      \$350  = q_mt_is1;
     end
     if (rst) begin
       \$350  = 1'h0;
@@ -5297,29 +5385,89 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$351  = seq_dense;
-    if (\$187 ) begin
-      \$351  = q_dense;
+    \$351  = seq_ki;
+    if (\$177 ) begin
+      \$351  = 17'h00000;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+        \$351  = 17'h00001;
+      end else if (\$192 ) begin
+        \$351  = 17'h00000;
+      end else begin
+        \$351  = 17'h00000;
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$351  = 17'h00000;
+      end else begin
+        \$351  = \$222 [16:0];
+      end
     end
     if (rst) begin
-      \$351  = 1'h0;
+      \$351  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$352  = seq_kops;
-    if (\$187 ) begin
-      \$352  = q_kops;
+    \$352  = seq_ni;
+    if (\$177 ) begin
+      \$352  = 16'h0000;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$352  = \$197 [15:0];
+        end else begin
+          \$352  = 16'h0000;
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$352  = 16'h0000;
+        end else begin
+          \$352  = \$218 [15:0];
+        end
+      end
     end
     if (rst) begin
-      \$352  = 17'h00000;
+      \$352  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$353  = seq_nt;
-    if (\$187 ) begin
-      \$353  = q_nt;
+    \$353  = seq_mi;
+    if (\$177 ) begin
+      \$353  = 16'h0000;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          \$353  = \$201 [15:0];
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$353  = \$214 [15:0];
+        end
+      end
     end
     if (rst) begin
       \$353  = 16'h0000;
@@ -5327,39 +5475,130 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$354  = seq_kops_m2;
-    if (\$187 ) begin
-      \$354  = q_kops_m2;
+    \$354  = seq_first;
+    if (\$177 ) begin
+      \$354  = 1'h1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+        \$354  = 1'h0;
+      end else if (\$192 ) begin
+        \$354  = 1'h0;
+      end else begin
+        \$354  = 1'h1;
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$354  = 1'h1;
+      end else begin
+        \$354  = 1'h0;
+      end
     end
     if (rst) begin
-      \$354  = 17'h00000;
+      \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$355  = seq_nt_m2;
-    if (\$187 ) begin
-      \$355  = q_nt_m2;
+    \$355  = seq_last;
+    if (\$177 ) begin
+      \$355  = q_kops_is1;
+    end
+    if (\$182 ) begin
+      \$355  = \$187 ;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+        \$355  = tw_last_cur;
+      end else if (\$192 ) begin
+        \$355  = \$195 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$355  = \$200 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$355  = \$207 ;
+          end else begin
+            \$355  = \$211 ;
+          end
+        end
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$355  = seq_kops_is1;
+      end else begin
+        \$355  = \$223 ;
+      end
     end
     if (rst) begin
-      \$355  = 16'h0000;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$356  = seq_mt_m2;
-    if (\$187 ) begin
-      \$356  = q_mt_m2;
+    \$356  = seq_last_n;
+    if (\$177 ) begin
+      \$356  = q_nt_is1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$356  = \$198 ;
+        end else begin
+          \$356  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$356  = seq_nt_is1;
+        end else begin
+          \$356  = \$219 ;
+        end
+      end
     end
     if (rst) begin
-      \$356  = 16'h0000;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$357  = seq_kops_is1;
-    if (\$187 ) begin
-      \$357  = q_kops_is1;
+    \$357  = seq_last_m;
+    if (\$177 ) begin
+      \$357  = q_mt_is1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          \$357  = \$202 ;
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$357  = \$215 ;
+        end
+      end
     end
     if (rst) begin
       \$357  = 1'h0;
@@ -5367,137 +5606,125 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$358  = seq_nt_is1;
-    if (\$187 ) begin
-      \$358  = q_nt_is1;
+    \$358  = seq_b_base;
+    if (\$177 ) begin
+      \$358  = { 1'h0, q_b_base };
     end
     if (rst) begin
-      \$358  = 1'h0;
+      \$358  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$359  = seq_mt_is1;
-    if (\$187 ) begin
-      \$359  = q_mt_is1;
+    \$359  = seq_a_row;
+    if (\$177 ) begin
+      \$359  = { 18'h00000, q_a_base };
     end
-    if (rst) begin
-      \$359  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$360  = seq_ki;
-    if (\$187 ) begin
-      \$360  = 17'h00000;
-    end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-        \$360  = 17'h00001;
-      end else if (\$202 ) begin
-        \$360  = 17'h00000;
-      end else begin
-        \$360  = 17'h00000;
-      end
-    end
-    if (\$223 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$360  = 17'h00000;
-      end else begin
-        \$360  = \$232 [16:0];
-      end
-    end
-    if (rst) begin
-      \$360  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$361  = seq_ni;
-    if (\$187 ) begin
-      \$361  = 16'h0000;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$361  = \$207 [15:0];
+        if (\$196 ) begin
         end else begin
-          \$361  = 16'h0000;
+          \$359  = \$203 [33:0];
         end
       end
     end
-    if (\$223 ) begin
+    if (\$213 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$359  = \$216 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$359  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$360  = seq_a_addr;
+    if (\$177 ) begin
+      \$360  = { 18'h00000, q_a_base };
+    end
+    if (\$188 ) begin
+      \$360  = \$189 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        if (\$196 ) begin
+          \$360  = seq_a_row;
+        end
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$360  = seq_a_row;
+        if (seq_last_n) begin
+          \$360  = \$217 [33:0];
+        end
+      end else begin
+        \$360  = \$224 [33:0];
+      end
+    end
+    if (rst) begin
+      \$360  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$361  = seq_b_col;
+    if (\$177 ) begin
+      \$361  = { 18'h00000, q_b_base };
+    end
+    if (\$213 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$361  = 16'h0000;
+          \$361  = { 17'h00000, seq_b_base };
         end else begin
-          \$361  = \$228 [15:0];
+          \$361  = \$220 [33:0];
         end
       end
     end
     if (rst) begin
-      \$361  = 16'h0000;
+      \$361  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$362  = seq_mi;
-    if (\$187 ) begin
-      \$362  = 16'h0000;
+    \$362  = seq_b_addr;
+    if (\$177 ) begin
+      \$362  = { 18'h00000, q_b_base };
     end
-    if (\$198 ) begin
+    if (\$213 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
+      if (seq_last) begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          \$362  = \$211 [15:0];
-        end
-      end
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
         if (seq_last_n) begin
-          \$362  = \$224 [15:0];
+          \$362  = { 17'h00000, seq_b_base };
+        end else begin
+          \$362  = \$221 [33:0];
+        end
+      end else begin
+        if (\$226 ) begin
+          \$362  = \$227 [33:0];
         end
       end
     end
     if (rst) begin
-      \$362  = 16'h0000;
+      \$362  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$363  = seq_first;
-    if (\$187 ) begin
-      \$363  = 1'h1;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-        \$363  = 1'h0;
-      end else if (\$202 ) begin
-        \$363  = 1'h0;
-      end else begin
-        \$363  = 1'h1;
-      end
-    end
-    if (\$223 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$363  = 1'h1;
-      end else begin
-        \$363  = 1'h0;
-      end
+    \$363  = seq_tw;
+    if (\$179 ) begin
+      \$363  = q_tw;
     end
     if (rst) begin
       \$363  = 1'h0;
@@ -5505,112 +5732,71 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$364  = seq_last;
-    if (\$187 ) begin
-      \$364  = q_kops_is1;
+    \$364  = tw_t_ahead_next;
+    if (rst) begin
+      \$364  = 17'h00000;
     end
-    if (\$192 ) begin
-      \$364  = \$197 ;
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$365  = tw_t_first2_next;
+    if (rst) begin
+      \$365  = 17'h00000;
     end
-    if (\$198 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$366  = tw_t_addr;
+    if (\$182 ) begin
+      \$366  = { 1'h0, q_tw_base };
+    end
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-        \$364  = tw_last_cur;
-      end else if (\$202 ) begin
-        \$364  = \$205 ;
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$366  = tw_t_next;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$364  = \$210 ;
+        if (\$196 ) begin
+          \$366  = tw_t_first;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$364  = \$217 ;
+            \$366  = tw_t_next;
           end else begin
-            \$364  = \$221 ;
+            \$366  = tw_t_first;
           end
         end
       end
     end
-    if (\$223 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$364  = seq_kops_is1;
-      end else begin
-        \$364  = \$233 ;
-      end
-    end
     if (rst) begin
-      \$364  = 1'h0;
+      \$366  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$365  = seq_last_n;
-    if (\$187 ) begin
-      \$365  = q_nt_is1;
+    \$367  = tw_t_next;
+    if (\$182 ) begin
+      \$367  = q_tw_base1;
     end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$367  = \$193 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$365  = \$208 ;
+        if (\$196 ) begin
+          \$367  = tw_t_first1;
         end else begin
-          \$365  = seq_nt_is1;
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$367  = \$205 [16:0];
+          end else begin
+            \$367  = tw_t_first1;
+          end
         end
       end
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$365  = seq_nt_is1;
-        end else begin
-          \$365  = \$229 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$365  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$366  = seq_last_m;
-    if (\$187 ) begin
-      \$366  = q_mt_is1;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          \$366  = \$212 ;
-        end
-      end
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$366  = \$225 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$366  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$367  = seq_b_base;
-    if (\$187 ) begin
-      \$367  = { 1'h0, q_b_base };
     end
     if (rst) begin
       \$367  = 17'h00000;
@@ -5618,115 +5804,111 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$368  = seq_a_row;
-    if (\$187 ) begin
-      \$368  = { 18'h00000, q_a_base };
+    \$368  = tw_t_first;
+    if (\$182 ) begin
+      \$368  = { 1'h0, q_tw_base };
     end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
+        if (\$196 ) begin
         end else begin
-          \$368  = \$213 [33:0];
-        end
-      end
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$368  = \$226 [33:0];
+          if (tw_gi_last) begin
+            \$368  = tw_t_next;
+          end
         end
       end
     end
     if (rst) begin
-      \$368  = 34'h000000000;
+      \$368  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$369  = seq_a_addr;
-    if (\$187 ) begin
-      \$369  = { 18'h00000, q_a_base };
+    \$369  = tw_t_first1;
+    if (\$182 ) begin
+      \$369  = q_tw_base1;
     end
-    if (\$198 ) begin
-      \$369  = \$199 [33:0];
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
-        if (\$206 ) begin
-          \$369  = seq_a_row;
-        end
-      end
-    end
-    if (\$223 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$369  = seq_a_row;
-        if (seq_last_n) begin
-          \$369  = \$227 [33:0];
-        end
-      end else begin
-        \$369  = \$234 [33:0];
-      end
-    end
-    if (rst) begin
-      \$369  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$370  = seq_b_col;
-    if (\$187 ) begin
-      \$370  = { 18'h00000, q_b_base };
-    end
-    if (\$223 ) begin
-      if (seq_last) begin
         (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$370  = { 17'h00000, seq_b_base };
+        if (\$196 ) begin
         end else begin
-          \$370  = \$230 [33:0];
+          if (tw_gi_last) begin
+            \$369  = \$204 [16:0];
+          end
         end
       end
     end
     if (rst) begin
-      \$370  = 34'h000000000;
+      \$369  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$371  = seq_b_addr;
-    if (\$187 ) begin
-      \$371  = { 18'h00000, q_b_base };
+    \$370  = tw_gi;
+    if (\$182 ) begin
+      \$370  = 16'h0000;
     end
-    if (\$223 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$371  = { 17'h00000, seq_b_base };
-        end else begin
-          \$371  = \$231 [33:0];
-        end
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
-        if (\$236 ) begin
-          \$371  = \$237 [33:0];
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$370  = 16'h0000;
+          end else begin
+            \$370  = \$208 [15:0];
+          end
         end
       end
     end
     if (rst) begin
-      \$371  = 34'h000000000;
+      \$370  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$372  = seq_tw;
-    if (\$189 ) begin
-      \$372  = q_tw;
+    \$371  = tw_group_m2;
+    if (\$182 ) begin
+      \$371  = \$183 [15:0];
+    end
+    if (rst) begin
+      \$371  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$372  = tw_gi_last;
+    if (\$182 ) begin
+      \$372  = \$184 ;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$372  = tw_group_is1;
+          end else begin
+            \$372  = \$209 ;
+          end
+        end
+      end
     end
     if (rst) begin
       \$372  = 1'h0;
@@ -5734,414 +5916,350 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$373  = tw_t_ahead_next;
+    \$373  = tw_group_is1;
+    if (\$182 ) begin
+      \$373  = \$185 ;
+    end
     if (rst) begin
-      \$373  = 17'h00000;
+      \$373  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$374  = tw_t_first2_next;
-    if (rst) begin
-      \$374  = 17'h00000;
+    \$374  = tw_last_cur;
+    if (\$182 ) begin
+      \$374  = last_data[2];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$375  = tw_t_addr;
-    if (\$192 ) begin
-      \$375  = { 1'h0, q_tw_base };
-    end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-        \$375  = tw_t_next;
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$374  = tw_last_next1;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$375  = tw_t_first;
+        if (\$196 ) begin
+          \$374  = tw_last_first0;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$375  = tw_t_next;
+            \$374  = tw_last_next1;
           end else begin
-            \$375  = tw_t_first;
+            \$374  = tw_last_first0;
           end
         end
       end
     end
     if (rst) begin
-      \$375  = 17'h00000;
+      \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$376  = tw_t_next;
-    if (\$192 ) begin
-      \$376  = q_tw_base1;
+    \$375  = tw_last_next1;
+    if (\$182 ) begin
+      \$375  = last_data[3];
     end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-        \$376  = \$203 [16:0];
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$375  = tw_last_next2;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$376  = tw_t_first1;
+        if (\$196 ) begin
+          \$375  = tw_last_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$376  = \$215 [16:0];
+            \$375  = tw_last_next2;
           end else begin
-            \$376  = tw_t_first1;
+            \$375  = tw_last_first1;
           end
         end
       end
     end
     if (rst) begin
-      \$376  = 17'h00000;
+      \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$377  = tw_t_first;
-    if (\$192 ) begin
-      \$377  = { 1'h0, q_tw_base };
+    \$376  = tw_last_next2;
+    if (\$182 ) begin
+      \$376  = last_data[4];
     end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$376  = last_data[0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$377  = tw_t_next;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$377  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$378  = tw_t_first1;
-    if (\$192 ) begin
-      \$378  = q_tw_base1;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$378  = \$214 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$378  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$379  = tw_gi;
-    if (\$192 ) begin
-      \$379  = 16'h0000;
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
+        if (\$196 ) begin
+          \$376  = last_data[1];
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$379  = 16'h0000;
+            \$376  = last_data[0];
           end else begin
-            \$379  = \$218 [15:0];
+            \$376  = last_data[1];
           end
         end
       end
     end
     if (rst) begin
-      \$379  = 16'h0000;
+      \$376  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$380  = tw_group_m2;
-    if (\$192 ) begin
-      \$380  = \$193 [15:0];
+    \$377  = tw_last_first0;
+    if (\$182 ) begin
+      \$377  = last_data[2];
     end
-    if (rst) begin
-      \$380  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$381  = tw_gi_last;
-    if (\$192 ) begin
-      \$381  = \$194 ;
-    end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
+        if (\$196 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$381  = tw_group_is1;
-          end else begin
-            \$381  = \$219 ;
+            \$377  = tw_last_next1;
           end
         end
       end
     end
     if (rst) begin
-      \$381  = 1'h0;
+      \$377  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$382  = tw_group_is1;
-    if (\$192 ) begin
-      \$382  = \$195 ;
+    \$378  = tw_last_first1;
+    if (\$182 ) begin
+      \$378  = last_data[3];
     end
-    if (rst) begin
-      \$382  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$383  = tw_last_cur;
-    if (\$192 ) begin
-      \$383  = last_data[2];
-    end
-    if (\$198 ) begin
+    if (\$188 ) begin
       (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-        \$383  = tw_last_next1;
+      if (\$191 ) begin
+      end else if (\$192 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$383  = tw_last_first0;
+        if (\$196 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$383  = tw_last_next1;
-          end else begin
-            \$383  = tw_last_first0;
+            \$378  = tw_last_next2;
           end
         end
       end
     end
     if (rst) begin
-      \$383  = 1'h0;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$384  = tw_last_next1;
-    if (\$192 ) begin
-      \$384  = last_data[3];
+    \$379 [0] = issue;
+    \$379 [1] = seq_first;
+    \$379 [2] = seq_last;
+    \$379 [3] = seq_job_last;
+    \$379 [4] = seq_ki[0];
+    \$379 [5] = seq_dense;
+    \$379 [6] = seq_tw;
+    \$379 [56:23] = seq_a_addr;
+    \$379 [22:7] = seq_nt;
+    \$379 [90:57] = \$229 ;
+    if (rst) begin
+      \$379  = 91'h00000000000000000000000;
     end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-        \$384  = tw_last_next2;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$384  = tw_last_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$384  = tw_last_next2;
-          end else begin
-            \$384  = tw_last_first1;
-          end
-        end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$380  = addr1;
+    if (rst) begin
+      \$380  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$381  = addr2;
+    if (rst) begin
+      \$381  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$382 [22:7] = addr4[22:7];
+    \$382 [5:0] = addr3[5:0];
+    \$382 [6] = addr3[6];
+    \$382 [56:23] = addr3[56:23];
+    \$382 [90:57] = \$231 [33:0];
+    if (rst) begin
+      \$382  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$383  = addr4[5:0];
+    if (rst) begin
+      \$383  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$384  = rd1;
+    if (rst) begin
+      \$384  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$385  = \$235 [3:0];
+    if (rst) begin
+      \$385  = 4'h9;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$386  = \$247 ;
+    if (rst) begin
+      \$386  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$387  = d_main;
+    if (\$249 ) begin
+      \$387  = \$251 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$388  = d__valid;
+    if (\$249 ) begin
+      \$388  = \$252 ;
+    end
+    if (rst) begin
+      \$388  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$389  = d_skid_valid;
+    if (\$249 ) begin
+      \$389  = 1'h0;
+    end else if (\$250 ) begin
+      \$389  = \d__valid$224 ;
+    end
+    if (rst) begin
+      \$389  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$390  = d_skid;
+    if (\$249 ) begin
+    end else if (\$250 ) begin
+      \$390  = d_in;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$391  = d_end_wr;
+    if (\$253 ) begin
+      \$391  = \$256 [3:0];
+    end
+    if (rst) begin
+      \$391  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$392  = d_job_end;
+    if (\$253 ) begin
+      if (\$257 ) begin
+        \$392 [0] = rd2[3];
+      end
+      if (\$258 ) begin
+        \$392 [1] = rd2[3];
+      end
+      if (\$259 ) begin
+        \$392 [2] = rd2[3];
+      end
+      if (\$260 ) begin
+        \$392 [3] = rd2[3];
+      end
+      if (\$261 ) begin
+        \$392 [4] = rd2[3];
+      end
+      if (\$262 ) begin
+        \$392 [5] = rd2[3];
+      end
+      if (\$263 ) begin
+        \$392 [6] = rd2[3];
+      end
+      if (\$264 ) begin
+        \$392 [7] = rd2[3];
+      end
+      if (\$265 ) begin
+        \$392 [8] = rd2[3];
       end
     end
     if (rst) begin
-      \$384  = 1'h0;
+      \$392  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$385  = tw_last_next2;
-    if (\$192 ) begin
-      \$385  = last_data[4];
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-        \$385  = last_data[0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-          \$385  = last_data[1];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$385  = last_data[0];
-          end else begin
-            \$385  = last_data[1];
-          end
-        end
-      end
+    \$393  = d_end_rd;
+    if (\$266 ) begin
+      \$393  = \$269 [3:0];
     end
     if (rst) begin
-      \$385  = 1'h0;
+      \$393  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$386  = tw_last_first0;
-    if (\$192 ) begin
-      \$386  = last_data[2];
+    \$394  = \$272 [7:0];
+    if (rst) begin
+      \$394  = 8'h00;
     end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$386  = tw_last_next1;
-          end
-        end
-      end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$275 ) begin
+      \$395  = cause_events;
+    end else begin
+      \$395  = \$276 ;
     end
     if (rst) begin
-      \$386  = 1'h0;
+      \$395  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$387  = tw_last_first1;
-    if (\$192 ) begin
-      \$387  = last_data[3];
-    end
-    if (\$198 ) begin
-      (* full_case = 32'd1 *)
-      if (\$201 ) begin
-      end else if (\$202 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$206 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$387  = tw_last_next2;
-          end
-        end
-      end
+    \$396  = done;
+    if (\$277 ) begin
+      \$396  = 1'h0;
+    end else if (finish) begin
+      \$396  = 1'h1;
     end
     if (rst) begin
-      \$387  = 1'h0;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$388 [0] = issue;
-    \$388 [1] = seq_first;
-    \$388 [2] = seq_last;
-    \$388 [3] = seq_job_last;
-    \$388 [4] = seq_ki[0];
-    \$388 [5] = seq_dense;
-    \$388 [6] = seq_tw;
-    \$388 [56:23] = seq_a_addr;
-    \$388 [22:7] = seq_nt;
-    \$388 [90:57] = \$239 ;
-    if (rst) begin
-      \$388  = 91'h00000000000000000000000;
+    \$397  = value_error;
+    if (\value_error$228 ) begin
+      \$397  = 1'h1;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$389  = addr1;
-    if (rst) begin
-      \$389  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$390  = addr2;
-    if (rst) begin
-      \$390  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$391 [22:7] = addr4[22:7];
-    \$391 [5:0] = addr3[5:0];
-    \$391 [6] = addr3[6];
-    \$391 [56:23] = addr3[56:23];
-    \$391 [90:57] = \$241 [33:0];
-    if (rst) begin
-      \$391  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$392  = addr4[5:0];
-    if (rst) begin
-      \$392  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$393  = rd1;
-    if (rst) begin
-      \$393  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$394  = \$245 [3:0];
-    if (rst) begin
-      \$394  = 4'h9;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$395  = \$257 ;
-    if (rst) begin
-      \$395  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$396  = d_main;
-    if (\$259 ) begin
-      \$396  = \$261 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$397  = d__valid;
-    if (\$259 ) begin
-      \$397  = \$262 ;
+    if (\$278 ) begin
+      \$397  = 1'h0;
     end
     if (rst) begin
       \$397  = 1'h0;
@@ -6149,254 +6267,134 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$398  = d_skid_valid;
-    if (\$259 ) begin
-      \$398  = 1'h0;
-    end else if (\$260 ) begin
-      \$398  = \d__valid$223 ;
-    end
-    if (rst) begin
-      \$398  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$399  = d_skid;
-    if (\$259 ) begin
-    end else if (\$260 ) begin
-      \$399  = d_in;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$400  = d_end_wr;
-    if (\$263 ) begin
-      \$400  = \$266 [3:0];
-    end
-    if (rst) begin
-      \$400  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$401  = d_job_end;
-    if (\$263 ) begin
-      if (\$267 ) begin
-        \$401 [0] = rd2[3];
-      end
-      if (\$268 ) begin
-        \$401 [1] = rd2[3];
-      end
-      if (\$269 ) begin
-        \$401 [2] = rd2[3];
-      end
-      if (\$270 ) begin
-        \$401 [3] = rd2[3];
-      end
-      if (\$271 ) begin
-        \$401 [4] = rd2[3];
-      end
-      if (\$272 ) begin
-        \$401 [5] = rd2[3];
-      end
-      if (\$273 ) begin
-        \$401 [6] = rd2[3];
-      end
-      if (\$274 ) begin
-        \$401 [7] = rd2[3];
-      end
-      if (\$275 ) begin
-        \$401 [8] = rd2[3];
-      end
-    end
-    if (rst) begin
-      \$401  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$402  = d_end_rd;
-    if (\$276 ) begin
-      \$402  = \$279 [3:0];
-    end
-    if (rst) begin
-      \$402  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$403  = \$282 [7:0];
-    if (rst) begin
-      \$403  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$285 ) begin
-      \$404  = cause_events;
+    if (\$279 ) begin
+      \$398 [0] = busy;
+      \$398 [1] = stall_out;
+      \$398 [2] = \$283 ;
+      \$398 [3] = rd2[0];
+      \$398 [4] = rd2[5];
+      \$398 [5] = d_take;
+      \$398 [7:6] = \$285 ;
     end else begin
-      \$404  = \$286 ;
+      \$398  = 8'h00;
     end
     if (rst) begin
-      \$404  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$405  = done;
-    if (\$287 ) begin
-      \$405  = 1'h0;
-    end else if (finish) begin
-      \$405  = 1'h1;
-    end
-    if (rst) begin
-      \$405  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$406  = value_error;
-    if (\value_error$227 ) begin
-      \$406  = 1'h1;
-    end
-    if (\$288 ) begin
-      \$406  = 1'h0;
-    end
-    if (rst) begin
-      \$406  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$289 ) begin
-      \$407 [0] = busy;
-      \$407 [1] = stall_out;
-      \$407 [2] = \$293 ;
-      \$407 [3] = rd2[0];
-      \$407 [4] = rd2[5];
-      \$407 [5] = d_take;
-      \$407 [7:6] = \$295 ;
-    end else begin
-      \$407  = 8'h00;
-    end
-    if (rst) begin
-      \$407  = 8'h00;
+      \$398  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$408  = 64'h0000000000000000;
+      \$399  = 64'h0000000000000000;
     end else begin
-      \$408  = \$296 [63:0];
+      \$399  = \$286 [63:0];
     end
     if (rst) begin
-      \$408  = 64'h0000000000000000;
+      \$399  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$409  = cnt_busy_cycles;
+    \$400  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$409  = 64'h0000000000000000;
+      \$400  = 64'h0000000000000000;
     end else begin
       if (cnt_events[0]) begin
-        \$409  = \$297 [63:0];
+        \$400  = \$287 [63:0];
       end
     end
     if (rst) begin
-      \$409  = 64'h0000000000000000;
+      \$400  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$410  = cnt_stall_in;
+    \$401  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$410  = 64'h0000000000000000;
+      \$401  = 64'h0000000000000000;
     end else begin
       if (cnt_events[2]) begin
-        \$410  = \$299 [63:0];
+        \$401  = \$289 [63:0];
       end
     end
     if (rst) begin
-      \$410  = 64'h0000000000000000;
+      \$401  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$411  = cnt_stall_out;
+    \$402  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$411  = 64'h0000000000000000;
+      \$402  = 64'h0000000000000000;
     end else begin
       if (cnt_events[1]) begin
-        \$411  = \$298 [63:0];
+        \$402  = \$288 [63:0];
       end
     end
     if (rst) begin
-      \$411  = 64'h0000000000000000;
+      \$402  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$412  = cnt_tile_ops;
+    \$403  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$412  = 64'h0000000000000000;
+      \$403  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$412  = \$300 [63:0];
+        \$403  = \$290 [63:0];
       end
     end
     if (rst) begin
-      \$412  = 64'h0000000000000000;
+      \$403  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$413  = cnt_macs;
+    \$404  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$413  = 64'h0000000000000000;
+      \$404  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$413  = \$302 [63:0];
+        \$404  = \$292 [63:0];
       end
     end
     if (rst) begin
-      \$413  = 64'h0000000000000000;
+      \$404  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$414  = cnt_d_tiles;
+    \$405  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$414  = 64'h0000000000000000;
+      \$405  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$414  = \$303 [63:0];
+        \$405  = \$293 [63:0];
       end
     end
     if (rst) begin
-      \$414  = 64'h0000000000000000;
+      \$405  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$415  = 64'h0000000000000000;
+      \$406  = 64'h0000000000000000;
     end else begin
-      \$415  = \$304 [63:0];
+      \$406  = \$294 [63:0];
     end
     if (rst) begin
-      \$415  = 64'h0000000000000000;
+      \$406  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6416,16 +6414,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign ld_t__valid = 1'h0;
   assign ld__payload = 25'h0000000;
   assign ld_t__payload = 25'h0000000;
+  assign q_tw_scan_start = start;
   assign q_rejected = rejected;
   assign base = q_tw_base;
   assign q_mt = m_tiles;
   assign q_tw_group = group_tiles;
   assign q_kt = k_tiles;
   assign blk_addr = tw_t_addr[7:0];
-  assign a = { 1'h0, blk_data };
+  assign a = { 1'h0, \$410 , \$409 , \$408 , \$407  };
+  assign blk_data = { \$410 , \$409 , \$408 , \$407  };
   assign b = { 1'h0, addr1[22:7] };
   assign r_addr = addr4[31:23];
-  assign \r_addr$83  = addr4[65:57];
+  assign \r_addr$81  = addr4[65:57];
   assign i = { rd1[4], rd1[5] };
   assign a__valid = rd2[0];
   assign b__valid = rd2[0];
@@ -6436,7 +6436,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign op_last = rd2[2];
   assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$129 , done, busy };
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$119 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -6444,17 +6444,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$134  = cnt_cycles;
-  assign \cnt_busy_cycles$136  = cnt_busy_cycles;
-  assign \cnt_stall_in$138  = cnt_stall_in;
-  assign \cnt_stall_out$140  = cnt_stall_out;
-  assign \cnt_tile_ops$142  = cnt_tile_ops;
-  assign \cnt_macs$144  = cnt_macs;
-  assign \cnt_d_tiles$146  = cnt_d_tiles;
-  assign \cnt_jobs$148  = cnt_jobs;
-  assign \busy$149  = busy;
-  assign \done$150  = done;
-  assign \cause$151  = cause;
+  assign \cnt_cycles$132  = cnt_cycles;
+  assign \cnt_busy_cycles$134  = cnt_busy_cycles;
+  assign \cnt_stall_in$136  = cnt_stall_in;
+  assign \cnt_stall_out$138  = cnt_stall_out;
+  assign \cnt_tile_ops$140  = cnt_tile_ops;
+  assign \cnt_macs$142  = cnt_macs;
+  assign \cnt_d_tiles$144  = cnt_d_tiles;
+  assign \cnt_jobs$146  = cnt_jobs;
+  assign \busy$147  = busy;
+  assign \done$148  = done;
+  assign \cause$149  = cause;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -6707,29 +6707,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign \d__payload.data[3][2]  = d__payload[479:448];
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
-  assign \d__payload$109.data  = \d__payload$109 [511:0];
-  assign \d__payload$109.data[0]  = \d__payload$109 [127:0];
-  assign \d__payload$109.data[0][0]  = \d__payload$109 [31:0];
-  assign \d__payload$109.data[0][1]  = \d__payload$109 [63:32];
-  assign \d__payload$109.data[0][2]  = \d__payload$109 [95:64];
-  assign \d__payload$109.data[0][3]  = \d__payload$109 [127:96];
-  assign \d__payload$109.data[1]  = \d__payload$109 [255:128];
-  assign \d__payload$109.data[1][0]  = \d__payload$109 [159:128];
-  assign \d__payload$109.data[1][1]  = \d__payload$109 [191:160];
-  assign \d__payload$109.data[1][2]  = \d__payload$109 [223:192];
-  assign \d__payload$109.data[1][3]  = \d__payload$109 [255:224];
-  assign \d__payload$109.data[2]  = \d__payload$109 [383:256];
-  assign \d__payload$109.data[2][0]  = \d__payload$109 [287:256];
-  assign \d__payload$109.data[2][1]  = \d__payload$109 [319:288];
-  assign \d__payload$109.data[2][2]  = \d__payload$109 [351:320];
-  assign \d__payload$109.data[2][3]  = \d__payload$109 [383:352];
-  assign \d__payload$109.data[3]  = \d__payload$109 [511:384];
-  assign \d__payload$109.data[3][0]  = \d__payload$109 [415:384];
-  assign \d__payload$109.data[3][1]  = \d__payload$109 [447:416];
-  assign \d__payload$109.data[3][2]  = \d__payload$109 [479:448];
-  assign \d__payload$109.data[3][3]  = \d__payload$109 [511:480];
-  assign \d__payload$109.error  = \d__payload$109 [512];
-  assign \d__payload$109.last  = \d__payload$109 [513];
+  assign \d__payload$107.data  = \d__payload$107 [511:0];
+  assign \d__payload$107.data[0]  = \d__payload$107 [127:0];
+  assign \d__payload$107.data[0][0]  = \d__payload$107 [31:0];
+  assign \d__payload$107.data[0][1]  = \d__payload$107 [63:32];
+  assign \d__payload$107.data[0][2]  = \d__payload$107 [95:64];
+  assign \d__payload$107.data[0][3]  = \d__payload$107 [127:96];
+  assign \d__payload$107.data[1]  = \d__payload$107 [255:128];
+  assign \d__payload$107.data[1][0]  = \d__payload$107 [159:128];
+  assign \d__payload$107.data[1][1]  = \d__payload$107 [191:160];
+  assign \d__payload$107.data[1][2]  = \d__payload$107 [223:192];
+  assign \d__payload$107.data[1][3]  = \d__payload$107 [255:224];
+  assign \d__payload$107.data[2]  = \d__payload$107 [383:256];
+  assign \d__payload$107.data[2][0]  = \d__payload$107 [287:256];
+  assign \d__payload$107.data[2][1]  = \d__payload$107 [319:288];
+  assign \d__payload$107.data[2][2]  = \d__payload$107 [351:320];
+  assign \d__payload$107.data[2][3]  = \d__payload$107 [383:352];
+  assign \d__payload$107.data[3]  = \d__payload$107 [511:384];
+  assign \d__payload$107.data[3][0]  = \d__payload$107 [415:384];
+  assign \d__payload$107.data[3][1]  = \d__payload$107 [447:416];
+  assign \d__payload$107.data[3][2]  = \d__payload$107 [479:448];
+  assign \d__payload$107.data[3][3]  = \d__payload$107 [511:480];
+  assign \d__payload$107.error  = \d__payload$107 [512];
+  assign \d__payload$107.last  = \d__payload$107 [513];
   assign \d_main.data  = d_main[511:0];
   assign \d_main.data[0]  = d_main[127:0];
   assign \d_main.data[0][0]  = d_main[31:0];
@@ -6931,77 +6931,77 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$112
   assign \cnt_events.dense  = cnt_events[4];
   assign \cnt_events.d_take  = cnt_events[5];
   assign \cnt_events.ended  = cnt_events[7:6];
-  assign \d__payload$109 [513] = d_main[513];
-  assign \d__payload$109 [512] = d_main[512];
-  assign \d__payload$109 [511:0] = d_main[511:0];
-  assign d_in[513] = \$96 ;
+  assign \d__payload$107 [513] = d_main[513];
+  assign \d__payload$107 [512] = d_main[512];
+  assign \d__payload$107 [511:0] = d_main[511:0];
+  assign d_in[513] = \$86 ;
   assign d_in[512] = d__payload[512];
   assign d_in[511:0] = d__payload[511:0];
   assign a__payload[319:256] = op_meta;
   assign a__payload[321] = rd2[2];
   assign a__payload[320] = rd2[1];
-  assign a__payload[255:0] = \r_data$91 [255:0];
-  assign op_b[511:496] = \$95 ;
-  assign op_b[495:480] = \$93 ;
-  assign op_b[479:464] = \$91 ;
-  assign op_b[463:448] = \$89 ;
-  assign op_b[447:432] = \$87 ;
-  assign op_b[431:416] = \$85 ;
-  assign op_b[415:400] = \$83 ;
-  assign op_b[399:384] = \$81 ;
-  assign op_b[383:368] = \$79 ;
-  assign op_b[367:352] = \$77 ;
-  assign op_b[351:336] = \$75 ;
-  assign op_b[335:320] = \$73 ;
-  assign op_b[319:304] = \$71 ;
-  assign op_b[303:288] = \$69 ;
-  assign op_b[287:272] = \$67 ;
-  assign op_b[271:256] = \$65 ;
-  assign op_b[255:240] = \$63 ;
-  assign op_b[239:224] = \$61 ;
-  assign op_b[223:208] = \$59 ;
-  assign op_b[207:192] = \$57 ;
-  assign op_b[191:176] = \$55 ;
-  assign op_b[175:160] = \$53 ;
-  assign op_b[159:144] = \$51 ;
-  assign op_b[143:128] = \$49 ;
-  assign op_b[127:112] = \$47 ;
-  assign op_b[111:96] = \$45 ;
-  assign op_b[95:80] = \$43 ;
-  assign op_b[79:64] = \$41 ;
-  assign op_b[63:48] = \$39 ;
-  assign op_b[47:32] = \$37 ;
-  assign op_b[31:16] = \$35 ;
-  assign op_b[15:0] = \$33 ;
+  assign a__payload[255:0] = \r_data$89 [255:0];
+  assign op_b[511:496] = \$85 ;
+  assign op_b[495:480] = \$83 ;
+  assign op_b[479:464] = \$81 ;
+  assign op_b[463:448] = \$79 ;
+  assign op_b[447:432] = \$77 ;
+  assign op_b[431:416] = \$75 ;
+  assign op_b[415:400] = \$73 ;
+  assign op_b[399:384] = \$71 ;
+  assign op_b[383:368] = \$69 ;
+  assign op_b[367:352] = \$67 ;
+  assign op_b[351:336] = \$65 ;
+  assign op_b[335:320] = \$63 ;
+  assign op_b[319:304] = \$61 ;
+  assign op_b[303:288] = \$59 ;
+  assign op_b[287:272] = \$57 ;
+  assign op_b[271:256] = \$55 ;
+  assign op_b[255:240] = \$53 ;
+  assign op_b[239:224] = \$51 ;
+  assign op_b[223:208] = \$49 ;
+  assign op_b[207:192] = \$47 ;
+  assign op_b[191:176] = \$45 ;
+  assign op_b[175:160] = \$43 ;
+  assign op_b[159:144] = \$41 ;
+  assign op_b[143:128] = \$39 ;
+  assign op_b[127:112] = \$37 ;
+  assign op_b[111:96] = \$35 ;
+  assign op_b[95:80] = \$33 ;
+  assign op_b[79:64] = \$31 ;
+  assign op_b[63:48] = \$29 ;
+  assign op_b[47:32] = \$27 ;
+  assign op_b[31:16] = \$25 ;
+  assign op_b[15:0] = \$23 ;
   assign last_addr[39:32] = q_tw_base2_next[7:0];
   assign last_addr[31:24] = q_tw_base1_next[7:0];
   assign last_addr[23:16] = q_tw_base0_next[7:0];
   assign last_addr[15:8] = tw_t_first2_next[7:0];
   assign last_addr[7:0] = tw_t_ahead_next[7:0];
   assign ld__valid = 1'h0;
-  assign \$40  = 16'h0000;
-  assign \$42  = 16'h0000;
-  assign \$44  = 16'h0000;
+  assign \$30  = 16'h0000;
+  assign \$32  = 16'h0000;
+  assign \$34  = 16'h0000;
+  assign \$36  = 16'h0000;
   assign \$46  = 16'h0000;
-  assign \$56  = 16'h0000;
-  assign \$58  = 16'h0000;
-  assign \$60  = 16'h0000;
+  assign \$48  = 16'h0000;
+  assign \$50  = 16'h0000;
+  assign \$52  = 16'h0000;
   assign \$62  = 16'h0000;
-  assign \$72  = 16'h0000;
-  assign \$74  = 16'h0000;
-  assign \$76  = 16'h0000;
+  assign \$64  = 16'h0000;
+  assign \$66  = 16'h0000;
+  assign \$68  = 16'h0000;
   assign \$78  = 16'h0000;
-  assign \$88  = 16'h0000;
-  assign \$90  = 16'h0000;
-  assign \$92  = 16'h0000;
-  assign \$94  = 16'h0000;
-  assign \$136  = { rw_k_tiles, 1'h0 };
-  assign \$138  = { rw_k_tiles, 1'h0 };
-  assign \$148  = { q_mul_a_x, 1'h0 };
-  assign \$149  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$150  = { q_mul_b_x, 1'h0 };
-  assign \$151  = { 1'h0, q_mul_b_y[16:1] };
-  assign \$176  = { a_rows, 1'h0 };
+  assign \$80  = 16'h0000;
+  assign \$82  = 16'h0000;
+  assign \$84  = 16'h0000;
+  assign \$126  = { rw_k_tiles, 1'h0 };
+  assign \$128  = { rw_k_tiles, 1'h0 };
+  assign \$138  = { q_mul_a_x, 1'h0 };
+  assign \$139  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$140  = { q_mul_b_x, 1'h0 };
+  assign \$141  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$166  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13861,8 +13861,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4322$0 , \port$4504$0 , \port$4506$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4652$0 , \port$4654$0 , \port$4656$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4327$0 , \port$4509$0 , \port$4511$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4660$0 , \port$4662$0 , \port$4664$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -13987,22 +13987,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$285$0 ;
-  wire \port$285$0 ;
-  input \port$319$0 ;
-  wire \port$319$0 ;
-  input \port$4322$0 ;
-  wire \port$4322$0 ;
-  input [7:0] \port$4504$0 ;
-  wire [7:0] \port$4504$0 ;
-  input \port$4506$0 ;
-  wire \port$4506$0 ;
-  input [2:0] \port$4652$0 ;
-  wire [2:0] \port$4652$0 ;
-  input [15:0] \port$4654$0 ;
-  wire [15:0] \port$4654$0 ;
-  input [15:0] \port$4656$0 ;
-  wire [15:0] \port$4656$0 ;
+  input \port$266$0 ;
+  wire \port$266$0 ;
+  input \port$300$0 ;
+  wire \port$300$0 ;
+  input \port$4327$0 ;
+  wire \port$4327$0 ;
+  input [7:0] \port$4509$0 ;
+  wire [7:0] \port$4509$0 ;
+  input \port$4511$0 ;
+  wire \port$4511$0 ;
+  input [2:0] \port$4660$0 ;
+  wire [2:0] \port$4660$0 ;
+  input [15:0] \port$4662$0 ;
+  wire [15:0] \port$4662$0 ;
+  input [15:0] \port$4664$0 ;
+  wire [15:0] \port$4664$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14369,7 +14369,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4504$0 , 4'h0, \port$4322$0 , \port$319$0 , \port$4506$0 , \port$285$0  };
+            \$80  = { 16'h0000, \port$4509$0 , 4'h0, \port$4327$0 , \port$300$0 , \port$4511$0 , \port$266$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14481,9 +14481,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4652$0  };
+            \$84  = { 29'h00000000, \port$4660$0  };
         3'h5:
-            \$84  = { \port$4654$0 , \port$4656$0  };
+            \$84  = { \port$4662$0 , \port$4664$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -14582,14 +14582,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4504$0 , 4'h0, \port$4322$0 , \port$319$0 , \port$4506$0 , \port$285$0  };
+  assign ro_status = { 16'h0000, \port$4509$0 , 4'h0, \port$4327$0 , \port$300$0 , \port$4511$0 , \port$266$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4652$0  };
-  assign ro_tw_err_at = { \port$4654$0 , \port$4656$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4660$0  };
+  assign ro_tw_err_at = { \port$4662$0 , \port$4664$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -14613,7 +14613,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$285$0 , \port$319$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.spread_sel (rst, \port$4480$4 , o, clk);
+module \axi_gemm.axi.engine.spread_sel (rst, \port$4485$4 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -14683,75 +14683,75 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4480$4 , o, clk);
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input [1:0] \port$4480$4 ;
-  wire [1:0] \port$4480$4 ;
+  input [1:0] \port$4485$4 ;
+  wire [1:0] \port$4485$4 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy0 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy9 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy9 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy10 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy10 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy11 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy11 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy12 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy12 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy13 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy13 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy14 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy14 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy15 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy15 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy16 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy16 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy17 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy17 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy18 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy18 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy1 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy1 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy19 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy19 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy20 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy20 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy21 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy21 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy22 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy22 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy23 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy23 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy24 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy24 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy25 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy25 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy26 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy26 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy27 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy27 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy28 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy28 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy2 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy2 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy29 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy29 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy30 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy30 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy31 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy31 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy3 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy3 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy4 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy4 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy5 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy5 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy6 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy6 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy7 <= { \port$4480$4 [0], \port$4480$4 [1] };
+    copy7 <= { \port$4485$4 [0], \port$4485$4 [1] };
   always @(posedge clk)
-    copy8 <= { \port$4480$4 [0], \port$4480$4 [1] };
-  assign i = { \port$4480$4 [0], \port$4480$4 [1] };
+    copy8 <= { \port$4485$4 [0], \port$4485$4 [1] };
+  assign i = { \port$4485$4 [0], \port$4485$4 [1] };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -14819,46 +14819,47 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4480$4 , o, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_tiles, \k_tiles$68 , group_tiles, base, blk_rd__addr, last_data, done, a_rows, error, err_group, err_entry, clk);
+module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \rd__data$68 , \rd__data$69 , last_addr, start, m_tiles, \k_tiles$126 , group_tiles, base, \i$43 , last_data, done, a_rows, error, err_group, err_entry, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
-  wire [15:0] \$11 ;
-  wire \$12 ;
+  wire \$11 ;
+  wire [15:0] \$12 ;
   wire \$13 ;
-  wire [17:0] \$14 ;
+  wire \$14 ;
   wire \$15 ;
   wire [32:0] \$16 ;
   wire [16:0] \$17 ;
   wire [17:0] \$18 ;
   wire \$19 ;
-  wire \$2 ;
+  wire [17:0] \$2 ;
   wire [16:0] \$20 ;
   wire \$21 ;
   wire [16:0] \$22 ;
-  reg \$23 ;
+  reg [16:0] \$23 ;
   reg [16:0] \$24 ;
   reg \$25 ;
   reg \$26 ;
   reg \$27 ;
-  reg [15:0] \$28 ;
+  reg \$28 ;
   reg [15:0] \$29 ;
   wire \$3 ;
   reg [15:0] \$30 ;
   reg [15:0] \$31 ;
   reg [15:0] \$32 ;
-  reg \$33 ;
-  reg [16:0] \$34 ;
-  reg [31:0] \$35 ;
-  reg [2:0] \$36 ;
-  reg [15:0] \$37 ;
+  reg [15:0] \$33 ;
+  reg \$34 ;
+  reg [16:0] \$35 ;
+  reg [31:0] \$36 ;
+  reg [2:0] \$37 ;
   reg [15:0] \$38 ;
-  reg \$39 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
-  reg [16:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg \$42 ;
-  reg [15:0] \$43 ;
+  reg \$40 ;
+  reg [16:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg \$43 ;
+  reg [15:0] \$44 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -14870,18 +14871,15 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   input [15:0] base;
   wire [15:0] base;
   wire [7:0] blk_addr;
-  output [15:0] blk_data;
   wire [15:0] blk_data;
-  input [7:0] blk_rd__addr;
-  wire [7:0] blk_rd__addr;
-  wire [16:0] blk_rd__data;
-  wire [15:0] \blk_rd__data.block ;
-  wire \blk_rd__data.last ;
   reg busy = 1'h0;
   input clk;
   wire clk;
   output done;
   reg done = 1'h0;
+  reg [16:0] e1 = 17'h00000;
+  wire [15:0] \e1.block ;
+  wire \e1.last ;
   reg [15:0] entry = 16'h0000;
   output [15:0] err_entry;
   reg [15:0] err_entry = 16'h0000;
@@ -14895,16 +14893,26 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   reg [15:0] group = 16'h0000;
   input [15:0] group_tiles;
   wire [15:0] group_tiles;
-  reg [15:0] \group_tiles$69  = 16'h0000;
+  reg [15:0] \group_tiles$127  = 16'h0000;
   reg [15:0] height = 16'h0000;
   wire [7:0] i;
-  wire [7:0] \i$27 ;
-  wire [7:0] \i$31 ;
-  wire [7:0] \i$35 ;
-  wire [7:0] \i$39 ;
+  wire [7:0] \i$15 ;
+  wire [7:0] \i$22 ;
+  wire [7:0] \i$29 ;
+  wire [7:0] \i$36 ;
+  input [7:0] \i$43 ;
+  wire [7:0] \i$43 ;
+  wire [7:0] \i$50 ;
+  wire [7:0] \i$56 ;
+  wire [7:0] \i$62 ;
+  wire [7:0] \i$75 ;
+  wire [7:0] \i$81 ;
+  wire [7:0] \i$87 ;
+  wire [7:0] \i$93 ;
+  wire [7:0] \i$99 ;
   reg [15:0] k_tiles = 16'h0000;
-  input [15:0] \k_tiles$68 ;
-  wire [15:0] \k_tiles$68 ;
+  input [15:0] \k_tiles$126 ;
+  wire [15:0] \k_tiles$126 ;
   reg last2 = 1'h0;
   input [39:0] last_addr;
   wire [39:0] last_addr;
@@ -14926,1998 +14934,3986 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   wire [15:0] m_tiles;
   reg new1 = 1'h0;
   wire [7:0] o;
-  wire [7:0] \o$29 ;
-  wire [7:0] \o$29[0] ;
-  wire [7:0] \o$33 ;
-  wire [7:0] \o$33[0] ;
-  wire [7:0] \o$37 ;
-  wire [7:0] \o$37[0] ;
-  wire [7:0] \o$41 ;
-  wire [7:0] \o$41[0] ;
+  wire [7:0] \o$101 ;
+  wire [7:0] \o$101[0] ;
+  wire [7:0] \o$17 ;
+  wire [7:0] \o$17[0] ;
+  wire [7:0] \o$24 ;
+  wire [7:0] \o$24[0] ;
+  wire [7:0] \o$31 ;
+  wire [7:0] \o$31[0] ;
+  wire [7:0] \o$38 ;
+  wire [7:0] \o$38[0] ;
+  wire [7:0] \o$46 ;
+  wire [7:0] \o$46[0] ;
+  wire [7:0] \o$52 ;
+  wire [7:0] \o$52[0] ;
+  wire [7:0] \o$58 ;
+  wire [7:0] \o$58[0] ;
+  wire [7:0] \o$64 ;
+  wire [7:0] \o$64[0] ;
+  wire [7:0] \o$77 ;
+  wire [7:0] \o$77[0] ;
+  wire [7:0] \o$83 ;
+  wire [7:0] \o$83[0] ;
+  wire [7:0] \o$89 ;
+  wire [7:0] \o$89[0] ;
+  wire [7:0] \o$95 ;
+  wire [7:0] \o$95[0] ;
   wire [7:0] \o[0] ;
-  wire [7:0] port__addr;
-  wire [7:0] \port__addr$28 ;
-  wire [7:0] \port__addr$32 ;
-  wire [7:0] \port__addr$36 ;
-  wire [7:0] \port__addr$40 ;
-  wire port__data;
-  wire \port__data$30 ;
-  wire \port__data$34 ;
-  wire \port__data$38 ;
-  wire \port__data$42 ;
   reg [15:0] prev1 = 16'h0000;
   reg [16:0] raddr = 17'h00000;
+  reg [16:0] raddr_next;
+  wire [7:0] rd__addr;
+  wire [7:0] \rd__addr$100 ;
+  wire [7:0] \rd__addr$16 ;
+  wire [7:0] \rd__addr$23 ;
+  wire [7:0] \rd__addr$30 ;
+  wire [7:0] \rd__addr$37 ;
+  wire [7:0] \rd__addr$45 ;
+  wire [7:0] \rd__addr$51 ;
+  wire [7:0] \rd__addr$57 ;
+  wire [7:0] \rd__addr$63 ;
+  wire [7:0] \rd__addr$76 ;
+  wire [7:0] \rd__addr$82 ;
+  wire [7:0] \rd__addr$88 ;
+  wire [7:0] \rd__addr$94 ;
+  wire rd__data;
+  wire [3:0] \rd__data$117 ;
+  wire [3:0] \rd__data$118 ;
+  wire [3:0] \rd__data$119 ;
+  wire [3:0] \rd__data$120 ;
+  wire \rd__data$121 ;
+  wire \rd__data$18 ;
+  wire \rd__data$25 ;
+  wire \rd__data$32 ;
+  wire \rd__data$39 ;
+  output [3:0] \rd__data$66 ;
+  wire [3:0] \rd__data$66 ;
+  output [3:0] \rd__data$67 ;
+  wire [3:0] \rd__data$67 ;
+  output [3:0] \rd__data$68 ;
+  wire [3:0] \rd__data$68 ;
+  output [3:0] \rd__data$69 ;
+  wire [3:0] \rd__data$69 ;
   reg [16:0] rest;
   reg [16:0] rows_after = 17'h00000;
   input rst;
   wire rst;
-  wire [7:0] scan_rd__addr;
-  wire [16:0] scan_rd__data;
-  wire [15:0] \scan_rd__data.block ;
-  wire \scan_rd__data.last ;
   input start;
   wire start;
   reg v1 = 1'h0;
   reg v2 = 1'h0;
   wire [7:0] wr__addr;
-  wire [7:0] \wr__addr$11 ;
-  wire [7:0] \wr__addr$14 ;
-  wire [7:0] \wr__addr$17 ;
-  wire [7:0] \wr__addr$5 ;
-  wire [7:0] \wr__addr$8 ;
-  wire [16:0] wr__data;
-  wire \wr__data$12 ;
-  wire \wr__data$15 ;
-  wire \wr__data$18 ;
-  wire \wr__data$6 ;
-  wire \wr__data$9 ;
-  wire [15:0] \wr__data.block ;
-  wire \wr__data.last ;
+  wire [7:0] \wr__addr$12 ;
+  wire [7:0] \wr__addr$19 ;
+  wire [7:0] \wr__addr$26 ;
+  wire [7:0] \wr__addr$33 ;
+  wire [7:0] \wr__addr$40 ;
+  wire [7:0] \wr__addr$47 ;
+  wire [7:0] \wr__addr$53 ;
+  wire [7:0] \wr__addr$59 ;
+  wire [7:0] \wr__addr$72 ;
+  wire [7:0] \wr__addr$78 ;
+  wire [7:0] \wr__addr$84 ;
+  wire [7:0] \wr__addr$90 ;
+  wire [7:0] \wr__addr$96 ;
+  wire wr__data;
+  wire \wr__data$13 ;
+  wire \wr__data$20 ;
+  wire \wr__data$27 ;
+  wire \wr__data$34 ;
+  wire [3:0] \wr__data$41 ;
+  wire [3:0] \wr__data$48 ;
+  wire [3:0] \wr__data$54 ;
+  wire [3:0] \wr__data$60 ;
+  wire [3:0] \wr__data$73 ;
+  wire [3:0] \wr__data$79 ;
+  wire [3:0] \wr__data$85 ;
+  wire [3:0] \wr__data$91 ;
+  wire \wr__data$97 ;
   input wr__en;
   wire wr__en;
-  wire \wr__en$10 ;
-  wire \wr__en$13 ;
-  wire \wr__en$16 ;
-  wire \wr__en$19 ;
-  wire \wr__en$7 ;
+  wire \wr__en$14 ;
+  wire \wr__en$21 ;
+  wire \wr__en$28 ;
+  wire \wr__en$35 ;
+  wire \wr__en$42 ;
+  wire \wr__en$49 ;
+  wire \wr__en$55 ;
+  wire \wr__en$61 ;
+  wire \wr__en$74 ;
+  wire \wr__en$80 ;
+  wire \wr__en$86 ;
+  wire \wr__en$92 ;
+  wire \wr__en$98 ;
   (* ram_style = "distributed" *)
-  reg [0:0] lasts0 [255:0];
+  reg [3:0] blk_mem0 [255:0];
   initial begin
-    lasts0[0] = 1'h0;
-    lasts0[1] = 1'h0;
-    lasts0[2] = 1'h0;
-    lasts0[3] = 1'h0;
-    lasts0[4] = 1'h0;
-    lasts0[5] = 1'h0;
-    lasts0[6] = 1'h0;
-    lasts0[7] = 1'h0;
-    lasts0[8] = 1'h0;
-    lasts0[9] = 1'h0;
-    lasts0[10] = 1'h0;
-    lasts0[11] = 1'h0;
-    lasts0[12] = 1'h0;
-    lasts0[13] = 1'h0;
-    lasts0[14] = 1'h0;
-    lasts0[15] = 1'h0;
-    lasts0[16] = 1'h0;
-    lasts0[17] = 1'h0;
-    lasts0[18] = 1'h0;
-    lasts0[19] = 1'h0;
-    lasts0[20] = 1'h0;
-    lasts0[21] = 1'h0;
-    lasts0[22] = 1'h0;
-    lasts0[23] = 1'h0;
-    lasts0[24] = 1'h0;
-    lasts0[25] = 1'h0;
-    lasts0[26] = 1'h0;
-    lasts0[27] = 1'h0;
-    lasts0[28] = 1'h0;
-    lasts0[29] = 1'h0;
-    lasts0[30] = 1'h0;
-    lasts0[31] = 1'h0;
-    lasts0[32] = 1'h0;
-    lasts0[33] = 1'h0;
-    lasts0[34] = 1'h0;
-    lasts0[35] = 1'h0;
-    lasts0[36] = 1'h0;
-    lasts0[37] = 1'h0;
-    lasts0[38] = 1'h0;
-    lasts0[39] = 1'h0;
-    lasts0[40] = 1'h0;
-    lasts0[41] = 1'h0;
-    lasts0[42] = 1'h0;
-    lasts0[43] = 1'h0;
-    lasts0[44] = 1'h0;
-    lasts0[45] = 1'h0;
-    lasts0[46] = 1'h0;
-    lasts0[47] = 1'h0;
-    lasts0[48] = 1'h0;
-    lasts0[49] = 1'h0;
-    lasts0[50] = 1'h0;
-    lasts0[51] = 1'h0;
-    lasts0[52] = 1'h0;
-    lasts0[53] = 1'h0;
-    lasts0[54] = 1'h0;
-    lasts0[55] = 1'h0;
-    lasts0[56] = 1'h0;
-    lasts0[57] = 1'h0;
-    lasts0[58] = 1'h0;
-    lasts0[59] = 1'h0;
-    lasts0[60] = 1'h0;
-    lasts0[61] = 1'h0;
-    lasts0[62] = 1'h0;
-    lasts0[63] = 1'h0;
-    lasts0[64] = 1'h0;
-    lasts0[65] = 1'h0;
-    lasts0[66] = 1'h0;
-    lasts0[67] = 1'h0;
-    lasts0[68] = 1'h0;
-    lasts0[69] = 1'h0;
-    lasts0[70] = 1'h0;
-    lasts0[71] = 1'h0;
-    lasts0[72] = 1'h0;
-    lasts0[73] = 1'h0;
-    lasts0[74] = 1'h0;
-    lasts0[75] = 1'h0;
-    lasts0[76] = 1'h0;
-    lasts0[77] = 1'h0;
-    lasts0[78] = 1'h0;
-    lasts0[79] = 1'h0;
-    lasts0[80] = 1'h0;
-    lasts0[81] = 1'h0;
-    lasts0[82] = 1'h0;
-    lasts0[83] = 1'h0;
-    lasts0[84] = 1'h0;
-    lasts0[85] = 1'h0;
-    lasts0[86] = 1'h0;
-    lasts0[87] = 1'h0;
-    lasts0[88] = 1'h0;
-    lasts0[89] = 1'h0;
-    lasts0[90] = 1'h0;
-    lasts0[91] = 1'h0;
-    lasts0[92] = 1'h0;
-    lasts0[93] = 1'h0;
-    lasts0[94] = 1'h0;
-    lasts0[95] = 1'h0;
-    lasts0[96] = 1'h0;
-    lasts0[97] = 1'h0;
-    lasts0[98] = 1'h0;
-    lasts0[99] = 1'h0;
-    lasts0[100] = 1'h0;
-    lasts0[101] = 1'h0;
-    lasts0[102] = 1'h0;
-    lasts0[103] = 1'h0;
-    lasts0[104] = 1'h0;
-    lasts0[105] = 1'h0;
-    lasts0[106] = 1'h0;
-    lasts0[107] = 1'h0;
-    lasts0[108] = 1'h0;
-    lasts0[109] = 1'h0;
-    lasts0[110] = 1'h0;
-    lasts0[111] = 1'h0;
-    lasts0[112] = 1'h0;
-    lasts0[113] = 1'h0;
-    lasts0[114] = 1'h0;
-    lasts0[115] = 1'h0;
-    lasts0[116] = 1'h0;
-    lasts0[117] = 1'h0;
-    lasts0[118] = 1'h0;
-    lasts0[119] = 1'h0;
-    lasts0[120] = 1'h0;
-    lasts0[121] = 1'h0;
-    lasts0[122] = 1'h0;
-    lasts0[123] = 1'h0;
-    lasts0[124] = 1'h0;
-    lasts0[125] = 1'h0;
-    lasts0[126] = 1'h0;
-    lasts0[127] = 1'h0;
-    lasts0[128] = 1'h0;
-    lasts0[129] = 1'h0;
-    lasts0[130] = 1'h0;
-    lasts0[131] = 1'h0;
-    lasts0[132] = 1'h0;
-    lasts0[133] = 1'h0;
-    lasts0[134] = 1'h0;
-    lasts0[135] = 1'h0;
-    lasts0[136] = 1'h0;
-    lasts0[137] = 1'h0;
-    lasts0[138] = 1'h0;
-    lasts0[139] = 1'h0;
-    lasts0[140] = 1'h0;
-    lasts0[141] = 1'h0;
-    lasts0[142] = 1'h0;
-    lasts0[143] = 1'h0;
-    lasts0[144] = 1'h0;
-    lasts0[145] = 1'h0;
-    lasts0[146] = 1'h0;
-    lasts0[147] = 1'h0;
-    lasts0[148] = 1'h0;
-    lasts0[149] = 1'h0;
-    lasts0[150] = 1'h0;
-    lasts0[151] = 1'h0;
-    lasts0[152] = 1'h0;
-    lasts0[153] = 1'h0;
-    lasts0[154] = 1'h0;
-    lasts0[155] = 1'h0;
-    lasts0[156] = 1'h0;
-    lasts0[157] = 1'h0;
-    lasts0[158] = 1'h0;
-    lasts0[159] = 1'h0;
-    lasts0[160] = 1'h0;
-    lasts0[161] = 1'h0;
-    lasts0[162] = 1'h0;
-    lasts0[163] = 1'h0;
-    lasts0[164] = 1'h0;
-    lasts0[165] = 1'h0;
-    lasts0[166] = 1'h0;
-    lasts0[167] = 1'h0;
-    lasts0[168] = 1'h0;
-    lasts0[169] = 1'h0;
-    lasts0[170] = 1'h0;
-    lasts0[171] = 1'h0;
-    lasts0[172] = 1'h0;
-    lasts0[173] = 1'h0;
-    lasts0[174] = 1'h0;
-    lasts0[175] = 1'h0;
-    lasts0[176] = 1'h0;
-    lasts0[177] = 1'h0;
-    lasts0[178] = 1'h0;
-    lasts0[179] = 1'h0;
-    lasts0[180] = 1'h0;
-    lasts0[181] = 1'h0;
-    lasts0[182] = 1'h0;
-    lasts0[183] = 1'h0;
-    lasts0[184] = 1'h0;
-    lasts0[185] = 1'h0;
-    lasts0[186] = 1'h0;
-    lasts0[187] = 1'h0;
-    lasts0[188] = 1'h0;
-    lasts0[189] = 1'h0;
-    lasts0[190] = 1'h0;
-    lasts0[191] = 1'h0;
-    lasts0[192] = 1'h0;
-    lasts0[193] = 1'h0;
-    lasts0[194] = 1'h0;
-    lasts0[195] = 1'h0;
-    lasts0[196] = 1'h0;
-    lasts0[197] = 1'h0;
-    lasts0[198] = 1'h0;
-    lasts0[199] = 1'h0;
-    lasts0[200] = 1'h0;
-    lasts0[201] = 1'h0;
-    lasts0[202] = 1'h0;
-    lasts0[203] = 1'h0;
-    lasts0[204] = 1'h0;
-    lasts0[205] = 1'h0;
-    lasts0[206] = 1'h0;
-    lasts0[207] = 1'h0;
-    lasts0[208] = 1'h0;
-    lasts0[209] = 1'h0;
-    lasts0[210] = 1'h0;
-    lasts0[211] = 1'h0;
-    lasts0[212] = 1'h0;
-    lasts0[213] = 1'h0;
-    lasts0[214] = 1'h0;
-    lasts0[215] = 1'h0;
-    lasts0[216] = 1'h0;
-    lasts0[217] = 1'h0;
-    lasts0[218] = 1'h0;
-    lasts0[219] = 1'h0;
-    lasts0[220] = 1'h0;
-    lasts0[221] = 1'h0;
-    lasts0[222] = 1'h0;
-    lasts0[223] = 1'h0;
-    lasts0[224] = 1'h0;
-    lasts0[225] = 1'h0;
-    lasts0[226] = 1'h0;
-    lasts0[227] = 1'h0;
-    lasts0[228] = 1'h0;
-    lasts0[229] = 1'h0;
-    lasts0[230] = 1'h0;
-    lasts0[231] = 1'h0;
-    lasts0[232] = 1'h0;
-    lasts0[233] = 1'h0;
-    lasts0[234] = 1'h0;
-    lasts0[235] = 1'h0;
-    lasts0[236] = 1'h0;
-    lasts0[237] = 1'h0;
-    lasts0[238] = 1'h0;
-    lasts0[239] = 1'h0;
-    lasts0[240] = 1'h0;
-    lasts0[241] = 1'h0;
-    lasts0[242] = 1'h0;
-    lasts0[243] = 1'h0;
-    lasts0[244] = 1'h0;
-    lasts0[245] = 1'h0;
-    lasts0[246] = 1'h0;
-    lasts0[247] = 1'h0;
-    lasts0[248] = 1'h0;
-    lasts0[249] = 1'h0;
-    lasts0[250] = 1'h0;
-    lasts0[251] = 1'h0;
-    lasts0[252] = 1'h0;
-    lasts0[253] = 1'h0;
-    lasts0[254] = 1'h0;
-    lasts0[255] = 1'h0;
+    blk_mem0[0] = 4'h0;
+    blk_mem0[1] = 4'h0;
+    blk_mem0[2] = 4'h0;
+    blk_mem0[3] = 4'h0;
+    blk_mem0[4] = 4'h0;
+    blk_mem0[5] = 4'h0;
+    blk_mem0[6] = 4'h0;
+    blk_mem0[7] = 4'h0;
+    blk_mem0[8] = 4'h0;
+    blk_mem0[9] = 4'h0;
+    blk_mem0[10] = 4'h0;
+    blk_mem0[11] = 4'h0;
+    blk_mem0[12] = 4'h0;
+    blk_mem0[13] = 4'h0;
+    blk_mem0[14] = 4'h0;
+    blk_mem0[15] = 4'h0;
+    blk_mem0[16] = 4'h0;
+    blk_mem0[17] = 4'h0;
+    blk_mem0[18] = 4'h0;
+    blk_mem0[19] = 4'h0;
+    blk_mem0[20] = 4'h0;
+    blk_mem0[21] = 4'h0;
+    blk_mem0[22] = 4'h0;
+    blk_mem0[23] = 4'h0;
+    blk_mem0[24] = 4'h0;
+    blk_mem0[25] = 4'h0;
+    blk_mem0[26] = 4'h0;
+    blk_mem0[27] = 4'h0;
+    blk_mem0[28] = 4'h0;
+    blk_mem0[29] = 4'h0;
+    blk_mem0[30] = 4'h0;
+    blk_mem0[31] = 4'h0;
+    blk_mem0[32] = 4'h0;
+    blk_mem0[33] = 4'h0;
+    blk_mem0[34] = 4'h0;
+    blk_mem0[35] = 4'h0;
+    blk_mem0[36] = 4'h0;
+    blk_mem0[37] = 4'h0;
+    blk_mem0[38] = 4'h0;
+    blk_mem0[39] = 4'h0;
+    blk_mem0[40] = 4'h0;
+    blk_mem0[41] = 4'h0;
+    blk_mem0[42] = 4'h0;
+    blk_mem0[43] = 4'h0;
+    blk_mem0[44] = 4'h0;
+    blk_mem0[45] = 4'h0;
+    blk_mem0[46] = 4'h0;
+    blk_mem0[47] = 4'h0;
+    blk_mem0[48] = 4'h0;
+    blk_mem0[49] = 4'h0;
+    blk_mem0[50] = 4'h0;
+    blk_mem0[51] = 4'h0;
+    blk_mem0[52] = 4'h0;
+    blk_mem0[53] = 4'h0;
+    blk_mem0[54] = 4'h0;
+    blk_mem0[55] = 4'h0;
+    blk_mem0[56] = 4'h0;
+    blk_mem0[57] = 4'h0;
+    blk_mem0[58] = 4'h0;
+    blk_mem0[59] = 4'h0;
+    blk_mem0[60] = 4'h0;
+    blk_mem0[61] = 4'h0;
+    blk_mem0[62] = 4'h0;
+    blk_mem0[63] = 4'h0;
+    blk_mem0[64] = 4'h0;
+    blk_mem0[65] = 4'h0;
+    blk_mem0[66] = 4'h0;
+    blk_mem0[67] = 4'h0;
+    blk_mem0[68] = 4'h0;
+    blk_mem0[69] = 4'h0;
+    blk_mem0[70] = 4'h0;
+    blk_mem0[71] = 4'h0;
+    blk_mem0[72] = 4'h0;
+    blk_mem0[73] = 4'h0;
+    blk_mem0[74] = 4'h0;
+    blk_mem0[75] = 4'h0;
+    blk_mem0[76] = 4'h0;
+    blk_mem0[77] = 4'h0;
+    blk_mem0[78] = 4'h0;
+    blk_mem0[79] = 4'h0;
+    blk_mem0[80] = 4'h0;
+    blk_mem0[81] = 4'h0;
+    blk_mem0[82] = 4'h0;
+    blk_mem0[83] = 4'h0;
+    blk_mem0[84] = 4'h0;
+    blk_mem0[85] = 4'h0;
+    blk_mem0[86] = 4'h0;
+    blk_mem0[87] = 4'h0;
+    blk_mem0[88] = 4'h0;
+    blk_mem0[89] = 4'h0;
+    blk_mem0[90] = 4'h0;
+    blk_mem0[91] = 4'h0;
+    blk_mem0[92] = 4'h0;
+    blk_mem0[93] = 4'h0;
+    blk_mem0[94] = 4'h0;
+    blk_mem0[95] = 4'h0;
+    blk_mem0[96] = 4'h0;
+    blk_mem0[97] = 4'h0;
+    blk_mem0[98] = 4'h0;
+    blk_mem0[99] = 4'h0;
+    blk_mem0[100] = 4'h0;
+    blk_mem0[101] = 4'h0;
+    blk_mem0[102] = 4'h0;
+    blk_mem0[103] = 4'h0;
+    blk_mem0[104] = 4'h0;
+    blk_mem0[105] = 4'h0;
+    blk_mem0[106] = 4'h0;
+    blk_mem0[107] = 4'h0;
+    blk_mem0[108] = 4'h0;
+    blk_mem0[109] = 4'h0;
+    blk_mem0[110] = 4'h0;
+    blk_mem0[111] = 4'h0;
+    blk_mem0[112] = 4'h0;
+    blk_mem0[113] = 4'h0;
+    blk_mem0[114] = 4'h0;
+    blk_mem0[115] = 4'h0;
+    blk_mem0[116] = 4'h0;
+    blk_mem0[117] = 4'h0;
+    blk_mem0[118] = 4'h0;
+    blk_mem0[119] = 4'h0;
+    blk_mem0[120] = 4'h0;
+    blk_mem0[121] = 4'h0;
+    blk_mem0[122] = 4'h0;
+    blk_mem0[123] = 4'h0;
+    blk_mem0[124] = 4'h0;
+    blk_mem0[125] = 4'h0;
+    blk_mem0[126] = 4'h0;
+    blk_mem0[127] = 4'h0;
+    blk_mem0[128] = 4'h0;
+    blk_mem0[129] = 4'h0;
+    blk_mem0[130] = 4'h0;
+    blk_mem0[131] = 4'h0;
+    blk_mem0[132] = 4'h0;
+    blk_mem0[133] = 4'h0;
+    blk_mem0[134] = 4'h0;
+    blk_mem0[135] = 4'h0;
+    blk_mem0[136] = 4'h0;
+    blk_mem0[137] = 4'h0;
+    blk_mem0[138] = 4'h0;
+    blk_mem0[139] = 4'h0;
+    blk_mem0[140] = 4'h0;
+    blk_mem0[141] = 4'h0;
+    blk_mem0[142] = 4'h0;
+    blk_mem0[143] = 4'h0;
+    blk_mem0[144] = 4'h0;
+    blk_mem0[145] = 4'h0;
+    blk_mem0[146] = 4'h0;
+    blk_mem0[147] = 4'h0;
+    blk_mem0[148] = 4'h0;
+    blk_mem0[149] = 4'h0;
+    blk_mem0[150] = 4'h0;
+    blk_mem0[151] = 4'h0;
+    blk_mem0[152] = 4'h0;
+    blk_mem0[153] = 4'h0;
+    blk_mem0[154] = 4'h0;
+    blk_mem0[155] = 4'h0;
+    blk_mem0[156] = 4'h0;
+    blk_mem0[157] = 4'h0;
+    blk_mem0[158] = 4'h0;
+    blk_mem0[159] = 4'h0;
+    blk_mem0[160] = 4'h0;
+    blk_mem0[161] = 4'h0;
+    blk_mem0[162] = 4'h0;
+    blk_mem0[163] = 4'h0;
+    blk_mem0[164] = 4'h0;
+    blk_mem0[165] = 4'h0;
+    blk_mem0[166] = 4'h0;
+    blk_mem0[167] = 4'h0;
+    blk_mem0[168] = 4'h0;
+    blk_mem0[169] = 4'h0;
+    blk_mem0[170] = 4'h0;
+    blk_mem0[171] = 4'h0;
+    blk_mem0[172] = 4'h0;
+    blk_mem0[173] = 4'h0;
+    blk_mem0[174] = 4'h0;
+    blk_mem0[175] = 4'h0;
+    blk_mem0[176] = 4'h0;
+    blk_mem0[177] = 4'h0;
+    blk_mem0[178] = 4'h0;
+    blk_mem0[179] = 4'h0;
+    blk_mem0[180] = 4'h0;
+    blk_mem0[181] = 4'h0;
+    blk_mem0[182] = 4'h0;
+    blk_mem0[183] = 4'h0;
+    blk_mem0[184] = 4'h0;
+    blk_mem0[185] = 4'h0;
+    blk_mem0[186] = 4'h0;
+    blk_mem0[187] = 4'h0;
+    blk_mem0[188] = 4'h0;
+    blk_mem0[189] = 4'h0;
+    blk_mem0[190] = 4'h0;
+    blk_mem0[191] = 4'h0;
+    blk_mem0[192] = 4'h0;
+    blk_mem0[193] = 4'h0;
+    blk_mem0[194] = 4'h0;
+    blk_mem0[195] = 4'h0;
+    blk_mem0[196] = 4'h0;
+    blk_mem0[197] = 4'h0;
+    blk_mem0[198] = 4'h0;
+    blk_mem0[199] = 4'h0;
+    blk_mem0[200] = 4'h0;
+    blk_mem0[201] = 4'h0;
+    blk_mem0[202] = 4'h0;
+    blk_mem0[203] = 4'h0;
+    blk_mem0[204] = 4'h0;
+    blk_mem0[205] = 4'h0;
+    blk_mem0[206] = 4'h0;
+    blk_mem0[207] = 4'h0;
+    blk_mem0[208] = 4'h0;
+    blk_mem0[209] = 4'h0;
+    blk_mem0[210] = 4'h0;
+    blk_mem0[211] = 4'h0;
+    blk_mem0[212] = 4'h0;
+    blk_mem0[213] = 4'h0;
+    blk_mem0[214] = 4'h0;
+    blk_mem0[215] = 4'h0;
+    blk_mem0[216] = 4'h0;
+    blk_mem0[217] = 4'h0;
+    blk_mem0[218] = 4'h0;
+    blk_mem0[219] = 4'h0;
+    blk_mem0[220] = 4'h0;
+    blk_mem0[221] = 4'h0;
+    blk_mem0[222] = 4'h0;
+    blk_mem0[223] = 4'h0;
+    blk_mem0[224] = 4'h0;
+    blk_mem0[225] = 4'h0;
+    blk_mem0[226] = 4'h0;
+    blk_mem0[227] = 4'h0;
+    blk_mem0[228] = 4'h0;
+    blk_mem0[229] = 4'h0;
+    blk_mem0[230] = 4'h0;
+    blk_mem0[231] = 4'h0;
+    blk_mem0[232] = 4'h0;
+    blk_mem0[233] = 4'h0;
+    blk_mem0[234] = 4'h0;
+    blk_mem0[235] = 4'h0;
+    blk_mem0[236] = 4'h0;
+    blk_mem0[237] = 4'h0;
+    blk_mem0[238] = 4'h0;
+    blk_mem0[239] = 4'h0;
+    blk_mem0[240] = 4'h0;
+    blk_mem0[241] = 4'h0;
+    blk_mem0[242] = 4'h0;
+    blk_mem0[243] = 4'h0;
+    blk_mem0[244] = 4'h0;
+    blk_mem0[245] = 4'h0;
+    blk_mem0[246] = 4'h0;
+    blk_mem0[247] = 4'h0;
+    blk_mem0[248] = 4'h0;
+    blk_mem0[249] = 4'h0;
+    blk_mem0[250] = 4'h0;
+    blk_mem0[251] = 4'h0;
+    blk_mem0[252] = 4'h0;
+    blk_mem0[253] = 4'h0;
+    blk_mem0[254] = 4'h0;
+    blk_mem0[255] = 4'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts0[8'h00] <= 1'h0;
+      blk_mem0[8'h00] <= 4'h0;
   end
-  assign port__data = lasts0[port__addr];
+  assign \rd__data$66  = blk_mem0[\rd__addr$45 ];
   (* ram_style = "distributed" *)
-  reg [0:0] lasts1 [255:0];
+  reg [3:0] blk_mem1 [255:0];
   initial begin
-    lasts1[0] = 1'h0;
-    lasts1[1] = 1'h0;
-    lasts1[2] = 1'h0;
-    lasts1[3] = 1'h0;
-    lasts1[4] = 1'h0;
-    lasts1[5] = 1'h0;
-    lasts1[6] = 1'h0;
-    lasts1[7] = 1'h0;
-    lasts1[8] = 1'h0;
-    lasts1[9] = 1'h0;
-    lasts1[10] = 1'h0;
-    lasts1[11] = 1'h0;
-    lasts1[12] = 1'h0;
-    lasts1[13] = 1'h0;
-    lasts1[14] = 1'h0;
-    lasts1[15] = 1'h0;
-    lasts1[16] = 1'h0;
-    lasts1[17] = 1'h0;
-    lasts1[18] = 1'h0;
-    lasts1[19] = 1'h0;
-    lasts1[20] = 1'h0;
-    lasts1[21] = 1'h0;
-    lasts1[22] = 1'h0;
-    lasts1[23] = 1'h0;
-    lasts1[24] = 1'h0;
-    lasts1[25] = 1'h0;
-    lasts1[26] = 1'h0;
-    lasts1[27] = 1'h0;
-    lasts1[28] = 1'h0;
-    lasts1[29] = 1'h0;
-    lasts1[30] = 1'h0;
-    lasts1[31] = 1'h0;
-    lasts1[32] = 1'h0;
-    lasts1[33] = 1'h0;
-    lasts1[34] = 1'h0;
-    lasts1[35] = 1'h0;
-    lasts1[36] = 1'h0;
-    lasts1[37] = 1'h0;
-    lasts1[38] = 1'h0;
-    lasts1[39] = 1'h0;
-    lasts1[40] = 1'h0;
-    lasts1[41] = 1'h0;
-    lasts1[42] = 1'h0;
-    lasts1[43] = 1'h0;
-    lasts1[44] = 1'h0;
-    lasts1[45] = 1'h0;
-    lasts1[46] = 1'h0;
-    lasts1[47] = 1'h0;
-    lasts1[48] = 1'h0;
-    lasts1[49] = 1'h0;
-    lasts1[50] = 1'h0;
-    lasts1[51] = 1'h0;
-    lasts1[52] = 1'h0;
-    lasts1[53] = 1'h0;
-    lasts1[54] = 1'h0;
-    lasts1[55] = 1'h0;
-    lasts1[56] = 1'h0;
-    lasts1[57] = 1'h0;
-    lasts1[58] = 1'h0;
-    lasts1[59] = 1'h0;
-    lasts1[60] = 1'h0;
-    lasts1[61] = 1'h0;
-    lasts1[62] = 1'h0;
-    lasts1[63] = 1'h0;
-    lasts1[64] = 1'h0;
-    lasts1[65] = 1'h0;
-    lasts1[66] = 1'h0;
-    lasts1[67] = 1'h0;
-    lasts1[68] = 1'h0;
-    lasts1[69] = 1'h0;
-    lasts1[70] = 1'h0;
-    lasts1[71] = 1'h0;
-    lasts1[72] = 1'h0;
-    lasts1[73] = 1'h0;
-    lasts1[74] = 1'h0;
-    lasts1[75] = 1'h0;
-    lasts1[76] = 1'h0;
-    lasts1[77] = 1'h0;
-    lasts1[78] = 1'h0;
-    lasts1[79] = 1'h0;
-    lasts1[80] = 1'h0;
-    lasts1[81] = 1'h0;
-    lasts1[82] = 1'h0;
-    lasts1[83] = 1'h0;
-    lasts1[84] = 1'h0;
-    lasts1[85] = 1'h0;
-    lasts1[86] = 1'h0;
-    lasts1[87] = 1'h0;
-    lasts1[88] = 1'h0;
-    lasts1[89] = 1'h0;
-    lasts1[90] = 1'h0;
-    lasts1[91] = 1'h0;
-    lasts1[92] = 1'h0;
-    lasts1[93] = 1'h0;
-    lasts1[94] = 1'h0;
-    lasts1[95] = 1'h0;
-    lasts1[96] = 1'h0;
-    lasts1[97] = 1'h0;
-    lasts1[98] = 1'h0;
-    lasts1[99] = 1'h0;
-    lasts1[100] = 1'h0;
-    lasts1[101] = 1'h0;
-    lasts1[102] = 1'h0;
-    lasts1[103] = 1'h0;
-    lasts1[104] = 1'h0;
-    lasts1[105] = 1'h0;
-    lasts1[106] = 1'h0;
-    lasts1[107] = 1'h0;
-    lasts1[108] = 1'h0;
-    lasts1[109] = 1'h0;
-    lasts1[110] = 1'h0;
-    lasts1[111] = 1'h0;
-    lasts1[112] = 1'h0;
-    lasts1[113] = 1'h0;
-    lasts1[114] = 1'h0;
-    lasts1[115] = 1'h0;
-    lasts1[116] = 1'h0;
-    lasts1[117] = 1'h0;
-    lasts1[118] = 1'h0;
-    lasts1[119] = 1'h0;
-    lasts1[120] = 1'h0;
-    lasts1[121] = 1'h0;
-    lasts1[122] = 1'h0;
-    lasts1[123] = 1'h0;
-    lasts1[124] = 1'h0;
-    lasts1[125] = 1'h0;
-    lasts1[126] = 1'h0;
-    lasts1[127] = 1'h0;
-    lasts1[128] = 1'h0;
-    lasts1[129] = 1'h0;
-    lasts1[130] = 1'h0;
-    lasts1[131] = 1'h0;
-    lasts1[132] = 1'h0;
-    lasts1[133] = 1'h0;
-    lasts1[134] = 1'h0;
-    lasts1[135] = 1'h0;
-    lasts1[136] = 1'h0;
-    lasts1[137] = 1'h0;
-    lasts1[138] = 1'h0;
-    lasts1[139] = 1'h0;
-    lasts1[140] = 1'h0;
-    lasts1[141] = 1'h0;
-    lasts1[142] = 1'h0;
-    lasts1[143] = 1'h0;
-    lasts1[144] = 1'h0;
-    lasts1[145] = 1'h0;
-    lasts1[146] = 1'h0;
-    lasts1[147] = 1'h0;
-    lasts1[148] = 1'h0;
-    lasts1[149] = 1'h0;
-    lasts1[150] = 1'h0;
-    lasts1[151] = 1'h0;
-    lasts1[152] = 1'h0;
-    lasts1[153] = 1'h0;
-    lasts1[154] = 1'h0;
-    lasts1[155] = 1'h0;
-    lasts1[156] = 1'h0;
-    lasts1[157] = 1'h0;
-    lasts1[158] = 1'h0;
-    lasts1[159] = 1'h0;
-    lasts1[160] = 1'h0;
-    lasts1[161] = 1'h0;
-    lasts1[162] = 1'h0;
-    lasts1[163] = 1'h0;
-    lasts1[164] = 1'h0;
-    lasts1[165] = 1'h0;
-    lasts1[166] = 1'h0;
-    lasts1[167] = 1'h0;
-    lasts1[168] = 1'h0;
-    lasts1[169] = 1'h0;
-    lasts1[170] = 1'h0;
-    lasts1[171] = 1'h0;
-    lasts1[172] = 1'h0;
-    lasts1[173] = 1'h0;
-    lasts1[174] = 1'h0;
-    lasts1[175] = 1'h0;
-    lasts1[176] = 1'h0;
-    lasts1[177] = 1'h0;
-    lasts1[178] = 1'h0;
-    lasts1[179] = 1'h0;
-    lasts1[180] = 1'h0;
-    lasts1[181] = 1'h0;
-    lasts1[182] = 1'h0;
-    lasts1[183] = 1'h0;
-    lasts1[184] = 1'h0;
-    lasts1[185] = 1'h0;
-    lasts1[186] = 1'h0;
-    lasts1[187] = 1'h0;
-    lasts1[188] = 1'h0;
-    lasts1[189] = 1'h0;
-    lasts1[190] = 1'h0;
-    lasts1[191] = 1'h0;
-    lasts1[192] = 1'h0;
-    lasts1[193] = 1'h0;
-    lasts1[194] = 1'h0;
-    lasts1[195] = 1'h0;
-    lasts1[196] = 1'h0;
-    lasts1[197] = 1'h0;
-    lasts1[198] = 1'h0;
-    lasts1[199] = 1'h0;
-    lasts1[200] = 1'h0;
-    lasts1[201] = 1'h0;
-    lasts1[202] = 1'h0;
-    lasts1[203] = 1'h0;
-    lasts1[204] = 1'h0;
-    lasts1[205] = 1'h0;
-    lasts1[206] = 1'h0;
-    lasts1[207] = 1'h0;
-    lasts1[208] = 1'h0;
-    lasts1[209] = 1'h0;
-    lasts1[210] = 1'h0;
-    lasts1[211] = 1'h0;
-    lasts1[212] = 1'h0;
-    lasts1[213] = 1'h0;
-    lasts1[214] = 1'h0;
-    lasts1[215] = 1'h0;
-    lasts1[216] = 1'h0;
-    lasts1[217] = 1'h0;
-    lasts1[218] = 1'h0;
-    lasts1[219] = 1'h0;
-    lasts1[220] = 1'h0;
-    lasts1[221] = 1'h0;
-    lasts1[222] = 1'h0;
-    lasts1[223] = 1'h0;
-    lasts1[224] = 1'h0;
-    lasts1[225] = 1'h0;
-    lasts1[226] = 1'h0;
-    lasts1[227] = 1'h0;
-    lasts1[228] = 1'h0;
-    lasts1[229] = 1'h0;
-    lasts1[230] = 1'h0;
-    lasts1[231] = 1'h0;
-    lasts1[232] = 1'h0;
-    lasts1[233] = 1'h0;
-    lasts1[234] = 1'h0;
-    lasts1[235] = 1'h0;
-    lasts1[236] = 1'h0;
-    lasts1[237] = 1'h0;
-    lasts1[238] = 1'h0;
-    lasts1[239] = 1'h0;
-    lasts1[240] = 1'h0;
-    lasts1[241] = 1'h0;
-    lasts1[242] = 1'h0;
-    lasts1[243] = 1'h0;
-    lasts1[244] = 1'h0;
-    lasts1[245] = 1'h0;
-    lasts1[246] = 1'h0;
-    lasts1[247] = 1'h0;
-    lasts1[248] = 1'h0;
-    lasts1[249] = 1'h0;
-    lasts1[250] = 1'h0;
-    lasts1[251] = 1'h0;
-    lasts1[252] = 1'h0;
-    lasts1[253] = 1'h0;
-    lasts1[254] = 1'h0;
-    lasts1[255] = 1'h0;
+    blk_mem1[0] = 4'h0;
+    blk_mem1[1] = 4'h0;
+    blk_mem1[2] = 4'h0;
+    blk_mem1[3] = 4'h0;
+    blk_mem1[4] = 4'h0;
+    blk_mem1[5] = 4'h0;
+    blk_mem1[6] = 4'h0;
+    blk_mem1[7] = 4'h0;
+    blk_mem1[8] = 4'h0;
+    blk_mem1[9] = 4'h0;
+    blk_mem1[10] = 4'h0;
+    blk_mem1[11] = 4'h0;
+    blk_mem1[12] = 4'h0;
+    blk_mem1[13] = 4'h0;
+    blk_mem1[14] = 4'h0;
+    blk_mem1[15] = 4'h0;
+    blk_mem1[16] = 4'h0;
+    blk_mem1[17] = 4'h0;
+    blk_mem1[18] = 4'h0;
+    blk_mem1[19] = 4'h0;
+    blk_mem1[20] = 4'h0;
+    blk_mem1[21] = 4'h0;
+    blk_mem1[22] = 4'h0;
+    blk_mem1[23] = 4'h0;
+    blk_mem1[24] = 4'h0;
+    blk_mem1[25] = 4'h0;
+    blk_mem1[26] = 4'h0;
+    blk_mem1[27] = 4'h0;
+    blk_mem1[28] = 4'h0;
+    blk_mem1[29] = 4'h0;
+    blk_mem1[30] = 4'h0;
+    blk_mem1[31] = 4'h0;
+    blk_mem1[32] = 4'h0;
+    blk_mem1[33] = 4'h0;
+    blk_mem1[34] = 4'h0;
+    blk_mem1[35] = 4'h0;
+    blk_mem1[36] = 4'h0;
+    blk_mem1[37] = 4'h0;
+    blk_mem1[38] = 4'h0;
+    blk_mem1[39] = 4'h0;
+    blk_mem1[40] = 4'h0;
+    blk_mem1[41] = 4'h0;
+    blk_mem1[42] = 4'h0;
+    blk_mem1[43] = 4'h0;
+    blk_mem1[44] = 4'h0;
+    blk_mem1[45] = 4'h0;
+    blk_mem1[46] = 4'h0;
+    blk_mem1[47] = 4'h0;
+    blk_mem1[48] = 4'h0;
+    blk_mem1[49] = 4'h0;
+    blk_mem1[50] = 4'h0;
+    blk_mem1[51] = 4'h0;
+    blk_mem1[52] = 4'h0;
+    blk_mem1[53] = 4'h0;
+    blk_mem1[54] = 4'h0;
+    blk_mem1[55] = 4'h0;
+    blk_mem1[56] = 4'h0;
+    blk_mem1[57] = 4'h0;
+    blk_mem1[58] = 4'h0;
+    blk_mem1[59] = 4'h0;
+    blk_mem1[60] = 4'h0;
+    blk_mem1[61] = 4'h0;
+    blk_mem1[62] = 4'h0;
+    blk_mem1[63] = 4'h0;
+    blk_mem1[64] = 4'h0;
+    blk_mem1[65] = 4'h0;
+    blk_mem1[66] = 4'h0;
+    blk_mem1[67] = 4'h0;
+    blk_mem1[68] = 4'h0;
+    blk_mem1[69] = 4'h0;
+    blk_mem1[70] = 4'h0;
+    blk_mem1[71] = 4'h0;
+    blk_mem1[72] = 4'h0;
+    blk_mem1[73] = 4'h0;
+    blk_mem1[74] = 4'h0;
+    blk_mem1[75] = 4'h0;
+    blk_mem1[76] = 4'h0;
+    blk_mem1[77] = 4'h0;
+    blk_mem1[78] = 4'h0;
+    blk_mem1[79] = 4'h0;
+    blk_mem1[80] = 4'h0;
+    blk_mem1[81] = 4'h0;
+    blk_mem1[82] = 4'h0;
+    blk_mem1[83] = 4'h0;
+    blk_mem1[84] = 4'h0;
+    blk_mem1[85] = 4'h0;
+    blk_mem1[86] = 4'h0;
+    blk_mem1[87] = 4'h0;
+    blk_mem1[88] = 4'h0;
+    blk_mem1[89] = 4'h0;
+    blk_mem1[90] = 4'h0;
+    blk_mem1[91] = 4'h0;
+    blk_mem1[92] = 4'h0;
+    blk_mem1[93] = 4'h0;
+    blk_mem1[94] = 4'h0;
+    blk_mem1[95] = 4'h0;
+    blk_mem1[96] = 4'h0;
+    blk_mem1[97] = 4'h0;
+    blk_mem1[98] = 4'h0;
+    blk_mem1[99] = 4'h0;
+    blk_mem1[100] = 4'h0;
+    blk_mem1[101] = 4'h0;
+    blk_mem1[102] = 4'h0;
+    blk_mem1[103] = 4'h0;
+    blk_mem1[104] = 4'h0;
+    blk_mem1[105] = 4'h0;
+    blk_mem1[106] = 4'h0;
+    blk_mem1[107] = 4'h0;
+    blk_mem1[108] = 4'h0;
+    blk_mem1[109] = 4'h0;
+    blk_mem1[110] = 4'h0;
+    blk_mem1[111] = 4'h0;
+    blk_mem1[112] = 4'h0;
+    blk_mem1[113] = 4'h0;
+    blk_mem1[114] = 4'h0;
+    blk_mem1[115] = 4'h0;
+    blk_mem1[116] = 4'h0;
+    blk_mem1[117] = 4'h0;
+    blk_mem1[118] = 4'h0;
+    blk_mem1[119] = 4'h0;
+    blk_mem1[120] = 4'h0;
+    blk_mem1[121] = 4'h0;
+    blk_mem1[122] = 4'h0;
+    blk_mem1[123] = 4'h0;
+    blk_mem1[124] = 4'h0;
+    blk_mem1[125] = 4'h0;
+    blk_mem1[126] = 4'h0;
+    blk_mem1[127] = 4'h0;
+    blk_mem1[128] = 4'h0;
+    blk_mem1[129] = 4'h0;
+    blk_mem1[130] = 4'h0;
+    blk_mem1[131] = 4'h0;
+    blk_mem1[132] = 4'h0;
+    blk_mem1[133] = 4'h0;
+    blk_mem1[134] = 4'h0;
+    blk_mem1[135] = 4'h0;
+    blk_mem1[136] = 4'h0;
+    blk_mem1[137] = 4'h0;
+    blk_mem1[138] = 4'h0;
+    blk_mem1[139] = 4'h0;
+    blk_mem1[140] = 4'h0;
+    blk_mem1[141] = 4'h0;
+    blk_mem1[142] = 4'h0;
+    blk_mem1[143] = 4'h0;
+    blk_mem1[144] = 4'h0;
+    blk_mem1[145] = 4'h0;
+    blk_mem1[146] = 4'h0;
+    blk_mem1[147] = 4'h0;
+    blk_mem1[148] = 4'h0;
+    blk_mem1[149] = 4'h0;
+    blk_mem1[150] = 4'h0;
+    blk_mem1[151] = 4'h0;
+    blk_mem1[152] = 4'h0;
+    blk_mem1[153] = 4'h0;
+    blk_mem1[154] = 4'h0;
+    blk_mem1[155] = 4'h0;
+    blk_mem1[156] = 4'h0;
+    blk_mem1[157] = 4'h0;
+    blk_mem1[158] = 4'h0;
+    blk_mem1[159] = 4'h0;
+    blk_mem1[160] = 4'h0;
+    blk_mem1[161] = 4'h0;
+    blk_mem1[162] = 4'h0;
+    blk_mem1[163] = 4'h0;
+    blk_mem1[164] = 4'h0;
+    blk_mem1[165] = 4'h0;
+    blk_mem1[166] = 4'h0;
+    blk_mem1[167] = 4'h0;
+    blk_mem1[168] = 4'h0;
+    blk_mem1[169] = 4'h0;
+    blk_mem1[170] = 4'h0;
+    blk_mem1[171] = 4'h0;
+    blk_mem1[172] = 4'h0;
+    blk_mem1[173] = 4'h0;
+    blk_mem1[174] = 4'h0;
+    blk_mem1[175] = 4'h0;
+    blk_mem1[176] = 4'h0;
+    blk_mem1[177] = 4'h0;
+    blk_mem1[178] = 4'h0;
+    blk_mem1[179] = 4'h0;
+    blk_mem1[180] = 4'h0;
+    blk_mem1[181] = 4'h0;
+    blk_mem1[182] = 4'h0;
+    blk_mem1[183] = 4'h0;
+    blk_mem1[184] = 4'h0;
+    blk_mem1[185] = 4'h0;
+    blk_mem1[186] = 4'h0;
+    blk_mem1[187] = 4'h0;
+    blk_mem1[188] = 4'h0;
+    blk_mem1[189] = 4'h0;
+    blk_mem1[190] = 4'h0;
+    blk_mem1[191] = 4'h0;
+    blk_mem1[192] = 4'h0;
+    blk_mem1[193] = 4'h0;
+    blk_mem1[194] = 4'h0;
+    blk_mem1[195] = 4'h0;
+    blk_mem1[196] = 4'h0;
+    blk_mem1[197] = 4'h0;
+    blk_mem1[198] = 4'h0;
+    blk_mem1[199] = 4'h0;
+    blk_mem1[200] = 4'h0;
+    blk_mem1[201] = 4'h0;
+    blk_mem1[202] = 4'h0;
+    blk_mem1[203] = 4'h0;
+    blk_mem1[204] = 4'h0;
+    blk_mem1[205] = 4'h0;
+    blk_mem1[206] = 4'h0;
+    blk_mem1[207] = 4'h0;
+    blk_mem1[208] = 4'h0;
+    blk_mem1[209] = 4'h0;
+    blk_mem1[210] = 4'h0;
+    blk_mem1[211] = 4'h0;
+    blk_mem1[212] = 4'h0;
+    blk_mem1[213] = 4'h0;
+    blk_mem1[214] = 4'h0;
+    blk_mem1[215] = 4'h0;
+    blk_mem1[216] = 4'h0;
+    blk_mem1[217] = 4'h0;
+    blk_mem1[218] = 4'h0;
+    blk_mem1[219] = 4'h0;
+    blk_mem1[220] = 4'h0;
+    blk_mem1[221] = 4'h0;
+    blk_mem1[222] = 4'h0;
+    blk_mem1[223] = 4'h0;
+    blk_mem1[224] = 4'h0;
+    blk_mem1[225] = 4'h0;
+    blk_mem1[226] = 4'h0;
+    blk_mem1[227] = 4'h0;
+    blk_mem1[228] = 4'h0;
+    blk_mem1[229] = 4'h0;
+    blk_mem1[230] = 4'h0;
+    blk_mem1[231] = 4'h0;
+    blk_mem1[232] = 4'h0;
+    blk_mem1[233] = 4'h0;
+    blk_mem1[234] = 4'h0;
+    blk_mem1[235] = 4'h0;
+    blk_mem1[236] = 4'h0;
+    blk_mem1[237] = 4'h0;
+    blk_mem1[238] = 4'h0;
+    blk_mem1[239] = 4'h0;
+    blk_mem1[240] = 4'h0;
+    blk_mem1[241] = 4'h0;
+    blk_mem1[242] = 4'h0;
+    blk_mem1[243] = 4'h0;
+    blk_mem1[244] = 4'h0;
+    blk_mem1[245] = 4'h0;
+    blk_mem1[246] = 4'h0;
+    blk_mem1[247] = 4'h0;
+    blk_mem1[248] = 4'h0;
+    blk_mem1[249] = 4'h0;
+    blk_mem1[250] = 4'h0;
+    blk_mem1[251] = 4'h0;
+    blk_mem1[252] = 4'h0;
+    blk_mem1[253] = 4'h0;
+    blk_mem1[254] = 4'h0;
+    blk_mem1[255] = 4'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts1[8'h00] <= 1'h0;
+      blk_mem1[8'h00] <= 4'h0;
   end
-  assign \port__data$30  = lasts1[\port__addr$28 ];
+  assign \rd__data$67  = blk_mem1[\rd__addr$51 ];
   (* ram_style = "distributed" *)
-  reg [0:0] lasts2 [255:0];
+  reg [3:0] blk_mem2 [255:0];
   initial begin
-    lasts2[0] = 1'h0;
-    lasts2[1] = 1'h0;
-    lasts2[2] = 1'h0;
-    lasts2[3] = 1'h0;
-    lasts2[4] = 1'h0;
-    lasts2[5] = 1'h0;
-    lasts2[6] = 1'h0;
-    lasts2[7] = 1'h0;
-    lasts2[8] = 1'h0;
-    lasts2[9] = 1'h0;
-    lasts2[10] = 1'h0;
-    lasts2[11] = 1'h0;
-    lasts2[12] = 1'h0;
-    lasts2[13] = 1'h0;
-    lasts2[14] = 1'h0;
-    lasts2[15] = 1'h0;
-    lasts2[16] = 1'h0;
-    lasts2[17] = 1'h0;
-    lasts2[18] = 1'h0;
-    lasts2[19] = 1'h0;
-    lasts2[20] = 1'h0;
-    lasts2[21] = 1'h0;
-    lasts2[22] = 1'h0;
-    lasts2[23] = 1'h0;
-    lasts2[24] = 1'h0;
-    lasts2[25] = 1'h0;
-    lasts2[26] = 1'h0;
-    lasts2[27] = 1'h0;
-    lasts2[28] = 1'h0;
-    lasts2[29] = 1'h0;
-    lasts2[30] = 1'h0;
-    lasts2[31] = 1'h0;
-    lasts2[32] = 1'h0;
-    lasts2[33] = 1'h0;
-    lasts2[34] = 1'h0;
-    lasts2[35] = 1'h0;
-    lasts2[36] = 1'h0;
-    lasts2[37] = 1'h0;
-    lasts2[38] = 1'h0;
-    lasts2[39] = 1'h0;
-    lasts2[40] = 1'h0;
-    lasts2[41] = 1'h0;
-    lasts2[42] = 1'h0;
-    lasts2[43] = 1'h0;
-    lasts2[44] = 1'h0;
-    lasts2[45] = 1'h0;
-    lasts2[46] = 1'h0;
-    lasts2[47] = 1'h0;
-    lasts2[48] = 1'h0;
-    lasts2[49] = 1'h0;
-    lasts2[50] = 1'h0;
-    lasts2[51] = 1'h0;
-    lasts2[52] = 1'h0;
-    lasts2[53] = 1'h0;
-    lasts2[54] = 1'h0;
-    lasts2[55] = 1'h0;
-    lasts2[56] = 1'h0;
-    lasts2[57] = 1'h0;
-    lasts2[58] = 1'h0;
-    lasts2[59] = 1'h0;
-    lasts2[60] = 1'h0;
-    lasts2[61] = 1'h0;
-    lasts2[62] = 1'h0;
-    lasts2[63] = 1'h0;
-    lasts2[64] = 1'h0;
-    lasts2[65] = 1'h0;
-    lasts2[66] = 1'h0;
-    lasts2[67] = 1'h0;
-    lasts2[68] = 1'h0;
-    lasts2[69] = 1'h0;
-    lasts2[70] = 1'h0;
-    lasts2[71] = 1'h0;
-    lasts2[72] = 1'h0;
-    lasts2[73] = 1'h0;
-    lasts2[74] = 1'h0;
-    lasts2[75] = 1'h0;
-    lasts2[76] = 1'h0;
-    lasts2[77] = 1'h0;
-    lasts2[78] = 1'h0;
-    lasts2[79] = 1'h0;
-    lasts2[80] = 1'h0;
-    lasts2[81] = 1'h0;
-    lasts2[82] = 1'h0;
-    lasts2[83] = 1'h0;
-    lasts2[84] = 1'h0;
-    lasts2[85] = 1'h0;
-    lasts2[86] = 1'h0;
-    lasts2[87] = 1'h0;
-    lasts2[88] = 1'h0;
-    lasts2[89] = 1'h0;
-    lasts2[90] = 1'h0;
-    lasts2[91] = 1'h0;
-    lasts2[92] = 1'h0;
-    lasts2[93] = 1'h0;
-    lasts2[94] = 1'h0;
-    lasts2[95] = 1'h0;
-    lasts2[96] = 1'h0;
-    lasts2[97] = 1'h0;
-    lasts2[98] = 1'h0;
-    lasts2[99] = 1'h0;
-    lasts2[100] = 1'h0;
-    lasts2[101] = 1'h0;
-    lasts2[102] = 1'h0;
-    lasts2[103] = 1'h0;
-    lasts2[104] = 1'h0;
-    lasts2[105] = 1'h0;
-    lasts2[106] = 1'h0;
-    lasts2[107] = 1'h0;
-    lasts2[108] = 1'h0;
-    lasts2[109] = 1'h0;
-    lasts2[110] = 1'h0;
-    lasts2[111] = 1'h0;
-    lasts2[112] = 1'h0;
-    lasts2[113] = 1'h0;
-    lasts2[114] = 1'h0;
-    lasts2[115] = 1'h0;
-    lasts2[116] = 1'h0;
-    lasts2[117] = 1'h0;
-    lasts2[118] = 1'h0;
-    lasts2[119] = 1'h0;
-    lasts2[120] = 1'h0;
-    lasts2[121] = 1'h0;
-    lasts2[122] = 1'h0;
-    lasts2[123] = 1'h0;
-    lasts2[124] = 1'h0;
-    lasts2[125] = 1'h0;
-    lasts2[126] = 1'h0;
-    lasts2[127] = 1'h0;
-    lasts2[128] = 1'h0;
-    lasts2[129] = 1'h0;
-    lasts2[130] = 1'h0;
-    lasts2[131] = 1'h0;
-    lasts2[132] = 1'h0;
-    lasts2[133] = 1'h0;
-    lasts2[134] = 1'h0;
-    lasts2[135] = 1'h0;
-    lasts2[136] = 1'h0;
-    lasts2[137] = 1'h0;
-    lasts2[138] = 1'h0;
-    lasts2[139] = 1'h0;
-    lasts2[140] = 1'h0;
-    lasts2[141] = 1'h0;
-    lasts2[142] = 1'h0;
-    lasts2[143] = 1'h0;
-    lasts2[144] = 1'h0;
-    lasts2[145] = 1'h0;
-    lasts2[146] = 1'h0;
-    lasts2[147] = 1'h0;
-    lasts2[148] = 1'h0;
-    lasts2[149] = 1'h0;
-    lasts2[150] = 1'h0;
-    lasts2[151] = 1'h0;
-    lasts2[152] = 1'h0;
-    lasts2[153] = 1'h0;
-    lasts2[154] = 1'h0;
-    lasts2[155] = 1'h0;
-    lasts2[156] = 1'h0;
-    lasts2[157] = 1'h0;
-    lasts2[158] = 1'h0;
-    lasts2[159] = 1'h0;
-    lasts2[160] = 1'h0;
-    lasts2[161] = 1'h0;
-    lasts2[162] = 1'h0;
-    lasts2[163] = 1'h0;
-    lasts2[164] = 1'h0;
-    lasts2[165] = 1'h0;
-    lasts2[166] = 1'h0;
-    lasts2[167] = 1'h0;
-    lasts2[168] = 1'h0;
-    lasts2[169] = 1'h0;
-    lasts2[170] = 1'h0;
-    lasts2[171] = 1'h0;
-    lasts2[172] = 1'h0;
-    lasts2[173] = 1'h0;
-    lasts2[174] = 1'h0;
-    lasts2[175] = 1'h0;
-    lasts2[176] = 1'h0;
-    lasts2[177] = 1'h0;
-    lasts2[178] = 1'h0;
-    lasts2[179] = 1'h0;
-    lasts2[180] = 1'h0;
-    lasts2[181] = 1'h0;
-    lasts2[182] = 1'h0;
-    lasts2[183] = 1'h0;
-    lasts2[184] = 1'h0;
-    lasts2[185] = 1'h0;
-    lasts2[186] = 1'h0;
-    lasts2[187] = 1'h0;
-    lasts2[188] = 1'h0;
-    lasts2[189] = 1'h0;
-    lasts2[190] = 1'h0;
-    lasts2[191] = 1'h0;
-    lasts2[192] = 1'h0;
-    lasts2[193] = 1'h0;
-    lasts2[194] = 1'h0;
-    lasts2[195] = 1'h0;
-    lasts2[196] = 1'h0;
-    lasts2[197] = 1'h0;
-    lasts2[198] = 1'h0;
-    lasts2[199] = 1'h0;
-    lasts2[200] = 1'h0;
-    lasts2[201] = 1'h0;
-    lasts2[202] = 1'h0;
-    lasts2[203] = 1'h0;
-    lasts2[204] = 1'h0;
-    lasts2[205] = 1'h0;
-    lasts2[206] = 1'h0;
-    lasts2[207] = 1'h0;
-    lasts2[208] = 1'h0;
-    lasts2[209] = 1'h0;
-    lasts2[210] = 1'h0;
-    lasts2[211] = 1'h0;
-    lasts2[212] = 1'h0;
-    lasts2[213] = 1'h0;
-    lasts2[214] = 1'h0;
-    lasts2[215] = 1'h0;
-    lasts2[216] = 1'h0;
-    lasts2[217] = 1'h0;
-    lasts2[218] = 1'h0;
-    lasts2[219] = 1'h0;
-    lasts2[220] = 1'h0;
-    lasts2[221] = 1'h0;
-    lasts2[222] = 1'h0;
-    lasts2[223] = 1'h0;
-    lasts2[224] = 1'h0;
-    lasts2[225] = 1'h0;
-    lasts2[226] = 1'h0;
-    lasts2[227] = 1'h0;
-    lasts2[228] = 1'h0;
-    lasts2[229] = 1'h0;
-    lasts2[230] = 1'h0;
-    lasts2[231] = 1'h0;
-    lasts2[232] = 1'h0;
-    lasts2[233] = 1'h0;
-    lasts2[234] = 1'h0;
-    lasts2[235] = 1'h0;
-    lasts2[236] = 1'h0;
-    lasts2[237] = 1'h0;
-    lasts2[238] = 1'h0;
-    lasts2[239] = 1'h0;
-    lasts2[240] = 1'h0;
-    lasts2[241] = 1'h0;
-    lasts2[242] = 1'h0;
-    lasts2[243] = 1'h0;
-    lasts2[244] = 1'h0;
-    lasts2[245] = 1'h0;
-    lasts2[246] = 1'h0;
-    lasts2[247] = 1'h0;
-    lasts2[248] = 1'h0;
-    lasts2[249] = 1'h0;
-    lasts2[250] = 1'h0;
-    lasts2[251] = 1'h0;
-    lasts2[252] = 1'h0;
-    lasts2[253] = 1'h0;
-    lasts2[254] = 1'h0;
-    lasts2[255] = 1'h0;
+    blk_mem2[0] = 4'h0;
+    blk_mem2[1] = 4'h0;
+    blk_mem2[2] = 4'h0;
+    blk_mem2[3] = 4'h0;
+    blk_mem2[4] = 4'h0;
+    blk_mem2[5] = 4'h0;
+    blk_mem2[6] = 4'h0;
+    blk_mem2[7] = 4'h0;
+    blk_mem2[8] = 4'h0;
+    blk_mem2[9] = 4'h0;
+    blk_mem2[10] = 4'h0;
+    blk_mem2[11] = 4'h0;
+    blk_mem2[12] = 4'h0;
+    blk_mem2[13] = 4'h0;
+    blk_mem2[14] = 4'h0;
+    blk_mem2[15] = 4'h0;
+    blk_mem2[16] = 4'h0;
+    blk_mem2[17] = 4'h0;
+    blk_mem2[18] = 4'h0;
+    blk_mem2[19] = 4'h0;
+    blk_mem2[20] = 4'h0;
+    blk_mem2[21] = 4'h0;
+    blk_mem2[22] = 4'h0;
+    blk_mem2[23] = 4'h0;
+    blk_mem2[24] = 4'h0;
+    blk_mem2[25] = 4'h0;
+    blk_mem2[26] = 4'h0;
+    blk_mem2[27] = 4'h0;
+    blk_mem2[28] = 4'h0;
+    blk_mem2[29] = 4'h0;
+    blk_mem2[30] = 4'h0;
+    blk_mem2[31] = 4'h0;
+    blk_mem2[32] = 4'h0;
+    blk_mem2[33] = 4'h0;
+    blk_mem2[34] = 4'h0;
+    blk_mem2[35] = 4'h0;
+    blk_mem2[36] = 4'h0;
+    blk_mem2[37] = 4'h0;
+    blk_mem2[38] = 4'h0;
+    blk_mem2[39] = 4'h0;
+    blk_mem2[40] = 4'h0;
+    blk_mem2[41] = 4'h0;
+    blk_mem2[42] = 4'h0;
+    blk_mem2[43] = 4'h0;
+    blk_mem2[44] = 4'h0;
+    blk_mem2[45] = 4'h0;
+    blk_mem2[46] = 4'h0;
+    blk_mem2[47] = 4'h0;
+    blk_mem2[48] = 4'h0;
+    blk_mem2[49] = 4'h0;
+    blk_mem2[50] = 4'h0;
+    blk_mem2[51] = 4'h0;
+    blk_mem2[52] = 4'h0;
+    blk_mem2[53] = 4'h0;
+    blk_mem2[54] = 4'h0;
+    blk_mem2[55] = 4'h0;
+    blk_mem2[56] = 4'h0;
+    blk_mem2[57] = 4'h0;
+    blk_mem2[58] = 4'h0;
+    blk_mem2[59] = 4'h0;
+    blk_mem2[60] = 4'h0;
+    blk_mem2[61] = 4'h0;
+    blk_mem2[62] = 4'h0;
+    blk_mem2[63] = 4'h0;
+    blk_mem2[64] = 4'h0;
+    blk_mem2[65] = 4'h0;
+    blk_mem2[66] = 4'h0;
+    blk_mem2[67] = 4'h0;
+    blk_mem2[68] = 4'h0;
+    blk_mem2[69] = 4'h0;
+    blk_mem2[70] = 4'h0;
+    blk_mem2[71] = 4'h0;
+    blk_mem2[72] = 4'h0;
+    blk_mem2[73] = 4'h0;
+    blk_mem2[74] = 4'h0;
+    blk_mem2[75] = 4'h0;
+    blk_mem2[76] = 4'h0;
+    blk_mem2[77] = 4'h0;
+    blk_mem2[78] = 4'h0;
+    blk_mem2[79] = 4'h0;
+    blk_mem2[80] = 4'h0;
+    blk_mem2[81] = 4'h0;
+    blk_mem2[82] = 4'h0;
+    blk_mem2[83] = 4'h0;
+    blk_mem2[84] = 4'h0;
+    blk_mem2[85] = 4'h0;
+    blk_mem2[86] = 4'h0;
+    blk_mem2[87] = 4'h0;
+    blk_mem2[88] = 4'h0;
+    blk_mem2[89] = 4'h0;
+    blk_mem2[90] = 4'h0;
+    blk_mem2[91] = 4'h0;
+    blk_mem2[92] = 4'h0;
+    blk_mem2[93] = 4'h0;
+    blk_mem2[94] = 4'h0;
+    blk_mem2[95] = 4'h0;
+    blk_mem2[96] = 4'h0;
+    blk_mem2[97] = 4'h0;
+    blk_mem2[98] = 4'h0;
+    blk_mem2[99] = 4'h0;
+    blk_mem2[100] = 4'h0;
+    blk_mem2[101] = 4'h0;
+    blk_mem2[102] = 4'h0;
+    blk_mem2[103] = 4'h0;
+    blk_mem2[104] = 4'h0;
+    blk_mem2[105] = 4'h0;
+    blk_mem2[106] = 4'h0;
+    blk_mem2[107] = 4'h0;
+    blk_mem2[108] = 4'h0;
+    blk_mem2[109] = 4'h0;
+    blk_mem2[110] = 4'h0;
+    blk_mem2[111] = 4'h0;
+    blk_mem2[112] = 4'h0;
+    blk_mem2[113] = 4'h0;
+    blk_mem2[114] = 4'h0;
+    blk_mem2[115] = 4'h0;
+    blk_mem2[116] = 4'h0;
+    blk_mem2[117] = 4'h0;
+    blk_mem2[118] = 4'h0;
+    blk_mem2[119] = 4'h0;
+    blk_mem2[120] = 4'h0;
+    blk_mem2[121] = 4'h0;
+    blk_mem2[122] = 4'h0;
+    blk_mem2[123] = 4'h0;
+    blk_mem2[124] = 4'h0;
+    blk_mem2[125] = 4'h0;
+    blk_mem2[126] = 4'h0;
+    blk_mem2[127] = 4'h0;
+    blk_mem2[128] = 4'h0;
+    blk_mem2[129] = 4'h0;
+    blk_mem2[130] = 4'h0;
+    blk_mem2[131] = 4'h0;
+    blk_mem2[132] = 4'h0;
+    blk_mem2[133] = 4'h0;
+    blk_mem2[134] = 4'h0;
+    blk_mem2[135] = 4'h0;
+    blk_mem2[136] = 4'h0;
+    blk_mem2[137] = 4'h0;
+    blk_mem2[138] = 4'h0;
+    blk_mem2[139] = 4'h0;
+    blk_mem2[140] = 4'h0;
+    blk_mem2[141] = 4'h0;
+    blk_mem2[142] = 4'h0;
+    blk_mem2[143] = 4'h0;
+    blk_mem2[144] = 4'h0;
+    blk_mem2[145] = 4'h0;
+    blk_mem2[146] = 4'h0;
+    blk_mem2[147] = 4'h0;
+    blk_mem2[148] = 4'h0;
+    blk_mem2[149] = 4'h0;
+    blk_mem2[150] = 4'h0;
+    blk_mem2[151] = 4'h0;
+    blk_mem2[152] = 4'h0;
+    blk_mem2[153] = 4'h0;
+    blk_mem2[154] = 4'h0;
+    blk_mem2[155] = 4'h0;
+    blk_mem2[156] = 4'h0;
+    blk_mem2[157] = 4'h0;
+    blk_mem2[158] = 4'h0;
+    blk_mem2[159] = 4'h0;
+    blk_mem2[160] = 4'h0;
+    blk_mem2[161] = 4'h0;
+    blk_mem2[162] = 4'h0;
+    blk_mem2[163] = 4'h0;
+    blk_mem2[164] = 4'h0;
+    blk_mem2[165] = 4'h0;
+    blk_mem2[166] = 4'h0;
+    blk_mem2[167] = 4'h0;
+    blk_mem2[168] = 4'h0;
+    blk_mem2[169] = 4'h0;
+    blk_mem2[170] = 4'h0;
+    blk_mem2[171] = 4'h0;
+    blk_mem2[172] = 4'h0;
+    blk_mem2[173] = 4'h0;
+    blk_mem2[174] = 4'h0;
+    blk_mem2[175] = 4'h0;
+    blk_mem2[176] = 4'h0;
+    blk_mem2[177] = 4'h0;
+    blk_mem2[178] = 4'h0;
+    blk_mem2[179] = 4'h0;
+    blk_mem2[180] = 4'h0;
+    blk_mem2[181] = 4'h0;
+    blk_mem2[182] = 4'h0;
+    blk_mem2[183] = 4'h0;
+    blk_mem2[184] = 4'h0;
+    blk_mem2[185] = 4'h0;
+    blk_mem2[186] = 4'h0;
+    blk_mem2[187] = 4'h0;
+    blk_mem2[188] = 4'h0;
+    blk_mem2[189] = 4'h0;
+    blk_mem2[190] = 4'h0;
+    blk_mem2[191] = 4'h0;
+    blk_mem2[192] = 4'h0;
+    blk_mem2[193] = 4'h0;
+    blk_mem2[194] = 4'h0;
+    blk_mem2[195] = 4'h0;
+    blk_mem2[196] = 4'h0;
+    blk_mem2[197] = 4'h0;
+    blk_mem2[198] = 4'h0;
+    blk_mem2[199] = 4'h0;
+    blk_mem2[200] = 4'h0;
+    blk_mem2[201] = 4'h0;
+    blk_mem2[202] = 4'h0;
+    blk_mem2[203] = 4'h0;
+    blk_mem2[204] = 4'h0;
+    blk_mem2[205] = 4'h0;
+    blk_mem2[206] = 4'h0;
+    blk_mem2[207] = 4'h0;
+    blk_mem2[208] = 4'h0;
+    blk_mem2[209] = 4'h0;
+    blk_mem2[210] = 4'h0;
+    blk_mem2[211] = 4'h0;
+    blk_mem2[212] = 4'h0;
+    blk_mem2[213] = 4'h0;
+    blk_mem2[214] = 4'h0;
+    blk_mem2[215] = 4'h0;
+    blk_mem2[216] = 4'h0;
+    blk_mem2[217] = 4'h0;
+    blk_mem2[218] = 4'h0;
+    blk_mem2[219] = 4'h0;
+    blk_mem2[220] = 4'h0;
+    blk_mem2[221] = 4'h0;
+    blk_mem2[222] = 4'h0;
+    blk_mem2[223] = 4'h0;
+    blk_mem2[224] = 4'h0;
+    blk_mem2[225] = 4'h0;
+    blk_mem2[226] = 4'h0;
+    blk_mem2[227] = 4'h0;
+    blk_mem2[228] = 4'h0;
+    blk_mem2[229] = 4'h0;
+    blk_mem2[230] = 4'h0;
+    blk_mem2[231] = 4'h0;
+    blk_mem2[232] = 4'h0;
+    blk_mem2[233] = 4'h0;
+    blk_mem2[234] = 4'h0;
+    blk_mem2[235] = 4'h0;
+    blk_mem2[236] = 4'h0;
+    blk_mem2[237] = 4'h0;
+    blk_mem2[238] = 4'h0;
+    blk_mem2[239] = 4'h0;
+    blk_mem2[240] = 4'h0;
+    blk_mem2[241] = 4'h0;
+    blk_mem2[242] = 4'h0;
+    blk_mem2[243] = 4'h0;
+    blk_mem2[244] = 4'h0;
+    blk_mem2[245] = 4'h0;
+    blk_mem2[246] = 4'h0;
+    blk_mem2[247] = 4'h0;
+    blk_mem2[248] = 4'h0;
+    blk_mem2[249] = 4'h0;
+    blk_mem2[250] = 4'h0;
+    blk_mem2[251] = 4'h0;
+    blk_mem2[252] = 4'h0;
+    blk_mem2[253] = 4'h0;
+    blk_mem2[254] = 4'h0;
+    blk_mem2[255] = 4'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts2[8'h00] <= 1'h0;
+      blk_mem2[8'h00] <= 4'h0;
   end
-  assign \port__data$34  = lasts2[\port__addr$32 ];
+  assign \rd__data$68  = blk_mem2[\rd__addr$57 ];
   (* ram_style = "distributed" *)
-  reg [0:0] lasts3 [255:0];
+  reg [3:0] blk_mem3 [255:0];
   initial begin
-    lasts3[0] = 1'h0;
-    lasts3[1] = 1'h0;
-    lasts3[2] = 1'h0;
-    lasts3[3] = 1'h0;
-    lasts3[4] = 1'h0;
-    lasts3[5] = 1'h0;
-    lasts3[6] = 1'h0;
-    lasts3[7] = 1'h0;
-    lasts3[8] = 1'h0;
-    lasts3[9] = 1'h0;
-    lasts3[10] = 1'h0;
-    lasts3[11] = 1'h0;
-    lasts3[12] = 1'h0;
-    lasts3[13] = 1'h0;
-    lasts3[14] = 1'h0;
-    lasts3[15] = 1'h0;
-    lasts3[16] = 1'h0;
-    lasts3[17] = 1'h0;
-    lasts3[18] = 1'h0;
-    lasts3[19] = 1'h0;
-    lasts3[20] = 1'h0;
-    lasts3[21] = 1'h0;
-    lasts3[22] = 1'h0;
-    lasts3[23] = 1'h0;
-    lasts3[24] = 1'h0;
-    lasts3[25] = 1'h0;
-    lasts3[26] = 1'h0;
-    lasts3[27] = 1'h0;
-    lasts3[28] = 1'h0;
-    lasts3[29] = 1'h0;
-    lasts3[30] = 1'h0;
-    lasts3[31] = 1'h0;
-    lasts3[32] = 1'h0;
-    lasts3[33] = 1'h0;
-    lasts3[34] = 1'h0;
-    lasts3[35] = 1'h0;
-    lasts3[36] = 1'h0;
-    lasts3[37] = 1'h0;
-    lasts3[38] = 1'h0;
-    lasts3[39] = 1'h0;
-    lasts3[40] = 1'h0;
-    lasts3[41] = 1'h0;
-    lasts3[42] = 1'h0;
-    lasts3[43] = 1'h0;
-    lasts3[44] = 1'h0;
-    lasts3[45] = 1'h0;
-    lasts3[46] = 1'h0;
-    lasts3[47] = 1'h0;
-    lasts3[48] = 1'h0;
-    lasts3[49] = 1'h0;
-    lasts3[50] = 1'h0;
-    lasts3[51] = 1'h0;
-    lasts3[52] = 1'h0;
-    lasts3[53] = 1'h0;
-    lasts3[54] = 1'h0;
-    lasts3[55] = 1'h0;
-    lasts3[56] = 1'h0;
-    lasts3[57] = 1'h0;
-    lasts3[58] = 1'h0;
-    lasts3[59] = 1'h0;
-    lasts3[60] = 1'h0;
-    lasts3[61] = 1'h0;
-    lasts3[62] = 1'h0;
-    lasts3[63] = 1'h0;
-    lasts3[64] = 1'h0;
-    lasts3[65] = 1'h0;
-    lasts3[66] = 1'h0;
-    lasts3[67] = 1'h0;
-    lasts3[68] = 1'h0;
-    lasts3[69] = 1'h0;
-    lasts3[70] = 1'h0;
-    lasts3[71] = 1'h0;
-    lasts3[72] = 1'h0;
-    lasts3[73] = 1'h0;
-    lasts3[74] = 1'h0;
-    lasts3[75] = 1'h0;
-    lasts3[76] = 1'h0;
-    lasts3[77] = 1'h0;
-    lasts3[78] = 1'h0;
-    lasts3[79] = 1'h0;
-    lasts3[80] = 1'h0;
-    lasts3[81] = 1'h0;
-    lasts3[82] = 1'h0;
-    lasts3[83] = 1'h0;
-    lasts3[84] = 1'h0;
-    lasts3[85] = 1'h0;
-    lasts3[86] = 1'h0;
-    lasts3[87] = 1'h0;
-    lasts3[88] = 1'h0;
-    lasts3[89] = 1'h0;
-    lasts3[90] = 1'h0;
-    lasts3[91] = 1'h0;
-    lasts3[92] = 1'h0;
-    lasts3[93] = 1'h0;
-    lasts3[94] = 1'h0;
-    lasts3[95] = 1'h0;
-    lasts3[96] = 1'h0;
-    lasts3[97] = 1'h0;
-    lasts3[98] = 1'h0;
-    lasts3[99] = 1'h0;
-    lasts3[100] = 1'h0;
-    lasts3[101] = 1'h0;
-    lasts3[102] = 1'h0;
-    lasts3[103] = 1'h0;
-    lasts3[104] = 1'h0;
-    lasts3[105] = 1'h0;
-    lasts3[106] = 1'h0;
-    lasts3[107] = 1'h0;
-    lasts3[108] = 1'h0;
-    lasts3[109] = 1'h0;
-    lasts3[110] = 1'h0;
-    lasts3[111] = 1'h0;
-    lasts3[112] = 1'h0;
-    lasts3[113] = 1'h0;
-    lasts3[114] = 1'h0;
-    lasts3[115] = 1'h0;
-    lasts3[116] = 1'h0;
-    lasts3[117] = 1'h0;
-    lasts3[118] = 1'h0;
-    lasts3[119] = 1'h0;
-    lasts3[120] = 1'h0;
-    lasts3[121] = 1'h0;
-    lasts3[122] = 1'h0;
-    lasts3[123] = 1'h0;
-    lasts3[124] = 1'h0;
-    lasts3[125] = 1'h0;
-    lasts3[126] = 1'h0;
-    lasts3[127] = 1'h0;
-    lasts3[128] = 1'h0;
-    lasts3[129] = 1'h0;
-    lasts3[130] = 1'h0;
-    lasts3[131] = 1'h0;
-    lasts3[132] = 1'h0;
-    lasts3[133] = 1'h0;
-    lasts3[134] = 1'h0;
-    lasts3[135] = 1'h0;
-    lasts3[136] = 1'h0;
-    lasts3[137] = 1'h0;
-    lasts3[138] = 1'h0;
-    lasts3[139] = 1'h0;
-    lasts3[140] = 1'h0;
-    lasts3[141] = 1'h0;
-    lasts3[142] = 1'h0;
-    lasts3[143] = 1'h0;
-    lasts3[144] = 1'h0;
-    lasts3[145] = 1'h0;
-    lasts3[146] = 1'h0;
-    lasts3[147] = 1'h0;
-    lasts3[148] = 1'h0;
-    lasts3[149] = 1'h0;
-    lasts3[150] = 1'h0;
-    lasts3[151] = 1'h0;
-    lasts3[152] = 1'h0;
-    lasts3[153] = 1'h0;
-    lasts3[154] = 1'h0;
-    lasts3[155] = 1'h0;
-    lasts3[156] = 1'h0;
-    lasts3[157] = 1'h0;
-    lasts3[158] = 1'h0;
-    lasts3[159] = 1'h0;
-    lasts3[160] = 1'h0;
-    lasts3[161] = 1'h0;
-    lasts3[162] = 1'h0;
-    lasts3[163] = 1'h0;
-    lasts3[164] = 1'h0;
-    lasts3[165] = 1'h0;
-    lasts3[166] = 1'h0;
-    lasts3[167] = 1'h0;
-    lasts3[168] = 1'h0;
-    lasts3[169] = 1'h0;
-    lasts3[170] = 1'h0;
-    lasts3[171] = 1'h0;
-    lasts3[172] = 1'h0;
-    lasts3[173] = 1'h0;
-    lasts3[174] = 1'h0;
-    lasts3[175] = 1'h0;
-    lasts3[176] = 1'h0;
-    lasts3[177] = 1'h0;
-    lasts3[178] = 1'h0;
-    lasts3[179] = 1'h0;
-    lasts3[180] = 1'h0;
-    lasts3[181] = 1'h0;
-    lasts3[182] = 1'h0;
-    lasts3[183] = 1'h0;
-    lasts3[184] = 1'h0;
-    lasts3[185] = 1'h0;
-    lasts3[186] = 1'h0;
-    lasts3[187] = 1'h0;
-    lasts3[188] = 1'h0;
-    lasts3[189] = 1'h0;
-    lasts3[190] = 1'h0;
-    lasts3[191] = 1'h0;
-    lasts3[192] = 1'h0;
-    lasts3[193] = 1'h0;
-    lasts3[194] = 1'h0;
-    lasts3[195] = 1'h0;
-    lasts3[196] = 1'h0;
-    lasts3[197] = 1'h0;
-    lasts3[198] = 1'h0;
-    lasts3[199] = 1'h0;
-    lasts3[200] = 1'h0;
-    lasts3[201] = 1'h0;
-    lasts3[202] = 1'h0;
-    lasts3[203] = 1'h0;
-    lasts3[204] = 1'h0;
-    lasts3[205] = 1'h0;
-    lasts3[206] = 1'h0;
-    lasts3[207] = 1'h0;
-    lasts3[208] = 1'h0;
-    lasts3[209] = 1'h0;
-    lasts3[210] = 1'h0;
-    lasts3[211] = 1'h0;
-    lasts3[212] = 1'h0;
-    lasts3[213] = 1'h0;
-    lasts3[214] = 1'h0;
-    lasts3[215] = 1'h0;
-    lasts3[216] = 1'h0;
-    lasts3[217] = 1'h0;
-    lasts3[218] = 1'h0;
-    lasts3[219] = 1'h0;
-    lasts3[220] = 1'h0;
-    lasts3[221] = 1'h0;
-    lasts3[222] = 1'h0;
-    lasts3[223] = 1'h0;
-    lasts3[224] = 1'h0;
-    lasts3[225] = 1'h0;
-    lasts3[226] = 1'h0;
-    lasts3[227] = 1'h0;
-    lasts3[228] = 1'h0;
-    lasts3[229] = 1'h0;
-    lasts3[230] = 1'h0;
-    lasts3[231] = 1'h0;
-    lasts3[232] = 1'h0;
-    lasts3[233] = 1'h0;
-    lasts3[234] = 1'h0;
-    lasts3[235] = 1'h0;
-    lasts3[236] = 1'h0;
-    lasts3[237] = 1'h0;
-    lasts3[238] = 1'h0;
-    lasts3[239] = 1'h0;
-    lasts3[240] = 1'h0;
-    lasts3[241] = 1'h0;
-    lasts3[242] = 1'h0;
-    lasts3[243] = 1'h0;
-    lasts3[244] = 1'h0;
-    lasts3[245] = 1'h0;
-    lasts3[246] = 1'h0;
-    lasts3[247] = 1'h0;
-    lasts3[248] = 1'h0;
-    lasts3[249] = 1'h0;
-    lasts3[250] = 1'h0;
-    lasts3[251] = 1'h0;
-    lasts3[252] = 1'h0;
-    lasts3[253] = 1'h0;
-    lasts3[254] = 1'h0;
-    lasts3[255] = 1'h0;
+    blk_mem3[0] = 4'h0;
+    blk_mem3[1] = 4'h0;
+    blk_mem3[2] = 4'h0;
+    blk_mem3[3] = 4'h0;
+    blk_mem3[4] = 4'h0;
+    blk_mem3[5] = 4'h0;
+    blk_mem3[6] = 4'h0;
+    blk_mem3[7] = 4'h0;
+    blk_mem3[8] = 4'h0;
+    blk_mem3[9] = 4'h0;
+    blk_mem3[10] = 4'h0;
+    blk_mem3[11] = 4'h0;
+    blk_mem3[12] = 4'h0;
+    blk_mem3[13] = 4'h0;
+    blk_mem3[14] = 4'h0;
+    blk_mem3[15] = 4'h0;
+    blk_mem3[16] = 4'h0;
+    blk_mem3[17] = 4'h0;
+    blk_mem3[18] = 4'h0;
+    blk_mem3[19] = 4'h0;
+    blk_mem3[20] = 4'h0;
+    blk_mem3[21] = 4'h0;
+    blk_mem3[22] = 4'h0;
+    blk_mem3[23] = 4'h0;
+    blk_mem3[24] = 4'h0;
+    blk_mem3[25] = 4'h0;
+    blk_mem3[26] = 4'h0;
+    blk_mem3[27] = 4'h0;
+    blk_mem3[28] = 4'h0;
+    blk_mem3[29] = 4'h0;
+    blk_mem3[30] = 4'h0;
+    blk_mem3[31] = 4'h0;
+    blk_mem3[32] = 4'h0;
+    blk_mem3[33] = 4'h0;
+    blk_mem3[34] = 4'h0;
+    blk_mem3[35] = 4'h0;
+    blk_mem3[36] = 4'h0;
+    blk_mem3[37] = 4'h0;
+    blk_mem3[38] = 4'h0;
+    blk_mem3[39] = 4'h0;
+    blk_mem3[40] = 4'h0;
+    blk_mem3[41] = 4'h0;
+    blk_mem3[42] = 4'h0;
+    blk_mem3[43] = 4'h0;
+    blk_mem3[44] = 4'h0;
+    blk_mem3[45] = 4'h0;
+    blk_mem3[46] = 4'h0;
+    blk_mem3[47] = 4'h0;
+    blk_mem3[48] = 4'h0;
+    blk_mem3[49] = 4'h0;
+    blk_mem3[50] = 4'h0;
+    blk_mem3[51] = 4'h0;
+    blk_mem3[52] = 4'h0;
+    blk_mem3[53] = 4'h0;
+    blk_mem3[54] = 4'h0;
+    blk_mem3[55] = 4'h0;
+    blk_mem3[56] = 4'h0;
+    blk_mem3[57] = 4'h0;
+    blk_mem3[58] = 4'h0;
+    blk_mem3[59] = 4'h0;
+    blk_mem3[60] = 4'h0;
+    blk_mem3[61] = 4'h0;
+    blk_mem3[62] = 4'h0;
+    blk_mem3[63] = 4'h0;
+    blk_mem3[64] = 4'h0;
+    blk_mem3[65] = 4'h0;
+    blk_mem3[66] = 4'h0;
+    blk_mem3[67] = 4'h0;
+    blk_mem3[68] = 4'h0;
+    blk_mem3[69] = 4'h0;
+    blk_mem3[70] = 4'h0;
+    blk_mem3[71] = 4'h0;
+    blk_mem3[72] = 4'h0;
+    blk_mem3[73] = 4'h0;
+    blk_mem3[74] = 4'h0;
+    blk_mem3[75] = 4'h0;
+    blk_mem3[76] = 4'h0;
+    blk_mem3[77] = 4'h0;
+    blk_mem3[78] = 4'h0;
+    blk_mem3[79] = 4'h0;
+    blk_mem3[80] = 4'h0;
+    blk_mem3[81] = 4'h0;
+    blk_mem3[82] = 4'h0;
+    blk_mem3[83] = 4'h0;
+    blk_mem3[84] = 4'h0;
+    blk_mem3[85] = 4'h0;
+    blk_mem3[86] = 4'h0;
+    blk_mem3[87] = 4'h0;
+    blk_mem3[88] = 4'h0;
+    blk_mem3[89] = 4'h0;
+    blk_mem3[90] = 4'h0;
+    blk_mem3[91] = 4'h0;
+    blk_mem3[92] = 4'h0;
+    blk_mem3[93] = 4'h0;
+    blk_mem3[94] = 4'h0;
+    blk_mem3[95] = 4'h0;
+    blk_mem3[96] = 4'h0;
+    blk_mem3[97] = 4'h0;
+    blk_mem3[98] = 4'h0;
+    blk_mem3[99] = 4'h0;
+    blk_mem3[100] = 4'h0;
+    blk_mem3[101] = 4'h0;
+    blk_mem3[102] = 4'h0;
+    blk_mem3[103] = 4'h0;
+    blk_mem3[104] = 4'h0;
+    blk_mem3[105] = 4'h0;
+    blk_mem3[106] = 4'h0;
+    blk_mem3[107] = 4'h0;
+    blk_mem3[108] = 4'h0;
+    blk_mem3[109] = 4'h0;
+    blk_mem3[110] = 4'h0;
+    blk_mem3[111] = 4'h0;
+    blk_mem3[112] = 4'h0;
+    blk_mem3[113] = 4'h0;
+    blk_mem3[114] = 4'h0;
+    blk_mem3[115] = 4'h0;
+    blk_mem3[116] = 4'h0;
+    blk_mem3[117] = 4'h0;
+    blk_mem3[118] = 4'h0;
+    blk_mem3[119] = 4'h0;
+    blk_mem3[120] = 4'h0;
+    blk_mem3[121] = 4'h0;
+    blk_mem3[122] = 4'h0;
+    blk_mem3[123] = 4'h0;
+    blk_mem3[124] = 4'h0;
+    blk_mem3[125] = 4'h0;
+    blk_mem3[126] = 4'h0;
+    blk_mem3[127] = 4'h0;
+    blk_mem3[128] = 4'h0;
+    blk_mem3[129] = 4'h0;
+    blk_mem3[130] = 4'h0;
+    blk_mem3[131] = 4'h0;
+    blk_mem3[132] = 4'h0;
+    blk_mem3[133] = 4'h0;
+    blk_mem3[134] = 4'h0;
+    blk_mem3[135] = 4'h0;
+    blk_mem3[136] = 4'h0;
+    blk_mem3[137] = 4'h0;
+    blk_mem3[138] = 4'h0;
+    blk_mem3[139] = 4'h0;
+    blk_mem3[140] = 4'h0;
+    blk_mem3[141] = 4'h0;
+    blk_mem3[142] = 4'h0;
+    blk_mem3[143] = 4'h0;
+    blk_mem3[144] = 4'h0;
+    blk_mem3[145] = 4'h0;
+    blk_mem3[146] = 4'h0;
+    blk_mem3[147] = 4'h0;
+    blk_mem3[148] = 4'h0;
+    blk_mem3[149] = 4'h0;
+    blk_mem3[150] = 4'h0;
+    blk_mem3[151] = 4'h0;
+    blk_mem3[152] = 4'h0;
+    blk_mem3[153] = 4'h0;
+    blk_mem3[154] = 4'h0;
+    blk_mem3[155] = 4'h0;
+    blk_mem3[156] = 4'h0;
+    blk_mem3[157] = 4'h0;
+    blk_mem3[158] = 4'h0;
+    blk_mem3[159] = 4'h0;
+    blk_mem3[160] = 4'h0;
+    blk_mem3[161] = 4'h0;
+    blk_mem3[162] = 4'h0;
+    blk_mem3[163] = 4'h0;
+    blk_mem3[164] = 4'h0;
+    blk_mem3[165] = 4'h0;
+    blk_mem3[166] = 4'h0;
+    blk_mem3[167] = 4'h0;
+    blk_mem3[168] = 4'h0;
+    blk_mem3[169] = 4'h0;
+    blk_mem3[170] = 4'h0;
+    blk_mem3[171] = 4'h0;
+    blk_mem3[172] = 4'h0;
+    blk_mem3[173] = 4'h0;
+    blk_mem3[174] = 4'h0;
+    blk_mem3[175] = 4'h0;
+    blk_mem3[176] = 4'h0;
+    blk_mem3[177] = 4'h0;
+    blk_mem3[178] = 4'h0;
+    blk_mem3[179] = 4'h0;
+    blk_mem3[180] = 4'h0;
+    blk_mem3[181] = 4'h0;
+    blk_mem3[182] = 4'h0;
+    blk_mem3[183] = 4'h0;
+    blk_mem3[184] = 4'h0;
+    blk_mem3[185] = 4'h0;
+    blk_mem3[186] = 4'h0;
+    blk_mem3[187] = 4'h0;
+    blk_mem3[188] = 4'h0;
+    blk_mem3[189] = 4'h0;
+    blk_mem3[190] = 4'h0;
+    blk_mem3[191] = 4'h0;
+    blk_mem3[192] = 4'h0;
+    blk_mem3[193] = 4'h0;
+    blk_mem3[194] = 4'h0;
+    blk_mem3[195] = 4'h0;
+    blk_mem3[196] = 4'h0;
+    blk_mem3[197] = 4'h0;
+    blk_mem3[198] = 4'h0;
+    blk_mem3[199] = 4'h0;
+    blk_mem3[200] = 4'h0;
+    blk_mem3[201] = 4'h0;
+    blk_mem3[202] = 4'h0;
+    blk_mem3[203] = 4'h0;
+    blk_mem3[204] = 4'h0;
+    blk_mem3[205] = 4'h0;
+    blk_mem3[206] = 4'h0;
+    blk_mem3[207] = 4'h0;
+    blk_mem3[208] = 4'h0;
+    blk_mem3[209] = 4'h0;
+    blk_mem3[210] = 4'h0;
+    blk_mem3[211] = 4'h0;
+    blk_mem3[212] = 4'h0;
+    blk_mem3[213] = 4'h0;
+    blk_mem3[214] = 4'h0;
+    blk_mem3[215] = 4'h0;
+    blk_mem3[216] = 4'h0;
+    blk_mem3[217] = 4'h0;
+    blk_mem3[218] = 4'h0;
+    blk_mem3[219] = 4'h0;
+    blk_mem3[220] = 4'h0;
+    blk_mem3[221] = 4'h0;
+    blk_mem3[222] = 4'h0;
+    blk_mem3[223] = 4'h0;
+    blk_mem3[224] = 4'h0;
+    blk_mem3[225] = 4'h0;
+    blk_mem3[226] = 4'h0;
+    blk_mem3[227] = 4'h0;
+    blk_mem3[228] = 4'h0;
+    blk_mem3[229] = 4'h0;
+    blk_mem3[230] = 4'h0;
+    blk_mem3[231] = 4'h0;
+    blk_mem3[232] = 4'h0;
+    blk_mem3[233] = 4'h0;
+    blk_mem3[234] = 4'h0;
+    blk_mem3[235] = 4'h0;
+    blk_mem3[236] = 4'h0;
+    blk_mem3[237] = 4'h0;
+    blk_mem3[238] = 4'h0;
+    blk_mem3[239] = 4'h0;
+    blk_mem3[240] = 4'h0;
+    blk_mem3[241] = 4'h0;
+    blk_mem3[242] = 4'h0;
+    blk_mem3[243] = 4'h0;
+    blk_mem3[244] = 4'h0;
+    blk_mem3[245] = 4'h0;
+    blk_mem3[246] = 4'h0;
+    blk_mem3[247] = 4'h0;
+    blk_mem3[248] = 4'h0;
+    blk_mem3[249] = 4'h0;
+    blk_mem3[250] = 4'h0;
+    blk_mem3[251] = 4'h0;
+    blk_mem3[252] = 4'h0;
+    blk_mem3[253] = 4'h0;
+    blk_mem3[254] = 4'h0;
+    blk_mem3[255] = 4'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts3[8'h00] <= 1'h0;
+      blk_mem3[8'h00] <= 4'h0;
   end
-  assign \port__data$38  = lasts3[\port__addr$36 ];
+  assign \rd__data$69  = blk_mem3[\rd__addr$63 ];
   (* ram_style = "distributed" *)
-  reg [0:0] lasts4 [255:0];
+  reg [0:0] last0_mem0 [255:0];
   initial begin
-    lasts4[0] = 1'h0;
-    lasts4[1] = 1'h0;
-    lasts4[2] = 1'h0;
-    lasts4[3] = 1'h0;
-    lasts4[4] = 1'h0;
-    lasts4[5] = 1'h0;
-    lasts4[6] = 1'h0;
-    lasts4[7] = 1'h0;
-    lasts4[8] = 1'h0;
-    lasts4[9] = 1'h0;
-    lasts4[10] = 1'h0;
-    lasts4[11] = 1'h0;
-    lasts4[12] = 1'h0;
-    lasts4[13] = 1'h0;
-    lasts4[14] = 1'h0;
-    lasts4[15] = 1'h0;
-    lasts4[16] = 1'h0;
-    lasts4[17] = 1'h0;
-    lasts4[18] = 1'h0;
-    lasts4[19] = 1'h0;
-    lasts4[20] = 1'h0;
-    lasts4[21] = 1'h0;
-    lasts4[22] = 1'h0;
-    lasts4[23] = 1'h0;
-    lasts4[24] = 1'h0;
-    lasts4[25] = 1'h0;
-    lasts4[26] = 1'h0;
-    lasts4[27] = 1'h0;
-    lasts4[28] = 1'h0;
-    lasts4[29] = 1'h0;
-    lasts4[30] = 1'h0;
-    lasts4[31] = 1'h0;
-    lasts4[32] = 1'h0;
-    lasts4[33] = 1'h0;
-    lasts4[34] = 1'h0;
-    lasts4[35] = 1'h0;
-    lasts4[36] = 1'h0;
-    lasts4[37] = 1'h0;
-    lasts4[38] = 1'h0;
-    lasts4[39] = 1'h0;
-    lasts4[40] = 1'h0;
-    lasts4[41] = 1'h0;
-    lasts4[42] = 1'h0;
-    lasts4[43] = 1'h0;
-    lasts4[44] = 1'h0;
-    lasts4[45] = 1'h0;
-    lasts4[46] = 1'h0;
-    lasts4[47] = 1'h0;
-    lasts4[48] = 1'h0;
-    lasts4[49] = 1'h0;
-    lasts4[50] = 1'h0;
-    lasts4[51] = 1'h0;
-    lasts4[52] = 1'h0;
-    lasts4[53] = 1'h0;
-    lasts4[54] = 1'h0;
-    lasts4[55] = 1'h0;
-    lasts4[56] = 1'h0;
-    lasts4[57] = 1'h0;
-    lasts4[58] = 1'h0;
-    lasts4[59] = 1'h0;
-    lasts4[60] = 1'h0;
-    lasts4[61] = 1'h0;
-    lasts4[62] = 1'h0;
-    lasts4[63] = 1'h0;
-    lasts4[64] = 1'h0;
-    lasts4[65] = 1'h0;
-    lasts4[66] = 1'h0;
-    lasts4[67] = 1'h0;
-    lasts4[68] = 1'h0;
-    lasts4[69] = 1'h0;
-    lasts4[70] = 1'h0;
-    lasts4[71] = 1'h0;
-    lasts4[72] = 1'h0;
-    lasts4[73] = 1'h0;
-    lasts4[74] = 1'h0;
-    lasts4[75] = 1'h0;
-    lasts4[76] = 1'h0;
-    lasts4[77] = 1'h0;
-    lasts4[78] = 1'h0;
-    lasts4[79] = 1'h0;
-    lasts4[80] = 1'h0;
-    lasts4[81] = 1'h0;
-    lasts4[82] = 1'h0;
-    lasts4[83] = 1'h0;
-    lasts4[84] = 1'h0;
-    lasts4[85] = 1'h0;
-    lasts4[86] = 1'h0;
-    lasts4[87] = 1'h0;
-    lasts4[88] = 1'h0;
-    lasts4[89] = 1'h0;
-    lasts4[90] = 1'h0;
-    lasts4[91] = 1'h0;
-    lasts4[92] = 1'h0;
-    lasts4[93] = 1'h0;
-    lasts4[94] = 1'h0;
-    lasts4[95] = 1'h0;
-    lasts4[96] = 1'h0;
-    lasts4[97] = 1'h0;
-    lasts4[98] = 1'h0;
-    lasts4[99] = 1'h0;
-    lasts4[100] = 1'h0;
-    lasts4[101] = 1'h0;
-    lasts4[102] = 1'h0;
-    lasts4[103] = 1'h0;
-    lasts4[104] = 1'h0;
-    lasts4[105] = 1'h0;
-    lasts4[106] = 1'h0;
-    lasts4[107] = 1'h0;
-    lasts4[108] = 1'h0;
-    lasts4[109] = 1'h0;
-    lasts4[110] = 1'h0;
-    lasts4[111] = 1'h0;
-    lasts4[112] = 1'h0;
-    lasts4[113] = 1'h0;
-    lasts4[114] = 1'h0;
-    lasts4[115] = 1'h0;
-    lasts4[116] = 1'h0;
-    lasts4[117] = 1'h0;
-    lasts4[118] = 1'h0;
-    lasts4[119] = 1'h0;
-    lasts4[120] = 1'h0;
-    lasts4[121] = 1'h0;
-    lasts4[122] = 1'h0;
-    lasts4[123] = 1'h0;
-    lasts4[124] = 1'h0;
-    lasts4[125] = 1'h0;
-    lasts4[126] = 1'h0;
-    lasts4[127] = 1'h0;
-    lasts4[128] = 1'h0;
-    lasts4[129] = 1'h0;
-    lasts4[130] = 1'h0;
-    lasts4[131] = 1'h0;
-    lasts4[132] = 1'h0;
-    lasts4[133] = 1'h0;
-    lasts4[134] = 1'h0;
-    lasts4[135] = 1'h0;
-    lasts4[136] = 1'h0;
-    lasts4[137] = 1'h0;
-    lasts4[138] = 1'h0;
-    lasts4[139] = 1'h0;
-    lasts4[140] = 1'h0;
-    lasts4[141] = 1'h0;
-    lasts4[142] = 1'h0;
-    lasts4[143] = 1'h0;
-    lasts4[144] = 1'h0;
-    lasts4[145] = 1'h0;
-    lasts4[146] = 1'h0;
-    lasts4[147] = 1'h0;
-    lasts4[148] = 1'h0;
-    lasts4[149] = 1'h0;
-    lasts4[150] = 1'h0;
-    lasts4[151] = 1'h0;
-    lasts4[152] = 1'h0;
-    lasts4[153] = 1'h0;
-    lasts4[154] = 1'h0;
-    lasts4[155] = 1'h0;
-    lasts4[156] = 1'h0;
-    lasts4[157] = 1'h0;
-    lasts4[158] = 1'h0;
-    lasts4[159] = 1'h0;
-    lasts4[160] = 1'h0;
-    lasts4[161] = 1'h0;
-    lasts4[162] = 1'h0;
-    lasts4[163] = 1'h0;
-    lasts4[164] = 1'h0;
-    lasts4[165] = 1'h0;
-    lasts4[166] = 1'h0;
-    lasts4[167] = 1'h0;
-    lasts4[168] = 1'h0;
-    lasts4[169] = 1'h0;
-    lasts4[170] = 1'h0;
-    lasts4[171] = 1'h0;
-    lasts4[172] = 1'h0;
-    lasts4[173] = 1'h0;
-    lasts4[174] = 1'h0;
-    lasts4[175] = 1'h0;
-    lasts4[176] = 1'h0;
-    lasts4[177] = 1'h0;
-    lasts4[178] = 1'h0;
-    lasts4[179] = 1'h0;
-    lasts4[180] = 1'h0;
-    lasts4[181] = 1'h0;
-    lasts4[182] = 1'h0;
-    lasts4[183] = 1'h0;
-    lasts4[184] = 1'h0;
-    lasts4[185] = 1'h0;
-    lasts4[186] = 1'h0;
-    lasts4[187] = 1'h0;
-    lasts4[188] = 1'h0;
-    lasts4[189] = 1'h0;
-    lasts4[190] = 1'h0;
-    lasts4[191] = 1'h0;
-    lasts4[192] = 1'h0;
-    lasts4[193] = 1'h0;
-    lasts4[194] = 1'h0;
-    lasts4[195] = 1'h0;
-    lasts4[196] = 1'h0;
-    lasts4[197] = 1'h0;
-    lasts4[198] = 1'h0;
-    lasts4[199] = 1'h0;
-    lasts4[200] = 1'h0;
-    lasts4[201] = 1'h0;
-    lasts4[202] = 1'h0;
-    lasts4[203] = 1'h0;
-    lasts4[204] = 1'h0;
-    lasts4[205] = 1'h0;
-    lasts4[206] = 1'h0;
-    lasts4[207] = 1'h0;
-    lasts4[208] = 1'h0;
-    lasts4[209] = 1'h0;
-    lasts4[210] = 1'h0;
-    lasts4[211] = 1'h0;
-    lasts4[212] = 1'h0;
-    lasts4[213] = 1'h0;
-    lasts4[214] = 1'h0;
-    lasts4[215] = 1'h0;
-    lasts4[216] = 1'h0;
-    lasts4[217] = 1'h0;
-    lasts4[218] = 1'h0;
-    lasts4[219] = 1'h0;
-    lasts4[220] = 1'h0;
-    lasts4[221] = 1'h0;
-    lasts4[222] = 1'h0;
-    lasts4[223] = 1'h0;
-    lasts4[224] = 1'h0;
-    lasts4[225] = 1'h0;
-    lasts4[226] = 1'h0;
-    lasts4[227] = 1'h0;
-    lasts4[228] = 1'h0;
-    lasts4[229] = 1'h0;
-    lasts4[230] = 1'h0;
-    lasts4[231] = 1'h0;
-    lasts4[232] = 1'h0;
-    lasts4[233] = 1'h0;
-    lasts4[234] = 1'h0;
-    lasts4[235] = 1'h0;
-    lasts4[236] = 1'h0;
-    lasts4[237] = 1'h0;
-    lasts4[238] = 1'h0;
-    lasts4[239] = 1'h0;
-    lasts4[240] = 1'h0;
-    lasts4[241] = 1'h0;
-    lasts4[242] = 1'h0;
-    lasts4[243] = 1'h0;
-    lasts4[244] = 1'h0;
-    lasts4[245] = 1'h0;
-    lasts4[246] = 1'h0;
-    lasts4[247] = 1'h0;
-    lasts4[248] = 1'h0;
-    lasts4[249] = 1'h0;
-    lasts4[250] = 1'h0;
-    lasts4[251] = 1'h0;
-    lasts4[252] = 1'h0;
-    lasts4[253] = 1'h0;
-    lasts4[254] = 1'h0;
-    lasts4[255] = 1'h0;
+    last0_mem0[0] = 1'h0;
+    last0_mem0[1] = 1'h0;
+    last0_mem0[2] = 1'h0;
+    last0_mem0[3] = 1'h0;
+    last0_mem0[4] = 1'h0;
+    last0_mem0[5] = 1'h0;
+    last0_mem0[6] = 1'h0;
+    last0_mem0[7] = 1'h0;
+    last0_mem0[8] = 1'h0;
+    last0_mem0[9] = 1'h0;
+    last0_mem0[10] = 1'h0;
+    last0_mem0[11] = 1'h0;
+    last0_mem0[12] = 1'h0;
+    last0_mem0[13] = 1'h0;
+    last0_mem0[14] = 1'h0;
+    last0_mem0[15] = 1'h0;
+    last0_mem0[16] = 1'h0;
+    last0_mem0[17] = 1'h0;
+    last0_mem0[18] = 1'h0;
+    last0_mem0[19] = 1'h0;
+    last0_mem0[20] = 1'h0;
+    last0_mem0[21] = 1'h0;
+    last0_mem0[22] = 1'h0;
+    last0_mem0[23] = 1'h0;
+    last0_mem0[24] = 1'h0;
+    last0_mem0[25] = 1'h0;
+    last0_mem0[26] = 1'h0;
+    last0_mem0[27] = 1'h0;
+    last0_mem0[28] = 1'h0;
+    last0_mem0[29] = 1'h0;
+    last0_mem0[30] = 1'h0;
+    last0_mem0[31] = 1'h0;
+    last0_mem0[32] = 1'h0;
+    last0_mem0[33] = 1'h0;
+    last0_mem0[34] = 1'h0;
+    last0_mem0[35] = 1'h0;
+    last0_mem0[36] = 1'h0;
+    last0_mem0[37] = 1'h0;
+    last0_mem0[38] = 1'h0;
+    last0_mem0[39] = 1'h0;
+    last0_mem0[40] = 1'h0;
+    last0_mem0[41] = 1'h0;
+    last0_mem0[42] = 1'h0;
+    last0_mem0[43] = 1'h0;
+    last0_mem0[44] = 1'h0;
+    last0_mem0[45] = 1'h0;
+    last0_mem0[46] = 1'h0;
+    last0_mem0[47] = 1'h0;
+    last0_mem0[48] = 1'h0;
+    last0_mem0[49] = 1'h0;
+    last0_mem0[50] = 1'h0;
+    last0_mem0[51] = 1'h0;
+    last0_mem0[52] = 1'h0;
+    last0_mem0[53] = 1'h0;
+    last0_mem0[54] = 1'h0;
+    last0_mem0[55] = 1'h0;
+    last0_mem0[56] = 1'h0;
+    last0_mem0[57] = 1'h0;
+    last0_mem0[58] = 1'h0;
+    last0_mem0[59] = 1'h0;
+    last0_mem0[60] = 1'h0;
+    last0_mem0[61] = 1'h0;
+    last0_mem0[62] = 1'h0;
+    last0_mem0[63] = 1'h0;
+    last0_mem0[64] = 1'h0;
+    last0_mem0[65] = 1'h0;
+    last0_mem0[66] = 1'h0;
+    last0_mem0[67] = 1'h0;
+    last0_mem0[68] = 1'h0;
+    last0_mem0[69] = 1'h0;
+    last0_mem0[70] = 1'h0;
+    last0_mem0[71] = 1'h0;
+    last0_mem0[72] = 1'h0;
+    last0_mem0[73] = 1'h0;
+    last0_mem0[74] = 1'h0;
+    last0_mem0[75] = 1'h0;
+    last0_mem0[76] = 1'h0;
+    last0_mem0[77] = 1'h0;
+    last0_mem0[78] = 1'h0;
+    last0_mem0[79] = 1'h0;
+    last0_mem0[80] = 1'h0;
+    last0_mem0[81] = 1'h0;
+    last0_mem0[82] = 1'h0;
+    last0_mem0[83] = 1'h0;
+    last0_mem0[84] = 1'h0;
+    last0_mem0[85] = 1'h0;
+    last0_mem0[86] = 1'h0;
+    last0_mem0[87] = 1'h0;
+    last0_mem0[88] = 1'h0;
+    last0_mem0[89] = 1'h0;
+    last0_mem0[90] = 1'h0;
+    last0_mem0[91] = 1'h0;
+    last0_mem0[92] = 1'h0;
+    last0_mem0[93] = 1'h0;
+    last0_mem0[94] = 1'h0;
+    last0_mem0[95] = 1'h0;
+    last0_mem0[96] = 1'h0;
+    last0_mem0[97] = 1'h0;
+    last0_mem0[98] = 1'h0;
+    last0_mem0[99] = 1'h0;
+    last0_mem0[100] = 1'h0;
+    last0_mem0[101] = 1'h0;
+    last0_mem0[102] = 1'h0;
+    last0_mem0[103] = 1'h0;
+    last0_mem0[104] = 1'h0;
+    last0_mem0[105] = 1'h0;
+    last0_mem0[106] = 1'h0;
+    last0_mem0[107] = 1'h0;
+    last0_mem0[108] = 1'h0;
+    last0_mem0[109] = 1'h0;
+    last0_mem0[110] = 1'h0;
+    last0_mem0[111] = 1'h0;
+    last0_mem0[112] = 1'h0;
+    last0_mem0[113] = 1'h0;
+    last0_mem0[114] = 1'h0;
+    last0_mem0[115] = 1'h0;
+    last0_mem0[116] = 1'h0;
+    last0_mem0[117] = 1'h0;
+    last0_mem0[118] = 1'h0;
+    last0_mem0[119] = 1'h0;
+    last0_mem0[120] = 1'h0;
+    last0_mem0[121] = 1'h0;
+    last0_mem0[122] = 1'h0;
+    last0_mem0[123] = 1'h0;
+    last0_mem0[124] = 1'h0;
+    last0_mem0[125] = 1'h0;
+    last0_mem0[126] = 1'h0;
+    last0_mem0[127] = 1'h0;
+    last0_mem0[128] = 1'h0;
+    last0_mem0[129] = 1'h0;
+    last0_mem0[130] = 1'h0;
+    last0_mem0[131] = 1'h0;
+    last0_mem0[132] = 1'h0;
+    last0_mem0[133] = 1'h0;
+    last0_mem0[134] = 1'h0;
+    last0_mem0[135] = 1'h0;
+    last0_mem0[136] = 1'h0;
+    last0_mem0[137] = 1'h0;
+    last0_mem0[138] = 1'h0;
+    last0_mem0[139] = 1'h0;
+    last0_mem0[140] = 1'h0;
+    last0_mem0[141] = 1'h0;
+    last0_mem0[142] = 1'h0;
+    last0_mem0[143] = 1'h0;
+    last0_mem0[144] = 1'h0;
+    last0_mem0[145] = 1'h0;
+    last0_mem0[146] = 1'h0;
+    last0_mem0[147] = 1'h0;
+    last0_mem0[148] = 1'h0;
+    last0_mem0[149] = 1'h0;
+    last0_mem0[150] = 1'h0;
+    last0_mem0[151] = 1'h0;
+    last0_mem0[152] = 1'h0;
+    last0_mem0[153] = 1'h0;
+    last0_mem0[154] = 1'h0;
+    last0_mem0[155] = 1'h0;
+    last0_mem0[156] = 1'h0;
+    last0_mem0[157] = 1'h0;
+    last0_mem0[158] = 1'h0;
+    last0_mem0[159] = 1'h0;
+    last0_mem0[160] = 1'h0;
+    last0_mem0[161] = 1'h0;
+    last0_mem0[162] = 1'h0;
+    last0_mem0[163] = 1'h0;
+    last0_mem0[164] = 1'h0;
+    last0_mem0[165] = 1'h0;
+    last0_mem0[166] = 1'h0;
+    last0_mem0[167] = 1'h0;
+    last0_mem0[168] = 1'h0;
+    last0_mem0[169] = 1'h0;
+    last0_mem0[170] = 1'h0;
+    last0_mem0[171] = 1'h0;
+    last0_mem0[172] = 1'h0;
+    last0_mem0[173] = 1'h0;
+    last0_mem0[174] = 1'h0;
+    last0_mem0[175] = 1'h0;
+    last0_mem0[176] = 1'h0;
+    last0_mem0[177] = 1'h0;
+    last0_mem0[178] = 1'h0;
+    last0_mem0[179] = 1'h0;
+    last0_mem0[180] = 1'h0;
+    last0_mem0[181] = 1'h0;
+    last0_mem0[182] = 1'h0;
+    last0_mem0[183] = 1'h0;
+    last0_mem0[184] = 1'h0;
+    last0_mem0[185] = 1'h0;
+    last0_mem0[186] = 1'h0;
+    last0_mem0[187] = 1'h0;
+    last0_mem0[188] = 1'h0;
+    last0_mem0[189] = 1'h0;
+    last0_mem0[190] = 1'h0;
+    last0_mem0[191] = 1'h0;
+    last0_mem0[192] = 1'h0;
+    last0_mem0[193] = 1'h0;
+    last0_mem0[194] = 1'h0;
+    last0_mem0[195] = 1'h0;
+    last0_mem0[196] = 1'h0;
+    last0_mem0[197] = 1'h0;
+    last0_mem0[198] = 1'h0;
+    last0_mem0[199] = 1'h0;
+    last0_mem0[200] = 1'h0;
+    last0_mem0[201] = 1'h0;
+    last0_mem0[202] = 1'h0;
+    last0_mem0[203] = 1'h0;
+    last0_mem0[204] = 1'h0;
+    last0_mem0[205] = 1'h0;
+    last0_mem0[206] = 1'h0;
+    last0_mem0[207] = 1'h0;
+    last0_mem0[208] = 1'h0;
+    last0_mem0[209] = 1'h0;
+    last0_mem0[210] = 1'h0;
+    last0_mem0[211] = 1'h0;
+    last0_mem0[212] = 1'h0;
+    last0_mem0[213] = 1'h0;
+    last0_mem0[214] = 1'h0;
+    last0_mem0[215] = 1'h0;
+    last0_mem0[216] = 1'h0;
+    last0_mem0[217] = 1'h0;
+    last0_mem0[218] = 1'h0;
+    last0_mem0[219] = 1'h0;
+    last0_mem0[220] = 1'h0;
+    last0_mem0[221] = 1'h0;
+    last0_mem0[222] = 1'h0;
+    last0_mem0[223] = 1'h0;
+    last0_mem0[224] = 1'h0;
+    last0_mem0[225] = 1'h0;
+    last0_mem0[226] = 1'h0;
+    last0_mem0[227] = 1'h0;
+    last0_mem0[228] = 1'h0;
+    last0_mem0[229] = 1'h0;
+    last0_mem0[230] = 1'h0;
+    last0_mem0[231] = 1'h0;
+    last0_mem0[232] = 1'h0;
+    last0_mem0[233] = 1'h0;
+    last0_mem0[234] = 1'h0;
+    last0_mem0[235] = 1'h0;
+    last0_mem0[236] = 1'h0;
+    last0_mem0[237] = 1'h0;
+    last0_mem0[238] = 1'h0;
+    last0_mem0[239] = 1'h0;
+    last0_mem0[240] = 1'h0;
+    last0_mem0[241] = 1'h0;
+    last0_mem0[242] = 1'h0;
+    last0_mem0[243] = 1'h0;
+    last0_mem0[244] = 1'h0;
+    last0_mem0[245] = 1'h0;
+    last0_mem0[246] = 1'h0;
+    last0_mem0[247] = 1'h0;
+    last0_mem0[248] = 1'h0;
+    last0_mem0[249] = 1'h0;
+    last0_mem0[250] = 1'h0;
+    last0_mem0[251] = 1'h0;
+    last0_mem0[252] = 1'h0;
+    last0_mem0[253] = 1'h0;
+    last0_mem0[254] = 1'h0;
+    last0_mem0[255] = 1'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      lasts4[8'h00] <= 1'h0;
+      last0_mem0[8'h00] <= 1'h0;
   end
-  assign \port__data$42  = lasts4[\port__addr$40 ];
+  assign rd__data = last0_mem0[rd__addr];
   (* ram_style = "distributed" *)
-  reg [16:0] mem [255:0];
+  reg [0:0] last1_mem0 [255:0];
   initial begin
-    mem[0] = 17'h00000;
-    mem[1] = 17'h00000;
-    mem[2] = 17'h00000;
-    mem[3] = 17'h00000;
-    mem[4] = 17'h00000;
-    mem[5] = 17'h00000;
-    mem[6] = 17'h00000;
-    mem[7] = 17'h00000;
-    mem[8] = 17'h00000;
-    mem[9] = 17'h00000;
-    mem[10] = 17'h00000;
-    mem[11] = 17'h00000;
-    mem[12] = 17'h00000;
-    mem[13] = 17'h00000;
-    mem[14] = 17'h00000;
-    mem[15] = 17'h00000;
-    mem[16] = 17'h00000;
-    mem[17] = 17'h00000;
-    mem[18] = 17'h00000;
-    mem[19] = 17'h00000;
-    mem[20] = 17'h00000;
-    mem[21] = 17'h00000;
-    mem[22] = 17'h00000;
-    mem[23] = 17'h00000;
-    mem[24] = 17'h00000;
-    mem[25] = 17'h00000;
-    mem[26] = 17'h00000;
-    mem[27] = 17'h00000;
-    mem[28] = 17'h00000;
-    mem[29] = 17'h00000;
-    mem[30] = 17'h00000;
-    mem[31] = 17'h00000;
-    mem[32] = 17'h00000;
-    mem[33] = 17'h00000;
-    mem[34] = 17'h00000;
-    mem[35] = 17'h00000;
-    mem[36] = 17'h00000;
-    mem[37] = 17'h00000;
-    mem[38] = 17'h00000;
-    mem[39] = 17'h00000;
-    mem[40] = 17'h00000;
-    mem[41] = 17'h00000;
-    mem[42] = 17'h00000;
-    mem[43] = 17'h00000;
-    mem[44] = 17'h00000;
-    mem[45] = 17'h00000;
-    mem[46] = 17'h00000;
-    mem[47] = 17'h00000;
-    mem[48] = 17'h00000;
-    mem[49] = 17'h00000;
-    mem[50] = 17'h00000;
-    mem[51] = 17'h00000;
-    mem[52] = 17'h00000;
-    mem[53] = 17'h00000;
-    mem[54] = 17'h00000;
-    mem[55] = 17'h00000;
-    mem[56] = 17'h00000;
-    mem[57] = 17'h00000;
-    mem[58] = 17'h00000;
-    mem[59] = 17'h00000;
-    mem[60] = 17'h00000;
-    mem[61] = 17'h00000;
-    mem[62] = 17'h00000;
-    mem[63] = 17'h00000;
-    mem[64] = 17'h00000;
-    mem[65] = 17'h00000;
-    mem[66] = 17'h00000;
-    mem[67] = 17'h00000;
-    mem[68] = 17'h00000;
-    mem[69] = 17'h00000;
-    mem[70] = 17'h00000;
-    mem[71] = 17'h00000;
-    mem[72] = 17'h00000;
-    mem[73] = 17'h00000;
-    mem[74] = 17'h00000;
-    mem[75] = 17'h00000;
-    mem[76] = 17'h00000;
-    mem[77] = 17'h00000;
-    mem[78] = 17'h00000;
-    mem[79] = 17'h00000;
-    mem[80] = 17'h00000;
-    mem[81] = 17'h00000;
-    mem[82] = 17'h00000;
-    mem[83] = 17'h00000;
-    mem[84] = 17'h00000;
-    mem[85] = 17'h00000;
-    mem[86] = 17'h00000;
-    mem[87] = 17'h00000;
-    mem[88] = 17'h00000;
-    mem[89] = 17'h00000;
-    mem[90] = 17'h00000;
-    mem[91] = 17'h00000;
-    mem[92] = 17'h00000;
-    mem[93] = 17'h00000;
-    mem[94] = 17'h00000;
-    mem[95] = 17'h00000;
-    mem[96] = 17'h00000;
-    mem[97] = 17'h00000;
-    mem[98] = 17'h00000;
-    mem[99] = 17'h00000;
-    mem[100] = 17'h00000;
-    mem[101] = 17'h00000;
-    mem[102] = 17'h00000;
-    mem[103] = 17'h00000;
-    mem[104] = 17'h00000;
-    mem[105] = 17'h00000;
-    mem[106] = 17'h00000;
-    mem[107] = 17'h00000;
-    mem[108] = 17'h00000;
-    mem[109] = 17'h00000;
-    mem[110] = 17'h00000;
-    mem[111] = 17'h00000;
-    mem[112] = 17'h00000;
-    mem[113] = 17'h00000;
-    mem[114] = 17'h00000;
-    mem[115] = 17'h00000;
-    mem[116] = 17'h00000;
-    mem[117] = 17'h00000;
-    mem[118] = 17'h00000;
-    mem[119] = 17'h00000;
-    mem[120] = 17'h00000;
-    mem[121] = 17'h00000;
-    mem[122] = 17'h00000;
-    mem[123] = 17'h00000;
-    mem[124] = 17'h00000;
-    mem[125] = 17'h00000;
-    mem[126] = 17'h00000;
-    mem[127] = 17'h00000;
-    mem[128] = 17'h00000;
-    mem[129] = 17'h00000;
-    mem[130] = 17'h00000;
-    mem[131] = 17'h00000;
-    mem[132] = 17'h00000;
-    mem[133] = 17'h00000;
-    mem[134] = 17'h00000;
-    mem[135] = 17'h00000;
-    mem[136] = 17'h00000;
-    mem[137] = 17'h00000;
-    mem[138] = 17'h00000;
-    mem[139] = 17'h00000;
-    mem[140] = 17'h00000;
-    mem[141] = 17'h00000;
-    mem[142] = 17'h00000;
-    mem[143] = 17'h00000;
-    mem[144] = 17'h00000;
-    mem[145] = 17'h00000;
-    mem[146] = 17'h00000;
-    mem[147] = 17'h00000;
-    mem[148] = 17'h00000;
-    mem[149] = 17'h00000;
-    mem[150] = 17'h00000;
-    mem[151] = 17'h00000;
-    mem[152] = 17'h00000;
-    mem[153] = 17'h00000;
-    mem[154] = 17'h00000;
-    mem[155] = 17'h00000;
-    mem[156] = 17'h00000;
-    mem[157] = 17'h00000;
-    mem[158] = 17'h00000;
-    mem[159] = 17'h00000;
-    mem[160] = 17'h00000;
-    mem[161] = 17'h00000;
-    mem[162] = 17'h00000;
-    mem[163] = 17'h00000;
-    mem[164] = 17'h00000;
-    mem[165] = 17'h00000;
-    mem[166] = 17'h00000;
-    mem[167] = 17'h00000;
-    mem[168] = 17'h00000;
-    mem[169] = 17'h00000;
-    mem[170] = 17'h00000;
-    mem[171] = 17'h00000;
-    mem[172] = 17'h00000;
-    mem[173] = 17'h00000;
-    mem[174] = 17'h00000;
-    mem[175] = 17'h00000;
-    mem[176] = 17'h00000;
-    mem[177] = 17'h00000;
-    mem[178] = 17'h00000;
-    mem[179] = 17'h00000;
-    mem[180] = 17'h00000;
-    mem[181] = 17'h00000;
-    mem[182] = 17'h00000;
-    mem[183] = 17'h00000;
-    mem[184] = 17'h00000;
-    mem[185] = 17'h00000;
-    mem[186] = 17'h00000;
-    mem[187] = 17'h00000;
-    mem[188] = 17'h00000;
-    mem[189] = 17'h00000;
-    mem[190] = 17'h00000;
-    mem[191] = 17'h00000;
-    mem[192] = 17'h00000;
-    mem[193] = 17'h00000;
-    mem[194] = 17'h00000;
-    mem[195] = 17'h00000;
-    mem[196] = 17'h00000;
-    mem[197] = 17'h00000;
-    mem[198] = 17'h00000;
-    mem[199] = 17'h00000;
-    mem[200] = 17'h00000;
-    mem[201] = 17'h00000;
-    mem[202] = 17'h00000;
-    mem[203] = 17'h00000;
-    mem[204] = 17'h00000;
-    mem[205] = 17'h00000;
-    mem[206] = 17'h00000;
-    mem[207] = 17'h00000;
-    mem[208] = 17'h00000;
-    mem[209] = 17'h00000;
-    mem[210] = 17'h00000;
-    mem[211] = 17'h00000;
-    mem[212] = 17'h00000;
-    mem[213] = 17'h00000;
-    mem[214] = 17'h00000;
-    mem[215] = 17'h00000;
-    mem[216] = 17'h00000;
-    mem[217] = 17'h00000;
-    mem[218] = 17'h00000;
-    mem[219] = 17'h00000;
-    mem[220] = 17'h00000;
-    mem[221] = 17'h00000;
-    mem[222] = 17'h00000;
-    mem[223] = 17'h00000;
-    mem[224] = 17'h00000;
-    mem[225] = 17'h00000;
-    mem[226] = 17'h00000;
-    mem[227] = 17'h00000;
-    mem[228] = 17'h00000;
-    mem[229] = 17'h00000;
-    mem[230] = 17'h00000;
-    mem[231] = 17'h00000;
-    mem[232] = 17'h00000;
-    mem[233] = 17'h00000;
-    mem[234] = 17'h00000;
-    mem[235] = 17'h00000;
-    mem[236] = 17'h00000;
-    mem[237] = 17'h00000;
-    mem[238] = 17'h00000;
-    mem[239] = 17'h00000;
-    mem[240] = 17'h00000;
-    mem[241] = 17'h00000;
-    mem[242] = 17'h00000;
-    mem[243] = 17'h00000;
-    mem[244] = 17'h00000;
-    mem[245] = 17'h00000;
-    mem[246] = 17'h00000;
-    mem[247] = 17'h00000;
-    mem[248] = 17'h00000;
-    mem[249] = 17'h00000;
-    mem[250] = 17'h00000;
-    mem[251] = 17'h00000;
-    mem[252] = 17'h00000;
-    mem[253] = 17'h00000;
-    mem[254] = 17'h00000;
-    mem[255] = 17'h00000;
+    last1_mem0[0] = 1'h0;
+    last1_mem0[1] = 1'h0;
+    last1_mem0[2] = 1'h0;
+    last1_mem0[3] = 1'h0;
+    last1_mem0[4] = 1'h0;
+    last1_mem0[5] = 1'h0;
+    last1_mem0[6] = 1'h0;
+    last1_mem0[7] = 1'h0;
+    last1_mem0[8] = 1'h0;
+    last1_mem0[9] = 1'h0;
+    last1_mem0[10] = 1'h0;
+    last1_mem0[11] = 1'h0;
+    last1_mem0[12] = 1'h0;
+    last1_mem0[13] = 1'h0;
+    last1_mem0[14] = 1'h0;
+    last1_mem0[15] = 1'h0;
+    last1_mem0[16] = 1'h0;
+    last1_mem0[17] = 1'h0;
+    last1_mem0[18] = 1'h0;
+    last1_mem0[19] = 1'h0;
+    last1_mem0[20] = 1'h0;
+    last1_mem0[21] = 1'h0;
+    last1_mem0[22] = 1'h0;
+    last1_mem0[23] = 1'h0;
+    last1_mem0[24] = 1'h0;
+    last1_mem0[25] = 1'h0;
+    last1_mem0[26] = 1'h0;
+    last1_mem0[27] = 1'h0;
+    last1_mem0[28] = 1'h0;
+    last1_mem0[29] = 1'h0;
+    last1_mem0[30] = 1'h0;
+    last1_mem0[31] = 1'h0;
+    last1_mem0[32] = 1'h0;
+    last1_mem0[33] = 1'h0;
+    last1_mem0[34] = 1'h0;
+    last1_mem0[35] = 1'h0;
+    last1_mem0[36] = 1'h0;
+    last1_mem0[37] = 1'h0;
+    last1_mem0[38] = 1'h0;
+    last1_mem0[39] = 1'h0;
+    last1_mem0[40] = 1'h0;
+    last1_mem0[41] = 1'h0;
+    last1_mem0[42] = 1'h0;
+    last1_mem0[43] = 1'h0;
+    last1_mem0[44] = 1'h0;
+    last1_mem0[45] = 1'h0;
+    last1_mem0[46] = 1'h0;
+    last1_mem0[47] = 1'h0;
+    last1_mem0[48] = 1'h0;
+    last1_mem0[49] = 1'h0;
+    last1_mem0[50] = 1'h0;
+    last1_mem0[51] = 1'h0;
+    last1_mem0[52] = 1'h0;
+    last1_mem0[53] = 1'h0;
+    last1_mem0[54] = 1'h0;
+    last1_mem0[55] = 1'h0;
+    last1_mem0[56] = 1'h0;
+    last1_mem0[57] = 1'h0;
+    last1_mem0[58] = 1'h0;
+    last1_mem0[59] = 1'h0;
+    last1_mem0[60] = 1'h0;
+    last1_mem0[61] = 1'h0;
+    last1_mem0[62] = 1'h0;
+    last1_mem0[63] = 1'h0;
+    last1_mem0[64] = 1'h0;
+    last1_mem0[65] = 1'h0;
+    last1_mem0[66] = 1'h0;
+    last1_mem0[67] = 1'h0;
+    last1_mem0[68] = 1'h0;
+    last1_mem0[69] = 1'h0;
+    last1_mem0[70] = 1'h0;
+    last1_mem0[71] = 1'h0;
+    last1_mem0[72] = 1'h0;
+    last1_mem0[73] = 1'h0;
+    last1_mem0[74] = 1'h0;
+    last1_mem0[75] = 1'h0;
+    last1_mem0[76] = 1'h0;
+    last1_mem0[77] = 1'h0;
+    last1_mem0[78] = 1'h0;
+    last1_mem0[79] = 1'h0;
+    last1_mem0[80] = 1'h0;
+    last1_mem0[81] = 1'h0;
+    last1_mem0[82] = 1'h0;
+    last1_mem0[83] = 1'h0;
+    last1_mem0[84] = 1'h0;
+    last1_mem0[85] = 1'h0;
+    last1_mem0[86] = 1'h0;
+    last1_mem0[87] = 1'h0;
+    last1_mem0[88] = 1'h0;
+    last1_mem0[89] = 1'h0;
+    last1_mem0[90] = 1'h0;
+    last1_mem0[91] = 1'h0;
+    last1_mem0[92] = 1'h0;
+    last1_mem0[93] = 1'h0;
+    last1_mem0[94] = 1'h0;
+    last1_mem0[95] = 1'h0;
+    last1_mem0[96] = 1'h0;
+    last1_mem0[97] = 1'h0;
+    last1_mem0[98] = 1'h0;
+    last1_mem0[99] = 1'h0;
+    last1_mem0[100] = 1'h0;
+    last1_mem0[101] = 1'h0;
+    last1_mem0[102] = 1'h0;
+    last1_mem0[103] = 1'h0;
+    last1_mem0[104] = 1'h0;
+    last1_mem0[105] = 1'h0;
+    last1_mem0[106] = 1'h0;
+    last1_mem0[107] = 1'h0;
+    last1_mem0[108] = 1'h0;
+    last1_mem0[109] = 1'h0;
+    last1_mem0[110] = 1'h0;
+    last1_mem0[111] = 1'h0;
+    last1_mem0[112] = 1'h0;
+    last1_mem0[113] = 1'h0;
+    last1_mem0[114] = 1'h0;
+    last1_mem0[115] = 1'h0;
+    last1_mem0[116] = 1'h0;
+    last1_mem0[117] = 1'h0;
+    last1_mem0[118] = 1'h0;
+    last1_mem0[119] = 1'h0;
+    last1_mem0[120] = 1'h0;
+    last1_mem0[121] = 1'h0;
+    last1_mem0[122] = 1'h0;
+    last1_mem0[123] = 1'h0;
+    last1_mem0[124] = 1'h0;
+    last1_mem0[125] = 1'h0;
+    last1_mem0[126] = 1'h0;
+    last1_mem0[127] = 1'h0;
+    last1_mem0[128] = 1'h0;
+    last1_mem0[129] = 1'h0;
+    last1_mem0[130] = 1'h0;
+    last1_mem0[131] = 1'h0;
+    last1_mem0[132] = 1'h0;
+    last1_mem0[133] = 1'h0;
+    last1_mem0[134] = 1'h0;
+    last1_mem0[135] = 1'h0;
+    last1_mem0[136] = 1'h0;
+    last1_mem0[137] = 1'h0;
+    last1_mem0[138] = 1'h0;
+    last1_mem0[139] = 1'h0;
+    last1_mem0[140] = 1'h0;
+    last1_mem0[141] = 1'h0;
+    last1_mem0[142] = 1'h0;
+    last1_mem0[143] = 1'h0;
+    last1_mem0[144] = 1'h0;
+    last1_mem0[145] = 1'h0;
+    last1_mem0[146] = 1'h0;
+    last1_mem0[147] = 1'h0;
+    last1_mem0[148] = 1'h0;
+    last1_mem0[149] = 1'h0;
+    last1_mem0[150] = 1'h0;
+    last1_mem0[151] = 1'h0;
+    last1_mem0[152] = 1'h0;
+    last1_mem0[153] = 1'h0;
+    last1_mem0[154] = 1'h0;
+    last1_mem0[155] = 1'h0;
+    last1_mem0[156] = 1'h0;
+    last1_mem0[157] = 1'h0;
+    last1_mem0[158] = 1'h0;
+    last1_mem0[159] = 1'h0;
+    last1_mem0[160] = 1'h0;
+    last1_mem0[161] = 1'h0;
+    last1_mem0[162] = 1'h0;
+    last1_mem0[163] = 1'h0;
+    last1_mem0[164] = 1'h0;
+    last1_mem0[165] = 1'h0;
+    last1_mem0[166] = 1'h0;
+    last1_mem0[167] = 1'h0;
+    last1_mem0[168] = 1'h0;
+    last1_mem0[169] = 1'h0;
+    last1_mem0[170] = 1'h0;
+    last1_mem0[171] = 1'h0;
+    last1_mem0[172] = 1'h0;
+    last1_mem0[173] = 1'h0;
+    last1_mem0[174] = 1'h0;
+    last1_mem0[175] = 1'h0;
+    last1_mem0[176] = 1'h0;
+    last1_mem0[177] = 1'h0;
+    last1_mem0[178] = 1'h0;
+    last1_mem0[179] = 1'h0;
+    last1_mem0[180] = 1'h0;
+    last1_mem0[181] = 1'h0;
+    last1_mem0[182] = 1'h0;
+    last1_mem0[183] = 1'h0;
+    last1_mem0[184] = 1'h0;
+    last1_mem0[185] = 1'h0;
+    last1_mem0[186] = 1'h0;
+    last1_mem0[187] = 1'h0;
+    last1_mem0[188] = 1'h0;
+    last1_mem0[189] = 1'h0;
+    last1_mem0[190] = 1'h0;
+    last1_mem0[191] = 1'h0;
+    last1_mem0[192] = 1'h0;
+    last1_mem0[193] = 1'h0;
+    last1_mem0[194] = 1'h0;
+    last1_mem0[195] = 1'h0;
+    last1_mem0[196] = 1'h0;
+    last1_mem0[197] = 1'h0;
+    last1_mem0[198] = 1'h0;
+    last1_mem0[199] = 1'h0;
+    last1_mem0[200] = 1'h0;
+    last1_mem0[201] = 1'h0;
+    last1_mem0[202] = 1'h0;
+    last1_mem0[203] = 1'h0;
+    last1_mem0[204] = 1'h0;
+    last1_mem0[205] = 1'h0;
+    last1_mem0[206] = 1'h0;
+    last1_mem0[207] = 1'h0;
+    last1_mem0[208] = 1'h0;
+    last1_mem0[209] = 1'h0;
+    last1_mem0[210] = 1'h0;
+    last1_mem0[211] = 1'h0;
+    last1_mem0[212] = 1'h0;
+    last1_mem0[213] = 1'h0;
+    last1_mem0[214] = 1'h0;
+    last1_mem0[215] = 1'h0;
+    last1_mem0[216] = 1'h0;
+    last1_mem0[217] = 1'h0;
+    last1_mem0[218] = 1'h0;
+    last1_mem0[219] = 1'h0;
+    last1_mem0[220] = 1'h0;
+    last1_mem0[221] = 1'h0;
+    last1_mem0[222] = 1'h0;
+    last1_mem0[223] = 1'h0;
+    last1_mem0[224] = 1'h0;
+    last1_mem0[225] = 1'h0;
+    last1_mem0[226] = 1'h0;
+    last1_mem0[227] = 1'h0;
+    last1_mem0[228] = 1'h0;
+    last1_mem0[229] = 1'h0;
+    last1_mem0[230] = 1'h0;
+    last1_mem0[231] = 1'h0;
+    last1_mem0[232] = 1'h0;
+    last1_mem0[233] = 1'h0;
+    last1_mem0[234] = 1'h0;
+    last1_mem0[235] = 1'h0;
+    last1_mem0[236] = 1'h0;
+    last1_mem0[237] = 1'h0;
+    last1_mem0[238] = 1'h0;
+    last1_mem0[239] = 1'h0;
+    last1_mem0[240] = 1'h0;
+    last1_mem0[241] = 1'h0;
+    last1_mem0[242] = 1'h0;
+    last1_mem0[243] = 1'h0;
+    last1_mem0[244] = 1'h0;
+    last1_mem0[245] = 1'h0;
+    last1_mem0[246] = 1'h0;
+    last1_mem0[247] = 1'h0;
+    last1_mem0[248] = 1'h0;
+    last1_mem0[249] = 1'h0;
+    last1_mem0[250] = 1'h0;
+    last1_mem0[251] = 1'h0;
+    last1_mem0[252] = 1'h0;
+    last1_mem0[253] = 1'h0;
+    last1_mem0[254] = 1'h0;
+    last1_mem0[255] = 1'h0;
   end
   always @(posedge clk) begin
     if (wr__en)
-      mem[8'h00] <= 17'h00000;
+      last1_mem0[8'h00] <= 1'h0;
   end
-  reg [16:0] _0_;
-  reg [16:0] _1_;
+  assign \rd__data$18  = last1_mem0[\rd__addr$16 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] last2_mem0 [255:0];
+  initial begin
+    last2_mem0[0] = 1'h0;
+    last2_mem0[1] = 1'h0;
+    last2_mem0[2] = 1'h0;
+    last2_mem0[3] = 1'h0;
+    last2_mem0[4] = 1'h0;
+    last2_mem0[5] = 1'h0;
+    last2_mem0[6] = 1'h0;
+    last2_mem0[7] = 1'h0;
+    last2_mem0[8] = 1'h0;
+    last2_mem0[9] = 1'h0;
+    last2_mem0[10] = 1'h0;
+    last2_mem0[11] = 1'h0;
+    last2_mem0[12] = 1'h0;
+    last2_mem0[13] = 1'h0;
+    last2_mem0[14] = 1'h0;
+    last2_mem0[15] = 1'h0;
+    last2_mem0[16] = 1'h0;
+    last2_mem0[17] = 1'h0;
+    last2_mem0[18] = 1'h0;
+    last2_mem0[19] = 1'h0;
+    last2_mem0[20] = 1'h0;
+    last2_mem0[21] = 1'h0;
+    last2_mem0[22] = 1'h0;
+    last2_mem0[23] = 1'h0;
+    last2_mem0[24] = 1'h0;
+    last2_mem0[25] = 1'h0;
+    last2_mem0[26] = 1'h0;
+    last2_mem0[27] = 1'h0;
+    last2_mem0[28] = 1'h0;
+    last2_mem0[29] = 1'h0;
+    last2_mem0[30] = 1'h0;
+    last2_mem0[31] = 1'h0;
+    last2_mem0[32] = 1'h0;
+    last2_mem0[33] = 1'h0;
+    last2_mem0[34] = 1'h0;
+    last2_mem0[35] = 1'h0;
+    last2_mem0[36] = 1'h0;
+    last2_mem0[37] = 1'h0;
+    last2_mem0[38] = 1'h0;
+    last2_mem0[39] = 1'h0;
+    last2_mem0[40] = 1'h0;
+    last2_mem0[41] = 1'h0;
+    last2_mem0[42] = 1'h0;
+    last2_mem0[43] = 1'h0;
+    last2_mem0[44] = 1'h0;
+    last2_mem0[45] = 1'h0;
+    last2_mem0[46] = 1'h0;
+    last2_mem0[47] = 1'h0;
+    last2_mem0[48] = 1'h0;
+    last2_mem0[49] = 1'h0;
+    last2_mem0[50] = 1'h0;
+    last2_mem0[51] = 1'h0;
+    last2_mem0[52] = 1'h0;
+    last2_mem0[53] = 1'h0;
+    last2_mem0[54] = 1'h0;
+    last2_mem0[55] = 1'h0;
+    last2_mem0[56] = 1'h0;
+    last2_mem0[57] = 1'h0;
+    last2_mem0[58] = 1'h0;
+    last2_mem0[59] = 1'h0;
+    last2_mem0[60] = 1'h0;
+    last2_mem0[61] = 1'h0;
+    last2_mem0[62] = 1'h0;
+    last2_mem0[63] = 1'h0;
+    last2_mem0[64] = 1'h0;
+    last2_mem0[65] = 1'h0;
+    last2_mem0[66] = 1'h0;
+    last2_mem0[67] = 1'h0;
+    last2_mem0[68] = 1'h0;
+    last2_mem0[69] = 1'h0;
+    last2_mem0[70] = 1'h0;
+    last2_mem0[71] = 1'h0;
+    last2_mem0[72] = 1'h0;
+    last2_mem0[73] = 1'h0;
+    last2_mem0[74] = 1'h0;
+    last2_mem0[75] = 1'h0;
+    last2_mem0[76] = 1'h0;
+    last2_mem0[77] = 1'h0;
+    last2_mem0[78] = 1'h0;
+    last2_mem0[79] = 1'h0;
+    last2_mem0[80] = 1'h0;
+    last2_mem0[81] = 1'h0;
+    last2_mem0[82] = 1'h0;
+    last2_mem0[83] = 1'h0;
+    last2_mem0[84] = 1'h0;
+    last2_mem0[85] = 1'h0;
+    last2_mem0[86] = 1'h0;
+    last2_mem0[87] = 1'h0;
+    last2_mem0[88] = 1'h0;
+    last2_mem0[89] = 1'h0;
+    last2_mem0[90] = 1'h0;
+    last2_mem0[91] = 1'h0;
+    last2_mem0[92] = 1'h0;
+    last2_mem0[93] = 1'h0;
+    last2_mem0[94] = 1'h0;
+    last2_mem0[95] = 1'h0;
+    last2_mem0[96] = 1'h0;
+    last2_mem0[97] = 1'h0;
+    last2_mem0[98] = 1'h0;
+    last2_mem0[99] = 1'h0;
+    last2_mem0[100] = 1'h0;
+    last2_mem0[101] = 1'h0;
+    last2_mem0[102] = 1'h0;
+    last2_mem0[103] = 1'h0;
+    last2_mem0[104] = 1'h0;
+    last2_mem0[105] = 1'h0;
+    last2_mem0[106] = 1'h0;
+    last2_mem0[107] = 1'h0;
+    last2_mem0[108] = 1'h0;
+    last2_mem0[109] = 1'h0;
+    last2_mem0[110] = 1'h0;
+    last2_mem0[111] = 1'h0;
+    last2_mem0[112] = 1'h0;
+    last2_mem0[113] = 1'h0;
+    last2_mem0[114] = 1'h0;
+    last2_mem0[115] = 1'h0;
+    last2_mem0[116] = 1'h0;
+    last2_mem0[117] = 1'h0;
+    last2_mem0[118] = 1'h0;
+    last2_mem0[119] = 1'h0;
+    last2_mem0[120] = 1'h0;
+    last2_mem0[121] = 1'h0;
+    last2_mem0[122] = 1'h0;
+    last2_mem0[123] = 1'h0;
+    last2_mem0[124] = 1'h0;
+    last2_mem0[125] = 1'h0;
+    last2_mem0[126] = 1'h0;
+    last2_mem0[127] = 1'h0;
+    last2_mem0[128] = 1'h0;
+    last2_mem0[129] = 1'h0;
+    last2_mem0[130] = 1'h0;
+    last2_mem0[131] = 1'h0;
+    last2_mem0[132] = 1'h0;
+    last2_mem0[133] = 1'h0;
+    last2_mem0[134] = 1'h0;
+    last2_mem0[135] = 1'h0;
+    last2_mem0[136] = 1'h0;
+    last2_mem0[137] = 1'h0;
+    last2_mem0[138] = 1'h0;
+    last2_mem0[139] = 1'h0;
+    last2_mem0[140] = 1'h0;
+    last2_mem0[141] = 1'h0;
+    last2_mem0[142] = 1'h0;
+    last2_mem0[143] = 1'h0;
+    last2_mem0[144] = 1'h0;
+    last2_mem0[145] = 1'h0;
+    last2_mem0[146] = 1'h0;
+    last2_mem0[147] = 1'h0;
+    last2_mem0[148] = 1'h0;
+    last2_mem0[149] = 1'h0;
+    last2_mem0[150] = 1'h0;
+    last2_mem0[151] = 1'h0;
+    last2_mem0[152] = 1'h0;
+    last2_mem0[153] = 1'h0;
+    last2_mem0[154] = 1'h0;
+    last2_mem0[155] = 1'h0;
+    last2_mem0[156] = 1'h0;
+    last2_mem0[157] = 1'h0;
+    last2_mem0[158] = 1'h0;
+    last2_mem0[159] = 1'h0;
+    last2_mem0[160] = 1'h0;
+    last2_mem0[161] = 1'h0;
+    last2_mem0[162] = 1'h0;
+    last2_mem0[163] = 1'h0;
+    last2_mem0[164] = 1'h0;
+    last2_mem0[165] = 1'h0;
+    last2_mem0[166] = 1'h0;
+    last2_mem0[167] = 1'h0;
+    last2_mem0[168] = 1'h0;
+    last2_mem0[169] = 1'h0;
+    last2_mem0[170] = 1'h0;
+    last2_mem0[171] = 1'h0;
+    last2_mem0[172] = 1'h0;
+    last2_mem0[173] = 1'h0;
+    last2_mem0[174] = 1'h0;
+    last2_mem0[175] = 1'h0;
+    last2_mem0[176] = 1'h0;
+    last2_mem0[177] = 1'h0;
+    last2_mem0[178] = 1'h0;
+    last2_mem0[179] = 1'h0;
+    last2_mem0[180] = 1'h0;
+    last2_mem0[181] = 1'h0;
+    last2_mem0[182] = 1'h0;
+    last2_mem0[183] = 1'h0;
+    last2_mem0[184] = 1'h0;
+    last2_mem0[185] = 1'h0;
+    last2_mem0[186] = 1'h0;
+    last2_mem0[187] = 1'h0;
+    last2_mem0[188] = 1'h0;
+    last2_mem0[189] = 1'h0;
+    last2_mem0[190] = 1'h0;
+    last2_mem0[191] = 1'h0;
+    last2_mem0[192] = 1'h0;
+    last2_mem0[193] = 1'h0;
+    last2_mem0[194] = 1'h0;
+    last2_mem0[195] = 1'h0;
+    last2_mem0[196] = 1'h0;
+    last2_mem0[197] = 1'h0;
+    last2_mem0[198] = 1'h0;
+    last2_mem0[199] = 1'h0;
+    last2_mem0[200] = 1'h0;
+    last2_mem0[201] = 1'h0;
+    last2_mem0[202] = 1'h0;
+    last2_mem0[203] = 1'h0;
+    last2_mem0[204] = 1'h0;
+    last2_mem0[205] = 1'h0;
+    last2_mem0[206] = 1'h0;
+    last2_mem0[207] = 1'h0;
+    last2_mem0[208] = 1'h0;
+    last2_mem0[209] = 1'h0;
+    last2_mem0[210] = 1'h0;
+    last2_mem0[211] = 1'h0;
+    last2_mem0[212] = 1'h0;
+    last2_mem0[213] = 1'h0;
+    last2_mem0[214] = 1'h0;
+    last2_mem0[215] = 1'h0;
+    last2_mem0[216] = 1'h0;
+    last2_mem0[217] = 1'h0;
+    last2_mem0[218] = 1'h0;
+    last2_mem0[219] = 1'h0;
+    last2_mem0[220] = 1'h0;
+    last2_mem0[221] = 1'h0;
+    last2_mem0[222] = 1'h0;
+    last2_mem0[223] = 1'h0;
+    last2_mem0[224] = 1'h0;
+    last2_mem0[225] = 1'h0;
+    last2_mem0[226] = 1'h0;
+    last2_mem0[227] = 1'h0;
+    last2_mem0[228] = 1'h0;
+    last2_mem0[229] = 1'h0;
+    last2_mem0[230] = 1'h0;
+    last2_mem0[231] = 1'h0;
+    last2_mem0[232] = 1'h0;
+    last2_mem0[233] = 1'h0;
+    last2_mem0[234] = 1'h0;
+    last2_mem0[235] = 1'h0;
+    last2_mem0[236] = 1'h0;
+    last2_mem0[237] = 1'h0;
+    last2_mem0[238] = 1'h0;
+    last2_mem0[239] = 1'h0;
+    last2_mem0[240] = 1'h0;
+    last2_mem0[241] = 1'h0;
+    last2_mem0[242] = 1'h0;
+    last2_mem0[243] = 1'h0;
+    last2_mem0[244] = 1'h0;
+    last2_mem0[245] = 1'h0;
+    last2_mem0[246] = 1'h0;
+    last2_mem0[247] = 1'h0;
+    last2_mem0[248] = 1'h0;
+    last2_mem0[249] = 1'h0;
+    last2_mem0[250] = 1'h0;
+    last2_mem0[251] = 1'h0;
+    last2_mem0[252] = 1'h0;
+    last2_mem0[253] = 1'h0;
+    last2_mem0[254] = 1'h0;
+    last2_mem0[255] = 1'h0;
+  end
   always @(posedge clk) begin
-    _0_ <= mem[raddr[7:0]];
-    _1_ <= mem[blk_rd__addr];
+    if (wr__en)
+      last2_mem0[8'h00] <= 1'h0;
   end
-  assign scan_rd__data = _0_;
-  assign blk_rd__data = _1_;
+  assign \rd__data$25  = last2_mem0[\rd__addr$23 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] last3_mem0 [255:0];
+  initial begin
+    last3_mem0[0] = 1'h0;
+    last3_mem0[1] = 1'h0;
+    last3_mem0[2] = 1'h0;
+    last3_mem0[3] = 1'h0;
+    last3_mem0[4] = 1'h0;
+    last3_mem0[5] = 1'h0;
+    last3_mem0[6] = 1'h0;
+    last3_mem0[7] = 1'h0;
+    last3_mem0[8] = 1'h0;
+    last3_mem0[9] = 1'h0;
+    last3_mem0[10] = 1'h0;
+    last3_mem0[11] = 1'h0;
+    last3_mem0[12] = 1'h0;
+    last3_mem0[13] = 1'h0;
+    last3_mem0[14] = 1'h0;
+    last3_mem0[15] = 1'h0;
+    last3_mem0[16] = 1'h0;
+    last3_mem0[17] = 1'h0;
+    last3_mem0[18] = 1'h0;
+    last3_mem0[19] = 1'h0;
+    last3_mem0[20] = 1'h0;
+    last3_mem0[21] = 1'h0;
+    last3_mem0[22] = 1'h0;
+    last3_mem0[23] = 1'h0;
+    last3_mem0[24] = 1'h0;
+    last3_mem0[25] = 1'h0;
+    last3_mem0[26] = 1'h0;
+    last3_mem0[27] = 1'h0;
+    last3_mem0[28] = 1'h0;
+    last3_mem0[29] = 1'h0;
+    last3_mem0[30] = 1'h0;
+    last3_mem0[31] = 1'h0;
+    last3_mem0[32] = 1'h0;
+    last3_mem0[33] = 1'h0;
+    last3_mem0[34] = 1'h0;
+    last3_mem0[35] = 1'h0;
+    last3_mem0[36] = 1'h0;
+    last3_mem0[37] = 1'h0;
+    last3_mem0[38] = 1'h0;
+    last3_mem0[39] = 1'h0;
+    last3_mem0[40] = 1'h0;
+    last3_mem0[41] = 1'h0;
+    last3_mem0[42] = 1'h0;
+    last3_mem0[43] = 1'h0;
+    last3_mem0[44] = 1'h0;
+    last3_mem0[45] = 1'h0;
+    last3_mem0[46] = 1'h0;
+    last3_mem0[47] = 1'h0;
+    last3_mem0[48] = 1'h0;
+    last3_mem0[49] = 1'h0;
+    last3_mem0[50] = 1'h0;
+    last3_mem0[51] = 1'h0;
+    last3_mem0[52] = 1'h0;
+    last3_mem0[53] = 1'h0;
+    last3_mem0[54] = 1'h0;
+    last3_mem0[55] = 1'h0;
+    last3_mem0[56] = 1'h0;
+    last3_mem0[57] = 1'h0;
+    last3_mem0[58] = 1'h0;
+    last3_mem0[59] = 1'h0;
+    last3_mem0[60] = 1'h0;
+    last3_mem0[61] = 1'h0;
+    last3_mem0[62] = 1'h0;
+    last3_mem0[63] = 1'h0;
+    last3_mem0[64] = 1'h0;
+    last3_mem0[65] = 1'h0;
+    last3_mem0[66] = 1'h0;
+    last3_mem0[67] = 1'h0;
+    last3_mem0[68] = 1'h0;
+    last3_mem0[69] = 1'h0;
+    last3_mem0[70] = 1'h0;
+    last3_mem0[71] = 1'h0;
+    last3_mem0[72] = 1'h0;
+    last3_mem0[73] = 1'h0;
+    last3_mem0[74] = 1'h0;
+    last3_mem0[75] = 1'h0;
+    last3_mem0[76] = 1'h0;
+    last3_mem0[77] = 1'h0;
+    last3_mem0[78] = 1'h0;
+    last3_mem0[79] = 1'h0;
+    last3_mem0[80] = 1'h0;
+    last3_mem0[81] = 1'h0;
+    last3_mem0[82] = 1'h0;
+    last3_mem0[83] = 1'h0;
+    last3_mem0[84] = 1'h0;
+    last3_mem0[85] = 1'h0;
+    last3_mem0[86] = 1'h0;
+    last3_mem0[87] = 1'h0;
+    last3_mem0[88] = 1'h0;
+    last3_mem0[89] = 1'h0;
+    last3_mem0[90] = 1'h0;
+    last3_mem0[91] = 1'h0;
+    last3_mem0[92] = 1'h0;
+    last3_mem0[93] = 1'h0;
+    last3_mem0[94] = 1'h0;
+    last3_mem0[95] = 1'h0;
+    last3_mem0[96] = 1'h0;
+    last3_mem0[97] = 1'h0;
+    last3_mem0[98] = 1'h0;
+    last3_mem0[99] = 1'h0;
+    last3_mem0[100] = 1'h0;
+    last3_mem0[101] = 1'h0;
+    last3_mem0[102] = 1'h0;
+    last3_mem0[103] = 1'h0;
+    last3_mem0[104] = 1'h0;
+    last3_mem0[105] = 1'h0;
+    last3_mem0[106] = 1'h0;
+    last3_mem0[107] = 1'h0;
+    last3_mem0[108] = 1'h0;
+    last3_mem0[109] = 1'h0;
+    last3_mem0[110] = 1'h0;
+    last3_mem0[111] = 1'h0;
+    last3_mem0[112] = 1'h0;
+    last3_mem0[113] = 1'h0;
+    last3_mem0[114] = 1'h0;
+    last3_mem0[115] = 1'h0;
+    last3_mem0[116] = 1'h0;
+    last3_mem0[117] = 1'h0;
+    last3_mem0[118] = 1'h0;
+    last3_mem0[119] = 1'h0;
+    last3_mem0[120] = 1'h0;
+    last3_mem0[121] = 1'h0;
+    last3_mem0[122] = 1'h0;
+    last3_mem0[123] = 1'h0;
+    last3_mem0[124] = 1'h0;
+    last3_mem0[125] = 1'h0;
+    last3_mem0[126] = 1'h0;
+    last3_mem0[127] = 1'h0;
+    last3_mem0[128] = 1'h0;
+    last3_mem0[129] = 1'h0;
+    last3_mem0[130] = 1'h0;
+    last3_mem0[131] = 1'h0;
+    last3_mem0[132] = 1'h0;
+    last3_mem0[133] = 1'h0;
+    last3_mem0[134] = 1'h0;
+    last3_mem0[135] = 1'h0;
+    last3_mem0[136] = 1'h0;
+    last3_mem0[137] = 1'h0;
+    last3_mem0[138] = 1'h0;
+    last3_mem0[139] = 1'h0;
+    last3_mem0[140] = 1'h0;
+    last3_mem0[141] = 1'h0;
+    last3_mem0[142] = 1'h0;
+    last3_mem0[143] = 1'h0;
+    last3_mem0[144] = 1'h0;
+    last3_mem0[145] = 1'h0;
+    last3_mem0[146] = 1'h0;
+    last3_mem0[147] = 1'h0;
+    last3_mem0[148] = 1'h0;
+    last3_mem0[149] = 1'h0;
+    last3_mem0[150] = 1'h0;
+    last3_mem0[151] = 1'h0;
+    last3_mem0[152] = 1'h0;
+    last3_mem0[153] = 1'h0;
+    last3_mem0[154] = 1'h0;
+    last3_mem0[155] = 1'h0;
+    last3_mem0[156] = 1'h0;
+    last3_mem0[157] = 1'h0;
+    last3_mem0[158] = 1'h0;
+    last3_mem0[159] = 1'h0;
+    last3_mem0[160] = 1'h0;
+    last3_mem0[161] = 1'h0;
+    last3_mem0[162] = 1'h0;
+    last3_mem0[163] = 1'h0;
+    last3_mem0[164] = 1'h0;
+    last3_mem0[165] = 1'h0;
+    last3_mem0[166] = 1'h0;
+    last3_mem0[167] = 1'h0;
+    last3_mem0[168] = 1'h0;
+    last3_mem0[169] = 1'h0;
+    last3_mem0[170] = 1'h0;
+    last3_mem0[171] = 1'h0;
+    last3_mem0[172] = 1'h0;
+    last3_mem0[173] = 1'h0;
+    last3_mem0[174] = 1'h0;
+    last3_mem0[175] = 1'h0;
+    last3_mem0[176] = 1'h0;
+    last3_mem0[177] = 1'h0;
+    last3_mem0[178] = 1'h0;
+    last3_mem0[179] = 1'h0;
+    last3_mem0[180] = 1'h0;
+    last3_mem0[181] = 1'h0;
+    last3_mem0[182] = 1'h0;
+    last3_mem0[183] = 1'h0;
+    last3_mem0[184] = 1'h0;
+    last3_mem0[185] = 1'h0;
+    last3_mem0[186] = 1'h0;
+    last3_mem0[187] = 1'h0;
+    last3_mem0[188] = 1'h0;
+    last3_mem0[189] = 1'h0;
+    last3_mem0[190] = 1'h0;
+    last3_mem0[191] = 1'h0;
+    last3_mem0[192] = 1'h0;
+    last3_mem0[193] = 1'h0;
+    last3_mem0[194] = 1'h0;
+    last3_mem0[195] = 1'h0;
+    last3_mem0[196] = 1'h0;
+    last3_mem0[197] = 1'h0;
+    last3_mem0[198] = 1'h0;
+    last3_mem0[199] = 1'h0;
+    last3_mem0[200] = 1'h0;
+    last3_mem0[201] = 1'h0;
+    last3_mem0[202] = 1'h0;
+    last3_mem0[203] = 1'h0;
+    last3_mem0[204] = 1'h0;
+    last3_mem0[205] = 1'h0;
+    last3_mem0[206] = 1'h0;
+    last3_mem0[207] = 1'h0;
+    last3_mem0[208] = 1'h0;
+    last3_mem0[209] = 1'h0;
+    last3_mem0[210] = 1'h0;
+    last3_mem0[211] = 1'h0;
+    last3_mem0[212] = 1'h0;
+    last3_mem0[213] = 1'h0;
+    last3_mem0[214] = 1'h0;
+    last3_mem0[215] = 1'h0;
+    last3_mem0[216] = 1'h0;
+    last3_mem0[217] = 1'h0;
+    last3_mem0[218] = 1'h0;
+    last3_mem0[219] = 1'h0;
+    last3_mem0[220] = 1'h0;
+    last3_mem0[221] = 1'h0;
+    last3_mem0[222] = 1'h0;
+    last3_mem0[223] = 1'h0;
+    last3_mem0[224] = 1'h0;
+    last3_mem0[225] = 1'h0;
+    last3_mem0[226] = 1'h0;
+    last3_mem0[227] = 1'h0;
+    last3_mem0[228] = 1'h0;
+    last3_mem0[229] = 1'h0;
+    last3_mem0[230] = 1'h0;
+    last3_mem0[231] = 1'h0;
+    last3_mem0[232] = 1'h0;
+    last3_mem0[233] = 1'h0;
+    last3_mem0[234] = 1'h0;
+    last3_mem0[235] = 1'h0;
+    last3_mem0[236] = 1'h0;
+    last3_mem0[237] = 1'h0;
+    last3_mem0[238] = 1'h0;
+    last3_mem0[239] = 1'h0;
+    last3_mem0[240] = 1'h0;
+    last3_mem0[241] = 1'h0;
+    last3_mem0[242] = 1'h0;
+    last3_mem0[243] = 1'h0;
+    last3_mem0[244] = 1'h0;
+    last3_mem0[245] = 1'h0;
+    last3_mem0[246] = 1'h0;
+    last3_mem0[247] = 1'h0;
+    last3_mem0[248] = 1'h0;
+    last3_mem0[249] = 1'h0;
+    last3_mem0[250] = 1'h0;
+    last3_mem0[251] = 1'h0;
+    last3_mem0[252] = 1'h0;
+    last3_mem0[253] = 1'h0;
+    last3_mem0[254] = 1'h0;
+    last3_mem0[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      last3_mem0[8'h00] <= 1'h0;
+  end
+  assign \rd__data$32  = last3_mem0[\rd__addr$30 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] last4_mem0 [255:0];
+  initial begin
+    last4_mem0[0] = 1'h0;
+    last4_mem0[1] = 1'h0;
+    last4_mem0[2] = 1'h0;
+    last4_mem0[3] = 1'h0;
+    last4_mem0[4] = 1'h0;
+    last4_mem0[5] = 1'h0;
+    last4_mem0[6] = 1'h0;
+    last4_mem0[7] = 1'h0;
+    last4_mem0[8] = 1'h0;
+    last4_mem0[9] = 1'h0;
+    last4_mem0[10] = 1'h0;
+    last4_mem0[11] = 1'h0;
+    last4_mem0[12] = 1'h0;
+    last4_mem0[13] = 1'h0;
+    last4_mem0[14] = 1'h0;
+    last4_mem0[15] = 1'h0;
+    last4_mem0[16] = 1'h0;
+    last4_mem0[17] = 1'h0;
+    last4_mem0[18] = 1'h0;
+    last4_mem0[19] = 1'h0;
+    last4_mem0[20] = 1'h0;
+    last4_mem0[21] = 1'h0;
+    last4_mem0[22] = 1'h0;
+    last4_mem0[23] = 1'h0;
+    last4_mem0[24] = 1'h0;
+    last4_mem0[25] = 1'h0;
+    last4_mem0[26] = 1'h0;
+    last4_mem0[27] = 1'h0;
+    last4_mem0[28] = 1'h0;
+    last4_mem0[29] = 1'h0;
+    last4_mem0[30] = 1'h0;
+    last4_mem0[31] = 1'h0;
+    last4_mem0[32] = 1'h0;
+    last4_mem0[33] = 1'h0;
+    last4_mem0[34] = 1'h0;
+    last4_mem0[35] = 1'h0;
+    last4_mem0[36] = 1'h0;
+    last4_mem0[37] = 1'h0;
+    last4_mem0[38] = 1'h0;
+    last4_mem0[39] = 1'h0;
+    last4_mem0[40] = 1'h0;
+    last4_mem0[41] = 1'h0;
+    last4_mem0[42] = 1'h0;
+    last4_mem0[43] = 1'h0;
+    last4_mem0[44] = 1'h0;
+    last4_mem0[45] = 1'h0;
+    last4_mem0[46] = 1'h0;
+    last4_mem0[47] = 1'h0;
+    last4_mem0[48] = 1'h0;
+    last4_mem0[49] = 1'h0;
+    last4_mem0[50] = 1'h0;
+    last4_mem0[51] = 1'h0;
+    last4_mem0[52] = 1'h0;
+    last4_mem0[53] = 1'h0;
+    last4_mem0[54] = 1'h0;
+    last4_mem0[55] = 1'h0;
+    last4_mem0[56] = 1'h0;
+    last4_mem0[57] = 1'h0;
+    last4_mem0[58] = 1'h0;
+    last4_mem0[59] = 1'h0;
+    last4_mem0[60] = 1'h0;
+    last4_mem0[61] = 1'h0;
+    last4_mem0[62] = 1'h0;
+    last4_mem0[63] = 1'h0;
+    last4_mem0[64] = 1'h0;
+    last4_mem0[65] = 1'h0;
+    last4_mem0[66] = 1'h0;
+    last4_mem0[67] = 1'h0;
+    last4_mem0[68] = 1'h0;
+    last4_mem0[69] = 1'h0;
+    last4_mem0[70] = 1'h0;
+    last4_mem0[71] = 1'h0;
+    last4_mem0[72] = 1'h0;
+    last4_mem0[73] = 1'h0;
+    last4_mem0[74] = 1'h0;
+    last4_mem0[75] = 1'h0;
+    last4_mem0[76] = 1'h0;
+    last4_mem0[77] = 1'h0;
+    last4_mem0[78] = 1'h0;
+    last4_mem0[79] = 1'h0;
+    last4_mem0[80] = 1'h0;
+    last4_mem0[81] = 1'h0;
+    last4_mem0[82] = 1'h0;
+    last4_mem0[83] = 1'h0;
+    last4_mem0[84] = 1'h0;
+    last4_mem0[85] = 1'h0;
+    last4_mem0[86] = 1'h0;
+    last4_mem0[87] = 1'h0;
+    last4_mem0[88] = 1'h0;
+    last4_mem0[89] = 1'h0;
+    last4_mem0[90] = 1'h0;
+    last4_mem0[91] = 1'h0;
+    last4_mem0[92] = 1'h0;
+    last4_mem0[93] = 1'h0;
+    last4_mem0[94] = 1'h0;
+    last4_mem0[95] = 1'h0;
+    last4_mem0[96] = 1'h0;
+    last4_mem0[97] = 1'h0;
+    last4_mem0[98] = 1'h0;
+    last4_mem0[99] = 1'h0;
+    last4_mem0[100] = 1'h0;
+    last4_mem0[101] = 1'h0;
+    last4_mem0[102] = 1'h0;
+    last4_mem0[103] = 1'h0;
+    last4_mem0[104] = 1'h0;
+    last4_mem0[105] = 1'h0;
+    last4_mem0[106] = 1'h0;
+    last4_mem0[107] = 1'h0;
+    last4_mem0[108] = 1'h0;
+    last4_mem0[109] = 1'h0;
+    last4_mem0[110] = 1'h0;
+    last4_mem0[111] = 1'h0;
+    last4_mem0[112] = 1'h0;
+    last4_mem0[113] = 1'h0;
+    last4_mem0[114] = 1'h0;
+    last4_mem0[115] = 1'h0;
+    last4_mem0[116] = 1'h0;
+    last4_mem0[117] = 1'h0;
+    last4_mem0[118] = 1'h0;
+    last4_mem0[119] = 1'h0;
+    last4_mem0[120] = 1'h0;
+    last4_mem0[121] = 1'h0;
+    last4_mem0[122] = 1'h0;
+    last4_mem0[123] = 1'h0;
+    last4_mem0[124] = 1'h0;
+    last4_mem0[125] = 1'h0;
+    last4_mem0[126] = 1'h0;
+    last4_mem0[127] = 1'h0;
+    last4_mem0[128] = 1'h0;
+    last4_mem0[129] = 1'h0;
+    last4_mem0[130] = 1'h0;
+    last4_mem0[131] = 1'h0;
+    last4_mem0[132] = 1'h0;
+    last4_mem0[133] = 1'h0;
+    last4_mem0[134] = 1'h0;
+    last4_mem0[135] = 1'h0;
+    last4_mem0[136] = 1'h0;
+    last4_mem0[137] = 1'h0;
+    last4_mem0[138] = 1'h0;
+    last4_mem0[139] = 1'h0;
+    last4_mem0[140] = 1'h0;
+    last4_mem0[141] = 1'h0;
+    last4_mem0[142] = 1'h0;
+    last4_mem0[143] = 1'h0;
+    last4_mem0[144] = 1'h0;
+    last4_mem0[145] = 1'h0;
+    last4_mem0[146] = 1'h0;
+    last4_mem0[147] = 1'h0;
+    last4_mem0[148] = 1'h0;
+    last4_mem0[149] = 1'h0;
+    last4_mem0[150] = 1'h0;
+    last4_mem0[151] = 1'h0;
+    last4_mem0[152] = 1'h0;
+    last4_mem0[153] = 1'h0;
+    last4_mem0[154] = 1'h0;
+    last4_mem0[155] = 1'h0;
+    last4_mem0[156] = 1'h0;
+    last4_mem0[157] = 1'h0;
+    last4_mem0[158] = 1'h0;
+    last4_mem0[159] = 1'h0;
+    last4_mem0[160] = 1'h0;
+    last4_mem0[161] = 1'h0;
+    last4_mem0[162] = 1'h0;
+    last4_mem0[163] = 1'h0;
+    last4_mem0[164] = 1'h0;
+    last4_mem0[165] = 1'h0;
+    last4_mem0[166] = 1'h0;
+    last4_mem0[167] = 1'h0;
+    last4_mem0[168] = 1'h0;
+    last4_mem0[169] = 1'h0;
+    last4_mem0[170] = 1'h0;
+    last4_mem0[171] = 1'h0;
+    last4_mem0[172] = 1'h0;
+    last4_mem0[173] = 1'h0;
+    last4_mem0[174] = 1'h0;
+    last4_mem0[175] = 1'h0;
+    last4_mem0[176] = 1'h0;
+    last4_mem0[177] = 1'h0;
+    last4_mem0[178] = 1'h0;
+    last4_mem0[179] = 1'h0;
+    last4_mem0[180] = 1'h0;
+    last4_mem0[181] = 1'h0;
+    last4_mem0[182] = 1'h0;
+    last4_mem0[183] = 1'h0;
+    last4_mem0[184] = 1'h0;
+    last4_mem0[185] = 1'h0;
+    last4_mem0[186] = 1'h0;
+    last4_mem0[187] = 1'h0;
+    last4_mem0[188] = 1'h0;
+    last4_mem0[189] = 1'h0;
+    last4_mem0[190] = 1'h0;
+    last4_mem0[191] = 1'h0;
+    last4_mem0[192] = 1'h0;
+    last4_mem0[193] = 1'h0;
+    last4_mem0[194] = 1'h0;
+    last4_mem0[195] = 1'h0;
+    last4_mem0[196] = 1'h0;
+    last4_mem0[197] = 1'h0;
+    last4_mem0[198] = 1'h0;
+    last4_mem0[199] = 1'h0;
+    last4_mem0[200] = 1'h0;
+    last4_mem0[201] = 1'h0;
+    last4_mem0[202] = 1'h0;
+    last4_mem0[203] = 1'h0;
+    last4_mem0[204] = 1'h0;
+    last4_mem0[205] = 1'h0;
+    last4_mem0[206] = 1'h0;
+    last4_mem0[207] = 1'h0;
+    last4_mem0[208] = 1'h0;
+    last4_mem0[209] = 1'h0;
+    last4_mem0[210] = 1'h0;
+    last4_mem0[211] = 1'h0;
+    last4_mem0[212] = 1'h0;
+    last4_mem0[213] = 1'h0;
+    last4_mem0[214] = 1'h0;
+    last4_mem0[215] = 1'h0;
+    last4_mem0[216] = 1'h0;
+    last4_mem0[217] = 1'h0;
+    last4_mem0[218] = 1'h0;
+    last4_mem0[219] = 1'h0;
+    last4_mem0[220] = 1'h0;
+    last4_mem0[221] = 1'h0;
+    last4_mem0[222] = 1'h0;
+    last4_mem0[223] = 1'h0;
+    last4_mem0[224] = 1'h0;
+    last4_mem0[225] = 1'h0;
+    last4_mem0[226] = 1'h0;
+    last4_mem0[227] = 1'h0;
+    last4_mem0[228] = 1'h0;
+    last4_mem0[229] = 1'h0;
+    last4_mem0[230] = 1'h0;
+    last4_mem0[231] = 1'h0;
+    last4_mem0[232] = 1'h0;
+    last4_mem0[233] = 1'h0;
+    last4_mem0[234] = 1'h0;
+    last4_mem0[235] = 1'h0;
+    last4_mem0[236] = 1'h0;
+    last4_mem0[237] = 1'h0;
+    last4_mem0[238] = 1'h0;
+    last4_mem0[239] = 1'h0;
+    last4_mem0[240] = 1'h0;
+    last4_mem0[241] = 1'h0;
+    last4_mem0[242] = 1'h0;
+    last4_mem0[243] = 1'h0;
+    last4_mem0[244] = 1'h0;
+    last4_mem0[245] = 1'h0;
+    last4_mem0[246] = 1'h0;
+    last4_mem0[247] = 1'h0;
+    last4_mem0[248] = 1'h0;
+    last4_mem0[249] = 1'h0;
+    last4_mem0[250] = 1'h0;
+    last4_mem0[251] = 1'h0;
+    last4_mem0[252] = 1'h0;
+    last4_mem0[253] = 1'h0;
+    last4_mem0[254] = 1'h0;
+    last4_mem0[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      last4_mem0[8'h00] <= 1'h0;
+  end
+  assign \rd__data$39  = last4_mem0[\rd__addr$37 ];
+  (* ram_style = "distributed" *)
+  reg [3:0] scan_mem0 [255:0];
+  initial begin
+    scan_mem0[0] = 4'h0;
+    scan_mem0[1] = 4'h0;
+    scan_mem0[2] = 4'h0;
+    scan_mem0[3] = 4'h0;
+    scan_mem0[4] = 4'h0;
+    scan_mem0[5] = 4'h0;
+    scan_mem0[6] = 4'h0;
+    scan_mem0[7] = 4'h0;
+    scan_mem0[8] = 4'h0;
+    scan_mem0[9] = 4'h0;
+    scan_mem0[10] = 4'h0;
+    scan_mem0[11] = 4'h0;
+    scan_mem0[12] = 4'h0;
+    scan_mem0[13] = 4'h0;
+    scan_mem0[14] = 4'h0;
+    scan_mem0[15] = 4'h0;
+    scan_mem0[16] = 4'h0;
+    scan_mem0[17] = 4'h0;
+    scan_mem0[18] = 4'h0;
+    scan_mem0[19] = 4'h0;
+    scan_mem0[20] = 4'h0;
+    scan_mem0[21] = 4'h0;
+    scan_mem0[22] = 4'h0;
+    scan_mem0[23] = 4'h0;
+    scan_mem0[24] = 4'h0;
+    scan_mem0[25] = 4'h0;
+    scan_mem0[26] = 4'h0;
+    scan_mem0[27] = 4'h0;
+    scan_mem0[28] = 4'h0;
+    scan_mem0[29] = 4'h0;
+    scan_mem0[30] = 4'h0;
+    scan_mem0[31] = 4'h0;
+    scan_mem0[32] = 4'h0;
+    scan_mem0[33] = 4'h0;
+    scan_mem0[34] = 4'h0;
+    scan_mem0[35] = 4'h0;
+    scan_mem0[36] = 4'h0;
+    scan_mem0[37] = 4'h0;
+    scan_mem0[38] = 4'h0;
+    scan_mem0[39] = 4'h0;
+    scan_mem0[40] = 4'h0;
+    scan_mem0[41] = 4'h0;
+    scan_mem0[42] = 4'h0;
+    scan_mem0[43] = 4'h0;
+    scan_mem0[44] = 4'h0;
+    scan_mem0[45] = 4'h0;
+    scan_mem0[46] = 4'h0;
+    scan_mem0[47] = 4'h0;
+    scan_mem0[48] = 4'h0;
+    scan_mem0[49] = 4'h0;
+    scan_mem0[50] = 4'h0;
+    scan_mem0[51] = 4'h0;
+    scan_mem0[52] = 4'h0;
+    scan_mem0[53] = 4'h0;
+    scan_mem0[54] = 4'h0;
+    scan_mem0[55] = 4'h0;
+    scan_mem0[56] = 4'h0;
+    scan_mem0[57] = 4'h0;
+    scan_mem0[58] = 4'h0;
+    scan_mem0[59] = 4'h0;
+    scan_mem0[60] = 4'h0;
+    scan_mem0[61] = 4'h0;
+    scan_mem0[62] = 4'h0;
+    scan_mem0[63] = 4'h0;
+    scan_mem0[64] = 4'h0;
+    scan_mem0[65] = 4'h0;
+    scan_mem0[66] = 4'h0;
+    scan_mem0[67] = 4'h0;
+    scan_mem0[68] = 4'h0;
+    scan_mem0[69] = 4'h0;
+    scan_mem0[70] = 4'h0;
+    scan_mem0[71] = 4'h0;
+    scan_mem0[72] = 4'h0;
+    scan_mem0[73] = 4'h0;
+    scan_mem0[74] = 4'h0;
+    scan_mem0[75] = 4'h0;
+    scan_mem0[76] = 4'h0;
+    scan_mem0[77] = 4'h0;
+    scan_mem0[78] = 4'h0;
+    scan_mem0[79] = 4'h0;
+    scan_mem0[80] = 4'h0;
+    scan_mem0[81] = 4'h0;
+    scan_mem0[82] = 4'h0;
+    scan_mem0[83] = 4'h0;
+    scan_mem0[84] = 4'h0;
+    scan_mem0[85] = 4'h0;
+    scan_mem0[86] = 4'h0;
+    scan_mem0[87] = 4'h0;
+    scan_mem0[88] = 4'h0;
+    scan_mem0[89] = 4'h0;
+    scan_mem0[90] = 4'h0;
+    scan_mem0[91] = 4'h0;
+    scan_mem0[92] = 4'h0;
+    scan_mem0[93] = 4'h0;
+    scan_mem0[94] = 4'h0;
+    scan_mem0[95] = 4'h0;
+    scan_mem0[96] = 4'h0;
+    scan_mem0[97] = 4'h0;
+    scan_mem0[98] = 4'h0;
+    scan_mem0[99] = 4'h0;
+    scan_mem0[100] = 4'h0;
+    scan_mem0[101] = 4'h0;
+    scan_mem0[102] = 4'h0;
+    scan_mem0[103] = 4'h0;
+    scan_mem0[104] = 4'h0;
+    scan_mem0[105] = 4'h0;
+    scan_mem0[106] = 4'h0;
+    scan_mem0[107] = 4'h0;
+    scan_mem0[108] = 4'h0;
+    scan_mem0[109] = 4'h0;
+    scan_mem0[110] = 4'h0;
+    scan_mem0[111] = 4'h0;
+    scan_mem0[112] = 4'h0;
+    scan_mem0[113] = 4'h0;
+    scan_mem0[114] = 4'h0;
+    scan_mem0[115] = 4'h0;
+    scan_mem0[116] = 4'h0;
+    scan_mem0[117] = 4'h0;
+    scan_mem0[118] = 4'h0;
+    scan_mem0[119] = 4'h0;
+    scan_mem0[120] = 4'h0;
+    scan_mem0[121] = 4'h0;
+    scan_mem0[122] = 4'h0;
+    scan_mem0[123] = 4'h0;
+    scan_mem0[124] = 4'h0;
+    scan_mem0[125] = 4'h0;
+    scan_mem0[126] = 4'h0;
+    scan_mem0[127] = 4'h0;
+    scan_mem0[128] = 4'h0;
+    scan_mem0[129] = 4'h0;
+    scan_mem0[130] = 4'h0;
+    scan_mem0[131] = 4'h0;
+    scan_mem0[132] = 4'h0;
+    scan_mem0[133] = 4'h0;
+    scan_mem0[134] = 4'h0;
+    scan_mem0[135] = 4'h0;
+    scan_mem0[136] = 4'h0;
+    scan_mem0[137] = 4'h0;
+    scan_mem0[138] = 4'h0;
+    scan_mem0[139] = 4'h0;
+    scan_mem0[140] = 4'h0;
+    scan_mem0[141] = 4'h0;
+    scan_mem0[142] = 4'h0;
+    scan_mem0[143] = 4'h0;
+    scan_mem0[144] = 4'h0;
+    scan_mem0[145] = 4'h0;
+    scan_mem0[146] = 4'h0;
+    scan_mem0[147] = 4'h0;
+    scan_mem0[148] = 4'h0;
+    scan_mem0[149] = 4'h0;
+    scan_mem0[150] = 4'h0;
+    scan_mem0[151] = 4'h0;
+    scan_mem0[152] = 4'h0;
+    scan_mem0[153] = 4'h0;
+    scan_mem0[154] = 4'h0;
+    scan_mem0[155] = 4'h0;
+    scan_mem0[156] = 4'h0;
+    scan_mem0[157] = 4'h0;
+    scan_mem0[158] = 4'h0;
+    scan_mem0[159] = 4'h0;
+    scan_mem0[160] = 4'h0;
+    scan_mem0[161] = 4'h0;
+    scan_mem0[162] = 4'h0;
+    scan_mem0[163] = 4'h0;
+    scan_mem0[164] = 4'h0;
+    scan_mem0[165] = 4'h0;
+    scan_mem0[166] = 4'h0;
+    scan_mem0[167] = 4'h0;
+    scan_mem0[168] = 4'h0;
+    scan_mem0[169] = 4'h0;
+    scan_mem0[170] = 4'h0;
+    scan_mem0[171] = 4'h0;
+    scan_mem0[172] = 4'h0;
+    scan_mem0[173] = 4'h0;
+    scan_mem0[174] = 4'h0;
+    scan_mem0[175] = 4'h0;
+    scan_mem0[176] = 4'h0;
+    scan_mem0[177] = 4'h0;
+    scan_mem0[178] = 4'h0;
+    scan_mem0[179] = 4'h0;
+    scan_mem0[180] = 4'h0;
+    scan_mem0[181] = 4'h0;
+    scan_mem0[182] = 4'h0;
+    scan_mem0[183] = 4'h0;
+    scan_mem0[184] = 4'h0;
+    scan_mem0[185] = 4'h0;
+    scan_mem0[186] = 4'h0;
+    scan_mem0[187] = 4'h0;
+    scan_mem0[188] = 4'h0;
+    scan_mem0[189] = 4'h0;
+    scan_mem0[190] = 4'h0;
+    scan_mem0[191] = 4'h0;
+    scan_mem0[192] = 4'h0;
+    scan_mem0[193] = 4'h0;
+    scan_mem0[194] = 4'h0;
+    scan_mem0[195] = 4'h0;
+    scan_mem0[196] = 4'h0;
+    scan_mem0[197] = 4'h0;
+    scan_mem0[198] = 4'h0;
+    scan_mem0[199] = 4'h0;
+    scan_mem0[200] = 4'h0;
+    scan_mem0[201] = 4'h0;
+    scan_mem0[202] = 4'h0;
+    scan_mem0[203] = 4'h0;
+    scan_mem0[204] = 4'h0;
+    scan_mem0[205] = 4'h0;
+    scan_mem0[206] = 4'h0;
+    scan_mem0[207] = 4'h0;
+    scan_mem0[208] = 4'h0;
+    scan_mem0[209] = 4'h0;
+    scan_mem0[210] = 4'h0;
+    scan_mem0[211] = 4'h0;
+    scan_mem0[212] = 4'h0;
+    scan_mem0[213] = 4'h0;
+    scan_mem0[214] = 4'h0;
+    scan_mem0[215] = 4'h0;
+    scan_mem0[216] = 4'h0;
+    scan_mem0[217] = 4'h0;
+    scan_mem0[218] = 4'h0;
+    scan_mem0[219] = 4'h0;
+    scan_mem0[220] = 4'h0;
+    scan_mem0[221] = 4'h0;
+    scan_mem0[222] = 4'h0;
+    scan_mem0[223] = 4'h0;
+    scan_mem0[224] = 4'h0;
+    scan_mem0[225] = 4'h0;
+    scan_mem0[226] = 4'h0;
+    scan_mem0[227] = 4'h0;
+    scan_mem0[228] = 4'h0;
+    scan_mem0[229] = 4'h0;
+    scan_mem0[230] = 4'h0;
+    scan_mem0[231] = 4'h0;
+    scan_mem0[232] = 4'h0;
+    scan_mem0[233] = 4'h0;
+    scan_mem0[234] = 4'h0;
+    scan_mem0[235] = 4'h0;
+    scan_mem0[236] = 4'h0;
+    scan_mem0[237] = 4'h0;
+    scan_mem0[238] = 4'h0;
+    scan_mem0[239] = 4'h0;
+    scan_mem0[240] = 4'h0;
+    scan_mem0[241] = 4'h0;
+    scan_mem0[242] = 4'h0;
+    scan_mem0[243] = 4'h0;
+    scan_mem0[244] = 4'h0;
+    scan_mem0[245] = 4'h0;
+    scan_mem0[246] = 4'h0;
+    scan_mem0[247] = 4'h0;
+    scan_mem0[248] = 4'h0;
+    scan_mem0[249] = 4'h0;
+    scan_mem0[250] = 4'h0;
+    scan_mem0[251] = 4'h0;
+    scan_mem0[252] = 4'h0;
+    scan_mem0[253] = 4'h0;
+    scan_mem0[254] = 4'h0;
+    scan_mem0[255] = 4'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      scan_mem0[8'h00] <= 4'h0;
+  end
+  assign \rd__data$117  = scan_mem0[\rd__addr$76 ];
+  (* ram_style = "distributed" *)
+  reg [3:0] scan_mem1 [255:0];
+  initial begin
+    scan_mem1[0] = 4'h0;
+    scan_mem1[1] = 4'h0;
+    scan_mem1[2] = 4'h0;
+    scan_mem1[3] = 4'h0;
+    scan_mem1[4] = 4'h0;
+    scan_mem1[5] = 4'h0;
+    scan_mem1[6] = 4'h0;
+    scan_mem1[7] = 4'h0;
+    scan_mem1[8] = 4'h0;
+    scan_mem1[9] = 4'h0;
+    scan_mem1[10] = 4'h0;
+    scan_mem1[11] = 4'h0;
+    scan_mem1[12] = 4'h0;
+    scan_mem1[13] = 4'h0;
+    scan_mem1[14] = 4'h0;
+    scan_mem1[15] = 4'h0;
+    scan_mem1[16] = 4'h0;
+    scan_mem1[17] = 4'h0;
+    scan_mem1[18] = 4'h0;
+    scan_mem1[19] = 4'h0;
+    scan_mem1[20] = 4'h0;
+    scan_mem1[21] = 4'h0;
+    scan_mem1[22] = 4'h0;
+    scan_mem1[23] = 4'h0;
+    scan_mem1[24] = 4'h0;
+    scan_mem1[25] = 4'h0;
+    scan_mem1[26] = 4'h0;
+    scan_mem1[27] = 4'h0;
+    scan_mem1[28] = 4'h0;
+    scan_mem1[29] = 4'h0;
+    scan_mem1[30] = 4'h0;
+    scan_mem1[31] = 4'h0;
+    scan_mem1[32] = 4'h0;
+    scan_mem1[33] = 4'h0;
+    scan_mem1[34] = 4'h0;
+    scan_mem1[35] = 4'h0;
+    scan_mem1[36] = 4'h0;
+    scan_mem1[37] = 4'h0;
+    scan_mem1[38] = 4'h0;
+    scan_mem1[39] = 4'h0;
+    scan_mem1[40] = 4'h0;
+    scan_mem1[41] = 4'h0;
+    scan_mem1[42] = 4'h0;
+    scan_mem1[43] = 4'h0;
+    scan_mem1[44] = 4'h0;
+    scan_mem1[45] = 4'h0;
+    scan_mem1[46] = 4'h0;
+    scan_mem1[47] = 4'h0;
+    scan_mem1[48] = 4'h0;
+    scan_mem1[49] = 4'h0;
+    scan_mem1[50] = 4'h0;
+    scan_mem1[51] = 4'h0;
+    scan_mem1[52] = 4'h0;
+    scan_mem1[53] = 4'h0;
+    scan_mem1[54] = 4'h0;
+    scan_mem1[55] = 4'h0;
+    scan_mem1[56] = 4'h0;
+    scan_mem1[57] = 4'h0;
+    scan_mem1[58] = 4'h0;
+    scan_mem1[59] = 4'h0;
+    scan_mem1[60] = 4'h0;
+    scan_mem1[61] = 4'h0;
+    scan_mem1[62] = 4'h0;
+    scan_mem1[63] = 4'h0;
+    scan_mem1[64] = 4'h0;
+    scan_mem1[65] = 4'h0;
+    scan_mem1[66] = 4'h0;
+    scan_mem1[67] = 4'h0;
+    scan_mem1[68] = 4'h0;
+    scan_mem1[69] = 4'h0;
+    scan_mem1[70] = 4'h0;
+    scan_mem1[71] = 4'h0;
+    scan_mem1[72] = 4'h0;
+    scan_mem1[73] = 4'h0;
+    scan_mem1[74] = 4'h0;
+    scan_mem1[75] = 4'h0;
+    scan_mem1[76] = 4'h0;
+    scan_mem1[77] = 4'h0;
+    scan_mem1[78] = 4'h0;
+    scan_mem1[79] = 4'h0;
+    scan_mem1[80] = 4'h0;
+    scan_mem1[81] = 4'h0;
+    scan_mem1[82] = 4'h0;
+    scan_mem1[83] = 4'h0;
+    scan_mem1[84] = 4'h0;
+    scan_mem1[85] = 4'h0;
+    scan_mem1[86] = 4'h0;
+    scan_mem1[87] = 4'h0;
+    scan_mem1[88] = 4'h0;
+    scan_mem1[89] = 4'h0;
+    scan_mem1[90] = 4'h0;
+    scan_mem1[91] = 4'h0;
+    scan_mem1[92] = 4'h0;
+    scan_mem1[93] = 4'h0;
+    scan_mem1[94] = 4'h0;
+    scan_mem1[95] = 4'h0;
+    scan_mem1[96] = 4'h0;
+    scan_mem1[97] = 4'h0;
+    scan_mem1[98] = 4'h0;
+    scan_mem1[99] = 4'h0;
+    scan_mem1[100] = 4'h0;
+    scan_mem1[101] = 4'h0;
+    scan_mem1[102] = 4'h0;
+    scan_mem1[103] = 4'h0;
+    scan_mem1[104] = 4'h0;
+    scan_mem1[105] = 4'h0;
+    scan_mem1[106] = 4'h0;
+    scan_mem1[107] = 4'h0;
+    scan_mem1[108] = 4'h0;
+    scan_mem1[109] = 4'h0;
+    scan_mem1[110] = 4'h0;
+    scan_mem1[111] = 4'h0;
+    scan_mem1[112] = 4'h0;
+    scan_mem1[113] = 4'h0;
+    scan_mem1[114] = 4'h0;
+    scan_mem1[115] = 4'h0;
+    scan_mem1[116] = 4'h0;
+    scan_mem1[117] = 4'h0;
+    scan_mem1[118] = 4'h0;
+    scan_mem1[119] = 4'h0;
+    scan_mem1[120] = 4'h0;
+    scan_mem1[121] = 4'h0;
+    scan_mem1[122] = 4'h0;
+    scan_mem1[123] = 4'h0;
+    scan_mem1[124] = 4'h0;
+    scan_mem1[125] = 4'h0;
+    scan_mem1[126] = 4'h0;
+    scan_mem1[127] = 4'h0;
+    scan_mem1[128] = 4'h0;
+    scan_mem1[129] = 4'h0;
+    scan_mem1[130] = 4'h0;
+    scan_mem1[131] = 4'h0;
+    scan_mem1[132] = 4'h0;
+    scan_mem1[133] = 4'h0;
+    scan_mem1[134] = 4'h0;
+    scan_mem1[135] = 4'h0;
+    scan_mem1[136] = 4'h0;
+    scan_mem1[137] = 4'h0;
+    scan_mem1[138] = 4'h0;
+    scan_mem1[139] = 4'h0;
+    scan_mem1[140] = 4'h0;
+    scan_mem1[141] = 4'h0;
+    scan_mem1[142] = 4'h0;
+    scan_mem1[143] = 4'h0;
+    scan_mem1[144] = 4'h0;
+    scan_mem1[145] = 4'h0;
+    scan_mem1[146] = 4'h0;
+    scan_mem1[147] = 4'h0;
+    scan_mem1[148] = 4'h0;
+    scan_mem1[149] = 4'h0;
+    scan_mem1[150] = 4'h0;
+    scan_mem1[151] = 4'h0;
+    scan_mem1[152] = 4'h0;
+    scan_mem1[153] = 4'h0;
+    scan_mem1[154] = 4'h0;
+    scan_mem1[155] = 4'h0;
+    scan_mem1[156] = 4'h0;
+    scan_mem1[157] = 4'h0;
+    scan_mem1[158] = 4'h0;
+    scan_mem1[159] = 4'h0;
+    scan_mem1[160] = 4'h0;
+    scan_mem1[161] = 4'h0;
+    scan_mem1[162] = 4'h0;
+    scan_mem1[163] = 4'h0;
+    scan_mem1[164] = 4'h0;
+    scan_mem1[165] = 4'h0;
+    scan_mem1[166] = 4'h0;
+    scan_mem1[167] = 4'h0;
+    scan_mem1[168] = 4'h0;
+    scan_mem1[169] = 4'h0;
+    scan_mem1[170] = 4'h0;
+    scan_mem1[171] = 4'h0;
+    scan_mem1[172] = 4'h0;
+    scan_mem1[173] = 4'h0;
+    scan_mem1[174] = 4'h0;
+    scan_mem1[175] = 4'h0;
+    scan_mem1[176] = 4'h0;
+    scan_mem1[177] = 4'h0;
+    scan_mem1[178] = 4'h0;
+    scan_mem1[179] = 4'h0;
+    scan_mem1[180] = 4'h0;
+    scan_mem1[181] = 4'h0;
+    scan_mem1[182] = 4'h0;
+    scan_mem1[183] = 4'h0;
+    scan_mem1[184] = 4'h0;
+    scan_mem1[185] = 4'h0;
+    scan_mem1[186] = 4'h0;
+    scan_mem1[187] = 4'h0;
+    scan_mem1[188] = 4'h0;
+    scan_mem1[189] = 4'h0;
+    scan_mem1[190] = 4'h0;
+    scan_mem1[191] = 4'h0;
+    scan_mem1[192] = 4'h0;
+    scan_mem1[193] = 4'h0;
+    scan_mem1[194] = 4'h0;
+    scan_mem1[195] = 4'h0;
+    scan_mem1[196] = 4'h0;
+    scan_mem1[197] = 4'h0;
+    scan_mem1[198] = 4'h0;
+    scan_mem1[199] = 4'h0;
+    scan_mem1[200] = 4'h0;
+    scan_mem1[201] = 4'h0;
+    scan_mem1[202] = 4'h0;
+    scan_mem1[203] = 4'h0;
+    scan_mem1[204] = 4'h0;
+    scan_mem1[205] = 4'h0;
+    scan_mem1[206] = 4'h0;
+    scan_mem1[207] = 4'h0;
+    scan_mem1[208] = 4'h0;
+    scan_mem1[209] = 4'h0;
+    scan_mem1[210] = 4'h0;
+    scan_mem1[211] = 4'h0;
+    scan_mem1[212] = 4'h0;
+    scan_mem1[213] = 4'h0;
+    scan_mem1[214] = 4'h0;
+    scan_mem1[215] = 4'h0;
+    scan_mem1[216] = 4'h0;
+    scan_mem1[217] = 4'h0;
+    scan_mem1[218] = 4'h0;
+    scan_mem1[219] = 4'h0;
+    scan_mem1[220] = 4'h0;
+    scan_mem1[221] = 4'h0;
+    scan_mem1[222] = 4'h0;
+    scan_mem1[223] = 4'h0;
+    scan_mem1[224] = 4'h0;
+    scan_mem1[225] = 4'h0;
+    scan_mem1[226] = 4'h0;
+    scan_mem1[227] = 4'h0;
+    scan_mem1[228] = 4'h0;
+    scan_mem1[229] = 4'h0;
+    scan_mem1[230] = 4'h0;
+    scan_mem1[231] = 4'h0;
+    scan_mem1[232] = 4'h0;
+    scan_mem1[233] = 4'h0;
+    scan_mem1[234] = 4'h0;
+    scan_mem1[235] = 4'h0;
+    scan_mem1[236] = 4'h0;
+    scan_mem1[237] = 4'h0;
+    scan_mem1[238] = 4'h0;
+    scan_mem1[239] = 4'h0;
+    scan_mem1[240] = 4'h0;
+    scan_mem1[241] = 4'h0;
+    scan_mem1[242] = 4'h0;
+    scan_mem1[243] = 4'h0;
+    scan_mem1[244] = 4'h0;
+    scan_mem1[245] = 4'h0;
+    scan_mem1[246] = 4'h0;
+    scan_mem1[247] = 4'h0;
+    scan_mem1[248] = 4'h0;
+    scan_mem1[249] = 4'h0;
+    scan_mem1[250] = 4'h0;
+    scan_mem1[251] = 4'h0;
+    scan_mem1[252] = 4'h0;
+    scan_mem1[253] = 4'h0;
+    scan_mem1[254] = 4'h0;
+    scan_mem1[255] = 4'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      scan_mem1[8'h00] <= 4'h0;
+  end
+  assign \rd__data$118  = scan_mem1[\rd__addr$82 ];
+  (* ram_style = "distributed" *)
+  reg [3:0] scan_mem2 [255:0];
+  initial begin
+    scan_mem2[0] = 4'h0;
+    scan_mem2[1] = 4'h0;
+    scan_mem2[2] = 4'h0;
+    scan_mem2[3] = 4'h0;
+    scan_mem2[4] = 4'h0;
+    scan_mem2[5] = 4'h0;
+    scan_mem2[6] = 4'h0;
+    scan_mem2[7] = 4'h0;
+    scan_mem2[8] = 4'h0;
+    scan_mem2[9] = 4'h0;
+    scan_mem2[10] = 4'h0;
+    scan_mem2[11] = 4'h0;
+    scan_mem2[12] = 4'h0;
+    scan_mem2[13] = 4'h0;
+    scan_mem2[14] = 4'h0;
+    scan_mem2[15] = 4'h0;
+    scan_mem2[16] = 4'h0;
+    scan_mem2[17] = 4'h0;
+    scan_mem2[18] = 4'h0;
+    scan_mem2[19] = 4'h0;
+    scan_mem2[20] = 4'h0;
+    scan_mem2[21] = 4'h0;
+    scan_mem2[22] = 4'h0;
+    scan_mem2[23] = 4'h0;
+    scan_mem2[24] = 4'h0;
+    scan_mem2[25] = 4'h0;
+    scan_mem2[26] = 4'h0;
+    scan_mem2[27] = 4'h0;
+    scan_mem2[28] = 4'h0;
+    scan_mem2[29] = 4'h0;
+    scan_mem2[30] = 4'h0;
+    scan_mem2[31] = 4'h0;
+    scan_mem2[32] = 4'h0;
+    scan_mem2[33] = 4'h0;
+    scan_mem2[34] = 4'h0;
+    scan_mem2[35] = 4'h0;
+    scan_mem2[36] = 4'h0;
+    scan_mem2[37] = 4'h0;
+    scan_mem2[38] = 4'h0;
+    scan_mem2[39] = 4'h0;
+    scan_mem2[40] = 4'h0;
+    scan_mem2[41] = 4'h0;
+    scan_mem2[42] = 4'h0;
+    scan_mem2[43] = 4'h0;
+    scan_mem2[44] = 4'h0;
+    scan_mem2[45] = 4'h0;
+    scan_mem2[46] = 4'h0;
+    scan_mem2[47] = 4'h0;
+    scan_mem2[48] = 4'h0;
+    scan_mem2[49] = 4'h0;
+    scan_mem2[50] = 4'h0;
+    scan_mem2[51] = 4'h0;
+    scan_mem2[52] = 4'h0;
+    scan_mem2[53] = 4'h0;
+    scan_mem2[54] = 4'h0;
+    scan_mem2[55] = 4'h0;
+    scan_mem2[56] = 4'h0;
+    scan_mem2[57] = 4'h0;
+    scan_mem2[58] = 4'h0;
+    scan_mem2[59] = 4'h0;
+    scan_mem2[60] = 4'h0;
+    scan_mem2[61] = 4'h0;
+    scan_mem2[62] = 4'h0;
+    scan_mem2[63] = 4'h0;
+    scan_mem2[64] = 4'h0;
+    scan_mem2[65] = 4'h0;
+    scan_mem2[66] = 4'h0;
+    scan_mem2[67] = 4'h0;
+    scan_mem2[68] = 4'h0;
+    scan_mem2[69] = 4'h0;
+    scan_mem2[70] = 4'h0;
+    scan_mem2[71] = 4'h0;
+    scan_mem2[72] = 4'h0;
+    scan_mem2[73] = 4'h0;
+    scan_mem2[74] = 4'h0;
+    scan_mem2[75] = 4'h0;
+    scan_mem2[76] = 4'h0;
+    scan_mem2[77] = 4'h0;
+    scan_mem2[78] = 4'h0;
+    scan_mem2[79] = 4'h0;
+    scan_mem2[80] = 4'h0;
+    scan_mem2[81] = 4'h0;
+    scan_mem2[82] = 4'h0;
+    scan_mem2[83] = 4'h0;
+    scan_mem2[84] = 4'h0;
+    scan_mem2[85] = 4'h0;
+    scan_mem2[86] = 4'h0;
+    scan_mem2[87] = 4'h0;
+    scan_mem2[88] = 4'h0;
+    scan_mem2[89] = 4'h0;
+    scan_mem2[90] = 4'h0;
+    scan_mem2[91] = 4'h0;
+    scan_mem2[92] = 4'h0;
+    scan_mem2[93] = 4'h0;
+    scan_mem2[94] = 4'h0;
+    scan_mem2[95] = 4'h0;
+    scan_mem2[96] = 4'h0;
+    scan_mem2[97] = 4'h0;
+    scan_mem2[98] = 4'h0;
+    scan_mem2[99] = 4'h0;
+    scan_mem2[100] = 4'h0;
+    scan_mem2[101] = 4'h0;
+    scan_mem2[102] = 4'h0;
+    scan_mem2[103] = 4'h0;
+    scan_mem2[104] = 4'h0;
+    scan_mem2[105] = 4'h0;
+    scan_mem2[106] = 4'h0;
+    scan_mem2[107] = 4'h0;
+    scan_mem2[108] = 4'h0;
+    scan_mem2[109] = 4'h0;
+    scan_mem2[110] = 4'h0;
+    scan_mem2[111] = 4'h0;
+    scan_mem2[112] = 4'h0;
+    scan_mem2[113] = 4'h0;
+    scan_mem2[114] = 4'h0;
+    scan_mem2[115] = 4'h0;
+    scan_mem2[116] = 4'h0;
+    scan_mem2[117] = 4'h0;
+    scan_mem2[118] = 4'h0;
+    scan_mem2[119] = 4'h0;
+    scan_mem2[120] = 4'h0;
+    scan_mem2[121] = 4'h0;
+    scan_mem2[122] = 4'h0;
+    scan_mem2[123] = 4'h0;
+    scan_mem2[124] = 4'h0;
+    scan_mem2[125] = 4'h0;
+    scan_mem2[126] = 4'h0;
+    scan_mem2[127] = 4'h0;
+    scan_mem2[128] = 4'h0;
+    scan_mem2[129] = 4'h0;
+    scan_mem2[130] = 4'h0;
+    scan_mem2[131] = 4'h0;
+    scan_mem2[132] = 4'h0;
+    scan_mem2[133] = 4'h0;
+    scan_mem2[134] = 4'h0;
+    scan_mem2[135] = 4'h0;
+    scan_mem2[136] = 4'h0;
+    scan_mem2[137] = 4'h0;
+    scan_mem2[138] = 4'h0;
+    scan_mem2[139] = 4'h0;
+    scan_mem2[140] = 4'h0;
+    scan_mem2[141] = 4'h0;
+    scan_mem2[142] = 4'h0;
+    scan_mem2[143] = 4'h0;
+    scan_mem2[144] = 4'h0;
+    scan_mem2[145] = 4'h0;
+    scan_mem2[146] = 4'h0;
+    scan_mem2[147] = 4'h0;
+    scan_mem2[148] = 4'h0;
+    scan_mem2[149] = 4'h0;
+    scan_mem2[150] = 4'h0;
+    scan_mem2[151] = 4'h0;
+    scan_mem2[152] = 4'h0;
+    scan_mem2[153] = 4'h0;
+    scan_mem2[154] = 4'h0;
+    scan_mem2[155] = 4'h0;
+    scan_mem2[156] = 4'h0;
+    scan_mem2[157] = 4'h0;
+    scan_mem2[158] = 4'h0;
+    scan_mem2[159] = 4'h0;
+    scan_mem2[160] = 4'h0;
+    scan_mem2[161] = 4'h0;
+    scan_mem2[162] = 4'h0;
+    scan_mem2[163] = 4'h0;
+    scan_mem2[164] = 4'h0;
+    scan_mem2[165] = 4'h0;
+    scan_mem2[166] = 4'h0;
+    scan_mem2[167] = 4'h0;
+    scan_mem2[168] = 4'h0;
+    scan_mem2[169] = 4'h0;
+    scan_mem2[170] = 4'h0;
+    scan_mem2[171] = 4'h0;
+    scan_mem2[172] = 4'h0;
+    scan_mem2[173] = 4'h0;
+    scan_mem2[174] = 4'h0;
+    scan_mem2[175] = 4'h0;
+    scan_mem2[176] = 4'h0;
+    scan_mem2[177] = 4'h0;
+    scan_mem2[178] = 4'h0;
+    scan_mem2[179] = 4'h0;
+    scan_mem2[180] = 4'h0;
+    scan_mem2[181] = 4'h0;
+    scan_mem2[182] = 4'h0;
+    scan_mem2[183] = 4'h0;
+    scan_mem2[184] = 4'h0;
+    scan_mem2[185] = 4'h0;
+    scan_mem2[186] = 4'h0;
+    scan_mem2[187] = 4'h0;
+    scan_mem2[188] = 4'h0;
+    scan_mem2[189] = 4'h0;
+    scan_mem2[190] = 4'h0;
+    scan_mem2[191] = 4'h0;
+    scan_mem2[192] = 4'h0;
+    scan_mem2[193] = 4'h0;
+    scan_mem2[194] = 4'h0;
+    scan_mem2[195] = 4'h0;
+    scan_mem2[196] = 4'h0;
+    scan_mem2[197] = 4'h0;
+    scan_mem2[198] = 4'h0;
+    scan_mem2[199] = 4'h0;
+    scan_mem2[200] = 4'h0;
+    scan_mem2[201] = 4'h0;
+    scan_mem2[202] = 4'h0;
+    scan_mem2[203] = 4'h0;
+    scan_mem2[204] = 4'h0;
+    scan_mem2[205] = 4'h0;
+    scan_mem2[206] = 4'h0;
+    scan_mem2[207] = 4'h0;
+    scan_mem2[208] = 4'h0;
+    scan_mem2[209] = 4'h0;
+    scan_mem2[210] = 4'h0;
+    scan_mem2[211] = 4'h0;
+    scan_mem2[212] = 4'h0;
+    scan_mem2[213] = 4'h0;
+    scan_mem2[214] = 4'h0;
+    scan_mem2[215] = 4'h0;
+    scan_mem2[216] = 4'h0;
+    scan_mem2[217] = 4'h0;
+    scan_mem2[218] = 4'h0;
+    scan_mem2[219] = 4'h0;
+    scan_mem2[220] = 4'h0;
+    scan_mem2[221] = 4'h0;
+    scan_mem2[222] = 4'h0;
+    scan_mem2[223] = 4'h0;
+    scan_mem2[224] = 4'h0;
+    scan_mem2[225] = 4'h0;
+    scan_mem2[226] = 4'h0;
+    scan_mem2[227] = 4'h0;
+    scan_mem2[228] = 4'h0;
+    scan_mem2[229] = 4'h0;
+    scan_mem2[230] = 4'h0;
+    scan_mem2[231] = 4'h0;
+    scan_mem2[232] = 4'h0;
+    scan_mem2[233] = 4'h0;
+    scan_mem2[234] = 4'h0;
+    scan_mem2[235] = 4'h0;
+    scan_mem2[236] = 4'h0;
+    scan_mem2[237] = 4'h0;
+    scan_mem2[238] = 4'h0;
+    scan_mem2[239] = 4'h0;
+    scan_mem2[240] = 4'h0;
+    scan_mem2[241] = 4'h0;
+    scan_mem2[242] = 4'h0;
+    scan_mem2[243] = 4'h0;
+    scan_mem2[244] = 4'h0;
+    scan_mem2[245] = 4'h0;
+    scan_mem2[246] = 4'h0;
+    scan_mem2[247] = 4'h0;
+    scan_mem2[248] = 4'h0;
+    scan_mem2[249] = 4'h0;
+    scan_mem2[250] = 4'h0;
+    scan_mem2[251] = 4'h0;
+    scan_mem2[252] = 4'h0;
+    scan_mem2[253] = 4'h0;
+    scan_mem2[254] = 4'h0;
+    scan_mem2[255] = 4'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      scan_mem2[8'h00] <= 4'h0;
+  end
+  assign \rd__data$119  = scan_mem2[\rd__addr$88 ];
+  (* ram_style = "distributed" *)
+  reg [3:0] scan_mem3 [255:0];
+  initial begin
+    scan_mem3[0] = 4'h0;
+    scan_mem3[1] = 4'h0;
+    scan_mem3[2] = 4'h0;
+    scan_mem3[3] = 4'h0;
+    scan_mem3[4] = 4'h0;
+    scan_mem3[5] = 4'h0;
+    scan_mem3[6] = 4'h0;
+    scan_mem3[7] = 4'h0;
+    scan_mem3[8] = 4'h0;
+    scan_mem3[9] = 4'h0;
+    scan_mem3[10] = 4'h0;
+    scan_mem3[11] = 4'h0;
+    scan_mem3[12] = 4'h0;
+    scan_mem3[13] = 4'h0;
+    scan_mem3[14] = 4'h0;
+    scan_mem3[15] = 4'h0;
+    scan_mem3[16] = 4'h0;
+    scan_mem3[17] = 4'h0;
+    scan_mem3[18] = 4'h0;
+    scan_mem3[19] = 4'h0;
+    scan_mem3[20] = 4'h0;
+    scan_mem3[21] = 4'h0;
+    scan_mem3[22] = 4'h0;
+    scan_mem3[23] = 4'h0;
+    scan_mem3[24] = 4'h0;
+    scan_mem3[25] = 4'h0;
+    scan_mem3[26] = 4'h0;
+    scan_mem3[27] = 4'h0;
+    scan_mem3[28] = 4'h0;
+    scan_mem3[29] = 4'h0;
+    scan_mem3[30] = 4'h0;
+    scan_mem3[31] = 4'h0;
+    scan_mem3[32] = 4'h0;
+    scan_mem3[33] = 4'h0;
+    scan_mem3[34] = 4'h0;
+    scan_mem3[35] = 4'h0;
+    scan_mem3[36] = 4'h0;
+    scan_mem3[37] = 4'h0;
+    scan_mem3[38] = 4'h0;
+    scan_mem3[39] = 4'h0;
+    scan_mem3[40] = 4'h0;
+    scan_mem3[41] = 4'h0;
+    scan_mem3[42] = 4'h0;
+    scan_mem3[43] = 4'h0;
+    scan_mem3[44] = 4'h0;
+    scan_mem3[45] = 4'h0;
+    scan_mem3[46] = 4'h0;
+    scan_mem3[47] = 4'h0;
+    scan_mem3[48] = 4'h0;
+    scan_mem3[49] = 4'h0;
+    scan_mem3[50] = 4'h0;
+    scan_mem3[51] = 4'h0;
+    scan_mem3[52] = 4'h0;
+    scan_mem3[53] = 4'h0;
+    scan_mem3[54] = 4'h0;
+    scan_mem3[55] = 4'h0;
+    scan_mem3[56] = 4'h0;
+    scan_mem3[57] = 4'h0;
+    scan_mem3[58] = 4'h0;
+    scan_mem3[59] = 4'h0;
+    scan_mem3[60] = 4'h0;
+    scan_mem3[61] = 4'h0;
+    scan_mem3[62] = 4'h0;
+    scan_mem3[63] = 4'h0;
+    scan_mem3[64] = 4'h0;
+    scan_mem3[65] = 4'h0;
+    scan_mem3[66] = 4'h0;
+    scan_mem3[67] = 4'h0;
+    scan_mem3[68] = 4'h0;
+    scan_mem3[69] = 4'h0;
+    scan_mem3[70] = 4'h0;
+    scan_mem3[71] = 4'h0;
+    scan_mem3[72] = 4'h0;
+    scan_mem3[73] = 4'h0;
+    scan_mem3[74] = 4'h0;
+    scan_mem3[75] = 4'h0;
+    scan_mem3[76] = 4'h0;
+    scan_mem3[77] = 4'h0;
+    scan_mem3[78] = 4'h0;
+    scan_mem3[79] = 4'h0;
+    scan_mem3[80] = 4'h0;
+    scan_mem3[81] = 4'h0;
+    scan_mem3[82] = 4'h0;
+    scan_mem3[83] = 4'h0;
+    scan_mem3[84] = 4'h0;
+    scan_mem3[85] = 4'h0;
+    scan_mem3[86] = 4'h0;
+    scan_mem3[87] = 4'h0;
+    scan_mem3[88] = 4'h0;
+    scan_mem3[89] = 4'h0;
+    scan_mem3[90] = 4'h0;
+    scan_mem3[91] = 4'h0;
+    scan_mem3[92] = 4'h0;
+    scan_mem3[93] = 4'h0;
+    scan_mem3[94] = 4'h0;
+    scan_mem3[95] = 4'h0;
+    scan_mem3[96] = 4'h0;
+    scan_mem3[97] = 4'h0;
+    scan_mem3[98] = 4'h0;
+    scan_mem3[99] = 4'h0;
+    scan_mem3[100] = 4'h0;
+    scan_mem3[101] = 4'h0;
+    scan_mem3[102] = 4'h0;
+    scan_mem3[103] = 4'h0;
+    scan_mem3[104] = 4'h0;
+    scan_mem3[105] = 4'h0;
+    scan_mem3[106] = 4'h0;
+    scan_mem3[107] = 4'h0;
+    scan_mem3[108] = 4'h0;
+    scan_mem3[109] = 4'h0;
+    scan_mem3[110] = 4'h0;
+    scan_mem3[111] = 4'h0;
+    scan_mem3[112] = 4'h0;
+    scan_mem3[113] = 4'h0;
+    scan_mem3[114] = 4'h0;
+    scan_mem3[115] = 4'h0;
+    scan_mem3[116] = 4'h0;
+    scan_mem3[117] = 4'h0;
+    scan_mem3[118] = 4'h0;
+    scan_mem3[119] = 4'h0;
+    scan_mem3[120] = 4'h0;
+    scan_mem3[121] = 4'h0;
+    scan_mem3[122] = 4'h0;
+    scan_mem3[123] = 4'h0;
+    scan_mem3[124] = 4'h0;
+    scan_mem3[125] = 4'h0;
+    scan_mem3[126] = 4'h0;
+    scan_mem3[127] = 4'h0;
+    scan_mem3[128] = 4'h0;
+    scan_mem3[129] = 4'h0;
+    scan_mem3[130] = 4'h0;
+    scan_mem3[131] = 4'h0;
+    scan_mem3[132] = 4'h0;
+    scan_mem3[133] = 4'h0;
+    scan_mem3[134] = 4'h0;
+    scan_mem3[135] = 4'h0;
+    scan_mem3[136] = 4'h0;
+    scan_mem3[137] = 4'h0;
+    scan_mem3[138] = 4'h0;
+    scan_mem3[139] = 4'h0;
+    scan_mem3[140] = 4'h0;
+    scan_mem3[141] = 4'h0;
+    scan_mem3[142] = 4'h0;
+    scan_mem3[143] = 4'h0;
+    scan_mem3[144] = 4'h0;
+    scan_mem3[145] = 4'h0;
+    scan_mem3[146] = 4'h0;
+    scan_mem3[147] = 4'h0;
+    scan_mem3[148] = 4'h0;
+    scan_mem3[149] = 4'h0;
+    scan_mem3[150] = 4'h0;
+    scan_mem3[151] = 4'h0;
+    scan_mem3[152] = 4'h0;
+    scan_mem3[153] = 4'h0;
+    scan_mem3[154] = 4'h0;
+    scan_mem3[155] = 4'h0;
+    scan_mem3[156] = 4'h0;
+    scan_mem3[157] = 4'h0;
+    scan_mem3[158] = 4'h0;
+    scan_mem3[159] = 4'h0;
+    scan_mem3[160] = 4'h0;
+    scan_mem3[161] = 4'h0;
+    scan_mem3[162] = 4'h0;
+    scan_mem3[163] = 4'h0;
+    scan_mem3[164] = 4'h0;
+    scan_mem3[165] = 4'h0;
+    scan_mem3[166] = 4'h0;
+    scan_mem3[167] = 4'h0;
+    scan_mem3[168] = 4'h0;
+    scan_mem3[169] = 4'h0;
+    scan_mem3[170] = 4'h0;
+    scan_mem3[171] = 4'h0;
+    scan_mem3[172] = 4'h0;
+    scan_mem3[173] = 4'h0;
+    scan_mem3[174] = 4'h0;
+    scan_mem3[175] = 4'h0;
+    scan_mem3[176] = 4'h0;
+    scan_mem3[177] = 4'h0;
+    scan_mem3[178] = 4'h0;
+    scan_mem3[179] = 4'h0;
+    scan_mem3[180] = 4'h0;
+    scan_mem3[181] = 4'h0;
+    scan_mem3[182] = 4'h0;
+    scan_mem3[183] = 4'h0;
+    scan_mem3[184] = 4'h0;
+    scan_mem3[185] = 4'h0;
+    scan_mem3[186] = 4'h0;
+    scan_mem3[187] = 4'h0;
+    scan_mem3[188] = 4'h0;
+    scan_mem3[189] = 4'h0;
+    scan_mem3[190] = 4'h0;
+    scan_mem3[191] = 4'h0;
+    scan_mem3[192] = 4'h0;
+    scan_mem3[193] = 4'h0;
+    scan_mem3[194] = 4'h0;
+    scan_mem3[195] = 4'h0;
+    scan_mem3[196] = 4'h0;
+    scan_mem3[197] = 4'h0;
+    scan_mem3[198] = 4'h0;
+    scan_mem3[199] = 4'h0;
+    scan_mem3[200] = 4'h0;
+    scan_mem3[201] = 4'h0;
+    scan_mem3[202] = 4'h0;
+    scan_mem3[203] = 4'h0;
+    scan_mem3[204] = 4'h0;
+    scan_mem3[205] = 4'h0;
+    scan_mem3[206] = 4'h0;
+    scan_mem3[207] = 4'h0;
+    scan_mem3[208] = 4'h0;
+    scan_mem3[209] = 4'h0;
+    scan_mem3[210] = 4'h0;
+    scan_mem3[211] = 4'h0;
+    scan_mem3[212] = 4'h0;
+    scan_mem3[213] = 4'h0;
+    scan_mem3[214] = 4'h0;
+    scan_mem3[215] = 4'h0;
+    scan_mem3[216] = 4'h0;
+    scan_mem3[217] = 4'h0;
+    scan_mem3[218] = 4'h0;
+    scan_mem3[219] = 4'h0;
+    scan_mem3[220] = 4'h0;
+    scan_mem3[221] = 4'h0;
+    scan_mem3[222] = 4'h0;
+    scan_mem3[223] = 4'h0;
+    scan_mem3[224] = 4'h0;
+    scan_mem3[225] = 4'h0;
+    scan_mem3[226] = 4'h0;
+    scan_mem3[227] = 4'h0;
+    scan_mem3[228] = 4'h0;
+    scan_mem3[229] = 4'h0;
+    scan_mem3[230] = 4'h0;
+    scan_mem3[231] = 4'h0;
+    scan_mem3[232] = 4'h0;
+    scan_mem3[233] = 4'h0;
+    scan_mem3[234] = 4'h0;
+    scan_mem3[235] = 4'h0;
+    scan_mem3[236] = 4'h0;
+    scan_mem3[237] = 4'h0;
+    scan_mem3[238] = 4'h0;
+    scan_mem3[239] = 4'h0;
+    scan_mem3[240] = 4'h0;
+    scan_mem3[241] = 4'h0;
+    scan_mem3[242] = 4'h0;
+    scan_mem3[243] = 4'h0;
+    scan_mem3[244] = 4'h0;
+    scan_mem3[245] = 4'h0;
+    scan_mem3[246] = 4'h0;
+    scan_mem3[247] = 4'h0;
+    scan_mem3[248] = 4'h0;
+    scan_mem3[249] = 4'h0;
+    scan_mem3[250] = 4'h0;
+    scan_mem3[251] = 4'h0;
+    scan_mem3[252] = 4'h0;
+    scan_mem3[253] = 4'h0;
+    scan_mem3[254] = 4'h0;
+    scan_mem3[255] = 4'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      scan_mem3[8'h00] <= 4'h0;
+  end
+  assign \rd__data$120  = scan_mem3[\rd__addr$94 ];
+  (* ram_style = "distributed" *)
+  reg [0:0] scan_mem4 [255:0];
+  initial begin
+    scan_mem4[0] = 1'h0;
+    scan_mem4[1] = 1'h0;
+    scan_mem4[2] = 1'h0;
+    scan_mem4[3] = 1'h0;
+    scan_mem4[4] = 1'h0;
+    scan_mem4[5] = 1'h0;
+    scan_mem4[6] = 1'h0;
+    scan_mem4[7] = 1'h0;
+    scan_mem4[8] = 1'h0;
+    scan_mem4[9] = 1'h0;
+    scan_mem4[10] = 1'h0;
+    scan_mem4[11] = 1'h0;
+    scan_mem4[12] = 1'h0;
+    scan_mem4[13] = 1'h0;
+    scan_mem4[14] = 1'h0;
+    scan_mem4[15] = 1'h0;
+    scan_mem4[16] = 1'h0;
+    scan_mem4[17] = 1'h0;
+    scan_mem4[18] = 1'h0;
+    scan_mem4[19] = 1'h0;
+    scan_mem4[20] = 1'h0;
+    scan_mem4[21] = 1'h0;
+    scan_mem4[22] = 1'h0;
+    scan_mem4[23] = 1'h0;
+    scan_mem4[24] = 1'h0;
+    scan_mem4[25] = 1'h0;
+    scan_mem4[26] = 1'h0;
+    scan_mem4[27] = 1'h0;
+    scan_mem4[28] = 1'h0;
+    scan_mem4[29] = 1'h0;
+    scan_mem4[30] = 1'h0;
+    scan_mem4[31] = 1'h0;
+    scan_mem4[32] = 1'h0;
+    scan_mem4[33] = 1'h0;
+    scan_mem4[34] = 1'h0;
+    scan_mem4[35] = 1'h0;
+    scan_mem4[36] = 1'h0;
+    scan_mem4[37] = 1'h0;
+    scan_mem4[38] = 1'h0;
+    scan_mem4[39] = 1'h0;
+    scan_mem4[40] = 1'h0;
+    scan_mem4[41] = 1'h0;
+    scan_mem4[42] = 1'h0;
+    scan_mem4[43] = 1'h0;
+    scan_mem4[44] = 1'h0;
+    scan_mem4[45] = 1'h0;
+    scan_mem4[46] = 1'h0;
+    scan_mem4[47] = 1'h0;
+    scan_mem4[48] = 1'h0;
+    scan_mem4[49] = 1'h0;
+    scan_mem4[50] = 1'h0;
+    scan_mem4[51] = 1'h0;
+    scan_mem4[52] = 1'h0;
+    scan_mem4[53] = 1'h0;
+    scan_mem4[54] = 1'h0;
+    scan_mem4[55] = 1'h0;
+    scan_mem4[56] = 1'h0;
+    scan_mem4[57] = 1'h0;
+    scan_mem4[58] = 1'h0;
+    scan_mem4[59] = 1'h0;
+    scan_mem4[60] = 1'h0;
+    scan_mem4[61] = 1'h0;
+    scan_mem4[62] = 1'h0;
+    scan_mem4[63] = 1'h0;
+    scan_mem4[64] = 1'h0;
+    scan_mem4[65] = 1'h0;
+    scan_mem4[66] = 1'h0;
+    scan_mem4[67] = 1'h0;
+    scan_mem4[68] = 1'h0;
+    scan_mem4[69] = 1'h0;
+    scan_mem4[70] = 1'h0;
+    scan_mem4[71] = 1'h0;
+    scan_mem4[72] = 1'h0;
+    scan_mem4[73] = 1'h0;
+    scan_mem4[74] = 1'h0;
+    scan_mem4[75] = 1'h0;
+    scan_mem4[76] = 1'h0;
+    scan_mem4[77] = 1'h0;
+    scan_mem4[78] = 1'h0;
+    scan_mem4[79] = 1'h0;
+    scan_mem4[80] = 1'h0;
+    scan_mem4[81] = 1'h0;
+    scan_mem4[82] = 1'h0;
+    scan_mem4[83] = 1'h0;
+    scan_mem4[84] = 1'h0;
+    scan_mem4[85] = 1'h0;
+    scan_mem4[86] = 1'h0;
+    scan_mem4[87] = 1'h0;
+    scan_mem4[88] = 1'h0;
+    scan_mem4[89] = 1'h0;
+    scan_mem4[90] = 1'h0;
+    scan_mem4[91] = 1'h0;
+    scan_mem4[92] = 1'h0;
+    scan_mem4[93] = 1'h0;
+    scan_mem4[94] = 1'h0;
+    scan_mem4[95] = 1'h0;
+    scan_mem4[96] = 1'h0;
+    scan_mem4[97] = 1'h0;
+    scan_mem4[98] = 1'h0;
+    scan_mem4[99] = 1'h0;
+    scan_mem4[100] = 1'h0;
+    scan_mem4[101] = 1'h0;
+    scan_mem4[102] = 1'h0;
+    scan_mem4[103] = 1'h0;
+    scan_mem4[104] = 1'h0;
+    scan_mem4[105] = 1'h0;
+    scan_mem4[106] = 1'h0;
+    scan_mem4[107] = 1'h0;
+    scan_mem4[108] = 1'h0;
+    scan_mem4[109] = 1'h0;
+    scan_mem4[110] = 1'h0;
+    scan_mem4[111] = 1'h0;
+    scan_mem4[112] = 1'h0;
+    scan_mem4[113] = 1'h0;
+    scan_mem4[114] = 1'h0;
+    scan_mem4[115] = 1'h0;
+    scan_mem4[116] = 1'h0;
+    scan_mem4[117] = 1'h0;
+    scan_mem4[118] = 1'h0;
+    scan_mem4[119] = 1'h0;
+    scan_mem4[120] = 1'h0;
+    scan_mem4[121] = 1'h0;
+    scan_mem4[122] = 1'h0;
+    scan_mem4[123] = 1'h0;
+    scan_mem4[124] = 1'h0;
+    scan_mem4[125] = 1'h0;
+    scan_mem4[126] = 1'h0;
+    scan_mem4[127] = 1'h0;
+    scan_mem4[128] = 1'h0;
+    scan_mem4[129] = 1'h0;
+    scan_mem4[130] = 1'h0;
+    scan_mem4[131] = 1'h0;
+    scan_mem4[132] = 1'h0;
+    scan_mem4[133] = 1'h0;
+    scan_mem4[134] = 1'h0;
+    scan_mem4[135] = 1'h0;
+    scan_mem4[136] = 1'h0;
+    scan_mem4[137] = 1'h0;
+    scan_mem4[138] = 1'h0;
+    scan_mem4[139] = 1'h0;
+    scan_mem4[140] = 1'h0;
+    scan_mem4[141] = 1'h0;
+    scan_mem4[142] = 1'h0;
+    scan_mem4[143] = 1'h0;
+    scan_mem4[144] = 1'h0;
+    scan_mem4[145] = 1'h0;
+    scan_mem4[146] = 1'h0;
+    scan_mem4[147] = 1'h0;
+    scan_mem4[148] = 1'h0;
+    scan_mem4[149] = 1'h0;
+    scan_mem4[150] = 1'h0;
+    scan_mem4[151] = 1'h0;
+    scan_mem4[152] = 1'h0;
+    scan_mem4[153] = 1'h0;
+    scan_mem4[154] = 1'h0;
+    scan_mem4[155] = 1'h0;
+    scan_mem4[156] = 1'h0;
+    scan_mem4[157] = 1'h0;
+    scan_mem4[158] = 1'h0;
+    scan_mem4[159] = 1'h0;
+    scan_mem4[160] = 1'h0;
+    scan_mem4[161] = 1'h0;
+    scan_mem4[162] = 1'h0;
+    scan_mem4[163] = 1'h0;
+    scan_mem4[164] = 1'h0;
+    scan_mem4[165] = 1'h0;
+    scan_mem4[166] = 1'h0;
+    scan_mem4[167] = 1'h0;
+    scan_mem4[168] = 1'h0;
+    scan_mem4[169] = 1'h0;
+    scan_mem4[170] = 1'h0;
+    scan_mem4[171] = 1'h0;
+    scan_mem4[172] = 1'h0;
+    scan_mem4[173] = 1'h0;
+    scan_mem4[174] = 1'h0;
+    scan_mem4[175] = 1'h0;
+    scan_mem4[176] = 1'h0;
+    scan_mem4[177] = 1'h0;
+    scan_mem4[178] = 1'h0;
+    scan_mem4[179] = 1'h0;
+    scan_mem4[180] = 1'h0;
+    scan_mem4[181] = 1'h0;
+    scan_mem4[182] = 1'h0;
+    scan_mem4[183] = 1'h0;
+    scan_mem4[184] = 1'h0;
+    scan_mem4[185] = 1'h0;
+    scan_mem4[186] = 1'h0;
+    scan_mem4[187] = 1'h0;
+    scan_mem4[188] = 1'h0;
+    scan_mem4[189] = 1'h0;
+    scan_mem4[190] = 1'h0;
+    scan_mem4[191] = 1'h0;
+    scan_mem4[192] = 1'h0;
+    scan_mem4[193] = 1'h0;
+    scan_mem4[194] = 1'h0;
+    scan_mem4[195] = 1'h0;
+    scan_mem4[196] = 1'h0;
+    scan_mem4[197] = 1'h0;
+    scan_mem4[198] = 1'h0;
+    scan_mem4[199] = 1'h0;
+    scan_mem4[200] = 1'h0;
+    scan_mem4[201] = 1'h0;
+    scan_mem4[202] = 1'h0;
+    scan_mem4[203] = 1'h0;
+    scan_mem4[204] = 1'h0;
+    scan_mem4[205] = 1'h0;
+    scan_mem4[206] = 1'h0;
+    scan_mem4[207] = 1'h0;
+    scan_mem4[208] = 1'h0;
+    scan_mem4[209] = 1'h0;
+    scan_mem4[210] = 1'h0;
+    scan_mem4[211] = 1'h0;
+    scan_mem4[212] = 1'h0;
+    scan_mem4[213] = 1'h0;
+    scan_mem4[214] = 1'h0;
+    scan_mem4[215] = 1'h0;
+    scan_mem4[216] = 1'h0;
+    scan_mem4[217] = 1'h0;
+    scan_mem4[218] = 1'h0;
+    scan_mem4[219] = 1'h0;
+    scan_mem4[220] = 1'h0;
+    scan_mem4[221] = 1'h0;
+    scan_mem4[222] = 1'h0;
+    scan_mem4[223] = 1'h0;
+    scan_mem4[224] = 1'h0;
+    scan_mem4[225] = 1'h0;
+    scan_mem4[226] = 1'h0;
+    scan_mem4[227] = 1'h0;
+    scan_mem4[228] = 1'h0;
+    scan_mem4[229] = 1'h0;
+    scan_mem4[230] = 1'h0;
+    scan_mem4[231] = 1'h0;
+    scan_mem4[232] = 1'h0;
+    scan_mem4[233] = 1'h0;
+    scan_mem4[234] = 1'h0;
+    scan_mem4[235] = 1'h0;
+    scan_mem4[236] = 1'h0;
+    scan_mem4[237] = 1'h0;
+    scan_mem4[238] = 1'h0;
+    scan_mem4[239] = 1'h0;
+    scan_mem4[240] = 1'h0;
+    scan_mem4[241] = 1'h0;
+    scan_mem4[242] = 1'h0;
+    scan_mem4[243] = 1'h0;
+    scan_mem4[244] = 1'h0;
+    scan_mem4[245] = 1'h0;
+    scan_mem4[246] = 1'h0;
+    scan_mem4[247] = 1'h0;
+    scan_mem4[248] = 1'h0;
+    scan_mem4[249] = 1'h0;
+    scan_mem4[250] = 1'h0;
+    scan_mem4[251] = 1'h0;
+    scan_mem4[252] = 1'h0;
+    scan_mem4[253] = 1'h0;
+    scan_mem4[254] = 1'h0;
+    scan_mem4[255] = 1'h0;
+  end
+  always @(posedge clk) begin
+    if (wr__en)
+      scan_mem4[8'h00] <= 1'h0;
+  end
+  assign \rd__data$121  = scan_mem4[\rd__addr$100 ];
   always @(posedge clk)
-    entry <= \$29 ;
+    raddr <= \$23 ;
   always @(posedge clk)
-    k_tiles <= \$30 ;
+    e1 <= \$24 ;
   always @(posedge clk)
-    \group_tiles$69  <= \$31 ;
+    done <= \$25 ;
   always @(posedge clk)
-    height <= \$32 ;
+    v1 <= \$26 ;
   always @(posedge clk)
-    \final  <= \$33 ;
+    v2 <= \$27 ;
   always @(posedge clk)
-    rows_after <= \$34 ;
+    new1 <= \$28 ;
   always @(posedge clk)
-    a_rows <= \$35 ;
+    group <= \$29 ;
   always @(posedge clk)
-    error <= \$36 ;
+    entry <= \$30 ;
   always @(posedge clk)
-    err_group <= \$37 ;
+    k_tiles <= \$31 ;
   always @(posedge clk)
-    err_entry <= \$38 ;
+    \group_tiles$127  <= \$32 ;
   always @(posedge clk)
-    busy <= \$39 ;
+    height <= \$33 ;
   always @(posedge clk)
-    a1 <= \$40 ;
+    \final  <= \$34 ;
   always @(posedge clk)
-    fail2 <= \$41 ;
+    rows_after <= \$35 ;
   always @(posedge clk)
-    last2 <= \$42 ;
+    a_rows <= \$36 ;
   always @(posedge clk)
-    prev1 <= \$43 ;
+    error <= \$37 ;
+  always @(posedge clk)
+    err_group <= \$38 ;
+  always @(posedge clk)
+    err_entry <= \$39 ;
+  always @(posedge clk)
+    busy <= \$40 ;
+  always @(posedge clk)
+    a1 <= \$41 ;
+  always @(posedge clk)
+    fail2 <= \$42 ;
+  always @(posedge clk)
+    last2 <= \$43 ;
+  always @(posedge clk)
+    prev1 <= \$44 ;
   assign \$1  = m_tiles - group_tiles;
-  assign \$2  = a1 >= 9'h100;
-  assign \$3  = scan_rd__data[15:0] >= k_tiles;
-  assign \$4  = ~ new1;
-  assign \$5  = scan_rd__data[15:0] == prev1;
-  assign \$6  = \$4  & \$5 ;
-  assign \$7  = ~ new1;
-  assign \$8  = scan_rd__data[15:0] < prev1;
-  assign \$9  = \$7  & \$8 ;
-  assign \$10  = m_tiles < group_tiles;
-  assign \$11  = \$10  ? m_tiles : group_tiles;
-  assign \$12  = m_tiles <= group_tiles;
-  assign \$13  = ! group_tiles;
-  assign \$14  = raddr + 1'h1;
+  assign \$2  = raddr + 1'h1;
+  assign \$3  = a1 >= 9'h100;
+  assign \$4  = e1[15:0] >= k_tiles;
+  assign \$5  = ~ new1;
+  assign \$6  = e1[15:0] == prev1;
+  assign \$7  = \$5  & \$6 ;
+  assign \$8  = ~ new1;
+  assign \$9  = e1[15:0] < prev1;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = m_tiles < group_tiles;
+  assign \$12  = \$11  ? m_tiles : group_tiles;
+  assign \$13  = m_tiles <= group_tiles;
+  assign \$14  = ! group_tiles;
   assign \$15  = | fail2;
   assign \$16  = a_rows + height;
   assign \$17  = group + 1'h1;
-  assign \$18  = rows_after - \group_tiles$69 ;
-  assign \$19  = rows_after < \group_tiles$69 ;
-  assign \$20  = \$19  ? rows_after : { 1'h0, \group_tiles$69  };
-  assign \$21  = rows_after <= \group_tiles$69 ;
+  assign \$18  = rows_after - \group_tiles$127 ;
+  assign \$19  = rows_after < \group_tiles$127 ;
+  assign \$20  = \$19  ? rows_after : { 1'h0, \group_tiles$127  };
+  assign \$21  = rows_after <= \group_tiles$127 ;
   assign \$22  = entry + 1'h1;
-  always @(posedge clk)
-    done <= \$23 ;
-  always @(posedge clk)
-    raddr <= \$24 ;
-  always @(posedge clk)
-    v1 <= \$25 ;
-  always @(posedge clk)
-    v2 <= \$26 ;
-  always @(posedge clk)
-    new1 <= \$27 ;
-  always @(posedge clk)
-    group <= \$28 ;
-  \axi_gemm.axi.engine.table.last_addr0  last_addr0 (
+  \axi_gemm.axi.engine.table.blk_addr0  blk_addr0 (
     .clk(clk),
-    .copy0(port__addr),
+    .copy0(\rd__addr$45 ),
+    .i(\i$43 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.blk_addr1  blk_addr1 (
+    .clk(clk),
+    .copy0(\rd__addr$51 ),
+    .i(\i$43 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.blk_addr2  blk_addr2 (
+    .clk(clk),
+    .copy0(\rd__addr$57 ),
+    .i(\i$43 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.blk_addr3  blk_addr3 (
+    .clk(clk),
+    .copy0(\rd__addr$63 ),
+    .i(\i$43 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.last0_addr0  last0_addr0 (
+    .clk(clk),
+    .copy0(rd__addr),
     .i(last_addr[7:0]),
     .rst(rst)
   );
-  \axi_gemm.axi.engine.table.last_addr1  last_addr1 (
+  \axi_gemm.axi.engine.table.last1_addr0  last1_addr0 (
     .clk(clk),
-    .copy0(\port__addr$28 ),
+    .copy0(\rd__addr$16 ),
     .i(last_addr[15:8]),
     .rst(rst)
   );
-  \axi_gemm.axi.engine.table.last_addr2  last_addr2 (
+  \axi_gemm.axi.engine.table.last2_addr0  last2_addr0 (
     .clk(clk),
-    .copy0(\port__addr$32 ),
+    .copy0(\rd__addr$23 ),
     .i(last_addr[23:16]),
     .rst(rst)
   );
-  \axi_gemm.axi.engine.table.last_addr3  last_addr3 (
+  \axi_gemm.axi.engine.table.last3_addr0  last3_addr0 (
     .clk(clk),
-    .copy0(\port__addr$36 ),
+    .copy0(\rd__addr$30 ),
     .i(last_addr[31:24]),
     .rst(rst)
   );
-  \axi_gemm.axi.engine.table.last_addr4  last_addr4 (
+  \axi_gemm.axi.engine.table.last4_addr0  last4_addr0 (
     .clk(clk),
-    .copy0(\port__addr$40 ),
+    .copy0(\rd__addr$37 ),
     .i(last_addr[39:32]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.scan_addr0  scan_addr0 (
+    .clk(clk),
+    .copy0(\rd__addr$76 ),
+    .i(raddr_next[7:0]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.scan_addr1  scan_addr1 (
+    .clk(clk),
+    .copy0(\rd__addr$82 ),
+    .i(raddr_next[7:0]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.scan_addr2  scan_addr2 (
+    .clk(clk),
+    .copy0(\rd__addr$88 ),
+    .i(raddr_next[7:0]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.scan_addr3  scan_addr3 (
+    .clk(clk),
+    .copy0(\rd__addr$94 ),
+    .i(raddr_next[7:0]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.table.scan_addr4  scan_addr4 (
+    .clk(clk),
+    .copy0(\rd__addr$100 ),
+    .i(raddr_next[7:0]),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$29  = entry;
+    raddr_next = raddr;
     if (start) begin
-      \$29  = 16'h0000;
+      raddr_next = { 1'h0, base };
     end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (last2) begin
-            \$29  = 16'h0000;
-          end else begin
-            \$29  = \$22 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$29  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$30  = k_tiles;
-    if (start) begin
-      \$30  = \k_tiles$68 ;
-    end
-    if (rst) begin
-      \$30  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$31  = \group_tiles$69 ;
-    if (start) begin
-      \$31  = group_tiles;
-    end
-    if (rst) begin
-      \$31  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$32  = height;
-    if (start) begin
-      \$32  = \$11 ;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          if (last2) begin
-            \$32  = \$20 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$32  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$33  = \final ;
-    if (start) begin
-      \$33  = \$12 ;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          if (last2) begin
-            \$33  = \$21 ;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$34  = rows_after;
-    if (start) begin
-      \$34  = rest;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          if (last2) begin
-            \$34  = \$18 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$34  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$35  = a_rows;
-    if (start) begin
-      \$35  = 32'd0;
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-        end else begin
-          \$35  = \$16 [31:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$35  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$36  = error;
-    if (start) begin
-      \$36  = 3'h0;
-      if (\$13 ) begin
-        \$36  = 3'h5;
-      end
-    end else if (busy) begin
-      if (v2) begin
-        if (\$15 ) begin
-          \$36  = fail2;
-        end
-      end
-    end
-    if (rst) begin
-      \$36  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$37  = err_group;
-    if (start) begin
-      \$37  = 16'h0000;
-    end else if (busy) begin
-      if (v2) begin
-        if (\$15 ) begin
-          \$37  = group;
-        end
-      end
-    end
-    if (rst) begin
-      \$37  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$38  = err_entry;
-    if (start) begin
-      \$38  = 16'h0000;
-    end else if (busy) begin
-      if (v2) begin
-        if (\$15 ) begin
-          \$38  = entry;
-        end
-      end
-    end
-    if (rst) begin
-      \$38  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$39  = busy;
-    if (start) begin
-      (* full_case = 32'd1 *)
-      if (\$13 ) begin
-      end else begin
-        \$39  = 1'h1;
-      end
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-          \$39  = 1'h0;
-        end else begin
-          if (last2) begin
-            if (\final ) begin
-              \$39  = 1'h0;
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$40  = a1;
-    if (start) begin
-    end else if (busy) begin
-      \$40  = raddr;
-    end
-    if (rst) begin
-      \$40  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$41  = fail2;
-    if (start) begin
-    end else if (busy) begin
-      if (v1) begin
-        \$41  = fail;
-      end
-    end
-    if (rst) begin
-      \$41  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$42  = last2;
-    if (start) begin
-    end else if (busy) begin
-      if (v1) begin
-        \$42  = scan_rd__data[16];
-      end
-    end
-    if (rst) begin
-      \$42  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$43  = prev1;
-    if (start) begin
-    end else if (busy) begin
-      if (v1) begin
-        \$43  = scan_rd__data[15:0];
-      end
-    end
-    if (rst) begin
-      \$43  = 16'h0000;
+      raddr_next = \$2 [16:0];
     end
   end
   always @* begin
@@ -16933,13 +18929,13 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
     if (start) begin
     end else if (busy) begin
       if (v1) begin
-        if (\$2 ) begin
+        if (\$3 ) begin
           fail = 3'h4;
-        end else if (\$3 ) begin
+        end else if (\$4 ) begin
           fail = 3'h1;
-        end else if (\$6 ) begin
+        end else if (\$7 ) begin
           fail = 3'h3;
-        end else if (\$9 ) begin
+        end else if (\$10 ) begin
           fail = 3'h2;
         end
       end
@@ -16947,74 +18943,62 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$23  = 1'h0;
-    if (start) begin
-      if (\$13 ) begin
-        \$23  = 1'h1;
-      end
-    end else if (busy) begin
-      if (v2) begin
-        (* full_case = 32'd1 *)
-        if (\$15 ) begin
-          \$23  = 1'h1;
-        end else begin
-          if (last2) begin
-            if (\final ) begin
-              \$23  = 1'h1;
-            end
-          end
-        end
-      end
-    end
+    \$23  = raddr_next;
     if (rst) begin
-      \$23  = 1'h0;
+      \$23  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$24  = raddr;
-    if (start) begin
-      \$24  = { 1'h0, base };
-    end else if (busy) begin
-      \$24  = \$14 [16:0];
-    end
+    \$24  = { \rd__data$121 , \rd__data$120 , \rd__data$119 , \rd__data$118 , \rd__data$117  };
     if (rst) begin
       \$24  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$25  = v1;
+    \$25  = 1'h0;
     if (start) begin
-      \$25  = 1'h0;
-    end else if (busy) begin
-      \$25  = 1'h1;
-    end
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$26  = v2;
-    if (start) begin
-      \$26  = 1'h0;
-    end else if (busy) begin
-      \$26  = v1;
-    end
-    if (rst) begin
-      \$26  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$27  = new1;
-    if (start) begin
-      \$27  = 1'h1;
-    end else if (busy) begin
-      if (v1) begin
-        \$27  = scan_rd__data[16];
+      if (\$14 ) begin
+        \$25  = 1'h1;
       end
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+          \$25  = 1'h1;
+        end else begin
+          if (last2) begin
+            if (\final ) begin
+              \$25  = 1'h1;
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$25  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$26  = v1;
+    if (start) begin
+      \$26  = 1'h0;
+    end else if (busy) begin
+      \$26  = 1'h1;
+    end
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$27  = v2;
+    if (start) begin
+      \$27  = 1'h0;
+    end else if (busy) begin
+      \$27  = v1;
     end
     if (rst) begin
       \$27  = 1'h0;
@@ -17022,86 +19006,394 @@ module \axi_gemm.axi.engine.table (rst, wr__en, blk_data, start, last_addr, m_ti
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$28  = group;
+    \$28  = new1;
     if (start) begin
-      \$28  = 16'h0000;
+      \$28  = 1'h1;
+    end else if (busy) begin
+      if (v1) begin
+        \$28  = e1[16];
+      end
+    end
+    if (rst) begin
+      \$28  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$29  = group;
+    if (start) begin
+      \$29  = 16'h0000;
     end else if (busy) begin
       if (v2) begin
         (* full_case = 32'd1 *)
         if (\$15 ) begin
         end else begin
           if (last2) begin
-            \$28  = \$17 [15:0];
+            \$29  = \$17 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$28  = 16'h0000;
+      \$29  = 16'h0000;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$30  = entry;
+    if (start) begin
+      \$30  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (last2) begin
+            \$30  = 16'h0000;
+          end else begin
+            \$30  = \$22 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$30  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$31  = k_tiles;
+    if (start) begin
+      \$31  = \k_tiles$126 ;
+    end
+    if (rst) begin
+      \$31  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$32  = \group_tiles$127 ;
+    if (start) begin
+      \$32  = group_tiles;
+    end
+    if (rst) begin
+      \$32  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$33  = height;
+    if (start) begin
+      \$33  = \$12 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$33  = \$20 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$33  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$34  = \final ;
+    if (start) begin
+      \$34  = \$13 ;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$34  = \$21 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$34  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$35  = rows_after;
+    if (start) begin
+      \$35  = rest;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          if (last2) begin
+            \$35  = \$18 [16:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$35  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$36  = a_rows;
+    if (start) begin
+      \$36  = 32'd0;
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+        end else begin
+          \$36  = \$16 [31:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$36  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$37  = error;
+    if (start) begin
+      \$37  = 3'h0;
+      if (\$14 ) begin
+        \$37  = 3'h5;
+      end
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$37  = fail2;
+        end
+      end
+    end
+    if (rst) begin
+      \$37  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$38  = err_group;
+    if (start) begin
+      \$38  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$38  = group;
+        end
+      end
+    end
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$39  = err_entry;
+    if (start) begin
+      \$39  = 16'h0000;
+    end else if (busy) begin
+      if (v2) begin
+        if (\$15 ) begin
+          \$39  = entry;
+        end
+      end
+    end
+    if (rst) begin
+      \$39  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$40  = busy;
+    if (start) begin
+      (* full_case = 32'd1 *)
+      if (\$14 ) begin
+      end else begin
+        \$40  = 1'h1;
+      end
+    end else if (busy) begin
+      if (v2) begin
+        (* full_case = 32'd1 *)
+        if (\$15 ) begin
+          \$40  = 1'h0;
+        end else begin
+          if (last2) begin
+            if (\final ) begin
+              \$40  = 1'h0;
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$41  = a1;
+    if (start) begin
+    end else if (busy) begin
+      \$41  = raddr;
+    end
+    if (rst) begin
+      \$41  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$42  = fail2;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$42  = fail;
+      end
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$43  = last2;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$43  = e1[16];
+      end
+    end
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$44  = prev1;
+    if (start) begin
+    end else if (busy) begin
+      if (v1) begin
+        \$44  = e1[15:0];
+      end
+    end
+    if (rst) begin
+      \$44  = 16'h0000;
+    end
+  end
+  assign ld__ready = 1'h1;
   assign wr__addr = 8'h00;
   assign ld__payload = 25'h0000000;
-  assign wr__data = 17'h00000;
+  assign wr__data = 1'h0;
   assign ld__valid = wr__en;
-  assign \wr__addr$5  = 8'h00;
-  assign \wr__data$6  = 1'h0;
-  assign \wr__en$7  = wr__en;
-  assign \wr__addr$8  = 8'h00;
-  assign \wr__data$9  = 1'h0;
-  assign \wr__en$10  = wr__en;
-  assign \wr__addr$11  = 8'h00;
-  assign \wr__data$12  = 1'h0;
-  assign \wr__en$13  = wr__en;
-  assign \wr__addr$14  = 8'h00;
-  assign \wr__data$15  = 1'h0;
-  assign \wr__en$16  = wr__en;
-  assign \wr__addr$17  = 8'h00;
-  assign \wr__data$18  = 1'h0;
-  assign \wr__en$19  = wr__en;
-  assign ld__ready = 1'h1;
   assign i = last_addr[7:0];
-  assign o = port__addr;
-  assign \i$27  = last_addr[15:8];
-  assign \o$29  = \port__addr$28 ;
-  assign \i$31  = last_addr[23:16];
-  assign \o$33  = \port__addr$32 ;
-  assign \i$35  = last_addr[31:24];
-  assign \o$37  = \port__addr$36 ;
-  assign \i$39  = last_addr[39:32];
-  assign \o$41  = \port__addr$40 ;
-  assign blk_addr = blk_rd__addr;
-  assign scan_rd__addr = raddr[7:0];
-  assign blk_data = blk_rd__data[15:0];
+  assign o = rd__addr;
+  assign \wr__addr$12  = 8'h00;
+  assign \wr__data$13  = 1'h0;
+  assign \wr__en$14  = wr__en;
+  assign \i$15  = last_addr[15:8];
+  assign \o$17  = \rd__addr$16 ;
+  assign \wr__addr$19  = 8'h00;
+  assign \wr__data$20  = 1'h0;
+  assign \wr__en$21  = wr__en;
+  assign \i$22  = last_addr[23:16];
+  assign \o$24  = \rd__addr$23 ;
+  assign \wr__addr$26  = 8'h00;
+  assign \wr__data$27  = 1'h0;
+  assign \wr__en$28  = wr__en;
+  assign \i$29  = last_addr[31:24];
+  assign \o$31  = \rd__addr$30 ;
+  assign \wr__addr$33  = 8'h00;
+  assign \wr__data$34  = 1'h0;
+  assign \wr__en$35  = wr__en;
+  assign \i$36  = last_addr[39:32];
+  assign \o$38  = \rd__addr$37 ;
+  assign \wr__addr$40  = 8'h00;
+  assign \wr__data$41  = 4'h0;
+  assign \wr__en$42  = wr__en;
+  assign blk_addr = \i$43 ;
+  assign \o$46  = \rd__addr$45 ;
+  assign \wr__addr$47  = 8'h00;
+  assign \wr__data$48  = 4'h0;
+  assign \wr__en$49  = wr__en;
+  assign \i$50  = \i$43 ;
+  assign \o$52  = \rd__addr$51 ;
+  assign \wr__addr$53  = 8'h00;
+  assign \wr__data$54  = 4'h0;
+  assign \wr__en$55  = wr__en;
+  assign \i$56  = \i$43 ;
+  assign \o$58  = \rd__addr$57 ;
+  assign \wr__addr$59  = 8'h00;
+  assign \wr__data$60  = 4'h0;
+  assign \wr__en$61  = wr__en;
+  assign \i$62  = \i$43 ;
+  assign \o$64  = \rd__addr$63 ;
+  assign blk_data = { \rd__data$69 , \rd__data$68 , \rd__data$67 , \rd__data$66  };
+  assign \wr__addr$72  = 8'h00;
+  assign \wr__data$73  = 4'h0;
+  assign \wr__en$74  = wr__en;
+  assign \i$75  = raddr_next[7:0];
+  assign \o$77  = \rd__addr$76 ;
+  assign \wr__addr$78  = 8'h00;
+  assign \wr__data$79  = 4'h0;
+  assign \wr__en$80  = wr__en;
+  assign \i$81  = raddr_next[7:0];
+  assign \o$83  = \rd__addr$82 ;
+  assign \wr__addr$84  = 8'h00;
+  assign \wr__data$85  = 4'h0;
+  assign \wr__en$86  = wr__en;
+  assign \i$87  = raddr_next[7:0];
+  assign \o$89  = \rd__addr$88 ;
+  assign \wr__addr$90  = 8'h00;
+  assign \wr__data$91  = 4'h0;
+  assign \wr__en$92  = wr__en;
+  assign \i$93  = raddr_next[7:0];
+  assign \o$95  = \rd__addr$94 ;
+  assign \wr__addr$96  = 8'h00;
+  assign \wr__data$97  = 1'h0;
+  assign \wr__en$98  = wr__en;
+  assign \i$99  = raddr_next[7:0];
+  assign \o$101  = \rd__addr$100 ;
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
   assign \ld__payload.entry.last  = 1'h0;
-  assign \wr__data.block  = 16'h0000;
-  assign \wr__data.last  = 1'h0;
   assign \last_addr[0]  = last_addr[7:0];
   assign \last_addr[1]  = last_addr[15:8];
   assign \last_addr[2]  = last_addr[23:16];
   assign \last_addr[3]  = last_addr[31:24];
   assign \last_addr[4]  = last_addr[39:32];
-  assign \o[0]  = port__addr;
-  assign \o$29[0]  = \port__addr$28 ;
-  assign \o$33[0]  = \port__addr$32 ;
-  assign \o$37[0]  = \port__addr$36 ;
-  assign \o$41[0]  = \port__addr$40 ;
-  assign \blk_rd__data.block  = blk_rd__data[15:0];
-  assign \blk_rd__data.last  = blk_rd__data[16];
-  assign \scan_rd__data.block  = scan_rd__data[15:0];
-  assign \scan_rd__data.last  = scan_rd__data[16];
-  assign last_data[4] = \port__data$42 ;
-  assign last_data[3] = \port__data$38 ;
-  assign last_data[2] = \port__data$34 ;
-  assign last_data[1] = \port__data$30 ;
-  assign last_data[0] = port__data;
+  assign \o[0]  = rd__addr;
+  assign \o$17[0]  = \rd__addr$16 ;
+  assign \o$24[0]  = \rd__addr$23 ;
+  assign \o$31[0]  = \rd__addr$30 ;
+  assign \o$38[0]  = \rd__addr$37 ;
+  assign \o$46[0]  = \rd__addr$45 ;
+  assign \o$52[0]  = \rd__addr$51 ;
+  assign \o$58[0]  = \rd__addr$57 ;
+  assign \o$64[0]  = \rd__addr$63 ;
+  assign \o$77[0]  = \rd__addr$76 ;
+  assign \o$83[0]  = \rd__addr$82 ;
+  assign \o$89[0]  = \rd__addr$88 ;
+  assign \o$95[0]  = \rd__addr$94 ;
+  assign \o$101[0]  = \rd__addr$100 ;
+  assign \e1.block  = e1[15:0];
+  assign \e1.last  = e1[16];
+  assign last_data[4] = \rd__data$39 ;
+  assign last_data[3] = \rd__data$32 ;
+  assign last_data[2] = \rd__data$25 ;
+  assign last_data[1] = \rd__data$18 ;
+  assign last_data[0] = rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table.last_addr0 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.table.blk_addr0 (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [7:0] copy0;
@@ -17120,7 +19412,7 @@ module \axi_gemm.axi.engine.table.last_addr0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table.last_addr1 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.table.blk_addr1 (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [7:0] copy0;
@@ -17139,7 +19431,7 @@ module \axi_gemm.axi.engine.table.last_addr1 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table.last_addr2 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.table.blk_addr2 (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [7:0] copy0;
@@ -17158,7 +19450,7 @@ module \axi_gemm.axi.engine.table.last_addr2 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table.last_addr3 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.table.blk_addr3 (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [7:0] copy0;
@@ -17177,7 +19469,7 @@ module \axi_gemm.axi.engine.table.last_addr3 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table.last_addr4 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.table.last0_addr0 (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [7:0] copy0;
@@ -17196,7 +19488,178 @@ module \axi_gemm.axi.engine.table.last_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1205$0 , \port$4472$7 , p_q, clk);
+module \axi_gemm.axi.engine.table.last1_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last2_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last3_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.last4_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.scan_addr0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.scan_addr1 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.scan_addr2 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.scan_addr3 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [7:0] copy0;
+  reg [7:0] copy0 = 8'h00;
+  input [7:0] i;
+  wire [7:0] i;
+  (* init = 8'h00 *)
+  wire [7:0] o;
+  wire [7:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1201$0 , \port$1204$0 , \port$1207$0 , \port$1210$0 , \port$4477$7 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -17208,21 +19671,27 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1205$0 , \port$4472$7 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$1205$0 ;
-  wire [15:0] \port$1205$0 ;
-  input [15:0] \port$4472$7 ;
-  wire [15:0] \port$4472$7 ;
+  input [3:0] \port$1201$0 ;
+  wire [3:0] \port$1201$0 ;
+  input [3:0] \port$1204$0 ;
+  wire [3:0] \port$1204$0 ;
+  input [3:0] \port$1207$0 ;
+  wire [3:0] \port$1207$0 ;
+  input [3:0] \port$1210$0 ;
+  wire [3:0] \port$1210$0 ;
+  input [15:0] \port$4477$7 ;
+  wire [15:0] \port$4477$7 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$1205$0  };
+    a_q <= { 1'h0, \port$1210$0 , \port$1207$0 , \port$1204$0 , \port$1201$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4472$7  };
+    b_q <= { 1'h0, \port$4477$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$1205$0  };
-  assign b = { 1'h0, \port$4472$7  };
+  assign a = { 1'h0, \port$1210$0 , \port$1207$0 , \port$1204$0 , \port$1201$0  };
+  assign b = { 1'h0, \port$4477$7  };
   assign p = p_q;
 endmodule
 

@@ -68,9 +68,9 @@ def test_sim_tilewise_exact(rng, sparse, M, K, N, group):
         np.testing.assert_array_equal(D, expected, strict=True)
         assert counters["tile_ops"] == n_ops
         entries = sum(max(1, len(k)) for k in item["lists"])
-        # Busy: the job as a plain one of n_ops operations, plus the scan (entries + 3)
-        # and its verdict (1).
-        assert counters["busy_cycles"] == busy_cycles(n_ops, cfg) + entries + 4
+        # Busy: the job as a plain one of n_ops operations, plus the scan's start register
+        # (1), the scan (entries + 3) and its verdict (1).
+        assert counters["busy_cycles"] == busy_cycles(n_ops, cfg) + entries + 5
 
 
 def test_sim_full_lists_equal_plain_job(rng):
@@ -85,7 +85,7 @@ def test_sim_full_lists_equal_plain_job(rng):
     np.testing.assert_array_equal(Dt, A @ B, strict=True)
     np.testing.assert_array_equal(Dp, A @ B, strict=True)
     assert ct["tile_ops"] == cp["tile_ops"]
-    assert ct["busy_cycles"] == cp["busy_cycles"] + 8 + 4
+    assert ct["busy_cycles"] == cp["busy_cycles"] + 8 + 5
 
 
 BAD = [

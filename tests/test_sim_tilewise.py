@@ -145,7 +145,7 @@ def test_tilewise_rtl_ecp5_p11(rng):
     """Tile-wise and TVW jobs on the registered-DSP engine (p = 11, ``dsp="ecp5"``: the
     table's address registers are TRELLIS_FF, the B offset a registered MULT18X18D, the
     buffers DP16KD): D bit-exact, exact operation counts, and with D always ready the exact
-    busy cycles of a job plus its table scan and verdict (``busy_cycles(ops) + entries + 4``)."""
+    busy cycles of a job plus its table scan and verdict (``busy_cycles(ops) + entries + 5``)."""
     cfg = CoreConfig(tile_m=2, tile_n=2, tile_k=8, pipeline=11, dsp="ecp5")
     items, want = [], []
     for index in range(10):
@@ -165,4 +165,4 @@ def test_tilewise_rtl_ecp5_p11(rng):
         assert counters["tile_ops"] == ops
         if item["d_ready"] == 1.0:
             entries = sum(max(1, len(k)) for k in item["lists"])
-            assert counters["busy_cycles"] == busy_cycles(ops, cfg) + entries + 4
+            assert counters["busy_cycles"] == busy_cycles(ops, cfg) + entries + 5
