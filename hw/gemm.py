@@ -36,10 +36,11 @@ CAUSE_WIDTH = ENGINE_REGISTERS["STATUS"].field("cause").width
 #: Job dimensions are counted in tiles, in 16-bit registers.
 DIM_WIDTH = 16
 #: Registered stages between the sequencer and the buffers' read addresses: the tile-wise
-#: B address ``B_BASE + ni + block·N_TILES`` needs the kept-table read (stage 1), a multiply
-#: in a registered MULT18X18D (stages 2 and 3) and a sum (stage 4). Every job takes them,
-#: so all jobs share one timing.
-ADDR_STAGES = 4
+#: B address ``B_BASE + ni + block·N_TILES`` needs the kept-table read (stage 1), a register
+#: between the LUT RAM's read multiplexer and the DSP (stage 2), a multiply in a registered
+#: MULT18X18D (stages 3 and 4) and a sum (stage 5). Every job takes them, so all jobs share
+#: one timing.
+ADDR_STAGES = 5
 #: Cycles from issuing an operation to the core accepting it: the address stages and the
 #: buffers' read latency. The engine keeps the core's result credits and issues that many
 #: cycles ahead, so the core gets as many more result FIFO entries (II = 1 for jobs whose
@@ -159,7 +160,7 @@ class GemmEngine(wiring.Component):
     Block diagram (``docs/gemm.md`` §4), one part per method of this class::
 
         CSR ─► CsrFile (hw/gemm_csr.py) ─► _job_queue: one waiting job, registered checks
-        ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 2)
+        ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 4)
         _sequencer (mi, ni, k loops) ─► addresses ─► buffers ─► _dense_spreader
             ─► _operand_path (result credits) ─► SparseMMA ─► _results (D, job ends) ─► d
         _counters, _status
@@ -650,9 +651,9 @@ class GemmEngine(wiring.Component):
 
         Plain jobs: the sequencer's addresses, delayed. Tile-wise jobs: the B word is
         ``B_BASE + ni + block · N_TILES``, ``block`` the table entry of the op: stage 1
-        holds ``B_BASE + ni`` and the registered table read, stages 2 and 3 are the
-        multiplier's input and output registers, stage 4 adds. No combinational path
-        crosses the table, the multiplier and an adder together."""
+        holds ``B_BASE + ni`` and the table read, stage 2 the block in a register, stages
+        3 and 4 are the multiplier's input and output registers, stage 5 adds. No
+        combinational path crosses the table, the multiplier and an adder together."""
         seq = s.seq
         stages = [Signal(_ADDR_STAGE, name=f"addr{i}") for i in range(1, ADDR_STAGES + 1)]
         first = stages[0]
@@ -666,10 +667,13 @@ class GemmEngine(wiring.Component):
         ]
         for prev, stage in zip(stages, stages[1:-1]):
             m.d.sync += stage.eq(prev)
-        # block · N_TILES: 16 × 16 bits, unsigned, in a registered multiplier (2 cycles).
+        # block · N_TILES: the block read registered, then 16 × 16 bits, unsigned, in a
+        # registered multiplier (2 cycles).
+        block = Signal(len(s.table.blk_data), name="tw_block")
+        m.d.sync += block.eq(s.table.blk_data)
         m.submodules.tw_b_offset = mul = RegisteredMultiplier(
             DIM_WIDTH + 1, DIM_WIDTH + 1, dsp=self.config.dsp)
-        m.d.comb += [mul.a.eq(s.table.blk_data), mul.b.eq(first.n_t)]
+        m.d.comb += [mul.a.eq(block), mul.b.eq(stages[1].n_t)]
         offset = mul.p.as_unsigned()[:2 * DIM_WIDTH]
         last, before = stages[-1], stages[-2]
         m.d.sync += [
@@ -690,10 +694,12 @@ class GemmEngine(wiring.Component):
         cfg = self.config
         op = self._address_stages(m, s)
         m.d.comb += [a_buf.r_addr.eq(op.a_addr), b_buf.r_addr.eq(op.b_addr)]
-        # Flags travel beside the read: stage 1 (read latch), stage 2 (output register).
-        f1 = Signal(_FLAGS, name="rd1")
-        f2 = Signal(_FLAGS, name="rd2")
-        m.d.sync += [f1.eq(op.flags), f2.eq(f1)]
+        # Flags travel beside the read, one register per cycle of the buffers' latency: the
+        # last (f2) beside the block RAMs' output registers, the one before (f1) beside
+        # their read latch.
+        flags = [Signal(_FLAGS, name=f"rd{i}") for i in range(1, READ_LATENCY + 1)]
+        m.d.sync += [stage.eq(prev) for prev, stage in zip([op.flags] + flags, flags)]
+        f1, f2 = flags[-2], flags[-1]
         # The dense spreader's selects, one register copy per _SELECT_CHUNK operand bits.
         b_bits = self.b_layout.size if cfg.sparse else self.b_layout.size // 2
         chunks = -(-b_bits // _SELECT_CHUNK)

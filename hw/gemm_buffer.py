@@ -1,10 +1,18 @@
 """An operand buffer of the GEMM engine: one write port, one free-running registered read port.
 
-Read latency 2: the word at ``r_addr`` in cycle ``t`` is on ``r_data`` in cycle ``t + 2``
-(the block RAM's read latch, then its output register). The read port has no enable: it
-reads every cycle, so no control signal fans out into the block RAMs' clock enables; the
-reader tracks which cycles carry a word it asked for. A write and a read of the same
-address in one cycle return the old word.
+Read latency 4: the word at ``r_addr`` in cycle ``t`` is on ``r_data`` in cycle ``t + 4``
+(two tiers of address registers, the block RAM's read latch, then its output register).
+Writes take effect :data:`WRITE_DELAY` = 2 cycles after the cycle of ``w_en`` (the same
+two tiers). The read port has no enable: it reads every cycle, so no control signal fans
+out into the block RAMs' clock enables; the reader tracks which cycles carry a word it
+asked for. A write and a read of the same address presented in one cycle return the old
+word.
+
+Why two tiers: a default 4×4×16 engine has 93 DP16KD, spread over every block-RAM row of
+the die. One address register for all of them was the whole engine's critical path (13.9
+ns of routing, 68 MHz). The first tier has one copy per :data:`BLOCKS_PER_COPY` block RAMs,
+the second one copy per block RAM, placed next to it (``hw.fanout.RegisterCopies``, which
+yosys keeps as separate ``TRELLIS_FF`` with ``"ecp5"``).
 
 Two implementations with the same ports and timing:
 
@@ -18,18 +26,25 @@ Two implementations with the same ports and timing:
   ``hw/sim_models/DP16KD.v``.
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import ConfigError
+from .fanout import RegisterCopies
 
-__all__ = ["OperandBuffer", "MEMORY_OPTIONS", "READ_LATENCY", "dp16kd_width"]
+__all__ = ["OperandBuffer", "MEMORY_OPTIONS", "READ_LATENCY", "WRITE_DELAY", "BLOCKS_PER_COPY",
+           "dp16kd_width"]
 
 MEMORY_OPTIONS = ("generic", "ecp5")
-READ_LATENCY = 2
+#: Address register tiers in front of the block RAMs (read and write ports alike).
+_TIERS = 2
+READ_LATENCY = _TIERS + 2
+WRITE_DELAY = _TIERS
+#: Block RAMs per first-tier address register copy.
+BLOCKS_PER_COPY = 8
 #: DP16KD data widths by the deepest configuration each allows.
 _DP16KD_MODES = ((1024, 18, 4), (2048, 9, 3), (4096, 4, 2), (8192, 2, 1), (16384, 1, 0))
 
@@ -59,7 +74,7 @@ class OperandBuffer(wiring.Component):
     r_addr : In
         Read address (every cycle).
     r_data : Out(width)
-        The word at ``r_addr`` of two cycles earlier.
+        The word at ``r_addr`` of :data:`READ_LATENCY` cycles earlier.
 
     Raises
     ------
@@ -91,34 +106,63 @@ class OperandBuffer(wiring.Component):
         width, _ = dp16kd_width(self.depth)
         return -(-self.width // width)
 
+    def _tiers(self, m, name, value, blocks):
+        """``value`` through the two register tiers: returns one copy per block RAM, each
+        :data:`WRITE_DELAY` cycles late (``TRELLIS_FF`` copies with ``"ecp5"``)."""
+        dsp = "ecp5" if self.memory == "ecp5" else "generic"
+        firsts = -(-blocks // BLOCKS_PER_COPY)
+        m.submodules[f"{name}_t1"] = t1 = RegisterCopies(len(value), firsts, dsp=dsp)
+        m.d.comb += t1.i.eq(value)
+        out = []
+        for block in range(blocks):
+            m.submodules[f"{name}_t2_{block}"] = t2 = RegisterCopies(len(value), 1, dsp=dsp)
+            m.d.comb += t2.i.eq(t1.o[block // BLOCKS_PER_COPY])
+            out.append(t2.o[0])
+        return out
+
     def elaborate(self, platform):
         m = Module()
         if self.memory == "generic":
             m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[])
             wr = mem.write_port()
             rd = mem.read_port()
+            (w_ctrl,) = self._tiers(m, "w_ctrl", Cat(self.w_addr, self.w_en), 1)
+            (r_addr,) = self._tiers(m, "r_addr", self.r_addr, 1)
+            w_data = self.w_data
+            for tier in range(_TIERS):
+                delayed = Signal(self.width, name=f"w_data_t{tier + 1}", reset_less=True)
+                m.d.sync += delayed.eq(w_data)
+                w_data = delayed
+            abits = len(self.w_addr)
             m.d.comb += [
-                wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
-                rd.addr.eq(self.r_addr),
+                wr.addr.eq(w_ctrl[:abits]), wr.data.eq(w_data), wr.en.eq(w_ctrl[abits]),
+                rd.addr.eq(r_addr),
             ]
             m.d.sync += self.r_data.eq(rd.data)       # the output register
             return m
 
         width, shift = dp16kd_width(self.depth)
         abits = len(self.w_addr)
-        w_ad = Signal(14)
-        r_ad = Signal(14)
-        m.d.comb += [w_ad.eq(self.w_addr << shift), r_ad.eq(self.r_addr << shift)]
-        if width == 18:
-            m.d.comb += w_ad[:2].eq(0b11)             # byte write enables
         assert abits + shift <= 14
+        w_ctrls = self._tiers(m, "w_ctrl", Cat(self.w_addr, self.w_en), self.blocks)
+        r_addrs = self._tiers(m, "r_addr", self.r_addr, self.blocks)
         for index in range(self.blocks):
             lo = index * width
             bits = min(width, self.width - lo)
             di = Signal(18, name=f"bram{index}_di")
             do = Signal(18, name=f"bram{index}_do")
-            m.d.comb += [di.eq(self.w_data[lo:lo + bits]),
-                         self.r_data[lo:lo + bits].eq(do[:bits])]
+            w_data = self.w_data[lo:lo + bits]
+            for tier in range(_TIERS):
+                delayed = Signal(bits, name=f"bram{index}_di_t{tier + 1}", reset_less=True)
+                m.d.sync += delayed.eq(w_data)
+                w_data = delayed
+            w_ad = Signal(14, name=f"bram{index}_wad")
+            r_ad = Signal(14, name=f"bram{index}_rad")
+            m.d.comb += [w_ad.eq(w_ctrls[index][:abits] << shift),
+                         r_ad.eq(r_addrs[index] << shift)]
+            if width == 18:
+                m.d.comb += w_ad[:2].eq(0b11)             # byte write enables
+            m.d.comb += [di.eq(w_data), self.r_data[lo:lo + bits].eq(do[:bits])]
             ports = {}
             for bit in range(18):
                 ports[f"i_DIA{bit}"] = di[bit]
@@ -142,6 +186,6 @@ class OperandBuffer(wiring.Component):
                 p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
                 p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL",
                 p_CLKAMUX="CLKA", p_CLKBMUX="CLKB", p_GSR="DISABLED",
-                i_WEA=self.w_en, i_WEB=Const(0, 1),
+                i_WEA=w_ctrls[index][abits], i_WEB=Const(0, 1),
                 **ports)
         return m

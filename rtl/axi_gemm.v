@@ -3040,166 +3040,173 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire \$265 ;
   wire \$266 ;
   wire \$267 ;
-  wire [4:0] \$268 ;
-  wire [4:0] \$269 ;
+  wire \$268 ;
+  wire \$269 ;
   wire [15:0] \$27 ;
   wire \$270 ;
-  wire [8:0] \$271 ;
-  wire [9:0] \$272 ;
+  wire [4:0] \$271 ;
+  wire [4:0] \$272 ;
   wire \$273 ;
-  wire \$274 ;
-  wire \$275 ;
-  wire [7:0] \$276 ;
+  wire [8:0] \$274 ;
+  wire [9:0] \$275 ;
+  wire \$276 ;
   wire \$277 ;
   wire \$278 ;
-  wire \$279 ;
+  wire [7:0] \$279 ;
   wire [15:0] \$28 ;
   wire \$280 ;
   wire \$281 ;
   wire \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire [1:0] \$285 ;
-  wire [64:0] \$286 ;
-  wire [64:0] \$287 ;
-  wire [64:0] \$288 ;
+  wire \$285 ;
+  wire \$286 ;
+  wire \$287 ;
+  wire [1:0] \$288 ;
   wire [64:0] \$289 ;
   wire [15:0] \$29 ;
   wire [64:0] \$290 ;
-  wire [8:0] \$291 ;
+  wire [64:0] \$291 ;
   wire [64:0] \$292 ;
   wire [64:0] \$293 ;
-  wire [64:0] \$294 ;
-  reg \$295 ;
-  reg \$296 ;
-  reg [8:0] \$297 ;
-  reg [319:0] \$298 ;
+  wire [8:0] \$294 ;
+  wire [64:0] \$295 ;
+  wire [64:0] \$296 ;
+  wire [64:0] \$297 ;
+  reg \$298 ;
   reg \$299 ;
   wire [16:0] \$3 ;
   wire [15:0] \$30 ;
   reg [8:0] \$300 ;
-  reg [511:0] \$301 ;
+  reg [319:0] \$301 ;
   reg \$302 ;
-  reg \$303 ;
-  reg \$304 ;
+  reg [8:0] \$303 ;
+  reg [511:0] \$304 ;
   reg \$305 ;
-  reg [4:0] \$306 ;
+  reg \$306 ;
   reg \$307 ;
   reg \$308 ;
-  reg [15:0] \$309 ;
+  reg [4:0] \$309 ;
   wire [15:0] \$31 ;
-  reg [15:0] \$310 ;
-  reg [15:0] \$311 ;
+  reg \$310 ;
+  reg \$311 ;
   reg [15:0] \$312 ;
   reg [15:0] \$313 ;
-  reg [16:0] \$314 ;
-  reg [32:0] \$315 ;
-  reg [16:0] \$316 ;
-  reg [32:0] \$317 ;
+  reg [15:0] \$314 ;
+  reg [15:0] \$315 ;
+  reg [15:0] \$316 ;
+  reg [16:0] \$317 ;
   reg [32:0] \$318 ;
   reg [16:0] \$319 ;
   wire [15:0] \$32 ;
   reg [32:0] \$320 ;
-  reg \$321 ;
-  reg [15:0] \$322 ;
-  reg [15:0] \$323 ;
-  reg [16:0] \$324 ;
-  reg [16:0] \$325 ;
-  reg [16:0] \$326 ;
-  reg \$327 ;
-  reg [33:0] \$328 ;
-  reg [33:0] \$329 ;
+  reg [32:0] \$321 ;
+  reg [16:0] \$322 ;
+  reg [32:0] \$323 ;
+  reg \$324 ;
+  reg [15:0] \$325 ;
+  reg [15:0] \$326 ;
+  reg [16:0] \$327 ;
+  reg [16:0] \$328 ;
+  reg [16:0] \$329 ;
   wire [15:0] \$33 ;
-  reg [5:0] \$330 ;
-  reg [7:0] \$331 ;
-  reg \$332 ;
-  reg [16:0] \$333 ;
-  reg \$334 ;
-  reg [15:0] \$335 ;
-  reg \$336 ;
-  reg [15:0] \$337 ;
-  reg \$338 ;
-  reg [34:0] \$339 ;
+  reg \$330 ;
+  reg [33:0] \$331 ;
+  reg [33:0] \$332 ;
+  reg [5:0] \$333 ;
+  reg [7:0] \$334 ;
+  reg \$335 ;
+  reg [16:0] \$336 ;
+  reg \$337 ;
+  reg [15:0] \$338 ;
+  reg \$339 ;
   wire [15:0] \$34 ;
-  reg \$340 ;
+  reg [15:0] \$340 ;
   reg \$341 ;
-  reg \$342 ;
-  reg [16:0] \$343 ;
-  reg [15:0] \$344 ;
-  reg [16:0] \$345 ;
-  reg [15:0] \$346 ;
+  reg [34:0] \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg [16:0] \$346 ;
   reg [15:0] \$347 ;
-  reg \$348 ;
-  reg \$349 ;
+  reg [16:0] \$348 ;
+  reg [15:0] \$349 ;
   wire [15:0] \$35 ;
-  reg \$350 ;
-  reg [16:0] \$351 ;
-  reg [15:0] \$352 ;
-  reg [15:0] \$353 ;
-  reg \$354 ;
-  reg \$355 ;
-  reg \$356 ;
+  reg [15:0] \$350 ;
+  reg \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg [16:0] \$354 ;
+  reg [15:0] \$355 ;
+  reg [15:0] \$356 ;
   reg \$357 ;
-  reg [16:0] \$358 ;
-  reg [33:0] \$359 ;
+  reg \$358 ;
+  reg \$359 ;
   wire [15:0] \$36 ;
-  reg [33:0] \$360 ;
-  reg [33:0] \$361 ;
+  reg \$360 ;
+  reg [16:0] \$361 ;
   reg [33:0] \$362 ;
-  reg \$363 ;
-  reg [16:0] \$364 ;
-  reg [16:0] \$365 ;
-  reg [16:0] \$366 ;
+  reg [33:0] \$363 ;
+  reg [33:0] \$364 ;
+  reg [33:0] \$365 ;
+  reg \$366 ;
   reg [16:0] \$367 ;
   reg [16:0] \$368 ;
   reg [16:0] \$369 ;
   wire [15:0] \$37 ;
-  reg [15:0] \$370 ;
-  reg [15:0] \$371 ;
-  reg \$372 ;
-  reg \$373 ;
-  reg \$374 ;
+  reg [16:0] \$370 ;
+  reg [16:0] \$371 ;
+  reg [16:0] \$372 ;
+  reg [15:0] \$373 ;
+  reg [15:0] \$374 ;
   reg \$375 ;
   reg \$376 ;
   reg \$377 ;
   reg \$378 ;
-  reg [90:0] \$379 ;
+  reg \$379 ;
   wire [15:0] \$38 ;
-  reg [90:0] \$380 ;
-  reg [90:0] \$381 ;
+  reg \$380 ;
+  reg \$381 ;
   reg [90:0] \$382 ;
-  reg [5:0] \$383 ;
-  reg [5:0] \$384 ;
-  reg [3:0] \$385 ;
-  reg \$386 ;
-  reg [513:0] \$387 ;
-  reg \$388 ;
-  reg \$389 ;
+  reg [90:0] \$383 ;
+  reg [90:0] \$384 ;
+  reg [90:0] \$385 ;
+  reg [15:0] \$386 ;
+  reg [90:0] \$387 ;
+  reg [5:0] \$388 ;
+  reg [5:0] \$389 ;
   wire [15:0] \$39 ;
-  reg [513:0] \$390 ;
-  reg [3:0] \$391 ;
-  reg [8:0] \$392 ;
-  reg [3:0] \$393 ;
-  reg [7:0] \$394 ;
-  reg [7:0] \$395 ;
+  reg [5:0] \$390 ;
+  reg [5:0] \$391 ;
+  reg [3:0] \$392 ;
+  reg \$393 ;
+  reg [513:0] \$394 ;
+  reg \$395 ;
   reg \$396 ;
-  reg \$397 ;
-  reg [7:0] \$398 ;
-  reg [63:0] \$399 ;
+  reg [513:0] \$397 ;
+  reg [3:0] \$398 ;
+  reg [11:0] \$399 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  reg [63:0] \$400 ;
-  reg [63:0] \$401 ;
-  reg [63:0] \$402 ;
-  reg [63:0] \$403 ;
-  reg [63:0] \$404 ;
-  reg [63:0] \$405 ;
+  reg [3:0] \$400 ;
+  reg [7:0] \$401 ;
+  reg [7:0] \$402 ;
+  reg \$403 ;
+  reg \$404 ;
+  reg [7:0] \$405 ;
   reg [63:0] \$406 ;
-  wire [3:0] \$407 ;
-  wire [3:0] \$408 ;
-  wire [3:0] \$409 ;
+  reg [63:0] \$407 ;
+  reg [63:0] \$408 ;
+  reg [63:0] \$409 ;
   wire [15:0] \$41 ;
-  wire [3:0] \$410 ;
+  reg [63:0] \$410 ;
+  reg [63:0] \$411 ;
+  reg [63:0] \$412 ;
+  reg [63:0] \$413 ;
+  wire [3:0] \$414 ;
+  wire [3:0] \$415 ;
+  wire [3:0] \$416 ;
+  wire [3:0] \$417 ;
   wire [15:0] \$42 ;
   wire [15:0] \$43 ;
   wire [15:0] \$44 ;
@@ -3362,6 +3369,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire \addr4.flags.valid ;
   wire [15:0] \addr4.n_t ;
   wire \addr4.tw ;
+  reg [90:0] addr5 = 91'h00000000000000000000000;
+  wire [33:0] \addr5.a_addr ;
+  wire [33:0] \addr5.b_addr ;
+  wire [5:0] \addr5.flags ;
+  wire \addr5.flags.dense ;
+  wire \addr5.flags.first ;
+  wire \addr5.flags.half ;
+  wire \addr5.flags.job_last ;
+  wire \addr5.flags.last ;
+  wire \addr5.flags.valid ;
+  wire [15:0] \addr5.n_t ;
+  wire \addr5.tw ;
   wire [16:0] b;
   wire [511:0] b__payload;
   wire [31:0] \b__payload[0] ;
@@ -3551,7 +3570,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire \d__ready$110 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$224 ;
+  wire \d__valid$228 ;
   reg [3:0] d_end_rd = 4'h0;
   reg [3:0] d_end_wr = 4'h0;
   wire [513:0] d_in;
@@ -3578,7 +3597,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire [31:0] \d_in.data[3][3] ;
   wire \d_in.error ;
   wire \d_in.last ;
-  reg [8:0] d_job_end = 9'h000;
+  reg [11:0] d_job_end = 12'h000;
   reg [513:0] d_main = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [511:0] \d_main.data ;
   wire [127:0] \d_main.data[0] ;
@@ -3931,12 +3950,26 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire \rd2.job_last ;
   wire \rd2.last ;
   wire \rd2.valid ;
+  reg [5:0] rd3 = 6'h00;
+  wire \rd3.dense ;
+  wire \rd3.first ;
+  wire \rd3.half ;
+  wire \rd3.job_last ;
+  wire \rd3.last ;
+  wire \rd3.valid ;
+  reg [5:0] rd4 = 6'h00;
+  wire \rd4.dense ;
+  wire \rd4.first ;
+  wire \rd4.half ;
+  wire \rd4.job_last ;
+  wire \rd4.last ;
+  wire \rd4.valid ;
   wire [31:0] rdata;
   input re;
   wire re;
   wire refuse;
   reg rejected = 1'h0;
-  reg [3:0] result_credits = 4'h9;
+  reg [3:0] result_credits = 4'hc;
   (* init = 1'h1 *)
   wire result_has_credit;
   wire [31:0] ro_a_depth;
@@ -3983,6 +4016,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   reg seq_tw = 1'h0;
   wire stall_out;
   reg start = 1'h0;
+  reg [15:0] tw_block = 16'h0000;
   reg [15:0] tw_gi = 16'h0000;
   reg tw_gi_last = 1'h0;
   reg tw_group_is1 = 1'h0;
@@ -4001,7 +4035,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$228 ;
+  wire \value_error$232 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4092,7 +4126,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \$81  = o[58] ? 16'h0000 : r_data[479:464];
   assign \$83  = o[60] ? 16'h0000 : r_data[495:480];
   assign \$85  = o[62] ? 16'h0000 : r_data[511:496];
-  assign op_meta = rd2[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
+  assign op_meta = rd4[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
   assign \$86  = d_job_end >> d_end_rd;
   assign d__ready = ~ d_skid_valid;
   assign d_take = d__valid & \d__ready$110 ;
@@ -4128,7 +4162,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \$113  = d_take & \d__payload$107 [512];
   assign \$114  = \$113  ? 8'h08 : 8'h00;
   assign cause_events = \$112  | \$114 ;
-  assign \$115  = ~ rd2[0];
+  assign \$115  = ~ rd4[0];
   assign \$116  = busy & \$115 ;
   assign \$117  = \$116  & d__valid;
   assign \$118  = ~ \d__ready$110 ;
@@ -4237,20 +4271,20 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \$227  = seq_b_addr + seq_nt;
   assign \$228  = seq_b_base + seq_ni;
   assign \$229  = seq_tw ? { 16'h0000, \$228  } : seq_b_addr;
-  assign \$230  = addr3[90:57] + p[31:0];
-  assign \$231  = addr3[6] ? \$230  : { 1'h0, addr3[90:57] };
+  assign \$230  = addr4[90:57] + p[31:0];
+  assign \$231  = addr4[6] ? \$230  : { 1'h0, addr4[90:57] };
   assign \$232  = issue & seq_last;
   assign \$233  = result_credits - \$232 ;
-  assign \$234  = \d__valid$224  & d__ready;
+  assign \$234  = \d__valid$228  & d__ready;
   assign \$235  = $signed(\$233 ) + $signed({ 1'h0, \$234  });
   assign \$236  = issue & seq_last;
-  assign \$237  = \d__valid$224  & d__ready;
+  assign \$237  = \d__valid$228  & d__ready;
   assign \$238  = ~ \$237 ;
   assign \$239  = \$236  & \$238 ;
   assign \$240  = result_credits != 1'h1;
   assign \$241  = issue & seq_last;
   assign \$242  = ~ \$241 ;
-  assign \$243  = \d__valid$224  & d__ready;
+  assign \$243  = \d__valid$228  & d__ready;
   assign \$244  = \$242  & \$243 ;
   assign \$245  = | result_credits;
   assign \$246  = \$244  ? 1'h1 : \$245 ;
@@ -4259,9 +4293,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \$249  = \d__ready$110  | \$248 ;
   assign \$250  = ~ d_skid_valid;
   assign \$251  = d_skid_valid ? d_skid : d_in;
-  assign \$252  = d_skid_valid | \d__valid$224 ;
-  assign \$253  = rd2[0] & rd2[2];
-  assign \$254  = d_end_wr == 4'h8;
+  assign \$252  = d_skid_valid | \d__valid$228 ;
+  assign \$253  = rd4[0] & rd4[2];
+  assign \$254  = d_end_wr == 4'hb;
   assign \$255  = d_end_wr + 1'h1;
   assign \$256  = \$254  ? 5'h00 : \$255 ;
   assign \$257  = ! d_end_wr;
@@ -4273,284 +4307,295 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \$263  = d_end_wr == 3'h6;
   assign \$264  = d_end_wr == 3'h7;
   assign \$265  = d_end_wr == 4'h8;
-  assign \$266  = \d__valid$224  & d__ready;
-  assign \$267  = d_end_rd == 4'h8;
-  assign \$268  = d_end_rd + 1'h1;
-  assign \$269  = \$267  ? 5'h00 : \$268 ;
-  assign \$270  = issue & seq_last;
-  assign \$271  = owed_tiles + \$270 ;
-  assign \$272  = \$271  - d_take;
-  assign \$273  = ~ busy;
-  assign \$274  = capture & \$273 ;
-  assign \$275  = wo_ctrl_clear | \$274 ;
-  assign \$276  = cause | cause_events;
-  assign \$277  = wo_ctrl_clear | capture;
-  assign \$278  = wo_ctrl_clear | capture;
-  assign \$279  = ~ wo_ctrl_clear_counters;
-  assign \$280  = ~ rd2[0];
-  assign \$281  = busy & \$280 ;
-  assign \$282  = ~ stall_out;
-  assign \$283  = \$281  & \$282 ;
-  assign \$284  = launch & rejected;
-  assign \$285  = job_end + \$284 ;
-  assign \$286  = cnt_cycles + 1'h1;
-  assign \$287  = cnt_busy_cycles + 1'h1;
-  assign \$288  = cnt_stall_out + 1'h1;
-  assign \$289  = cnt_stall_in + 1'h1;
-  assign \$290  = cnt_tile_ops + 1'h1;
-  assign \$291  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$292  = cnt_macs + \$291 ;
-  assign \$293  = cnt_d_tiles + 1'h1;
-  assign \$294  = cnt_jobs + cnt_events[7:6];
+  assign \$266  = d_end_wr == 4'h9;
+  assign \$267  = d_end_wr == 4'ha;
+  assign \$268  = d_end_wr == 4'hb;
+  assign \$269  = \d__valid$228  & d__ready;
+  assign \$270  = d_end_rd == 4'hb;
+  assign \$271  = d_end_rd + 1'h1;
+  assign \$272  = \$270  ? 5'h00 : \$271 ;
+  assign \$273  = issue & seq_last;
+  assign \$274  = owed_tiles + \$273 ;
+  assign \$275  = \$274  - d_take;
+  assign \$276  = ~ busy;
+  assign \$277  = capture & \$276 ;
+  assign \$278  = wo_ctrl_clear | \$277 ;
+  assign \$279  = cause | cause_events;
+  assign \$280  = wo_ctrl_clear | capture;
+  assign \$281  = wo_ctrl_clear | capture;
+  assign \$282  = ~ wo_ctrl_clear_counters;
+  assign \$283  = ~ rd4[0];
+  assign \$284  = busy & \$283 ;
+  assign \$285  = ~ stall_out;
+  assign \$286  = \$284  & \$285 ;
+  assign \$287  = launch & rejected;
+  assign \$288  = job_end + \$287 ;
+  assign \$289  = cnt_cycles + 1'h1;
+  assign \$290  = cnt_busy_cycles + 1'h1;
+  assign \$291  = cnt_stall_out + 1'h1;
+  assign \$292  = cnt_stall_in + 1'h1;
+  assign \$293  = cnt_tile_ops + 1'h1;
+  assign \$294  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$295  = cnt_macs + \$294 ;
+  assign \$296  = cnt_d_tiles + 1'h1;
+  assign \$297  = cnt_jobs + cnt_events[7:6];
   always @(posedge clk)
-    ld_a__ready <= \$295 ;
+    ld_a__ready <= \$298 ;
   always @(posedge clk)
-    w_en <= \$296 ;
+    w_en <= \$299 ;
   always @(posedge clk)
-    w_addr <= \$297 ;
+    w_addr <= \$300 ;
   always @(posedge clk)
-    w_data <= \$298 ;
+    w_data <= \$301 ;
   always @(posedge clk)
-    \w_en$19  <= \$299 ;
+    \w_en$19  <= \$302 ;
   always @(posedge clk)
-    \w_addr$21  <= \$300 ;
+    \w_addr$21  <= \$303 ;
   always @(posedge clk)
-    \w_data$23  <= \$301 ;
+    \w_data$23  <= \$304 ;
   always @(posedge clk)
-    ld_t__ready <= \$302 ;
+    ld_t__ready <= \$305 ;
   always @(posedge clk)
-    start <= \$303 ;
+    start <= \$306 ;
   always @(posedge clk)
-    q_valid <= \$304 ;
+    q_valid <= \$307 ;
   always @(posedge clk)
-    q_checked <= \$305 ;
+    q_checked <= \$308 ;
   always @(posedge clk)
-    q_phase <= \$306 ;
+    q_phase <= \$309 ;
   always @(posedge clk)
-    q_dense <= \$307 ;
+    q_dense <= \$310 ;
   always @(posedge clk)
-    q_value_error <= \$308 ;
+    q_value_error <= \$311 ;
   always @(posedge clk)
-    m_tiles <= \$309 ;
+    m_tiles <= \$312 ;
   always @(posedge clk)
-    q_nt <= \$310 ;
+    q_nt <= \$313 ;
   always @(posedge clk)
-    k_tiles <= \$311 ;
+    k_tiles <= \$314 ;
   always @(posedge clk)
-    q_a_base <= \$312 ;
+    q_a_base <= \$315 ;
   always @(posedge clk)
-    q_b_base <= \$313 ;
+    q_b_base <= \$316 ;
   always @(posedge clk)
-    q_kops <= \$314 ;
+    q_kops <= \$317 ;
   always @(posedge clk)
-    q_mul_a_x <= \$315 ;
+    q_mul_a_x <= \$318 ;
   always @(posedge clk)
-    q_mul_a_y <= \$316 ;
+    q_mul_a_y <= \$319 ;
   always @(posedge clk)
-    q_mul_a_p <= \$317 ;
+    q_mul_a_p <= \$320 ;
   always @(posedge clk)
-    q_mul_b_x <= \$318 ;
+    q_mul_b_x <= \$321 ;
   always @(posedge clk)
-    q_mul_b_y <= \$319 ;
+    q_mul_b_y <= \$322 ;
   always @(posedge clk)
-    q_mul_b_p <= \$320 ;
+    q_mul_b_p <= \$323 ;
   always @(posedge clk)
-    q_tw <= \$321 ;
+    q_tw <= \$324 ;
   always @(posedge clk)
-    group_tiles <= \$322 ;
+    group_tiles <= \$325 ;
   always @(posedge clk)
-    q_tw_base <= \$323 ;
+    q_tw_base <= \$326 ;
   always @(posedge clk)
-    q_tw_base1 <= \$324 ;
+    q_tw_base1 <= \$327 ;
   always @(posedge clk)
-    q_tw_base2 <= \$325 ;
+    q_tw_base2 <= \$328 ;
   always @(posedge clk)
-    q_tw_base3 <= \$326 ;
+    q_tw_base3 <= \$329 ;
   always @(posedge clk)
-    q_tw_scanning <= \$327 ;
+    q_tw_scanning <= \$330 ;
   always @(posedge clk)
-    q_a_need <= \$328 ;
+    q_a_need <= \$331 ;
   always @(posedge clk)
-    q_b_need <= \$329 ;
+    q_b_need <= \$332 ;
   always @(posedge clk)
-    q_check_bits <= \$330 ;
+    q_check_bits <= \$333 ;
   always @(posedge clk)
-    q_check <= \$331 ;
+    q_check <= \$334 ;
   always @(posedge clk)
-    rejected <= \$332 ;
+    rejected <= \$335 ;
   always @(posedge clk)
-    q_kops_m2 <= \$333 ;
+    q_kops_m2 <= \$336 ;
   always @(posedge clk)
-    q_kops_is1 <= \$334 ;
+    q_kops_is1 <= \$337 ;
   always @(posedge clk)
-    q_nt_m2 <= \$335 ;
+    q_nt_m2 <= \$338 ;
   always @(posedge clk)
-    q_nt_is1 <= \$336 ;
+    q_nt_is1 <= \$339 ;
   always @(posedge clk)
-    q_mt_m2 <= \$337 ;
+    q_mt_m2 <= \$340 ;
   always @(posedge clk)
-    q_mt_is1 <= \$338 ;
+    q_mt_is1 <= \$341 ;
   always @(posedge clk)
-    q_tw_a_need <= \$339 ;
+    q_tw_a_need <= \$342 ;
   always @(posedge clk)
-    q_tw_scanned <= \$340 ;
+    q_tw_scanned <= \$343 ;
   always @(posedge clk)
-    issuing <= \$341 ;
+    issuing <= \$344 ;
   always @(posedge clk)
-    seq_dense <= \$342 ;
+    seq_dense <= \$345 ;
   always @(posedge clk)
-    seq_kops <= \$343 ;
+    seq_kops <= \$346 ;
   always @(posedge clk)
-    seq_nt <= \$344 ;
+    seq_nt <= \$347 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$345 ;
+    seq_kops_m2 <= \$348 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$346 ;
+    seq_nt_m2 <= \$349 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$347 ;
+    seq_mt_m2 <= \$350 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$348 ;
+    seq_kops_is1 <= \$351 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$349 ;
+    seq_nt_is1 <= \$352 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$350 ;
+    seq_mt_is1 <= \$353 ;
   always @(posedge clk)
-    seq_ki <= \$351 ;
+    seq_ki <= \$354 ;
   always @(posedge clk)
-    seq_ni <= \$352 ;
+    seq_ni <= \$355 ;
   always @(posedge clk)
-    seq_mi <= \$353 ;
+    seq_mi <= \$356 ;
   always @(posedge clk)
-    seq_first <= \$354 ;
+    seq_first <= \$357 ;
   always @(posedge clk)
-    seq_last <= \$355 ;
+    seq_last <= \$358 ;
   always @(posedge clk)
-    seq_last_n <= \$356 ;
+    seq_last_n <= \$359 ;
   always @(posedge clk)
-    seq_last_m <= \$357 ;
+    seq_last_m <= \$360 ;
   always @(posedge clk)
-    seq_b_base <= \$358 ;
+    seq_b_base <= \$361 ;
   always @(posedge clk)
-    seq_a_row <= \$359 ;
+    seq_a_row <= \$362 ;
   always @(posedge clk)
-    seq_a_addr <= \$360 ;
+    seq_a_addr <= \$363 ;
   always @(posedge clk)
-    seq_b_col <= \$361 ;
+    seq_b_col <= \$364 ;
   always @(posedge clk)
-    seq_b_addr <= \$362 ;
+    seq_b_addr <= \$365 ;
   always @(posedge clk)
-    seq_tw <= \$363 ;
+    seq_tw <= \$366 ;
   always @(posedge clk)
-    tw_t_ahead <= \$364 ;
+    tw_t_ahead <= \$367 ;
   always @(posedge clk)
-    tw_t_first2 <= \$365 ;
+    tw_t_first2 <= \$368 ;
   always @(posedge clk)
-    tw_t_addr <= \$366 ;
+    tw_t_addr <= \$369 ;
   always @(posedge clk)
-    tw_t_next <= \$367 ;
+    tw_t_next <= \$370 ;
   always @(posedge clk)
-    tw_t_first <= \$368 ;
+    tw_t_first <= \$371 ;
   always @(posedge clk)
-    tw_t_first1 <= \$369 ;
+    tw_t_first1 <= \$372 ;
   always @(posedge clk)
-    tw_gi <= \$370 ;
+    tw_gi <= \$373 ;
   always @(posedge clk)
-    tw_group_m2 <= \$371 ;
+    tw_group_m2 <= \$374 ;
   always @(posedge clk)
-    tw_gi_last <= \$372 ;
+    tw_gi_last <= \$375 ;
   always @(posedge clk)
-    tw_group_is1 <= \$373 ;
+    tw_group_is1 <= \$376 ;
   always @(posedge clk)
-    tw_last_cur <= \$374 ;
+    tw_last_cur <= \$377 ;
   always @(posedge clk)
-    tw_last_next1 <= \$375 ;
+    tw_last_next1 <= \$378 ;
   always @(posedge clk)
-    tw_last_next2 <= \$376 ;
+    tw_last_next2 <= \$379 ;
   always @(posedge clk)
-    tw_last_first0 <= \$377 ;
+    tw_last_first0 <= \$380 ;
   always @(posedge clk)
-    tw_last_first1 <= \$378 ;
+    tw_last_first1 <= \$381 ;
   always @(posedge clk)
-    addr1 <= \$379 ;
+    addr1 <= \$382 ;
   always @(posedge clk)
-    addr2 <= \$380 ;
+    addr2 <= \$383 ;
   always @(posedge clk)
-    addr3 <= \$381 ;
+    addr3 <= \$384 ;
   always @(posedge clk)
-    addr4 <= \$382 ;
+    addr4 <= \$385 ;
   always @(posedge clk)
-    rd1 <= \$383 ;
+    tw_block <= \$386 ;
   always @(posedge clk)
-    rd2 <= \$384 ;
+    addr5 <= \$387 ;
   always @(posedge clk)
-    result_credits <= \$385 ;
+    rd1 <= \$388 ;
   always @(posedge clk)
-    has_credit <= \$386 ;
+    rd2 <= \$389 ;
   always @(posedge clk)
-    d_main <= \$387 ;
+    rd3 <= \$390 ;
   always @(posedge clk)
-    d__valid <= \$388 ;
+    rd4 <= \$391 ;
   always @(posedge clk)
-    d_skid_valid <= \$389 ;
+    result_credits <= \$392 ;
   always @(posedge clk)
-    d_skid <= \$390 ;
+    has_credit <= \$393 ;
   always @(posedge clk)
-    d_end_wr <= \$391 ;
+    d_main <= \$394 ;
   always @(posedge clk)
-    d_job_end <= \$392 ;
+    d__valid <= \$395 ;
   always @(posedge clk)
-    d_end_rd <= \$393 ;
+    d_skid_valid <= \$396 ;
   always @(posedge clk)
-    owed_tiles <= \$394 ;
+    d_skid <= \$397 ;
   always @(posedge clk)
-    cause <= \$395 ;
+    d_end_wr <= \$398 ;
   always @(posedge clk)
-    done <= \$396 ;
+    d_job_end <= \$399 ;
   always @(posedge clk)
-    value_error <= \$397 ;
+    d_end_rd <= \$400 ;
   always @(posedge clk)
-    cnt_events <= \$398 ;
+    owed_tiles <= \$401 ;
   always @(posedge clk)
-    cnt_cycles <= \$399 ;
+    cause <= \$402 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$400 ;
+    done <= \$403 ;
   always @(posedge clk)
-    cnt_stall_in <= \$401 ;
+    value_error <= \$404 ;
   always @(posedge clk)
-    cnt_stall_out <= \$402 ;
+    cnt_events <= \$405 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$403 ;
+    cnt_cycles <= \$406 ;
   always @(posedge clk)
-    cnt_macs <= \$404 ;
+    cnt_busy_cycles <= \$407 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$405 ;
+    cnt_stall_in <= \$408 ;
   always @(posedge clk)
-    cnt_jobs <= \$406 ;
+    cnt_stall_out <= \$409 ;
+  always @(posedge clk)
+    cnt_tile_ops <= \$410 ;
+  always @(posedge clk)
+    cnt_macs <= \$411 ;
+  always @(posedge clk)
+    cnt_d_tiles <= \$412 ;
+  always @(posedge clk)
+    cnt_jobs <= \$413 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
+    .\i$5 (addr5[31:23]),
     .r_data(\r_data$89 ),
-    .rd__addr(addr4[31:23]),
     .rst(rst),
-    .wr__addr(w_addr),
-    .wr__data(w_data),
-    .wr__en(w_en)
+    .w_addr(w_addr),
+    .w_data(w_data),
+    .w_en(w_en)
   );
   \axi_gemm.axi.engine.b_buf  b_buf (
     .clk(clk),
+    .\i$5 (addr5[65:57]),
     .r_data(r_data),
-    .rd__addr(addr4[65:57]),
     .rst(rst),
-    .wr__addr(\w_addr$21 ),
-    .wr__data(\w_data$23 ),
-    .wr__en(\w_en$19 )
+    .w_addr(\w_addr$21 ),
+    .w_data(\w_data$23 ),
+    .w_en(\w_en$19 )
   );
   \axi_gemm.axi.engine.core  core (
     .a__payload(a__payload),
-    .a__valid(rd2[0]),
+    .a__valid(rd4[0]),
     .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$224 ),
+    .d__valid(\d__valid$228 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4567,12 +4612,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .cnt_tile_ops(cnt_tile_ops),
     .\port$266$0 (busy),
     .\port$300$0 (\$119 ),
-    .\port$4327$0 (q_valid),
-    .\port$4509$0 (cause),
-    .\port$4511$0 (done),
-    .\port$4660$0 (error),
-    .\port$4662$0 (err_group),
-    .\port$4664$0 (err_entry),
+    .\port$4336$0 (q_valid),
+    .\port$4526$0 (cause),
+    .\port$4528$0 (done),
+    .\port$4689$0 (error),
+    .\port$4691$0 (err_group),
+    .\port$4693$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4585,7 +4630,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$228 ),
+    .value_error(\value_error$232 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
@@ -4595,7 +4640,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   \axi_gemm.axi.engine.spread_sel  spread_sel (
     .clk(clk),
     .o(o),
-    .\port$4485$4 (rd1[5:4]),
+    .\port$4502$4 (rd3[5:4]),
     .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
@@ -4612,10 +4657,10 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .last_addr(last_addr),
     .last_data(last_data),
     .m_tiles(m_tiles),
-    .\rd__data$66 (\$407 ),
-    .\rd__data$67 (\$408 ),
-    .\rd__data$68 (\$409 ),
-    .\rd__data$69 (\$410 ),
+    .\rd__data$66 (\$414 ),
+    .\rd__data$67 (\$415 ),
+    .\rd__data$68 (\$416 ),
+    .\rd__data$69 (\$417 ),
     .rst(rst),
     .start(start),
     .wr__en(1'h0)
@@ -4623,11 +4668,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$1201$0 (\$407 ),
-    .\port$1204$0 (\$408 ),
-    .\port$1207$0 (\$409 ),
-    .\port$1210$0 (\$410 ),
-    .\port$4477$7 (addr1[22:7]),
+    .\port$4488$7 (addr2[22:7]),
+    .\port$4494$0 (tw_block),
     .rst(rst)
   );
   always @* begin
@@ -4679,63 +4721,63 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$295  = 1'h1;
+    \$298  = 1'h1;
     if (rst) begin
-      \$295  = 1'h0;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = \$120 ;
-    if (rst) begin
-      \$296  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = ld_a__payload[8:0];
-    if (rst) begin
-      \$297  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = ld_a__payload[328:9];
-    if (rst) begin
-      \$298  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = \$121 ;
+    \$299  = \$120 ;
     if (rst) begin
       \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = ld_b__payload[8:0];
+    \$300  = ld_a__payload[8:0];
     if (rst) begin
       \$300  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = ld_b__payload[520:9];
+    \$301  = ld_a__payload[328:9];
     if (rst) begin
-      \$301  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$301  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = 1'h1;
+    \$302  = \$121 ;
     if (rst) begin
       \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = 1'h0;
+    \$303  = ld_b__payload[8:0];
+    if (rst) begin
+      \$303  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$304  = ld_b__payload[520:9];
+    if (rst) begin
+      \$304  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$305  = 1'h1;
+    if (rst) begin
+      \$305  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$306  = 1'h0;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -4744,68 +4786,22 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$137 ) begin
       end else begin
         if (\$164 ) begin
-          \$303  = 1'h1;
+          \$306  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$303  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = q_valid;
+    \$307  = q_valid;
     if (capture) begin
-      \$304  = 1'h1;
+      \$307  = 1'h1;
     end
     if (launch) begin
-      \$304  = 1'h0;
-    end
-    if (rst) begin
-      \$304  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305  = q_checked;
-    if (capture) begin
-      \$305  = 1'h0;
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        \$305  = 1'h1;
-        if (\$164 ) begin
-          \$305  = 1'h0;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$305  = 1'h1;
-    end
-    if (rst) begin
-      \$305  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = q_phase;
-    if (capture) begin
-      \$306  = 5'h00;
-    end else if (\$125 ) begin
-      \$306  = \$134 [4:0];
-    end
-    if (rst) begin
-      \$306  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = q_dense;
-    if (capture) begin
-      \$307  = rw_mode;
+      \$307  = 1'h0;
     end
     if (rst) begin
       \$307  = 1'h0;
@@ -4813,9 +4809,23 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308  = q_value_error;
+    \$308  = q_checked;
     if (capture) begin
-      \$308  = value_error;
+      \$308  = 1'h0;
+    end else if (\$125 ) begin
+      (* full_case = 32'd1 *)
+      if (\$135 ) begin
+      end else if (\$136 ) begin
+      end else if (\$137 ) begin
+      end else begin
+        \$308  = 1'h1;
+        if (\$164 ) begin
+          \$308  = 1'h0;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$308  = 1'h1;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -4823,39 +4833,41 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = m_tiles;
+    \$309  = q_phase;
     if (capture) begin
-      \$309  = rw_m_tiles;
+      \$309  = 5'h00;
+    end else if (\$125 ) begin
+      \$309  = \$134 [4:0];
     end
     if (rst) begin
-      \$309  = 16'h0000;
+      \$309  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = q_nt;
+    \$310  = q_dense;
     if (capture) begin
-      \$310  = rw_n_tiles;
+      \$310  = rw_mode;
     end
     if (rst) begin
-      \$310  = 16'h0000;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = k_tiles;
+    \$311  = q_value_error;
     if (capture) begin
-      \$311  = rw_k_tiles;
+      \$311  = value_error;
     end
     if (rst) begin
-      \$311  = 16'h0000;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = q_a_base;
+    \$312  = m_tiles;
     if (capture) begin
-      \$312  = rw_a_base;
+      \$312  = rw_m_tiles;
     end
     if (rst) begin
       \$312  = 16'h0000;
@@ -4863,9 +4875,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = q_b_base;
+    \$313  = q_nt;
     if (capture) begin
-      \$313  = rw_b_base;
+      \$313  = rw_n_tiles;
     end
     if (rst) begin
       \$313  = 16'h0000;
@@ -4873,66 +4885,52 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = q_kops;
+    \$314  = k_tiles;
     if (capture) begin
-      \$314  = \$127 ;
+      \$314  = rw_k_tiles;
     end
     if (rst) begin
-      \$314  = 17'h00000;
+      \$314  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = q_mul_a_x;
+    \$315  = q_a_base;
     if (capture) begin
-      \$315  = { 17'h00000, rw_m_tiles };
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        \$315  = \$138 [32:0];
-      end
+      \$315  = rw_a_base;
     end
     if (rst) begin
-      \$315  = 33'h000000000;
+      \$315  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = q_mul_a_y;
+    \$316  = q_b_base;
     if (capture) begin
-      \$316  = \$129 ;
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        \$316  = \$139 ;
-      end
+      \$316  = rw_b_base;
     end
     if (rst) begin
-      \$316  = 17'h00000;
+      \$316  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = q_mul_a_p;
+    \$317  = q_kops;
     if (capture) begin
-      \$317  = 33'h000000000;
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        if (q_mul_a_y[0]) begin
-          \$317  = \$142 [32:0];
-        end
-      end
+      \$317  = \$127 ;
     end
     if (rst) begin
-      \$317  = 33'h000000000;
+      \$317  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = q_mul_b_x;
+    \$318  = q_mul_a_x;
     if (capture) begin
-      \$318  = { 17'h00000, rw_k_tiles };
+      \$318  = { 17'h00000, rw_m_tiles };
     end else if (\$125 ) begin
       if (\$135 ) begin
-        \$318  = \$140 [32:0];
+        \$318  = \$138 [32:0];
       end
     end
     if (rst) begin
@@ -4941,12 +4939,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = q_mul_b_y;
+    \$319  = q_mul_a_y;
     if (capture) begin
-      \$319  = { 1'h0, rw_n_tiles };
+      \$319  = \$129 ;
     end else if (\$125 ) begin
       if (\$135 ) begin
-        \$319  = \$141 ;
+        \$319  = \$139 ;
       end
     end
     if (rst) begin
@@ -4955,13 +4953,13 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = q_mul_b_p;
+    \$320  = q_mul_a_p;
     if (capture) begin
       \$320  = 33'h000000000;
     end else if (\$125 ) begin
       if (\$135 ) begin
-        if (q_mul_b_y[0]) begin
-          \$320  = \$143 [32:0];
+        if (q_mul_a_y[0]) begin
+          \$320  = \$142 [32:0];
         end
       end
     end
@@ -4971,69 +4969,113 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$321  = q_tw;
+    \$321  = q_mul_b_x;
     if (capture) begin
-      \$321  = rw_tw_ctrl;
+      \$321  = { 17'h00000, rw_k_tiles };
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$321  = \$140 [32:0];
+      end
     end
     if (rst) begin
-      \$321  = 1'h0;
+      \$321  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = group_tiles;
+    \$322  = q_mul_b_y;
     if (capture) begin
-      \$322  = rw_tw_group;
+      \$322  = { 1'h0, rw_n_tiles };
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        \$322  = \$141 ;
+      end
     end
     if (rst) begin
-      \$322  = 16'h0000;
+      \$322  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = q_tw_base;
+    \$323  = q_mul_b_p;
     if (capture) begin
-      \$323  = \$130 [15:0];
+      \$323  = 33'h000000000;
+    end else if (\$125 ) begin
+      if (\$135 ) begin
+        if (q_mul_b_y[0]) begin
+          \$323  = \$143 [32:0];
+        end
+      end
     end
     if (rst) begin
-      \$323  = 16'h0000;
+      \$323  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$324  = q_tw_base1;
+    \$324  = q_tw;
     if (capture) begin
-      \$324  = \$131 ;
+      \$324  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$324  = 17'h00000;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$325  = q_tw_base2;
+    \$325  = group_tiles;
     if (capture) begin
-      \$325  = \$132 ;
+      \$325  = rw_tw_group;
     end
     if (rst) begin
-      \$325  = 17'h00000;
+      \$325  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$326  = q_tw_base3;
+    \$326  = q_tw_base;
     if (capture) begin
-      \$326  = \$133 ;
+      \$326  = \$130 [15:0];
     end
     if (rst) begin
-      \$326  = 17'h00000;
+      \$326  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = q_tw_scanning;
+    \$327  = q_tw_base1;
     if (capture) begin
-      \$327  = 1'h0;
+      \$327  = \$131 ;
+    end
+    if (rst) begin
+      \$327  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$328  = q_tw_base2;
+    if (capture) begin
+      \$328  = \$132 ;
+    end
+    if (rst) begin
+      \$328  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$329  = q_tw_base3;
+    if (capture) begin
+      \$329  = \$133 ;
+    end
+    if (rst) begin
+      \$329  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$330  = q_tw_scanning;
+    if (capture) begin
+      \$330  = 1'h0;
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
       if (\$135 ) begin
@@ -5041,63 +5083,63 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$137 ) begin
       end else begin
         if (\$164 ) begin
-          \$327  = 1'h1;
+          \$330  = 1'h1;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$327  = 1'h0;
+      \$330  = 1'h0;
     end
     if (rst) begin
-      \$327  = 1'h0;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = q_a_need;
+    \$331  = q_a_need;
     if (capture) begin
     end else if (\$125 ) begin
       if (\$135 ) begin
       end else if (\$136 ) begin
-        \$328  = \$144 ;
+        \$331  = \$144 ;
       end
     end
     if (rst) begin
-      \$328  = 34'h000000000;
+      \$331  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$329  = q_b_need;
+    \$332  = q_b_need;
     if (capture) begin
     end else if (\$125 ) begin
       if (\$135 ) begin
       end else if (\$136 ) begin
-        \$329  = \$145 ;
+        \$332  = \$145 ;
       end
     end
     if (rst) begin
-      \$329  = 34'h000000000;
+      \$332  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$330  = q_check_bits;
+    \$333  = q_check_bits;
     if (capture) begin
     end else if (\$125 ) begin
       if (\$135 ) begin
       end else if (\$136 ) begin
       end else if (\$137 ) begin
-        \$330  = { q_value_error, 2'h0, \$154 , \$153 , \$150  };
+        \$333  = { q_value_error, 2'h0, \$154 , \$153 , \$150  };
       end
     end
     if (rst) begin
-      \$330  = 6'h00;
+      \$333  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = q_check;
+    \$334  = q_check;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5105,19 +5147,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$331  = { 2'h0, q_check_bits };
+        \$334  = { 2'h0, q_check_bits };
       end
     end
     if (q_tw_scanned) begin
-      \$331  = \$172 ;
+      \$334  = \$172 ;
     end
     if (rst) begin
-      \$331  = 8'h00;
+      \$334  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$332  = rejected;
+    \$335  = rejected;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5125,19 +5167,19 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$332  = \$155 ;
+        \$335  = \$155 ;
       end
     end
     if (q_tw_scanned) begin
-      \$332  = \$175 ;
+      \$335  = \$175 ;
     end
     if (rst) begin
-      \$332  = 1'h0;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$333  = q_kops_m2;
+    \$336  = q_kops_m2;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5145,16 +5187,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$333  = \$156 [16:0];
+        \$336  = \$156 [16:0];
       end
     end
     if (rst) begin
-      \$333  = 17'h00000;
+      \$336  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$334  = q_kops_is1;
+    \$337  = q_kops_is1;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5162,16 +5204,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$334  = \$157 ;
+        \$337  = \$157 ;
       end
     end
     if (rst) begin
-      \$334  = 1'h0;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$335  = q_nt_m2;
+    \$338  = q_nt_m2;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5179,16 +5221,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$335  = \$158 [15:0];
+        \$338  = \$158 [15:0];
       end
     end
     if (rst) begin
-      \$335  = 16'h0000;
+      \$338  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$336  = q_nt_is1;
+    \$339  = q_nt_is1;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5196,16 +5238,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$336  = \$159 ;
+        \$339  = \$159 ;
       end
     end
     if (rst) begin
-      \$336  = 1'h0;
+      \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$337  = q_mt_m2;
+    \$340  = q_mt_m2;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5213,16 +5255,16 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$337  = \$160 [15:0];
+        \$340  = \$160 [15:0];
       end
     end
     if (rst) begin
-      \$337  = 16'h0000;
+      \$340  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$338  = q_mt_is1;
+    \$341  = q_mt_is1;
     if (capture) begin
     end else if (\$125 ) begin
       (* full_case = 32'd1 *)
@@ -5230,63 +5272,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else if (\$136 ) begin
       end else if (\$137 ) begin
       end else begin
-        \$338  = \$161 ;
-      end
-    end
-    if (rst) begin
-      \$338  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$339  = q_tw_a_need;
-    if (\$165 ) begin
-      \$339  = { 1'h0, \$168  };
-    end
-    if (rst) begin
-      \$339  = 35'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$340  = q_tw_scanned;
-    if (\$165 ) begin
-      \$340  = 1'h1;
-    end
-    if (q_tw_scanned) begin
-      \$340  = 1'h0;
-    end
-    if (rst) begin
-      \$340  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$341  = issuing;
-    if (\$177 ) begin
-      \$341  = 1'h1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$341  = 1'h0;
-          end
-        end
-      end
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$341  = 1'h0;
-          end
-        end
+        \$341  = \$161 ;
       end
     end
     if (rst) begin
@@ -5295,59 +5281,85 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$342  = seq_dense;
-    if (\$177 ) begin
-      \$342  = q_dense;
+    \$342  = q_tw_a_need;
+    if (\$165 ) begin
+      \$342  = { 1'h0, \$168  };
     end
     if (rst) begin
-      \$342  = 1'h0;
+      \$342  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$343  = seq_kops;
-    if (\$177 ) begin
-      \$343  = q_kops;
+    \$343  = q_tw_scanned;
+    if (\$165 ) begin
+      \$343  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$343  = 1'h0;
     end
     if (rst) begin
-      \$343  = 17'h00000;
+      \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$344  = seq_nt;
+    \$344  = issuing;
     if (\$177 ) begin
-      \$344  = q_nt;
+      \$344  = 1'h1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$344  = 1'h0;
+          end
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$344  = 1'h0;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$344  = 16'h0000;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$345  = seq_kops_m2;
+    \$345  = seq_dense;
     if (\$177 ) begin
-      \$345  = q_kops_m2;
+      \$345  = q_dense;
     end
     if (rst) begin
-      \$345  = 17'h00000;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$346  = seq_nt_m2;
+    \$346  = seq_kops;
     if (\$177 ) begin
-      \$346  = q_nt_m2;
+      \$346  = q_kops;
     end
     if (rst) begin
-      \$346  = 16'h0000;
+      \$346  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$347  = seq_mt_m2;
+    \$347  = seq_nt;
     if (\$177 ) begin
-      \$347  = q_mt_m2;
+      \$347  = q_nt;
     end
     if (rst) begin
       \$347  = 16'h0000;
@@ -5355,67 +5367,97 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$348  = seq_kops_is1;
+    \$348  = seq_kops_m2;
     if (\$177 ) begin
-      \$348  = q_kops_is1;
+      \$348  = q_kops_m2;
     end
     if (rst) begin
-      \$348  = 1'h0;
+      \$348  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$349  = seq_nt_is1;
+    \$349  = seq_nt_m2;
     if (\$177 ) begin
-      \$349  = q_nt_is1;
+      \$349  = q_nt_m2;
     end
     if (rst) begin
-      \$349  = 1'h0;
+      \$349  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$350  = seq_mt_is1;
+    \$350  = seq_mt_m2;
     if (\$177 ) begin
-      \$350  = q_mt_is1;
+      \$350  = q_mt_m2;
     end
     if (rst) begin
-      \$350  = 1'h0;
+      \$350  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$351  = seq_ki;
+    \$351  = seq_kops_is1;
     if (\$177 ) begin
-      \$351  = 17'h00000;
+      \$351  = q_kops_is1;
+    end
+    if (rst) begin
+      \$351  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$352  = seq_nt_is1;
+    if (\$177 ) begin
+      \$352  = q_nt_is1;
+    end
+    if (rst) begin
+      \$352  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$353  = seq_mt_is1;
+    if (\$177 ) begin
+      \$353  = q_mt_is1;
+    end
+    if (rst) begin
+      \$353  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$354  = seq_ki;
+    if (\$177 ) begin
+      \$354  = 17'h00000;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
-        \$351  = 17'h00001;
+        \$354  = 17'h00001;
       end else if (\$192 ) begin
-        \$351  = 17'h00000;
+        \$354  = 17'h00000;
       end else begin
-        \$351  = 17'h00000;
+        \$354  = 17'h00000;
       end
     end
     if (\$213 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$351  = 17'h00000;
+        \$354  = 17'h00000;
       end else begin
-        \$351  = \$222 [16:0];
+        \$354  = \$222 [16:0];
       end
     end
     if (rst) begin
-      \$351  = 17'h00000;
+      \$354  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$352  = seq_ni;
+    \$355  = seq_ni;
     if (\$177 ) begin
-      \$352  = 16'h0000;
+      \$355  = 16'h0000;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
@@ -5424,9 +5466,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
-          \$352  = \$197 [15:0];
+          \$355  = \$197 [15:0];
         end else begin
-          \$352  = 16'h0000;
+          \$355  = 16'h0000;
         end
       end
     end
@@ -5434,21 +5476,21 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$352  = 16'h0000;
+          \$355  = 16'h0000;
         end else begin
-          \$352  = \$218 [15:0];
+          \$355  = \$218 [15:0];
         end
       end
     end
     if (rst) begin
-      \$352  = 16'h0000;
+      \$355  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$353  = seq_mi;
+    \$356  = seq_mi;
     if (\$177 ) begin
-      \$353  = 16'h0000;
+      \$356  = 16'h0000;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
@@ -5458,146 +5500,43 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
         (* full_case = 32'd1 *)
         if (\$196 ) begin
         end else begin
-          \$353  = \$201 [15:0];
+          \$356  = \$201 [15:0];
         end
       end
     end
     if (\$213 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$353  = \$214 [15:0];
+          \$356  = \$214 [15:0];
         end
       end
     end
     if (rst) begin
-      \$353  = 16'h0000;
+      \$356  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$354  = seq_first;
+    \$357  = seq_first;
     if (\$177 ) begin
-      \$354  = 1'h1;
+      \$357  = 1'h1;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
-        \$354  = 1'h0;
+        \$357  = 1'h0;
       end else if (\$192 ) begin
-        \$354  = 1'h0;
+        \$357  = 1'h0;
       end else begin
-        \$354  = 1'h1;
+        \$357  = 1'h1;
       end
     end
     if (\$213 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$354  = 1'h1;
+        \$357  = 1'h1;
       end else begin
-        \$354  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$354  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$355  = seq_last;
-    if (\$177 ) begin
-      \$355  = q_kops_is1;
-    end
-    if (\$182 ) begin
-      \$355  = \$187 ;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-        \$355  = tw_last_cur;
-      end else if (\$192 ) begin
-        \$355  = \$195 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$355  = \$200 ;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$355  = \$207 ;
-          end else begin
-            \$355  = \$211 ;
-          end
-        end
-      end
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$355  = seq_kops_is1;
-      end else begin
-        \$355  = \$223 ;
-      end
-    end
-    if (rst) begin
-      \$355  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$356  = seq_last_n;
-    if (\$177 ) begin
-      \$356  = q_nt_is1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$356  = \$198 ;
-        end else begin
-          \$356  = seq_nt_is1;
-        end
-      end
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$356  = seq_nt_is1;
-        end else begin
-          \$356  = \$219 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$356  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$357  = seq_last_m;
-    if (\$177 ) begin
-      \$357  = q_mt_is1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          \$357  = \$202 ;
-        end
-      end
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$357  = \$215 ;
-        end
+        \$357  = 1'h0;
       end
     end
     if (rst) begin
@@ -5606,19 +5545,83 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$358  = seq_b_base;
+    \$358  = seq_last;
     if (\$177 ) begin
-      \$358  = { 1'h0, q_b_base };
+      \$358  = q_kops_is1;
+    end
+    if (\$182 ) begin
+      \$358  = \$187 ;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+        \$358  = tw_last_cur;
+      end else if (\$192 ) begin
+        \$358  = \$195 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$358  = \$200 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$358  = \$207 ;
+          end else begin
+            \$358  = \$211 ;
+          end
+        end
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$358  = seq_kops_is1;
+      end else begin
+        \$358  = \$223 ;
+      end
     end
     if (rst) begin
-      \$358  = 17'h00000;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$359  = seq_a_row;
+    \$359  = seq_last_n;
     if (\$177 ) begin
-      \$359  = { 18'h00000, q_a_base };
+      \$359  = q_nt_is1;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$359  = \$198 ;
+        end else begin
+          \$359  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$359  = seq_nt_is1;
+        end else begin
+          \$359  = \$219 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$360  = seq_last_m;
+    if (\$177 ) begin
+      \$360  = q_mt_is1;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
@@ -5628,91 +5631,53 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
         (* full_case = 32'd1 *)
         if (\$196 ) begin
         end else begin
-          \$359  = \$203 [33:0];
+          \$360  = \$202 ;
         end
       end
     end
     if (\$213 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$359  = \$216 [33:0];
+          \$360  = \$215 ;
         end
       end
     end
     if (rst) begin
-      \$359  = 34'h000000000;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$360  = seq_a_addr;
+    \$361  = seq_b_base;
     if (\$177 ) begin
-      \$360  = { 18'h00000, q_a_base };
+      \$361  = { 1'h0, q_b_base };
+    end
+    if (rst) begin
+      \$361  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$362  = seq_a_row;
+    if (\$177 ) begin
+      \$362  = { 18'h00000, q_a_base };
     end
     if (\$188 ) begin
-      \$360  = \$189 [33:0];
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
       end else begin
+        (* full_case = 32'd1 *)
         if (\$196 ) begin
-          \$360  = seq_a_row;
-        end
-      end
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$360  = seq_a_row;
-        if (seq_last_n) begin
-          \$360  = \$217 [33:0];
-        end
-      end else begin
-        \$360  = \$224 [33:0];
-      end
-    end
-    if (rst) begin
-      \$360  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$361  = seq_b_col;
-    if (\$177 ) begin
-      \$361  = { 18'h00000, q_b_base };
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$361  = { 17'h00000, seq_b_base };
         end else begin
-          \$361  = \$220 [33:0];
+          \$362  = \$203 [33:0];
         end
       end
     end
-    if (rst) begin
-      \$361  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$362  = seq_b_addr;
-    if (\$177 ) begin
-      \$362  = { 18'h00000, q_b_base };
-    end
     if (\$213 ) begin
-      (* full_case = 32'd1 *)
       if (seq_last) begin
-        (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$362  = { 17'h00000, seq_b_base };
-        end else begin
-          \$362  = \$221 [33:0];
-        end
-      end else begin
-        if (\$226 ) begin
-          \$362  = \$227 [33:0];
+          \$362  = \$216 [33:0];
         end
       end
     end
@@ -5722,126 +5687,126 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$363  = seq_tw;
+    \$363  = seq_a_addr;
+    if (\$177 ) begin
+      \$363  = { 18'h00000, q_a_base };
+    end
+    if (\$188 ) begin
+      \$363  = \$189 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        if (\$196 ) begin
+          \$363  = seq_a_row;
+        end
+      end
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$363  = seq_a_row;
+        if (seq_last_n) begin
+          \$363  = \$217 [33:0];
+        end
+      end else begin
+        \$363  = \$224 [33:0];
+      end
+    end
+    if (rst) begin
+      \$363  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$364  = seq_b_col;
+    if (\$177 ) begin
+      \$364  = { 18'h00000, q_b_base };
+    end
+    if (\$213 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$364  = { 17'h00000, seq_b_base };
+        end else begin
+          \$364  = \$220 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$364  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$365  = seq_b_addr;
+    if (\$177 ) begin
+      \$365  = { 18'h00000, q_b_base };
+    end
+    if (\$213 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$365  = { 17'h00000, seq_b_base };
+        end else begin
+          \$365  = \$221 [33:0];
+        end
+      end else begin
+        if (\$226 ) begin
+          \$365  = \$227 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$365  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$366  = seq_tw;
     if (\$179 ) begin
-      \$363  = q_tw;
+      \$366  = q_tw;
     end
     if (rst) begin
-      \$363  = 1'h0;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$364  = tw_t_ahead_next;
-    if (rst) begin
-      \$364  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$365  = tw_t_first2_next;
-    if (rst) begin
-      \$365  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$366  = tw_t_addr;
-    if (\$182 ) begin
-      \$366  = { 1'h0, q_tw_base };
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$366  = tw_t_next;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$366  = tw_t_first;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$366  = tw_t_next;
-          end else begin
-            \$366  = tw_t_first;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$366  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$367  = tw_t_next;
-    if (\$182 ) begin
-      \$367  = q_tw_base1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$367  = \$193 [16:0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$367  = tw_t_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$367  = \$205 [16:0];
-          end else begin
-            \$367  = tw_t_first1;
-          end
-        end
-      end
-    end
+    \$367  = tw_t_ahead_next;
     if (rst) begin
       \$367  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$368  = tw_t_first;
-    if (\$182 ) begin
-      \$368  = { 1'h0, q_tw_base };
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$368  = tw_t_next;
-          end
-        end
-      end
-    end
+    \$368  = tw_t_first2_next;
     if (rst) begin
       \$368  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$369  = tw_t_first1;
+    \$369  = tw_t_addr;
     if (\$182 ) begin
-      \$369  = q_tw_base1;
+      \$369  = { 1'h0, q_tw_base };
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
+        \$369  = tw_t_next;
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
+          \$369  = tw_t_first;
         end else begin
+          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$369  = \$204 [16:0];
+            \$369  = tw_t_next;
+          end else begin
+            \$369  = tw_t_first;
           end
         end
       end
@@ -5852,46 +5817,38 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$370  = tw_gi;
+    \$370  = tw_t_next;
     if (\$182 ) begin
-      \$370  = 16'h0000;
+      \$370  = q_tw_base1;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
+        \$370  = \$193 [16:0];
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
+          \$370  = tw_t_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$370  = 16'h0000;
+            \$370  = \$205 [16:0];
           end else begin
-            \$370  = \$208 [15:0];
+            \$370  = tw_t_first1;
           end
         end
       end
     end
     if (rst) begin
-      \$370  = 16'h0000;
+      \$370  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$371  = tw_group_m2;
+    \$371  = tw_t_first;
     if (\$182 ) begin
-      \$371  = \$183 [15:0];
-    end
-    if (rst) begin
-      \$371  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$372  = tw_gi_last;
-    if (\$182 ) begin
-      \$372  = \$184 ;
+      \$371  = { 1'h0, q_tw_base };
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
@@ -5901,79 +5858,96 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
         (* full_case = 32'd1 *)
         if (\$196 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$372  = tw_group_is1;
-          end else begin
-            \$372  = \$209 ;
+            \$371  = tw_t_next;
           end
         end
       end
     end
     if (rst) begin
-      \$372  = 1'h0;
+      \$371  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$373  = tw_group_is1;
+    \$372  = tw_t_first1;
     if (\$182 ) begin
-      \$373  = \$185 ;
-    end
-    if (rst) begin
-      \$373  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$374  = tw_last_cur;
-    if (\$182 ) begin
-      \$374  = last_data[2];
+      \$372  = q_tw_base1;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
-        \$374  = tw_last_next1;
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
-          \$374  = tw_last_first0;
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$374  = tw_last_next1;
-          end else begin
-            \$374  = tw_last_first0;
+            \$372  = \$204 [16:0];
           end
         end
       end
     end
     if (rst) begin
-      \$374  = 1'h0;
+      \$372  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$375  = tw_last_next1;
+    \$373  = tw_gi;
     if (\$182 ) begin
-      \$375  = last_data[3];
+      \$373  = 16'h0000;
     end
     if (\$188 ) begin
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
-        \$375  = tw_last_next2;
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
-          \$375  = tw_last_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$375  = tw_last_next2;
+            \$373  = 16'h0000;
           end else begin
-            \$375  = tw_last_first1;
+            \$373  = \$208 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$373  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$374  = tw_group_m2;
+    if (\$182 ) begin
+      \$374  = \$183 [15:0];
+    end
+    if (rst) begin
+      \$374  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$375  = tw_gi_last;
+    if (\$182 ) begin
+      \$375  = \$184 ;
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$375  = tw_group_is1;
+          end else begin
+            \$375  = \$209 ;
           end
         end
       end
@@ -5984,28 +5958,9 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$376  = tw_last_next2;
+    \$376  = tw_group_is1;
     if (\$182 ) begin
-      \$376  = last_data[4];
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$376  = last_data[0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$376  = last_data[1];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$376  = last_data[0];
-          end else begin
-            \$376  = last_data[1];
-          end
-        end
-      end
+      \$376  = \$185 ;
     end
     if (rst) begin
       \$376  = 1'h0;
@@ -6013,7 +5968,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$377  = tw_last_first0;
+    \$377  = tw_last_cur;
     if (\$182 ) begin
       \$377  = last_data[2];
     end
@@ -6021,12 +5976,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
+        \$377  = tw_last_next1;
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
+          \$377  = tw_last_first0;
         end else begin
+          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
             \$377  = tw_last_next1;
+          end else begin
+            \$377  = tw_last_first0;
           end
         end
       end
@@ -6037,7 +5997,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$378  = tw_last_first1;
+    \$378  = tw_last_next1;
     if (\$182 ) begin
       \$378  = last_data[3];
     end
@@ -6045,12 +6005,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
       (* full_case = 32'd1 *)
       if (\$191 ) begin
       end else if (\$192 ) begin
+        \$378  = tw_last_next2;
       end else begin
         (* full_case = 32'd1 *)
         if (\$196 ) begin
+          \$378  = tw_last_first1;
         end else begin
+          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
             \$378  = tw_last_next2;
+          end else begin
+            \$378  = tw_last_first1;
           end
         end
       end
@@ -6061,340 +6026,454 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$379 [0] = issue;
-    \$379 [1] = seq_first;
-    \$379 [2] = seq_last;
-    \$379 [3] = seq_job_last;
-    \$379 [4] = seq_ki[0];
-    \$379 [5] = seq_dense;
-    \$379 [6] = seq_tw;
-    \$379 [56:23] = seq_a_addr;
-    \$379 [22:7] = seq_nt;
-    \$379 [90:57] = \$229 ;
+    \$379  = tw_last_next2;
+    if (\$182 ) begin
+      \$379  = last_data[4];
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+        \$379  = last_data[0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+          \$379  = last_data[1];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$379  = last_data[0];
+          end else begin
+            \$379  = last_data[1];
+          end
+        end
+      end
+    end
     if (rst) begin
-      \$379  = 91'h00000000000000000000000;
+      \$379  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$380  = addr1;
+    \$380  = tw_last_first0;
+    if (\$182 ) begin
+      \$380  = last_data[2];
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$380  = tw_last_next1;
+          end
+        end
+      end
+    end
     if (rst) begin
-      \$380  = 91'h00000000000000000000000;
+      \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$381  = addr2;
+    \$381  = tw_last_first1;
+    if (\$182 ) begin
+      \$381  = last_data[3];
+    end
+    if (\$188 ) begin
+      (* full_case = 32'd1 *)
+      if (\$191 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$196 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$381  = tw_last_next2;
+          end
+        end
+      end
+    end
     if (rst) begin
-      \$381  = 91'h00000000000000000000000;
+      \$381  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$382 [22:7] = addr4[22:7];
-    \$382 [5:0] = addr3[5:0];
-    \$382 [6] = addr3[6];
-    \$382 [56:23] = addr3[56:23];
-    \$382 [90:57] = \$231 [33:0];
+    \$382 [0] = issue;
+    \$382 [1] = seq_first;
+    \$382 [2] = seq_last;
+    \$382 [3] = seq_job_last;
+    \$382 [4] = seq_ki[0];
+    \$382 [5] = seq_dense;
+    \$382 [6] = seq_tw;
+    \$382 [56:23] = seq_a_addr;
+    \$382 [22:7] = seq_nt;
+    \$382 [90:57] = \$229 ;
     if (rst) begin
       \$382  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$383  = addr4[5:0];
+    \$383  = addr1;
     if (rst) begin
-      \$383  = 6'h00;
+      \$383  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$384  = rd1;
+    \$384  = addr2;
     if (rst) begin
-      \$384  = 6'h00;
+      \$384  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$385  = \$235 [3:0];
+    \$385  = addr3;
     if (rst) begin
-      \$385  = 4'h9;
+      \$385  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$386  = \$247 ;
+    \$386  = { \$417 , \$416 , \$415 , \$414  };
     if (rst) begin
-      \$386  = 1'h1;
+      \$386  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$387  = d_main;
+    \$387 [22:7] = addr5[22:7];
+    \$387 [5:0] = addr4[5:0];
+    \$387 [6] = addr4[6];
+    \$387 [56:23] = addr4[56:23];
+    \$387 [90:57] = \$231 [33:0];
+    if (rst) begin
+      \$387  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$388  = addr5[5:0];
+    if (rst) begin
+      \$388  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$389  = rd1;
+    if (rst) begin
+      \$389  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$390  = rd2;
+    if (rst) begin
+      \$390  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$391  = rd3;
+    if (rst) begin
+      \$391  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$392  = \$235 [3:0];
+    if (rst) begin
+      \$392  = 4'hc;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$393  = \$247 ;
+    if (rst) begin
+      \$393  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$394  = d_main;
     if (\$249 ) begin
-      \$387  = \$251 ;
+      \$394  = \$251 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$388  = d__valid;
+    \$395  = d__valid;
     if (\$249 ) begin
-      \$388  = \$252 ;
+      \$395  = \$252 ;
     end
     if (rst) begin
-      \$388  = 1'h0;
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$389  = d_skid_valid;
+    \$396  = d_skid_valid;
     if (\$249 ) begin
-      \$389  = 1'h0;
+      \$396  = 1'h0;
     end else if (\$250 ) begin
-      \$389  = \d__valid$224 ;
+      \$396  = \d__valid$228 ;
     end
     if (rst) begin
-      \$389  = 1'h0;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$390  = d_skid;
+    \$397  = d_skid;
     if (\$249 ) begin
     end else if (\$250 ) begin
-      \$390  = d_in;
+      \$397  = d_in;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$391  = d_end_wr;
+    \$398  = d_end_wr;
     if (\$253 ) begin
-      \$391  = \$256 [3:0];
+      \$398  = \$256 [3:0];
     end
     if (rst) begin
-      \$391  = 4'h0;
+      \$398  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$392  = d_job_end;
+    \$399  = d_job_end;
     if (\$253 ) begin
       if (\$257 ) begin
-        \$392 [0] = rd2[3];
+        \$399 [0] = rd4[3];
       end
       if (\$258 ) begin
-        \$392 [1] = rd2[3];
+        \$399 [1] = rd4[3];
       end
       if (\$259 ) begin
-        \$392 [2] = rd2[3];
+        \$399 [2] = rd4[3];
       end
       if (\$260 ) begin
-        \$392 [3] = rd2[3];
+        \$399 [3] = rd4[3];
       end
       if (\$261 ) begin
-        \$392 [4] = rd2[3];
+        \$399 [4] = rd4[3];
       end
       if (\$262 ) begin
-        \$392 [5] = rd2[3];
+        \$399 [5] = rd4[3];
       end
       if (\$263 ) begin
-        \$392 [6] = rd2[3];
+        \$399 [6] = rd4[3];
       end
       if (\$264 ) begin
-        \$392 [7] = rd2[3];
+        \$399 [7] = rd4[3];
       end
       if (\$265 ) begin
-        \$392 [8] = rd2[3];
+        \$399 [8] = rd4[3];
+      end
+      if (\$266 ) begin
+        \$399 [9] = rd4[3];
+      end
+      if (\$267 ) begin
+        \$399 [10] = rd4[3];
+      end
+      if (\$268 ) begin
+        \$399 [11] = rd4[3];
       end
     end
     if (rst) begin
-      \$392  = 9'h000;
+      \$399  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$393  = d_end_rd;
-    if (\$266 ) begin
-      \$393  = \$269 [3:0];
+    \$400  = d_end_rd;
+    if (\$269 ) begin
+      \$400  = \$272 [3:0];
     end
     if (rst) begin
-      \$393  = 4'h0;
+      \$400  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$394  = \$272 [7:0];
+    \$401  = \$275 [7:0];
     if (rst) begin
-      \$394  = 8'h00;
+      \$401  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$275 ) begin
-      \$395  = cause_events;
-    end else begin
-      \$395  = \$276 ;
-    end
-    if (rst) begin
-      \$395  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$396  = done;
-    if (\$277 ) begin
-      \$396  = 1'h0;
-    end else if (finish) begin
-      \$396  = 1'h1;
-    end
-    if (rst) begin
-      \$396  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$397  = value_error;
-    if (\value_error$228 ) begin
-      \$397  = 1'h1;
-    end
     if (\$278 ) begin
-      \$397  = 1'h0;
+      \$402  = cause_events;
+    end else begin
+      \$402  = \$279 ;
     end
     if (rst) begin
-      \$397  = 1'h0;
+      \$402  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$403  = done;
+    if (\$280 ) begin
+      \$403  = 1'h0;
+    end else if (finish) begin
+      \$403  = 1'h1;
+    end
+    if (rst) begin
+      \$403  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$404  = value_error;
+    if (\value_error$232 ) begin
+      \$404  = 1'h1;
+    end
+    if (\$281 ) begin
+      \$404  = 1'h0;
+    end
+    if (rst) begin
+      \$404  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$279 ) begin
-      \$398 [0] = busy;
-      \$398 [1] = stall_out;
-      \$398 [2] = \$283 ;
-      \$398 [3] = rd2[0];
-      \$398 [4] = rd2[5];
-      \$398 [5] = d_take;
-      \$398 [7:6] = \$285 ;
+    if (\$282 ) begin
+      \$405 [0] = busy;
+      \$405 [1] = stall_out;
+      \$405 [2] = \$286 ;
+      \$405 [3] = rd4[0];
+      \$405 [4] = rd4[5];
+      \$405 [5] = d_take;
+      \$405 [7:6] = \$288 ;
     end else begin
-      \$398  = 8'h00;
+      \$405  = 8'h00;
     end
     if (rst) begin
-      \$398  = 8'h00;
+      \$405  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$399  = 64'h0000000000000000;
+      \$406  = 64'h0000000000000000;
     end else begin
-      \$399  = \$286 [63:0];
+      \$406  = \$289 [63:0];
     end
     if (rst) begin
-      \$399  = 64'h0000000000000000;
+      \$406  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$400  = cnt_busy_cycles;
+    \$407  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$400  = 64'h0000000000000000;
+      \$407  = 64'h0000000000000000;
     end else begin
       if (cnt_events[0]) begin
-        \$400  = \$287 [63:0];
+        \$407  = \$290 [63:0];
       end
     end
     if (rst) begin
-      \$400  = 64'h0000000000000000;
+      \$407  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$401  = cnt_stall_in;
+    \$408  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$401  = 64'h0000000000000000;
+      \$408  = 64'h0000000000000000;
     end else begin
       if (cnt_events[2]) begin
-        \$401  = \$289 [63:0];
+        \$408  = \$292 [63:0];
       end
     end
     if (rst) begin
-      \$401  = 64'h0000000000000000;
+      \$408  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$402  = cnt_stall_out;
+    \$409  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$402  = 64'h0000000000000000;
+      \$409  = 64'h0000000000000000;
     end else begin
       if (cnt_events[1]) begin
-        \$402  = \$288 [63:0];
+        \$409  = \$291 [63:0];
       end
     end
     if (rst) begin
-      \$402  = 64'h0000000000000000;
+      \$409  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$403  = cnt_tile_ops;
+    \$410  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$403  = 64'h0000000000000000;
+      \$410  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$403  = \$290 [63:0];
+        \$410  = \$293 [63:0];
       end
     end
     if (rst) begin
-      \$403  = 64'h0000000000000000;
+      \$410  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$404  = cnt_macs;
+    \$411  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$404  = 64'h0000000000000000;
+      \$411  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$404  = \$292 [63:0];
+        \$411  = \$295 [63:0];
       end
     end
     if (rst) begin
-      \$404  = 64'h0000000000000000;
+      \$411  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$405  = cnt_d_tiles;
+    \$412  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$405  = 64'h0000000000000000;
+      \$412  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$405  = \$293 [63:0];
+        \$412  = \$296 [63:0];
       end
     end
     if (rst) begin
-      \$405  = 64'h0000000000000000;
+      \$412  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$406  = 64'h0000000000000000;
+      \$413  = 64'h0000000000000000;
     end else begin
-      \$406  = \$294 [63:0];
+      \$413  = \$297 [63:0];
     end
     if (rst) begin
-      \$406  = 64'h0000000000000000;
+      \$413  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6421,19 +6500,18 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign q_tw_group = group_tiles;
   assign q_kt = k_tiles;
   assign blk_addr = tw_t_addr[7:0];
-  assign a = { 1'h0, \$410 , \$409 , \$408 , \$407  };
-  assign blk_data = { \$410 , \$409 , \$408 , \$407  };
-  assign b = { 1'h0, addr1[22:7] };
-  assign r_addr = addr4[31:23];
-  assign \r_addr$81  = addr4[65:57];
-  assign i = { rd1[4], rd1[5] };
-  assign a__valid = rd2[0];
-  assign b__valid = rd2[0];
+  assign a = { 1'h0, tw_block };
+  assign b = { 1'h0, addr2[22:7] };
+  assign r_addr = addr5[31:23];
+  assign \r_addr$81  = addr5[65:57];
+  assign i = { rd3[4], rd3[5] };
+  assign a__valid = rd4[0];
+  assign b__valid = rd4[0];
   assign b__payload = op_b;
-  assign accept = rd2[0];
-  assign op_dense = rd2[5];
-  assign op_job_last = rd2[3];
-  assign op_last = rd2[2];
+  assign accept = rd4[0];
+  assign op_dense = rd4[5];
+  assign op_job_last = rd4[3];
+  assign op_last = rd4[2];
   assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
   assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$119 , done, busy };
@@ -6455,6 +6533,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \busy$147  = busy;
   assign \done$148  = done;
   assign \cause$149  = cause;
+  assign blk_data = { \$417 , \$416 , \$415 , \$414  };
   assign \ld__payload.addr  = 8'h00;
   assign \ld__payload.entry  = 17'h00000;
   assign \ld__payload.entry.block  = 16'h0000;
@@ -6468,34 +6547,34 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \last_addr[2]  = last_addr[23:16];
   assign \last_addr[3]  = last_addr[31:24];
   assign \last_addr[4]  = last_addr[39:32];
-  assign \addr1.flags  = addr1[5:0];
-  assign \addr1.flags.valid  = addr1[0];
-  assign \addr1.flags.first  = addr1[1];
-  assign \addr1.flags.last  = addr1[2];
-  assign \addr1.flags.job_last  = addr1[3];
-  assign \addr1.flags.half  = addr1[4];
-  assign \addr1.flags.dense  = addr1[5];
-  assign \addr1.tw  = addr1[6];
-  assign \addr1.n_t  = addr1[22:7];
-  assign \addr1.a_addr  = addr1[56:23];
-  assign \addr1.b_addr  = addr1[90:57];
-  assign \addr4.flags  = addr4[5:0];
-  assign \addr4.flags.valid  = addr4[0];
-  assign \addr4.flags.first  = addr4[1];
-  assign \addr4.flags.last  = addr4[2];
-  assign \addr4.flags.job_last  = addr4[3];
-  assign \addr4.flags.half  = addr4[4];
-  assign \addr4.flags.dense  = addr4[5];
-  assign \addr4.tw  = addr4[6];
-  assign \addr4.n_t  = addr4[22:7];
-  assign \addr4.a_addr  = addr4[56:23];
-  assign \addr4.b_addr  = addr4[90:57];
-  assign \rd1.valid  = rd1[0];
-  assign \rd1.first  = rd1[1];
-  assign \rd1.last  = rd1[2];
-  assign \rd1.job_last  = rd1[3];
-  assign \rd1.half  = rd1[4];
-  assign \rd1.dense  = rd1[5];
+  assign \addr2.flags  = addr2[5:0];
+  assign \addr2.flags.valid  = addr2[0];
+  assign \addr2.flags.first  = addr2[1];
+  assign \addr2.flags.last  = addr2[2];
+  assign \addr2.flags.job_last  = addr2[3];
+  assign \addr2.flags.half  = addr2[4];
+  assign \addr2.flags.dense  = addr2[5];
+  assign \addr2.tw  = addr2[6];
+  assign \addr2.n_t  = addr2[22:7];
+  assign \addr2.a_addr  = addr2[56:23];
+  assign \addr2.b_addr  = addr2[90:57];
+  assign \addr5.flags  = addr5[5:0];
+  assign \addr5.flags.valid  = addr5[0];
+  assign \addr5.flags.first  = addr5[1];
+  assign \addr5.flags.last  = addr5[2];
+  assign \addr5.flags.job_last  = addr5[3];
+  assign \addr5.flags.half  = addr5[4];
+  assign \addr5.flags.dense  = addr5[5];
+  assign \addr5.tw  = addr5[6];
+  assign \addr5.n_t  = addr5[22:7];
+  assign \addr5.a_addr  = addr5[56:23];
+  assign \addr5.b_addr  = addr5[90:57];
+  assign \rd3.valid  = rd3[0];
+  assign \rd3.first  = rd3[1];
+  assign \rd3.last  = rd3[2];
+  assign \rd3.job_last  = rd3[3];
+  assign \rd3.half  = rd3[4];
+  assign \rd3.dense  = rd3[5];
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -6532,12 +6611,12 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \op_meta[1]  = op_meta[31:16];
   assign \op_meta[2]  = op_meta[47:32];
   assign \op_meta[3]  = op_meta[63:48];
-  assign \rd2.valid  = rd2[0];
-  assign \rd2.first  = rd2[1];
-  assign \rd2.last  = rd2[2];
-  assign \rd2.job_last  = rd2[3];
-  assign \rd2.half  = rd2[4];
-  assign \rd2.dense  = rd2[5];
+  assign \rd4.valid  = rd4[0];
+  assign \rd4.first  = rd4[1];
+  assign \rd4.last  = rd4[2];
+  assign \rd4.job_last  = rd4[3];
+  assign \rd4.half  = rd4[4];
+  assign \rd4.dense  = rd4[5];
   assign \a__payload.values  = a__payload[255:0];
   assign \a__payload.values[0]  = a__payload[63:0];
   assign \a__payload.values[0][0]  = a__payload[7:0];
@@ -6879,17 +6958,17 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \ld_b__payload.word[15][1]  = ld_b__payload[504:497];
   assign \ld_b__payload.word[15][2]  = ld_b__payload[512:505];
   assign \ld_b__payload.word[15][3]  = ld_b__payload[520:513];
-  assign \addr2.flags  = addr2[5:0];
-  assign \addr2.flags.valid  = addr2[0];
-  assign \addr2.flags.first  = addr2[1];
-  assign \addr2.flags.last  = addr2[2];
-  assign \addr2.flags.job_last  = addr2[3];
-  assign \addr2.flags.half  = addr2[4];
-  assign \addr2.flags.dense  = addr2[5];
-  assign \addr2.tw  = addr2[6];
-  assign \addr2.n_t  = addr2[22:7];
-  assign \addr2.a_addr  = addr2[56:23];
-  assign \addr2.b_addr  = addr2[90:57];
+  assign \addr1.flags  = addr1[5:0];
+  assign \addr1.flags.valid  = addr1[0];
+  assign \addr1.flags.first  = addr1[1];
+  assign \addr1.flags.last  = addr1[2];
+  assign \addr1.flags.job_last  = addr1[3];
+  assign \addr1.flags.half  = addr1[4];
+  assign \addr1.flags.dense  = addr1[5];
+  assign \addr1.tw  = addr1[6];
+  assign \addr1.n_t  = addr1[22:7];
+  assign \addr1.a_addr  = addr1[56:23];
+  assign \addr1.b_addr  = addr1[90:57];
   assign \addr3.flags  = addr3[5:0];
   assign \addr3.flags.valid  = addr3[0];
   assign \addr3.flags.first  = addr3[1];
@@ -6901,6 +6980,29 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \addr3.n_t  = addr3[22:7];
   assign \addr3.a_addr  = addr3[56:23];
   assign \addr3.b_addr  = addr3[90:57];
+  assign \addr4.flags  = addr4[5:0];
+  assign \addr4.flags.valid  = addr4[0];
+  assign \addr4.flags.first  = addr4[1];
+  assign \addr4.flags.last  = addr4[2];
+  assign \addr4.flags.job_last  = addr4[3];
+  assign \addr4.flags.half  = addr4[4];
+  assign \addr4.flags.dense  = addr4[5];
+  assign \addr4.tw  = addr4[6];
+  assign \addr4.n_t  = addr4[22:7];
+  assign \addr4.a_addr  = addr4[56:23];
+  assign \addr4.b_addr  = addr4[90:57];
+  assign \rd1.valid  = rd1[0];
+  assign \rd1.first  = rd1[1];
+  assign \rd1.last  = rd1[2];
+  assign \rd1.job_last  = rd1[3];
+  assign \rd1.half  = rd1[4];
+  assign \rd1.dense  = rd1[5];
+  assign \rd2.valid  = rd2[0];
+  assign \rd2.first  = rd2[1];
+  assign \rd2.last  = rd2[2];
+  assign \rd2.job_last  = rd2[3];
+  assign \rd2.half  = rd2[4];
+  assign \rd2.dense  = rd2[5];
   assign \d_skid.data  = d_skid[511:0];
   assign \d_skid.data[0]  = d_skid[127:0];
   assign \d_skid.data[0][0]  = d_skid[31:0];
@@ -6938,8 +7040,8 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign d_in[512] = d__payload[512];
   assign d_in[511:0] = d__payload[511:0];
   assign a__payload[319:256] = op_meta;
-  assign a__payload[321] = rd2[2];
-  assign a__payload[320] = rd2[1];
+  assign a__payload[321] = rd4[2];
+  assign a__payload[320] = rd4[1];
   assign a__payload[255:0] = \r_data$89 [255:0];
   assign op_b[511:496] = \$85 ;
   assign op_b[495:480] = \$83 ;
@@ -7005,27 +7107,42 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_data, clk);
+module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   reg [319:0] \$1 ;
   input clk;
   wire clk;
+  wire [9:0] i;
+  wire [9:0] \i$3 ;
+  input [8:0] \i$5 ;
+  wire [8:0] \i$5 ;
+  wire [8:0] \i$7 ;
+  wire [9:0] o;
+  wire [9:0] \o$10 ;
+  wire [9:0] \o$10[0] ;
+  wire [8:0] \o$15 ;
+  wire [8:0] \o$15[0] ;
+  wire [8:0] \o$8 ;
+  wire [8:0] \o$8[0] ;
+  wire [9:0] \o[0] ;
   wire [8:0] r_addr;
   output [319:0] r_data;
   reg [319:0] r_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  input [8:0] rd__addr;
   wire [8:0] rd__addr;
   wire [319:0] rd__data;
   input rst;
   wire rst;
+  input [8:0] w_addr;
   wire [8:0] w_addr;
+  input [319:0] w_data;
   wire [319:0] w_data;
+  reg [319:0] w_data_t1 = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  (* init = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
+  wire [319:0] w_data_t2;
+  input w_en;
   wire w_en;
-  input [8:0] wr__addr;
   wire [8:0] wr__addr;
-  input [319:0] wr__data;
-  wire [319:0] wr__data;
-  input wr__en;
+  reg [319:0] wr__data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire wr__en;
   reg [319:0] mem [511:0];
   initial begin
@@ -7543,8 +7660,8 @@ module \axi_gemm.axi.engine.a_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
     mem[511] = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (wr__en)
-      mem[wr__addr] <= wr__data;
+    if (\o$10 [9])
+      mem[\o$10 [8:0]] <= wr__data;
   end
   reg [319:0] _0_;
   always @(posedge clk) begin
@@ -7552,7 +7669,36 @@ module \axi_gemm.axi.engine.a_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
   end
   assign rd__data = _0_;
   always @(posedge clk)
+    w_data_t1 <= w_data;
+  always @(posedge clk)
+    wr__data <= w_data_t1;
+  always @(posedge clk)
     r_data <= \$1 ;
+  \axi_gemm.axi.engine.a_buf.r_addr_t1  r_addr_t1 (
+    .clk(clk),
+    .copy0(\i$7 ),
+    .i(\i$5 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.a_buf.r_addr_t2_0  r_addr_t2_0 (
+    .clk(clk),
+    .copy0(rd__addr),
+    .i(\i$7 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
+    .clk(clk),
+    .copy0(\i$3 ),
+    .\port$4320$0 (w_en),
+    .\port$4322$0 (w_addr),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
+    .clk(clk),
+    .copy0(\o$10 ),
+    .i(\i$3 ),
+    .rst(rst)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$1  = rd__data;
@@ -7560,34 +7706,137 @@ module \axi_gemm.axi.engine.a_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
       \$1  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign w_addr = wr__addr;
-  assign w_data = wr__data;
-  assign w_en = wr__en;
-  assign r_addr = rd__addr;
+  assign i = { w_en, w_addr };
+  assign o = \i$3 ;
+  assign r_addr = \i$5 ;
+  assign \o$8  = \i$7 ;
+  assign wr__addr = \o$10 [8:0];
+  assign w_data_t2 = wr__data;
+  assign wr__en = \o$10 [9];
+  assign \o$15  = rd__addr;
+  assign \o[0]  = \i$3 ;
+  assign \o$8[0]  = \i$7 ;
+  assign \o$10[0]  = \o$10 ;
+  assign \o$15[0]  = rd__addr;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_data, clk);
+module \axi_gemm.axi.engine.a_buf.r_addr_t1 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [8:0] copy0;
+  reg [8:0] copy0 = 9'h000;
+  input [8:0] i;
+  wire [8:0] i;
+  (* init = 9'h000 *)
+  wire [8:0] o;
+  wire [8:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [8:0] copy0;
+  reg [8:0] copy0 = 9'h000;
+  input [8:0] i;
+  wire [8:0] i;
+  (* init = 9'h000 *)
+  wire [8:0] o;
+  wire [8:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4320$0 , \port$4322$0 , copy0, clk);
+  input clk;
+  wire clk;
+  output [9:0] copy0;
+  reg [9:0] copy0 = 10'h000;
+  wire [9:0] i;
+  (* init = 10'h000 *)
+  wire [9:0] o;
+  wire [9:0] \o[0] ;
+  input \port$4320$0 ;
+  wire \port$4320$0 ;
+  input [8:0] \port$4322$0 ;
+  wire [8:0] \port$4322$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= { \port$4320$0 , \port$4322$0  };
+  assign i = { \port$4320$0 , \port$4322$0  };
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [9:0] copy0;
+  reg [9:0] copy0 = 10'h000;
+  input [9:0] i;
+  wire [9:0] i;
+  (* init = 10'h000 *)
+  wire [9:0] o;
+  wire [9:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   reg [511:0] \$1 ;
   input clk;
   wire clk;
+  wire [9:0] i;
+  wire [9:0] \i$3 ;
+  input [8:0] \i$5 ;
+  wire [8:0] \i$5 ;
+  wire [8:0] \i$7 ;
+  wire [9:0] o;
+  wire [9:0] \o$10 ;
+  wire [9:0] \o$10[0] ;
+  wire [8:0] \o$15 ;
+  wire [8:0] \o$15[0] ;
+  wire [8:0] \o$8 ;
+  wire [8:0] \o$8[0] ;
+  wire [9:0] \o[0] ;
   wire [8:0] r_addr;
   output [511:0] r_data;
   reg [511:0] r_data = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  input [8:0] rd__addr;
   wire [8:0] rd__addr;
   wire [511:0] rd__data;
   input rst;
   wire rst;
+  input [8:0] w_addr;
   wire [8:0] w_addr;
+  input [511:0] w_data;
   wire [511:0] w_data;
+  reg [511:0] w_data_t1 = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  (* init = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
+  wire [511:0] w_data_t2;
+  input w_en;
   wire w_en;
-  input [8:0] wr__addr;
   wire [8:0] wr__addr;
-  input [511:0] wr__data;
-  wire [511:0] wr__data;
-  input wr__en;
+  reg [511:0] wr__data = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire wr__en;
   reg [511:0] mem [511:0];
   initial begin
@@ -8105,8 +8354,8 @@ module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
     mem[511] = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (wr__en)
-      mem[wr__addr] <= wr__data;
+    if (\o$10 [9])
+      mem[\o$10 [8:0]] <= wr__data;
   end
   reg [511:0] _0_;
   always @(posedge clk) begin
@@ -8114,7 +8363,36 @@ module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
   end
   assign rd__data = _0_;
   always @(posedge clk)
+    w_data_t1 <= w_data;
+  always @(posedge clk)
+    wr__data <= w_data_t1;
+  always @(posedge clk)
     r_data <= \$1 ;
+  \axi_gemm.axi.engine.b_buf.r_addr_t1  r_addr_t1 (
+    .clk(clk),
+    .copy0(\i$7 ),
+    .i(\i$5 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.b_buf.r_addr_t2_0  r_addr_t2_0 (
+    .clk(clk),
+    .copy0(rd__addr),
+    .i(\i$7 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
+    .clk(clk),
+    .copy0(\i$3 ),
+    .\port$4326$0 (w_en),
+    .\port$4328$0 (w_addr),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
+    .clk(clk),
+    .copy0(\o$10 ),
+    .i(\i$3 ),
+    .rst(rst)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$1  = rd__data;
@@ -8122,10 +8400,98 @@ module \axi_gemm.axi.engine.b_buf (rst, wr__en, wr__addr, wr__data, rd__addr, r_
       \$1  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign w_addr = wr__addr;
-  assign w_data = wr__data;
-  assign w_en = wr__en;
-  assign r_addr = rd__addr;
+  assign i = { w_en, w_addr };
+  assign o = \i$3 ;
+  assign r_addr = \i$5 ;
+  assign \o$8  = \i$7 ;
+  assign wr__addr = \o$10 [8:0];
+  assign w_data_t2 = wr__data;
+  assign wr__en = \o$10 [9];
+  assign \o$15  = rd__addr;
+  assign \o[0]  = \i$3 ;
+  assign \o$8[0]  = \i$7 ;
+  assign \o$10[0]  = \o$10 ;
+  assign \o$15[0]  = rd__addr;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.b_buf.r_addr_t1 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [8:0] copy0;
+  reg [8:0] copy0 = 9'h000;
+  input [8:0] i;
+  wire [8:0] i;
+  (* init = 9'h000 *)
+  wire [8:0] o;
+  wire [8:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [8:0] copy0;
+  reg [8:0] copy0 = 9'h000;
+  input [8:0] i;
+  wire [8:0] i;
+  (* init = 9'h000 *)
+  wire [8:0] o;
+  wire [8:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4326$0 , \port$4328$0 , copy0, clk);
+  input clk;
+  wire clk;
+  output [9:0] copy0;
+  reg [9:0] copy0 = 10'h000;
+  wire [9:0] i;
+  (* init = 10'h000 *)
+  wire [9:0] o;
+  wire [9:0] \o[0] ;
+  input \port$4326$0 ;
+  wire \port$4326$0 ;
+  input [8:0] \port$4328$0 ;
+  wire [8:0] \port$4328$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= { \port$4326$0 , \port$4328$0  };
+  assign i = { \port$4326$0 , \port$4328$0  };
+  assign o = copy0;
+  assign \o[0]  = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0 (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [9:0] copy0;
+  reg [9:0] copy0 = 10'h000;
+  input [9:0] i;
+  wire [9:0] i;
+  (* init = 10'h000 *)
+  wire [9:0] o;
+  wire [9:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -9581,7 +9947,7 @@ module \axi_gemm.axi.engine.core (rst, r_en, d__valid, d__payload, b__payload, a
     error <= \$60 ;
   always @(posedge clk)
     pending <= \$61 ;
-  assign room = pending != 4'h9;
+  assign room = pending != 4'hc;
   assign \$2  = ~ a__payload[321];
   assign \$3  = room | \$2 ;
   assign \$4  = \$1  & \$3 ;
@@ -13861,8 +14227,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4327$0 , \port$4509$0 , \port$4511$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4660$0 , \port$4662$0 , \port$4664$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4336$0 , \port$4526$0 , \port$4528$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4689$0 , \port$4691$0 , \port$4693$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -13991,18 +14357,18 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
   wire \port$266$0 ;
   input \port$300$0 ;
   wire \port$300$0 ;
-  input \port$4327$0 ;
-  wire \port$4327$0 ;
-  input [7:0] \port$4509$0 ;
-  wire [7:0] \port$4509$0 ;
-  input \port$4511$0 ;
-  wire \port$4511$0 ;
-  input [2:0] \port$4660$0 ;
-  wire [2:0] \port$4660$0 ;
-  input [15:0] \port$4662$0 ;
-  wire [15:0] \port$4662$0 ;
-  input [15:0] \port$4664$0 ;
-  wire [15:0] \port$4664$0 ;
+  input \port$4336$0 ;
+  wire \port$4336$0 ;
+  input [7:0] \port$4526$0 ;
+  wire [7:0] \port$4526$0 ;
+  input \port$4528$0 ;
+  wire \port$4528$0 ;
+  input [2:0] \port$4689$0 ;
+  wire [2:0] \port$4689$0 ;
+  input [15:0] \port$4691$0 ;
+  wire [15:0] \port$4691$0 ;
+  input [15:0] \port$4693$0 ;
+  wire [15:0] \port$4693$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14369,7 +14735,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4509$0 , 4'h0, \port$4327$0 , \port$300$0 , \port$4511$0 , \port$266$0  };
+            \$80  = { 16'h0000, \port$4526$0 , 4'h0, \port$4336$0 , \port$300$0 , \port$4528$0 , \port$266$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14481,9 +14847,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4660$0  };
+            \$84  = { 29'h00000000, \port$4689$0  };
         3'h5:
-            \$84  = { \port$4662$0 , \port$4664$0  };
+            \$84  = { \port$4691$0 , \port$4693$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -14582,14 +14948,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4509$0 , 4'h0, \port$4327$0 , \port$300$0 , \port$4511$0 , \port$266$0  };
+  assign ro_status = { 16'h0000, \port$4526$0 , 4'h0, \port$4336$0 , \port$300$0 , \port$4528$0 , \port$266$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4660$0  };
-  assign ro_tw_err_at = { \port$4662$0 , \port$4664$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4689$0  };
+  assign ro_tw_err_at = { \port$4691$0 , \port$4693$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -14613,7 +14979,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.spread_sel (rst, \port$4485$4 , o, clk);
+module \axi_gemm.axi.engine.spread_sel (rst, \port$4502$4 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -14683,75 +15049,75 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4485$4 , o, clk);
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input [1:0] \port$4485$4 ;
-  wire [1:0] \port$4485$4 ;
+  input [1:0] \port$4502$4 ;
+  wire [1:0] \port$4502$4 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy0 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy9 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy9 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy10 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy10 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy11 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy11 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy12 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy12 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy13 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy13 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy14 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy14 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy15 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy15 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy16 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy16 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy17 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy17 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy18 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy18 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy1 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy1 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy19 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy19 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy20 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy20 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy21 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy21 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy22 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy22 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy23 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy23 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy24 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy24 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy25 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy25 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy26 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy26 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy27 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy27 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy28 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy28 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy2 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy2 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy29 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy29 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy30 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy30 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy31 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy31 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy3 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy3 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy4 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy4 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy5 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy5 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy6 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy6 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy7 <= { \port$4485$4 [0], \port$4485$4 [1] };
+    copy7 <= { \port$4502$4 [0], \port$4502$4 [1] };
   always @(posedge clk)
-    copy8 <= { \port$4485$4 [0], \port$4485$4 [1] };
-  assign i = { \port$4485$4 [0], \port$4485$4 [1] };
+    copy8 <= { \port$4502$4 [0], \port$4502$4 [1] };
+  assign i = { \port$4502$4 [0], \port$4502$4 [1] };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -19659,7 +20025,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1201$0 , \port$1204$0 , \port$1207$0 , \port$1210$0 , \port$4477$7 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4488$7 , \port$4494$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -19671,27 +20037,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$1201$0 , \port$1204$0 , \por
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [3:0] \port$1201$0 ;
-  wire [3:0] \port$1201$0 ;
-  input [3:0] \port$1204$0 ;
-  wire [3:0] \port$1204$0 ;
-  input [3:0] \port$1207$0 ;
-  wire [3:0] \port$1207$0 ;
-  input [3:0] \port$1210$0 ;
-  wire [3:0] \port$1210$0 ;
-  input [15:0] \port$4477$7 ;
-  wire [15:0] \port$4477$7 ;
+  input [15:0] \port$4488$7 ;
+  wire [15:0] \port$4488$7 ;
+  input [15:0] \port$4494$0 ;
+  wire [15:0] \port$4494$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$1210$0 , \port$1207$0 , \port$1204$0 , \port$1201$0  };
+    a_q <= { 1'h0, \port$4494$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4477$7  };
+    b_q <= { 1'h0, \port$4488$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$1210$0 , \port$1207$0 , \port$1204$0 , \port$1201$0  };
-  assign b = { 1'h0, \port$4477$7  };
+  assign a = { 1'h0, \port$4494$0  };
+  assign b = { 1'h0, \port$4488$7  };
   assign p = p_q;
 endmodule
 
