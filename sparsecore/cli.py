@@ -173,6 +173,13 @@ def build_parser():
                         "log files named at the end)")
     p.add_argument("--dense-mode", action="store_true",
                    help="run 2:4 layers uncompressed, in the core's dense mode")
+    p.add_argument("--pipeline", type=_positive_int, default=1,
+                   help="--backend rtl: the core's pipeline depth p (default 1; the "
+                        "170 MHz-class ECP5 build is --pipeline 11 --dsp ecp5)")
+    p.add_argument("--dsp", choices=("generic", "ecp5"), default="generic",
+                   help="--backend rtl: the core's multipliers and register copies, "
+                        "'ecp5' simulates the MULT18X18D / TRELLIS_FF / DP16KD primitives "
+                        "(default generic)")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="first N test samples only")
 
@@ -302,7 +309,7 @@ def _torch_run(args):
         ok, reason = rtl_backend.rtl_status()
         if not ok:
             raise rtl_backend.RTLUnavailable(reason)
-        gemm = frontend.rtl_gemm(verbose=args.verbose)
+        gemm = frontend.rtl_gemm(config=args.core, verbose=args.verbose)
     bar = Progress(not args.quiet).bar(f"int8 inference ({args.backend})",
                                        len(graph.gemms), "layer")
     logits, trace = frontend.run_int8(graph, data.x, gemm=gemm, progress=bar and bar.tick)
@@ -327,7 +334,7 @@ def _torch_run(args):
         cycles = [t["counters"].get("cycles") for t in trace]
         print(f"  engine cycles per layer {cycles}")
         if not args.verbose:
-            build_log, test_log = rtl_backend.log_paths()
+            build_log, test_log = rtl_backend.log_paths(args.core)
             print(f"  simulator logs: {build_log}, {test_log}")
     return 0 if exact else 1
 
@@ -425,8 +432,20 @@ def cmd_compress(args, argv):
     return 0
 
 
+def _run_core(args):
+    """The core ``run --backend rtl`` builds (``--pipeline``, ``--dsp``), or None for the
+    default; both options are for the RTL back end only."""
+    from hw.config import CoreConfig
+    if (args.pipeline, args.dsp) == (1, "generic"):
+        return None
+    if args.backend != "rtl":
+        raise UserError("--pipeline and --dsp choose the RTL core; add --backend rtl")
+    return CoreConfig(pipeline=args.pipeline, dsp=args.dsp)
+
+
 def cmd_run(args, argv):
     from . import torchfile
+    args.core = _run_core(args)
     if torchfile.is_torch_path(args.model):
         return _torch_run(args)
     from . import model, modelfile, quant, rtl_backend
@@ -452,12 +471,13 @@ def cmd_run(args, argv):
         return 0
     mode = not args.dense_mode
     bar, tick = _Progress(not args.quiet).steps("RTL inference", len(loaded.layers), "layer")
-    result = rtl_inference(loaded, x, y, outputs, sparse=mode, progress=tick)
+    result = rtl_inference(loaded, x, y, outputs, sparse=mode, progress=tick, config=args.core)
     if bar is not None:
         bar.close()
     if result["status"] == "not run":
         raise rtl_backend.RTLUnavailable(result["reason"])
-    print(f"{args.model}: int8 on the RTL ({'sparse' if mode else 'dense'} mode), {len(y)} "
+    core = f", core {args.core.name}" if args.core is not None else ""
+    print(f"{args.model}: int8 on the RTL ({'sparse' if mode else 'dense'} mode{core}), {len(y)} "
           f"samples, accuracy {result['accuracy'] * 100:.2f} % (golden {acc * 100:.2f} %), "
           f"cycles {result['cycles']}, bit-exact {result['bit_exact']}")
     return 0 if result["bit_exact"] else 1

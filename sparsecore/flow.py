@@ -7,6 +7,7 @@ inference, with the unstructured (Han et al.), tile-wise (TW) and TVW baselines,
 :mod:`sparsecore.modelfile`). docs/model_flow.md describes the steps and decisions.
 """
 
+import functools
 import json
 import pathlib
 import platform
@@ -115,8 +116,10 @@ def method_tile_ops(qshapes, masks, method, N, *, tile=pruning.DEFAULT_TW_TILE):
 
 # --- RTL ------------------------------------------------------------------------------------
 
-def rtl_inference(qmodel, x, y, golden_outputs, *, sparse, progress=None):
+def rtl_inference(qmodel, x, y, golden_outputs, *, sparse, progress=None, config=None):
     """Run ``x`` through the RTL and compare every layer's int32 output with the golden one.
+    ``config``: the core (``hw.config.CoreConfig`` with the model's tile; default the
+    default core).
 
     Returns a dict: ``status`` ("ok", "mismatch" or "not run"), ``reason``, ``accuracy``,
     ``cycles`` (summed over layers, None if the engine reports none), ``bit_exact``, and
@@ -124,7 +127,8 @@ def rtl_inference(qmodel, x, y, golden_outputs, *, sparse, progress=None):
     """
     try:
         logits, outputs, counters = quant.infer_int8(
-            qmodel, x, matmul=rtl_backend.layer_matmul, sparse=sparse, progress=progress)
+            qmodel, x, matmul=functools.partial(rtl_backend.layer_matmul, config=config),
+            sparse=sparse, progress=progress)
     except rtl_backend.RTLUnavailable as exc:
         return {"status": "not run", "reason": str(exc), "accuracy": None, "cycles": None,
                 "bit_exact": None, "mismatches": None, "samples": int(len(y))}

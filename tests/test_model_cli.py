@@ -94,6 +94,40 @@ def test_run_on_rtl_without_simulator_is_a_clean_error(tmp_path, capsys, monkeyp
     assert "GEMM engine not available: no simulator" in capsys.readouterr().err
 
 
+def test_run_core_options_need_the_rtl_backend(tmp_path, capsys):
+    dense, packed = tmp_path / "dense.npz", tmp_path / "int8.npz"
+    assert main(["-q", "train", str(dense), "--epochs", "1"]) == 0
+    assert main(["compress", str(dense), str(packed), "--dense"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(packed), "--pipeline", "11", "--dsp", "ecp5"]) == 1
+    assert "--pipeline and --dsp choose the RTL core; add --backend rtl" in \
+        capsys.readouterr().err
+    # An ECP5 build below its minimum depth is the core's own ConfigError, named.
+    assert main(["run", str(packed), "--backend", "rtl", "--pipeline", "2", "--dsp",
+                 "ecp5"]) == 1
+    assert "pipeline must be at least" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_run_on_the_fast_core(tmp_path, capsys):
+    """``run --backend rtl --pipeline 11 --dsp ecp5``: a 2:4 model on the registered-DSP
+    engine (MULT18X18D, TRELLIS_FF and DP16KD models under Verilator), every layer's int32
+    output bit-exact against the golden model."""
+    from sparsecore import rtl_backend
+    ok, reason = rtl_backend.rtl_status()
+    if not ok:
+        pytest.skip(reason)
+    dense, pruned, packed = (tmp_path / n for n in ("dense.npz", "pruned.npz", "int8.npz"))
+    assert main(["-q", "train", str(dense), "--epochs", "1"]) == 0
+    assert main(["-q", "prune", str(dense), str(pruned)]) == 0
+    assert main(["compress", str(pruned), str(packed)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "run", str(packed), "--backend", "rtl", "--pipeline", "11", "--dsp",
+                 "ecp5", "--limit", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "core sparse2of4_4x4x16_a8b8acc32_p11_ecp5" in out and "bit-exact True" in out
+
+
 def test_quiet_before_or_after_the_command():
     from sparsecore.cli import build_parser
     parser = build_parser()
