@@ -9,6 +9,7 @@ map, error causes). Block diagram::
     s_axis_a ─► AxisLoader ───────────────────────────► engine ld_a
     s_axis_b ─┬► AxisLoader (dense) ──────────────────┐
               └► ZvcExpander ─► AxisLoader (1 word) ──┴► engine ld_b
+    TW_LOAD_ADDR / TW_LOAD_ENTRY writes ───────────────► engine ld_t
     engine d ─► int32 words ─► AxisResultStreamer ───► m_axis_d
 """
 
@@ -147,10 +148,26 @@ class AxiGemmEngine(wiring.Component):
         # --- the wrapper's registers ----------------------------------------------------------
         rw = {name: Signal(AXI_REGISTERS[name].mask.bit_length(), name=f"reg_{name.lower()}")
               for name in ("A_LOAD_BASE", "A_LOAD_WORDS", "B_LOAD_BASE", "B_LOAD_WORDS",
-                           "B_LOAD_MODE", "IRQ_ENABLE")}
+                           "B_LOAD_MODE", "IRQ_ENABLE", "TW_LOAD_ADDR")}
         for name, reg in rw.items():
             with m.If(written(name)):
                 m.d.sync += reg.eq(wdata)
+
+        # --- kept-block table writes: one entry per TW_LOAD_ENTRY write ---------------------
+        # The engine's ld_t is ready except in reset and the cycle after, when no AXI4-Lite
+        # write can arrive; an address past the table drops the entry with T_RANGE.
+        t_write = written("TW_LOAD_ENTRY")
+        t_addr = rw["TW_LOAD_ADDR"]
+        t_range = Signal()
+        m.d.comb += [
+            t_range.eq(t_write & (t_addr >= engine.t_depth)),
+            engine.ld_t.valid.eq(t_write & ~t_range),
+            engine.ld_t.payload.addr.eq(t_addr),
+            engine.ld_t.payload.entry.block.eq(wdata[:16]),
+            engine.ld_t.payload.entry.last.eq(wdata[16]),
+        ]
+        with m.If(t_write & ~written("TW_LOAD_ADDR")):
+            m.d.sync += t_addr.eq(t_addr + 1)
         strobe = Signal(3)
         m.d.comb += strobe.eq(Mux(written("LOAD_CTRL"), wdata, 0))
         pending = Signal(2)
@@ -284,6 +301,7 @@ class AxiGemmEngine(wiring.Component):
             BusCause.ZVC: zvc_error,
             BusCause.AXI_HOLE: axil.err_hole, BusCause.AXI_RO: axil.err_ro,
             BusCause.AXI_STRB: axil.err_strb, BusCause.AXI_VALUE: axil.err_value,
+            BusCause.T_RANGE: t_range,
         }
         for bit, signal in events.items():
             m.d.comb += cause_set[bit.bit_length() - 1].eq(signal)

@@ -1,6 +1,7 @@
 """Registers of the AXI wrapper (:mod:`hw.axi`), word addresses 0x40–0x7F, as one RegisterMap.
 
-They describe where the next A or B stream goes (load descriptors), the interrupt
+They describe where the next A or B stream goes (load descriptors), the tile-wise
+kept-block table's writes (one entry per register write), the interrupt
 (enable / pending, write-1-to-clear) and the wrapper's error causes. The engine's own
 registers (0x00–0x3F) are :data:`hw.gemm_regs.ENGINE_REGISTERS`; :data:`ALL_REGISTERS` is the
 map the AXI4-Lite slave decodes.
@@ -52,6 +53,7 @@ class BusCause(enum.IntFlag):
     AXI_RO = 1 << 10   # an AXI4-Lite write to a read-only register (SLVERR)
     AXI_STRB = 1 << 11  # an AXI4-Lite write whose WSTRB is not 0xF (SLVERR, nothing written)
     AXI_VALUE = 1 << 12  # a write setting bits outside the register's fields (SLVERR)
+    T_RANGE = 1 << 13  # a TW_LOAD_ENTRY write with TW_LOAD_ADDR past the table (dropped)
 
 
 def _cause_fields():
@@ -97,6 +99,12 @@ AXI_REGISTERS = RegisterMap([
     Register("BUS_WORDS", 0x4D, Access.RO, (
         Field("a_word_bytes", 0, 16), Field("b_word_bytes", 16, 16)),
         "stream bytes per A and per B buffer word"),
+    Register("TW_LOAD_ADDR", 0x4E, Access.RW, (Field("value", 0, _DIM + 1),),
+             "table entry the next TW_LOAD_ENTRY write goes to; +1 after each"),
+    Register("TW_LOAD_ENTRY", 0x4F, Access.WO, (
+        Field("block", 0, _DIM, doc="kept K tile (docs/tilewise.md §2)"),
+        Field("last", _DIM, 1, doc="last entry of its group's list")),
+        "write one kept-block table entry at TW_LOAD_ADDR (read 0)"),
 ])
 
 #: Everything the AXI4-Lite slave decodes.

@@ -130,8 +130,8 @@ module axi_gemm(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axi
     .i__valid(s_axis_a_tvalid),
     .irq(irq),
     .m_axis_d__tvalid(m_axis_d_tvalid),
-    .\o__payload$122 (\$1 ),
-    .\o__ready$119 (m_axis_d_tready),
+    .\o__payload$126 (\$1 ),
+    .\o__ready$123 (m_axis_d_tready),
     .rst(rst),
     .s_axil__arready(s_axil_arready),
     .s_axil__awready(s_axil_awready),
@@ -192,70 +192,96 @@ module axi_gemm(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axi
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arprot, bus__arvalid, bus__rready, s_axis_a__tdata, s_axis_a__tkeep, s_axis_a__tlast, i__valid, s_axis_b__tdata, s_axis_b__tkeep, s_axis_b__tlast, s_axis_b__tvalid, \o__ready$119 , clk, rst
-, s_axil__awready, s_axil__wready, s_axil__arready, s_axis_a__tready, m_axis_d__tvalid, s_axis_b__tready, irq, s_axil__bvalid, s_axil__rvalid, s_axil__rdata, s_axil__bresp, s_axil__rresp, \o__payload$122 , bus__awaddr);
+module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arprot, bus__arvalid, bus__rready, s_axis_a__tdata, s_axis_a__tkeep, s_axis_a__tlast, i__valid, s_axis_b__tdata, s_axis_b__tkeep, s_axis_b__tlast, s_axis_b__tvalid, \o__ready$123 , clk, rst
+, s_axil__awready, s_axil__wready, s_axil__arready, s_axis_a__tready, m_axis_d__tvalid, s_axis_b__tready, irq, s_axil__bvalid, s_axil__rvalid, s_axil__rdata, s_axil__bresp, s_axil__rresp, \o__payload$126 , bus__awaddr);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [1:0] \$103 ;
-  wire [1:0] \$104 ;
+  wire \$103 ;
+  wire \$104 ;
   wire \$105 ;
   wire \$106 ;
-  reg [15:0] \$107 ;
-  reg [16:0] \$108 ;
-  reg [15:0] \$109 ;
+  wire \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
   wire \$11 ;
-  reg [16:0] \$110 ;
-  reg \$111 ;
-  reg [1:0] \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg [12:0] \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg \$119 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire [31:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  reg [31:0] \$120 ;
-  reg \$121 ;
-  reg [31:0] \$122 ;
-  reg \$123 ;
+  wire \$120 ;
+  wire [1:0] \$121 ;
+  wire [1:0] \$122 ;
+  wire [1:0] \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire [1:0] \$128 ;
+  wire [1:0] \$129 ;
   wire \$13 ;
-  wire [8:0] \$14 ;
-  wire [8:0] \$15 ;
-  wire [3:0] \$153 ;
-  wire \$155 ;
+  wire \$130 ;
+  wire \$131 ;
+  reg [15:0] \$132 ;
+  reg [16:0] \$133 ;
+  reg [15:0] \$134 ;
+  reg [16:0] \$135 ;
+  reg \$136 ;
+  reg [1:0] \$137 ;
+  reg [16:0] \$138 ;
+  reg \$139 ;
+  wire \$14 ;
+  reg \$140 ;
+  reg [13:0] \$141 ;
+  reg \$142 ;
+  reg \$143 ;
+  reg [1:0] \$144 ;
+  reg \$145 ;
+  reg [31:0] \$146 ;
+  reg \$147 ;
+  reg [31:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [31:0] \$19 ;
+  wire [3:0] \$191 ;
+  wire \$193 ;
   wire \$2 ;
-  wire [1:0] \$20 ;
-  wire [1:0] \$21 ;
-  wire [2:0] \$22 ;
-  wire [1:0] \$23 ;
-  wire [1:0] \$24 ;
-  wire [2:0] \$25 ;
-  wire [3:0] \$26 ;
-  wire [3:0] \$27 ;
-  wire [3:0] \$28 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [8:0] \$24 ;
+  wire [8:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [3:0] \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [1:0] \$30 ;
+  wire [1:0] \$31 ;
+  wire [2:0] \$32 ;
+  wire [1:0] \$33 ;
+  wire [1:0] \$34 ;
+  wire [2:0] \$35 ;
+  wire [3:0] \$36 ;
+  wire [3:0] \$37 ;
+  wire [3:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
+  wire [3:0] \$40 ;
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
@@ -302,39 +328,39 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
-  wire [31:0] \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire [31:0] \$86 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
   wire \$87 ;
   wire \$88 ;
-  wire [31:0] \$89 ;
-  wire [31:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
-  wire [1:0] \$96 ;
-  wire [1:0] \$97 ;
-  wire [1:0] \$98 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [17:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
   wire abort;
-  wire \abort$100 ;
-  wire \abort$98 ;
+  wire \abort$102 ;
+  wire \abort$104 ;
   wire arm;
-  wire \arm$97 ;
-  wire \arm$99 ;
+  wire \arm$101 ;
+  wire \arm$103 ;
   wire armed;
-  wire \armed$155 ;
-  wire \armed$156 ;
+  wire \armed$159 ;
+  wire \armed$160 ;
   reg b_zvc = 1'h0;
   reg [15:0] base = 16'h0000;
-  reg [15:0] \base$68  = 16'h0000;
+  reg [15:0] \base$72  = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \base$73 ;
+  wire [15:0] \base$77 ;
   input [9:0] bus__araddr;
   wire [9:0] bus__araddr;
   input [2:0] bus__arprot;
@@ -365,10 +391,10 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire [3:0] bus__wstrb;
   input bus__wvalid;
   wire bus__wvalid;
-  reg [12:0] bus_cause = 13'h0000;
+  reg [13:0] bus_cause = 14'h0000;
   wire busy;
   wire [7:0] cause;
-  wire [12:0] cause_set;
+  wire [13:0] cause_set;
   wire clear;
   wire clear_zvc;
   input clk;
@@ -377,7 +403,7 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire [7:0] csr_addr;
   wire [7:0] \csr_addr$39 ;
   wire [31:0] csr_rdata;
-  wire [31:0] \csr_rdata$164 ;
+  wire [31:0] \csr_rdata$168 ;
   wire csr_re;
   wire \csr_re$45 ;
   wire [31:0] csr_wdata;
@@ -413,22 +439,22 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire done;
   reg done_prev = 1'h0;
   wire err_arm;
-  wire \err_arm$137 ;
-  wire \err_arm$138 ;
+  wire \err_arm$141 ;
+  wire \err_arm$142 ;
   wire err_hole;
   wire err_keep;
-  wire \err_keep$139 ;
-  wire \err_keep$140 ;
+  wire \err_keep$143 ;
+  wire \err_keep$144 ;
   wire err_long;
-  wire \err_long$133 ;
-  wire \err_long$134 ;
+  wire \err_long$137 ;
+  wire \err_long$138 ;
   wire err_range;
-  wire \err_range$135 ;
-  wire \err_range$136 ;
+  wire \err_range$139 ;
+  wire \err_range$140 ;
   wire err_ro;
   wire err_short;
-  wire \err_short$131 ;
-  wire \err_short$132 ;
+  wire \err_short$135 ;
+  wire \err_short$136 ;
   wire err_strb;
   wire err_value;
   (* enum_base_type = "ZvcStatus" *)
@@ -441,47 +467,47 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire [2:0] error;
   reg error_seen = 1'h0;
   wire [72:0] i__payload;
-  wire [512:0] \i__payload$115 ;
-  wire [511:0] \i__payload$115.data ;
-  wire \i__payload$115.last ;
-  reg [68:0] \i__payload$81 ;
-  wire [3:0] \i__payload$81.count ;
-  wire [63:0] \i__payload$81.data ;
-  wire [7:0] \i__payload$81.data[0] ;
-  wire [7:0] \i__payload$81.data[1] ;
-  wire [7:0] \i__payload$81.data[2] ;
-  wire [7:0] \i__payload$81.data[3] ;
-  wire [7:0] \i__payload$81.data[4] ;
-  wire [7:0] \i__payload$81.data[5] ;
-  wire [7:0] \i__payload$81.data[6] ;
-  wire [7:0] \i__payload$81.data[7] ;
-  wire \i__payload$81.last ;
-  reg [72:0] \i__payload$86 ;
-  wire [63:0] \i__payload$86.data ;
-  wire [7:0] \i__payload$86.keep ;
-  wire \i__payload$86.last ;
-  wire [9:0] \i__payload$90 ;
-  wire [7:0] \i__payload$90.data ;
-  wire \i__payload$90.keep ;
+  wire [512:0] \i__payload$119 ;
+  wire [511:0] \i__payload$119.data ;
+  wire \i__payload$119.last ;
+  reg [68:0] \i__payload$85 ;
+  wire [3:0] \i__payload$85.count ;
+  wire [63:0] \i__payload$85.data ;
+  wire [7:0] \i__payload$85.data[0] ;
+  wire [7:0] \i__payload$85.data[1] ;
+  wire [7:0] \i__payload$85.data[2] ;
+  wire [7:0] \i__payload$85.data[3] ;
+  wire [7:0] \i__payload$85.data[4] ;
+  wire [7:0] \i__payload$85.data[5] ;
+  wire [7:0] \i__payload$85.data[6] ;
+  wire [7:0] \i__payload$85.data[7] ;
+  wire \i__payload$85.last ;
+  reg [72:0] \i__payload$90 ;
+  wire [63:0] \i__payload$90.data ;
+  wire [7:0] \i__payload$90.keep ;
   wire \i__payload$90.last ;
+  wire [9:0] \i__payload$94 ;
+  wire [7:0] \i__payload$94.data ;
+  wire \i__payload$94.keep ;
+  wire \i__payload$94.last ;
   wire [63:0] \i__payload.data ;
   wire [7:0] \i__payload.keep ;
   wire \i__payload.last ;
   wire i__ready;
-  wire \i__ready$114 ;
-  wire \i__ready$84 ;
-  wire \i__ready$87 ;
-  wire \i__ready$93 ;
+  wire \i__ready$118 ;
+  wire \i__ready$88 ;
+  wire \i__ready$91 ;
+  wire \i__ready$97 ;
   input i__valid;
   wire i__valid;
-  wire \i__valid$111 ;
-  reg \i__valid$79 ;
-  reg \i__valid$85 ;
-  wire \i__valid$88 ;
+  wire \i__valid$115 ;
+  reg \i__valid$83 ;
+  reg \i__valid$89 ;
+  wire \i__valid$92 ;
   output irq;
   reg irq = 1'h0;
   (* init = 1'h0 *)
-  wire \irq$151 ;
+  wire \irq$155 ;
   wire job_end;
   wire [328:0] ld_a__payload;
   wire [8:0] \ld_a__payload.addr ;
@@ -615,9 +641,15 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire [7:0] \ld_b__payload.word[9][3] ;
   wire ld_b__ready;
   reg ld_b__valid;
+  wire [24:0] ld_t__payload;
+  wire [7:0] \ld_t__payload.addr ;
+  wire [16:0] \ld_t__payload.entry ;
+  wire [15:0] \ld_t__payload.entry.block ;
+  wire \ld_t__payload.entry.last ;
+  wire ld_t__valid;
   wire loaded;
-  wire \loaded$158 ;
-  wire \loaded$159 ;
+  wire \loaded$162 ;
+  wire \loaded$163 ;
   reg [31:0] local_rdata0 = 32'd0;
   reg [31:0] local_rdata1 = 32'd0;
   reg local_sel0 = 1'h0;
@@ -629,33 +661,33 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   output m_axis_d__tvalid;
   wire m_axis_d__tvalid;
   wire [328:0] o__payload;
-  wire [520:0] \o__payload$107 ;
-  wire [8:0] \o__payload$107.addr ;
-  wire [511:0] \o__payload$107.word ;
-  wire [520:0] \o__payload$110 ;
-  wire [8:0] \o__payload$110.addr ;
-  wire [511:0] \o__payload$110.word ;
-  output [72:0] \o__payload$122 ;
-  wire [72:0] \o__payload$122 ;
-  wire [63:0] \o__payload$122.data ;
-  wire [7:0] \o__payload$122.keep ;
-  wire \o__payload$122.last ;
-  wire [8:0] \o__payload$91 ;
-  wire [7:0] \o__payload$91.data ;
-  wire \o__payload$91.last ;
+  wire [520:0] \o__payload$111 ;
+  wire [8:0] \o__payload$111.addr ;
+  wire [511:0] \o__payload$111.word ;
+  wire [520:0] \o__payload$114 ;
+  wire [8:0] \o__payload$114.addr ;
+  wire [511:0] \o__payload$114.word ;
+  output [72:0] \o__payload$126 ;
+  wire [72:0] \o__payload$126 ;
+  wire [63:0] \o__payload$126.data ;
+  wire [7:0] \o__payload$126.keep ;
+  wire \o__payload$126.last ;
+  wire [8:0] \o__payload$95 ;
+  wire [7:0] \o__payload$95.data ;
+  wire \o__payload$95.last ;
   wire [8:0] \o__payload.addr ;
   wire [319:0] \o__payload.word ;
   wire o__ready;
-  reg \o__ready$104 ;
-  reg \o__ready$109 ;
-  input \o__ready$119 ;
-  wire \o__ready$119 ;
-  wire \o__ready$92 ;
+  reg \o__ready$108 ;
+  reg \o__ready$113 ;
+  input \o__ready$123 ;
+  wire \o__ready$123 ;
+  wire \o__ready$96 ;
   wire o__valid;
-  wire \o__valid$103 ;
-  wire \o__valid$108 ;
-  wire \o__valid$118 ;
-  wire \o__valid$89 ;
+  wire \o__valid$107 ;
+  wire \o__valid$112 ;
+  wire \o__valid$122 ;
+  wire \o__valid$93 ;
   reg [1:0] pending = 2'h0;
   (* init = 16'h0000 *)
   wire [15:0] reg_a_load_base;
@@ -667,6 +699,7 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   (* init = 17'h00000 *)
   wire [16:0] reg_b_load_words;
   reg [1:0] reg_irq_enable = 2'h0;
+  reg [16:0] reg_tw_load_addr = 17'h00000;
   input rst;
   wire rst;
   wire [9:0] s_axil__araddr;
@@ -716,11 +749,12 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   input s_axis_b__tvalid;
   wire s_axis_b__tvalid;
   wire [2:0] strobe;
+  wire t_range;
   reg [31:0] value;
   reg [16:0] words = 17'h00000;
-  reg [16:0] \words$70  = 17'h00000;
+  reg [16:0] \words$74  = 17'h00000;
   (* init = 17'h00000 *)
-  wire [16:0] \words$74 ;
+  wire [16:0] \words$78 ;
   wire zvc_error;
   assign \$1  = csr_addr >= 7'h40;
   assign \$2  = ~ \$1 ;
@@ -730,144 +764,173 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign csr_re = \csr_re$45  & \$4 ;
   assign \$5  = csr_addr >= 7'h40;
   assign \$6  = \csr_we$43  & \$5 ;
-  assign \$7  = csr_addr == 7'h45;
+  assign \$7  = csr_addr == 7'h4f;
   assign \$8  = \$6  & \$7 ;
-  assign \$9  = \$8  ? csr_wdata : 32'd0;
+  assign \$9  = reg_tw_load_addr >= 9'h100;
+  assign t_range = \$8  & \$9 ;
   assign \$10  = csr_addr >= 7'h40;
   assign \$11  = \csr_we$43  & \$10 ;
-  assign \$12  = csr_addr == 7'h4a;
+  assign \$12  = csr_addr == 7'h4f;
   assign \$13  = \$11  & \$12 ;
-  assign clear_zvc = \$13  & csr_wdata[8];
-  assign \$14  = s_axis_b__tkeep + 1'h1;
-  assign \$15  = \$14  & { 1'h0, s_axis_b__tkeep };
-  assign \$16  = ! \$15 ;
-  assign \$17  = | s_axis_b__tkeep;
+  assign \$14  = ~ t_range;
+  assign ld_t__valid = \$13  & \$14 ;
+  assign \$15  = csr_addr >= 7'h40;
+  assign \$16  = \csr_we$43  & \$15 ;
+  assign \$17  = csr_addr == 7'h45;
   assign \$18  = \$16  & \$17 ;
-  assign \$20  = s_axis_b__tkeep[0] + s_axis_b__tkeep[1];
-  assign \$21  = s_axis_b__tkeep[2] + s_axis_b__tkeep[3];
-  assign \$22  = \$20  + \$21 ;
-  assign \$23  = s_axis_b__tkeep[4] + s_axis_b__tkeep[5];
-  assign \$24  = s_axis_b__tkeep[6] + s_axis_b__tkeep[7];
-  assign \$25  = \$23  + \$24 ;
-  assign \$26  = \$22  + \$25 ;
-  assign \$153  = \$26  / 1'h1;
-  assign \$28  = \$19  ? \$27  : 4'h0;
-  assign \$29  = s_axis_b__tkeep == 8'hff;
-  assign \$30  = \$29  ? 4'h8 : 4'h0;
-  assign \$31  = | error;
-  assign \$32  = ~ error_seen;
-  assign zvc_error = \$31  & \$32 ;
-  assign \arm$97  = \$9 [1] & reg_b_load_mode;
-  assign \abort$98  = \$9 [2] | zvc_error;
-  assign \$33  = ~ reg_b_load_mode;
-  assign \arm$99  = \$9 [1] & \$33 ;
-  assign \$34  = err_range | err_arm;
-  assign \$35  = \err_short$131  | \err_short$132 ;
-  assign \$36  = \err_long$133  | \err_long$134 ;
-  assign \$37  = \err_range$135  | \err_range$136 ;
-  assign \$38  = \err_arm$137  | \err_arm$138 ;
-  assign \$39  = \$37  | \$38 ;
-  assign \$40  = \err_keep$139  | \err_keep$140 ;
-  assign \$41  = \$signal  & done;
-  assign \$42  = ~ busy;
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = ~ done_prev;
-  assign \$45  = done & \$44 ;
-  assign \$46  = ~ \$signal ;
-  assign \$47  = \$45  & \$46 ;
-  assign job_end = \$43  | \$47 ;
-  assign \$48  = \armed$155  | \armed$156 ;
-  assign \$49  = b_zvc ? \loaded$159  : \loaded$158 ;
-  assign csr_rdata = local_sel1 ? local_rdata1 : \csr_rdata$164 ;
-  assign \$50  = csr_addr >= 7'h40;
-  assign \$51  = \csr_we$43  & \$50 ;
-  assign \$52  = csr_addr == 7'h40;
+  assign \$19  = \$18  ? csr_wdata : 32'd0;
+  assign \$20  = csr_addr >= 7'h40;
+  assign \$21  = \csr_we$43  & \$20 ;
+  assign \$22  = csr_addr == 7'h4a;
+  assign \$23  = \$21  & \$22 ;
+  assign clear_zvc = \$23  & csr_wdata[8];
+  assign \$24  = s_axis_b__tkeep + 1'h1;
+  assign \$25  = \$24  & { 1'h0, s_axis_b__tkeep };
+  assign \$26  = ! \$25 ;
+  assign \$27  = | s_axis_b__tkeep;
+  assign \$28  = \$26  & \$27 ;
+  assign \$30  = s_axis_b__tkeep[0] + s_axis_b__tkeep[1];
+  assign \$31  = s_axis_b__tkeep[2] + s_axis_b__tkeep[3];
+  assign \$32  = \$30  + \$31 ;
+  assign \$33  = s_axis_b__tkeep[4] + s_axis_b__tkeep[5];
+  assign \$34  = s_axis_b__tkeep[6] + s_axis_b__tkeep[7];
+  assign \$35  = \$33  + \$34 ;
+  assign \$36  = \$32  + \$35 ;
+  assign \$191  = \$36  / 1'h1;
+  assign \$38  = \$29  ? \$37  : 4'h0;
+  assign \$39  = s_axis_b__tkeep == 8'hff;
+  assign \$40  = \$39  ? 4'h8 : 4'h0;
+  assign \$41  = | error;
+  assign \$42  = ~ error_seen;
+  assign zvc_error = \$41  & \$42 ;
+  assign \arm$101  = \$19 [1] & reg_b_load_mode;
+  assign \abort$102  = \$19 [2] | zvc_error;
+  assign \$43  = ~ reg_b_load_mode;
+  assign \arm$103  = \$19 [1] & \$43 ;
+  assign \$44  = err_range | err_arm;
+  assign \$45  = \err_short$135  | \err_short$136 ;
+  assign \$46  = \err_long$137  | \err_long$138 ;
+  assign \$47  = \err_range$139  | \err_range$140 ;
+  assign \$48  = \err_arm$141  | \err_arm$142 ;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \err_keep$143  | \err_keep$144 ;
+  assign \$51  = \$signal  & done;
+  assign \$52  = ~ busy;
   assign \$53  = \$51  & \$52 ;
-  assign \$54  = csr_addr >= 7'h40;
-  assign \$55  = \csr_we$43  & \$54 ;
-  assign \$56  = csr_addr == 7'h41;
+  assign \$54  = ~ done_prev;
+  assign \$55  = done & \$54 ;
+  assign \$56  = ~ \$signal ;
   assign \$57  = \$55  & \$56 ;
-  assign \$58  = csr_addr >= 7'h40;
-  assign \$59  = \csr_we$43  & \$58 ;
-  assign \$60  = csr_addr == 7'h42;
-  assign \$61  = \$59  & \$60 ;
-  assign \$62  = csr_addr >= 7'h40;
-  assign \$63  = \csr_we$43  & \$62 ;
-  assign \$64  = csr_addr == 7'h43;
-  assign \$65  = \$63  & \$64 ;
-  assign \$66  = csr_addr >= 7'h40;
-  assign \$67  = \csr_we$43  & \$66 ;
-  assign \$68  = csr_addr == 7'h44;
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = csr_addr >= 7'h40;
-  assign \$71  = \csr_we$43  & \$70 ;
-  assign \$72  = csr_addr == 7'h48;
-  assign \$73  = \$71  & \$72 ;
-  assign \$74  = | error;
-  assign \$75  = ~ \armed$155 ;
-  assign \$76  = \$9 [1] & \$75 ;
-  assign \$77  = ~ \armed$156 ;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = csr_addr >= 7'h40;
-  assign \$80  = \csr_we$43  & \$79 ;
-  assign \$81  = csr_addr == 7'h4a;
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = \$82  ? csr_wdata : 32'd0;
-  assign \$84  = ~ \$83 ;
-  assign \$85  = { 19'h00000, bus_cause } & \$84 ;
-  assign \$86  = \$85  | { 19'h00000, cause_set };
-  assign \$87  = ! csr_addr;
-  assign \$88  = csr_we & \$87 ;
-  assign \$91  = \$88  & \$90 ;
+  assign job_end = \$53  | \$57 ;
+  assign \$58  = \armed$159  | \armed$160 ;
+  assign \$59  = b_zvc ? \loaded$163  : \loaded$162 ;
+  assign csr_rdata = local_sel1 ? local_rdata1 : \csr_rdata$168 ;
+  assign \$60  = csr_addr >= 7'h40;
+  assign \$61  = \csr_we$43  & \$60 ;
+  assign \$62  = csr_addr == 7'h40;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = csr_addr >= 7'h40;
+  assign \$65  = \csr_we$43  & \$64 ;
+  assign \$66  = csr_addr == 7'h41;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = csr_addr >= 7'h40;
+  assign \$69  = \csr_we$43  & \$68 ;
+  assign \$70  = csr_addr == 7'h42;
+  assign \$71  = \$69  & \$70 ;
+  assign \$72  = csr_addr >= 7'h40;
+  assign \$73  = \csr_we$43  & \$72 ;
+  assign \$74  = csr_addr == 7'h43;
+  assign \$75  = \$73  & \$74 ;
+  assign \$76  = csr_addr >= 7'h40;
+  assign \$77  = \csr_we$43  & \$76 ;
+  assign \$78  = csr_addr == 7'h44;
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = csr_addr >= 7'h40;
+  assign \$81  = \csr_we$43  & \$80 ;
+  assign \$82  = csr_addr == 7'h48;
+  assign \$83  = \$81  & \$82 ;
+  assign \$84  = csr_addr >= 7'h40;
+  assign \$85  = \csr_we$43  & \$84 ;
+  assign \$86  = csr_addr == 7'h4e;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = csr_addr >= 7'h40;
+  assign \$89  = \csr_we$43  & \$88 ;
+  assign \$90  = csr_addr == 7'h4f;
+  assign \$91  = \$89  & \$90 ;
   assign \$92  = csr_addr >= 7'h40;
   assign \$93  = \csr_we$43  & \$92 ;
-  assign \$94  = csr_addr == 7'h49;
+  assign \$94  = csr_addr == 7'h4e;
   assign \$95  = \$93  & \$94 ;
-  assign \$96  = \$95  ? csr_wdata[1:0] : 2'h0;
-  assign \$97  = ~ \$96 ;
-  assign \$98  = pending & \$97 ;
-  assign \$99  = | cause;
-  assign \$100  = job_end & \$99 ;
-  assign \$101  = | cause_set;
-  assign \$102  = \$100  | \$101 ;
-  assign \$103  = \$98  | { \$102 , job_end };
-  assign \$104  = pending & reg_irq_enable;
-  assign \$105  = | \$104 ;
-  assign \$106  = csr_addr >= 7'h40;
+  assign \$96  = ~ \$95 ;
+  assign \$97  = \$91  & \$96 ;
+  assign \$98  = reg_tw_load_addr + 1'h1;
+  assign \$99  = | error;
+  assign \$100  = ~ \armed$159 ;
+  assign \$101  = \$19 [1] & \$100 ;
+  assign \$102  = ~ \armed$160 ;
+  assign \$103  = \$101  & \$102 ;
+  assign \$104  = csr_addr >= 7'h40;
+  assign \$105  = \csr_we$43  & \$104 ;
+  assign \$106  = csr_addr == 7'h4a;
+  assign \$107  = \$105  & \$106 ;
+  assign \$108  = \$107  ? csr_wdata : 32'd0;
+  assign \$109  = ~ \$108 ;
+  assign \$110  = { 18'h00000, bus_cause } & \$109 ;
+  assign \$111  = \$110  | { 18'h00000, cause_set };
+  assign \$112  = ! csr_addr;
+  assign \$113  = csr_we & \$112 ;
+  assign \$116  = \$113  & \$115 ;
+  assign \$117  = csr_addr >= 7'h40;
+  assign \$118  = \csr_we$43  & \$117 ;
+  assign \$119  = csr_addr == 7'h49;
+  assign \$120  = \$118  & \$119 ;
+  assign \$121  = \$120  ? csr_wdata[1:0] : 2'h0;
+  assign \$122  = ~ \$121 ;
+  assign \$123  = pending & \$122 ;
+  assign \$124  = | cause;
+  assign \$125  = job_end & \$124 ;
+  assign \$126  = | cause_set;
+  assign \$127  = \$125  | \$126 ;
+  assign \$128  = \$123  | { \$127 , job_end };
+  assign \$129  = pending & reg_irq_enable;
+  assign \$130  = | \$129 ;
+  assign \$131  = csr_addr >= 7'h40;
   always @(posedge clk)
-    base <= \$107 ;
+    base <= \$132 ;
   always @(posedge clk)
-    words <= \$108 ;
+    words <= \$133 ;
   always @(posedge clk)
-    \base$68  <= \$109 ;
+    \base$72  <= \$134 ;
   always @(posedge clk)
-    \words$70  <= \$110 ;
+    \words$74  <= \$135 ;
   always @(posedge clk)
-    reg_b_load_mode <= \$111 ;
+    reg_b_load_mode <= \$136 ;
   always @(posedge clk)
-    reg_irq_enable <= \$112 ;
+    reg_irq_enable <= \$137 ;
   always @(posedge clk)
-    error_seen <= \$113 ;
+    reg_tw_load_addr <= \$138 ;
   always @(posedge clk)
-    b_zvc <= \$114 ;
+    error_seen <= \$139 ;
   always @(posedge clk)
-    bus_cause <= \$115 ;
+    b_zvc <= \$140 ;
   always @(posedge clk)
-    done_prev <= \$116 ;
+    bus_cause <= \$141 ;
   always @(posedge clk)
-    \$signal  <= \$117 ;
+    done_prev <= \$142 ;
   always @(posedge clk)
-    pending <= \$118 ;
+    \$signal  <= \$143 ;
   always @(posedge clk)
-    irq <= \$119 ;
+    pending <= \$144 ;
   always @(posedge clk)
-    local_rdata0 <= \$120 ;
+    irq <= \$145 ;
   always @(posedge clk)
-    local_sel0 <= \$121 ;
+    local_rdata0 <= \$146 ;
   always @(posedge clk)
-    local_rdata1 <= \$122 ;
+    local_sel0 <= \$147 ;
   always @(posedge clk)
-    local_sel1 <= \$123 ;
+    local_rdata1 <= \$148 ;
+  always @(posedge clk)
+    local_sel1 <= \$149 ;
   \axi_gemm.axi.axil  axil (
     .bus__araddr(bus__araddr),
     .bus__arready(s_axil__arready),
@@ -903,16 +966,18 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .busy(busy),
     .cause(cause),
     .clk(clk),
-    .csr_rdata(\csr_rdata$164 ),
+    .csr_rdata(\csr_rdata$168 ),
     .\d__payload$107 (d__payload),
     .\d__ready$110 (d__ready),
-    .d__valid(\i__valid$111 ),
+    .d__valid(\i__valid$115 ),
     .done(done),
+    .ld__payload(ld_t__payload),
     .ld_a__payload(ld_a__payload),
     .ld_a__ready(o__ready),
     .ld_a__valid(ld_a__valid),
     .ld_b__payload(ld_b__payload),
     .ld_b__valid(ld_b__valid),
+    .ld_t__valid(ld_t__valid),
     .re(csr_re),
     .rst(rst),
     .wdata(csr_wdata),
@@ -922,17 +987,17 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .clear(clear_zvc),
     .clk(clk),
     .error(error),
-    .i__payload(\i__payload$81 ),
-    .i__ready(\i__ready$84 ),
-    .i__valid(\i__valid$79 ),
-    .o__payload(\o__payload$91 ),
-    .o__ready(\o__ready$92 ),
-    .o__valid(\i__valid$88 ),
+    .i__payload(\i__payload$85 ),
+    .i__ready(\i__ready$88 ),
+    .i__valid(\i__valid$83 ),
+    .o__payload(\o__payload$95 ),
+    .o__ready(\o__ready$96 ),
+    .o__valid(\i__valid$92 ),
     .rst(rst)
   );
   \axi_gemm.axi.load_a  load_a (
-    .\abort$31 (\$9 [2]),
-    .arm(\$9 [0]),
+    .\abort$31 (\$19 [2]),
+    .arm(\$19 [0]),
     .armed(armed),
     .base(base),
     .clk(clk),
@@ -952,54 +1017,54 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .words(words)
   );
   \axi_gemm.axi.load_b  load_b (
-    .\abort$31 (\$9 [2]),
-    .arm(\arm$99 ),
-    .armed(\armed$155 ),
-    .base(\base$68 ),
+    .\abort$31 (\$19 [2]),
+    .arm(\arm$103 ),
+    .armed(\armed$159 ),
+    .base(\base$72 ),
     .clk(clk),
-    .err_arm(\err_arm$137 ),
-    .err_keep(\err_keep$139 ),
-    .err_long(\err_long$133 ),
-    .err_range(\err_range$135 ),
-    .err_short(\err_short$131 ),
-    .i__payload(\i__payload$86 ),
-    .i__ready(\i__ready$87 ),
-    .i__valid(\i__valid$85 ),
-    .loaded(\loaded$158 ),
-    .o__payload(\o__payload$110 ),
-    .o__ready(\o__ready$109 ),
-    .o__valid(\o__valid$108 ),
+    .err_arm(\err_arm$141 ),
+    .err_keep(\err_keep$143 ),
+    .err_long(\err_long$137 ),
+    .err_range(\err_range$139 ),
+    .err_short(\err_short$135 ),
+    .i__payload(\i__payload$90 ),
+    .i__ready(\i__ready$91 ),
+    .i__valid(\i__valid$89 ),
+    .loaded(\loaded$162 ),
+    .o__payload(\o__payload$114 ),
+    .o__ready(\o__ready$113 ),
+    .o__valid(\o__valid$112 ),
     .rst(rst),
-    .words(\words$70 )
+    .words(\words$74 )
   );
   \axi_gemm.axi.load_z  load_z (
-    .\abort$31 (\abort$98 ),
-    .arm(\arm$97 ),
-    .armed(\armed$156 ),
-    .base(\base$68 ),
+    .\abort$31 (\abort$102 ),
+    .arm(\arm$101 ),
+    .armed(\armed$160 ),
+    .base(\base$72 ),
     .clk(clk),
-    .err_arm(\err_arm$138 ),
-    .err_keep(\err_keep$140 ),
-    .err_long(\err_long$134 ),
-    .err_range(\err_range$136 ),
-    .err_short(\err_short$132 ),
-    .i__payload(\i__payload$90 ),
-    .i__ready(\o__ready$92 ),
-    .i__valid(\i__valid$88 ),
-    .loaded(\loaded$159 ),
-    .o__payload(\o__payload$107 ),
-    .o__ready(\o__ready$104 ),
-    .o__valid(\o__valid$103 ),
+    .err_arm(\err_arm$142 ),
+    .err_keep(\err_keep$144 ),
+    .err_long(\err_long$138 ),
+    .err_range(\err_range$140 ),
+    .err_short(\err_short$136 ),
+    .i__payload(\i__payload$94 ),
+    .i__ready(\o__ready$96 ),
+    .i__valid(\i__valid$92 ),
+    .loaded(\loaded$163 ),
+    .o__payload(\o__payload$111 ),
+    .o__ready(\o__ready$108 ),
+    .o__valid(\o__valid$107 ),
     .rst(rst),
-    .words(\words$70 )
+    .words(\words$74 )
   );
   \axi_gemm.axi.results  results (
     .clk(clk),
-    .i__payload(\i__payload$115 ),
+    .i__payload(\i__payload$119 ),
     .i__ready(d__ready),
-    .i__valid(\i__valid$111 ),
-    .o__payload(\o__payload$122 ),
-    .o__ready(\o__ready$119 ),
+    .i__valid(\i__valid$115 ),
+    .o__payload(\o__payload$126 ),
+    .o__ready(\o__ready$123 ),
     .o__valid(m_axis_d__tvalid),
     .rst(rst)
   );
@@ -1007,90 +1072,90 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (s_axis_b__tlast) begin
-      count = \$28 ;
+      count = \$38 ;
     end else begin
-      count = \$30 ;
+      count = \$40 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \i__valid$79  = 1'h0;
+    \i__valid$83  = 1'h0;
     if (reg_b_load_mode) begin
-      \i__valid$79  = s_axis_b__tvalid;
+      \i__valid$83  = s_axis_b__tvalid;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \i__payload$81  = 69'h000000000000000000;
+    \i__payload$85  = 69'h000000000000000000;
     if (reg_b_load_mode) begin
-      \i__payload$81 [63:0] = s_axis_b__tdata;
-      \i__payload$81 [67:64] = count;
-      \i__payload$81 [68] = s_axis_b__tlast;
+      \i__payload$85 [63:0] = s_axis_b__tdata;
+      \i__payload$85 [67:64] = count;
+      \i__payload$85 [68] = s_axis_b__tlast;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (reg_b_load_mode) begin
-      s_axis_b__tready = \i__ready$84 ;
+      s_axis_b__tready = \i__ready$88 ;
     end else begin
-      s_axis_b__tready = \i__ready$87 ;
+      s_axis_b__tready = \i__ready$91 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \i__valid$85  = 1'h0;
+    \i__valid$89  = 1'h0;
     (* full_case = 32'd1 *)
     if (reg_b_load_mode) begin
     end else begin
-      \i__valid$85  = s_axis_b__tvalid;
+      \i__valid$89  = s_axis_b__tvalid;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \i__payload$86  = 73'h0000000000000000000;
+    \i__payload$90  = 73'h0000000000000000000;
     (* full_case = 32'd1 *)
     if (reg_b_load_mode) begin
     end else begin
-      \i__payload$86 [63:0] = s_axis_b__tdata;
-      \i__payload$86 [71:64] = s_axis_b__tkeep;
-      \i__payload$86 [72] = s_axis_b__tlast;
+      \i__payload$90 [63:0] = s_axis_b__tdata;
+      \i__payload$90 [71:64] = s_axis_b__tkeep;
+      \i__payload$90 [72] = s_axis_b__tlast;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (b_zvc) begin
-      ld_b__valid = \o__valid$103 ;
+      ld_b__valid = \o__valid$107 ;
     end else begin
-      ld_b__valid = \o__valid$108 ;
+      ld_b__valid = \o__valid$112 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$104  = 1'h0;
+    \o__ready$108  = 1'h0;
     if (b_zvc) begin
-      \o__ready$104  = o__ready;
+      \o__ready$108  = o__ready;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (b_zvc) begin
-      ld_b__payload[8:0] = \o__payload$107 [8:0];
-      ld_b__payload[520:9] = \o__payload$107 [520:9];
+      ld_b__payload[8:0] = \o__payload$111 [8:0];
+      ld_b__payload[520:9] = \o__payload$111 [520:9];
     end else begin
-      ld_b__payload[8:0] = \o__payload$110 [8:0];
-      ld_b__payload[520:9] = \o__payload$110 [520:9];
+      ld_b__payload[8:0] = \o__payload$114 [8:0];
+      ld_b__payload[520:9] = \o__payload$114 [520:9];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$109  = 1'h0;
+    \o__ready$113  = 1'h0;
     (* full_case = 32'd1 *)
     if (b_zvc) begin
     end else begin
-      \o__ready$109  = o__ready;
+      \o__ready$113  = o__ready;
     end
   end
   always @* begin
@@ -1102,19 +1167,21 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
       8'h41:
           value = { 15'h0000, words };
       8'h42:
-          value = { 16'h0000, \base$68  };
+          value = { 16'h0000, \base$72  };
       8'h43:
-          value = { 15'h0000, \words$70  };
+          value = { 15'h0000, \words$74  };
       8'h44:
           value = { 31'h00000000, reg_b_load_mode };
       8'h48:
           value = { 30'h00000000, reg_irq_enable };
+      8'h4e:
+          value = { 15'h0000, reg_tw_load_addr };
       8'h46:
-          value = { 28'h0000000, \$49 , loaded, \$48 , armed };
+          value = { 28'h0000000, \$59 , loaded, \$58 , armed };
       8'h49:
           value = { 30'h00000000, pending };
       8'h4a:
-          value = { 19'h00000, bus_cause };
+          value = { 18'h00000, bus_cause };
       8'h4b:
           value = { 29'h00000000, error };
       8'h4c:
@@ -1127,150 +1194,163 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = base;
-    if (\$53 ) begin
-      \$107  = csr_wdata[15:0];
+    \$132  = base;
+    if (\$63 ) begin
+      \$132  = csr_wdata[15:0];
     end
     if (rst) begin
-      \$107  = 16'h0000;
+      \$132  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = words;
-    if (\$57 ) begin
-      \$108  = csr_wdata[16:0];
+    \$133  = words;
+    if (\$67 ) begin
+      \$133  = csr_wdata[16:0];
     end
     if (rst) begin
-      \$108  = 17'h00000;
+      \$133  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \base$68 ;
-    if (\$61 ) begin
-      \$109  = csr_wdata[15:0];
+    \$134  = \base$72 ;
+    if (\$71 ) begin
+      \$134  = csr_wdata[15:0];
     end
     if (rst) begin
-      \$109  = 16'h0000;
+      \$134  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \words$70 ;
-    if (\$65 ) begin
-      \$110  = csr_wdata[16:0];
+    \$135  = \words$74 ;
+    if (\$75 ) begin
+      \$135  = csr_wdata[16:0];
     end
     if (rst) begin
-      \$110  = 17'h00000;
+      \$135  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = reg_b_load_mode;
-    if (\$69 ) begin
-      \$111  = csr_wdata[0];
+    \$136  = reg_b_load_mode;
+    if (\$79 ) begin
+      \$136  = csr_wdata[0];
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = reg_irq_enable;
-    if (\$73 ) begin
-      \$112  = csr_wdata[1:0];
+    \$137  = reg_irq_enable;
+    if (\$83 ) begin
+      \$137  = csr_wdata[1:0];
     end
     if (rst) begin
-      \$112  = 2'h0;
+      \$137  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \$74 ;
+    \$138  = reg_tw_load_addr;
+    if (\$87 ) begin
+      \$138  = csr_wdata[16:0];
+    end
+    if (\$97 ) begin
+      \$138  = \$98 [16:0];
+    end
+    if (rst) begin
+      \$138  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = \$99 ;
     if (clear_zvc) begin
-      \$113  = 1'h0;
+      \$139  = 1'h0;
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = b_zvc;
-    if (\$78 ) begin
-      \$114  = reg_b_load_mode;
+    \$140  = b_zvc;
+    if (\$103 ) begin
+      \$140  = reg_b_load_mode;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \$86 [12:0];
+    \$141  = \$111 [13:0];
     if (rst) begin
-      \$115  = 13'h0000;
+      \$141  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = done;
+    \$142  = done;
     if (rst) begin
-      \$116  = 1'h0;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$signal ;
-    if (\$91 ) begin
-      \$117  = 1'h1;
+    \$143  = \$signal ;
+    if (\$116 ) begin
+      \$143  = 1'h1;
     end else if (job_end) begin
-      \$117  = 1'h0;
+      \$143  = 1'h0;
     end
     if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$103 ;
-    if (rst) begin
-      \$118  = 2'h0;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$105 ;
+    \$144  = \$128 ;
     if (rst) begin
-      \$119  = 1'h0;
+      \$144  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = value;
+    \$145  = \$130 ;
     if (rst) begin
-      \$120  = 32'd0;
+      \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$106 ;
+    \$146  = value;
     if (rst) begin
-      \$121  = 1'h0;
+      \$146  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = local_rdata0;
+    \$147  = \$131 ;
     if (rst) begin
-      \$122  = 32'd0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = local_sel0;
+    \$148  = local_rdata0;
     if (rst) begin
-      \$123  = 1'h0;
+      \$148  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = local_sel0;
+    if (rst) begin
+      \$149  = 1'h0;
     end
   end
   assign s_axil__araddr = bus__araddr;
@@ -1294,32 +1374,36 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign s_axil__wvalid = bus__wvalid;
   assign \csr_addr$39  = csr_addr;
   assign \csr_wdata$41  = csr_wdata;
-  assign strobe = \$9 [2:0];
+  assign strobe = \$19 [2:0];
   assign s_axis_a__tvalid = i__valid;
   assign i__ready = s_axis_a__tready;
-  assign arm = \$9 [0];
+  assign arm = \$19 [0];
   assign reg_a_load_base = base;
   assign reg_a_load_words = words;
-  assign abort = \$9 [2];
+  assign abort = \$19 [2];
   assign o__valid = ld_a__valid;
   assign ld_a__ready = o__ready;
-  assign reg_b_load_base = \base$68 ;
-  assign reg_b_load_words = \words$70 ;
+  assign reg_b_load_base = \base$72 ;
+  assign reg_b_load_words = \words$74 ;
   assign clear = clear_zvc;
-  assign \base$73  = \base$68 ;
-  assign \words$74  = \words$70 ;
-  assign \o__valid$89  = \i__valid$88 ;
-  assign \i__ready$93  = \o__ready$92 ;
-  assign \abort$100  = \$9 [2];
+  assign \base$77  = \base$72 ;
+  assign \words$78  = \words$74 ;
+  assign \o__valid$93  = \i__valid$92 ;
+  assign \i__ready$97  = \o__ready$96 ;
+  assign \abort$104  = \$19 [2];
   assign ld_b__ready = o__ready;
-  assign d__valid = \i__valid$111 ;
-  assign \i__ready$114  = d__ready;
-  assign \o__valid$118  = m_axis_d__tvalid;
-  assign m_axis_d__tready = \o__ready$119 ;
-  assign m_axis_d__tdata = \o__payload$122 [63:0];
-  assign m_axis_d__tkeep = \o__payload$122 [71:64];
-  assign m_axis_d__tlast = \o__payload$122 [72];
-  assign \irq$151  = irq;
+  assign d__valid = \i__valid$115 ;
+  assign \i__ready$118  = d__ready;
+  assign \o__valid$122  = m_axis_d__tvalid;
+  assign m_axis_d__tready = \o__ready$123 ;
+  assign m_axis_d__tdata = \o__payload$126 [63:0];
+  assign m_axis_d__tkeep = \o__payload$126 [71:64];
+  assign m_axis_d__tlast = \o__payload$126 [72];
+  assign \irq$155  = irq;
+  assign \ld_t__payload.addr  = ld_t__payload[7:0];
+  assign \ld_t__payload.entry  = ld_t__payload[24:8];
+  assign \ld_t__payload.entry.block  = ld_t__payload[23:8];
+  assign \ld_t__payload.entry.last  = ld_t__payload[24];
   assign \i__payload.data  = i__payload[63:0];
   assign \i__payload.keep  = i__payload[71:64];
   assign \i__payload.last  = i__payload[72];
@@ -1369,25 +1453,25 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \ld_a__payload.word.meta[3]  = ld_a__payload[328:313];
   assign \o__payload.addr  = o__payload[8:0];
   assign \o__payload.word  = o__payload[328:9];
-  assign \i__payload$81.data  = \i__payload$81 [63:0];
-  assign \i__payload$81.data[0]  = \i__payload$81 [7:0];
-  assign \i__payload$81.data[1]  = \i__payload$81 [15:8];
-  assign \i__payload$81.data[2]  = \i__payload$81 [23:16];
-  assign \i__payload$81.data[3]  = \i__payload$81 [31:24];
-  assign \i__payload$81.data[4]  = \i__payload$81 [39:32];
-  assign \i__payload$81.data[5]  = \i__payload$81 [47:40];
-  assign \i__payload$81.data[6]  = \i__payload$81 [55:48];
-  assign \i__payload$81.data[7]  = \i__payload$81 [63:56];
-  assign \i__payload$81.count  = \i__payload$81 [67:64];
-  assign \i__payload$81.last  = \i__payload$81 [68];
-  assign \i__payload$86.data  = \i__payload$86 [63:0];
-  assign \i__payload$86.keep  = \i__payload$86 [71:64];
-  assign \i__payload$86.last  = \i__payload$86 [72];
-  assign \i__payload$90.data  = \i__payload$90 [7:0];
-  assign \i__payload$90.keep  = \i__payload$90 [8];
-  assign \i__payload$90.last  = \i__payload$90 [9];
-  assign \o__payload$91.data  = \o__payload$91 [7:0];
-  assign \o__payload$91.last  = \o__payload$91 [8];
+  assign \i__payload$85.data  = \i__payload$85 [63:0];
+  assign \i__payload$85.data[0]  = \i__payload$85 [7:0];
+  assign \i__payload$85.data[1]  = \i__payload$85 [15:8];
+  assign \i__payload$85.data[2]  = \i__payload$85 [23:16];
+  assign \i__payload$85.data[3]  = \i__payload$85 [31:24];
+  assign \i__payload$85.data[4]  = \i__payload$85 [39:32];
+  assign \i__payload$85.data[5]  = \i__payload$85 [47:40];
+  assign \i__payload$85.data[6]  = \i__payload$85 [55:48];
+  assign \i__payload$85.data[7]  = \i__payload$85 [63:56];
+  assign \i__payload$85.count  = \i__payload$85 [67:64];
+  assign \i__payload$85.last  = \i__payload$85 [68];
+  assign \i__payload$90.data  = \i__payload$90 [63:0];
+  assign \i__payload$90.keep  = \i__payload$90 [71:64];
+  assign \i__payload$90.last  = \i__payload$90 [72];
+  assign \i__payload$94.data  = \i__payload$94 [7:0];
+  assign \i__payload$94.keep  = \i__payload$94 [8];
+  assign \i__payload$94.last  = \i__payload$94 [9];
+  assign \o__payload$95.data  = \o__payload$95 [7:0];
+  assign \o__payload$95.last  = \o__payload$95 [8];
   assign \ld_b__payload.addr  = ld_b__payload[8:0];
   assign \ld_b__payload.word  = ld_b__payload[520:9];
   assign \ld_b__payload.word[0]  = ld_b__payload[40:9];
@@ -1470,12 +1554,12 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \ld_b__payload.word[15][1]  = ld_b__payload[504:497];
   assign \ld_b__payload.word[15][2]  = ld_b__payload[512:505];
   assign \ld_b__payload.word[15][3]  = ld_b__payload[520:513];
-  assign \o__payload$107.addr  = \o__payload$107 [8:0];
-  assign \o__payload$107.word  = \o__payload$107 [520:9];
-  assign \o__payload$110.addr  = \o__payload$110 [8:0];
-  assign \o__payload$110.word  = \o__payload$110 [520:9];
-  assign \i__payload$115.data  = \i__payload$115 [511:0];
-  assign \i__payload$115.last  = \i__payload$115 [512];
+  assign \o__payload$111.addr  = \o__payload$111 [8:0];
+  assign \o__payload$111.word  = \o__payload$111 [520:9];
+  assign \o__payload$114.addr  = \o__payload$114 [8:0];
+  assign \o__payload$114.word  = \o__payload$114 [520:9];
+  assign \i__payload$119.data  = \i__payload$119 [511:0];
+  assign \i__payload$119.last  = \i__payload$119 [512];
   assign \d__payload.data  = d__payload[511:0];
   assign \d__payload.data[0]  = d__payload[127:0];
   assign \d__payload.data[0][0]  = d__payload[31:0];
@@ -1499,38 +1583,42 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
   assign \d__payload.last  = d__payload[513];
-  assign \o__payload$122.data  = \o__payload$122 [63:0];
-  assign \o__payload$122.keep  = \o__payload$122 [71:64];
-  assign \o__payload$122.last  = \o__payload$122 [72];
+  assign \o__payload$126.data  = \o__payload$126 [63:0];
+  assign \o__payload$126.keep  = \o__payload$126 [71:64];
+  assign \o__payload$126.last  = \o__payload$126 [72];
+  assign cause_set[13] = t_range;
   assign cause_set[12] = err_value;
   assign cause_set[11] = err_strb;
   assign cause_set[10] = err_ro;
   assign cause_set[9] = err_hole;
   assign cause_set[8] = zvc_error;
-  assign cause_set[7] = \$40 ;
-  assign cause_set[6] = \$39 ;
-  assign cause_set[5] = \$36 ;
-  assign cause_set[4] = \$35 ;
+  assign cause_set[7] = \$50 ;
+  assign cause_set[6] = \$49 ;
+  assign cause_set[5] = \$46 ;
+  assign cause_set[4] = \$45 ;
   assign cause_set[3] = err_keep;
-  assign cause_set[2] = \$34 ;
+  assign cause_set[2] = \$44 ;
   assign cause_set[1] = err_long;
   assign cause_set[0] = err_short;
-  assign \i__payload$115 [512] = d__payload[513];
-  assign \i__payload$115 [511:0] = d__payload[511:0];
-  assign \i__payload$90 [9] = \o__payload$91 [8];
-  assign \i__payload$90 [8] = 1'h1;
-  assign \i__payload$90 [7:0] = \o__payload$91 [7:0];
+  assign \i__payload$119 [512] = d__payload[513];
+  assign \i__payload$119 [511:0] = d__payload[511:0];
+  assign \i__payload$94 [9] = \o__payload$95 [8];
+  assign \i__payload$94 [8] = 1'h1;
+  assign \i__payload$94 [7:0] = \o__payload$95 [7:0];
   assign ld_a__payload[328:9] = o__payload[328:9];
   assign ld_a__payload[8:0] = o__payload[8:0];
   assign i__payload[72] = s_axis_a__tlast;
   assign i__payload[71:64] = s_axis_a__tkeep;
   assign i__payload[63:0] = s_axis_a__tdata;
-  assign \$19  = \$18 ;
-  assign \$155  = 1'h1;
-  assign \$27  = \$153 ;
-  assign \$89 [31:1] = 31'h00000000;
-  assign \$89 [0] = csr_wdata[0];
-  assign \$90  = csr_wdata[0];
+  assign ld_t__payload[24] = csr_wdata[16];
+  assign ld_t__payload[23:8] = csr_wdata[15:0];
+  assign ld_t__payload[7:0] = reg_tw_load_addr[7:0];
+  assign \$29  = \$28 ;
+  assign \$193  = 1'h1;
+  assign \$37  = \$191 ;
+  assign \$114 [31:1] = 31'h00000000;
+  assign \$114 [0] = csr_wdata[0];
+  assign \$115  = csr_wdata[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1955,6 +2043,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_exists = 1'h1;
       8'h4d:
           w_exists = 1'h1;
+      8'h4e:
+          w_exists = 1'h1;
+      8'h4f:
+          w_exists = 1'h1;
       default:
           w_exists = 1'h0;
     endcase
@@ -2057,6 +2149,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_readable = 1'h1;
       8'h4d:
           w_readable = 1'h1;
+      8'h4e:
+          w_readable = 1'h1;
+      8'h4f:
+          w_readable = 1'h0;
       default:
           w_readable = 1'h0;
     endcase
@@ -2159,6 +2255,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           w_writable = 1'h0;
       8'h4d:
           w_writable = 1'h0;
+      8'h4e:
+          w_writable = 1'h1;
+      8'h4f:
+          w_writable = 1'h1;
       default:
           w_writable = 1'h0;
     endcase
@@ -2254,13 +2354,17 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h49:
           w_mask = 32'd3;
       8'h4a:
-          w_mask = 32'd8191;
+          w_mask = 32'd16383;
       8'h4b:
           w_mask = 32'd7;
       8'h4c:
           w_mask = 32'd511;
       8'h4d:
           w_mask = 32'd4294967295;
+      8'h4e:
+          w_mask = 32'd131071;
+      8'h4f:
+          w_mask = 32'd131071;
       default:
           w_mask = 32'd0;
     endcase
@@ -2362,6 +2466,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h4c:
           r_exists = 1'h1;
       8'h4d:
+          r_exists = 1'h1;
+      8'h4e:
+          r_exists = 1'h1;
+      8'h4f:
           r_exists = 1'h1;
       default:
           r_exists = 1'h0;
@@ -2465,6 +2573,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           r_readable = 1'h1;
       8'h4d:
           r_readable = 1'h1;
+      8'h4e:
+          r_readable = 1'h1;
+      8'h4f:
+          r_readable = 1'h0;
       default:
           r_readable = 1'h0;
     endcase
@@ -2567,6 +2679,10 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
           r_writable = 1'h0;
       8'h4d:
           r_writable = 1'h0;
+      8'h4e:
+          r_writable = 1'h1;
+      8'h4f:
+          r_writable = 1'h1;
       default:
           r_writable = 1'h0;
     endcase
@@ -2662,13 +2778,17 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
       8'h49:
           r_mask = 32'd3;
       8'h4a:
-          r_mask = 32'd8191;
+          r_mask = 32'd16383;
       8'h4b:
           r_mask = 32'd7;
       8'h4c:
           r_mask = 32'd511;
       8'h4d:
           r_mask = 32'd4294967295;
+      8'h4e:
+          r_mask = 32'd131071;
+      8'h4f:
+          r_mask = 32'd131071;
       default:
           r_mask = 32'd0;
     endcase
@@ -2851,7 +2971,7 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110 , ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$107 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
+module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, \d__ready$110 , ld__payload, ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$107 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
@@ -3674,6 +3794,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire [7:0] \last_addr[4] ;
   wire [4:0] last_data;
   wire launch;
+  input [24:0] ld__payload;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
   wire [16:0] \ld__payload.entry ;
@@ -3838,6 +3959,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire [15:0] \ld_t__payload.entry.block ;
   wire \ld_t__payload.entry.last ;
   reg ld_t__ready = 1'h0;
+  input ld_t__valid;
   wire ld_t__valid;
   (* init = 1'h0 *)
   wire ld_t_ready;
@@ -4049,6 +4171,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   wire wo_ctrl_clear;
   wire wo_ctrl_clear_counters;
   wire wo_ctrl_start;
+  assign ld__valid = ld_t__valid & ld_t__ready;
   assign \$1  = rw_tw_base + 1'h0;
   assign q_tw_base0_next = capture ? \$1  : { 1'h0, q_tw_base };
   assign \$2  = rw_tw_base + 1'h1;
@@ -4610,14 +4733,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$266$0 (busy),
-    .\port$300$0 (\$119 ),
-    .\port$4336$0 (q_valid),
-    .\port$4526$0 (cause),
-    .\port$4528$0 (done),
-    .\port$4689$0 (error),
-    .\port$4691$0 (err_group),
-    .\port$4693$0 (err_entry),
+    .\port$298$0 (busy),
+    .\port$332$0 (\$119 ),
+    .\port$4375$0 (q_valid),
+    .\port$4565$0 (cause),
+    .\port$4567$0 (done),
+    .\port$4728$0 (error),
+    .\port$4730$0 (err_group),
+    .\port$4732$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4640,7 +4763,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   \axi_gemm.axi.engine.spread_sel  spread_sel (
     .clk(clk),
     .o(o),
-    .\port$4502$4 (rd3[5:4]),
+    .\port$4541$4 (rd3[5:4]),
     .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
@@ -4656,6 +4779,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .\k_tiles$126 (k_tiles),
     .last_addr(last_addr),
     .last_data(last_data),
+    .ld__payload(ld__payload),
     .m_tiles(m_tiles),
     .\rd__data$66 (\$414 ),
     .\rd__data$67 (\$415 ),
@@ -4663,13 +4787,13 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
     .\rd__data$69 (\$417 ),
     .rst(rst),
     .start(start),
-    .wr__en(1'h0)
+    .wr__en(ld__valid)
   );
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4488$7 (addr2[22:7]),
-    .\port$4494$0 (tw_block),
+    .\port$4527$7 (addr2[22:7]),
+    .\port$4533$0 (tw_block),
     .rst(rst)
   );
   always @* begin
@@ -6490,9 +6614,7 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign ld_b_waddr = \w_addr$21 ;
   assign ld_b_wdata = \w_data$23 ;
   assign ld_t_ready = ld_t__ready;
-  assign ld_t__valid = 1'h0;
-  assign ld__payload = 25'h0000000;
-  assign ld_t__payload = 25'h0000000;
+  assign ld_t__payload = ld__payload;
   assign q_tw_scan_start = start;
   assign q_rejected = rejected;
   assign base = q_tw_base;
@@ -6534,14 +6656,14 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign \done$148  = done;
   assign \cause$149  = cause;
   assign blk_data = { \$417 , \$416 , \$415 , \$414  };
-  assign \ld__payload.addr  = 8'h00;
-  assign \ld__payload.entry  = 17'h00000;
-  assign \ld__payload.entry.block  = 16'h0000;
-  assign \ld__payload.entry.last  = 1'h0;
-  assign \ld_t__payload.addr  = 8'h00;
-  assign \ld_t__payload.entry  = 17'h00000;
-  assign \ld_t__payload.entry.block  = 16'h0000;
-  assign \ld_t__payload.entry.last  = 1'h0;
+  assign \ld__payload.addr  = ld__payload[7:0];
+  assign \ld__payload.entry  = ld__payload[24:8];
+  assign \ld__payload.entry.block  = ld__payload[23:8];
+  assign \ld__payload.entry.last  = ld__payload[24];
+  assign \ld_t__payload.addr  = ld__payload[7:0];
+  assign \ld_t__payload.entry  = ld__payload[24:8];
+  assign \ld_t__payload.entry.block  = ld__payload[23:8];
+  assign \ld_t__payload.entry.last  = ld__payload[24];
   assign \last_addr[0]  = last_addr[7:0];
   assign \last_addr[1]  = last_addr[15:8];
   assign \last_addr[2]  = last_addr[23:16];
@@ -7080,7 +7202,6 @@ module \axi_gemm.axi.engine (rst, we, re, busy, addr, ld_a__valid, \d__ready$110
   assign last_addr[23:16] = q_tw_base0_next[7:0];
   assign last_addr[15:8] = tw_t_first2_next[7:0];
   assign last_addr[7:0] = tw_t_ahead_next[7:0];
-  assign ld__valid = 1'h0;
   assign \$30  = 16'h0000;
   assign \$32  = 16'h0000;
   assign \$34  = 16'h0000;
@@ -7689,8 +7810,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4320$0 (w_en),
-    .\port$4322$0 (w_addr),
+    .\port$4359$0 (w_en),
+    .\port$4361$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -7759,7 +7880,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4320$0 , \port$4322$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4359$0 , \port$4361$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -7768,15 +7889,15 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4320$0 , \port$4322$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4320$0 ;
-  wire \port$4320$0 ;
-  input [8:0] \port$4322$0 ;
-  wire [8:0] \port$4322$0 ;
+  input \port$4359$0 ;
+  wire \port$4359$0 ;
+  input [8:0] \port$4361$0 ;
+  wire [8:0] \port$4361$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4320$0 , \port$4322$0  };
-  assign i = { \port$4320$0 , \port$4322$0  };
+    copy0 <= { \port$4359$0 , \port$4361$0  };
+  assign i = { \port$4359$0 , \port$4361$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -8383,8 +8504,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4326$0 (w_en),
-    .\port$4328$0 (w_addr),
+    .\port$4365$0 (w_en),
+    .\port$4367$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -8453,7 +8574,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4326$0 , \port$4328$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4365$0 , \port$4367$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8462,15 +8583,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4326$0 , \port$4328$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4326$0 ;
-  wire \port$4326$0 ;
-  input [8:0] \port$4328$0 ;
-  wire [8:0] \port$4328$0 ;
+  input \port$4365$0 ;
+  wire \port$4365$0 ;
+  input [8:0] \port$4367$0 ;
+  wire [8:0] \port$4367$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4326$0 , \port$4328$0  };
-  assign i = { \port$4326$0 , \port$4328$0  };
+    copy0 <= { \port$4365$0 , \port$4367$0  };
+  assign i = { \port$4365$0 , \port$4367$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -14227,8 +14348,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4336$0 , \port$4526$0 , \port$4528$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4689$0 , \port$4691$0 , \port$4693$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4375$0 , \port$4565$0 , \port$4567$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4728$0 , \port$4730$0 , \port$4732$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14353,22 +14474,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$266$0 ;
-  wire \port$266$0 ;
-  input \port$300$0 ;
-  wire \port$300$0 ;
-  input \port$4336$0 ;
-  wire \port$4336$0 ;
-  input [7:0] \port$4526$0 ;
-  wire [7:0] \port$4526$0 ;
-  input \port$4528$0 ;
-  wire \port$4528$0 ;
-  input [2:0] \port$4689$0 ;
-  wire [2:0] \port$4689$0 ;
-  input [15:0] \port$4691$0 ;
-  wire [15:0] \port$4691$0 ;
-  input [15:0] \port$4693$0 ;
-  wire [15:0] \port$4693$0 ;
+  input \port$298$0 ;
+  wire \port$298$0 ;
+  input \port$332$0 ;
+  wire \port$332$0 ;
+  input \port$4375$0 ;
+  wire \port$4375$0 ;
+  input [7:0] \port$4565$0 ;
+  wire [7:0] \port$4565$0 ;
+  input \port$4567$0 ;
+  wire \port$4567$0 ;
+  input [2:0] \port$4728$0 ;
+  wire [2:0] \port$4728$0 ;
+  input [15:0] \port$4730$0 ;
+  wire [15:0] \port$4730$0 ;
+  input [15:0] \port$4732$0 ;
+  wire [15:0] \port$4732$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14735,7 +14856,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4526$0 , 4'h0, \port$4336$0 , \port$300$0 , \port$4528$0 , \port$266$0  };
+            \$80  = { 16'h0000, \port$4565$0 , 4'h0, \port$4375$0 , \port$332$0 , \port$4567$0 , \port$298$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14847,9 +14968,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4689$0  };
+            \$84  = { 29'h00000000, \port$4728$0  };
         3'h5:
-            \$84  = { \port$4691$0 , \port$4693$0  };
+            \$84  = { \port$4730$0 , \port$4732$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -14948,14 +15069,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4526$0 , 4'h0, \port$4336$0 , \port$300$0 , \port$4528$0 , \port$266$0  };
+  assign ro_status = { 16'h0000, \port$4565$0 , 4'h0, \port$4375$0 , \port$332$0 , \port$4567$0 , \port$298$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4689$0  };
-  assign ro_tw_err_at = { \port$4691$0 , \port$4693$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4728$0  };
+  assign ro_tw_err_at = { \port$4730$0 , \port$4732$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -14979,7 +15100,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$266$0 , \port$300$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.spread_sel (rst, \port$4502$4 , o, clk);
+module \axi_gemm.axi.engine.spread_sel (rst, \port$4541$4 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -15049,75 +15170,75 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4502$4 , o, clk);
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input [1:0] \port$4502$4 ;
-  wire [1:0] \port$4502$4 ;
+  input [1:0] \port$4541$4 ;
+  wire [1:0] \port$4541$4 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy0 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy9 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy9 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy10 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy10 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy11 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy11 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy12 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy12 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy13 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy13 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy14 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy14 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy15 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy15 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy16 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy16 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy17 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy17 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy18 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy18 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy1 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy1 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy19 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy19 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy20 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy20 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy21 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy21 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy22 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy22 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy23 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy23 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy24 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy24 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy25 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy25 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy26 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy26 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy27 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy27 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy28 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy28 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy2 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy2 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy29 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy29 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy30 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy30 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy31 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy31 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy3 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy3 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy4 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy4 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy5 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy5 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy6 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy6 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy7 <= { \port$4502$4 [0], \port$4502$4 [1] };
+    copy7 <= { \port$4541$4 [0], \port$4541$4 [1] };
   always @(posedge clk)
-    copy8 <= { \port$4502$4 [0], \port$4502$4 [1] };
-  assign i = { \port$4502$4 [0], \port$4502$4 [1] };
+    copy8 <= { \port$4541$4 [0], \port$4541$4 [1] };
+  assign i = { \port$4541$4 [0], \port$4541$4 [1] };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -15185,7 +15306,8 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4502$4 , o, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \rd__data$68 , \rd__data$69 , last_addr, start, m_tiles, \k_tiles$126 , group_tiles, base, \i$43 , last_data, done, a_rows, error, err_group, err_entry, clk);
+module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \rd__data$68 , \rd__data$69 , ld__payload, last_addr, start, m_tiles, \k_tiles$126 , group_tiles, base, \i$43 , last_data, done, a_rows, error, err_group, err_entry, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
@@ -15289,6 +15411,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   wire [7:0] \last_addr[4] ;
   output [4:0] last_data;
   wire [4:0] last_data;
+  input [24:0] ld__payload;
   wire [24:0] ld__payload;
   wire [7:0] \ld__payload.addr ;
   wire [16:0] \ld__payload.entry ;
@@ -15675,7 +15798,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      blk_mem0[8'h00] <= 4'h0;
+      blk_mem0[ld__payload[7:0]] <= ld__payload[11:8];
   end
   assign \rd__data$66  = blk_mem0[\rd__addr$45 ];
   (* ram_style = "distributed" *)
@@ -15940,7 +16063,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      blk_mem1[8'h00] <= 4'h0;
+      blk_mem1[ld__payload[7:0]] <= ld__payload[15:12];
   end
   assign \rd__data$67  = blk_mem1[\rd__addr$51 ];
   (* ram_style = "distributed" *)
@@ -16205,7 +16328,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      blk_mem2[8'h00] <= 4'h0;
+      blk_mem2[ld__payload[7:0]] <= ld__payload[19:16];
   end
   assign \rd__data$68  = blk_mem2[\rd__addr$57 ];
   (* ram_style = "distributed" *)
@@ -16470,7 +16593,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      blk_mem3[8'h00] <= 4'h0;
+      blk_mem3[ld__payload[7:0]] <= ld__payload[23:20];
   end
   assign \rd__data$69  = blk_mem3[\rd__addr$63 ];
   (* ram_style = "distributed" *)
@@ -16735,7 +16858,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      last0_mem0[8'h00] <= 1'h0;
+      last0_mem0[ld__payload[7:0]] <= ld__payload[24];
   end
   assign rd__data = last0_mem0[rd__addr];
   (* ram_style = "distributed" *)
@@ -17000,7 +17123,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      last1_mem0[8'h00] <= 1'h0;
+      last1_mem0[ld__payload[7:0]] <= ld__payload[24];
   end
   assign \rd__data$18  = last1_mem0[\rd__addr$16 ];
   (* ram_style = "distributed" *)
@@ -17265,7 +17388,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      last2_mem0[8'h00] <= 1'h0;
+      last2_mem0[ld__payload[7:0]] <= ld__payload[24];
   end
   assign \rd__data$25  = last2_mem0[\rd__addr$23 ];
   (* ram_style = "distributed" *)
@@ -17530,7 +17653,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      last3_mem0[8'h00] <= 1'h0;
+      last3_mem0[ld__payload[7:0]] <= ld__payload[24];
   end
   assign \rd__data$32  = last3_mem0[\rd__addr$30 ];
   (* ram_style = "distributed" *)
@@ -17795,7 +17918,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      last4_mem0[8'h00] <= 1'h0;
+      last4_mem0[ld__payload[7:0]] <= ld__payload[24];
   end
   assign \rd__data$39  = last4_mem0[\rd__addr$37 ];
   (* ram_style = "distributed" *)
@@ -18060,7 +18183,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      scan_mem0[8'h00] <= 4'h0;
+      scan_mem0[ld__payload[7:0]] <= ld__payload[11:8];
   end
   assign \rd__data$117  = scan_mem0[\rd__addr$76 ];
   (* ram_style = "distributed" *)
@@ -18325,7 +18448,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      scan_mem1[8'h00] <= 4'h0;
+      scan_mem1[ld__payload[7:0]] <= ld__payload[15:12];
   end
   assign \rd__data$118  = scan_mem1[\rd__addr$82 ];
   (* ram_style = "distributed" *)
@@ -18590,7 +18713,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      scan_mem2[8'h00] <= 4'h0;
+      scan_mem2[ld__payload[7:0]] <= ld__payload[19:16];
   end
   assign \rd__data$119  = scan_mem2[\rd__addr$88 ];
   (* ram_style = "distributed" *)
@@ -18855,7 +18978,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      scan_mem3[8'h00] <= 4'h0;
+      scan_mem3[ld__payload[7:0]] <= ld__payload[23:20];
   end
   assign \rd__data$120  = scan_mem3[\rd__addr$94 ];
   (* ram_style = "distributed" *)
@@ -19120,7 +19243,7 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
   end
   always @(posedge clk) begin
     if (wr__en)
-      scan_mem4[8'h00] <= 1'h0;
+      scan_mem4[ld__payload[7:0]] <= ld__payload[24];
   end
   assign \rd__data$121  = scan_mem4[\rd__addr$100 ];
   always @(posedge clk)
@@ -19654,82 +19777,81 @@ module \axi_gemm.axi.engine.table (rst, wr__en, \rd__data$66 , \rd__data$67 , \r
     end
   end
   assign ld__ready = 1'h1;
-  assign wr__addr = 8'h00;
-  assign ld__payload = 25'h0000000;
-  assign wr__data = 1'h0;
+  assign wr__addr = ld__payload[7:0];
+  assign wr__data = ld__payload[24];
   assign ld__valid = wr__en;
   assign i = last_addr[7:0];
   assign o = rd__addr;
-  assign \wr__addr$12  = 8'h00;
-  assign \wr__data$13  = 1'h0;
+  assign \wr__addr$12  = ld__payload[7:0];
+  assign \wr__data$13  = ld__payload[24];
   assign \wr__en$14  = wr__en;
   assign \i$15  = last_addr[15:8];
   assign \o$17  = \rd__addr$16 ;
-  assign \wr__addr$19  = 8'h00;
-  assign \wr__data$20  = 1'h0;
+  assign \wr__addr$19  = ld__payload[7:0];
+  assign \wr__data$20  = ld__payload[24];
   assign \wr__en$21  = wr__en;
   assign \i$22  = last_addr[23:16];
   assign \o$24  = \rd__addr$23 ;
-  assign \wr__addr$26  = 8'h00;
-  assign \wr__data$27  = 1'h0;
+  assign \wr__addr$26  = ld__payload[7:0];
+  assign \wr__data$27  = ld__payload[24];
   assign \wr__en$28  = wr__en;
   assign \i$29  = last_addr[31:24];
   assign \o$31  = \rd__addr$30 ;
-  assign \wr__addr$33  = 8'h00;
-  assign \wr__data$34  = 1'h0;
+  assign \wr__addr$33  = ld__payload[7:0];
+  assign \wr__data$34  = ld__payload[24];
   assign \wr__en$35  = wr__en;
   assign \i$36  = last_addr[39:32];
   assign \o$38  = \rd__addr$37 ;
-  assign \wr__addr$40  = 8'h00;
-  assign \wr__data$41  = 4'h0;
+  assign \wr__addr$40  = ld__payload[7:0];
+  assign \wr__data$41  = ld__payload[11:8];
   assign \wr__en$42  = wr__en;
   assign blk_addr = \i$43 ;
   assign \o$46  = \rd__addr$45 ;
-  assign \wr__addr$47  = 8'h00;
-  assign \wr__data$48  = 4'h0;
+  assign \wr__addr$47  = ld__payload[7:0];
+  assign \wr__data$48  = ld__payload[15:12];
   assign \wr__en$49  = wr__en;
   assign \i$50  = \i$43 ;
   assign \o$52  = \rd__addr$51 ;
-  assign \wr__addr$53  = 8'h00;
-  assign \wr__data$54  = 4'h0;
+  assign \wr__addr$53  = ld__payload[7:0];
+  assign \wr__data$54  = ld__payload[19:16];
   assign \wr__en$55  = wr__en;
   assign \i$56  = \i$43 ;
   assign \o$58  = \rd__addr$57 ;
-  assign \wr__addr$59  = 8'h00;
-  assign \wr__data$60  = 4'h0;
+  assign \wr__addr$59  = ld__payload[7:0];
+  assign \wr__data$60  = ld__payload[23:20];
   assign \wr__en$61  = wr__en;
   assign \i$62  = \i$43 ;
   assign \o$64  = \rd__addr$63 ;
   assign blk_data = { \rd__data$69 , \rd__data$68 , \rd__data$67 , \rd__data$66  };
-  assign \wr__addr$72  = 8'h00;
-  assign \wr__data$73  = 4'h0;
+  assign \wr__addr$72  = ld__payload[7:0];
+  assign \wr__data$73  = ld__payload[11:8];
   assign \wr__en$74  = wr__en;
   assign \i$75  = raddr_next[7:0];
   assign \o$77  = \rd__addr$76 ;
-  assign \wr__addr$78  = 8'h00;
-  assign \wr__data$79  = 4'h0;
+  assign \wr__addr$78  = ld__payload[7:0];
+  assign \wr__data$79  = ld__payload[15:12];
   assign \wr__en$80  = wr__en;
   assign \i$81  = raddr_next[7:0];
   assign \o$83  = \rd__addr$82 ;
-  assign \wr__addr$84  = 8'h00;
-  assign \wr__data$85  = 4'h0;
+  assign \wr__addr$84  = ld__payload[7:0];
+  assign \wr__data$85  = ld__payload[19:16];
   assign \wr__en$86  = wr__en;
   assign \i$87  = raddr_next[7:0];
   assign \o$89  = \rd__addr$88 ;
-  assign \wr__addr$90  = 8'h00;
-  assign \wr__data$91  = 4'h0;
+  assign \wr__addr$90  = ld__payload[7:0];
+  assign \wr__data$91  = ld__payload[23:20];
   assign \wr__en$92  = wr__en;
   assign \i$93  = raddr_next[7:0];
   assign \o$95  = \rd__addr$94 ;
-  assign \wr__addr$96  = 8'h00;
-  assign \wr__data$97  = 1'h0;
+  assign \wr__addr$96  = ld__payload[7:0];
+  assign \wr__data$97  = ld__payload[24];
   assign \wr__en$98  = wr__en;
   assign \i$99  = raddr_next[7:0];
   assign \o$101  = \rd__addr$100 ;
-  assign \ld__payload.addr  = 8'h00;
-  assign \ld__payload.entry  = 17'h00000;
-  assign \ld__payload.entry.block  = 16'h0000;
-  assign \ld__payload.entry.last  = 1'h0;
+  assign \ld__payload.addr  = ld__payload[7:0];
+  assign \ld__payload.entry  = ld__payload[24:8];
+  assign \ld__payload.entry.block  = ld__payload[23:8];
+  assign \ld__payload.entry.last  = ld__payload[24];
   assign \last_addr[0]  = last_addr[7:0];
   assign \last_addr[1]  = last_addr[15:8];
   assign \last_addr[2]  = last_addr[23:16];
@@ -20025,7 +20147,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4488$7 , \port$4494$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4527$7 , \port$4533$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -20037,21 +20159,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4488$7 , \port$4494$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4488$7 ;
-  wire [15:0] \port$4488$7 ;
-  input [15:0] \port$4494$0 ;
-  wire [15:0] \port$4494$0 ;
+  input [15:0] \port$4527$7 ;
+  wire [15:0] \port$4527$7 ;
+  input [15:0] \port$4533$0 ;
+  wire [15:0] \port$4533$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4494$0  };
+    a_q <= { 1'h0, \port$4533$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4488$7  };
+    b_q <= { 1'h0, \port$4527$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4494$0  };
-  assign b = { 1'h0, \port$4488$7  };
+  assign a = { 1'h0, \port$4533$0  };
+  assign b = { 1'h0, \port$4527$7  };
   assign p = p_q;
 endmodule
 

@@ -1,8 +1,8 @@
 """cocotb tests of the AXI GEMM engine: GEMMs and bad traffic from a JSON plan.
 
 The plan (``AXI_PLAN``: a JSON file written by ``tests/test_axi_sim.py``) lists steps; each
-``gemm`` step carries its register values, the A and B streams (hex) and the expected D
-stream (hex, from NumPy); each ``bad`` step names a fault, the stream(s) to send and the
+``gemm`` step carries its register values, the A and B streams (hex), for a tile-wise job
+its kept-block table entries (``tw``), and the expected D stream (hex, from NumPy); each ``bad`` step names a fault, the stream(s) to send and the
 expected ``BUS_CAUSE`` / ``ZVC_STATUS`` / responses. Results are written to ``AXI_RESULT``.
 """
 
@@ -53,7 +53,19 @@ async def wait_done(tb, timeout=200000):
     raise AssertionError("engine never reported done")
 
 
+async def load_table(tb, base, entries):
+    """Kept-block table entries through TW_LOAD_ADDR / TW_LOAD_ENTRY (one write each)."""
+    assert await tb.write(R["TW_LOAD_ADDR"].addr, base) == 0
+    for block, last in entries:
+        assert await tb.write(R["TW_LOAD_ENTRY"].addr, block | last << 16) == 0
+    value, _ = await tb.read(R["TW_LOAD_ADDR"].addr)
+    assert value == base + len(entries), f"TW_LOAD_ADDR {value} after {len(entries)} entries"
+
+
 async def run_gemm(tb, step, log):
+    tw = step.get("tw")
+    if tw is not None:
+        await load_table(tb, tw["base"], tw["entries"])
     await load(tb, "a", step["a_load"], step["a_words"], bytes.fromhex(step["a_stream"]))
     await load(tb, "b", step["b_load"], step["b_words"], bytes.fromhex(step["b_stream"]),
                zvc=step["zvc"])
@@ -61,6 +73,10 @@ async def run_gemm(tb, step, log):
     for name, value in zip(("MODE", "M_TILES", "N_TILES", "K_TILES", "A_BASE", "B_BASE"),
                            step["regs"]):
         assert await tb.write(R[name].addr, value) == 0
+    if tw is not None:
+        for name, value in (("TW_CTRL", 1), ("TW_GROUP", tw["group_tiles"]),
+                            ("TW_BASE", tw["base"])):
+            assert await tb.write(R[name].addr, value) == 0
     assert await tb.write(CTRL, Ctrl.START) == 0
     frame = await with_timeout(tb.d.recv(compact=False), 2_000_000, "ns")
     status = await wait_done(tb)
@@ -70,6 +86,9 @@ async def run_gemm(tb, step, log):
     assert status >> 8 == 0, f"engine cause {status >> 8:#x}"
     assert all(keep[:len(expect)]) and len(got) >= len(expect), "D tkeep"
     assert got[:len(expect)] == expect, f"D differs ({step['name']})"
+    if tw is not None:
+        assert await tb.write(R["TW_CTRL"].addr, 0) == 0
+        log["tw_jobs"] += 1
     log["gemms"] += 1
     log["d_bytes"] += len(expect)
 
@@ -86,6 +105,9 @@ async def bad(tb, step, log):
             assert int(resp.resp) == 2
         else:
             assert await tb.write(addr, step["value"]) == 2
+    elif fault == "t_range":
+        assert await tb.write(R["TW_LOAD_ADDR"].addr, step["addr"]) == 0
+        assert await tb.write(R["TW_LOAD_ENTRY"].addr, step["value"]) == 0
     elif fault == "range":
         upper = step["which"].upper()
         assert await tb.write(R[f"{upper}_LOAD_BASE"].addr, step["base"]) == 0
@@ -120,7 +142,7 @@ async def run_plan(dut):
     plan = json.loads(open(os.environ["AXI_PLAN"]).read())
     tb = AxiGemmTB(dut, seed=plan["seed"], pause_probability=plan["pause"])
     await tb.reset()
-    log = {"gemms": 0, "bad": 0, "d_bytes": 0}
+    log = {"gemms": 0, "tw_jobs": 0, "bad": 0, "d_bytes": 0}
     assert await tb.write(R["IRQ_ENABLE"].addr, 0b11) == 0
     info, _ = await tb.read(R["BUS_WORDS"].addr)
     assert info == plan["bus_words"], f"BUS_WORDS {info:#x}"

@@ -1,5 +1,6 @@
 """AXI GEMM engine under Verilator with cocotbext-axi (``tb/tb_axi.py``): bit-exact GEMMs
-through AXI4-Lite / AXI4-Stream, dense and ZVC-compressed B, random shapes and back-pressure
+through AXI4-Lite / AXI4-Stream, dense and ZVC-compressed B, tile-wise (TW, TVW) jobs with
+their kept-block table written over AXI4-Lite, random shapes and back-pressure
 on every channel, and every bad-traffic case with its error cause followed by a clean job."""
 
 import json
@@ -14,9 +15,11 @@ from golden import zvc
 from hw.axi_regs import AXI_REGISTERS, BusCause
 from hw.axi_top import axi_module_name, emit_axi
 from hw.config import CoreConfig
+from hw.gemm import DEFAULT_T_DEPTH
 from hw.gemm_regs import ENGINE_REGISTERS
 from hw.zvc import ZvcStatus
 from tb.gemm_driver import plan_gemm
+from tb.tilewise_driver import plan_tilewise
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -86,6 +89,35 @@ def gemm_step(rng, name, *, sparse, use_zvc, relu_density=0.3):
             "a_load": 0, "b_load": 0, "a_words": int(a_words.shape[0]),
             "b_words": int(job["b_data"].shape[0]), "a_stream": a_words.tobytes().hex(),
             "b_stream": bytes(stream).hex(), "zvc": use_zvc, "d_stream": d_stream(D).hex()}
+
+
+def tw_step(rng, name, *, sparse):
+    """A tile-wise (TW) or, with ``sparse``, TVW job: random kept lists per group of
+    ``tile_m`` rows, the table loaded over AXI4-Lite; expected D = the kept blocks of A
+    (the rest zeroed) times B in plain NumPy."""
+    cfg = CONFIG
+    mt, nt, kt = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(2, 5))
+    M, N, K = mt * cfg.tile_m, int(rng.integers(1, nt * cfg.tile_n + 1)), kt * cfg.tile_k
+    A = random_sparse(rng, M, K) if sparse else rng.integers(-128, 128, (M, K))
+    B = rng.integers(-128, 128, (K, N))
+    lists = [sorted(rng.choice(kt, int(rng.integers(1, kt + 1)), replace=False).tolist())
+             for _ in range(mt)]
+    base = int(rng.integers(0, 8))
+    job, _, lists = plan_tilewise(A, B, lists, group=cfg.tile_m, sparse=sparse, config=cfg,
+                                  a_depth=DEPTH, b_depth=DEPTH, t_base=base)
+    keep = np.zeros((M, K), bool)
+    for g, kept in enumerate(lists):
+        for b in kept:
+            keep[g * cfg.tile_m:(g + 1) * cfg.tile_m, b * cfg.tile_k:(b + 1) * cfg.tile_k] = 1
+    D = np.where(keep, A, 0).astype(np.int64) @ B.astype(np.int64)
+    a_words = np.concatenate([job["a_values"], job["a_meta"]], axis=1)
+    entries = [[int(b), int(last)] for b, last in zip(job["t_block"], job["t_last"])]
+    return {"kind": "gemm", "name": name, "regs": [int(r) for r in job["regs"]],
+            "a_load": 0, "b_load": 0, "a_words": int(a_words.shape[0]),
+            "b_words": int(job["b_data"].shape[0]), "a_stream": a_words.tobytes().hex(),
+            "b_stream": job["b_data"].tobytes().hex(), "zvc": False,
+            "d_stream": d_stream(D).hex(),
+            "tw": {"base": base, "group_tiles": 1, "entries": entries}}
 
 
 def _final_mask_offset(data, block_words=32):
@@ -159,6 +191,8 @@ def bad_steps(rng):
              cause=BusCause.AXI_STRB),
         dict(fault="value_write", name="value_write", addr=AXI_REGISTERS["A_LOAD_BASE"].addr,
              value=1 << 16, cause=BusCause.AXI_VALUE),
+        dict(fault="t_range", name="table_past_end", addr=DEFAULT_T_DEPTH, value=1 | 1 << 16,
+             cause=BusCause.T_RANGE),
     ]
     for step in steps:
         step["kind"] = "bad"
@@ -192,6 +226,7 @@ def test_axi_gemm_and_bad_traffic(rng, seed):
     each fault reaches its cause, irq rises, W1C clears it, and the next GEMM is exact."""
     gemms = [gemm_step(rng, f"g{i}", sparse=bool(i % 3 != 2), use_zvc=bool(i % 2))
              for i in range(20)]
+    gemms[3::5] = [tw_step(rng, f"tw{i}", sparse=bool(i % 2)) for i in range(len(gemms[3::5]))]
     faults = bad_steps(rng)
     steps = []
     for i, fault in enumerate(faults):
@@ -200,6 +235,7 @@ def test_axi_gemm_and_bad_traffic(rng, seed):
     log = run_plan(steps, seed, pause=0.3)
     assert log["gemms"] == sum(s["kind"] == "gemm" for s in steps)
     assert log["bad"] == len(faults)
+    assert log["tw_jobs"] == sum("tw" in s for s in steps) > 0
     assert log["handshakes_checked"] > 100
     print(f"{log['gemms']} GEMMs ({log['d_bytes']} D bytes), {log['bad']} faults, "
           f"{log['handshakes_checked']} stalled handshakes checked")
