@@ -1,6 +1,6 @@
 """The core's output FIFO: first-word fall-through, for a writer that never overflows it."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -20,7 +20,7 @@ class ResultFIFO(wiring.Component):
     no level logic in front of it (on an FPGA the write enable reaches every LUT-RAM block,
     and whatever logic sits before it is on that long path). The storage has
     ``2 ** ceil_log2(depth + 1)`` entries (an ECP5 DPR16X4 holds 16 anyway), so the pointers
-    wrap by truncation and equal pointers mean empty.
+    wrap by truncation.
 
     Writing while ``depth`` results are stored is a caller error: the FIFO does not stop
     it. :class:`~hw.core.SparseMMA`'s credits rule it out (tests/test_hw_core.py).
@@ -33,7 +33,8 @@ class ResultFIFO(wiring.Component):
     banks then hold the same entries and ``r_rdy`` is bank 0's.
 
     Reads are first-word fall-through: a result written at the edge ending cycle ``t`` is on
-    ``r_data`` with ``r_rdy`` high from cycle ``t + 1``. Reset empties the FIFO.
+    ``r_data`` with ``r_rdy`` high from cycle ``t + 1``. ``r_rdy`` is a flip-flop (a fill
+    level beside the pointers keeps it). Reset empties the FIFO.
 
     Parameters
     ----------
@@ -84,7 +85,6 @@ class ResultFIFO(wiring.Component):
         m = Module()
         entries = 1 << ceil_log2(self._depth + 1)
         r_ptr = Signal(range(entries))
-        w_ptrs = []
         for bank in range(self.banks):
             lo = bank * self._bank_width
             hi = min(lo + self._bank_width, self._width)
@@ -102,8 +102,15 @@ class ResultFIFO(wiring.Component):
             ]
             with m.If(self.w_en[bank]):
                 m.d.sync += w_ptr.eq(w_ptr + 1)
-            w_ptrs.append(w_ptr)
-        m.d.comb += self.r_rdy.eq(w_ptrs[0] != r_ptr)
-        with m.If(self.r_en & self.r_rdy):
+        # r_rdy is a register of its own, with the fill level beside it: the reader (the
+        # GEMM engine's accounting, across the die) then starts at a flip-flop, not at a
+        # comparison of the pointers (the read pointer drives every LUT-RAM bank).
+        level = Signal(range(entries + 1))
+        rdy = Signal()
+        write, read = self.w_en[0], self.r_en & rdy
+        m.d.sync += [level.eq(level + write - read),
+                     rdy.eq(Mux(write & ~read, 1, Mux(read & ~write, level != 1, rdy)))]
+        m.d.comb += self.r_rdy.eq(rdy)
+        with m.If(read):
             m.d.sync += r_ptr.eq(r_ptr + 1)
         return m

@@ -4735,12 +4735,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .cnt_tile_ops(cnt_tile_ops),
     .\port$298$0 (busy),
     .\port$332$0 (\$119 ),
-    .\port$4375$0 (q_valid),
-    .\port$4565$0 (cause),
-    .\port$4567$0 (done),
-    .\port$4728$0 (error),
-    .\port$4730$0 (err_group),
-    .\port$4732$0 (err_entry),
+    .\port$4386$0 (q_valid),
+    .\port$4576$0 (cause),
+    .\port$4578$0 (done),
+    .\port$4743$0 (error),
+    .\port$4745$0 (err_group),
+    .\port$4747$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4763,7 +4763,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.spread_sel  spread_sel (
     .clk(clk),
     .o(o),
-    .\port$4541$4 (rd3[5:4]),
+    .\port$4552$4 (rd3[5:4]),
     .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
@@ -4792,8 +4792,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4527$7 (addr2[22:7]),
-    .\port$4533$0 (tw_block),
+    .\port$4538$7 (addr2[22:7]),
+    .\port$4544$0 (tw_block),
     .rst(rst)
   );
   always @* begin
@@ -7810,8 +7810,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4359$0 (w_en),
-    .\port$4361$0 (w_addr),
+    .\port$4370$0 (w_en),
+    .\port$4372$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -7880,7 +7880,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4359$0 , \port$4361$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4370$0 , \port$4372$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -7889,15 +7889,15 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4359$0 , \port$4361$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4359$0 ;
-  wire \port$4359$0 ;
-  input [8:0] \port$4361$0 ;
-  wire [8:0] \port$4361$0 ;
+  input \port$4370$0 ;
+  wire \port$4370$0 ;
+  input [8:0] \port$4372$0 ;
+  wire [8:0] \port$4372$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4359$0 , \port$4361$0  };
-  assign i = { \port$4359$0 , \port$4361$0  };
+    copy0 <= { \port$4370$0 , \port$4372$0  };
+  assign i = { \port$4370$0 , \port$4372$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -8504,8 +8504,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4365$0 (w_en),
-    .\port$4367$0 (w_addr),
+    .\port$4376$0 (w_en),
+    .\port$4378$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -8574,7 +8574,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4365$0 , \port$4367$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4376$0 , \port$4378$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8583,15 +8583,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4365$0 , \port$4367$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4365$0 ;
-  wire \port$4365$0 ;
-  input [8:0] \port$4367$0 ;
-  wire [8:0] \port$4367$0 ;
+  input \port$4376$0 ;
+  wire \port$4376$0 ;
+  input [8:0] \port$4378$0 ;
+  wire [8:0] \port$4378$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4365$0 , \port$4367$0  };
-  assign i = { \port$4365$0 , \port$4367$0  };
+    copy0 <= { \port$4376$0 , \port$4378$0  };
+  assign i = { \port$4376$0 , \port$4378$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -12674,15 +12674,30 @@ module \axi_gemm.axi.engine.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, write__data, clk);
+module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_data, write__data, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [4:0] \$1 ;
-  wire \$2 ;
-  wire [4:0] \$3 ;
-  reg [3:0] \$4 ;
-  reg [3:0] \$5 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [4:0] \$15 ;
+  reg [3:0] \$16 ;
+  reg [4:0] \$17 ;
+  reg \$18 ;
+  reg [3:0] \$19 ;
+  wire [5:0] \$2 ;
+  wire \$3 ;
+  wire [6:0] \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input clk;
   wire clk;
+  reg [4:0] level = 5'h00;
   output [512:0] r_data;
   wire [512:0] r_data;
   input r_en;
@@ -12690,7 +12705,9 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, writ
   (* init = 4'h0 *)
   wire [3:0] r_ptr;
   output r_rdy;
-  wire r_rdy;
+  reg r_rdy = 1'h0;
+  (* init = 1'h0 *)
+  wire rdy;
   reg [3:0] read__addr = 4'h0;
   wire [512:0] read__data;
   input rst;
@@ -12728,32 +12745,61 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, writ
       storage[write__addr] <= write__data;
   end
   assign r_data = storage[read__addr];
-  always @(posedge clk)
-    write__addr <= \$4 ;
-  always @(posedge clk)
-    read__addr <= \$5 ;
-  assign r_rdy = write__addr != read__addr;
   assign \$1  = write__addr + 1'h1;
-  assign \$2  = r_en & r_rdy;
-  assign \$3  = read__addr + 1'h1;
+  assign \$2  = level + write__en;
+  assign \$3  = r_en & r_rdy;
+  assign \$4  = \$2  - \$3 ;
+  assign \$5  = r_en & r_rdy;
+  assign \$6  = ~ \$5 ;
+  assign \$7  = write__en & \$6 ;
+  assign \$8  = r_en & r_rdy;
+  assign \$9  = ~ write__en;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = level != 1'h1;
+  assign \$12  = \$10  ? \$11  : r_rdy;
+  assign \$13  = \$7  ? 1'h1 : \$12 ;
+  assign \$14  = r_en & r_rdy;
+  assign \$15  = read__addr + 1'h1;
+  always @(posedge clk)
+    write__addr <= \$16 ;
+  always @(posedge clk)
+    level <= \$17 ;
+  always @(posedge clk)
+    r_rdy <= \$18 ;
+  always @(posedge clk)
+    read__addr <= \$19 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$4  = write__addr;
+    \$16  = write__addr;
     if (write__en) begin
-      \$4  = \$1 [3:0];
+      \$16  = \$1 [3:0];
     end
     if (rst) begin
-      \$4  = 4'h0;
+      \$16  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = read__addr;
-    if (\$2 ) begin
-      \$5  = \$3 [3:0];
+    \$17  = \$4 [4:0];
+    if (rst) begin
+      \$17  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$18  = \$13 ;
+    if (rst) begin
+      \$18  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$19  = read__addr;
+    if (\$14 ) begin
+      \$19  = \$15 [3:0];
     end
     if (rst) begin
-      \$5  = 4'h0;
+      \$19  = 4'h0;
     end
   end
   assign w_ptr0 = write__addr;
@@ -12761,6 +12807,7 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_rdy, r_data, writ
   assign w_en = write__en;
   assign r_ptr = read__addr;
   assign read__data = r_data;
+  assign rdy = r_rdy;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14348,8 +14395,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4375$0 , \port$4565$0 , \port$4567$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4728$0 , \port$4730$0 , \port$4732$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4386$0 , \port$4576$0 , \port$4578$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4743$0 , \port$4745$0 , \port$4747$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14478,18 +14525,18 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
   wire \port$298$0 ;
   input \port$332$0 ;
   wire \port$332$0 ;
-  input \port$4375$0 ;
-  wire \port$4375$0 ;
-  input [7:0] \port$4565$0 ;
-  wire [7:0] \port$4565$0 ;
-  input \port$4567$0 ;
-  wire \port$4567$0 ;
-  input [2:0] \port$4728$0 ;
-  wire [2:0] \port$4728$0 ;
-  input [15:0] \port$4730$0 ;
-  wire [15:0] \port$4730$0 ;
-  input [15:0] \port$4732$0 ;
-  wire [15:0] \port$4732$0 ;
+  input \port$4386$0 ;
+  wire \port$4386$0 ;
+  input [7:0] \port$4576$0 ;
+  wire [7:0] \port$4576$0 ;
+  input \port$4578$0 ;
+  wire \port$4578$0 ;
+  input [2:0] \port$4743$0 ;
+  wire [2:0] \port$4743$0 ;
+  input [15:0] \port$4745$0 ;
+  wire [15:0] \port$4745$0 ;
+  input [15:0] \port$4747$0 ;
+  wire [15:0] \port$4747$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14856,7 +14903,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4565$0 , 4'h0, \port$4375$0 , \port$332$0 , \port$4567$0 , \port$298$0  };
+            \$80  = { 16'h0000, \port$4576$0 , 4'h0, \port$4386$0 , \port$332$0 , \port$4578$0 , \port$298$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -14968,9 +15015,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4728$0  };
+            \$84  = { 29'h00000000, \port$4743$0  };
         3'h5:
-            \$84  = { \port$4730$0 , \port$4732$0  };
+            \$84  = { \port$4745$0 , \port$4747$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -15069,14 +15116,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4565$0 , 4'h0, \port$4375$0 , \port$332$0 , \port$4567$0 , \port$298$0  };
+  assign ro_status = { 16'h0000, \port$4576$0 , 4'h0, \port$4386$0 , \port$332$0 , \port$4578$0 , \port$298$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4728$0  };
-  assign ro_tw_err_at = { \port$4730$0 , \port$4732$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4743$0  };
+  assign ro_tw_err_at = { \port$4745$0 , \port$4747$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15100,7 +15147,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.spread_sel (rst, \port$4541$4 , o, clk);
+module \axi_gemm.axi.engine.spread_sel (rst, \port$4552$4 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -15170,75 +15217,75 @@ module \axi_gemm.axi.engine.spread_sel (rst, \port$4541$4 , o, clk);
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input [1:0] \port$4541$4 ;
-  wire [1:0] \port$4541$4 ;
+  input [1:0] \port$4552$4 ;
+  wire [1:0] \port$4552$4 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy0 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy9 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy9 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy10 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy10 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy11 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy11 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy12 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy12 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy13 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy13 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy14 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy14 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy15 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy15 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy16 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy16 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy17 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy17 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy18 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy18 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy1 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy1 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy19 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy19 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy20 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy20 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy21 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy21 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy22 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy22 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy23 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy23 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy24 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy24 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy25 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy25 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy26 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy26 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy27 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy27 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy28 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy28 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy2 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy2 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy29 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy29 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy30 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy30 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy31 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy31 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy3 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy3 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy4 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy4 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy5 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy5 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy6 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy6 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy7 <= { \port$4541$4 [0], \port$4541$4 [1] };
+    copy7 <= { \port$4552$4 [0], \port$4552$4 [1] };
   always @(posedge clk)
-    copy8 <= { \port$4541$4 [0], \port$4541$4 [1] };
-  assign i = { \port$4541$4 [0], \port$4541$4 [1] };
+    copy8 <= { \port$4552$4 [0], \port$4552$4 [1] };
+  assign i = { \port$4552$4 [0], \port$4552$4 [1] };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -20147,7 +20194,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4527$7 , \port$4533$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4538$7 , \port$4544$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -20159,21 +20206,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4527$7 , \port$4533$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4527$7 ;
-  wire [15:0] \port$4527$7 ;
-  input [15:0] \port$4533$0 ;
-  wire [15:0] \port$4533$0 ;
+  input [15:0] \port$4538$7 ;
+  wire [15:0] \port$4538$7 ;
+  input [15:0] \port$4544$0 ;
+  wire [15:0] \port$4544$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4533$0  };
+    a_q <= { 1'h0, \port$4544$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4527$7  };
+    b_q <= { 1'h0, \port$4538$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4533$0  };
-  assign b = { 1'h0, \port$4527$7  };
+  assign a = { 1'h0, \port$4544$0  };
+  assign b = { 1'h0, \port$4538$7  };
   assign p = p_q;
 endmodule
 
