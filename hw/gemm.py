@@ -602,20 +602,34 @@ class GemmEngine(wiring.Component):
                     with m.If(v["last_m"]):
                         m.d.sync += s.issuing.eq(0)
 
-    def _dense_spreader(self, m, a_word, b_raw, selects, dense):
+    def _dense_spreader(self, m, a_word, b_raw, dense_early, half_early, dense):
         """The core's operands from the buffer words: as read for sparse jobs; for dense
         jobs the metadata "positions 0 … n-1" and half ``half`` of the B word, dense row
-        ``g·n + s`` placed at row ``g·m + s`` (architecture §5). ``selects[c]`` is a copy of
-        (dense, half) for B bits ``c·_SELECT_CHUNK`` on; ``dense`` selects the metadata
-        (few bits). Returns (meta, b)."""
+        ``g·n + s`` placed at row ``g·m + s`` (architecture §5). Returns (meta, b).
+
+        The B multiplexers' selects are register copies of ``dense_early`` and
+        ``half_early`` (the flags a cycle before the buffer words), one per
+        :data:`_SELECT_CHUNK` B bits that use them, so no select fans out to the whole
+        word; ``dense`` selects the metadata (few bits)."""
         cfg = self.config
         b_bits = self.b_layout.size
+
+        def copies(name, value, count):
+            m.submodules[name] = regs = RegisterCopies(1, count, dsp=cfg.dsp)
+            m.d.comb += regs.i.eq(value)
+            return [regs.o[k] for k in range(count)]
+
+        def chunks_of(bits):
+            return [(lo, min(lo + _SELECT_CHUNK, bits)) for lo in range(0, bits, _SELECT_CHUNK)]
+
+        chunks = chunks_of(b_bits)
         if not cfg.sparse:
             half_bits = b_bits // 2
+            chunks = chunks_of(half_bits)
+            halves = copies("spread_half", half_early, len(chunks))
             out = Signal(half_bits, name="op_b")
-            for c in range(-(-half_bits // _SELECT_CHUNK)):
-                lo, hi = c * _SELECT_CHUNK, min((c + 1) * _SELECT_CHUNK, half_bits)
-                m.d.comb += out[lo:hi].eq(Mux(selects[c][1], b_raw[half_bits + lo:half_bits + hi],
+            for (lo, hi), h in zip(chunks, halves):
+                m.d.comb += out[lo:hi].eq(Mux(h, b_raw[half_bits + lo:half_bits + hi],
                                               b_raw[lo:hi]))
             return None, out
         # The B tile a dense job's half h of the B word becomes: dense row j of the half at
@@ -630,12 +644,16 @@ class GemmEngine(wiring.Component):
                 lo = (h * half_rows + j) * row_bits
                 rows[g * cfg.m + r] = b_raw[lo:lo + row_bits]
             spread.append(Cat(*rows))
+        # Chunks of rows that a dense job leaves zero need only `dense`.
+        spread_chunk = [any(((lo + i) // row_bits) % cfg.m < cfg.n for i in range(hi - lo))
+                        for lo, hi in chunks]
+        denses = copies("spread_dense", dense_early, len(chunks))
+        halves = iter(copies("spread_half", half_early, sum(spread_chunk)))
         b = Signal(b_bits, name="op_b")
-        for c in range(-(-b_bits // _SELECT_CHUNK)):
-            lo, hi = c * _SELECT_CHUNK, min((c + 1) * _SELECT_CHUNK, b_bits)
-            d_c, h_c = selects[c][0], selects[c][1]
-            m.d.comb += b[lo:hi].eq(Mux(d_c, Mux(h_c, spread[1][lo:hi], spread[0][lo:hi]),
-                                        b_raw[lo:hi]))
+        for (lo, hi), d_c, needs_half in zip(chunks, denses, spread_chunk):
+            dense_b = Mux(next(halves), spread[1][lo:hi], spread[0][lo:hi]) if needs_half \
+                else Const(0, hi - lo)
+            m.d.comb += b[lo:hi].eq(Mux(d_c, dense_b, b_raw[lo:hi]))
         idx = cfg.index_width
         dense_meta = 0
         for j in range(cfg.kept_k):
@@ -700,14 +718,8 @@ class GemmEngine(wiring.Component):
         flags = [Signal(_FLAGS, name=f"rd{i}") for i in range(1, READ_LATENCY + 1)]
         m.d.sync += [stage.eq(prev) for prev, stage in zip([op.flags] + flags, flags)]
         f1, f2 = flags[-2], flags[-1]
-        # The dense spreader's selects, one register copy per _SELECT_CHUNK operand bits.
-        b_bits = self.b_layout.size if cfg.sparse else self.b_layout.size // 2
-        chunks = -(-b_bits // _SELECT_CHUNK)
-        m.submodules.spread_sel = sel = RegisterCopies(2, chunks, dsp=cfg.dsp)
-        m.d.comb += sel.i.eq(Cat(f1.dense, f1.half))
-
         a_word = data.View(self.a_layout, a_buf.r_data)
-        meta, b = self._dense_spreader(m, a_word, b_buf.r_data, sel.o, f2.dense)
+        meta, b = self._dense_spreader(m, a_word, b_buf.r_data, f1.dense, f1.half, f2.dense)
         m.d.comb += [
             core.a.valid.eq(f2.valid),
             core.b.valid.eq(f2.valid),

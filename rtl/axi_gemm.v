@@ -967,8 +967,8 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .cause(cause),
     .clk(clk),
     .csr_rdata(\csr_rdata$168 ),
-    .\d__payload$107 (d__payload),
-    .\d__ready$110 (d__ready),
+    .\d__payload$109 (d__payload),
+    .\d__ready$112 (d__ready),
     .d__valid(\i__valid$115 ),
     .done(done),
     .ld__payload(ld_t__payload),
@@ -2971,7 +2971,7 @@ module \axi_gemm.axi.axil (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bu
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, \d__ready$110 , ld__payload, ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$107 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
+module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, \d__ready$112 , ld__payload, ld_a__payload, ld_b__valid, ld_b__payload, \d__payload$109 , ld_a__ready, d__valid, cause, done, csr_rdata, wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
@@ -2986,151 +2986,151 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [7:0] \$110 ;
-  wire [7:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire \$113 ;
-  wire [7:0] \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
+  wire [16:0] \$110 ;
+  wire [16:0] \$111 ;
+  wire [16:0] \$112 ;
+  wire [16:0] \$113 ;
+  wire [16:0] \$114 ;
+  wire [16:0] \$115 ;
+  wire [16:0] \$116 ;
+  wire [16:0] \$117 ;
+  wire [5:0] \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
   wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire [16:0] \$126 ;
-  wire [16:0] \$127 ;
-  wire [16:0] \$128 ;
-  wire [16:0] \$129 ;
+  wire [33:0] \$122 ;
+  wire [16:0] \$123 ;
+  wire [33:0] \$124 ;
+  wire [16:0] \$125 ;
+  wire [33:0] \$126 ;
+  wire [33:0] \$127 ;
+  wire [33:0] \$128 ;
+  wire [33:0] \$129 ;
   wire \$13 ;
-  wire [16:0] \$130 ;
-  wire [16:0] \$131 ;
-  wire [16:0] \$132 ;
-  wire [16:0] \$133 ;
-  wire [5:0] \$134 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire [33:0] \$138 ;
-  wire [16:0] \$139 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [33:0] \$140 ;
-  wire [16:0] \$141 ;
-  wire [33:0] \$142 ;
-  wire [33:0] \$143 ;
-  wire [33:0] \$144 ;
-  wire [33:0] \$145 ;
+  wire [17:0] \$140 ;
+  wire \$141 ;
+  wire [16:0] \$142 ;
+  wire \$143 ;
+  wire [16:0] \$144 ;
+  wire \$145 ;
   wire \$146 ;
   wire \$147 ;
   wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
+  wire [32:0] \$150 ;
+  wire [32:0] \$151 ;
+  wire [33:0] \$152 ;
   wire \$153 ;
   wire \$154 ;
-  wire \$155 ;
-  wire [17:0] \$156 ;
+  wire [7:0] \$155 ;
+  wire [7:0] \$156 ;
   wire \$157 ;
-  wire [16:0] \$158 ;
+  wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [16:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire [32:0] \$166 ;
-  wire [32:0] \$167 ;
-  wire [33:0] \$168 ;
+  wire \$166 ;
+  wire [16:0] \$167 ;
+  wire \$168 ;
   wire \$169 ;
   wire [17:0] \$17 ;
   wire \$170 ;
-  wire [7:0] \$171 ;
-  wire [7:0] \$172 ;
-  wire \$173 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [34:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
-  wire \$177 ;
+  wire [17:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire \$181 ;
+  wire [16:0] \$181 ;
   wire \$182 ;
-  wire [16:0] \$183 ;
+  wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
+  wire [16:0] \$185 ;
   wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire [34:0] \$189 ;
+  wire [34:0] \$187 ;
+  wire [17:0] \$188 ;
+  wire [17:0] \$189 ;
   wire [17:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
-  wire \$192 ;
-  wire [17:0] \$193 ;
+  wire [16:0] \$192 ;
+  wire \$193 ;
   wire \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire [16:0] \$197 ;
-  wire \$198 ;
+  wire \$197 ;
+  wire [16:0] \$198 ;
   wire \$199 ;
   wire [16:0] \$2 ;
   wire [17:0] \$20 ;
-  wire \$200 ;
-  wire [16:0] \$201 ;
-  wire \$202 ;
-  wire [34:0] \$203 ;
-  wire [17:0] \$204 ;
-  wire [17:0] \$205 ;
-  wire \$206 ;
+  wire [34:0] \$200 ;
+  wire [34:0] \$201 ;
+  wire [16:0] \$202 ;
+  wire \$203 ;
+  wire [34:0] \$204 ;
+  wire [34:0] \$205 ;
+  wire [17:0] \$206 ;
   wire \$207 ;
-  wire [16:0] \$208 ;
+  wire [34:0] \$208 ;
   wire \$209 ;
   wire [17:0] \$21 ;
   wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire [16:0] \$214 ;
-  wire \$215 ;
-  wire [34:0] \$216 ;
-  wire [34:0] \$217 ;
-  wire [16:0] \$218 ;
-  wire \$219 ;
+  wire [34:0] \$211 ;
+  wire [17:0] \$212 ;
+  wire [33:0] \$213 ;
+  wire [34:0] \$214 ;
+  wire [34:0] \$215 ;
+  wire \$216 ;
+  wire [4:0] \$217 ;
+  wire \$218 ;
+  wire [5:0] \$219 ;
   wire [15:0] \$22 ;
-  wire [34:0] \$220 ;
-  wire [34:0] \$221 ;
-  wire [17:0] \$222 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
   wire \$223 ;
-  wire [34:0] \$224 ;
+  wire \$224 ;
   wire \$225 ;
   wire \$226 ;
-  wire [34:0] \$227 ;
-  wire [17:0] \$228 ;
-  wire [33:0] \$229 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire [15:0] \$23 ;
-  wire [34:0] \$230 ;
-  wire [34:0] \$231 ;
+  wire \$230 ;
+  wire \$231 ;
   wire \$232 ;
-  wire [4:0] \$233 ;
+  wire \$233 ;
   wire \$234 ;
-  wire [5:0] \$235 ;
+  wire [513:0] \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire \$239 ;
+  wire [4:0] \$239 ;
   wire [15:0] \$24 ;
-  wire \$240 ;
+  wire [4:0] \$240 ;
   wire \$241 ;
   wire \$242 ;
   wire \$243 ;
@@ -3142,20 +3142,20 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$249 ;
   wire [15:0] \$25 ;
   wire \$250 ;
-  wire [513:0] \$251 ;
+  wire \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
   wire [4:0] \$255 ;
   wire [4:0] \$256 ;
   wire \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire [8:0] \$258 ;
+  wire [9:0] \$259 ;
   wire [15:0] \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
-  wire \$263 ;
+  wire [7:0] \$263 ;
   wire \$264 ;
   wire \$265 ;
   wire \$266 ;
@@ -3164,169 +3164,153 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$269 ;
   wire [15:0] \$27 ;
   wire \$270 ;
-  wire [4:0] \$271 ;
-  wire [4:0] \$272 ;
-  wire \$273 ;
-  wire [8:0] \$274 ;
-  wire [9:0] \$275 ;
-  wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire [7:0] \$279 ;
+  wire \$271 ;
+  wire [1:0] \$272 ;
+  wire [64:0] \$273 ;
+  wire [64:0] \$274 ;
+  wire [64:0] \$275 ;
+  wire [64:0] \$276 ;
+  wire [64:0] \$277 ;
+  wire [8:0] \$278 ;
+  wire [64:0] \$279 ;
   wire [15:0] \$28 ;
-  wire \$280 ;
-  wire \$281 ;
-  wire \$282 ;
-  wire \$283 ;
-  wire \$284 ;
-  wire \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire [1:0] \$288 ;
-  wire [64:0] \$289 ;
+  wire [64:0] \$280 ;
+  wire [64:0] \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg [8:0] \$284 ;
+  reg [319:0] \$285 ;
+  reg \$286 ;
+  reg [8:0] \$287 ;
+  reg [511:0] \$288 ;
+  reg \$289 ;
   wire [15:0] \$29 ;
-  wire [64:0] \$290 ;
-  wire [64:0] \$291 ;
-  wire [64:0] \$292 ;
-  wire [64:0] \$293 ;
-  wire [8:0] \$294 ;
-  wire [64:0] \$295 ;
-  wire [64:0] \$296 ;
-  wire [64:0] \$297 ;
-  reg \$298 ;
-  reg \$299 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg [4:0] \$293 ;
+  reg \$294 ;
+  reg \$295 ;
+  reg [15:0] \$296 ;
+  reg [15:0] \$297 ;
+  reg [15:0] \$298 ;
+  reg [15:0] \$299 ;
   wire [16:0] \$3 ;
   wire [15:0] \$30 ;
-  reg [8:0] \$300 ;
-  reg [319:0] \$301 ;
-  reg \$302 ;
-  reg [8:0] \$303 ;
-  reg [511:0] \$304 ;
-  reg \$305 ;
-  reg \$306 ;
-  reg \$307 ;
+  reg [15:0] \$300 ;
+  reg [16:0] \$301 ;
+  reg [32:0] \$302 ;
+  reg [16:0] \$303 ;
+  reg [32:0] \$304 ;
+  reg [32:0] \$305 ;
+  reg [16:0] \$306 ;
+  reg [32:0] \$307 ;
   reg \$308 ;
-  reg [4:0] \$309 ;
+  reg [15:0] \$309 ;
   wire [15:0] \$31 ;
-  reg \$310 ;
-  reg \$311 ;
-  reg [15:0] \$312 ;
-  reg [15:0] \$313 ;
-  reg [15:0] \$314 ;
-  reg [15:0] \$315 ;
-  reg [15:0] \$316 ;
-  reg [16:0] \$317 ;
-  reg [32:0] \$318 ;
-  reg [16:0] \$319 ;
+  reg [15:0] \$310 ;
+  reg [16:0] \$311 ;
+  reg [16:0] \$312 ;
+  reg [16:0] \$313 ;
+  reg \$314 ;
+  reg [33:0] \$315 ;
+  reg [33:0] \$316 ;
+  reg [5:0] \$317 ;
+  reg [7:0] \$318 ;
+  reg \$319 ;
   wire [15:0] \$32 ;
-  reg [32:0] \$320 ;
-  reg [32:0] \$321 ;
-  reg [16:0] \$322 ;
-  reg [32:0] \$323 ;
-  reg \$324 ;
-  reg [15:0] \$325 ;
-  reg [15:0] \$326 ;
-  reg [16:0] \$327 ;
-  reg [16:0] \$328 ;
-  reg [16:0] \$329 ;
+  reg [16:0] \$320 ;
+  reg \$321 ;
+  reg [15:0] \$322 ;
+  reg \$323 ;
+  reg [15:0] \$324 ;
+  reg \$325 ;
+  reg [34:0] \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
   wire [15:0] \$33 ;
-  reg \$330 ;
-  reg [33:0] \$331 ;
-  reg [33:0] \$332 ;
-  reg [5:0] \$333 ;
-  reg [7:0] \$334 ;
+  reg [16:0] \$330 ;
+  reg [15:0] \$331 ;
+  reg [16:0] \$332 ;
+  reg [15:0] \$333 ;
+  reg [15:0] \$334 ;
   reg \$335 ;
-  reg [16:0] \$336 ;
+  reg \$336 ;
   reg \$337 ;
-  reg [15:0] \$338 ;
-  reg \$339 ;
+  reg [16:0] \$338 ;
+  reg [15:0] \$339 ;
   wire [15:0] \$34 ;
   reg [15:0] \$340 ;
   reg \$341 ;
-  reg [34:0] \$342 ;
+  reg \$342 ;
   reg \$343 ;
   reg \$344 ;
-  reg \$345 ;
-  reg [16:0] \$346 ;
-  reg [15:0] \$347 ;
-  reg [16:0] \$348 ;
-  reg [15:0] \$349 ;
+  reg [16:0] \$345 ;
+  reg [33:0] \$346 ;
+  reg [33:0] \$347 ;
+  reg [33:0] \$348 ;
+  reg [33:0] \$349 ;
   wire [15:0] \$35 ;
-  reg [15:0] \$350 ;
-  reg \$351 ;
-  reg \$352 ;
-  reg \$353 ;
+  reg \$350 ;
+  reg [16:0] \$351 ;
+  reg [16:0] \$352 ;
+  reg [16:0] \$353 ;
   reg [16:0] \$354 ;
-  reg [15:0] \$355 ;
-  reg [15:0] \$356 ;
-  reg \$357 ;
-  reg \$358 ;
+  reg [16:0] \$355 ;
+  reg [16:0] \$356 ;
+  reg [15:0] \$357 ;
+  reg [15:0] \$358 ;
   reg \$359 ;
   wire [15:0] \$36 ;
   reg \$360 ;
-  reg [16:0] \$361 ;
-  reg [33:0] \$362 ;
-  reg [33:0] \$363 ;
-  reg [33:0] \$364 ;
-  reg [33:0] \$365 ;
-  reg \$366 ;
-  reg [16:0] \$367 ;
-  reg [16:0] \$368 ;
-  reg [16:0] \$369 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg [90:0] \$366 ;
+  reg [90:0] \$367 ;
+  reg [90:0] \$368 ;
+  reg [90:0] \$369 ;
   wire [15:0] \$37 ;
-  reg [16:0] \$370 ;
-  reg [16:0] \$371 ;
-  reg [16:0] \$372 ;
-  reg [15:0] \$373 ;
-  reg [15:0] \$374 ;
-  reg \$375 ;
-  reg \$376 ;
+  reg [15:0] \$370 ;
+  reg [90:0] \$371 ;
+  reg [5:0] \$372 ;
+  reg [5:0] \$373 ;
+  reg [5:0] \$374 ;
+  reg [5:0] \$375 ;
+  reg [3:0] \$376 ;
   reg \$377 ;
-  reg \$378 ;
+  reg [513:0] \$378 ;
   reg \$379 ;
   wire [15:0] \$38 ;
   reg \$380 ;
-  reg \$381 ;
-  reg [90:0] \$382 ;
-  reg [90:0] \$383 ;
-  reg [90:0] \$384 ;
-  reg [90:0] \$385 ;
-  reg [15:0] \$386 ;
-  reg [90:0] \$387 ;
-  reg [5:0] \$388 ;
-  reg [5:0] \$389 ;
+  reg [513:0] \$381 ;
+  reg [3:0] \$382 ;
+  reg [11:0] \$383 ;
+  reg [3:0] \$384 ;
+  reg [7:0] \$385 ;
+  reg [7:0] \$386 ;
+  reg \$387 ;
+  reg \$388 ;
+  reg [7:0] \$389 ;
   wire [15:0] \$39 ;
-  reg [5:0] \$390 ;
-  reg [5:0] \$391 ;
-  reg [3:0] \$392 ;
-  reg \$393 ;
-  reg [513:0] \$394 ;
-  reg \$395 ;
-  reg \$396 ;
-  reg [513:0] \$397 ;
-  reg [3:0] \$398 ;
-  reg [11:0] \$399 ;
+  reg [63:0] \$390 ;
+  reg [63:0] \$391 ;
+  reg [63:0] \$392 ;
+  reg [63:0] \$393 ;
+  reg [63:0] \$394 ;
+  reg [63:0] \$395 ;
+  reg [63:0] \$396 ;
+  reg [63:0] \$397 ;
+  wire [3:0] \$398 ;
+  wire [3:0] \$399 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  reg [3:0] \$400 ;
-  reg [7:0] \$401 ;
-  reg [7:0] \$402 ;
-  reg \$403 ;
-  reg \$404 ;
-  reg [7:0] \$405 ;
-  reg [63:0] \$406 ;
-  reg [63:0] \$407 ;
-  reg [63:0] \$408 ;
-  reg [63:0] \$409 ;
+  wire [3:0] \$400 ;
+  wire [3:0] \$401 ;
   wire [15:0] \$41 ;
-  reg [63:0] \$410 ;
-  reg [63:0] \$411 ;
-  reg [63:0] \$412 ;
-  reg [63:0] \$413 ;
-  wire [3:0] \$414 ;
-  wire [3:0] \$415 ;
-  wire [3:0] \$416 ;
-  wire [3:0] \$417 ;
   wire [15:0] \$42 ;
   wire [15:0] \$43 ;
   wire [15:0] \$44 ;
@@ -3358,23 +3342,23 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [15:0] \$68 ;
   wire [15:0] \$69 ;
   wire \$7 ;
-  wire [15:0] \$70 ;
-  wire [15:0] \$71 ;
-  wire [15:0] \$72 ;
-  wire [15:0] \$73 ;
-  wire [15:0] \$74 ;
-  wire [15:0] \$75 ;
-  wire [15:0] \$76 ;
-  wire [15:0] \$77 ;
-  wire [15:0] \$78 ;
-  wire [15:0] \$79 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [15:0] \$82 ;
-  wire [15:0] \$83 ;
-  wire [15:0] \$84 ;
-  wire [15:0] \$85 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
@@ -3384,11 +3368,11 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
+  wire [7:0] \$94 ;
+  wire [7:0] \$95 ;
+  wire [7:0] \$96 ;
   wire \$97 ;
-  wire \$98 ;
+  wire [7:0] \$98 ;
   wire \$99 ;
   wire [16:0] a;
   wire [321:0] a__payload;
@@ -3590,24 +3574,24 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$147 ;
+  wire \busy$149 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$149 ;
+  wire [7:0] \cause$151 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$134 ;
+  wire [63:0] \cnt_busy_cycles$136 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$132 ;
+  wire [63:0] \cnt_cycles$134 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$144 ;
+  wire [63:0] \cnt_d_tiles$146 ;
   reg [7:0] cnt_events = 8'h00;
   wire \cnt_events.accept ;
   wire \cnt_events.busy ;
@@ -3618,19 +3602,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$146 ;
+  wire [63:0] \cnt_jobs$148 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$142 ;
+  wire [63:0] \cnt_macs$144 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$136 ;
+  wire [63:0] \cnt_stall_in$138 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$138 ;
+  wire [63:0] \cnt_stall_out$140 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$140 ;
+  wire [63:0] \cnt_tile_ops$142 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3638,31 +3622,31 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [31:0] csr_wdata;
   wire csr_we;
   wire [512:0] d__payload;
-  output [513:0] \d__payload$107 ;
-  wire [513:0] \d__payload$107 ;
-  wire [511:0] \d__payload$107.data ;
-  wire [127:0] \d__payload$107.data[0] ;
-  wire [31:0] \d__payload$107.data[0][0] ;
-  wire [31:0] \d__payload$107.data[0][1] ;
-  wire [31:0] \d__payload$107.data[0][2] ;
-  wire [31:0] \d__payload$107.data[0][3] ;
-  wire [127:0] \d__payload$107.data[1] ;
-  wire [31:0] \d__payload$107.data[1][0] ;
-  wire [31:0] \d__payload$107.data[1][1] ;
-  wire [31:0] \d__payload$107.data[1][2] ;
-  wire [31:0] \d__payload$107.data[1][3] ;
-  wire [127:0] \d__payload$107.data[2] ;
-  wire [31:0] \d__payload$107.data[2][0] ;
-  wire [31:0] \d__payload$107.data[2][1] ;
-  wire [31:0] \d__payload$107.data[2][2] ;
-  wire [31:0] \d__payload$107.data[2][3] ;
-  wire [127:0] \d__payload$107.data[3] ;
-  wire [31:0] \d__payload$107.data[3][0] ;
-  wire [31:0] \d__payload$107.data[3][1] ;
-  wire [31:0] \d__payload$107.data[3][2] ;
-  wire [31:0] \d__payload$107.data[3][3] ;
-  wire \d__payload$107.error ;
-  wire \d__payload$107.last ;
+  output [513:0] \d__payload$109 ;
+  wire [513:0] \d__payload$109 ;
+  wire [511:0] \d__payload$109.data ;
+  wire [127:0] \d__payload$109.data[0] ;
+  wire [31:0] \d__payload$109.data[0][0] ;
+  wire [31:0] \d__payload$109.data[0][1] ;
+  wire [31:0] \d__payload$109.data[0][2] ;
+  wire [31:0] \d__payload$109.data[0][3] ;
+  wire [127:0] \d__payload$109.data[1] ;
+  wire [31:0] \d__payload$109.data[1][0] ;
+  wire [31:0] \d__payload$109.data[1][1] ;
+  wire [31:0] \d__payload$109.data[1][2] ;
+  wire [31:0] \d__payload$109.data[1][3] ;
+  wire [127:0] \d__payload$109.data[2] ;
+  wire [31:0] \d__payload$109.data[2][0] ;
+  wire [31:0] \d__payload$109.data[2][1] ;
+  wire [31:0] \d__payload$109.data[2][2] ;
+  wire [31:0] \d__payload$109.data[2][3] ;
+  wire [127:0] \d__payload$109.data[3] ;
+  wire [31:0] \d__payload$109.data[3][0] ;
+  wire [31:0] \d__payload$109.data[3][1] ;
+  wire [31:0] \d__payload$109.data[3][2] ;
+  wire [31:0] \d__payload$109.data[3][3] ;
+  wire \d__payload$109.error ;
+  wire \d__payload$109.last ;
   wire [511:0] \d__payload.data ;
   wire [127:0] \d__payload.data[0] ;
   wire [31:0] \d__payload.data[0][0] ;
@@ -3686,11 +3670,11 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [31:0] \d__payload.data[3][3] ;
   wire \d__payload.error ;
   wire d__ready;
-  input \d__ready$110 ;
-  wire \d__ready$110 ;
+  input \d__ready$112 ;
+  wire \d__ready$112 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$228 ;
+  wire \d__valid$230 ;
   reg [3:0] d_end_rd = 4'h0;
   reg [3:0] d_end_wr = 4'h0;
   wire [513:0] d_in;
@@ -3773,15 +3757,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$148 ;
-  wire \done$188 ;
+  wire \done$150 ;
+  wire \done$190 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
   wire finish;
   reg [15:0] group_tiles = 16'h0000;
   reg has_credit = 1'h1;
-  wire [1:0] i;
+  wire i;
+  wire \i$84 ;
   wire issue;
   reg issuing = 1'h0;
   wire job_end;
@@ -3964,39 +3949,56 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   (* init = 1'h0 *)
   wire ld_t_ready;
   reg [15:0] m_tiles = 16'h0000;
-  wire [63:0] o;
-  wire [1:0] \o[0] ;
-  wire [1:0] \o[10] ;
-  wire [1:0] \o[11] ;
-  wire [1:0] \o[12] ;
-  wire [1:0] \o[13] ;
-  wire [1:0] \o[14] ;
-  wire [1:0] \o[15] ;
-  wire [1:0] \o[16] ;
-  wire [1:0] \o[17] ;
-  wire [1:0] \o[18] ;
-  wire [1:0] \o[19] ;
-  wire [1:0] \o[1] ;
-  wire [1:0] \o[20] ;
-  wire [1:0] \o[21] ;
-  wire [1:0] \o[22] ;
-  wire [1:0] \o[23] ;
-  wire [1:0] \o[24] ;
-  wire [1:0] \o[25] ;
-  wire [1:0] \o[26] ;
-  wire [1:0] \o[27] ;
-  wire [1:0] \o[28] ;
-  wire [1:0] \o[29] ;
-  wire [1:0] \o[2] ;
-  wire [1:0] \o[30] ;
-  wire [1:0] \o[31] ;
-  wire [1:0] \o[3] ;
-  wire [1:0] \o[4] ;
-  wire [1:0] \o[5] ;
-  wire [1:0] \o[6] ;
-  wire [1:0] \o[7] ;
-  wire [1:0] \o[8] ;
-  wire [1:0] \o[9] ;
+  wire [31:0] o;
+  wire [15:0] \o$88 ;
+  wire \o$88[0] ;
+  wire \o$88[10] ;
+  wire \o$88[11] ;
+  wire \o$88[12] ;
+  wire \o$88[13] ;
+  wire \o$88[14] ;
+  wire \o$88[15] ;
+  wire \o$88[1] ;
+  wire \o$88[2] ;
+  wire \o$88[3] ;
+  wire \o$88[4] ;
+  wire \o$88[5] ;
+  wire \o$88[6] ;
+  wire \o$88[7] ;
+  wire \o$88[8] ;
+  wire \o$88[9] ;
+  wire \o[0] ;
+  wire \o[10] ;
+  wire \o[11] ;
+  wire \o[12] ;
+  wire \o[13] ;
+  wire \o[14] ;
+  wire \o[15] ;
+  wire \o[16] ;
+  wire \o[17] ;
+  wire \o[18] ;
+  wire \o[19] ;
+  wire \o[1] ;
+  wire \o[20] ;
+  wire \o[21] ;
+  wire \o[22] ;
+  wire \o[23] ;
+  wire \o[24] ;
+  wire \o[25] ;
+  wire \o[26] ;
+  wire \o[27] ;
+  wire \o[28] ;
+  wire \o[29] ;
+  wire \o[2] ;
+  wire \o[30] ;
+  wire \o[31] ;
+  wire \o[3] ;
+  wire \o[4] ;
+  wire \o[5] ;
+  wire \o[6] ;
+  wire \o[7] ;
+  wire \o[8] ;
+  wire \o[9] ;
   wire [511:0] op_b;
   wire op_dense;
   wire op_job_last;
@@ -4057,7 +4059,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [8:0] r_addr;
   wire [8:0] \r_addr$81 ;
   wire [511:0] r_data;
-  wire [319:0] \r_data$89 ;
+  wire [319:0] \r_data$91 ;
   reg [5:0] rd1 = 6'h00;
   wire \rd1.dense ;
   wire \rd1.first ;
@@ -4157,7 +4159,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$232 ;
+  wire \value_error$234 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4201,503 +4203,503 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \$19  = tw_t_first2 + 1'h1;
   assign \$20  = tw_t_ahead + 1'h1;
   assign \$21  = tw_t_first2 + 1'h1;
-  assign \$22  = o[1] ? r_data[271:256] : r_data[15:0];
+  assign \$22  = \o$88 [0] ? r_data[271:256] : r_data[15:0];
   assign \$23  = o[0] ? \$22  : r_data[15:0];
-  assign \$24  = o[3] ? r_data[287:272] : r_data[31:16];
-  assign \$25  = o[2] ? \$24  : r_data[31:16];
-  assign \$26  = o[5] ? r_data[303:288] : r_data[47:32];
-  assign \$27  = o[4] ? \$26  : r_data[47:32];
-  assign \$28  = o[7] ? r_data[319:304] : r_data[63:48];
-  assign \$29  = o[6] ? \$28  : r_data[63:48];
-  assign \$31  = o[8] ? 16'h0000 : r_data[79:64];
-  assign \$33  = o[10] ? 16'h0000 : r_data[95:80];
-  assign \$35  = o[12] ? 16'h0000 : r_data[111:96];
-  assign \$37  = o[14] ? 16'h0000 : r_data[127:112];
-  assign \$38  = o[17] ? r_data[335:320] : r_data[79:64];
-  assign \$39  = o[16] ? \$38  : r_data[143:128];
-  assign \$40  = o[19] ? r_data[351:336] : r_data[95:80];
-  assign \$41  = o[18] ? \$40  : r_data[159:144];
-  assign \$42  = o[21] ? r_data[367:352] : r_data[111:96];
-  assign \$43  = o[20] ? \$42  : r_data[175:160];
-  assign \$44  = o[23] ? r_data[383:368] : r_data[127:112];
-  assign \$45  = o[22] ? \$44  : r_data[191:176];
-  assign \$47  = o[24] ? 16'h0000 : r_data[207:192];
-  assign \$49  = o[26] ? 16'h0000 : r_data[223:208];
-  assign \$51  = o[28] ? 16'h0000 : r_data[239:224];
-  assign \$53  = o[30] ? 16'h0000 : r_data[255:240];
-  assign \$54  = o[33] ? r_data[399:384] : r_data[143:128];
-  assign \$55  = o[32] ? \$54  : r_data[271:256];
-  assign \$56  = o[35] ? r_data[415:400] : r_data[159:144];
-  assign \$57  = o[34] ? \$56  : r_data[287:272];
-  assign \$58  = o[37] ? r_data[431:416] : r_data[175:160];
-  assign \$59  = o[36] ? \$58  : r_data[303:288];
-  assign \$60  = o[39] ? r_data[447:432] : r_data[191:176];
-  assign \$61  = o[38] ? \$60  : r_data[319:304];
-  assign \$63  = o[40] ? 16'h0000 : r_data[335:320];
-  assign \$65  = o[42] ? 16'h0000 : r_data[351:336];
-  assign \$67  = o[44] ? 16'h0000 : r_data[367:352];
-  assign \$69  = o[46] ? 16'h0000 : r_data[383:368];
-  assign \$70  = o[49] ? r_data[463:448] : r_data[207:192];
-  assign \$71  = o[48] ? \$70  : r_data[399:384];
-  assign \$72  = o[51] ? r_data[479:464] : r_data[223:208];
-  assign \$73  = o[50] ? \$72  : r_data[415:400];
-  assign \$74  = o[53] ? r_data[495:480] : r_data[239:224];
-  assign \$75  = o[52] ? \$74  : r_data[431:416];
-  assign \$76  = o[55] ? r_data[511:496] : r_data[255:240];
-  assign \$77  = o[54] ? \$76  : r_data[447:432];
-  assign \$79  = o[56] ? 16'h0000 : r_data[463:448];
-  assign \$81  = o[58] ? 16'h0000 : r_data[479:464];
-  assign \$83  = o[60] ? 16'h0000 : r_data[495:480];
-  assign \$85  = o[62] ? 16'h0000 : r_data[511:496];
-  assign op_meta = rd4[5] ? 64'h4444444444444444 : \r_data$89 [319:256];
-  assign \$86  = d_job_end >> d_end_rd;
+  assign \$24  = \o$88 [1] ? r_data[287:272] : r_data[31:16];
+  assign \$25  = o[1] ? \$24  : r_data[31:16];
+  assign \$26  = \o$88 [2] ? r_data[303:288] : r_data[47:32];
+  assign \$27  = o[2] ? \$26  : r_data[47:32];
+  assign \$28  = \o$88 [3] ? r_data[319:304] : r_data[63:48];
+  assign \$29  = o[3] ? \$28  : r_data[63:48];
+  assign \$30  = o[4] ? 16'h0000 : r_data[79:64];
+  assign \$31  = o[5] ? 16'h0000 : r_data[95:80];
+  assign \$32  = o[6] ? 16'h0000 : r_data[111:96];
+  assign \$33  = o[7] ? 16'h0000 : r_data[127:112];
+  assign \$34  = \o$88 [4] ? r_data[335:320] : r_data[79:64];
+  assign \$35  = o[8] ? \$34  : r_data[143:128];
+  assign \$36  = \o$88 [5] ? r_data[351:336] : r_data[95:80];
+  assign \$37  = o[9] ? \$36  : r_data[159:144];
+  assign \$38  = \o$88 [6] ? r_data[367:352] : r_data[111:96];
+  assign \$39  = o[10] ? \$38  : r_data[175:160];
+  assign \$40  = \o$88 [7] ? r_data[383:368] : r_data[127:112];
+  assign \$41  = o[11] ? \$40  : r_data[191:176];
+  assign \$42  = o[12] ? 16'h0000 : r_data[207:192];
+  assign \$43  = o[13] ? 16'h0000 : r_data[223:208];
+  assign \$44  = o[14] ? 16'h0000 : r_data[239:224];
+  assign \$45  = o[15] ? 16'h0000 : r_data[255:240];
+  assign \$46  = \o$88 [8] ? r_data[399:384] : r_data[143:128];
+  assign \$47  = o[16] ? \$46  : r_data[271:256];
+  assign \$48  = \o$88 [9] ? r_data[415:400] : r_data[159:144];
+  assign \$49  = o[17] ? \$48  : r_data[287:272];
+  assign \$50  = \o$88 [10] ? r_data[431:416] : r_data[175:160];
+  assign \$51  = o[18] ? \$50  : r_data[303:288];
+  assign \$52  = \o$88 [11] ? r_data[447:432] : r_data[191:176];
+  assign \$53  = o[19] ? \$52  : r_data[319:304];
+  assign \$54  = o[20] ? 16'h0000 : r_data[335:320];
+  assign \$55  = o[21] ? 16'h0000 : r_data[351:336];
+  assign \$56  = o[22] ? 16'h0000 : r_data[367:352];
+  assign \$57  = o[23] ? 16'h0000 : r_data[383:368];
+  assign \$58  = \o$88 [12] ? r_data[463:448] : r_data[207:192];
+  assign \$59  = o[24] ? \$58  : r_data[399:384];
+  assign \$60  = \o$88 [13] ? r_data[479:464] : r_data[223:208];
+  assign \$61  = o[25] ? \$60  : r_data[415:400];
+  assign \$62  = \o$88 [14] ? r_data[495:480] : r_data[239:224];
+  assign \$63  = o[26] ? \$62  : r_data[431:416];
+  assign \$64  = \o$88 [15] ? r_data[511:496] : r_data[255:240];
+  assign \$65  = o[27] ? \$64  : r_data[447:432];
+  assign \$66  = o[28] ? 16'h0000 : r_data[463:448];
+  assign \$67  = o[29] ? 16'h0000 : r_data[479:464];
+  assign \$68  = o[30] ? 16'h0000 : r_data[495:480];
+  assign \$69  = o[31] ? 16'h0000 : r_data[511:496];
+  assign op_meta = rd4[5] ? 64'h4444444444444444 : \r_data$91 [319:256];
+  assign \$70  = d_job_end >> d_end_rd;
   assign d__ready = ~ d_skid_valid;
-  assign d_take = d__valid & \d__ready$110 ;
-  assign job_end = d_take & \d__payload$107 [513];
-  assign \$87  = q_valid | issuing;
-  assign \$88  = | owed_tiles;
-  assign busy = \$87  | \$88 ;
-  assign \$89  = ~ launch;
-  assign \$90  = q_valid & \$89 ;
-  assign \$91  = \$90  | capture;
-  assign \$92  = ~ \$91 ;
-  assign \$93  = busy & \$92 ;
-  assign \$94  = issue & seq_job_last;
-  assign \$95  = ~ \$94 ;
-  assign \$96  = issuing & \$95 ;
-  assign \$97  = ~ rejected;
-  assign \$98  = launch & \$97 ;
-  assign \$99  = \$96  | \$98 ;
-  assign \$100  = ~ \$99 ;
-  assign \$101  = \$93  & \$100 ;
-  assign \$102  = issue & seq_last;
-  assign \$103  = ! owed_tiles;
-  assign \$104  = d_take & \$103 ;
-  assign \$105  = owed_tiles == 1'h1;
-  assign \$106  = ! owed_tiles;
-  assign \$107  = d_take ? \$105  : \$106 ;
-  assign \$108  = \$102  ? \$104  : \$107 ;
-  assign finish = \$101  & \$108 ;
-  assign \$109  = launch & rejected;
-  assign \$110  = \$109  ? q_check : 8'h00;
-  assign \$111  = refuse ? 8'h40 : 8'h00;
-  assign \$112  = \$110  | \$111 ;
-  assign \$113  = d_take & \d__payload$107 [512];
-  assign \$114  = \$113  ? 8'h08 : 8'h00;
-  assign cause_events = \$112  | \$114 ;
-  assign \$115  = ~ rd4[0];
-  assign \$116  = busy & \$115 ;
-  assign \$117  = \$116  & d__valid;
-  assign \$118  = ~ \d__ready$110 ;
-  assign stall_out = \$117  & \$118 ;
-  assign \$119  = | cause;
-  assign \$120  = ld_a__valid & ld_a__ready;
-  assign \$121  = ld_b__valid & ld_a__ready;
-  assign \$122  = ~ q_checked;
-  assign \$123  = q_valid & \$122 ;
-  assign \$124  = ~ q_tw_scanning;
-  assign \$125  = \$123  & \$124 ;
-  assign \$127  = rw_mode ? \$126  : { 1'h0, rw_k_tiles };
-  assign \$129  = rw_mode ? \$128  : { 1'h0, rw_k_tiles };
-  assign \$130  = rw_tw_base + 1'h0;
-  assign \$131  = rw_tw_base + 1'h1;
-  assign \$132  = rw_tw_base + 2'h2;
-  assign \$133  = rw_tw_base + 2'h3;
-  assign \$134  = q_phase + 1'h1;
-  assign \$135  = q_phase < 5'h11;
-  assign \$136  = q_phase == 5'h11;
-  assign \$137  = q_phase == 5'h12;
-  assign \$142  = q_mul_a_p + q_mul_a_x;
-  assign \$143  = q_mul_b_p + q_mul_b_x;
-  assign \$144  = q_a_base + q_mul_a_p;
-  assign \$145  = q_b_base + q_mul_b_p;
-  assign \$146  = ! m_tiles;
-  assign \$147  = ! q_nt;
-  assign \$148  = \$146  | \$147 ;
-  assign \$149  = ! k_tiles;
-  assign \$150  = \$148  | \$149 ;
-  assign \$151  = q_a_need > 10'h200;
-  assign \$152  = ~ q_tw;
-  assign \$153  = \$151  & \$152 ;
-  assign \$154  = q_b_need > 10'h200;
-  assign \$155  = | q_check_bits;
-  assign \$156  = q_kops - 2'h2;
-  assign \$157  = q_kops == 1'h1;
-  assign \$158  = q_nt - 2'h2;
-  assign \$159  = q_nt == 1'h1;
-  assign \$160  = m_tiles - 2'h2;
-  assign \$161  = m_tiles == 1'h1;
-  assign \$162  = | q_check_bits;
-  assign \$163  = ~ \$162 ;
-  assign \$164  = q_tw & \$163 ;
-  assign \$165  = q_tw_scanning & \done$188 ;
-  assign \$167  = q_dense ? \$166  : { 1'h0, a_rows };
-  assign \$168  = q_a_base + \$167 ;
-  assign \$169  = | error;
-  assign \$170  = q_tw_a_need > 10'h200;
-  assign \$171  = \$170  ? 8'h02 : 8'h00;
-  assign \$172  = \$169  ? 8'h80 : \$171 ;
-  assign \$173  = | error;
-  assign \$174  = q_tw_a_need > 10'h200;
-  assign \$175  = \$173  | \$174 ;
-  assign \$176  = ~ rejected;
-  assign \$177  = launch & \$176 ;
-  assign \$178  = ~ rejected;
-  assign \$179  = launch & \$178 ;
-  assign \$180  = ~ rejected;
-  assign \$181  = launch & \$180 ;
-  assign \$182  = \$181  & q_tw;
-  assign \$183  = group_tiles - 2'h2;
-  assign \$184  = group_tiles == 1'h1;
-  assign \$185  = group_tiles == 1'h1;
-  assign \$186  = ~ q_dense;
-  assign \$187  = last_data[2] & \$186 ;
-  assign \$188  = issue & seq_tw;
-  assign \$189  = seq_a_addr + 1'h1;
-  assign \$190  = ~ seq_ki[0];
-  assign \$191  = seq_dense & \$190 ;
-  assign \$192  = ~ seq_last;
-  assign \$193  = tw_t_next + 1'h1;
+  assign d_take = d__valid & \d__ready$112 ;
+  assign job_end = d_take & \d__payload$109 [513];
+  assign \$71  = q_valid | issuing;
+  assign \$72  = | owed_tiles;
+  assign busy = \$71  | \$72 ;
+  assign \$73  = ~ launch;
+  assign \$74  = q_valid & \$73 ;
+  assign \$75  = \$74  | capture;
+  assign \$76  = ~ \$75 ;
+  assign \$77  = busy & \$76 ;
+  assign \$78  = issue & seq_job_last;
+  assign \$79  = ~ \$78 ;
+  assign \$80  = issuing & \$79 ;
+  assign \$81  = ~ rejected;
+  assign \$82  = launch & \$81 ;
+  assign \$83  = \$80  | \$82 ;
+  assign \$84  = ~ \$83 ;
+  assign \$85  = \$77  & \$84 ;
+  assign \$86  = issue & seq_last;
+  assign \$87  = ! owed_tiles;
+  assign \$88  = d_take & \$87 ;
+  assign \$89  = owed_tiles == 1'h1;
+  assign \$90  = ! owed_tiles;
+  assign \$91  = d_take ? \$89  : \$90 ;
+  assign \$92  = \$86  ? \$88  : \$91 ;
+  assign finish = \$85  & \$92 ;
+  assign \$93  = launch & rejected;
+  assign \$94  = \$93  ? q_check : 8'h00;
+  assign \$95  = refuse ? 8'h40 : 8'h00;
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = d_take & \d__payload$109 [512];
+  assign \$98  = \$97  ? 8'h08 : 8'h00;
+  assign cause_events = \$96  | \$98 ;
+  assign \$99  = ~ rd4[0];
+  assign \$100  = busy & \$99 ;
+  assign \$101  = \$100  & d__valid;
+  assign \$102  = ~ \d__ready$112 ;
+  assign stall_out = \$101  & \$102 ;
+  assign \$103  = | cause;
+  assign \$104  = ld_a__valid & ld_a__ready;
+  assign \$105  = ld_b__valid & ld_a__ready;
+  assign \$106  = ~ q_checked;
+  assign \$107  = q_valid & \$106 ;
+  assign \$108  = ~ q_tw_scanning;
+  assign \$109  = \$107  & \$108 ;
+  assign \$111  = rw_mode ? \$110  : { 1'h0, rw_k_tiles };
+  assign \$113  = rw_mode ? \$112  : { 1'h0, rw_k_tiles };
+  assign \$114  = rw_tw_base + 1'h0;
+  assign \$115  = rw_tw_base + 1'h1;
+  assign \$116  = rw_tw_base + 2'h2;
+  assign \$117  = rw_tw_base + 2'h3;
+  assign \$118  = q_phase + 1'h1;
+  assign \$119  = q_phase < 5'h11;
+  assign \$120  = q_phase == 5'h11;
+  assign \$121  = q_phase == 5'h12;
+  assign \$126  = q_mul_a_p + q_mul_a_x;
+  assign \$127  = q_mul_b_p + q_mul_b_x;
+  assign \$128  = q_a_base + q_mul_a_p;
+  assign \$129  = q_b_base + q_mul_b_p;
+  assign \$130  = ! m_tiles;
+  assign \$131  = ! q_nt;
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = ! k_tiles;
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = q_a_need > 10'h200;
+  assign \$136  = ~ q_tw;
+  assign \$137  = \$135  & \$136 ;
+  assign \$138  = q_b_need > 10'h200;
+  assign \$139  = | q_check_bits;
+  assign \$140  = q_kops - 2'h2;
+  assign \$141  = q_kops == 1'h1;
+  assign \$142  = q_nt - 2'h2;
+  assign \$143  = q_nt == 1'h1;
+  assign \$144  = m_tiles - 2'h2;
+  assign \$145  = m_tiles == 1'h1;
+  assign \$146  = | q_check_bits;
+  assign \$147  = ~ \$146 ;
+  assign \$148  = q_tw & \$147 ;
+  assign \$149  = q_tw_scanning & \done$190 ;
+  assign \$151  = q_dense ? \$150  : { 1'h0, a_rows };
+  assign \$152  = q_a_base + \$151 ;
+  assign \$153  = | error;
+  assign \$154  = q_tw_a_need > 10'h200;
+  assign \$155  = \$154  ? 8'h02 : 8'h00;
+  assign \$156  = \$153  ? 8'h80 : \$155 ;
+  assign \$157  = | error;
+  assign \$158  = q_tw_a_need > 10'h200;
+  assign \$159  = \$157  | \$158 ;
+  assign \$160  = ~ rejected;
+  assign \$161  = launch & \$160 ;
+  assign \$162  = ~ rejected;
+  assign \$163  = launch & \$162 ;
+  assign \$164  = ~ rejected;
+  assign \$165  = launch & \$164 ;
+  assign \$166  = \$165  & q_tw;
+  assign \$167  = group_tiles - 2'h2;
+  assign \$168  = group_tiles == 1'h1;
+  assign \$169  = group_tiles == 1'h1;
+  assign \$170  = ~ q_dense;
+  assign \$171  = last_data[2] & \$170 ;
+  assign \$172  = issue & seq_tw;
+  assign \$173  = seq_a_addr + 1'h1;
+  assign \$174  = ~ seq_ki[0];
+  assign \$175  = seq_dense & \$174 ;
+  assign \$176  = ~ seq_last;
+  assign \$177  = tw_t_next + 1'h1;
+  assign \$178  = ~ seq_dense;
+  assign \$179  = tw_last_next1 & \$178 ;
+  assign \$180  = ~ seq_last_n;
+  assign \$181  = seq_ni + 1'h1;
+  assign \$182  = seq_ni == seq_nt_m2;
+  assign \$183  = ~ seq_dense;
+  assign \$184  = tw_last_first0 & \$183 ;
+  assign \$185  = seq_mi + 1'h1;
+  assign \$186  = seq_mi == seq_mt_m2;
+  assign \$187  = seq_a_addr + 1'h1;
+  assign \$188  = tw_t_next + 1'h1;
+  assign \$189  = tw_t_next + 1'h1;
+  assign \$190  = ~ seq_dense;
+  assign \$191  = tw_last_next1 & \$190 ;
+  assign \$192  = tw_gi + 1'h1;
+  assign \$193  = tw_gi == tw_group_m2;
   assign \$194  = ~ seq_dense;
-  assign \$195  = tw_last_next1 & \$194 ;
-  assign \$196  = ~ seq_last_n;
-  assign \$197  = seq_ni + 1'h1;
-  assign \$198  = seq_ni == seq_nt_m2;
-  assign \$199  = ~ seq_dense;
-  assign \$200  = tw_last_first0 & \$199 ;
-  assign \$201  = seq_mi + 1'h1;
-  assign \$202  = seq_mi == seq_mt_m2;
-  assign \$203  = seq_a_addr + 1'h1;
-  assign \$204  = tw_t_next + 1'h1;
-  assign \$205  = tw_t_next + 1'h1;
-  assign \$206  = ~ seq_dense;
-  assign \$207  = tw_last_next1 & \$206 ;
-  assign \$208  = tw_gi + 1'h1;
-  assign \$209  = tw_gi == tw_group_m2;
-  assign \$210  = ~ seq_dense;
-  assign \$211  = tw_last_first0 & \$210 ;
-  assign \$212  = ~ seq_tw;
-  assign \$213  = issue & \$212 ;
-  assign \$214  = seq_mi + 1'h1;
-  assign \$215  = seq_mi == seq_mt_m2;
-  assign \$216  = seq_a_row + seq_kops;
-  assign \$217  = seq_a_row + seq_kops;
-  assign \$218  = seq_ni + 1'h1;
-  assign \$219  = seq_ni == seq_nt_m2;
-  assign \$220  = seq_b_col + 1'h1;
-  assign \$221  = seq_b_col + 1'h1;
-  assign \$222  = seq_ki + 1'h1;
-  assign \$223  = seq_ki == seq_kops_m2;
-  assign \$224  = seq_a_addr + 1'h1;
-  assign \$225  = ~ seq_dense;
-  assign \$226  = \$225  | seq_ki[0];
-  assign \$227  = seq_b_addr + seq_nt;
-  assign \$228  = seq_b_base + seq_ni;
-  assign \$229  = seq_tw ? { 16'h0000, \$228  } : seq_b_addr;
-  assign \$230  = addr4[90:57] + p[31:0];
-  assign \$231  = addr4[6] ? \$230  : { 1'h0, addr4[90:57] };
-  assign \$232  = issue & seq_last;
-  assign \$233  = result_credits - \$232 ;
-  assign \$234  = \d__valid$228  & d__ready;
-  assign \$235  = $signed(\$233 ) + $signed({ 1'h0, \$234  });
-  assign \$236  = issue & seq_last;
-  assign \$237  = \d__valid$228  & d__ready;
-  assign \$238  = ~ \$237 ;
-  assign \$239  = \$236  & \$238 ;
-  assign \$240  = result_credits != 1'h1;
-  assign \$241  = issue & seq_last;
-  assign \$242  = ~ \$241 ;
-  assign \$243  = \d__valid$228  & d__ready;
-  assign \$244  = \$242  & \$243 ;
-  assign \$245  = | result_credits;
-  assign \$246  = \$244  ? 1'h1 : \$245 ;
-  assign \$247  = \$239  ? \$240  : \$246 ;
-  assign \$248  = ~ d__valid;
-  assign \$249  = \d__ready$110  | \$248 ;
-  assign \$250  = ~ d_skid_valid;
-  assign \$251  = d_skid_valid ? d_skid : d_in;
-  assign \$252  = d_skid_valid | \d__valid$228 ;
-  assign \$253  = rd4[0] & rd4[2];
-  assign \$254  = d_end_wr == 4'hb;
-  assign \$255  = d_end_wr + 1'h1;
+  assign \$195  = tw_last_first0 & \$194 ;
+  assign \$196  = ~ seq_tw;
+  assign \$197  = issue & \$196 ;
+  assign \$198  = seq_mi + 1'h1;
+  assign \$199  = seq_mi == seq_mt_m2;
+  assign \$200  = seq_a_row + seq_kops;
+  assign \$201  = seq_a_row + seq_kops;
+  assign \$202  = seq_ni + 1'h1;
+  assign \$203  = seq_ni == seq_nt_m2;
+  assign \$204  = seq_b_col + 1'h1;
+  assign \$205  = seq_b_col + 1'h1;
+  assign \$206  = seq_ki + 1'h1;
+  assign \$207  = seq_ki == seq_kops_m2;
+  assign \$208  = seq_a_addr + 1'h1;
+  assign \$209  = ~ seq_dense;
+  assign \$210  = \$209  | seq_ki[0];
+  assign \$211  = seq_b_addr + seq_nt;
+  assign \$212  = seq_b_base + seq_ni;
+  assign \$213  = seq_tw ? { 16'h0000, \$212  } : seq_b_addr;
+  assign \$214  = addr4[90:57] + p[31:0];
+  assign \$215  = addr4[6] ? \$214  : { 1'h0, addr4[90:57] };
+  assign \$216  = issue & seq_last;
+  assign \$217  = result_credits - \$216 ;
+  assign \$218  = \d__valid$230  & d__ready;
+  assign \$219  = $signed(\$217 ) + $signed({ 1'h0, \$218  });
+  assign \$220  = issue & seq_last;
+  assign \$221  = \d__valid$230  & d__ready;
+  assign \$222  = ~ \$221 ;
+  assign \$223  = \$220  & \$222 ;
+  assign \$224  = result_credits != 1'h1;
+  assign \$225  = issue & seq_last;
+  assign \$226  = ~ \$225 ;
+  assign \$227  = \d__valid$230  & d__ready;
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = | result_credits;
+  assign \$230  = \$228  ? 1'h1 : \$229 ;
+  assign \$231  = \$223  ? \$224  : \$230 ;
+  assign \$232  = ~ d__valid;
+  assign \$233  = \d__ready$112  | \$232 ;
+  assign \$234  = ~ d_skid_valid;
+  assign \$235  = d_skid_valid ? d_skid : d_in;
+  assign \$236  = d_skid_valid | \d__valid$230 ;
+  assign \$237  = rd4[0] & rd4[2];
+  assign \$238  = d_end_wr == 4'hb;
+  assign \$239  = d_end_wr + 1'h1;
+  assign \$240  = \$238  ? 5'h00 : \$239 ;
+  assign \$241  = ! d_end_wr;
+  assign \$242  = d_end_wr == 1'h1;
+  assign \$243  = d_end_wr == 2'h2;
+  assign \$244  = d_end_wr == 2'h3;
+  assign \$245  = d_end_wr == 3'h4;
+  assign \$246  = d_end_wr == 3'h5;
+  assign \$247  = d_end_wr == 3'h6;
+  assign \$248  = d_end_wr == 3'h7;
+  assign \$249  = d_end_wr == 4'h8;
+  assign \$250  = d_end_wr == 4'h9;
+  assign \$251  = d_end_wr == 4'ha;
+  assign \$252  = d_end_wr == 4'hb;
+  assign \$253  = \d__valid$230  & d__ready;
+  assign \$254  = d_end_rd == 4'hb;
+  assign \$255  = d_end_rd + 1'h1;
   assign \$256  = \$254  ? 5'h00 : \$255 ;
-  assign \$257  = ! d_end_wr;
-  assign \$258  = d_end_wr == 1'h1;
-  assign \$259  = d_end_wr == 2'h2;
-  assign \$260  = d_end_wr == 2'h3;
-  assign \$261  = d_end_wr == 3'h4;
-  assign \$262  = d_end_wr == 3'h5;
-  assign \$263  = d_end_wr == 3'h6;
-  assign \$264  = d_end_wr == 3'h7;
-  assign \$265  = d_end_wr == 4'h8;
-  assign \$266  = d_end_wr == 4'h9;
-  assign \$267  = d_end_wr == 4'ha;
-  assign \$268  = d_end_wr == 4'hb;
-  assign \$269  = \d__valid$228  & d__ready;
-  assign \$270  = d_end_rd == 4'hb;
-  assign \$271  = d_end_rd + 1'h1;
-  assign \$272  = \$270  ? 5'h00 : \$271 ;
-  assign \$273  = issue & seq_last;
-  assign \$274  = owed_tiles + \$273 ;
-  assign \$275  = \$274  - d_take;
-  assign \$276  = ~ busy;
-  assign \$277  = capture & \$276 ;
-  assign \$278  = wo_ctrl_clear | \$277 ;
-  assign \$279  = cause | cause_events;
-  assign \$280  = wo_ctrl_clear | capture;
-  assign \$281  = wo_ctrl_clear | capture;
-  assign \$282  = ~ wo_ctrl_clear_counters;
-  assign \$283  = ~ rd4[0];
-  assign \$284  = busy & \$283 ;
-  assign \$285  = ~ stall_out;
-  assign \$286  = \$284  & \$285 ;
-  assign \$287  = launch & rejected;
-  assign \$288  = job_end + \$287 ;
-  assign \$289  = cnt_cycles + 1'h1;
-  assign \$290  = cnt_busy_cycles + 1'h1;
-  assign \$291  = cnt_stall_out + 1'h1;
-  assign \$292  = cnt_stall_in + 1'h1;
-  assign \$293  = cnt_tile_ops + 1'h1;
-  assign \$294  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$295  = cnt_macs + \$294 ;
-  assign \$296  = cnt_d_tiles + 1'h1;
-  assign \$297  = cnt_jobs + cnt_events[7:6];
+  assign \$257  = issue & seq_last;
+  assign \$258  = owed_tiles + \$257 ;
+  assign \$259  = \$258  - d_take;
+  assign \$260  = ~ busy;
+  assign \$261  = capture & \$260 ;
+  assign \$262  = wo_ctrl_clear | \$261 ;
+  assign \$263  = cause | cause_events;
+  assign \$264  = wo_ctrl_clear | capture;
+  assign \$265  = wo_ctrl_clear | capture;
+  assign \$266  = ~ wo_ctrl_clear_counters;
+  assign \$267  = ~ rd4[0];
+  assign \$268  = busy & \$267 ;
+  assign \$269  = ~ stall_out;
+  assign \$270  = \$268  & \$269 ;
+  assign \$271  = launch & rejected;
+  assign \$272  = job_end + \$271 ;
+  assign \$273  = cnt_cycles + 1'h1;
+  assign \$274  = cnt_busy_cycles + 1'h1;
+  assign \$275  = cnt_stall_out + 1'h1;
+  assign \$276  = cnt_stall_in + 1'h1;
+  assign \$277  = cnt_tile_ops + 1'h1;
+  assign \$278  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$279  = cnt_macs + \$278 ;
+  assign \$280  = cnt_d_tiles + 1'h1;
+  assign \$281  = cnt_jobs + cnt_events[7:6];
   always @(posedge clk)
-    ld_a__ready <= \$298 ;
+    ld_a__ready <= \$282 ;
   always @(posedge clk)
-    w_en <= \$299 ;
+    w_en <= \$283 ;
   always @(posedge clk)
-    w_addr <= \$300 ;
+    w_addr <= \$284 ;
   always @(posedge clk)
-    w_data <= \$301 ;
+    w_data <= \$285 ;
   always @(posedge clk)
-    \w_en$19  <= \$302 ;
+    \w_en$19  <= \$286 ;
   always @(posedge clk)
-    \w_addr$21  <= \$303 ;
+    \w_addr$21  <= \$287 ;
   always @(posedge clk)
-    \w_data$23  <= \$304 ;
+    \w_data$23  <= \$288 ;
   always @(posedge clk)
-    ld_t__ready <= \$305 ;
+    ld_t__ready <= \$289 ;
   always @(posedge clk)
-    start <= \$306 ;
+    start <= \$290 ;
   always @(posedge clk)
-    q_valid <= \$307 ;
+    q_valid <= \$291 ;
   always @(posedge clk)
-    q_checked <= \$308 ;
+    q_checked <= \$292 ;
   always @(posedge clk)
-    q_phase <= \$309 ;
+    q_phase <= \$293 ;
   always @(posedge clk)
-    q_dense <= \$310 ;
+    q_dense <= \$294 ;
   always @(posedge clk)
-    q_value_error <= \$311 ;
+    q_value_error <= \$295 ;
   always @(posedge clk)
-    m_tiles <= \$312 ;
+    m_tiles <= \$296 ;
   always @(posedge clk)
-    q_nt <= \$313 ;
+    q_nt <= \$297 ;
   always @(posedge clk)
-    k_tiles <= \$314 ;
+    k_tiles <= \$298 ;
   always @(posedge clk)
-    q_a_base <= \$315 ;
+    q_a_base <= \$299 ;
   always @(posedge clk)
-    q_b_base <= \$316 ;
+    q_b_base <= \$300 ;
   always @(posedge clk)
-    q_kops <= \$317 ;
+    q_kops <= \$301 ;
   always @(posedge clk)
-    q_mul_a_x <= \$318 ;
+    q_mul_a_x <= \$302 ;
   always @(posedge clk)
-    q_mul_a_y <= \$319 ;
+    q_mul_a_y <= \$303 ;
   always @(posedge clk)
-    q_mul_a_p <= \$320 ;
+    q_mul_a_p <= \$304 ;
   always @(posedge clk)
-    q_mul_b_x <= \$321 ;
+    q_mul_b_x <= \$305 ;
   always @(posedge clk)
-    q_mul_b_y <= \$322 ;
+    q_mul_b_y <= \$306 ;
   always @(posedge clk)
-    q_mul_b_p <= \$323 ;
+    q_mul_b_p <= \$307 ;
   always @(posedge clk)
-    q_tw <= \$324 ;
+    q_tw <= \$308 ;
   always @(posedge clk)
-    group_tiles <= \$325 ;
+    group_tiles <= \$309 ;
   always @(posedge clk)
-    q_tw_base <= \$326 ;
+    q_tw_base <= \$310 ;
   always @(posedge clk)
-    q_tw_base1 <= \$327 ;
+    q_tw_base1 <= \$311 ;
   always @(posedge clk)
-    q_tw_base2 <= \$328 ;
+    q_tw_base2 <= \$312 ;
   always @(posedge clk)
-    q_tw_base3 <= \$329 ;
+    q_tw_base3 <= \$313 ;
   always @(posedge clk)
-    q_tw_scanning <= \$330 ;
+    q_tw_scanning <= \$314 ;
   always @(posedge clk)
-    q_a_need <= \$331 ;
+    q_a_need <= \$315 ;
   always @(posedge clk)
-    q_b_need <= \$332 ;
+    q_b_need <= \$316 ;
   always @(posedge clk)
-    q_check_bits <= \$333 ;
+    q_check_bits <= \$317 ;
   always @(posedge clk)
-    q_check <= \$334 ;
+    q_check <= \$318 ;
   always @(posedge clk)
-    rejected <= \$335 ;
+    rejected <= \$319 ;
   always @(posedge clk)
-    q_kops_m2 <= \$336 ;
+    q_kops_m2 <= \$320 ;
   always @(posedge clk)
-    q_kops_is1 <= \$337 ;
+    q_kops_is1 <= \$321 ;
   always @(posedge clk)
-    q_nt_m2 <= \$338 ;
+    q_nt_m2 <= \$322 ;
   always @(posedge clk)
-    q_nt_is1 <= \$339 ;
+    q_nt_is1 <= \$323 ;
   always @(posedge clk)
-    q_mt_m2 <= \$340 ;
+    q_mt_m2 <= \$324 ;
   always @(posedge clk)
-    q_mt_is1 <= \$341 ;
+    q_mt_is1 <= \$325 ;
   always @(posedge clk)
-    q_tw_a_need <= \$342 ;
+    q_tw_a_need <= \$326 ;
   always @(posedge clk)
-    q_tw_scanned <= \$343 ;
+    q_tw_scanned <= \$327 ;
   always @(posedge clk)
-    issuing <= \$344 ;
+    issuing <= \$328 ;
   always @(posedge clk)
-    seq_dense <= \$345 ;
+    seq_dense <= \$329 ;
   always @(posedge clk)
-    seq_kops <= \$346 ;
+    seq_kops <= \$330 ;
   always @(posedge clk)
-    seq_nt <= \$347 ;
+    seq_nt <= \$331 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$348 ;
+    seq_kops_m2 <= \$332 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$349 ;
+    seq_nt_m2 <= \$333 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$350 ;
+    seq_mt_m2 <= \$334 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$351 ;
+    seq_kops_is1 <= \$335 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$352 ;
+    seq_nt_is1 <= \$336 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$353 ;
+    seq_mt_is1 <= \$337 ;
   always @(posedge clk)
-    seq_ki <= \$354 ;
+    seq_ki <= \$338 ;
   always @(posedge clk)
-    seq_ni <= \$355 ;
+    seq_ni <= \$339 ;
   always @(posedge clk)
-    seq_mi <= \$356 ;
+    seq_mi <= \$340 ;
   always @(posedge clk)
-    seq_first <= \$357 ;
+    seq_first <= \$341 ;
   always @(posedge clk)
-    seq_last <= \$358 ;
+    seq_last <= \$342 ;
   always @(posedge clk)
-    seq_last_n <= \$359 ;
+    seq_last_n <= \$343 ;
   always @(posedge clk)
-    seq_last_m <= \$360 ;
+    seq_last_m <= \$344 ;
   always @(posedge clk)
-    seq_b_base <= \$361 ;
+    seq_b_base <= \$345 ;
   always @(posedge clk)
-    seq_a_row <= \$362 ;
+    seq_a_row <= \$346 ;
   always @(posedge clk)
-    seq_a_addr <= \$363 ;
+    seq_a_addr <= \$347 ;
   always @(posedge clk)
-    seq_b_col <= \$364 ;
+    seq_b_col <= \$348 ;
   always @(posedge clk)
-    seq_b_addr <= \$365 ;
+    seq_b_addr <= \$349 ;
   always @(posedge clk)
-    seq_tw <= \$366 ;
+    seq_tw <= \$350 ;
   always @(posedge clk)
-    tw_t_ahead <= \$367 ;
+    tw_t_ahead <= \$351 ;
   always @(posedge clk)
-    tw_t_first2 <= \$368 ;
+    tw_t_first2 <= \$352 ;
   always @(posedge clk)
-    tw_t_addr <= \$369 ;
+    tw_t_addr <= \$353 ;
   always @(posedge clk)
-    tw_t_next <= \$370 ;
+    tw_t_next <= \$354 ;
   always @(posedge clk)
-    tw_t_first <= \$371 ;
+    tw_t_first <= \$355 ;
   always @(posedge clk)
-    tw_t_first1 <= \$372 ;
+    tw_t_first1 <= \$356 ;
   always @(posedge clk)
-    tw_gi <= \$373 ;
+    tw_gi <= \$357 ;
   always @(posedge clk)
-    tw_group_m2 <= \$374 ;
+    tw_group_m2 <= \$358 ;
   always @(posedge clk)
-    tw_gi_last <= \$375 ;
+    tw_gi_last <= \$359 ;
   always @(posedge clk)
-    tw_group_is1 <= \$376 ;
+    tw_group_is1 <= \$360 ;
   always @(posedge clk)
-    tw_last_cur <= \$377 ;
+    tw_last_cur <= \$361 ;
   always @(posedge clk)
-    tw_last_next1 <= \$378 ;
+    tw_last_next1 <= \$362 ;
   always @(posedge clk)
-    tw_last_next2 <= \$379 ;
+    tw_last_next2 <= \$363 ;
   always @(posedge clk)
-    tw_last_first0 <= \$380 ;
+    tw_last_first0 <= \$364 ;
   always @(posedge clk)
-    tw_last_first1 <= \$381 ;
+    tw_last_first1 <= \$365 ;
   always @(posedge clk)
-    addr1 <= \$382 ;
+    addr1 <= \$366 ;
   always @(posedge clk)
-    addr2 <= \$383 ;
+    addr2 <= \$367 ;
   always @(posedge clk)
-    addr3 <= \$384 ;
+    addr3 <= \$368 ;
   always @(posedge clk)
-    addr4 <= \$385 ;
+    addr4 <= \$369 ;
   always @(posedge clk)
-    tw_block <= \$386 ;
+    tw_block <= \$370 ;
   always @(posedge clk)
-    addr5 <= \$387 ;
+    addr5 <= \$371 ;
   always @(posedge clk)
-    rd1 <= \$388 ;
+    rd1 <= \$372 ;
   always @(posedge clk)
-    rd2 <= \$389 ;
+    rd2 <= \$373 ;
   always @(posedge clk)
-    rd3 <= \$390 ;
+    rd3 <= \$374 ;
   always @(posedge clk)
-    rd4 <= \$391 ;
+    rd4 <= \$375 ;
   always @(posedge clk)
-    result_credits <= \$392 ;
+    result_credits <= \$376 ;
   always @(posedge clk)
-    has_credit <= \$393 ;
+    has_credit <= \$377 ;
   always @(posedge clk)
-    d_main <= \$394 ;
+    d_main <= \$378 ;
   always @(posedge clk)
-    d__valid <= \$395 ;
+    d__valid <= \$379 ;
   always @(posedge clk)
-    d_skid_valid <= \$396 ;
+    d_skid_valid <= \$380 ;
   always @(posedge clk)
-    d_skid <= \$397 ;
+    d_skid <= \$381 ;
   always @(posedge clk)
-    d_end_wr <= \$398 ;
+    d_end_wr <= \$382 ;
   always @(posedge clk)
-    d_job_end <= \$399 ;
+    d_job_end <= \$383 ;
   always @(posedge clk)
-    d_end_rd <= \$400 ;
+    d_end_rd <= \$384 ;
   always @(posedge clk)
-    owed_tiles <= \$401 ;
+    owed_tiles <= \$385 ;
   always @(posedge clk)
-    cause <= \$402 ;
+    cause <= \$386 ;
   always @(posedge clk)
-    done <= \$403 ;
+    done <= \$387 ;
   always @(posedge clk)
-    value_error <= \$404 ;
+    value_error <= \$388 ;
   always @(posedge clk)
-    cnt_events <= \$405 ;
+    cnt_events <= \$389 ;
   always @(posedge clk)
-    cnt_cycles <= \$406 ;
+    cnt_cycles <= \$390 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$407 ;
+    cnt_busy_cycles <= \$391 ;
   always @(posedge clk)
-    cnt_stall_in <= \$408 ;
+    cnt_stall_in <= \$392 ;
   always @(posedge clk)
-    cnt_stall_out <= \$409 ;
+    cnt_stall_out <= \$393 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$410 ;
+    cnt_tile_ops <= \$394 ;
   always @(posedge clk)
-    cnt_macs <= \$411 ;
+    cnt_macs <= \$395 ;
   always @(posedge clk)
-    cnt_d_tiles <= \$412 ;
+    cnt_d_tiles <= \$396 ;
   always @(posedge clk)
-    cnt_jobs <= \$413 ;
+    cnt_jobs <= \$397 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
     .\i$5 (addr5[31:23]),
-    .r_data(\r_data$89 ),
+    .r_data(\r_data$91 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
@@ -4718,7 +4720,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$228 ),
+    .d__valid(\d__valid$230 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4733,14 +4735,14 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$298$0 (busy),
-    .\port$332$0 (\$119 ),
-    .\port$4386$0 (q_valid),
-    .\port$4576$0 (cause),
-    .\port$4578$0 (done),
-    .\port$4743$0 (error),
-    .\port$4745$0 (err_group),
-    .\port$4747$0 (err_entry),
+    .\port$282$0 (busy),
+    .\port$316$0 (\$103 ),
+    .\port$4370$0 (q_valid),
+    .\port$4560$0 (cause),
+    .\port$4562$0 (done),
+    .\port$4727$0 (error),
+    .\port$4729$0 (err_group),
+    .\port$4731$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4753,24 +4755,30 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$232 ),
+    .value_error(\value_error$234 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
     .wo_ctrl_clear_counters(wo_ctrl_clear_counters),
     .wo_ctrl_start(wo_ctrl_start)
   );
-  \axi_gemm.axi.engine.spread_sel  spread_sel (
+  \axi_gemm.axi.engine.spread_dense  spread_dense (
     .clk(clk),
+    .i(rd3[5]),
     .o(o),
-    .\port$4552$4 (rd3[5:4]),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.spread_half  spread_half (
+    .clk(clk),
+    .i(rd3[4]),
+    .o(\o$88 ),
     .rst(rst)
   );
   \axi_gemm.axi.engine.table  \table  (
     .a_rows(a_rows),
     .base(q_tw_base),
     .clk(clk),
-    .done(\done$188 ),
+    .done(\done$190 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
@@ -4781,10 +4789,10 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .last_data(last_data),
     .ld__payload(ld__payload),
     .m_tiles(m_tiles),
-    .\rd__data$66 (\$414 ),
-    .\rd__data$67 (\$415 ),
-    .\rd__data$68 (\$416 ),
-    .\rd__data$69 (\$417 ),
+    .\rd__data$66 (\$398 ),
+    .\rd__data$67 (\$399 ),
+    .\rd__data$68 (\$400 ),
+    .\rd__data$69 (\$401 ),
     .rst(rst),
     .start(start),
     .wr__en(ld__valid)
@@ -4792,8 +4800,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4538$7 (addr2[22:7]),
-    .\port$4544$0 (tw_block),
+    .\port$4522$7 (addr2[22:7]),
+    .\port$4528$0 (tw_block),
     .rst(rst)
   );
   always @* begin
@@ -4845,111 +4853,301 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = 1'h1;
+    \$282  = 1'h1;
     if (rst) begin
-      \$298  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = \$120 ;
+    \$283  = \$104 ;
     if (rst) begin
-      \$299  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = ld_a__payload[8:0];
+    \$284  = ld_a__payload[8:0];
     if (rst) begin
-      \$300  = 9'h000;
+      \$284  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = ld_a__payload[328:9];
+    \$285  = ld_a__payload[328:9];
     if (rst) begin
-      \$301  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$285  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = \$121 ;
+    \$286  = \$105 ;
     if (rst) begin
-      \$302  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = ld_b__payload[8:0];
+    \$287  = ld_b__payload[8:0];
     if (rst) begin
-      \$303  = 9'h000;
+      \$287  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = ld_b__payload[520:9];
+    \$288  = ld_b__payload[520:9];
     if (rst) begin
-      \$304  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$288  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305  = 1'h1;
+    \$289  = 1'h1;
     if (rst) begin
-      \$305  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = 1'h0;
+    \$290  = 1'h0;
     if (capture) begin
-    end else if (\$125 ) begin
+    end else if (\$109 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
       end else begin
-        if (\$164 ) begin
-          \$306  = 1'h1;
+        if (\$148 ) begin
+          \$290  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$306  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = q_valid;
+    \$291  = q_valid;
     if (capture) begin
-      \$307  = 1'h1;
+      \$291  = 1'h1;
     end
     if (launch) begin
-      \$307  = 1'h0;
+      \$291  = 1'h0;
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308  = q_checked;
+    \$292  = q_checked;
     if (capture) begin
-      \$308  = 1'h0;
-    end else if (\$125 ) begin
+      \$292  = 1'h0;
+    end else if (\$109 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
       end else begin
-        \$308  = 1'h1;
-        if (\$164 ) begin
-          \$308  = 1'h0;
+        \$292  = 1'h1;
+        if (\$148 ) begin
+          \$292  = 1'h0;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$308  = 1'h1;
+      \$292  = 1'h1;
+    end
+    if (rst) begin
+      \$292  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$293  = q_phase;
+    if (capture) begin
+      \$293  = 5'h00;
+    end else if (\$109 ) begin
+      \$293  = \$118 [4:0];
+    end
+    if (rst) begin
+      \$293  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$294  = q_dense;
+    if (capture) begin
+      \$294  = rw_mode;
+    end
+    if (rst) begin
+      \$294  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$295  = q_value_error;
+    if (capture) begin
+      \$295  = value_error;
+    end
+    if (rst) begin
+      \$295  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$296  = m_tiles;
+    if (capture) begin
+      \$296  = rw_m_tiles;
+    end
+    if (rst) begin
+      \$296  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$297  = q_nt;
+    if (capture) begin
+      \$297  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$297  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$298  = k_tiles;
+    if (capture) begin
+      \$298  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$298  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$299  = q_a_base;
+    if (capture) begin
+      \$299  = rw_a_base;
+    end
+    if (rst) begin
+      \$299  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$300  = q_b_base;
+    if (capture) begin
+      \$300  = rw_b_base;
+    end
+    if (rst) begin
+      \$300  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$301  = q_kops;
+    if (capture) begin
+      \$301  = \$111 ;
+    end
+    if (rst) begin
+      \$301  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$302  = q_mul_a_x;
+    if (capture) begin
+      \$302  = { 17'h00000, rw_m_tiles };
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        \$302  = \$122 [32:0];
+      end
+    end
+    if (rst) begin
+      \$302  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$303  = q_mul_a_y;
+    if (capture) begin
+      \$303  = \$113 ;
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        \$303  = \$123 ;
+      end
+    end
+    if (rst) begin
+      \$303  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$304  = q_mul_a_p;
+    if (capture) begin
+      \$304  = 33'h000000000;
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        if (q_mul_a_y[0]) begin
+          \$304  = \$126 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$304  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$305  = q_mul_b_x;
+    if (capture) begin
+      \$305  = { 17'h00000, rw_k_tiles };
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        \$305  = \$124 [32:0];
+      end
+    end
+    if (rst) begin
+      \$305  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$306  = q_mul_b_y;
+    if (capture) begin
+      \$306  = { 1'h0, rw_n_tiles };
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        \$306  = \$125 ;
+      end
+    end
+    if (rst) begin
+      \$306  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$307  = q_mul_b_p;
+    if (capture) begin
+      \$307  = 33'h000000000;
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+        if (q_mul_b_y[0]) begin
+          \$307  = \$127 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$307  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$308  = q_tw;
+    if (capture) begin
+      \$308  = rw_tw_ctrl;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -4957,345 +5155,383 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = q_phase;
+    \$309  = group_tiles;
     if (capture) begin
-      \$309  = 5'h00;
-    end else if (\$125 ) begin
-      \$309  = \$134 [4:0];
+      \$309  = rw_tw_group;
     end
     if (rst) begin
-      \$309  = 5'h00;
+      \$309  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = q_dense;
+    \$310  = q_tw_base;
     if (capture) begin
-      \$310  = rw_mode;
+      \$310  = \$114 [15:0];
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = q_value_error;
+    \$311  = q_tw_base1;
     if (capture) begin
-      \$311  = value_error;
+      \$311  = \$115 ;
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$311  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = m_tiles;
+    \$312  = q_tw_base2;
     if (capture) begin
-      \$312  = rw_m_tiles;
+      \$312  = \$116 ;
     end
     if (rst) begin
-      \$312  = 16'h0000;
+      \$312  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = q_nt;
+    \$313  = q_tw_base3;
     if (capture) begin
-      \$313  = rw_n_tiles;
+      \$313  = \$117 ;
     end
     if (rst) begin
-      \$313  = 16'h0000;
+      \$313  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = k_tiles;
+    \$314  = q_tw_scanning;
     if (capture) begin
-      \$314  = rw_k_tiles;
+      \$314  = 1'h0;
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        if (\$148 ) begin
+          \$314  = 1'h1;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$314  = 1'h0;
     end
     if (rst) begin
-      \$314  = 16'h0000;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = q_a_base;
+    \$315  = q_a_need;
     if (capture) begin
-      \$315  = rw_a_base;
-    end
-    if (rst) begin
-      \$315  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = q_b_base;
-    if (capture) begin
-      \$316  = rw_b_base;
-    end
-    if (rst) begin
-      \$316  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = q_kops;
-    if (capture) begin
-      \$317  = \$127 ;
-    end
-    if (rst) begin
-      \$317  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = q_mul_a_x;
-    if (capture) begin
-      \$318  = { 17'h00000, rw_m_tiles };
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        \$318  = \$138 [32:0];
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+        \$315  = \$128 ;
       end
     end
     if (rst) begin
-      \$318  = 33'h000000000;
+      \$315  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = q_mul_a_y;
+    \$316  = q_b_need;
     if (capture) begin
-      \$319  = \$129 ;
-    end else if (\$125 ) begin
-      if (\$135 ) begin
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+        \$316  = \$129 ;
+      end
+    end
+    if (rst) begin
+      \$316  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$317  = q_check_bits;
+    if (capture) begin
+    end else if (\$109 ) begin
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+        \$317  = { q_value_error, 2'h0, \$138 , \$137 , \$134  };
+      end
+    end
+    if (rst) begin
+      \$317  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$318  = q_check;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$318  = { 2'h0, q_check_bits };
+      end
+    end
+    if (q_tw_scanned) begin
+      \$318  = \$156 ;
+    end
+    if (rst) begin
+      \$318  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$319  = rejected;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
         \$319  = \$139 ;
       end
     end
+    if (q_tw_scanned) begin
+      \$319  = \$159 ;
+    end
     if (rst) begin
-      \$319  = 17'h00000;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = q_mul_a_p;
+    \$320  = q_kops_m2;
     if (capture) begin
-      \$320  = 33'h000000000;
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        if (q_mul_a_y[0]) begin
-          \$320  = \$142 [32:0];
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$320  = \$140 [16:0];
+      end
+    end
+    if (rst) begin
+      \$320  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$321  = q_kops_is1;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$321  = \$141 ;
+      end
+    end
+    if (rst) begin
+      \$321  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$322  = q_nt_m2;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$322  = \$142 [15:0];
+      end
+    end
+    if (rst) begin
+      \$322  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$323  = q_nt_is1;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$323  = \$143 ;
+      end
+    end
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$324  = q_mt_m2;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$324  = \$144 [15:0];
+      end
+    end
+    if (rst) begin
+      \$324  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$325  = q_mt_is1;
+    if (capture) begin
+    end else if (\$109 ) begin
+      (* full_case = 32'd1 *)
+      if (\$119 ) begin
+      end else if (\$120 ) begin
+      end else if (\$121 ) begin
+      end else begin
+        \$325  = \$145 ;
+      end
+    end
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$326  = q_tw_a_need;
+    if (\$149 ) begin
+      \$326  = { 1'h0, \$152  };
+    end
+    if (rst) begin
+      \$326  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$327  = q_tw_scanned;
+    if (\$149 ) begin
+      \$327  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$327  = 1'h0;
+    end
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$328  = issuing;
+    if (\$161 ) begin
+      \$328  = 1'h1;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$328  = 1'h0;
+          end
+        end
+      end
+    end
+    if (\$197 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$328  = 1'h0;
+          end
         end
       end
     end
     if (rst) begin
-      \$320  = 33'h000000000;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$321  = q_mul_b_x;
-    if (capture) begin
-      \$321  = { 17'h00000, rw_k_tiles };
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        \$321  = \$140 [32:0];
-      end
+    \$329  = seq_dense;
+    if (\$161 ) begin
+      \$329  = q_dense;
     end
     if (rst) begin
-      \$321  = 33'h000000000;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = q_mul_b_y;
-    if (capture) begin
-      \$322  = { 1'h0, rw_n_tiles };
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        \$322  = \$141 ;
-      end
+    \$330  = seq_kops;
+    if (\$161 ) begin
+      \$330  = q_kops;
     end
     if (rst) begin
-      \$322  = 17'h00000;
+      \$330  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = q_mul_b_p;
-    if (capture) begin
-      \$323  = 33'h000000000;
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-        if (q_mul_b_y[0]) begin
-          \$323  = \$143 [32:0];
-        end
-      end
+    \$331  = seq_nt;
+    if (\$161 ) begin
+      \$331  = q_nt;
     end
     if (rst) begin
-      \$323  = 33'h000000000;
+      \$331  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$324  = q_tw;
-    if (capture) begin
-      \$324  = rw_tw_ctrl;
+    \$332  = seq_kops_m2;
+    if (\$161 ) begin
+      \$332  = q_kops_m2;
     end
     if (rst) begin
-      \$324  = 1'h0;
+      \$332  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$325  = group_tiles;
-    if (capture) begin
-      \$325  = rw_tw_group;
+    \$333  = seq_nt_m2;
+    if (\$161 ) begin
+      \$333  = q_nt_m2;
     end
     if (rst) begin
-      \$325  = 16'h0000;
+      \$333  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$326  = q_tw_base;
-    if (capture) begin
-      \$326  = \$130 [15:0];
+    \$334  = seq_mt_m2;
+    if (\$161 ) begin
+      \$334  = q_mt_m2;
     end
     if (rst) begin
-      \$326  = 16'h0000;
+      \$334  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = q_tw_base1;
-    if (capture) begin
-      \$327  = \$131 ;
-    end
-    if (rst) begin
-      \$327  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = q_tw_base2;
-    if (capture) begin
-      \$328  = \$132 ;
-    end
-    if (rst) begin
-      \$328  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$329  = q_tw_base3;
-    if (capture) begin
-      \$329  = \$133 ;
-    end
-    if (rst) begin
-      \$329  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$330  = q_tw_scanning;
-    if (capture) begin
-      \$330  = 1'h0;
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        if (\$164 ) begin
-          \$330  = 1'h1;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$330  = 1'h0;
-    end
-    if (rst) begin
-      \$330  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = q_a_need;
-    if (capture) begin
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$331  = \$144 ;
-      end
-    end
-    if (rst) begin
-      \$331  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$332  = q_b_need;
-    if (capture) begin
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-        \$332  = \$145 ;
-      end
-    end
-    if (rst) begin
-      \$332  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$333  = q_check_bits;
-    if (capture) begin
-    end else if (\$125 ) begin
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-        \$333  = { q_value_error, 2'h0, \$154 , \$153 , \$150  };
-      end
-    end
-    if (rst) begin
-      \$333  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$334  = q_check;
-    if (capture) begin
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        \$334  = { 2'h0, q_check_bits };
-      end
-    end
-    if (q_tw_scanned) begin
-      \$334  = \$172 ;
-    end
-    if (rst) begin
-      \$334  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$335  = rejected;
-    if (capture) begin
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        \$335  = \$155 ;
-      end
-    end
-    if (q_tw_scanned) begin
-      \$335  = \$175 ;
+    \$335  = seq_kops_is1;
+    if (\$161 ) begin
+      \$335  = q_kops_is1;
     end
     if (rst) begin
       \$335  = 1'h0;
@@ -5303,33 +5539,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$336  = q_kops_m2;
-    if (capture) begin
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        \$336  = \$156 [16:0];
-      end
+    \$336  = seq_nt_is1;
+    if (\$161 ) begin
+      \$336  = q_nt_is1;
     end
     if (rst) begin
-      \$336  = 17'h00000;
+      \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$337  = q_kops_is1;
-    if (capture) begin
-    end else if (\$125 ) begin
-      (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
-      end else begin
-        \$337  = \$157 ;
-      end
+    \$337  = seq_mt_is1;
+    if (\$161 ) begin
+      \$337  = q_mt_is1;
     end
     if (rst) begin
       \$337  = 1'h0;
@@ -5337,49 +5559,88 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$338  = q_nt_m2;
-    if (capture) begin
-    end else if (\$125 ) begin
+    \$338  = seq_ki;
+    if (\$161 ) begin
+      \$338  = 17'h00000;
+    end
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$175 ) begin
+        \$338  = 17'h00001;
+      end else if (\$176 ) begin
+        \$338  = 17'h00000;
       end else begin
-        \$338  = \$158 [15:0];
+        \$338  = 17'h00000;
+      end
+    end
+    if (\$197 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$338  = 17'h00000;
+      end else begin
+        \$338  = \$206 [16:0];
       end
     end
     if (rst) begin
-      \$338  = 16'h0000;
+      \$338  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$339  = q_nt_is1;
-    if (capture) begin
-    end else if (\$125 ) begin
+    \$339  = seq_ni;
+    if (\$161 ) begin
+      \$339  = 16'h0000;
+    end
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
       end else begin
-        \$339  = \$159 ;
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+          \$339  = \$181 [15:0];
+        end else begin
+          \$339  = 16'h0000;
+        end
+      end
+    end
+    if (\$197 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$339  = 16'h0000;
+        end else begin
+          \$339  = \$202 [15:0];
+        end
       end
     end
     if (rst) begin
-      \$339  = 1'h0;
+      \$339  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$340  = q_mt_m2;
-    if (capture) begin
-    end else if (\$125 ) begin
+    \$340  = seq_mi;
+    if (\$161 ) begin
+      \$340  = 16'h0000;
+    end
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
       end else begin
-        \$340  = \$160 [15:0];
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          \$340  = \$185 [15:0];
+        end
+      end
+    end
+    if (\$197 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$340  = \$198 [15:0];
+        end
       end
     end
     if (rst) begin
@@ -5388,15 +5649,26 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$341  = q_mt_is1;
-    if (capture) begin
-    end else if (\$125 ) begin
+    \$341  = seq_first;
+    if (\$161 ) begin
+      \$341  = 1'h1;
+    end
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$135 ) begin
-      end else if (\$136 ) begin
-      end else if (\$137 ) begin
+      if (\$175 ) begin
+        \$341  = 1'h0;
+      end else if (\$176 ) begin
+        \$341  = 1'h0;
       end else begin
-        \$341  = \$161 ;
+        \$341  = 1'h1;
+      end
+    end
+    if (\$197 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$341  = 1'h1;
+      end else begin
+        \$341  = 1'h0;
       end
     end
     if (rst) begin
@@ -5405,53 +5677,100 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$342  = q_tw_a_need;
-    if (\$165 ) begin
-      \$342  = { 1'h0, \$168  };
+    \$342  = seq_last;
+    if (\$161 ) begin
+      \$342  = q_kops_is1;
     end
-    if (rst) begin
-      \$342  = 35'h000000000;
+    if (\$166 ) begin
+      \$342  = \$171 ;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$343  = q_tw_scanned;
-    if (\$165 ) begin
-      \$343  = 1'h1;
-    end
-    if (q_tw_scanned) begin
-      \$343  = 1'h0;
-    end
-    if (rst) begin
-      \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$344  = issuing;
-    if (\$177 ) begin
-      \$344  = 1'h1;
-    end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+        \$342  = tw_last_cur;
+      end else if (\$176 ) begin
+        \$342  = \$179 ;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
+        if (\$180 ) begin
+          \$342  = \$184 ;
         end else begin
-          if (seq_last_m) begin
-            \$344  = 1'h0;
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$342  = \$191 ;
+          end else begin
+            \$342  = \$195 ;
           end
         end
       end
     end
-    if (\$213 ) begin
+    if (\$197 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$342  = seq_kops_is1;
+      end else begin
+        \$342  = \$207 ;
+      end
+    end
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$343  = seq_last_n;
+    if (\$161 ) begin
+      \$343  = q_nt_is1;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+          \$343  = \$182 ;
+        end else begin
+          \$343  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$197 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$343  = seq_nt_is1;
+        end else begin
+          \$343  = \$203 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$344  = seq_last_m;
+    if (\$161 ) begin
+      \$344  = q_mt_is1;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          \$344  = \$186 ;
+        end
+      end
+    end
+    if (\$197 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$344  = 1'h0;
-          end
+          \$344  = \$199 ;
         end
       end
     end
@@ -5461,279 +5780,307 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$345  = seq_dense;
-    if (\$177 ) begin
-      \$345  = q_dense;
+    \$345  = seq_b_base;
+    if (\$161 ) begin
+      \$345  = { 1'h0, q_b_base };
     end
     if (rst) begin
-      \$345  = 1'h0;
+      \$345  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$346  = seq_kops;
-    if (\$177 ) begin
-      \$346  = q_kops;
+    \$346  = seq_a_row;
+    if (\$161 ) begin
+      \$346  = { 18'h00000, q_a_base };
     end
-    if (rst) begin
-      \$346  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$347  = seq_nt;
-    if (\$177 ) begin
-      \$347  = q_nt;
-    end
-    if (rst) begin
-      \$347  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$348  = seq_kops_m2;
-    if (\$177 ) begin
-      \$348  = q_kops_m2;
-    end
-    if (rst) begin
-      \$348  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$349  = seq_nt_m2;
-    if (\$177 ) begin
-      \$349  = q_nt_m2;
-    end
-    if (rst) begin
-      \$349  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$350  = seq_mt_m2;
-    if (\$177 ) begin
-      \$350  = q_mt_m2;
-    end
-    if (rst) begin
-      \$350  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$351  = seq_kops_is1;
-    if (\$177 ) begin
-      \$351  = q_kops_is1;
-    end
-    if (rst) begin
-      \$351  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$352  = seq_nt_is1;
-    if (\$177 ) begin
-      \$352  = q_nt_is1;
-    end
-    if (rst) begin
-      \$352  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$353  = seq_mt_is1;
-    if (\$177 ) begin
-      \$353  = q_mt_is1;
-    end
-    if (rst) begin
-      \$353  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$354  = seq_ki;
-    if (\$177 ) begin
-      \$354  = 17'h00000;
-    end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-        \$354  = 17'h00001;
-      end else if (\$192 ) begin
-        \$354  = 17'h00000;
-      end else begin
-        \$354  = 17'h00000;
-      end
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$354  = 17'h00000;
-      end else begin
-        \$354  = \$222 [16:0];
-      end
-    end
-    if (rst) begin
-      \$354  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$355  = seq_ni;
-    if (\$177 ) begin
-      \$355  = 16'h0000;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$355  = \$197 [15:0];
+        if (\$180 ) begin
         end else begin
-          \$355  = 16'h0000;
+          \$346  = \$187 [33:0];
         end
       end
     end
-    if (\$213 ) begin
+    if (\$197 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$346  = \$200 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$346  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$347  = seq_a_addr;
+    if (\$161 ) begin
+      \$347  = { 18'h00000, q_a_base };
+    end
+    if (\$172 ) begin
+      \$347  = \$173 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        if (\$180 ) begin
+          \$347  = seq_a_row;
+        end
+      end
+    end
+    if (\$197 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$347  = seq_a_row;
+        if (seq_last_n) begin
+          \$347  = \$201 [33:0];
+        end
+      end else begin
+        \$347  = \$208 [33:0];
+      end
+    end
+    if (rst) begin
+      \$347  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$348  = seq_b_col;
+    if (\$161 ) begin
+      \$348  = { 18'h00000, q_b_base };
+    end
+    if (\$197 ) begin
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$355  = 16'h0000;
+          \$348  = { 17'h00000, seq_b_base };
         end else begin
-          \$355  = \$218 [15:0];
+          \$348  = \$204 [33:0];
         end
       end
     end
     if (rst) begin
-      \$355  = 16'h0000;
+      \$348  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$356  = seq_mi;
-    if (\$177 ) begin
-      \$356  = 16'h0000;
+    \$349  = seq_b_addr;
+    if (\$161 ) begin
+      \$349  = { 18'h00000, q_b_base };
     end
-    if (\$188 ) begin
+    if (\$197 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          \$356  = \$201 [15:0];
-        end
-      end
-    end
-    if (\$213 ) begin
       if (seq_last) begin
+        (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$356  = \$214 [15:0];
+          \$349  = { 17'h00000, seq_b_base };
+        end else begin
+          \$349  = \$205 [33:0];
+        end
+      end else begin
+        if (\$210 ) begin
+          \$349  = \$211 [33:0];
         end
       end
     end
     if (rst) begin
-      \$356  = 16'h0000;
+      \$349  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$357  = seq_first;
-    if (\$177 ) begin
-      \$357  = 1'h1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-        \$357  = 1'h0;
-      end else if (\$192 ) begin
-        \$357  = 1'h0;
-      end else begin
-        \$357  = 1'h1;
-      end
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$357  = 1'h1;
-      end else begin
-        \$357  = 1'h0;
-      end
+    \$350  = seq_tw;
+    if (\$163 ) begin
+      \$350  = q_tw;
     end
     if (rst) begin
-      \$357  = 1'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$358  = seq_last;
-    if (\$177 ) begin
-      \$358  = q_kops_is1;
+    \$351  = tw_t_ahead_next;
+    if (rst) begin
+      \$351  = 17'h00000;
     end
-    if (\$182 ) begin
-      \$358  = \$187 ;
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$352  = tw_t_first2_next;
+    if (rst) begin
+      \$352  = 17'h00000;
     end
-    if (\$188 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$353  = tw_t_addr;
+    if (\$166 ) begin
+      \$353  = { 1'h0, q_tw_base };
+    end
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-        \$358  = tw_last_cur;
-      end else if (\$192 ) begin
-        \$358  = \$195 ;
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+        \$353  = tw_t_next;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$358  = \$200 ;
+        if (\$180 ) begin
+          \$353  = tw_t_first;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$358  = \$207 ;
+            \$353  = tw_t_next;
           end else begin
-            \$358  = \$211 ;
+            \$353  = tw_t_first;
           end
         end
       end
     end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$358  = seq_kops_is1;
-      end else begin
-        \$358  = \$223 ;
-      end
-    end
     if (rst) begin
-      \$358  = 1'h0;
+      \$353  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$359  = seq_last_n;
-    if (\$177 ) begin
-      \$359  = q_nt_is1;
+    \$354  = tw_t_next;
+    if (\$166 ) begin
+      \$354  = q_tw_base1;
     end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+        \$354  = \$177 [16:0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$359  = \$198 ;
+        if (\$180 ) begin
+          \$354  = tw_t_first1;
         end else begin
-          \$359  = seq_nt_is1;
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$354  = \$189 [16:0];
+          end else begin
+            \$354  = tw_t_first1;
+          end
         end
       end
     end
-    if (\$213 ) begin
-      if (seq_last) begin
+    if (rst) begin
+      \$354  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$355  = tw_t_first;
+    if (\$166 ) begin
+      \$355  = { 1'h0, q_tw_base };
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
         (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$359  = seq_nt_is1;
+        if (\$180 ) begin
         end else begin
-          \$359  = \$219 ;
+          if (tw_gi_last) begin
+            \$355  = tw_t_next;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$355  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$356  = tw_t_first1;
+    if (\$166 ) begin
+      \$356  = q_tw_base1;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$356  = \$188 [16:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$356  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$357  = tw_gi;
+    if (\$166 ) begin
+      \$357  = 16'h0000;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$357  = 16'h0000;
+          end else begin
+            \$357  = \$192 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$357  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$358  = tw_group_m2;
+    if (\$166 ) begin
+      \$358  = \$167 [15:0];
+    end
+    if (rst) begin
+      \$358  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$359  = tw_gi_last;
+    if (\$166 ) begin
+      \$359  = \$168 ;
+    end
+    if (\$172 ) begin
+      (* full_case = 32'd1 *)
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$180 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$359  = tw_group_is1;
+          end else begin
+            \$359  = \$193 ;
+          end
         end
       end
     end
@@ -5743,28 +6090,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$360  = seq_last_m;
-    if (\$177 ) begin
-      \$360  = q_mt_is1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          \$360  = \$202 ;
-        end
-      end
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$360  = \$215 ;
-        end
-      end
+    \$360  = tw_group_is1;
+    if (\$166 ) begin
+      \$360  = \$169 ;
     end
     if (rst) begin
       \$360  = 1'h0;
@@ -5772,406 +6100,248 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$361  = seq_b_base;
-    if (\$177 ) begin
-      \$361  = { 1'h0, q_b_base };
+    \$361  = tw_last_cur;
+    if (\$166 ) begin
+      \$361  = last_data[2];
     end
-    if (rst) begin
-      \$361  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$362  = seq_a_row;
-    if (\$177 ) begin
-      \$362  = { 18'h00000, q_a_base };
-    end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+        \$361  = tw_last_next1;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          \$362  = \$203 [33:0];
-        end
-      end
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$362  = \$216 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$362  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$363  = seq_a_addr;
-    if (\$177 ) begin
-      \$363  = { 18'h00000, q_a_base };
-    end
-    if (\$188 ) begin
-      \$363  = \$189 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        if (\$196 ) begin
-          \$363  = seq_a_row;
-        end
-      end
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$363  = seq_a_row;
-        if (seq_last_n) begin
-          \$363  = \$217 [33:0];
-        end
-      end else begin
-        \$363  = \$224 [33:0];
-      end
-    end
-    if (rst) begin
-      \$363  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$364  = seq_b_col;
-    if (\$177 ) begin
-      \$364  = { 18'h00000, q_b_base };
-    end
-    if (\$213 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$364  = { 17'h00000, seq_b_base };
-        end else begin
-          \$364  = \$220 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$364  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$365  = seq_b_addr;
-    if (\$177 ) begin
-      \$365  = { 18'h00000, q_b_base };
-    end
-    if (\$213 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$365  = { 17'h00000, seq_b_base };
-        end else begin
-          \$365  = \$221 [33:0];
-        end
-      end else begin
-        if (\$226 ) begin
-          \$365  = \$227 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$365  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$366  = seq_tw;
-    if (\$179 ) begin
-      \$366  = q_tw;
-    end
-    if (rst) begin
-      \$366  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$367  = tw_t_ahead_next;
-    if (rst) begin
-      \$367  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$368  = tw_t_first2_next;
-    if (rst) begin
-      \$368  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$369  = tw_t_addr;
-    if (\$182 ) begin
-      \$369  = { 1'h0, q_tw_base };
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$369  = tw_t_next;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$369  = tw_t_first;
+        if (\$180 ) begin
+          \$361  = tw_last_first0;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$369  = tw_t_next;
+            \$361  = tw_last_next1;
           end else begin
-            \$369  = tw_t_first;
+            \$361  = tw_last_first0;
           end
         end
       end
     end
     if (rst) begin
-      \$369  = 17'h00000;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$370  = tw_t_next;
-    if (\$182 ) begin
-      \$370  = q_tw_base1;
+    \$362  = tw_last_next1;
+    if (\$166 ) begin
+      \$362  = last_data[3];
     end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$370  = \$193 [16:0];
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+        \$362  = tw_last_next2;
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$370  = tw_t_first1;
+        if (\$180 ) begin
+          \$362  = tw_last_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$370  = \$205 [16:0];
+            \$362  = tw_last_next2;
           end else begin
-            \$370  = tw_t_first1;
+            \$362  = tw_last_first1;
           end
         end
       end
     end
     if (rst) begin
-      \$370  = 17'h00000;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$371  = tw_t_first;
-    if (\$182 ) begin
-      \$371  = { 1'h0, q_tw_base };
+    \$363  = tw_last_next2;
+    if (\$166 ) begin
+      \$363  = last_data[4];
     end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
+        \$363  = last_data[0];
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$371  = tw_t_next;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$371  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$372  = tw_t_first1;
-    if (\$182 ) begin
-      \$372  = q_tw_base1;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$372  = \$204 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$372  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$373  = tw_gi;
-    if (\$182 ) begin
-      \$373  = 16'h0000;
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
+        if (\$180 ) begin
+          \$363  = last_data[1];
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$373  = 16'h0000;
+            \$363  = last_data[0];
           end else begin
-            \$373  = \$208 [15:0];
+            \$363  = last_data[1];
           end
         end
       end
     end
     if (rst) begin
-      \$373  = 16'h0000;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$374  = tw_group_m2;
-    if (\$182 ) begin
-      \$374  = \$183 [15:0];
+    \$364  = tw_last_first0;
+    if (\$166 ) begin
+      \$364  = last_data[2];
     end
-    if (rst) begin
-      \$374  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$375  = tw_gi_last;
-    if (\$182 ) begin
-      \$375  = \$184 ;
-    end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
+      if (\$175 ) begin
+      end else if (\$176 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
+        if (\$180 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$375  = tw_group_is1;
-          end else begin
-            \$375  = \$209 ;
+            \$364  = tw_last_next1;
           end
         end
       end
     end
     if (rst) begin
-      \$375  = 1'h0;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$376  = tw_group_is1;
-    if (\$182 ) begin
-      \$376  = \$185 ;
+    \$365  = tw_last_first1;
+    if (\$166 ) begin
+      \$365  = last_data[3];
     end
-    if (rst) begin
-      \$376  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$377  = tw_last_cur;
-    if (\$182 ) begin
-      \$377  = last_data[2];
-    end
-    if (\$188 ) begin
+    if (\$172 ) begin
       (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$377  = tw_last_next1;
+      if (\$175 ) begin
+      end else if (\$176 ) begin
       end else begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$377  = tw_last_first0;
+        if (\$180 ) begin
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$377  = tw_last_next1;
-          end else begin
-            \$377  = tw_last_first0;
+            \$365  = tw_last_next2;
           end
         end
       end
     end
     if (rst) begin
-      \$377  = 1'h0;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$378  = tw_last_next1;
-    if (\$182 ) begin
-      \$378  = last_data[3];
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$378  = tw_last_next2;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$378  = tw_last_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$378  = tw_last_next2;
-          end else begin
-            \$378  = tw_last_first1;
-          end
-        end
-      end
-    end
+    \$366 [0] = issue;
+    \$366 [1] = seq_first;
+    \$366 [2] = seq_last;
+    \$366 [3] = seq_job_last;
+    \$366 [4] = seq_ki[0];
+    \$366 [5] = seq_dense;
+    \$366 [6] = seq_tw;
+    \$366 [56:23] = seq_a_addr;
+    \$366 [22:7] = seq_nt;
+    \$366 [90:57] = \$213 ;
     if (rst) begin
-      \$378  = 1'h0;
+      \$366  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$379  = tw_last_next2;
-    if (\$182 ) begin
-      \$379  = last_data[4];
+    \$367  = addr1;
+    if (rst) begin
+      \$367  = 91'h00000000000000000000000;
     end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-        \$379  = last_data[0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-          \$379  = last_data[1];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$379  = last_data[0];
-          end else begin
-            \$379  = last_data[1];
-          end
-        end
-      end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$368  = addr2;
+    if (rst) begin
+      \$368  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$369  = addr3;
+    if (rst) begin
+      \$369  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$370  = { \$401 , \$400 , \$399 , \$398  };
+    if (rst) begin
+      \$370  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$371 [22:7] = addr5[22:7];
+    \$371 [5:0] = addr4[5:0];
+    \$371 [6] = addr4[6];
+    \$371 [56:23] = addr4[56:23];
+    \$371 [90:57] = \$215 [33:0];
+    if (rst) begin
+      \$371  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$372  = addr5[5:0];
+    if (rst) begin
+      \$372  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$373  = rd1;
+    if (rst) begin
+      \$373  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$374  = rd2;
+    if (rst) begin
+      \$374  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$375  = rd3;
+    if (rst) begin
+      \$375  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$376  = \$219 [3:0];
+    if (rst) begin
+      \$376  = 4'hc;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$377  = \$231 ;
+    if (rst) begin
+      \$377  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$378  = d_main;
+    if (\$233 ) begin
+      \$378  = \$235 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$379  = d__valid;
+    if (\$233 ) begin
+      \$379  = \$236 ;
     end
     if (rst) begin
       \$379  = 1'h0;
@@ -6179,23 +6349,11 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$380  = tw_last_first0;
-    if (\$182 ) begin
-      \$380  = last_data[2];
-    end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$380  = tw_last_next1;
-          end
-        end
-      end
+    \$380  = d_skid_valid;
+    if (\$233 ) begin
+      \$380  = 1'h0;
+    end else if (\$234 ) begin
+      \$380  = \d__valid$230 ;
     end
     if (rst) begin
       \$380  = 1'h0;
@@ -6203,401 +6361,251 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$381  = tw_last_first1;
-    if (\$182 ) begin
-      \$381  = last_data[3];
+    \$381  = d_skid;
+    if (\$233 ) begin
+    end else if (\$234 ) begin
+      \$381  = d_in;
     end
-    if (\$188 ) begin
-      (* full_case = 32'd1 *)
-      if (\$191 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$196 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$381  = tw_last_next2;
-          end
-        end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$382  = d_end_wr;
+    if (\$237 ) begin
+      \$382  = \$240 [3:0];
+    end
+    if (rst) begin
+      \$382  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$383  = d_job_end;
+    if (\$237 ) begin
+      if (\$241 ) begin
+        \$383 [0] = rd4[3];
+      end
+      if (\$242 ) begin
+        \$383 [1] = rd4[3];
+      end
+      if (\$243 ) begin
+        \$383 [2] = rd4[3];
+      end
+      if (\$244 ) begin
+        \$383 [3] = rd4[3];
+      end
+      if (\$245 ) begin
+        \$383 [4] = rd4[3];
+      end
+      if (\$246 ) begin
+        \$383 [5] = rd4[3];
+      end
+      if (\$247 ) begin
+        \$383 [6] = rd4[3];
+      end
+      if (\$248 ) begin
+        \$383 [7] = rd4[3];
+      end
+      if (\$249 ) begin
+        \$383 [8] = rd4[3];
+      end
+      if (\$250 ) begin
+        \$383 [9] = rd4[3];
+      end
+      if (\$251 ) begin
+        \$383 [10] = rd4[3];
+      end
+      if (\$252 ) begin
+        \$383 [11] = rd4[3];
       end
     end
     if (rst) begin
-      \$381  = 1'h0;
+      \$383  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$382 [0] = issue;
-    \$382 [1] = seq_first;
-    \$382 [2] = seq_last;
-    \$382 [3] = seq_job_last;
-    \$382 [4] = seq_ki[0];
-    \$382 [5] = seq_dense;
-    \$382 [6] = seq_tw;
-    \$382 [56:23] = seq_a_addr;
-    \$382 [22:7] = seq_nt;
-    \$382 [90:57] = \$229 ;
-    if (rst) begin
-      \$382  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$383  = addr1;
-    if (rst) begin
-      \$383  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$384  = addr2;
-    if (rst) begin
-      \$384  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$385  = addr3;
-    if (rst) begin
-      \$385  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$386  = { \$417 , \$416 , \$415 , \$414  };
-    if (rst) begin
-      \$386  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$387 [22:7] = addr5[22:7];
-    \$387 [5:0] = addr4[5:0];
-    \$387 [6] = addr4[6];
-    \$387 [56:23] = addr4[56:23];
-    \$387 [90:57] = \$231 [33:0];
-    if (rst) begin
-      \$387  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$388  = addr5[5:0];
-    if (rst) begin
-      \$388  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$389  = rd1;
-    if (rst) begin
-      \$389  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$390  = rd2;
-    if (rst) begin
-      \$390  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$391  = rd3;
-    if (rst) begin
-      \$391  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$392  = \$235 [3:0];
-    if (rst) begin
-      \$392  = 4'hc;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$393  = \$247 ;
-    if (rst) begin
-      \$393  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$394  = d_main;
-    if (\$249 ) begin
-      \$394  = \$251 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$395  = d__valid;
-    if (\$249 ) begin
-      \$395  = \$252 ;
-    end
-    if (rst) begin
-      \$395  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$396  = d_skid_valid;
-    if (\$249 ) begin
-      \$396  = 1'h0;
-    end else if (\$250 ) begin
-      \$396  = \d__valid$228 ;
-    end
-    if (rst) begin
-      \$396  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$397  = d_skid;
-    if (\$249 ) begin
-    end else if (\$250 ) begin
-      \$397  = d_in;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$398  = d_end_wr;
+    \$384  = d_end_rd;
     if (\$253 ) begin
-      \$398  = \$256 [3:0];
+      \$384  = \$256 [3:0];
     end
     if (rst) begin
-      \$398  = 4'h0;
+      \$384  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$399  = d_job_end;
-    if (\$253 ) begin
-      if (\$257 ) begin
-        \$399 [0] = rd4[3];
-      end
-      if (\$258 ) begin
-        \$399 [1] = rd4[3];
-      end
-      if (\$259 ) begin
-        \$399 [2] = rd4[3];
-      end
-      if (\$260 ) begin
-        \$399 [3] = rd4[3];
-      end
-      if (\$261 ) begin
-        \$399 [4] = rd4[3];
-      end
-      if (\$262 ) begin
-        \$399 [5] = rd4[3];
-      end
-      if (\$263 ) begin
-        \$399 [6] = rd4[3];
-      end
-      if (\$264 ) begin
-        \$399 [7] = rd4[3];
-      end
-      if (\$265 ) begin
-        \$399 [8] = rd4[3];
-      end
-      if (\$266 ) begin
-        \$399 [9] = rd4[3];
-      end
-      if (\$267 ) begin
-        \$399 [10] = rd4[3];
-      end
-      if (\$268 ) begin
-        \$399 [11] = rd4[3];
-      end
-    end
+    \$385  = \$259 [7:0];
     if (rst) begin
-      \$399  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$400  = d_end_rd;
-    if (\$269 ) begin
-      \$400  = \$272 [3:0];
-    end
-    if (rst) begin
-      \$400  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$401  = \$275 [7:0];
-    if (rst) begin
-      \$401  = 8'h00;
+      \$385  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$278 ) begin
-      \$402  = cause_events;
+    if (\$262 ) begin
+      \$386  = cause_events;
     end else begin
-      \$402  = \$279 ;
+      \$386  = \$263 ;
     end
     if (rst) begin
-      \$402  = 8'h00;
+      \$386  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$403  = done;
-    if (\$280 ) begin
-      \$403  = 1'h0;
+    \$387  = done;
+    if (\$264 ) begin
+      \$387  = 1'h0;
     end else if (finish) begin
-      \$403  = 1'h1;
+      \$387  = 1'h1;
     end
     if (rst) begin
-      \$403  = 1'h0;
+      \$387  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$404  = value_error;
-    if (\value_error$232 ) begin
-      \$404  = 1'h1;
+    \$388  = value_error;
+    if (\value_error$234 ) begin
+      \$388  = 1'h1;
     end
-    if (\$281 ) begin
-      \$404  = 1'h0;
+    if (\$265 ) begin
+      \$388  = 1'h0;
     end
     if (rst) begin
-      \$404  = 1'h0;
+      \$388  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$282 ) begin
-      \$405 [0] = busy;
-      \$405 [1] = stall_out;
-      \$405 [2] = \$286 ;
-      \$405 [3] = rd4[0];
-      \$405 [4] = rd4[5];
-      \$405 [5] = d_take;
-      \$405 [7:6] = \$288 ;
+    if (\$266 ) begin
+      \$389 [0] = busy;
+      \$389 [1] = stall_out;
+      \$389 [2] = \$270 ;
+      \$389 [3] = rd4[0];
+      \$389 [4] = rd4[5];
+      \$389 [5] = d_take;
+      \$389 [7:6] = \$272 ;
     end else begin
-      \$405  = 8'h00;
+      \$389  = 8'h00;
     end
     if (rst) begin
-      \$405  = 8'h00;
+      \$389  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$406  = 64'h0000000000000000;
+      \$390  = 64'h0000000000000000;
     end else begin
-      \$406  = \$289 [63:0];
+      \$390  = \$273 [63:0];
     end
     if (rst) begin
-      \$406  = 64'h0000000000000000;
+      \$390  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$407  = cnt_busy_cycles;
+    \$391  = cnt_busy_cycles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$407  = 64'h0000000000000000;
+      \$391  = 64'h0000000000000000;
     end else begin
       if (cnt_events[0]) begin
-        \$407  = \$290 [63:0];
+        \$391  = \$274 [63:0];
       end
     end
     if (rst) begin
-      \$407  = 64'h0000000000000000;
+      \$391  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$408  = cnt_stall_in;
+    \$392  = cnt_stall_in;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$408  = 64'h0000000000000000;
+      \$392  = 64'h0000000000000000;
     end else begin
       if (cnt_events[2]) begin
-        \$408  = \$292 [63:0];
+        \$392  = \$276 [63:0];
       end
     end
     if (rst) begin
-      \$408  = 64'h0000000000000000;
+      \$392  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$409  = cnt_stall_out;
+    \$393  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$409  = 64'h0000000000000000;
+      \$393  = 64'h0000000000000000;
     end else begin
       if (cnt_events[1]) begin
-        \$409  = \$291 [63:0];
+        \$393  = \$275 [63:0];
       end
     end
     if (rst) begin
-      \$409  = 64'h0000000000000000;
+      \$393  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$410  = cnt_tile_ops;
+    \$394  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$410  = 64'h0000000000000000;
+      \$394  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$410  = \$293 [63:0];
+        \$394  = \$277 [63:0];
       end
     end
     if (rst) begin
-      \$410  = 64'h0000000000000000;
+      \$394  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$411  = cnt_macs;
+    \$395  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$411  = 64'h0000000000000000;
+      \$395  = 64'h0000000000000000;
     end else begin
       if (cnt_events[3]) begin
-        \$411  = \$295 [63:0];
+        \$395  = \$279 [63:0];
       end
     end
     if (rst) begin
-      \$411  = 64'h0000000000000000;
+      \$395  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$412  = cnt_d_tiles;
+    \$396  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$412  = 64'h0000000000000000;
+      \$396  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$412  = \$296 [63:0];
+        \$396  = \$280 [63:0];
       end
     end
     if (rst) begin
-      \$412  = 64'h0000000000000000;
+      \$396  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$413  = 64'h0000000000000000;
+      \$397  = 64'h0000000000000000;
     end else begin
-      \$413  = \$297 [63:0];
+      \$397  = \$281 [63:0];
     end
     if (rst) begin
-      \$413  = 64'h0000000000000000;
+      \$397  = 64'h0000000000000000;
     end
   end
   assign csr_addr = addr;
@@ -6626,7 +6634,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign b = { 1'h0, addr2[22:7] };
   assign r_addr = addr5[31:23];
   assign \r_addr$81  = addr5[65:57];
-  assign i = { rd3[4], rd3[5] };
+  assign i = rd3[5];
+  assign \i$84  = rd3[4];
   assign a__valid = rd4[0];
   assign b__valid = rd4[0];
   assign b__payload = op_b;
@@ -6636,7 +6645,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign op_last = rd4[2];
   assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$119 , done, busy };
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$103 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -6644,18 +6653,18 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$132  = cnt_cycles;
-  assign \cnt_busy_cycles$134  = cnt_busy_cycles;
-  assign \cnt_stall_in$136  = cnt_stall_in;
-  assign \cnt_stall_out$138  = cnt_stall_out;
-  assign \cnt_tile_ops$140  = cnt_tile_ops;
-  assign \cnt_macs$142  = cnt_macs;
-  assign \cnt_d_tiles$144  = cnt_d_tiles;
-  assign \cnt_jobs$146  = cnt_jobs;
-  assign \busy$147  = busy;
-  assign \done$148  = done;
-  assign \cause$149  = cause;
-  assign blk_data = { \$417 , \$416 , \$415 , \$414  };
+  assign \cnt_cycles$134  = cnt_cycles;
+  assign \cnt_busy_cycles$136  = cnt_busy_cycles;
+  assign \cnt_stall_in$138  = cnt_stall_in;
+  assign \cnt_stall_out$140  = cnt_stall_out;
+  assign \cnt_tile_ops$142  = cnt_tile_ops;
+  assign \cnt_macs$144  = cnt_macs;
+  assign \cnt_d_tiles$146  = cnt_d_tiles;
+  assign \cnt_jobs$148  = cnt_jobs;
+  assign \busy$149  = busy;
+  assign \done$150  = done;
+  assign \cause$151  = cause;
+  assign blk_data = { \$401 , \$400 , \$399 , \$398  };
   assign \ld__payload.addr  = ld__payload[7:0];
   assign \ld__payload.entry  = ld__payload[24:8];
   assign \ld__payload.entry.block  = ld__payload[23:8];
@@ -6697,38 +6706,54 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \rd3.job_last  = rd3[3];
   assign \rd3.half  = rd3[4];
   assign \rd3.dense  = rd3[5];
-  assign \o[0]  = o[1:0];
-  assign \o[1]  = o[3:2];
-  assign \o[2]  = o[5:4];
-  assign \o[3]  = o[7:6];
-  assign \o[4]  = o[9:8];
-  assign \o[5]  = o[11:10];
-  assign \o[6]  = o[13:12];
-  assign \o[7]  = o[15:14];
-  assign \o[8]  = o[17:16];
-  assign \o[9]  = o[19:18];
-  assign \o[10]  = o[21:20];
-  assign \o[11]  = o[23:22];
-  assign \o[12]  = o[25:24];
-  assign \o[13]  = o[27:26];
-  assign \o[14]  = o[29:28];
-  assign \o[15]  = o[31:30];
-  assign \o[16]  = o[33:32];
-  assign \o[17]  = o[35:34];
-  assign \o[18]  = o[37:36];
-  assign \o[19]  = o[39:38];
-  assign \o[20]  = o[41:40];
-  assign \o[21]  = o[43:42];
-  assign \o[22]  = o[45:44];
-  assign \o[23]  = o[47:46];
-  assign \o[24]  = o[49:48];
-  assign \o[25]  = o[51:50];
-  assign \o[26]  = o[53:52];
-  assign \o[27]  = o[55:54];
-  assign \o[28]  = o[57:56];
-  assign \o[29]  = o[59:58];
-  assign \o[30]  = o[61:60];
-  assign \o[31]  = o[63:62];
+  assign \o[0]  = o[0];
+  assign \o[1]  = o[1];
+  assign \o[2]  = o[2];
+  assign \o[3]  = o[3];
+  assign \o[4]  = o[4];
+  assign \o[5]  = o[5];
+  assign \o[6]  = o[6];
+  assign \o[7]  = o[7];
+  assign \o[8]  = o[8];
+  assign \o[9]  = o[9];
+  assign \o[10]  = o[10];
+  assign \o[11]  = o[11];
+  assign \o[12]  = o[12];
+  assign \o[13]  = o[13];
+  assign \o[14]  = o[14];
+  assign \o[15]  = o[15];
+  assign \o[16]  = o[16];
+  assign \o[17]  = o[17];
+  assign \o[18]  = o[18];
+  assign \o[19]  = o[19];
+  assign \o[20]  = o[20];
+  assign \o[21]  = o[21];
+  assign \o[22]  = o[22];
+  assign \o[23]  = o[23];
+  assign \o[24]  = o[24];
+  assign \o[25]  = o[25];
+  assign \o[26]  = o[26];
+  assign \o[27]  = o[27];
+  assign \o[28]  = o[28];
+  assign \o[29]  = o[29];
+  assign \o[30]  = o[30];
+  assign \o[31]  = o[31];
+  assign \o$88[0]  = \o$88 [0];
+  assign \o$88[1]  = \o$88 [1];
+  assign \o$88[2]  = \o$88 [2];
+  assign \o$88[3]  = \o$88 [3];
+  assign \o$88[4]  = \o$88 [4];
+  assign \o$88[5]  = \o$88 [5];
+  assign \o$88[6]  = \o$88 [6];
+  assign \o$88[7]  = \o$88 [7];
+  assign \o$88[8]  = \o$88 [8];
+  assign \o$88[9]  = \o$88 [9];
+  assign \o$88[10]  = \o$88 [10];
+  assign \o$88[11]  = \o$88 [11];
+  assign \o$88[12]  = \o$88 [12];
+  assign \o$88[13]  = \o$88 [13];
+  assign \o$88[14]  = \o$88 [14];
+  assign \o$88[15]  = \o$88 [15];
   assign \op_meta[0]  = op_meta[15:0];
   assign \op_meta[1]  = op_meta[31:16];
   assign \op_meta[2]  = op_meta[47:32];
@@ -6908,29 +6933,29 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \d__payload.data[3][2]  = d__payload[479:448];
   assign \d__payload.data[3][3]  = d__payload[511:480];
   assign \d__payload.error  = d__payload[512];
-  assign \d__payload$107.data  = \d__payload$107 [511:0];
-  assign \d__payload$107.data[0]  = \d__payload$107 [127:0];
-  assign \d__payload$107.data[0][0]  = \d__payload$107 [31:0];
-  assign \d__payload$107.data[0][1]  = \d__payload$107 [63:32];
-  assign \d__payload$107.data[0][2]  = \d__payload$107 [95:64];
-  assign \d__payload$107.data[0][3]  = \d__payload$107 [127:96];
-  assign \d__payload$107.data[1]  = \d__payload$107 [255:128];
-  assign \d__payload$107.data[1][0]  = \d__payload$107 [159:128];
-  assign \d__payload$107.data[1][1]  = \d__payload$107 [191:160];
-  assign \d__payload$107.data[1][2]  = \d__payload$107 [223:192];
-  assign \d__payload$107.data[1][3]  = \d__payload$107 [255:224];
-  assign \d__payload$107.data[2]  = \d__payload$107 [383:256];
-  assign \d__payload$107.data[2][0]  = \d__payload$107 [287:256];
-  assign \d__payload$107.data[2][1]  = \d__payload$107 [319:288];
-  assign \d__payload$107.data[2][2]  = \d__payload$107 [351:320];
-  assign \d__payload$107.data[2][3]  = \d__payload$107 [383:352];
-  assign \d__payload$107.data[3]  = \d__payload$107 [511:384];
-  assign \d__payload$107.data[3][0]  = \d__payload$107 [415:384];
-  assign \d__payload$107.data[3][1]  = \d__payload$107 [447:416];
-  assign \d__payload$107.data[3][2]  = \d__payload$107 [479:448];
-  assign \d__payload$107.data[3][3]  = \d__payload$107 [511:480];
-  assign \d__payload$107.error  = \d__payload$107 [512];
-  assign \d__payload$107.last  = \d__payload$107 [513];
+  assign \d__payload$109.data  = \d__payload$109 [511:0];
+  assign \d__payload$109.data[0]  = \d__payload$109 [127:0];
+  assign \d__payload$109.data[0][0]  = \d__payload$109 [31:0];
+  assign \d__payload$109.data[0][1]  = \d__payload$109 [63:32];
+  assign \d__payload$109.data[0][2]  = \d__payload$109 [95:64];
+  assign \d__payload$109.data[0][3]  = \d__payload$109 [127:96];
+  assign \d__payload$109.data[1]  = \d__payload$109 [255:128];
+  assign \d__payload$109.data[1][0]  = \d__payload$109 [159:128];
+  assign \d__payload$109.data[1][1]  = \d__payload$109 [191:160];
+  assign \d__payload$109.data[1][2]  = \d__payload$109 [223:192];
+  assign \d__payload$109.data[1][3]  = \d__payload$109 [255:224];
+  assign \d__payload$109.data[2]  = \d__payload$109 [383:256];
+  assign \d__payload$109.data[2][0]  = \d__payload$109 [287:256];
+  assign \d__payload$109.data[2][1]  = \d__payload$109 [319:288];
+  assign \d__payload$109.data[2][2]  = \d__payload$109 [351:320];
+  assign \d__payload$109.data[2][3]  = \d__payload$109 [383:352];
+  assign \d__payload$109.data[3]  = \d__payload$109 [511:384];
+  assign \d__payload$109.data[3][0]  = \d__payload$109 [415:384];
+  assign \d__payload$109.data[3][1]  = \d__payload$109 [447:416];
+  assign \d__payload$109.data[3][2]  = \d__payload$109 [479:448];
+  assign \d__payload$109.data[3][3]  = \d__payload$109 [511:480];
+  assign \d__payload$109.error  = \d__payload$109 [512];
+  assign \d__payload$109.last  = \d__payload$109 [513];
   assign \d_main.data  = d_main[511:0];
   assign \d_main.data[0]  = d_main[127:0];
   assign \d_main.data[0][0]  = d_main[31:0];
@@ -7155,44 +7180,44 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \cnt_events.dense  = cnt_events[4];
   assign \cnt_events.d_take  = cnt_events[5];
   assign \cnt_events.ended  = cnt_events[7:6];
-  assign \d__payload$107 [513] = d_main[513];
-  assign \d__payload$107 [512] = d_main[512];
-  assign \d__payload$107 [511:0] = d_main[511:0];
-  assign d_in[513] = \$86 ;
+  assign \d__payload$109 [513] = d_main[513];
+  assign \d__payload$109 [512] = d_main[512];
+  assign \d__payload$109 [511:0] = d_main[511:0];
+  assign d_in[513] = \$70 ;
   assign d_in[512] = d__payload[512];
   assign d_in[511:0] = d__payload[511:0];
   assign a__payload[319:256] = op_meta;
   assign a__payload[321] = rd4[2];
   assign a__payload[320] = rd4[1];
-  assign a__payload[255:0] = \r_data$89 [255:0];
-  assign op_b[511:496] = \$85 ;
-  assign op_b[495:480] = \$83 ;
-  assign op_b[479:464] = \$81 ;
-  assign op_b[463:448] = \$79 ;
-  assign op_b[447:432] = \$77 ;
-  assign op_b[431:416] = \$75 ;
-  assign op_b[415:400] = \$73 ;
-  assign op_b[399:384] = \$71 ;
-  assign op_b[383:368] = \$69 ;
-  assign op_b[367:352] = \$67 ;
-  assign op_b[351:336] = \$65 ;
-  assign op_b[335:320] = \$63 ;
-  assign op_b[319:304] = \$61 ;
-  assign op_b[303:288] = \$59 ;
-  assign op_b[287:272] = \$57 ;
-  assign op_b[271:256] = \$55 ;
-  assign op_b[255:240] = \$53 ;
-  assign op_b[239:224] = \$51 ;
-  assign op_b[223:208] = \$49 ;
-  assign op_b[207:192] = \$47 ;
-  assign op_b[191:176] = \$45 ;
-  assign op_b[175:160] = \$43 ;
-  assign op_b[159:144] = \$41 ;
-  assign op_b[143:128] = \$39 ;
-  assign op_b[127:112] = \$37 ;
-  assign op_b[111:96] = \$35 ;
-  assign op_b[95:80] = \$33 ;
-  assign op_b[79:64] = \$31 ;
+  assign a__payload[255:0] = \r_data$91 [255:0];
+  assign op_b[511:496] = \$69 ;
+  assign op_b[495:480] = \$68 ;
+  assign op_b[479:464] = \$67 ;
+  assign op_b[463:448] = \$66 ;
+  assign op_b[447:432] = \$65 ;
+  assign op_b[431:416] = \$63 ;
+  assign op_b[415:400] = \$61 ;
+  assign op_b[399:384] = \$59 ;
+  assign op_b[383:368] = \$57 ;
+  assign op_b[367:352] = \$56 ;
+  assign op_b[351:336] = \$55 ;
+  assign op_b[335:320] = \$54 ;
+  assign op_b[319:304] = \$53 ;
+  assign op_b[303:288] = \$51 ;
+  assign op_b[287:272] = \$49 ;
+  assign op_b[271:256] = \$47 ;
+  assign op_b[255:240] = \$45 ;
+  assign op_b[239:224] = \$44 ;
+  assign op_b[223:208] = \$43 ;
+  assign op_b[207:192] = \$42 ;
+  assign op_b[191:176] = \$41 ;
+  assign op_b[175:160] = \$39 ;
+  assign op_b[159:144] = \$37 ;
+  assign op_b[143:128] = \$35 ;
+  assign op_b[127:112] = \$33 ;
+  assign op_b[111:96] = \$32 ;
+  assign op_b[95:80] = \$31 ;
+  assign op_b[79:64] = \$30 ;
   assign op_b[63:48] = \$29 ;
   assign op_b[47:32] = \$27 ;
   assign op_b[31:16] = \$25 ;
@@ -7202,29 +7227,13 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign last_addr[23:16] = q_tw_base0_next[7:0];
   assign last_addr[15:8] = tw_t_first2_next[7:0];
   assign last_addr[7:0] = tw_t_ahead_next[7:0];
-  assign \$30  = 16'h0000;
-  assign \$32  = 16'h0000;
-  assign \$34  = 16'h0000;
-  assign \$36  = 16'h0000;
-  assign \$46  = 16'h0000;
-  assign \$48  = 16'h0000;
-  assign \$50  = 16'h0000;
-  assign \$52  = 16'h0000;
-  assign \$62  = 16'h0000;
-  assign \$64  = 16'h0000;
-  assign \$66  = 16'h0000;
-  assign \$68  = 16'h0000;
-  assign \$78  = 16'h0000;
-  assign \$80  = 16'h0000;
-  assign \$82  = 16'h0000;
-  assign \$84  = 16'h0000;
-  assign \$126  = { rw_k_tiles, 1'h0 };
-  assign \$128  = { rw_k_tiles, 1'h0 };
-  assign \$138  = { q_mul_a_x, 1'h0 };
-  assign \$139  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$140  = { q_mul_b_x, 1'h0 };
-  assign \$141  = { 1'h0, q_mul_b_y[16:1] };
-  assign \$166  = { a_rows, 1'h0 };
+  assign \$110  = { rw_k_tiles, 1'h0 };
+  assign \$112  = { rw_k_tiles, 1'h0 };
+  assign \$122  = { q_mul_a_x, 1'h0 };
+  assign \$123  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$124  = { q_mul_b_x, 1'h0 };
+  assign \$125  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$150  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7810,8 +7819,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4370$0 (w_en),
-    .\port$4372$0 (w_addr),
+    .\port$4354$0 (w_en),
+    .\port$4356$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -7880,7 +7889,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4370$0 , \port$4372$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4354$0 , \port$4356$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -7889,15 +7898,15 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4370$0 , \port$4372$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4370$0 ;
-  wire \port$4370$0 ;
-  input [8:0] \port$4372$0 ;
-  wire [8:0] \port$4372$0 ;
+  input \port$4354$0 ;
+  wire \port$4354$0 ;
+  input [8:0] \port$4356$0 ;
+  wire [8:0] \port$4356$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4370$0 , \port$4372$0  };
-  assign i = { \port$4370$0 , \port$4372$0  };
+    copy0 <= { \port$4354$0 , \port$4356$0  };
+  assign i = { \port$4354$0 , \port$4356$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -8504,8 +8513,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4376$0 (w_en),
-    .\port$4378$0 (w_addr),
+    .\port$4360$0 (w_en),
+    .\port$4362$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -8574,7 +8583,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4376$0 , \port$4378$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4360$0 , \port$4362$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8583,15 +8592,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4376$0 , \port$4378$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4376$0 ;
-  wire \port$4376$0 ;
-  input [8:0] \port$4378$0 ;
-  wire [8:0] \port$4378$0 ;
+  input \port$4360$0 ;
+  wire \port$4360$0 ;
+  input [8:0] \port$4362$0 ;
+  wire [8:0] \port$4362$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4376$0 , \port$4378$0  };
-  assign i = { \port$4376$0 , \port$4378$0  };
+    copy0 <= { \port$4360$0 , \port$4362$0  };
+  assign i = { \port$4360$0 , \port$4362$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -14395,8 +14404,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4386$0 , \port$4576$0 , \port$4578$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4743$0 , \port$4745$0 , \port$4747$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4370$0 , \port$4560$0 , \port$4562$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4727$0 , \port$4729$0 , \port$4731$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14521,22 +14530,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$298$0 ;
-  wire \port$298$0 ;
-  input \port$332$0 ;
-  wire \port$332$0 ;
-  input \port$4386$0 ;
-  wire \port$4386$0 ;
-  input [7:0] \port$4576$0 ;
-  wire [7:0] \port$4576$0 ;
-  input \port$4578$0 ;
-  wire \port$4578$0 ;
-  input [2:0] \port$4743$0 ;
-  wire [2:0] \port$4743$0 ;
-  input [15:0] \port$4745$0 ;
-  wire [15:0] \port$4745$0 ;
-  input [15:0] \port$4747$0 ;
-  wire [15:0] \port$4747$0 ;
+  input \port$282$0 ;
+  wire \port$282$0 ;
+  input \port$316$0 ;
+  wire \port$316$0 ;
+  input \port$4370$0 ;
+  wire \port$4370$0 ;
+  input [7:0] \port$4560$0 ;
+  wire [7:0] \port$4560$0 ;
+  input \port$4562$0 ;
+  wire \port$4562$0 ;
+  input [2:0] \port$4727$0 ;
+  wire [2:0] \port$4727$0 ;
+  input [15:0] \port$4729$0 ;
+  wire [15:0] \port$4729$0 ;
+  input [15:0] \port$4731$0 ;
+  wire [15:0] \port$4731$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14903,7 +14912,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4576$0 , 4'h0, \port$4386$0 , \port$332$0 , \port$4578$0 , \port$298$0  };
+            \$80  = { 16'h0000, \port$4560$0 , 4'h0, \port$4370$0 , \port$316$0 , \port$4562$0 , \port$282$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -15015,9 +15024,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4743$0  };
+            \$84  = { 29'h00000000, \port$4727$0  };
         3'h5:
-            \$84  = { \port$4745$0 , \port$4747$0  };
+            \$84  = { \port$4729$0 , \port$4731$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -15116,14 +15125,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4576$0 , 4'h0, \port$4386$0 , \port$332$0 , \port$4578$0 , \port$298$0  };
+  assign ro_status = { 16'h0000, \port$4560$0 , 4'h0, \port$4370$0 , \port$316$0 , \port$4562$0 , \port$282$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4743$0  };
-  assign ro_tw_err_at = { \port$4745$0 , \port$4747$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4727$0  };
+  assign ro_tw_err_at = { \port$4729$0 , \port$4731$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15147,209 +15156,315 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$298$0 , \port$332$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.spread_sel (rst, \port$4552$4 , o, clk);
+module \axi_gemm.axi.engine.spread_dense (rst, i, o, clk);
   input clk;
   wire clk;
-  reg [1:0] copy0 = 2'h0;
-  reg [1:0] copy1 = 2'h0;
-  reg [1:0] copy10 = 2'h0;
-  reg [1:0] copy11 = 2'h0;
-  reg [1:0] copy12 = 2'h0;
-  reg [1:0] copy13 = 2'h0;
-  reg [1:0] copy14 = 2'h0;
-  reg [1:0] copy15 = 2'h0;
-  reg [1:0] copy16 = 2'h0;
-  reg [1:0] copy17 = 2'h0;
-  reg [1:0] copy18 = 2'h0;
-  reg [1:0] copy19 = 2'h0;
-  reg [1:0] copy2 = 2'h0;
-  reg [1:0] copy20 = 2'h0;
-  reg [1:0] copy21 = 2'h0;
-  reg [1:0] copy22 = 2'h0;
-  reg [1:0] copy23 = 2'h0;
-  reg [1:0] copy24 = 2'h0;
-  reg [1:0] copy25 = 2'h0;
-  reg [1:0] copy26 = 2'h0;
-  reg [1:0] copy27 = 2'h0;
-  reg [1:0] copy28 = 2'h0;
-  reg [1:0] copy29 = 2'h0;
-  reg [1:0] copy3 = 2'h0;
-  reg [1:0] copy30 = 2'h0;
-  reg [1:0] copy31 = 2'h0;
-  reg [1:0] copy4 = 2'h0;
-  reg [1:0] copy5 = 2'h0;
-  reg [1:0] copy6 = 2'h0;
-  reg [1:0] copy7 = 2'h0;
-  reg [1:0] copy8 = 2'h0;
-  reg [1:0] copy9 = 2'h0;
-  wire [1:0] i;
-  output [63:0] o;
-  wire [63:0] o;
-  wire [1:0] \o[0] ;
-  wire [1:0] \o[10] ;
-  wire [1:0] \o[11] ;
-  wire [1:0] \o[12] ;
-  wire [1:0] \o[13] ;
-  wire [1:0] \o[14] ;
-  wire [1:0] \o[15] ;
-  wire [1:0] \o[16] ;
-  wire [1:0] \o[17] ;
-  wire [1:0] \o[18] ;
-  wire [1:0] \o[19] ;
-  wire [1:0] \o[1] ;
-  wire [1:0] \o[20] ;
-  wire [1:0] \o[21] ;
-  wire [1:0] \o[22] ;
-  wire [1:0] \o[23] ;
-  wire [1:0] \o[24] ;
-  wire [1:0] \o[25] ;
-  wire [1:0] \o[26] ;
-  wire [1:0] \o[27] ;
-  wire [1:0] \o[28] ;
-  wire [1:0] \o[29] ;
-  wire [1:0] \o[2] ;
-  wire [1:0] \o[30] ;
-  wire [1:0] \o[31] ;
-  wire [1:0] \o[3] ;
-  wire [1:0] \o[4] ;
-  wire [1:0] \o[5] ;
-  wire [1:0] \o[6] ;
-  wire [1:0] \o[7] ;
-  wire [1:0] \o[8] ;
-  wire [1:0] \o[9] ;
-  input [1:0] \port$4552$4 ;
-  wire [1:0] \port$4552$4 ;
+  reg copy0 = 1'h0;
+  reg copy1 = 1'h0;
+  reg copy10 = 1'h0;
+  reg copy11 = 1'h0;
+  reg copy12 = 1'h0;
+  reg copy13 = 1'h0;
+  reg copy14 = 1'h0;
+  reg copy15 = 1'h0;
+  reg copy16 = 1'h0;
+  reg copy17 = 1'h0;
+  reg copy18 = 1'h0;
+  reg copy19 = 1'h0;
+  reg copy2 = 1'h0;
+  reg copy20 = 1'h0;
+  reg copy21 = 1'h0;
+  reg copy22 = 1'h0;
+  reg copy23 = 1'h0;
+  reg copy24 = 1'h0;
+  reg copy25 = 1'h0;
+  reg copy26 = 1'h0;
+  reg copy27 = 1'h0;
+  reg copy28 = 1'h0;
+  reg copy29 = 1'h0;
+  reg copy3 = 1'h0;
+  reg copy30 = 1'h0;
+  reg copy31 = 1'h0;
+  reg copy4 = 1'h0;
+  reg copy5 = 1'h0;
+  reg copy6 = 1'h0;
+  reg copy7 = 1'h0;
+  reg copy8 = 1'h0;
+  reg copy9 = 1'h0;
+  input i;
+  wire i;
+  output [31:0] o;
+  wire [31:0] o;
+  wire \o[0] ;
+  wire \o[10] ;
+  wire \o[11] ;
+  wire \o[12] ;
+  wire \o[13] ;
+  wire \o[14] ;
+  wire \o[15] ;
+  wire \o[16] ;
+  wire \o[17] ;
+  wire \o[18] ;
+  wire \o[19] ;
+  wire \o[1] ;
+  wire \o[20] ;
+  wire \o[21] ;
+  wire \o[22] ;
+  wire \o[23] ;
+  wire \o[24] ;
+  wire \o[25] ;
+  wire \o[26] ;
+  wire \o[27] ;
+  wire \o[28] ;
+  wire \o[29] ;
+  wire \o[2] ;
+  wire \o[30] ;
+  wire \o[31] ;
+  wire \o[3] ;
+  wire \o[4] ;
+  wire \o[5] ;
+  wire \o[6] ;
+  wire \o[7] ;
+  wire \o[8] ;
+  wire \o[9] ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy0 <= i;
   always @(posedge clk)
-    copy9 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy9 <= i;
   always @(posedge clk)
-    copy10 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy10 <= i;
   always @(posedge clk)
-    copy11 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy11 <= i;
   always @(posedge clk)
-    copy12 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy12 <= i;
   always @(posedge clk)
-    copy13 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy13 <= i;
   always @(posedge clk)
-    copy14 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy14 <= i;
   always @(posedge clk)
-    copy15 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy15 <= i;
   always @(posedge clk)
-    copy16 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy16 <= i;
   always @(posedge clk)
-    copy17 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy17 <= i;
   always @(posedge clk)
-    copy18 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy18 <= i;
   always @(posedge clk)
-    copy1 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy1 <= i;
   always @(posedge clk)
-    copy19 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy19 <= i;
   always @(posedge clk)
-    copy20 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy20 <= i;
   always @(posedge clk)
-    copy21 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy21 <= i;
   always @(posedge clk)
-    copy22 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy22 <= i;
   always @(posedge clk)
-    copy23 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy23 <= i;
   always @(posedge clk)
-    copy24 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy24 <= i;
   always @(posedge clk)
-    copy25 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy25 <= i;
   always @(posedge clk)
-    copy26 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy26 <= i;
   always @(posedge clk)
-    copy27 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy27 <= i;
   always @(posedge clk)
-    copy28 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy28 <= i;
   always @(posedge clk)
-    copy2 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy2 <= i;
   always @(posedge clk)
-    copy29 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy29 <= i;
   always @(posedge clk)
-    copy30 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy30 <= i;
   always @(posedge clk)
-    copy31 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy31 <= i;
   always @(posedge clk)
-    copy3 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy3 <= i;
   always @(posedge clk)
-    copy4 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy4 <= i;
   always @(posedge clk)
-    copy5 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy5 <= i;
   always @(posedge clk)
-    copy6 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy6 <= i;
   always @(posedge clk)
-    copy7 <= { \port$4552$4 [0], \port$4552$4 [1] };
+    copy7 <= i;
   always @(posedge clk)
-    copy8 <= { \port$4552$4 [0], \port$4552$4 [1] };
-  assign i = { \port$4552$4 [0], \port$4552$4 [1] };
-  assign \o[0]  = o[1:0];
-  assign \o[1]  = o[3:2];
-  assign \o[2]  = o[5:4];
-  assign \o[3]  = o[7:6];
-  assign \o[4]  = o[9:8];
-  assign \o[5]  = o[11:10];
-  assign \o[6]  = o[13:12];
-  assign \o[7]  = o[15:14];
-  assign \o[8]  = o[17:16];
-  assign \o[9]  = o[19:18];
-  assign \o[10]  = o[21:20];
-  assign \o[11]  = o[23:22];
-  assign \o[12]  = o[25:24];
-  assign \o[13]  = o[27:26];
-  assign \o[14]  = o[29:28];
-  assign \o[15]  = o[31:30];
-  assign \o[16]  = o[33:32];
-  assign \o[17]  = o[35:34];
-  assign \o[18]  = o[37:36];
-  assign \o[19]  = o[39:38];
-  assign \o[20]  = o[41:40];
-  assign \o[21]  = o[43:42];
-  assign \o[22]  = o[45:44];
-  assign \o[23]  = o[47:46];
-  assign \o[24]  = o[49:48];
-  assign \o[25]  = o[51:50];
-  assign \o[26]  = o[53:52];
-  assign \o[27]  = o[55:54];
-  assign \o[28]  = o[57:56];
-  assign \o[29]  = o[59:58];
-  assign \o[30]  = o[61:60];
-  assign \o[31]  = o[63:62];
-  assign o[63:62] = copy31;
-  assign o[61:60] = copy30;
-  assign o[59:58] = copy29;
-  assign o[57:56] = copy28;
-  assign o[55:54] = copy27;
-  assign o[53:52] = copy26;
-  assign o[51:50] = copy25;
-  assign o[49:48] = copy24;
-  assign o[47:46] = copy23;
-  assign o[45:44] = copy22;
-  assign o[43:42] = copy21;
-  assign o[41:40] = copy20;
-  assign o[39:38] = copy19;
-  assign o[37:36] = copy18;
-  assign o[35:34] = copy17;
-  assign o[33:32] = copy16;
-  assign o[31:30] = copy15;
-  assign o[29:28] = copy14;
-  assign o[27:26] = copy13;
-  assign o[25:24] = copy12;
-  assign o[23:22] = copy11;
-  assign o[21:20] = copy10;
-  assign o[19:18] = copy9;
-  assign o[17:16] = copy8;
-  assign o[15:14] = copy7;
-  assign o[13:12] = copy6;
-  assign o[11:10] = copy5;
-  assign o[9:8] = copy4;
-  assign o[7:6] = copy3;
-  assign o[5:4] = copy2;
-  assign o[3:2] = copy1;
-  assign o[1:0] = copy0;
+    copy8 <= i;
+  assign \o[0]  = o[0];
+  assign \o[1]  = o[1];
+  assign \o[2]  = o[2];
+  assign \o[3]  = o[3];
+  assign \o[4]  = o[4];
+  assign \o[5]  = o[5];
+  assign \o[6]  = o[6];
+  assign \o[7]  = o[7];
+  assign \o[8]  = o[8];
+  assign \o[9]  = o[9];
+  assign \o[10]  = o[10];
+  assign \o[11]  = o[11];
+  assign \o[12]  = o[12];
+  assign \o[13]  = o[13];
+  assign \o[14]  = o[14];
+  assign \o[15]  = o[15];
+  assign \o[16]  = o[16];
+  assign \o[17]  = o[17];
+  assign \o[18]  = o[18];
+  assign \o[19]  = o[19];
+  assign \o[20]  = o[20];
+  assign \o[21]  = o[21];
+  assign \o[22]  = o[22];
+  assign \o[23]  = o[23];
+  assign \o[24]  = o[24];
+  assign \o[25]  = o[25];
+  assign \o[26]  = o[26];
+  assign \o[27]  = o[27];
+  assign \o[28]  = o[28];
+  assign \o[29]  = o[29];
+  assign \o[30]  = o[30];
+  assign \o[31]  = o[31];
+  assign o[31] = copy31;
+  assign o[30] = copy30;
+  assign o[29] = copy29;
+  assign o[28] = copy28;
+  assign o[27] = copy27;
+  assign o[26] = copy26;
+  assign o[25] = copy25;
+  assign o[24] = copy24;
+  assign o[23] = copy23;
+  assign o[22] = copy22;
+  assign o[21] = copy21;
+  assign o[20] = copy20;
+  assign o[19] = copy19;
+  assign o[18] = copy18;
+  assign o[17] = copy17;
+  assign o[16] = copy16;
+  assign o[15] = copy15;
+  assign o[14] = copy14;
+  assign o[13] = copy13;
+  assign o[12] = copy12;
+  assign o[11] = copy11;
+  assign o[10] = copy10;
+  assign o[9] = copy9;
+  assign o[8] = copy8;
+  assign o[7] = copy7;
+  assign o[6] = copy6;
+  assign o[5] = copy5;
+  assign o[4] = copy4;
+  assign o[3] = copy3;
+  assign o[2] = copy2;
+  assign o[1] = copy1;
+  assign o[0] = copy0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.spread_half (rst, i, o, clk);
+  input clk;
+  wire clk;
+  reg copy0 = 1'h0;
+  reg copy1 = 1'h0;
+  reg copy10 = 1'h0;
+  reg copy11 = 1'h0;
+  reg copy12 = 1'h0;
+  reg copy13 = 1'h0;
+  reg copy14 = 1'h0;
+  reg copy15 = 1'h0;
+  reg copy2 = 1'h0;
+  reg copy3 = 1'h0;
+  reg copy4 = 1'h0;
+  reg copy5 = 1'h0;
+  reg copy6 = 1'h0;
+  reg copy7 = 1'h0;
+  reg copy8 = 1'h0;
+  reg copy9 = 1'h0;
+  input i;
+  wire i;
+  output [15:0] o;
+  wire [15:0] o;
+  wire \o[0] ;
+  wire \o[10] ;
+  wire \o[11] ;
+  wire \o[12] ;
+  wire \o[13] ;
+  wire \o[14] ;
+  wire \o[15] ;
+  wire \o[1] ;
+  wire \o[2] ;
+  wire \o[3] ;
+  wire \o[4] ;
+  wire \o[5] ;
+  wire \o[6] ;
+  wire \o[7] ;
+  wire \o[8] ;
+  wire \o[9] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  always @(posedge clk)
+    copy9 <= i;
+  always @(posedge clk)
+    copy10 <= i;
+  always @(posedge clk)
+    copy11 <= i;
+  always @(posedge clk)
+    copy12 <= i;
+  always @(posedge clk)
+    copy13 <= i;
+  always @(posedge clk)
+    copy14 <= i;
+  always @(posedge clk)
+    copy15 <= i;
+  always @(posedge clk)
+    copy1 <= i;
+  always @(posedge clk)
+    copy2 <= i;
+  always @(posedge clk)
+    copy3 <= i;
+  always @(posedge clk)
+    copy4 <= i;
+  always @(posedge clk)
+    copy5 <= i;
+  always @(posedge clk)
+    copy6 <= i;
+  always @(posedge clk)
+    copy7 <= i;
+  always @(posedge clk)
+    copy8 <= i;
+  assign \o[0]  = o[0];
+  assign \o[1]  = o[1];
+  assign \o[2]  = o[2];
+  assign \o[3]  = o[3];
+  assign \o[4]  = o[4];
+  assign \o[5]  = o[5];
+  assign \o[6]  = o[6];
+  assign \o[7]  = o[7];
+  assign \o[8]  = o[8];
+  assign \o[9]  = o[9];
+  assign \o[10]  = o[10];
+  assign \o[11]  = o[11];
+  assign \o[12]  = o[12];
+  assign \o[13]  = o[13];
+  assign \o[14]  = o[14];
+  assign \o[15]  = o[15];
+  assign o[15] = copy15;
+  assign o[14] = copy14;
+  assign o[13] = copy13;
+  assign o[12] = copy12;
+  assign o[11] = copy11;
+  assign o[10] = copy10;
+  assign o[9] = copy9;
+  assign o[8] = copy8;
+  assign o[7] = copy7;
+  assign o[6] = copy6;
+  assign o[5] = copy5;
+  assign o[4] = copy4;
+  assign o[3] = copy3;
+  assign o[2] = copy2;
+  assign o[1] = copy1;
+  assign o[0] = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -20194,7 +20309,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4538$7 , \port$4544$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4522$7 , \port$4528$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -20206,21 +20321,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4538$7 , \port$4544$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4538$7 ;
-  wire [15:0] \port$4538$7 ;
-  input [15:0] \port$4544$0 ;
-  wire [15:0] \port$4544$0 ;
+  input [15:0] \port$4522$7 ;
+  wire [15:0] \port$4522$7 ;
+  input [15:0] \port$4528$0 ;
+  wire [15:0] \port$4528$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4544$0  };
+    a_q <= { 1'h0, \port$4528$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4538$7  };
+    b_q <= { 1'h0, \port$4522$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4544$0  };
-  assign b = { 1'h0, \port$4538$7  };
+  assign a = { 1'h0, \port$4528$0  };
+  assign b = { 1'h0, \port$4522$7  };
   assign p = p_q;
 endmodule
 
