@@ -103,6 +103,10 @@ class SparseMMA(wiring.Component):
         Keyword-only, default 0: results the output FIFO holds beyond ``p + 2``. A caller
         that tracks the credits itself and issues operations some cycles before the core
         sees them (the GEMM engine, ``hw/gemm.py``) needs that many more for II = 1.
+    registered_valid : bool
+        Keyword-only, default ``False``: ``d.valid`` from a flip-flop
+        (``ResultFIFO(registered_rdy=True)``), the same value in every cycle; the GEMM
+        engine's core uses it.
     checks : bool
         Keyword-only, default ``False``. ``True`` adds Amaranth ``Assert`` statements on the
         core's invariants (the result credits neither overflow nor underflow), which the
@@ -127,12 +131,14 @@ class SparseMMA(wiring.Component):
         If ``config`` is not a :class:`CoreConfig`.
     """
 
-    def __init__(self, config, *, fifo_extra=0, checks=False, _fault=None):
+    def __init__(self, config, *, fifo_extra=0, registered_valid=False, checks=False,
+                 _fault=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         if not isinstance(fifo_extra, int) or isinstance(fifo_extra, bool) or fifo_extra < 0:
             raise ValueError(f"fifo_extra must be a non-negative integer, not {fifo_extra!r}")
         self._fifo_extra = fifo_extra
+        self._registered_valid = bool(registered_valid)
         if _fault not in (None, "reset_write_copies"):    # test-only (tests/test_formal.py)
             raise ValueError(f"_fault must be None or 'reset_write_copies', not {_fault!r}")
         self._config = config
@@ -418,7 +424,8 @@ class SparseMMA(wiring.Component):
 
         # Output FIFO, sized by the credits so that it never overflows.
         fifo = m.submodules.fifo = ResultFIFO(d_layout(cfg).size, self.fifo_depth,
-                                              bank_width=bank_width)
+                                              bank_width=bank_width,
+                                              registered_rdy=self._registered_valid)
         m.d.comb += [
             fifo.w_data.eq(w_data),
             fifo.w_en.eq(w_en),

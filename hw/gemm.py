@@ -885,7 +885,7 @@ class GemmEngine(wiring.Component):
         cfg = self.config
         m = Module()
         m.submodules.core = core = SparseMMA(cfg, fifo_extra=FETCH_LATENCY,
-                                             checks=self._checks)
+                                             registered_valid=True, checks=self._checks)
         m.submodules.csr = csr = CsrFile()
         m.submodules.a_buf = a_buf = OperandBuffer(self.a_layout.size, self.a_depth,
                                                    memory=self.memory)

@@ -33,8 +33,7 @@ class ResultFIFO(wiring.Component):
     banks then hold the same entries and ``r_rdy`` is bank 0's.
 
     Reads are first-word fall-through: a result written at the edge ending cycle ``t`` is on
-    ``r_data`` with ``r_rdy`` high from cycle ``t + 1``. ``r_rdy`` is a flip-flop (a fill
-    level beside the pointers keeps it). Reset empties the FIFO.
+    ``r_data`` with ``r_rdy`` high from cycle ``t + 1``. Reset empties the FIFO.
 
     Parameters
     ----------
@@ -42,6 +41,12 @@ class ResultFIFO(wiring.Component):
         Bits per result and results stored at most (both at least 1).
     bank_width : int or None
         Bits per bank (keyword-only); ``None`` (default): one bank of ``width`` bits.
+    registered_rdy : bool
+        Keyword-only, default ``False``: ``r_rdy`` from a flip-flop (a fill level kept
+        beside the pointers) instead of the pointers' comparison, the same value in every
+        cycle. The GEMM engine's core uses it (its reader sits across the die); the
+        stand-alone cores keep the comparison, so their Verilog and ``docs/synth.md``'s
+        figures are unchanged.
 
     Members
     -------
@@ -56,7 +61,7 @@ class ResultFIFO(wiring.Component):
         Drop the oldest result at this edge (ignored while ``r_rdy`` is low).
     """
 
-    def __init__(self, width, depth, *, bank_width=None):
+    def __init__(self, width, depth, *, bank_width=None, registered_rdy=False):
         check_count("width", width)
         check_count("depth", depth)
         if bank_width is not None:
@@ -64,6 +69,7 @@ class ResultFIFO(wiring.Component):
         self._width = width
         self._depth = depth
         self._bank_width = min(bank_width or width, width)
+        self._registered_rdy = bool(registered_rdy)
         super().__init__({
             "w_data": In(width),
             "w_en": In(self.banks),
@@ -102,6 +108,13 @@ class ResultFIFO(wiring.Component):
             ]
             with m.If(self.w_en[bank]):
                 m.d.sync += w_ptr.eq(w_ptr + 1)
+            if bank == 0:
+                w_ptr0 = w_ptr
+        if not self._registered_rdy:
+            m.d.comb += self.r_rdy.eq(w_ptr0 != r_ptr)
+            with m.If(self.r_en & self.r_rdy):
+                m.d.sync += r_ptr.eq(r_ptr + 1)
+            return m
         # r_rdy is a register of its own, with the fill level beside it: the reader (the
         # GEMM engine's accounting, across the die) then starts at a flip-flop, not at a
         # comparison of the pointers (the read pointer drives every LUT-RAM bank).

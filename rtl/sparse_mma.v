@@ -4428,30 +4428,15 @@ module \sparse_mma.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_mma.core.fifo (clk, rst, write__en, r_data, write__data, r_rdy, r_en);
+module \sparse_mma.core.fifo (clk, rst, write__en, r_rdy, r_data, write__data, r_en);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [2:0] \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [2:0] \$15 ;
-  reg [1:0] \$16 ;
-  reg [2:0] \$17 ;
-  reg \$18 ;
-  reg [1:0] \$19 ;
-  wire [3:0] \$2 ;
-  wire \$3 ;
-  wire [4:0] \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire \$2 ;
+  wire [2:0] \$3 ;
+  reg [1:0] \$4 ;
+  reg [1:0] \$5 ;
   input clk;
   wire clk;
-  reg [2:0] level = 3'h0;
   output [512:0] r_data;
   wire [512:0] r_data;
   input r_en;
@@ -4459,9 +4444,7 @@ module \sparse_mma.core.fifo (clk, rst, write__en, r_data, write__data, r_rdy, r
   (* init = 2'h0 *)
   wire [1:0] r_ptr;
   output r_rdy;
-  reg r_rdy = 1'h0;
-  (* init = 1'h0 *)
-  wire rdy;
+  wire r_rdy;
   reg [1:0] read__addr = 2'h0;
   wire [512:0] read__data;
   input rst;
@@ -4487,61 +4470,32 @@ module \sparse_mma.core.fifo (clk, rst, write__en, r_data, write__data, r_rdy, r
       storage[write__addr] <= write__data;
   end
   assign r_data = storage[read__addr];
+  always @(posedge clk)
+    write__addr <= \$4 ;
+  always @(posedge clk)
+    read__addr <= \$5 ;
+  assign r_rdy = write__addr != read__addr;
   assign \$1  = write__addr + 1'h1;
-  assign \$2  = level + write__en;
-  assign \$3  = r_en & r_rdy;
-  assign \$4  = \$2  - \$3 ;
-  assign \$5  = r_en & r_rdy;
-  assign \$6  = ~ \$5 ;
-  assign \$7  = write__en & \$6 ;
-  assign \$8  = r_en & r_rdy;
-  assign \$9  = ~ write__en;
-  assign \$10  = \$8  & \$9 ;
-  assign \$11  = level != 1'h1;
-  assign \$12  = \$10  ? \$11  : r_rdy;
-  assign \$13  = \$7  ? 1'h1 : \$12 ;
-  assign \$14  = r_en & r_rdy;
-  assign \$15  = read__addr + 1'h1;
-  always @(posedge clk)
-    write__addr <= \$16 ;
-  always @(posedge clk)
-    level <= \$17 ;
-  always @(posedge clk)
-    r_rdy <= \$18 ;
-  always @(posedge clk)
-    read__addr <= \$19 ;
+  assign \$2  = r_en & r_rdy;
+  assign \$3  = read__addr + 1'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = write__addr;
+    \$4  = write__addr;
     if (write__en) begin
-      \$16  = \$1 [1:0];
+      \$4  = \$1 [1:0];
     end
     if (rst) begin
-      \$16  = 2'h0;
+      \$4  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \$4 [2:0];
-    if (rst) begin
-      \$17  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \$13 ;
-    if (rst) begin
-      \$18  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = read__addr;
-    if (\$14 ) begin
-      \$19  = \$15 [1:0];
+    \$5  = read__addr;
+    if (\$2 ) begin
+      \$5  = \$3 [1:0];
     end
     if (rst) begin
-      \$19  = 2'h0;
+      \$5  = 2'h0;
     end
   end
   assign w_ptr0 = write__addr;
@@ -4549,7 +4503,6 @@ module \sparse_mma.core.fifo (clk, rst, write__en, r_data, write__data, r_rdy, r
   assign w_en = write__en;
   assign r_ptr = read__addr;
   assign read__data = r_data;
-  assign rdy = r_rdy;
 endmodule
 
 (* generator = "Amaranth" *)

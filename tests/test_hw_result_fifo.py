@@ -13,13 +13,14 @@ def test_init_wrong():
         ResultFIFO(8, 0)
 
 
+@pytest.mark.parametrize("registered_rdy", [False, True], ids=["cmp_rdy", "reg_rdy"])
 @pytest.mark.parametrize("depth, bank_width", [(1, None), (3, None), (4, 3), (12, 4),
                                                (16, None)])
-def test_sim_against_deque(rng, depth, bank_width):
+def test_sim_against_deque(rng, depth, bank_width, registered_rdy):
     """Random writes (only while fewer than depth are held, as the core's credits ensure) and
     random reads: r_rdy and r_data match a deque every cycle, results arrive in order, a
     write is readable the cycle after it."""
-    dut = ResultFIFO(10, depth, bank_width=bank_width)
+    dut = ResultFIFO(10, depth, bank_width=bank_width, registered_rdy=registered_rdy)
     assert dut.banks == (1 if bank_width is None else -(-10 // bank_width))
     model = collections.deque()
     stats = {"written": 0, "read": 0, "full": 0}
