@@ -780,12 +780,29 @@ class GemmEngine(wiring.Component):
         ]
         # The main register loads whenever it is free or taken (from the skid register if
         # that holds a result); the skid register loads every cycle it is empty and the main
-        # one is stalled. No enable depends on the core's late d.valid.
+        # one is stalled. No enable depends on the core's late d.valid. The two valid bits
+        # steer every bit of the slice: the data registers take them from register copies,
+        # one per _SELECT_CHUNK bits, loaded with the same next values.
+        main_next = Signal(name="d_main_valid_next")
+        skid_next = Signal(name="d_skid_valid_next")
+        m.d.comb += [main_next.eq(main_valid), skid_next.eq(skid_valid)]
         with m.If(self.d.ready | ~main_valid):
-            m.d.sync += [main.eq(Mux(skid_valid, skid, incoming)),
-                         main_valid.eq(skid_valid | core.d.valid), skid_valid.eq(0)]
+            m.d.comb += [main_next.eq(skid_valid | core.d.valid), skid_next.eq(0)]
         with m.Elif(~skid_valid):
-            m.d.sync += [skid.eq(incoming), skid_valid.eq(core.d.valid)]
+            m.d.comb += skid_next.eq(core.d.valid)
+        m.d.sync += [main_valid.eq(main_next), skid_valid.eq(skid_next)]
+        bits = word.size
+        chunks = -(-bits // _SELECT_CHUNK)
+        m.submodules.d_slice_valid = copies = RegisterCopies(2, chunks, dsp=self.config.dsp)
+        m.d.comb += copies.i.eq(Cat(main_next, skid_next))
+        flat_main, flat_skid, flat_in = main.as_value(), skid.as_value(), incoming.as_value()
+        for c in range(chunks):
+            lo, hi = c * _SELECT_CHUNK, min((c + 1) * _SELECT_CHUNK, bits)
+            main_c, skid_c = copies.o[c][0], copies.o[c][1]
+            with m.If(self.d.ready | ~main_c):
+                m.d.sync += flat_main[lo:hi].eq(Mux(skid_c, flat_skid[lo:hi], flat_in[lo:hi]))
+            with m.Elif(~skid_c):
+                m.d.sync += flat_skid[lo:hi].eq(flat_in[lo:hi])
         with m.If(s.accept & s.op_last):
             m.d.sync += wr.eq(Mux(wr == depth - 1, 0, wr + 1))
             for i in range(depth):

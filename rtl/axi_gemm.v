@@ -2975,9 +2975,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [16:0] \$1 ;
   wire \$10 ;
-  wire \$100 ;
+  wire [7:0] \$100 ;
   wire \$101 ;
-  wire \$102 ;
+  wire [7:0] \$102 ;
   wire \$103 ;
   wire \$104 ;
   wire \$105 ;
@@ -2986,32 +2986,32 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
-  wire [16:0] \$111 ;
-  wire [16:0] \$112 ;
-  wire [16:0] \$113 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
   wire [16:0] \$114 ;
   wire [16:0] \$115 ;
   wire [16:0] \$116 ;
   wire [16:0] \$117 ;
-  wire [5:0] \$118 ;
-  wire \$119 ;
+  wire [16:0] \$118 ;
+  wire [16:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire [33:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire [33:0] \$124 ;
-  wire [16:0] \$125 ;
+  wire [16:0] \$120 ;
+  wire [16:0] \$121 ;
+  wire [5:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
   wire [33:0] \$126 ;
-  wire [33:0] \$127 ;
+  wire [16:0] \$127 ;
   wire [33:0] \$128 ;
-  wire [33:0] \$129 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
+  wire [33:0] \$130 ;
+  wire [33:0] \$131 ;
+  wire [33:0] \$132 ;
+  wire [33:0] \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
@@ -3019,99 +3019,99 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
-  wire [16:0] \$142 ;
+  wire \$142 ;
   wire \$143 ;
-  wire [16:0] \$144 ;
+  wire [17:0] \$144 ;
   wire \$145 ;
-  wire \$146 ;
+  wire [16:0] \$146 ;
   wire \$147 ;
-  wire \$148 ;
+  wire [16:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [32:0] \$150 ;
-  wire [32:0] \$151 ;
-  wire [33:0] \$152 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
   wire \$153 ;
-  wire \$154 ;
-  wire [7:0] \$155 ;
-  wire [7:0] \$156 ;
+  wire [32:0] \$154 ;
+  wire [32:0] \$155 ;
+  wire [33:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
+  wire [7:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [7:0] \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire [16:0] \$167 ;
+  wire \$167 ;
   wire \$168 ;
   wire \$169 ;
   wire [17:0] \$17 ;
   wire \$170 ;
-  wire \$171 ;
+  wire [16:0] \$171 ;
   wire \$172 ;
-  wire [34:0] \$173 ;
+  wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
-  wire [17:0] \$177 ;
+  wire [34:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [16:0] \$181 ;
+  wire [17:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
   wire [16:0] \$185 ;
   wire \$186 ;
-  wire [34:0] \$187 ;
-  wire [17:0] \$188 ;
-  wire [17:0] \$189 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire [16:0] \$189 ;
   wire [17:0] \$19 ;
   wire \$190 ;
-  wire \$191 ;
-  wire [16:0] \$192 ;
-  wire \$193 ;
+  wire [34:0] \$191 ;
+  wire [17:0] \$192 ;
+  wire [17:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
-  wire \$196 ;
+  wire [16:0] \$196 ;
   wire \$197 ;
-  wire [16:0] \$198 ;
+  wire \$198 ;
   wire \$199 ;
   wire [16:0] \$2 ;
   wire [17:0] \$20 ;
-  wire [34:0] \$200 ;
-  wire [34:0] \$201 ;
+  wire \$200 ;
+  wire \$201 ;
   wire [16:0] \$202 ;
   wire \$203 ;
   wire [34:0] \$204 ;
   wire [34:0] \$205 ;
-  wire [17:0] \$206 ;
+  wire [16:0] \$206 ;
   wire \$207 ;
   wire [34:0] \$208 ;
-  wire \$209 ;
+  wire [34:0] \$209 ;
   wire [17:0] \$21 ;
-  wire \$210 ;
-  wire [34:0] \$211 ;
-  wire [17:0] \$212 ;
-  wire [33:0] \$213 ;
-  wire [34:0] \$214 ;
+  wire [17:0] \$210 ;
+  wire \$211 ;
+  wire [34:0] \$212 ;
+  wire \$213 ;
+  wire \$214 ;
   wire [34:0] \$215 ;
-  wire \$216 ;
-  wire [4:0] \$217 ;
-  wire \$218 ;
-  wire [5:0] \$219 ;
+  wire [17:0] \$216 ;
+  wire [33:0] \$217 ;
+  wire [34:0] \$218 ;
+  wire [34:0] \$219 ;
   wire [15:0] \$22 ;
   wire \$220 ;
-  wire \$221 ;
+  wire [4:0] \$221 ;
   wire \$222 ;
-  wire \$223 ;
+  wire [5:0] \$223 ;
   wire \$224 ;
   wire \$225 ;
   wire \$226 ;
@@ -3124,206 +3124,337 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$232 ;
   wire \$233 ;
   wire \$234 ;
-  wire [513:0] \$235 ;
+  wire \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire [4:0] \$239 ;
+  wire [15:0] \$239 ;
   wire [15:0] \$24 ;
-  wire [4:0] \$240 ;
+  wire \$240 ;
   wire \$241 ;
   wire \$242 ;
-  wire \$243 ;
+  wire [15:0] \$243 ;
   wire \$244 ;
   wire \$245 ;
   wire \$246 ;
-  wire \$247 ;
+  wire [15:0] \$247 ;
   wire \$248 ;
   wire \$249 ;
   wire [15:0] \$25 ;
   wire \$250 ;
-  wire \$251 ;
+  wire [15:0] \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
-  wire [4:0] \$255 ;
-  wire [4:0] \$256 ;
+  wire [15:0] \$255 ;
+  wire \$256 ;
   wire \$257 ;
-  wire [8:0] \$258 ;
-  wire [9:0] \$259 ;
+  wire \$258 ;
+  wire [15:0] \$259 ;
   wire [15:0] \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
-  wire [7:0] \$263 ;
+  wire [15:0] \$263 ;
   wire \$264 ;
   wire \$265 ;
   wire \$266 ;
-  wire \$267 ;
+  wire [15:0] \$267 ;
   wire \$268 ;
   wire \$269 ;
   wire [15:0] \$27 ;
   wire \$270 ;
-  wire \$271 ;
-  wire [1:0] \$272 ;
-  wire [64:0] \$273 ;
-  wire [64:0] \$274 ;
-  wire [64:0] \$275 ;
-  wire [64:0] \$276 ;
-  wire [64:0] \$277 ;
-  wire [8:0] \$278 ;
-  wire [64:0] \$279 ;
+  wire [15:0] \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire [15:0] \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire [15:0] \$279 ;
   wire [15:0] \$28 ;
-  wire [64:0] \$280 ;
-  wire [64:0] \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg [8:0] \$284 ;
-  reg [319:0] \$285 ;
-  reg \$286 ;
-  reg [8:0] \$287 ;
-  reg [511:0] \$288 ;
-  reg \$289 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire \$282 ;
+  wire [15:0] \$283 ;
+  wire \$284 ;
+  wire \$285 ;
+  wire \$286 ;
+  wire [15:0] \$287 ;
+  wire \$288 ;
+  wire \$289 ;
   wire [15:0] \$29 ;
-  reg \$290 ;
-  reg \$291 ;
-  reg \$292 ;
-  reg [4:0] \$293 ;
-  reg \$294 ;
-  reg \$295 ;
-  reg [15:0] \$296 ;
-  reg [15:0] \$297 ;
-  reg [15:0] \$298 ;
-  reg [15:0] \$299 ;
+  wire \$290 ;
+  wire [15:0] \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire [15:0] \$295 ;
+  wire \$296 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire [15:0] \$299 ;
   wire [16:0] \$3 ;
   wire [15:0] \$30 ;
-  reg [15:0] \$300 ;
-  reg [16:0] \$301 ;
-  reg [32:0] \$302 ;
-  reg [16:0] \$303 ;
-  reg [32:0] \$304 ;
-  reg [32:0] \$305 ;
-  reg [16:0] \$306 ;
-  reg [32:0] \$307 ;
-  reg \$308 ;
-  reg [15:0] \$309 ;
+  wire \$300 ;
+  wire \$301 ;
+  wire \$302 ;
+  wire [15:0] \$303 ;
+  wire \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire [15:0] \$307 ;
+  wire \$308 ;
+  wire \$309 ;
   wire [15:0] \$31 ;
-  reg [15:0] \$310 ;
-  reg [16:0] \$311 ;
-  reg [16:0] \$312 ;
-  reg [16:0] \$313 ;
-  reg \$314 ;
-  reg [33:0] \$315 ;
-  reg [33:0] \$316 ;
-  reg [5:0] \$317 ;
-  reg [7:0] \$318 ;
-  reg \$319 ;
+  wire \$310 ;
+  wire [15:0] \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire [15:0] \$315 ;
+  wire \$316 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire [15:0] \$319 ;
   wire [15:0] \$32 ;
-  reg [16:0] \$320 ;
-  reg \$321 ;
-  reg [15:0] \$322 ;
-  reg \$323 ;
-  reg [15:0] \$324 ;
-  reg \$325 ;
-  reg [34:0] \$326 ;
-  reg \$327 ;
-  reg \$328 ;
-  reg \$329 ;
+  wire \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire [15:0] \$323 ;
+  wire \$324 ;
+  wire \$325 ;
+  wire \$326 ;
+  wire [15:0] \$327 ;
+  wire \$328 ;
+  wire \$329 ;
   wire [15:0] \$33 ;
-  reg [16:0] \$330 ;
-  reg [15:0] \$331 ;
-  reg [16:0] \$332 ;
-  reg [15:0] \$333 ;
-  reg [15:0] \$334 ;
-  reg \$335 ;
-  reg \$336 ;
-  reg \$337 ;
-  reg [16:0] \$338 ;
-  reg [15:0] \$339 ;
+  wire \$330 ;
+  wire [15:0] \$331 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire [15:0] \$335 ;
+  wire \$336 ;
+  wire \$337 ;
+  wire \$338 ;
+  wire [15:0] \$339 ;
   wire [15:0] \$34 ;
-  reg [15:0] \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg \$343 ;
-  reg \$344 ;
-  reg [16:0] \$345 ;
-  reg [33:0] \$346 ;
-  reg [33:0] \$347 ;
-  reg [33:0] \$348 ;
-  reg [33:0] \$349 ;
+  wire \$340 ;
+  wire \$341 ;
+  wire \$342 ;
+  wire [15:0] \$343 ;
+  wire \$344 ;
+  wire \$345 ;
+  wire \$346 ;
+  wire [15:0] \$347 ;
+  wire \$348 ;
+  wire \$349 ;
   wire [15:0] \$35 ;
-  reg \$350 ;
-  reg [16:0] \$351 ;
-  reg [16:0] \$352 ;
-  reg [16:0] \$353 ;
-  reg [16:0] \$354 ;
-  reg [16:0] \$355 ;
-  reg [16:0] \$356 ;
-  reg [15:0] \$357 ;
-  reg [15:0] \$358 ;
-  reg \$359 ;
+  wire \$350 ;
+  wire [15:0] \$351 ;
+  wire \$352 ;
+  wire \$353 ;
+  wire \$354 ;
+  wire [15:0] \$355 ;
+  wire \$356 ;
+  wire \$357 ;
+  wire \$358 ;
+  wire [15:0] \$359 ;
   wire [15:0] \$36 ;
-  reg \$360 ;
-  reg \$361 ;
-  reg \$362 ;
-  reg \$363 ;
-  reg \$364 ;
-  reg \$365 ;
-  reg [90:0] \$366 ;
-  reg [90:0] \$367 ;
-  reg [90:0] \$368 ;
-  reg [90:0] \$369 ;
+  wire \$360 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire [15:0] \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire \$366 ;
+  wire [1:0] \$367 ;
+  wire \$368 ;
+  wire \$369 ;
   wire [15:0] \$37 ;
-  reg [15:0] \$370 ;
-  reg [90:0] \$371 ;
-  reg [5:0] \$372 ;
-  reg [5:0] \$373 ;
-  reg [5:0] \$374 ;
-  reg [5:0] \$375 ;
-  reg [3:0] \$376 ;
-  reg \$377 ;
-  reg [513:0] \$378 ;
-  reg \$379 ;
+  wire [4:0] \$370 ;
+  wire [4:0] \$371 ;
+  wire \$372 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire \$375 ;
+  wire \$376 ;
+  wire \$377 ;
+  wire \$378 ;
+  wire \$379 ;
   wire [15:0] \$38 ;
-  reg \$380 ;
-  reg [513:0] \$381 ;
-  reg [3:0] \$382 ;
-  reg [11:0] \$383 ;
-  reg [3:0] \$384 ;
-  reg [7:0] \$385 ;
-  reg [7:0] \$386 ;
-  reg \$387 ;
-  reg \$388 ;
-  reg [7:0] \$389 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire [4:0] \$386 ;
+  wire [4:0] \$387 ;
+  wire \$388 ;
+  wire [8:0] \$389 ;
   wire [15:0] \$39 ;
-  reg [63:0] \$390 ;
-  reg [63:0] \$391 ;
-  reg [63:0] \$392 ;
-  reg [63:0] \$393 ;
-  reg [63:0] \$394 ;
-  reg [63:0] \$395 ;
-  reg [63:0] \$396 ;
-  reg [63:0] \$397 ;
-  wire [3:0] \$398 ;
-  wire [3:0] \$399 ;
+  wire [9:0] \$390 ;
+  wire \$391 ;
+  wire \$392 ;
+  wire \$393 ;
+  wire [7:0] \$394 ;
+  wire \$395 ;
+  wire \$396 ;
+  wire \$397 ;
+  wire \$398 ;
+  wire \$399 ;
   wire \$4 ;
   wire [15:0] \$40 ;
-  wire [3:0] \$400 ;
-  wire [3:0] \$401 ;
+  wire \$400 ;
+  wire \$401 ;
+  wire \$402 ;
+  wire [1:0] \$403 ;
+  wire [64:0] \$404 ;
+  wire [64:0] \$405 ;
+  wire [64:0] \$406 ;
+  wire [64:0] \$407 ;
+  wire [64:0] \$408 ;
+  wire [8:0] \$409 ;
   wire [15:0] \$41 ;
+  wire [64:0] \$410 ;
+  wire [64:0] \$411 ;
+  wire [64:0] \$412 ;
+  reg \$413 ;
+  reg \$414 ;
+  reg [8:0] \$415 ;
+  reg [319:0] \$416 ;
+  reg \$417 ;
+  reg [8:0] \$418 ;
+  reg [511:0] \$419 ;
   wire [15:0] \$42 ;
+  reg \$420 ;
+  reg \$421 ;
+  reg \$422 ;
+  reg \$423 ;
+  reg [4:0] \$424 ;
+  reg \$425 ;
+  reg \$426 ;
+  reg [15:0] \$427 ;
+  reg [15:0] \$428 ;
+  reg [15:0] \$429 ;
   wire [15:0] \$43 ;
+  reg [15:0] \$430 ;
+  reg [15:0] \$431 ;
+  reg [16:0] \$432 ;
+  reg [32:0] \$433 ;
+  reg [16:0] \$434 ;
+  reg [32:0] \$435 ;
+  reg [32:0] \$436 ;
+  reg [16:0] \$437 ;
+  reg [32:0] \$438 ;
+  reg \$439 ;
   wire [15:0] \$44 ;
+  reg [15:0] \$440 ;
+  reg [15:0] \$441 ;
+  reg [16:0] \$442 ;
+  reg [16:0] \$443 ;
+  reg [16:0] \$444 ;
+  reg \$445 ;
+  reg [33:0] \$446 ;
+  reg [33:0] \$447 ;
+  reg [5:0] \$448 ;
+  reg [7:0] \$449 ;
   wire [15:0] \$45 ;
+  reg \$450 ;
+  reg [16:0] \$451 ;
+  reg \$452 ;
+  reg [15:0] \$453 ;
+  reg \$454 ;
+  reg [15:0] \$455 ;
+  reg \$456 ;
+  reg [34:0] \$457 ;
+  reg \$458 ;
+  reg \$459 ;
   wire [15:0] \$46 ;
+  reg \$460 ;
+  reg [16:0] \$461 ;
+  reg [15:0] \$462 ;
+  reg [16:0] \$463 ;
+  reg [15:0] \$464 ;
+  reg [15:0] \$465 ;
+  reg \$466 ;
+  reg \$467 ;
+  reg \$468 ;
+  reg [16:0] \$469 ;
   wire [15:0] \$47 ;
+  reg [15:0] \$470 ;
+  reg [15:0] \$471 ;
+  reg \$472 ;
+  reg \$473 ;
+  reg \$474 ;
+  reg \$475 ;
+  reg [16:0] \$476 ;
+  reg [33:0] \$477 ;
+  reg [33:0] \$478 ;
+  reg [33:0] \$479 ;
   wire [15:0] \$48 ;
+  reg [33:0] \$480 ;
+  reg \$481 ;
+  reg [16:0] \$482 ;
+  reg [16:0] \$483 ;
+  reg [16:0] \$484 ;
+  reg [16:0] \$485 ;
+  reg [16:0] \$486 ;
+  reg [16:0] \$487 ;
+  reg [15:0] \$488 ;
+  reg [15:0] \$489 ;
   wire [15:0] \$49 ;
+  reg \$490 ;
+  reg \$491 ;
+  reg \$492 ;
+  reg \$493 ;
+  reg \$494 ;
+  reg \$495 ;
+  reg \$496 ;
+  reg [90:0] \$497 ;
+  reg [90:0] \$498 ;
+  reg [90:0] \$499 ;
   wire \$5 ;
   wire [15:0] \$50 ;
+  reg [90:0] \$500 ;
+  reg [15:0] \$501 ;
+  reg [90:0] \$502 ;
+  reg [5:0] \$503 ;
+  reg [5:0] \$504 ;
+  reg [5:0] \$505 ;
+  reg [5:0] \$506 ;
+  reg [3:0] \$507 ;
+  reg \$508 ;
+  reg \$509 ;
   wire [15:0] \$51 ;
+  reg \$510 ;
+  reg [513:0] \$511 ;
+  reg [513:0] \$512 ;
+  reg [3:0] \$513 ;
+  reg [11:0] \$514 ;
+  reg [3:0] \$515 ;
+  reg [7:0] \$516 ;
+  reg [7:0] \$517 ;
+  reg \$518 ;
+  reg \$519 ;
   wire [15:0] \$52 ;
+  reg [7:0] \$520 ;
+  reg [63:0] \$521 ;
+  reg [63:0] \$522 ;
+  reg [63:0] \$523 ;
+  reg [63:0] \$524 ;
+  reg [63:0] \$525 ;
+  reg [63:0] \$526 ;
+  reg [63:0] \$527 ;
+  reg [63:0] \$528 ;
+  wire [3:0] \$529 ;
   wire [15:0] \$53 ;
+  wire [3:0] \$530 ;
+  wire [3:0] \$531 ;
+  wire [3:0] \$532 ;
   wire [15:0] \$54 ;
   wire [15:0] \$55 ;
   wire [15:0] \$56 ;
@@ -3368,12 +3499,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [7:0] \$94 ;
-  wire [7:0] \$95 ;
-  wire [7:0] \$96 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
   wire \$97 ;
   wire [7:0] \$98 ;
-  wire \$99 ;
+  wire [7:0] \$99 ;
   wire [16:0] a;
   wire [321:0] a__payload;
   wire \a__payload.first ;
@@ -3574,24 +3705,24 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [15:0] blk_data;
   output busy;
   wire busy;
-  wire \busy$149 ;
+  wire \busy$153 ;
   wire capture;
   output [7:0] cause;
   reg [7:0] cause = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \cause$151 ;
+  wire [7:0] \cause$155 ;
   wire [7:0] cause_events;
   input clk;
   wire clk;
   reg [63:0] cnt_busy_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_busy_cycles$136 ;
+  wire [63:0] \cnt_busy_cycles$140 ;
   reg [63:0] cnt_cycles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_cycles$134 ;
+  wire [63:0] \cnt_cycles$138 ;
   reg [63:0] cnt_d_tiles = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_d_tiles$146 ;
+  wire [63:0] \cnt_d_tiles$150 ;
   reg [7:0] cnt_events = 8'h00;
   wire \cnt_events.accept ;
   wire \cnt_events.busy ;
@@ -3602,19 +3733,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \cnt_events.stall_out ;
   reg [63:0] cnt_jobs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_jobs$148 ;
+  wire [63:0] \cnt_jobs$152 ;
   reg [63:0] cnt_macs = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_macs$144 ;
+  wire [63:0] \cnt_macs$148 ;
   reg [63:0] cnt_stall_in = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_in$138 ;
+  wire [63:0] \cnt_stall_in$142 ;
   reg [63:0] cnt_stall_out = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_stall_out$140 ;
+  wire [63:0] \cnt_stall_out$144 ;
   reg [63:0] cnt_tile_ops = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
-  wire [63:0] \cnt_tile_ops$142 ;
+  wire [63:0] \cnt_tile_ops$146 ;
   wire [7:0] csr_addr;
   output [31:0] csr_rdata;
   wire [31:0] csr_rdata;
@@ -3674,7 +3805,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \d__ready$112 ;
   output d__valid;
   reg d__valid = 1'h0;
-  wire \d__valid$230 ;
+  wire \d__valid$116 ;
   reg [3:0] d_end_rd = 4'h0;
   reg [3:0] d_end_wr = 4'h0;
   wire [513:0] d_in;
@@ -3728,6 +3859,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \d_main.last ;
   (* init = 1'h0 *)
   wire d_main_valid;
+  reg d_main_valid_next;
   reg [513:0] d_skid = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [511:0] \d_skid.data ;
   wire [127:0] \d_skid.data[0] ;
@@ -3753,12 +3885,13 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \d_skid.error ;
   wire \d_skid.last ;
   reg d_skid_valid = 1'h0;
+  reg d_skid_valid_next;
   wire d_take;
   output done;
   reg done = 1'h0;
   (* init = 1'h0 *)
-  wire \done$150 ;
-  wire \done$190 ;
+  wire \done$154 ;
+  wire \done$194 ;
   wire [15:0] err_entry;
   wire [15:0] err_group;
   wire [2:0] error;
@@ -3766,6 +3899,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg [15:0] group_tiles = 16'h0000;
   reg has_credit = 1'h1;
   wire i;
+  wire [1:0] \i$117 ;
   wire \i$84 ;
   wire issue;
   reg issuing = 1'h0;
@@ -3950,6 +4084,40 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire ld_t_ready;
   reg [15:0] m_tiles = 16'h0000;
   wire [31:0] o;
+  wire [65:0] \o$234 ;
+  wire [1:0] \o$234[0] ;
+  wire [1:0] \o$234[10] ;
+  wire [1:0] \o$234[11] ;
+  wire [1:0] \o$234[12] ;
+  wire [1:0] \o$234[13] ;
+  wire [1:0] \o$234[14] ;
+  wire [1:0] \o$234[15] ;
+  wire [1:0] \o$234[16] ;
+  wire [1:0] \o$234[17] ;
+  wire [1:0] \o$234[18] ;
+  wire [1:0] \o$234[19] ;
+  wire [1:0] \o$234[1] ;
+  wire [1:0] \o$234[20] ;
+  wire [1:0] \o$234[21] ;
+  wire [1:0] \o$234[22] ;
+  wire [1:0] \o$234[23] ;
+  wire [1:0] \o$234[24] ;
+  wire [1:0] \o$234[25] ;
+  wire [1:0] \o$234[26] ;
+  wire [1:0] \o$234[27] ;
+  wire [1:0] \o$234[28] ;
+  wire [1:0] \o$234[29] ;
+  wire [1:0] \o$234[2] ;
+  wire [1:0] \o$234[30] ;
+  wire [1:0] \o$234[31] ;
+  wire [1:0] \o$234[32] ;
+  wire [1:0] \o$234[3] ;
+  wire [1:0] \o$234[4] ;
+  wire [1:0] \o$234[5] ;
+  wire [1:0] \o$234[6] ;
+  wire [1:0] \o$234[7] ;
+  wire [1:0] \o$234[8] ;
+  wire [1:0] \o$234[9] ;
   wire [15:0] \o$88 ;
   wire \o$88[0] ;
   wire \o$88[10] ;
@@ -4159,7 +4327,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$234 ;
+  wire \value_error$238 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4173,6 +4341,210 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire wo_ctrl_clear;
   wire wo_ctrl_clear_counters;
   wire wo_ctrl_start;
+  always @(posedge clk)
+    m_tiles <= \$427 ;
+  always @(posedge clk)
+    q_nt <= \$428 ;
+  always @(posedge clk)
+    k_tiles <= \$429 ;
+  always @(posedge clk)
+    q_a_base <= \$430 ;
+  always @(posedge clk)
+    q_b_base <= \$431 ;
+  always @(posedge clk)
+    q_kops <= \$432 ;
+  always @(posedge clk)
+    q_mul_a_x <= \$433 ;
+  always @(posedge clk)
+    q_mul_a_y <= \$434 ;
+  always @(posedge clk)
+    q_mul_a_p <= \$435 ;
+  always @(posedge clk)
+    q_mul_b_x <= \$436 ;
+  always @(posedge clk)
+    q_mul_b_y <= \$437 ;
+  always @(posedge clk)
+    q_mul_b_p <= \$438 ;
+  always @(posedge clk)
+    q_tw <= \$439 ;
+  always @(posedge clk)
+    group_tiles <= \$440 ;
+  always @(posedge clk)
+    q_tw_base <= \$441 ;
+  always @(posedge clk)
+    q_tw_base1 <= \$442 ;
+  always @(posedge clk)
+    q_tw_base2 <= \$443 ;
+  always @(posedge clk)
+    q_tw_base3 <= \$444 ;
+  always @(posedge clk)
+    q_tw_scanning <= \$445 ;
+  always @(posedge clk)
+    q_a_need <= \$446 ;
+  always @(posedge clk)
+    q_b_need <= \$447 ;
+  always @(posedge clk)
+    q_check_bits <= \$448 ;
+  always @(posedge clk)
+    q_check <= \$449 ;
+  always @(posedge clk)
+    rejected <= \$450 ;
+  always @(posedge clk)
+    q_kops_m2 <= \$451 ;
+  always @(posedge clk)
+    q_kops_is1 <= \$452 ;
+  always @(posedge clk)
+    q_nt_m2 <= \$453 ;
+  always @(posedge clk)
+    q_nt_is1 <= \$454 ;
+  always @(posedge clk)
+    q_mt_m2 <= \$455 ;
+  always @(posedge clk)
+    q_mt_is1 <= \$456 ;
+  always @(posedge clk)
+    q_tw_a_need <= \$457 ;
+  always @(posedge clk)
+    q_tw_scanned <= \$458 ;
+  always @(posedge clk)
+    issuing <= \$459 ;
+  always @(posedge clk)
+    seq_dense <= \$460 ;
+  always @(posedge clk)
+    seq_kops <= \$461 ;
+  always @(posedge clk)
+    seq_nt <= \$462 ;
+  always @(posedge clk)
+    seq_kops_m2 <= \$463 ;
+  always @(posedge clk)
+    seq_nt_m2 <= \$464 ;
+  always @(posedge clk)
+    seq_mt_m2 <= \$465 ;
+  always @(posedge clk)
+    seq_kops_is1 <= \$466 ;
+  always @(posedge clk)
+    seq_nt_is1 <= \$467 ;
+  always @(posedge clk)
+    seq_mt_is1 <= \$468 ;
+  always @(posedge clk)
+    seq_ki <= \$469 ;
+  always @(posedge clk)
+    seq_ni <= \$470 ;
+  always @(posedge clk)
+    seq_mi <= \$471 ;
+  always @(posedge clk)
+    seq_first <= \$472 ;
+  always @(posedge clk)
+    seq_last <= \$473 ;
+  always @(posedge clk)
+    seq_last_n <= \$474 ;
+  always @(posedge clk)
+    seq_last_m <= \$475 ;
+  always @(posedge clk)
+    seq_b_base <= \$476 ;
+  always @(posedge clk)
+    seq_a_row <= \$477 ;
+  always @(posedge clk)
+    seq_a_addr <= \$478 ;
+  always @(posedge clk)
+    seq_b_col <= \$479 ;
+  always @(posedge clk)
+    seq_b_addr <= \$480 ;
+  always @(posedge clk)
+    seq_tw <= \$481 ;
+  always @(posedge clk)
+    tw_t_ahead <= \$482 ;
+  always @(posedge clk)
+    tw_t_first2 <= \$483 ;
+  always @(posedge clk)
+    tw_t_addr <= \$484 ;
+  always @(posedge clk)
+    tw_t_next <= \$485 ;
+  always @(posedge clk)
+    tw_t_first <= \$486 ;
+  always @(posedge clk)
+    tw_t_first1 <= \$487 ;
+  always @(posedge clk)
+    tw_gi <= \$488 ;
+  always @(posedge clk)
+    tw_group_m2 <= \$489 ;
+  always @(posedge clk)
+    tw_gi_last <= \$490 ;
+  always @(posedge clk)
+    tw_group_is1 <= \$491 ;
+  always @(posedge clk)
+    tw_last_cur <= \$492 ;
+  always @(posedge clk)
+    tw_last_next1 <= \$493 ;
+  always @(posedge clk)
+    tw_last_next2 <= \$494 ;
+  always @(posedge clk)
+    tw_last_first0 <= \$495 ;
+  always @(posedge clk)
+    tw_last_first1 <= \$496 ;
+  always @(posedge clk)
+    addr1 <= \$497 ;
+  always @(posedge clk)
+    addr2 <= \$498 ;
+  always @(posedge clk)
+    addr3 <= \$499 ;
+  always @(posedge clk)
+    addr4 <= \$500 ;
+  always @(posedge clk)
+    tw_block <= \$501 ;
+  always @(posedge clk)
+    addr5 <= \$502 ;
+  always @(posedge clk)
+    rd1 <= \$503 ;
+  always @(posedge clk)
+    rd2 <= \$504 ;
+  always @(posedge clk)
+    rd3 <= \$505 ;
+  always @(posedge clk)
+    rd4 <= \$506 ;
+  always @(posedge clk)
+    result_credits <= \$507 ;
+  always @(posedge clk)
+    has_credit <= \$508 ;
+  always @(posedge clk)
+    d__valid <= \$509 ;
+  always @(posedge clk)
+    d_skid_valid <= \$510 ;
+  always @(posedge clk)
+    d_main <= \$511 ;
+  always @(posedge clk)
+    d_skid <= \$512 ;
+  always @(posedge clk)
+    d_end_wr <= \$513 ;
+  always @(posedge clk)
+    d_job_end <= \$514 ;
+  always @(posedge clk)
+    d_end_rd <= \$515 ;
+  always @(posedge clk)
+    owed_tiles <= \$516 ;
+  always @(posedge clk)
+    cause <= \$517 ;
+  always @(posedge clk)
+    done <= \$518 ;
+  always @(posedge clk)
+    value_error <= \$519 ;
+  always @(posedge clk)
+    cnt_events <= \$520 ;
+  always @(posedge clk)
+    cnt_cycles <= \$521 ;
+  always @(posedge clk)
+    cnt_busy_cycles <= \$522 ;
+  always @(posedge clk)
+    cnt_stall_in <= \$523 ;
+  always @(posedge clk)
+    cnt_stall_out <= \$524 ;
+  always @(posedge clk)
+    cnt_tile_ops <= \$525 ;
+  always @(posedge clk)
+    cnt_macs <= \$526 ;
+  always @(posedge clk)
+    cnt_d_tiles <= \$527 ;
+  always @(posedge clk)
+    cnt_jobs <= \$528 ;
   assign ld__valid = ld_t__valid & ld_t__ready;
   assign \$1  = rw_tw_base + 1'h0;
   assign q_tw_base0_next = capture ? \$1  : { 1'h0, q_tw_base };
@@ -4256,446 +4628,373 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign d__ready = ~ d_skid_valid;
   assign d_take = d__valid & \d__ready$112 ;
   assign job_end = d_take & \d__payload$109 [513];
-  assign \$71  = q_valid | issuing;
-  assign \$72  = | owed_tiles;
-  assign busy = \$71  | \$72 ;
-  assign \$73  = ~ launch;
-  assign \$74  = q_valid & \$73 ;
-  assign \$75  = \$74  | capture;
-  assign \$76  = ~ \$75 ;
-  assign \$77  = busy & \$76 ;
-  assign \$78  = issue & seq_job_last;
-  assign \$79  = ~ \$78 ;
-  assign \$80  = issuing & \$79 ;
-  assign \$81  = ~ rejected;
-  assign \$82  = launch & \$81 ;
-  assign \$83  = \$80  | \$82 ;
-  assign \$84  = ~ \$83 ;
-  assign \$85  = \$77  & \$84 ;
-  assign \$86  = issue & seq_last;
-  assign \$87  = ! owed_tiles;
-  assign \$88  = d_take & \$87 ;
-  assign \$89  = owed_tiles == 1'h1;
-  assign \$90  = ! owed_tiles;
-  assign \$91  = d_take ? \$89  : \$90 ;
-  assign \$92  = \$86  ? \$88  : \$91 ;
-  assign finish = \$85  & \$92 ;
-  assign \$93  = launch & rejected;
-  assign \$94  = \$93  ? q_check : 8'h00;
-  assign \$95  = refuse ? 8'h40 : 8'h00;
-  assign \$96  = \$94  | \$95 ;
-  assign \$97  = d_take & \d__payload$109 [512];
-  assign \$98  = \$97  ? 8'h08 : 8'h00;
-  assign cause_events = \$96  | \$98 ;
-  assign \$99  = ~ rd4[0];
-  assign \$100  = busy & \$99 ;
-  assign \$101  = \$100  & d__valid;
-  assign \$102  = ~ \d__ready$112 ;
-  assign stall_out = \$101  & \$102 ;
-  assign \$103  = | cause;
-  assign \$104  = ld_a__valid & ld_a__ready;
-  assign \$105  = ld_b__valid & ld_a__ready;
-  assign \$106  = ~ q_checked;
-  assign \$107  = q_valid & \$106 ;
-  assign \$108  = ~ q_tw_scanning;
-  assign \$109  = \$107  & \$108 ;
-  assign \$111  = rw_mode ? \$110  : { 1'h0, rw_k_tiles };
-  assign \$113  = rw_mode ? \$112  : { 1'h0, rw_k_tiles };
-  assign \$114  = rw_tw_base + 1'h0;
-  assign \$115  = rw_tw_base + 1'h1;
-  assign \$116  = rw_tw_base + 2'h2;
-  assign \$117  = rw_tw_base + 2'h3;
-  assign \$118  = q_phase + 1'h1;
-  assign \$119  = q_phase < 5'h11;
-  assign \$120  = q_phase == 5'h11;
-  assign \$121  = q_phase == 5'h12;
-  assign \$126  = q_mul_a_p + q_mul_a_x;
-  assign \$127  = q_mul_b_p + q_mul_b_x;
-  assign \$128  = q_a_base + q_mul_a_p;
-  assign \$129  = q_b_base + q_mul_b_p;
-  assign \$130  = ! m_tiles;
-  assign \$131  = ! q_nt;
-  assign \$132  = \$130  | \$131 ;
-  assign \$133  = ! k_tiles;
-  assign \$134  = \$132  | \$133 ;
-  assign \$135  = q_a_need > 10'h200;
-  assign \$136  = ~ q_tw;
-  assign \$137  = \$135  & \$136 ;
-  assign \$138  = q_b_need > 10'h200;
-  assign \$139  = | q_check_bits;
-  assign \$140  = q_kops - 2'h2;
-  assign \$141  = q_kops == 1'h1;
-  assign \$142  = q_nt - 2'h2;
-  assign \$143  = q_nt == 1'h1;
-  assign \$144  = m_tiles - 2'h2;
-  assign \$145  = m_tiles == 1'h1;
-  assign \$146  = | q_check_bits;
-  assign \$147  = ~ \$146 ;
-  assign \$148  = q_tw & \$147 ;
-  assign \$149  = q_tw_scanning & \done$190 ;
-  assign \$151  = q_dense ? \$150  : { 1'h0, a_rows };
-  assign \$152  = q_a_base + \$151 ;
-  assign \$153  = | error;
-  assign \$154  = q_tw_a_need > 10'h200;
-  assign \$155  = \$154  ? 8'h02 : 8'h00;
-  assign \$156  = \$153  ? 8'h80 : \$155 ;
+  assign \$71  = ~ d__valid;
+  assign \$72  = \d__ready$112  | \$71 ;
+  assign \$73  = ~ d_skid_valid;
+  assign \$74  = d_skid_valid | \d__valid$116 ;
+  assign \$75  = q_valid | issuing;
+  assign \$76  = | owed_tiles;
+  assign busy = \$75  | \$76 ;
+  assign \$77  = ~ launch;
+  assign \$78  = q_valid & \$77 ;
+  assign \$79  = \$78  | capture;
+  assign \$80  = ~ \$79 ;
+  assign \$81  = busy & \$80 ;
+  assign \$82  = issue & seq_job_last;
+  assign \$83  = ~ \$82 ;
+  assign \$84  = issuing & \$83 ;
+  assign \$85  = ~ rejected;
+  assign \$86  = launch & \$85 ;
+  assign \$87  = \$84  | \$86 ;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = \$81  & \$88 ;
+  assign \$90  = issue & seq_last;
+  assign \$91  = ! owed_tiles;
+  assign \$92  = d_take & \$91 ;
+  assign \$93  = owed_tiles == 1'h1;
+  assign \$94  = ! owed_tiles;
+  assign \$95  = d_take ? \$93  : \$94 ;
+  assign \$96  = \$90  ? \$92  : \$95 ;
+  assign finish = \$89  & \$96 ;
+  assign \$97  = launch & rejected;
+  assign \$98  = \$97  ? q_check : 8'h00;
+  assign \$99  = refuse ? 8'h40 : 8'h00;
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = d_take & \d__payload$109 [512];
+  assign \$102  = \$101  ? 8'h08 : 8'h00;
+  assign cause_events = \$100  | \$102 ;
+  assign \$103  = ~ rd4[0];
+  assign \$104  = busy & \$103 ;
+  assign \$105  = \$104  & d__valid;
+  assign \$106  = ~ \d__ready$112 ;
+  assign stall_out = \$105  & \$106 ;
+  assign \$107  = | cause;
+  assign \$108  = ld_a__valid & ld_a__ready;
+  assign \$109  = ld_b__valid & ld_a__ready;
+  assign \$110  = ~ q_checked;
+  assign \$111  = q_valid & \$110 ;
+  assign \$112  = ~ q_tw_scanning;
+  assign \$113  = \$111  & \$112 ;
+  assign \$115  = rw_mode ? \$114  : { 1'h0, rw_k_tiles };
+  assign \$117  = rw_mode ? \$116  : { 1'h0, rw_k_tiles };
+  assign \$118  = rw_tw_base + 1'h0;
+  assign \$119  = rw_tw_base + 1'h1;
+  assign \$120  = rw_tw_base + 2'h2;
+  assign \$121  = rw_tw_base + 2'h3;
+  assign \$122  = q_phase + 1'h1;
+  assign \$123  = q_phase < 5'h11;
+  assign \$124  = q_phase == 5'h11;
+  assign \$125  = q_phase == 5'h12;
+  assign \$130  = q_mul_a_p + q_mul_a_x;
+  assign \$131  = q_mul_b_p + q_mul_b_x;
+  assign \$132  = q_a_base + q_mul_a_p;
+  assign \$133  = q_b_base + q_mul_b_p;
+  assign \$134  = ! m_tiles;
+  assign \$135  = ! q_nt;
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = ! k_tiles;
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = q_a_need > 10'h200;
+  assign \$140  = ~ q_tw;
+  assign \$141  = \$139  & \$140 ;
+  assign \$142  = q_b_need > 10'h200;
+  assign \$143  = | q_check_bits;
+  assign \$144  = q_kops - 2'h2;
+  assign \$145  = q_kops == 1'h1;
+  assign \$146  = q_nt - 2'h2;
+  assign \$147  = q_nt == 1'h1;
+  assign \$148  = m_tiles - 2'h2;
+  assign \$149  = m_tiles == 1'h1;
+  assign \$150  = | q_check_bits;
+  assign \$151  = ~ \$150 ;
+  assign \$152  = q_tw & \$151 ;
+  assign \$153  = q_tw_scanning & \done$194 ;
+  assign \$155  = q_dense ? \$154  : { 1'h0, a_rows };
+  assign \$156  = q_a_base + \$155 ;
   assign \$157  = | error;
   assign \$158  = q_tw_a_need > 10'h200;
-  assign \$159  = \$157  | \$158 ;
-  assign \$160  = ~ rejected;
-  assign \$161  = launch & \$160 ;
-  assign \$162  = ~ rejected;
-  assign \$163  = launch & \$162 ;
+  assign \$159  = \$158  ? 8'h02 : 8'h00;
+  assign \$160  = \$157  ? 8'h80 : \$159 ;
+  assign \$161  = | error;
+  assign \$162  = q_tw_a_need > 10'h200;
+  assign \$163  = \$161  | \$162 ;
   assign \$164  = ~ rejected;
   assign \$165  = launch & \$164 ;
-  assign \$166  = \$165  & q_tw;
-  assign \$167  = group_tiles - 2'h2;
-  assign \$168  = group_tiles == 1'h1;
-  assign \$169  = group_tiles == 1'h1;
-  assign \$170  = ~ q_dense;
-  assign \$171  = last_data[2] & \$170 ;
-  assign \$172  = issue & seq_tw;
-  assign \$173  = seq_a_addr + 1'h1;
-  assign \$174  = ~ seq_ki[0];
-  assign \$175  = seq_dense & \$174 ;
-  assign \$176  = ~ seq_last;
-  assign \$177  = tw_t_next + 1'h1;
-  assign \$178  = ~ seq_dense;
-  assign \$179  = tw_last_next1 & \$178 ;
-  assign \$180  = ~ seq_last_n;
-  assign \$181  = seq_ni + 1'h1;
-  assign \$182  = seq_ni == seq_nt_m2;
-  assign \$183  = ~ seq_dense;
-  assign \$184  = tw_last_first0 & \$183 ;
-  assign \$185  = seq_mi + 1'h1;
-  assign \$186  = seq_mi == seq_mt_m2;
-  assign \$187  = seq_a_addr + 1'h1;
-  assign \$188  = tw_t_next + 1'h1;
-  assign \$189  = tw_t_next + 1'h1;
-  assign \$190  = ~ seq_dense;
-  assign \$191  = tw_last_next1 & \$190 ;
-  assign \$192  = tw_gi + 1'h1;
-  assign \$193  = tw_gi == tw_group_m2;
+  assign \$166  = ~ rejected;
+  assign \$167  = launch & \$166 ;
+  assign \$168  = ~ rejected;
+  assign \$169  = launch & \$168 ;
+  assign \$170  = \$169  & q_tw;
+  assign \$171  = group_tiles - 2'h2;
+  assign \$172  = group_tiles == 1'h1;
+  assign \$173  = group_tiles == 1'h1;
+  assign \$174  = ~ q_dense;
+  assign \$175  = last_data[2] & \$174 ;
+  assign \$176  = issue & seq_tw;
+  assign \$177  = seq_a_addr + 1'h1;
+  assign \$178  = ~ seq_ki[0];
+  assign \$179  = seq_dense & \$178 ;
+  assign \$180  = ~ seq_last;
+  assign \$181  = tw_t_next + 1'h1;
+  assign \$182  = ~ seq_dense;
+  assign \$183  = tw_last_next1 & \$182 ;
+  assign \$184  = ~ seq_last_n;
+  assign \$185  = seq_ni + 1'h1;
+  assign \$186  = seq_ni == seq_nt_m2;
+  assign \$187  = ~ seq_dense;
+  assign \$188  = tw_last_first0 & \$187 ;
+  assign \$189  = seq_mi + 1'h1;
+  assign \$190  = seq_mi == seq_mt_m2;
+  assign \$191  = seq_a_addr + 1'h1;
+  assign \$192  = tw_t_next + 1'h1;
+  assign \$193  = tw_t_next + 1'h1;
   assign \$194  = ~ seq_dense;
-  assign \$195  = tw_last_first0 & \$194 ;
-  assign \$196  = ~ seq_tw;
-  assign \$197  = issue & \$196 ;
-  assign \$198  = seq_mi + 1'h1;
-  assign \$199  = seq_mi == seq_mt_m2;
-  assign \$200  = seq_a_row + seq_kops;
-  assign \$201  = seq_a_row + seq_kops;
-  assign \$202  = seq_ni + 1'h1;
-  assign \$203  = seq_ni == seq_nt_m2;
-  assign \$204  = seq_b_col + 1'h1;
-  assign \$205  = seq_b_col + 1'h1;
-  assign \$206  = seq_ki + 1'h1;
-  assign \$207  = seq_ki == seq_kops_m2;
-  assign \$208  = seq_a_addr + 1'h1;
-  assign \$209  = ~ seq_dense;
-  assign \$210  = \$209  | seq_ki[0];
-  assign \$211  = seq_b_addr + seq_nt;
-  assign \$212  = seq_b_base + seq_ni;
-  assign \$213  = seq_tw ? { 16'h0000, \$212  } : seq_b_addr;
-  assign \$214  = addr4[90:57] + p[31:0];
-  assign \$215  = addr4[6] ? \$214  : { 1'h0, addr4[90:57] };
-  assign \$216  = issue & seq_last;
-  assign \$217  = result_credits - \$216 ;
-  assign \$218  = \d__valid$230  & d__ready;
-  assign \$219  = $signed(\$217 ) + $signed({ 1'h0, \$218  });
+  assign \$195  = tw_last_next1 & \$194 ;
+  assign \$196  = tw_gi + 1'h1;
+  assign \$197  = tw_gi == tw_group_m2;
+  assign \$198  = ~ seq_dense;
+  assign \$199  = tw_last_first0 & \$198 ;
+  assign \$200  = ~ seq_tw;
+  assign \$201  = issue & \$200 ;
+  assign \$202  = seq_mi + 1'h1;
+  assign \$203  = seq_mi == seq_mt_m2;
+  assign \$204  = seq_a_row + seq_kops;
+  assign \$205  = seq_a_row + seq_kops;
+  assign \$206  = seq_ni + 1'h1;
+  assign \$207  = seq_ni == seq_nt_m2;
+  assign \$208  = seq_b_col + 1'h1;
+  assign \$209  = seq_b_col + 1'h1;
+  assign \$210  = seq_ki + 1'h1;
+  assign \$211  = seq_ki == seq_kops_m2;
+  assign \$212  = seq_a_addr + 1'h1;
+  assign \$213  = ~ seq_dense;
+  assign \$214  = \$213  | seq_ki[0];
+  assign \$215  = seq_b_addr + seq_nt;
+  assign \$216  = seq_b_base + seq_ni;
+  assign \$217  = seq_tw ? { 16'h0000, \$216  } : seq_b_addr;
+  assign \$218  = addr4[90:57] + p[31:0];
+  assign \$219  = addr4[6] ? \$218  : { 1'h0, addr4[90:57] };
   assign \$220  = issue & seq_last;
-  assign \$221  = \d__valid$230  & d__ready;
-  assign \$222  = ~ \$221 ;
-  assign \$223  = \$220  & \$222 ;
-  assign \$224  = result_credits != 1'h1;
-  assign \$225  = issue & seq_last;
+  assign \$221  = result_credits - \$220 ;
+  assign \$222  = \d__valid$116  & d__ready;
+  assign \$223  = $signed(\$221 ) + $signed({ 1'h0, \$222  });
+  assign \$224  = issue & seq_last;
+  assign \$225  = \d__valid$116  & d__ready;
   assign \$226  = ~ \$225 ;
-  assign \$227  = \d__valid$230  & d__ready;
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = | result_credits;
-  assign \$230  = \$228  ? 1'h1 : \$229 ;
-  assign \$231  = \$223  ? \$224  : \$230 ;
-  assign \$232  = ~ d__valid;
-  assign \$233  = \d__ready$112  | \$232 ;
-  assign \$234  = ~ d_skid_valid;
-  assign \$235  = d_skid_valid ? d_skid : d_in;
-  assign \$236  = d_skid_valid | \d__valid$230 ;
-  assign \$237  = rd4[0] & rd4[2];
-  assign \$238  = d_end_wr == 4'hb;
-  assign \$239  = d_end_wr + 1'h1;
-  assign \$240  = \$238  ? 5'h00 : \$239 ;
-  assign \$241  = ! d_end_wr;
-  assign \$242  = d_end_wr == 1'h1;
-  assign \$243  = d_end_wr == 2'h2;
-  assign \$244  = d_end_wr == 2'h3;
-  assign \$245  = d_end_wr == 3'h4;
-  assign \$246  = d_end_wr == 3'h5;
-  assign \$247  = d_end_wr == 3'h6;
-  assign \$248  = d_end_wr == 3'h7;
-  assign \$249  = d_end_wr == 4'h8;
-  assign \$250  = d_end_wr == 4'h9;
-  assign \$251  = d_end_wr == 4'ha;
-  assign \$252  = d_end_wr == 4'hb;
-  assign \$253  = \d__valid$230  & d__ready;
-  assign \$254  = d_end_rd == 4'hb;
-  assign \$255  = d_end_rd + 1'h1;
-  assign \$256  = \$254  ? 5'h00 : \$255 ;
-  assign \$257  = issue & seq_last;
-  assign \$258  = owed_tiles + \$257 ;
-  assign \$259  = \$258  - d_take;
-  assign \$260  = ~ busy;
-  assign \$261  = capture & \$260 ;
-  assign \$262  = wo_ctrl_clear | \$261 ;
-  assign \$263  = cause | cause_events;
-  assign \$264  = wo_ctrl_clear | capture;
-  assign \$265  = wo_ctrl_clear | capture;
-  assign \$266  = ~ wo_ctrl_clear_counters;
-  assign \$267  = ~ rd4[0];
-  assign \$268  = busy & \$267 ;
-  assign \$269  = ~ stall_out;
-  assign \$270  = \$268  & \$269 ;
-  assign \$271  = launch & rejected;
-  assign \$272  = job_end + \$271 ;
-  assign \$273  = cnt_cycles + 1'h1;
-  assign \$274  = cnt_busy_cycles + 1'h1;
-  assign \$275  = cnt_stall_out + 1'h1;
-  assign \$276  = cnt_stall_in + 1'h1;
-  assign \$277  = cnt_tile_ops + 1'h1;
-  assign \$278  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$279  = cnt_macs + \$278 ;
-  assign \$280  = cnt_d_tiles + 1'h1;
-  assign \$281  = cnt_jobs + cnt_events[7:6];
-  always @(posedge clk)
-    ld_a__ready <= \$282 ;
-  always @(posedge clk)
-    w_en <= \$283 ;
-  always @(posedge clk)
-    w_addr <= \$284 ;
-  always @(posedge clk)
-    w_data <= \$285 ;
-  always @(posedge clk)
-    \w_en$19  <= \$286 ;
-  always @(posedge clk)
-    \w_addr$21  <= \$287 ;
-  always @(posedge clk)
-    \w_data$23  <= \$288 ;
-  always @(posedge clk)
-    ld_t__ready <= \$289 ;
-  always @(posedge clk)
-    start <= \$290 ;
-  always @(posedge clk)
-    q_valid <= \$291 ;
-  always @(posedge clk)
-    q_checked <= \$292 ;
-  always @(posedge clk)
-    q_phase <= \$293 ;
-  always @(posedge clk)
-    q_dense <= \$294 ;
-  always @(posedge clk)
-    q_value_error <= \$295 ;
-  always @(posedge clk)
-    m_tiles <= \$296 ;
-  always @(posedge clk)
-    q_nt <= \$297 ;
-  always @(posedge clk)
-    k_tiles <= \$298 ;
-  always @(posedge clk)
-    q_a_base <= \$299 ;
-  always @(posedge clk)
-    q_b_base <= \$300 ;
-  always @(posedge clk)
-    q_kops <= \$301 ;
-  always @(posedge clk)
-    q_mul_a_x <= \$302 ;
-  always @(posedge clk)
-    q_mul_a_y <= \$303 ;
-  always @(posedge clk)
-    q_mul_a_p <= \$304 ;
-  always @(posedge clk)
-    q_mul_b_x <= \$305 ;
-  always @(posedge clk)
-    q_mul_b_y <= \$306 ;
-  always @(posedge clk)
-    q_mul_b_p <= \$307 ;
-  always @(posedge clk)
-    q_tw <= \$308 ;
-  always @(posedge clk)
-    group_tiles <= \$309 ;
-  always @(posedge clk)
-    q_tw_base <= \$310 ;
-  always @(posedge clk)
-    q_tw_base1 <= \$311 ;
-  always @(posedge clk)
-    q_tw_base2 <= \$312 ;
-  always @(posedge clk)
-    q_tw_base3 <= \$313 ;
-  always @(posedge clk)
-    q_tw_scanning <= \$314 ;
-  always @(posedge clk)
-    q_a_need <= \$315 ;
-  always @(posedge clk)
-    q_b_need <= \$316 ;
-  always @(posedge clk)
-    q_check_bits <= \$317 ;
-  always @(posedge clk)
-    q_check <= \$318 ;
-  always @(posedge clk)
-    rejected <= \$319 ;
-  always @(posedge clk)
-    q_kops_m2 <= \$320 ;
-  always @(posedge clk)
-    q_kops_is1 <= \$321 ;
-  always @(posedge clk)
-    q_nt_m2 <= \$322 ;
-  always @(posedge clk)
-    q_nt_is1 <= \$323 ;
-  always @(posedge clk)
-    q_mt_m2 <= \$324 ;
-  always @(posedge clk)
-    q_mt_is1 <= \$325 ;
-  always @(posedge clk)
-    q_tw_a_need <= \$326 ;
-  always @(posedge clk)
-    q_tw_scanned <= \$327 ;
-  always @(posedge clk)
-    issuing <= \$328 ;
-  always @(posedge clk)
-    seq_dense <= \$329 ;
-  always @(posedge clk)
-    seq_kops <= \$330 ;
-  always @(posedge clk)
-    seq_nt <= \$331 ;
-  always @(posedge clk)
-    seq_kops_m2 <= \$332 ;
-  always @(posedge clk)
-    seq_nt_m2 <= \$333 ;
-  always @(posedge clk)
-    seq_mt_m2 <= \$334 ;
-  always @(posedge clk)
-    seq_kops_is1 <= \$335 ;
-  always @(posedge clk)
-    seq_nt_is1 <= \$336 ;
-  always @(posedge clk)
-    seq_mt_is1 <= \$337 ;
-  always @(posedge clk)
-    seq_ki <= \$338 ;
-  always @(posedge clk)
-    seq_ni <= \$339 ;
-  always @(posedge clk)
-    seq_mi <= \$340 ;
-  always @(posedge clk)
-    seq_first <= \$341 ;
-  always @(posedge clk)
-    seq_last <= \$342 ;
-  always @(posedge clk)
-    seq_last_n <= \$343 ;
-  always @(posedge clk)
-    seq_last_m <= \$344 ;
-  always @(posedge clk)
-    seq_b_base <= \$345 ;
-  always @(posedge clk)
-    seq_a_row <= \$346 ;
-  always @(posedge clk)
-    seq_a_addr <= \$347 ;
-  always @(posedge clk)
-    seq_b_col <= \$348 ;
-  always @(posedge clk)
-    seq_b_addr <= \$349 ;
-  always @(posedge clk)
-    seq_tw <= \$350 ;
-  always @(posedge clk)
-    tw_t_ahead <= \$351 ;
-  always @(posedge clk)
-    tw_t_first2 <= \$352 ;
-  always @(posedge clk)
-    tw_t_addr <= \$353 ;
-  always @(posedge clk)
-    tw_t_next <= \$354 ;
-  always @(posedge clk)
-    tw_t_first <= \$355 ;
-  always @(posedge clk)
-    tw_t_first1 <= \$356 ;
-  always @(posedge clk)
-    tw_gi <= \$357 ;
-  always @(posedge clk)
-    tw_group_m2 <= \$358 ;
-  always @(posedge clk)
-    tw_gi_last <= \$359 ;
-  always @(posedge clk)
-    tw_group_is1 <= \$360 ;
-  always @(posedge clk)
-    tw_last_cur <= \$361 ;
-  always @(posedge clk)
-    tw_last_next1 <= \$362 ;
-  always @(posedge clk)
-    tw_last_next2 <= \$363 ;
-  always @(posedge clk)
-    tw_last_first0 <= \$364 ;
-  always @(posedge clk)
-    tw_last_first1 <= \$365 ;
-  always @(posedge clk)
-    addr1 <= \$366 ;
-  always @(posedge clk)
-    addr2 <= \$367 ;
-  always @(posedge clk)
-    addr3 <= \$368 ;
-  always @(posedge clk)
-    addr4 <= \$369 ;
-  always @(posedge clk)
-    tw_block <= \$370 ;
-  always @(posedge clk)
-    addr5 <= \$371 ;
-  always @(posedge clk)
-    rd1 <= \$372 ;
-  always @(posedge clk)
-    rd2 <= \$373 ;
-  always @(posedge clk)
-    rd3 <= \$374 ;
-  always @(posedge clk)
-    rd4 <= \$375 ;
-  always @(posedge clk)
-    result_credits <= \$376 ;
-  always @(posedge clk)
-    has_credit <= \$377 ;
-  always @(posedge clk)
-    d_main <= \$378 ;
-  always @(posedge clk)
-    d__valid <= \$379 ;
-  always @(posedge clk)
-    d_skid_valid <= \$380 ;
-  always @(posedge clk)
-    d_skid <= \$381 ;
-  always @(posedge clk)
-    d_end_wr <= \$382 ;
-  always @(posedge clk)
-    d_job_end <= \$383 ;
-  always @(posedge clk)
-    d_end_rd <= \$384 ;
-  always @(posedge clk)
-    owed_tiles <= \$385 ;
-  always @(posedge clk)
-    cause <= \$386 ;
-  always @(posedge clk)
-    done <= \$387 ;
-  always @(posedge clk)
-    value_error <= \$388 ;
-  always @(posedge clk)
-    cnt_events <= \$389 ;
-  always @(posedge clk)
-    cnt_cycles <= \$390 ;
-  always @(posedge clk)
-    cnt_busy_cycles <= \$391 ;
-  always @(posedge clk)
-    cnt_stall_in <= \$392 ;
-  always @(posedge clk)
-    cnt_stall_out <= \$393 ;
-  always @(posedge clk)
-    cnt_tile_ops <= \$394 ;
-  always @(posedge clk)
-    cnt_macs <= \$395 ;
-  always @(posedge clk)
-    cnt_d_tiles <= \$396 ;
-  always @(posedge clk)
-    cnt_jobs <= \$397 ;
+  assign \$227  = \$224  & \$226 ;
+  assign \$228  = result_credits != 1'h1;
+  assign \$229  = issue & seq_last;
+  assign \$230  = ~ \$229 ;
+  assign \$231  = \d__valid$116  & d__ready;
+  assign \$232  = \$230  & \$231 ;
+  assign \$233  = | result_credits;
+  assign \$234  = \$232  ? 1'h1 : \$233 ;
+  assign \$235  = \$227  ? \$228  : \$234 ;
+  assign \$236  = ~ \o$234 [0];
+  assign \$237  = \d__ready$112  | \$236 ;
+  assign \$238  = ~ \o$234 [1];
+  assign \$239  = \o$234 [1] ? d_skid[15:0] : d_in[15:0];
+  assign \$240  = ~ \o$234 [2];
+  assign \$241  = \d__ready$112  | \$240 ;
+  assign \$242  = ~ \o$234 [3];
+  assign \$243  = \o$234 [3] ? d_skid[31:16] : d_in[31:16];
+  assign \$244  = ~ \o$234 [4];
+  assign \$245  = \d__ready$112  | \$244 ;
+  assign \$246  = ~ \o$234 [5];
+  assign \$247  = \o$234 [5] ? d_skid[47:32] : d_in[47:32];
+  assign \$248  = ~ \o$234 [6];
+  assign \$249  = \d__ready$112  | \$248 ;
+  assign \$250  = ~ \o$234 [7];
+  assign \$251  = \o$234 [7] ? d_skid[63:48] : d_in[63:48];
+  assign \$252  = ~ \o$234 [8];
+  assign \$253  = \d__ready$112  | \$252 ;
+  assign \$254  = ~ \o$234 [9];
+  assign \$255  = \o$234 [9] ? d_skid[79:64] : d_in[79:64];
+  assign \$256  = ~ \o$234 [10];
+  assign \$257  = \d__ready$112  | \$256 ;
+  assign \$258  = ~ \o$234 [11];
+  assign \$259  = \o$234 [11] ? d_skid[95:80] : d_in[95:80];
+  assign \$260  = ~ \o$234 [12];
+  assign \$261  = \d__ready$112  | \$260 ;
+  assign \$262  = ~ \o$234 [13];
+  assign \$263  = \o$234 [13] ? d_skid[111:96] : d_in[111:96];
+  assign \$264  = ~ \o$234 [14];
+  assign \$265  = \d__ready$112  | \$264 ;
+  assign \$266  = ~ \o$234 [15];
+  assign \$267  = \o$234 [15] ? d_skid[127:112] : d_in[127:112];
+  assign \$268  = ~ \o$234 [16];
+  assign \$269  = \d__ready$112  | \$268 ;
+  assign \$270  = ~ \o$234 [17];
+  assign \$271  = \o$234 [17] ? d_skid[143:128] : d_in[143:128];
+  assign \$272  = ~ \o$234 [18];
+  assign \$273  = \d__ready$112  | \$272 ;
+  assign \$274  = ~ \o$234 [19];
+  assign \$275  = \o$234 [19] ? d_skid[159:144] : d_in[159:144];
+  assign \$276  = ~ \o$234 [20];
+  assign \$277  = \d__ready$112  | \$276 ;
+  assign \$278  = ~ \o$234 [21];
+  assign \$279  = \o$234 [21] ? d_skid[175:160] : d_in[175:160];
+  assign \$280  = ~ \o$234 [22];
+  assign \$281  = \d__ready$112  | \$280 ;
+  assign \$282  = ~ \o$234 [23];
+  assign \$283  = \o$234 [23] ? d_skid[191:176] : d_in[191:176];
+  assign \$284  = ~ \o$234 [24];
+  assign \$285  = \d__ready$112  | \$284 ;
+  assign \$286  = ~ \o$234 [25];
+  assign \$287  = \o$234 [25] ? d_skid[207:192] : d_in[207:192];
+  assign \$288  = ~ \o$234 [26];
+  assign \$289  = \d__ready$112  | \$288 ;
+  assign \$290  = ~ \o$234 [27];
+  assign \$291  = \o$234 [27] ? d_skid[223:208] : d_in[223:208];
+  assign \$292  = ~ \o$234 [28];
+  assign \$293  = \d__ready$112  | \$292 ;
+  assign \$294  = ~ \o$234 [29];
+  assign \$295  = \o$234 [29] ? d_skid[239:224] : d_in[239:224];
+  assign \$296  = ~ \o$234 [30];
+  assign \$297  = \d__ready$112  | \$296 ;
+  assign \$298  = ~ \o$234 [31];
+  assign \$299  = \o$234 [31] ? d_skid[255:240] : d_in[255:240];
+  assign \$300  = ~ \o$234 [32];
+  assign \$301  = \d__ready$112  | \$300 ;
+  assign \$302  = ~ \o$234 [33];
+  assign \$303  = \o$234 [33] ? d_skid[271:256] : d_in[271:256];
+  assign \$304  = ~ \o$234 [34];
+  assign \$305  = \d__ready$112  | \$304 ;
+  assign \$306  = ~ \o$234 [35];
+  assign \$307  = \o$234 [35] ? d_skid[287:272] : d_in[287:272];
+  assign \$308  = ~ \o$234 [36];
+  assign \$309  = \d__ready$112  | \$308 ;
+  assign \$310  = ~ \o$234 [37];
+  assign \$311  = \o$234 [37] ? d_skid[303:288] : d_in[303:288];
+  assign \$312  = ~ \o$234 [38];
+  assign \$313  = \d__ready$112  | \$312 ;
+  assign \$314  = ~ \o$234 [39];
+  assign \$315  = \o$234 [39] ? d_skid[319:304] : d_in[319:304];
+  assign \$316  = ~ \o$234 [40];
+  assign \$317  = \d__ready$112  | \$316 ;
+  assign \$318  = ~ \o$234 [41];
+  assign \$319  = \o$234 [41] ? d_skid[335:320] : d_in[335:320];
+  assign \$320  = ~ \o$234 [42];
+  assign \$321  = \d__ready$112  | \$320 ;
+  assign \$322  = ~ \o$234 [43];
+  assign \$323  = \o$234 [43] ? d_skid[351:336] : d_in[351:336];
+  assign \$324  = ~ \o$234 [44];
+  assign \$325  = \d__ready$112  | \$324 ;
+  assign \$326  = ~ \o$234 [45];
+  assign \$327  = \o$234 [45] ? d_skid[367:352] : d_in[367:352];
+  assign \$328  = ~ \o$234 [46];
+  assign \$329  = \d__ready$112  | \$328 ;
+  assign \$330  = ~ \o$234 [47];
+  assign \$331  = \o$234 [47] ? d_skid[383:368] : d_in[383:368];
+  assign \$332  = ~ \o$234 [48];
+  assign \$333  = \d__ready$112  | \$332 ;
+  assign \$334  = ~ \o$234 [49];
+  assign \$335  = \o$234 [49] ? d_skid[399:384] : d_in[399:384];
+  assign \$336  = ~ \o$234 [50];
+  assign \$337  = \d__ready$112  | \$336 ;
+  assign \$338  = ~ \o$234 [51];
+  assign \$339  = \o$234 [51] ? d_skid[415:400] : d_in[415:400];
+  assign \$340  = ~ \o$234 [52];
+  assign \$341  = \d__ready$112  | \$340 ;
+  assign \$342  = ~ \o$234 [53];
+  assign \$343  = \o$234 [53] ? d_skid[431:416] : d_in[431:416];
+  assign \$344  = ~ \o$234 [54];
+  assign \$345  = \d__ready$112  | \$344 ;
+  assign \$346  = ~ \o$234 [55];
+  assign \$347  = \o$234 [55] ? d_skid[447:432] : d_in[447:432];
+  assign \$348  = ~ \o$234 [56];
+  assign \$349  = \d__ready$112  | \$348 ;
+  assign \$350  = ~ \o$234 [57];
+  assign \$351  = \o$234 [57] ? d_skid[463:448] : d_in[463:448];
+  assign \$352  = ~ \o$234 [58];
+  assign \$353  = \d__ready$112  | \$352 ;
+  assign \$354  = ~ \o$234 [59];
+  assign \$355  = \o$234 [59] ? d_skid[479:464] : d_in[479:464];
+  assign \$356  = ~ \o$234 [60];
+  assign \$357  = \d__ready$112  | \$356 ;
+  assign \$358  = ~ \o$234 [61];
+  assign \$359  = \o$234 [61] ? d_skid[495:480] : d_in[495:480];
+  assign \$360  = ~ \o$234 [62];
+  assign \$361  = \d__ready$112  | \$360 ;
+  assign \$362  = ~ \o$234 [63];
+  assign \$363  = \o$234 [63] ? d_skid[511:496] : d_in[511:496];
+  assign \$364  = ~ \o$234 [64];
+  assign \$365  = \d__ready$112  | \$364 ;
+  assign \$366  = ~ \o$234 [65];
+  assign \$367  = \o$234 [65] ? d_skid[513:512] : d_in[513:512];
+  assign \$368  = rd4[0] & rd4[2];
+  assign \$369  = d_end_wr == 4'hb;
+  assign \$370  = d_end_wr + 1'h1;
+  assign \$371  = \$369  ? 5'h00 : \$370 ;
+  assign \$372  = ! d_end_wr;
+  assign \$373  = d_end_wr == 1'h1;
+  assign \$374  = d_end_wr == 2'h2;
+  assign \$375  = d_end_wr == 2'h3;
+  assign \$376  = d_end_wr == 3'h4;
+  assign \$377  = d_end_wr == 3'h5;
+  assign \$378  = d_end_wr == 3'h6;
+  assign \$379  = d_end_wr == 3'h7;
+  assign \$380  = d_end_wr == 4'h8;
+  assign \$381  = d_end_wr == 4'h9;
+  assign \$382  = d_end_wr == 4'ha;
+  assign \$383  = d_end_wr == 4'hb;
+  assign \$384  = \d__valid$116  & d__ready;
+  assign \$385  = d_end_rd == 4'hb;
+  assign \$386  = d_end_rd + 1'h1;
+  assign \$387  = \$385  ? 5'h00 : \$386 ;
+  assign \$388  = issue & seq_last;
+  assign \$389  = owed_tiles + \$388 ;
+  assign \$390  = \$389  - d_take;
+  assign \$391  = ~ busy;
+  assign \$392  = capture & \$391 ;
+  assign \$393  = wo_ctrl_clear | \$392 ;
+  assign \$394  = cause | cause_events;
+  assign \$395  = wo_ctrl_clear | capture;
+  assign \$396  = wo_ctrl_clear | capture;
+  assign \$397  = ~ wo_ctrl_clear_counters;
+  assign \$398  = ~ rd4[0];
+  assign \$399  = busy & \$398 ;
+  assign \$400  = ~ stall_out;
+  assign \$401  = \$399  & \$400 ;
+  assign \$402  = launch & rejected;
+  assign \$403  = job_end + \$402 ;
+  assign \$404  = cnt_cycles + 1'h1;
+  assign \$405  = cnt_busy_cycles + 1'h1;
+  assign \$406  = cnt_stall_out + 1'h1;
+  assign \$407  = cnt_stall_in + 1'h1;
+  assign \$408  = cnt_tile_ops + 1'h1;
+  assign \$409  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$410  = cnt_macs + \$409 ;
+  assign \$411  = cnt_d_tiles + 1'h1;
+  assign \$412  = cnt_jobs + cnt_events[7:6];
+  always @(posedge clk)
+    ld_a__ready <= \$413 ;
+  always @(posedge clk)
+    w_en <= \$414 ;
+  always @(posedge clk)
+    w_addr <= \$415 ;
+  always @(posedge clk)
+    w_data <= \$416 ;
+  always @(posedge clk)
+    \w_en$19  <= \$417 ;
+  always @(posedge clk)
+    \w_addr$21  <= \$418 ;
+  always @(posedge clk)
+    \w_data$23  <= \$419 ;
+  always @(posedge clk)
+    ld_t__ready <= \$420 ;
+  always @(posedge clk)
+    start <= \$421 ;
+  always @(posedge clk)
+    q_valid <= \$422 ;
+  always @(posedge clk)
+    q_checked <= \$423 ;
+  always @(posedge clk)
+    q_phase <= \$424 ;
+  always @(posedge clk)
+    q_dense <= \$425 ;
+  always @(posedge clk)
+    q_value_error <= \$426 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
     .\i$5 (addr5[31:23]),
@@ -4720,7 +5019,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
-    .d__valid(\d__valid$230 ),
+    .d__valid(\d__valid$116 ),
     .r_en(d__ready),
     .rst(rst)
   );
@@ -4735,14 +5034,14 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$282$0 (busy),
-    .\port$316$0 (\$103 ),
-    .\port$4370$0 (q_valid),
-    .\port$4560$0 (cause),
-    .\port$4562$0 (done),
-    .\port$4727$0 (error),
-    .\port$4729$0 (err_group),
-    .\port$4731$0 (err_entry),
+    .\port$289$0 (busy),
+    .\port$323$0 (\$107 ),
+    .\port$4602$0 (q_valid),
+    .\port$4792$0 (cause),
+    .\port$4794$0 (done),
+    .\port$4959$0 (error),
+    .\port$4961$0 (err_group),
+    .\port$4963$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -4755,12 +5054,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$234 ),
+    .value_error(\value_error$238 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
     .wo_ctrl_clear_counters(wo_ctrl_clear_counters),
     .wo_ctrl_start(wo_ctrl_start)
+  );
+  \axi_gemm.axi.engine.d_slice_valid  d_slice_valid (
+    .clk(clk),
+    .o(\o$234 ),
+    .\port$4579$0 (d_main_valid_next),
+    .\port$4580$0 (d_skid_valid_next),
+    .rst(rst)
   );
   \axi_gemm.axi.engine.spread_dense  spread_dense (
     .clk(clk),
@@ -4778,7 +5084,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .a_rows(a_rows),
     .base(q_tw_base),
     .clk(clk),
-    .done(\done$190 ),
+    .done(\done$194 ),
     .err_entry(err_entry),
     .err_group(err_group),
     .error(error),
@@ -4789,10 +5095,10 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .last_data(last_data),
     .ld__payload(ld__payload),
     .m_tiles(m_tiles),
-    .\rd__data$66 (\$398 ),
-    .\rd__data$67 (\$399 ),
-    .\rd__data$68 (\$400 ),
-    .\rd__data$69 (\$401 ),
+    .\rd__data$66 (\$529 ),
+    .\rd__data$67 (\$530 ),
+    .\rd__data$68 (\$531 ),
+    .\rd__data$69 (\$532 ),
     .rst(rst),
     .start(start),
     .wr__en(ld__valid)
@@ -4800,10 +5106,1829 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4522$7 (addr2[22:7]),
-    .\port$4528$0 (tw_block),
+    .\port$4754$7 (addr2[22:7]),
+    .\port$4760$0 (tw_block),
     .rst(rst)
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$428  = q_nt;
+    if (capture) begin
+      \$428  = rw_n_tiles;
+    end
+    if (rst) begin
+      \$428  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$429  = k_tiles;
+    if (capture) begin
+      \$429  = rw_k_tiles;
+    end
+    if (rst) begin
+      \$429  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$430  = q_a_base;
+    if (capture) begin
+      \$430  = rw_a_base;
+    end
+    if (rst) begin
+      \$430  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$431  = q_b_base;
+    if (capture) begin
+      \$431  = rw_b_base;
+    end
+    if (rst) begin
+      \$431  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$432  = q_kops;
+    if (capture) begin
+      \$432  = \$115 ;
+    end
+    if (rst) begin
+      \$432  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$433  = q_mul_a_x;
+    if (capture) begin
+      \$433  = { 17'h00000, rw_m_tiles };
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        \$433  = \$126 [32:0];
+      end
+    end
+    if (rst) begin
+      \$433  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$434  = q_mul_a_y;
+    if (capture) begin
+      \$434  = \$117 ;
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        \$434  = \$127 ;
+      end
+    end
+    if (rst) begin
+      \$434  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$435  = q_mul_a_p;
+    if (capture) begin
+      \$435  = 33'h000000000;
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        if (q_mul_a_y[0]) begin
+          \$435  = \$130 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$435  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$436  = q_mul_b_x;
+    if (capture) begin
+      \$436  = { 17'h00000, rw_k_tiles };
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        \$436  = \$128 [32:0];
+      end
+    end
+    if (rst) begin
+      \$436  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$437  = q_mul_b_y;
+    if (capture) begin
+      \$437  = { 1'h0, rw_n_tiles };
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        \$437  = \$129 ;
+      end
+    end
+    if (rst) begin
+      \$437  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$438  = q_mul_b_p;
+    if (capture) begin
+      \$438  = 33'h000000000;
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        if (q_mul_b_y[0]) begin
+          \$438  = \$131 [32:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$438  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$439  = q_tw;
+    if (capture) begin
+      \$439  = rw_tw_ctrl;
+    end
+    if (rst) begin
+      \$439  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$440  = group_tiles;
+    if (capture) begin
+      \$440  = rw_tw_group;
+    end
+    if (rst) begin
+      \$440  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$441  = q_tw_base;
+    if (capture) begin
+      \$441  = \$118 [15:0];
+    end
+    if (rst) begin
+      \$441  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$442  = q_tw_base1;
+    if (capture) begin
+      \$442  = \$119 ;
+    end
+    if (rst) begin
+      \$442  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$443  = q_tw_base2;
+    if (capture) begin
+      \$443  = \$120 ;
+    end
+    if (rst) begin
+      \$443  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$444  = q_tw_base3;
+    if (capture) begin
+      \$444  = \$121 ;
+    end
+    if (rst) begin
+      \$444  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$445  = q_tw_scanning;
+    if (capture) begin
+      \$445  = 1'h0;
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        if (\$152 ) begin
+          \$445  = 1'h1;
+        end
+      end
+    end
+    if (q_tw_scanned) begin
+      \$445  = 1'h0;
+    end
+    if (rst) begin
+      \$445  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$446  = q_a_need;
+    if (capture) begin
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+        \$446  = \$132 ;
+      end
+    end
+    if (rst) begin
+      \$446  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$447  = q_b_need;
+    if (capture) begin
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+        \$447  = \$133 ;
+      end
+    end
+    if (rst) begin
+      \$447  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$448  = q_check_bits;
+    if (capture) begin
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+        \$448  = { q_value_error, 2'h0, \$142 , \$141 , \$138  };
+      end
+    end
+    if (rst) begin
+      \$448  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$449  = q_check;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$449  = { 2'h0, q_check_bits };
+      end
+    end
+    if (q_tw_scanned) begin
+      \$449  = \$160 ;
+    end
+    if (rst) begin
+      \$449  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$450  = rejected;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$450  = \$143 ;
+      end
+    end
+    if (q_tw_scanned) begin
+      \$450  = \$163 ;
+    end
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$451  = q_kops_m2;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$451  = \$144 [16:0];
+      end
+    end
+    if (rst) begin
+      \$451  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$452  = q_kops_is1;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$452  = \$145 ;
+      end
+    end
+    if (rst) begin
+      \$452  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$453  = q_nt_m2;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$453  = \$146 [15:0];
+      end
+    end
+    if (rst) begin
+      \$453  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$454  = q_nt_is1;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$454  = \$147 ;
+      end
+    end
+    if (rst) begin
+      \$454  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$455  = q_mt_m2;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$455  = \$148 [15:0];
+      end
+    end
+    if (rst) begin
+      \$455  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$456  = q_mt_is1;
+    if (capture) begin
+    end else if (\$113 ) begin
+      (* full_case = 32'd1 *)
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
+      end else begin
+        \$456  = \$149 ;
+      end
+    end
+    if (rst) begin
+      \$456  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$457  = q_tw_a_need;
+    if (\$153 ) begin
+      \$457  = { 1'h0, \$156  };
+    end
+    if (rst) begin
+      \$457  = 35'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$458  = q_tw_scanned;
+    if (\$153 ) begin
+      \$458  = 1'h1;
+    end
+    if (q_tw_scanned) begin
+      \$458  = 1'h0;
+    end
+    if (rst) begin
+      \$458  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$459  = issuing;
+    if (\$165 ) begin
+      \$459  = 1'h1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          if (seq_last_m) begin
+            \$459  = 1'h0;
+          end
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          if (seq_last_m) begin
+            \$459  = 1'h0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$459  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$460  = seq_dense;
+    if (\$165 ) begin
+      \$460  = q_dense;
+    end
+    if (rst) begin
+      \$460  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$461  = seq_kops;
+    if (\$165 ) begin
+      \$461  = q_kops;
+    end
+    if (rst) begin
+      \$461  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$462  = seq_nt;
+    if (\$165 ) begin
+      \$462  = q_nt;
+    end
+    if (rst) begin
+      \$462  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$463  = seq_kops_m2;
+    if (\$165 ) begin
+      \$463  = q_kops_m2;
+    end
+    if (rst) begin
+      \$463  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$464  = seq_nt_m2;
+    if (\$165 ) begin
+      \$464  = q_nt_m2;
+    end
+    if (rst) begin
+      \$464  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$465  = seq_mt_m2;
+    if (\$165 ) begin
+      \$465  = q_mt_m2;
+    end
+    if (rst) begin
+      \$465  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$466  = seq_kops_is1;
+    if (\$165 ) begin
+      \$466  = q_kops_is1;
+    end
+    if (rst) begin
+      \$466  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$467  = seq_nt_is1;
+    if (\$165 ) begin
+      \$467  = q_nt_is1;
+    end
+    if (rst) begin
+      \$467  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$468  = seq_mt_is1;
+    if (\$165 ) begin
+      \$468  = q_mt_is1;
+    end
+    if (rst) begin
+      \$468  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$469  = seq_ki;
+    if (\$165 ) begin
+      \$469  = 17'h00000;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+        \$469  = 17'h00001;
+      end else if (\$180 ) begin
+        \$469  = 17'h00000;
+      end else begin
+        \$469  = 17'h00000;
+      end
+    end
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$469  = 17'h00000;
+      end else begin
+        \$469  = \$210 [16:0];
+      end
+    end
+    if (rst) begin
+      \$469  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$470  = seq_ni;
+    if (\$165 ) begin
+      \$470  = 16'h0000;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$470  = \$185 [15:0];
+        end else begin
+          \$470  = 16'h0000;
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$470  = 16'h0000;
+        end else begin
+          \$470  = \$206 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$470  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$471  = seq_mi;
+    if (\$165 ) begin
+      \$471  = 16'h0000;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          \$471  = \$189 [15:0];
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$471  = \$202 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$471  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$472  = seq_first;
+    if (\$165 ) begin
+      \$472  = 1'h1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+        \$472  = 1'h0;
+      end else if (\$180 ) begin
+        \$472  = 1'h0;
+      end else begin
+        \$472  = 1'h1;
+      end
+    end
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$472  = 1'h1;
+      end else begin
+        \$472  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$472  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$473  = seq_last;
+    if (\$165 ) begin
+      \$473  = q_kops_is1;
+    end
+    if (\$170 ) begin
+      \$473  = \$175 ;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+        \$473  = tw_last_cur;
+      end else if (\$180 ) begin
+        \$473  = \$183 ;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$473  = \$188 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$473  = \$195 ;
+          end else begin
+            \$473  = \$199 ;
+          end
+        end
+      end
+    end
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$473  = seq_kops_is1;
+      end else begin
+        \$473  = \$211 ;
+      end
+    end
+    if (rst) begin
+      \$473  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$474  = seq_last_n;
+    if (\$165 ) begin
+      \$474  = q_nt_is1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$474  = \$186 ;
+        end else begin
+          \$474  = seq_nt_is1;
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$474  = seq_nt_is1;
+        end else begin
+          \$474  = \$207 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$474  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$475  = seq_last_m;
+    if (\$165 ) begin
+      \$475  = q_mt_is1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          \$475  = \$190 ;
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$475  = \$203 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$475  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$476  = seq_b_base;
+    if (\$165 ) begin
+      \$476  = { 1'h0, q_b_base };
+    end
+    if (rst) begin
+      \$476  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$477  = seq_a_row;
+    if (\$165 ) begin
+      \$477  = { 18'h00000, q_a_base };
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          \$477  = \$191 [33:0];
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        if (seq_last_n) begin
+          \$477  = \$204 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$477  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$478  = seq_a_addr;
+    if (\$165 ) begin
+      \$478  = { 18'h00000, q_a_base };
+    end
+    if (\$176 ) begin
+      \$478  = \$177 [33:0];
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        if (\$184 ) begin
+          \$478  = seq_a_row;
+        end
+      end
+    end
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        \$478  = seq_a_row;
+        if (seq_last_n) begin
+          \$478  = \$205 [33:0];
+        end
+      end else begin
+        \$478  = \$212 [33:0];
+      end
+    end
+    if (rst) begin
+      \$478  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$479  = seq_b_col;
+    if (\$165 ) begin
+      \$479  = { 18'h00000, q_b_base };
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$479  = { 17'h00000, seq_b_base };
+        end else begin
+          \$479  = \$208 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$479  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$480  = seq_b_addr;
+    if (\$165 ) begin
+      \$480  = { 18'h00000, q_b_base };
+    end
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$480  = { 17'h00000, seq_b_base };
+        end else begin
+          \$480  = \$209 [33:0];
+        end
+      end else begin
+        if (\$214 ) begin
+          \$480  = \$215 [33:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$480  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$481  = seq_tw;
+    if (\$167 ) begin
+      \$481  = q_tw;
+    end
+    if (rst) begin
+      \$481  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$482  = tw_t_ahead_next;
+    if (rst) begin
+      \$482  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$483  = tw_t_first2_next;
+    if (rst) begin
+      \$483  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$484  = tw_t_addr;
+    if (\$170 ) begin
+      \$484  = { 1'h0, q_tw_base };
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$484  = tw_t_next;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$484  = tw_t_first;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$484  = tw_t_next;
+          end else begin
+            \$484  = tw_t_first;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$484  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$485  = tw_t_next;
+    if (\$170 ) begin
+      \$485  = q_tw_base1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$485  = \$181 [16:0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$485  = tw_t_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$485  = \$193 [16:0];
+          end else begin
+            \$485  = tw_t_first1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$485  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$486  = tw_t_first;
+    if (\$170 ) begin
+      \$486  = { 1'h0, q_tw_base };
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$486  = tw_t_next;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$486  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$487  = tw_t_first1;
+    if (\$170 ) begin
+      \$487  = q_tw_base1;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$487  = \$192 [16:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$487  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$488  = tw_gi;
+    if (\$170 ) begin
+      \$488  = 16'h0000;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$488  = 16'h0000;
+          end else begin
+            \$488  = \$196 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$488  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$489  = tw_group_m2;
+    if (\$170 ) begin
+      \$489  = \$171 [15:0];
+    end
+    if (rst) begin
+      \$489  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$490  = tw_gi_last;
+    if (\$170 ) begin
+      \$490  = \$172 ;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$490  = tw_group_is1;
+          end else begin
+            \$490  = \$197 ;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$490  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$491  = tw_group_is1;
+    if (\$170 ) begin
+      \$491  = \$173 ;
+    end
+    if (rst) begin
+      \$491  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$492  = tw_last_cur;
+    if (\$170 ) begin
+      \$492  = last_data[2];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$492  = tw_last_next1;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$492  = tw_last_first0;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$492  = tw_last_next1;
+          end else begin
+            \$492  = tw_last_first0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$492  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$493  = tw_last_next1;
+    if (\$170 ) begin
+      \$493  = last_data[3];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$493  = tw_last_next2;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$493  = tw_last_first1;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$493  = tw_last_next2;
+          end else begin
+            \$493  = tw_last_first1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$493  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$494  = tw_last_next2;
+    if (\$170 ) begin
+      \$494  = last_data[4];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$494  = last_data[0];
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$494  = last_data[1];
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$494  = last_data[0];
+          end else begin
+            \$494  = last_data[1];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$494  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$495  = tw_last_first0;
+    if (\$170 ) begin
+      \$495  = last_data[2];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$495  = tw_last_next1;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$495  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$496  = tw_last_first1;
+    if (\$170 ) begin
+      \$496  = last_data[3];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+        end else begin
+          if (tw_gi_last) begin
+            \$496  = tw_last_next2;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$496  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$497 [0] = issue;
+    \$497 [1] = seq_first;
+    \$497 [2] = seq_last;
+    \$497 [3] = seq_job_last;
+    \$497 [4] = seq_ki[0];
+    \$497 [5] = seq_dense;
+    \$497 [6] = seq_tw;
+    \$497 [56:23] = seq_a_addr;
+    \$497 [22:7] = seq_nt;
+    \$497 [90:57] = \$217 ;
+    if (rst) begin
+      \$497  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$498  = addr1;
+    if (rst) begin
+      \$498  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$499  = addr2;
+    if (rst) begin
+      \$499  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$500  = addr3;
+    if (rst) begin
+      \$500  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$501  = { \$532 , \$531 , \$530 , \$529  };
+    if (rst) begin
+      \$501  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$502 [22:7] = addr5[22:7];
+    \$502 [5:0] = addr4[5:0];
+    \$502 [6] = addr4[6];
+    \$502 [56:23] = addr4[56:23];
+    \$502 [90:57] = \$219 [33:0];
+    if (rst) begin
+      \$502  = 91'h00000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$503  = addr5[5:0];
+    if (rst) begin
+      \$503  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$504  = rd1;
+    if (rst) begin
+      \$504  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$505  = rd2;
+    if (rst) begin
+      \$505  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$506  = rd3;
+    if (rst) begin
+      \$506  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$507  = \$223 [3:0];
+    if (rst) begin
+      \$507  = 4'hc;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$508  = \$235 ;
+    if (rst) begin
+      \$508  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$509  = d_main_valid_next;
+    if (rst) begin
+      \$509  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$510  = d_skid_valid_next;
+    if (rst) begin
+      \$510  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$511  = d_main;
+    if (\$237 ) begin
+      \$511 [15:0] = \$239 ;
+    end
+    if (\$241 ) begin
+      \$511 [31:16] = \$243 ;
+    end
+    if (\$245 ) begin
+      \$511 [47:32] = \$247 ;
+    end
+    if (\$249 ) begin
+      \$511 [63:48] = \$251 ;
+    end
+    if (\$253 ) begin
+      \$511 [79:64] = \$255 ;
+    end
+    if (\$257 ) begin
+      \$511 [95:80] = \$259 ;
+    end
+    if (\$261 ) begin
+      \$511 [111:96] = \$263 ;
+    end
+    if (\$265 ) begin
+      \$511 [127:112] = \$267 ;
+    end
+    if (\$269 ) begin
+      \$511 [143:128] = \$271 ;
+    end
+    if (\$273 ) begin
+      \$511 [159:144] = \$275 ;
+    end
+    if (\$277 ) begin
+      \$511 [175:160] = \$279 ;
+    end
+    if (\$281 ) begin
+      \$511 [191:176] = \$283 ;
+    end
+    if (\$285 ) begin
+      \$511 [207:192] = \$287 ;
+    end
+    if (\$289 ) begin
+      \$511 [223:208] = \$291 ;
+    end
+    if (\$293 ) begin
+      \$511 [239:224] = \$295 ;
+    end
+    if (\$297 ) begin
+      \$511 [255:240] = \$299 ;
+    end
+    if (\$301 ) begin
+      \$511 [271:256] = \$303 ;
+    end
+    if (\$305 ) begin
+      \$511 [287:272] = \$307 ;
+    end
+    if (\$309 ) begin
+      \$511 [303:288] = \$311 ;
+    end
+    if (\$313 ) begin
+      \$511 [319:304] = \$315 ;
+    end
+    if (\$317 ) begin
+      \$511 [335:320] = \$319 ;
+    end
+    if (\$321 ) begin
+      \$511 [351:336] = \$323 ;
+    end
+    if (\$325 ) begin
+      \$511 [367:352] = \$327 ;
+    end
+    if (\$329 ) begin
+      \$511 [383:368] = \$331 ;
+    end
+    if (\$333 ) begin
+      \$511 [399:384] = \$335 ;
+    end
+    if (\$337 ) begin
+      \$511 [415:400] = \$339 ;
+    end
+    if (\$341 ) begin
+      \$511 [431:416] = \$343 ;
+    end
+    if (\$345 ) begin
+      \$511 [447:432] = \$347 ;
+    end
+    if (\$349 ) begin
+      \$511 [463:448] = \$351 ;
+    end
+    if (\$353 ) begin
+      \$511 [479:464] = \$355 ;
+    end
+    if (\$357 ) begin
+      \$511 [495:480] = \$359 ;
+    end
+    if (\$361 ) begin
+      \$511 [511:496] = \$363 ;
+    end
+    if (\$365 ) begin
+      \$511 [513:512] = \$367 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$512  = d_skid;
+    if (\$237 ) begin
+    end else if (\$238 ) begin
+      \$512 [15:0] = d_in[15:0];
+    end
+    if (\$241 ) begin
+    end else if (\$242 ) begin
+      \$512 [31:16] = d_in[31:16];
+    end
+    if (\$245 ) begin
+    end else if (\$246 ) begin
+      \$512 [47:32] = d_in[47:32];
+    end
+    if (\$249 ) begin
+    end else if (\$250 ) begin
+      \$512 [63:48] = d_in[63:48];
+    end
+    if (\$253 ) begin
+    end else if (\$254 ) begin
+      \$512 [79:64] = d_in[79:64];
+    end
+    if (\$257 ) begin
+    end else if (\$258 ) begin
+      \$512 [95:80] = d_in[95:80];
+    end
+    if (\$261 ) begin
+    end else if (\$262 ) begin
+      \$512 [111:96] = d_in[111:96];
+    end
+    if (\$265 ) begin
+    end else if (\$266 ) begin
+      \$512 [127:112] = d_in[127:112];
+    end
+    if (\$269 ) begin
+    end else if (\$270 ) begin
+      \$512 [143:128] = d_in[143:128];
+    end
+    if (\$273 ) begin
+    end else if (\$274 ) begin
+      \$512 [159:144] = d_in[159:144];
+    end
+    if (\$277 ) begin
+    end else if (\$278 ) begin
+      \$512 [175:160] = d_in[175:160];
+    end
+    if (\$281 ) begin
+    end else if (\$282 ) begin
+      \$512 [191:176] = d_in[191:176];
+    end
+    if (\$285 ) begin
+    end else if (\$286 ) begin
+      \$512 [207:192] = d_in[207:192];
+    end
+    if (\$289 ) begin
+    end else if (\$290 ) begin
+      \$512 [223:208] = d_in[223:208];
+    end
+    if (\$293 ) begin
+    end else if (\$294 ) begin
+      \$512 [239:224] = d_in[239:224];
+    end
+    if (\$297 ) begin
+    end else if (\$298 ) begin
+      \$512 [255:240] = d_in[255:240];
+    end
+    if (\$301 ) begin
+    end else if (\$302 ) begin
+      \$512 [271:256] = d_in[271:256];
+    end
+    if (\$305 ) begin
+    end else if (\$306 ) begin
+      \$512 [287:272] = d_in[287:272];
+    end
+    if (\$309 ) begin
+    end else if (\$310 ) begin
+      \$512 [303:288] = d_in[303:288];
+    end
+    if (\$313 ) begin
+    end else if (\$314 ) begin
+      \$512 [319:304] = d_in[319:304];
+    end
+    if (\$317 ) begin
+    end else if (\$318 ) begin
+      \$512 [335:320] = d_in[335:320];
+    end
+    if (\$321 ) begin
+    end else if (\$322 ) begin
+      \$512 [351:336] = d_in[351:336];
+    end
+    if (\$325 ) begin
+    end else if (\$326 ) begin
+      \$512 [367:352] = d_in[367:352];
+    end
+    if (\$329 ) begin
+    end else if (\$330 ) begin
+      \$512 [383:368] = d_in[383:368];
+    end
+    if (\$333 ) begin
+    end else if (\$334 ) begin
+      \$512 [399:384] = d_in[399:384];
+    end
+    if (\$337 ) begin
+    end else if (\$338 ) begin
+      \$512 [415:400] = d_in[415:400];
+    end
+    if (\$341 ) begin
+    end else if (\$342 ) begin
+      \$512 [431:416] = d_in[431:416];
+    end
+    if (\$345 ) begin
+    end else if (\$346 ) begin
+      \$512 [447:432] = d_in[447:432];
+    end
+    if (\$349 ) begin
+    end else if (\$350 ) begin
+      \$512 [463:448] = d_in[463:448];
+    end
+    if (\$353 ) begin
+    end else if (\$354 ) begin
+      \$512 [479:464] = d_in[479:464];
+    end
+    if (\$357 ) begin
+    end else if (\$358 ) begin
+      \$512 [495:480] = d_in[495:480];
+    end
+    if (\$361 ) begin
+    end else if (\$362 ) begin
+      \$512 [511:496] = d_in[511:496];
+    end
+    if (\$365 ) begin
+    end else if (\$366 ) begin
+      \$512 [513:512] = d_in[513:512];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$513  = d_end_wr;
+    if (\$368 ) begin
+      \$513  = \$371 [3:0];
+    end
+    if (rst) begin
+      \$513  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$514  = d_job_end;
+    if (\$368 ) begin
+      if (\$372 ) begin
+        \$514 [0] = rd4[3];
+      end
+      if (\$373 ) begin
+        \$514 [1] = rd4[3];
+      end
+      if (\$374 ) begin
+        \$514 [2] = rd4[3];
+      end
+      if (\$375 ) begin
+        \$514 [3] = rd4[3];
+      end
+      if (\$376 ) begin
+        \$514 [4] = rd4[3];
+      end
+      if (\$377 ) begin
+        \$514 [5] = rd4[3];
+      end
+      if (\$378 ) begin
+        \$514 [6] = rd4[3];
+      end
+      if (\$379 ) begin
+        \$514 [7] = rd4[3];
+      end
+      if (\$380 ) begin
+        \$514 [8] = rd4[3];
+      end
+      if (\$381 ) begin
+        \$514 [9] = rd4[3];
+      end
+      if (\$382 ) begin
+        \$514 [10] = rd4[3];
+      end
+      if (\$383 ) begin
+        \$514 [11] = rd4[3];
+      end
+    end
+    if (rst) begin
+      \$514  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$515  = d_end_rd;
+    if (\$384 ) begin
+      \$515  = \$387 [3:0];
+    end
+    if (rst) begin
+      \$515  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$516  = \$390 [7:0];
+    if (rst) begin
+      \$516  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$393 ) begin
+      \$517  = cause_events;
+    end else begin
+      \$517  = \$394 ;
+    end
+    if (rst) begin
+      \$517  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$518  = done;
+    if (\$395 ) begin
+      \$518  = 1'h0;
+    end else if (finish) begin
+      \$518  = 1'h1;
+    end
+    if (rst) begin
+      \$518  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$519  = value_error;
+    if (\value_error$238 ) begin
+      \$519  = 1'h1;
+    end
+    if (\$396 ) begin
+      \$519  = 1'h0;
+    end
+    if (rst) begin
+      \$519  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$397 ) begin
+      \$520 [0] = busy;
+      \$520 [1] = stall_out;
+      \$520 [2] = \$401 ;
+      \$520 [3] = rd4[0];
+      \$520 [4] = rd4[5];
+      \$520 [5] = d_take;
+      \$520 [7:6] = \$403 ;
+    end else begin
+      \$520  = 8'h00;
+    end
+    if (rst) begin
+      \$520  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$521  = 64'h0000000000000000;
+    end else begin
+      \$521  = \$404 [63:0];
+    end
+    if (rst) begin
+      \$521  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$522  = cnt_busy_cycles;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$522  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[0]) begin
+        \$522  = \$405 [63:0];
+      end
+    end
+    if (rst) begin
+      \$522  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$523  = cnt_stall_in;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$523  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[2]) begin
+        \$523  = \$407 [63:0];
+      end
+    end
+    if (rst) begin
+      \$523  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$524  = cnt_stall_out;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$524  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[1]) begin
+        \$524  = \$406 [63:0];
+      end
+    end
+    if (rst) begin
+      \$524  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$525  = cnt_tile_ops;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$525  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[3]) begin
+        \$525  = \$408 [63:0];
+      end
+    end
+    if (rst) begin
+      \$525  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$526  = cnt_macs;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$526  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[3]) begin
+        \$526  = \$410 [63:0];
+      end
+    end
+    if (rst) begin
+      \$526  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$527  = cnt_d_tiles;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$527  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[5]) begin
+        \$527  = \$411 [63:0];
+      end
+    end
+    if (rst) begin
+      \$527  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$528  = 64'h0000000000000000;
+    end else begin
+      \$528  = \$412 [63:0];
+    end
+    if (rst) begin
+      \$528  = 64'h0000000000000000;
+    end
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     tw_t_ahead_next = tw_t_ahead;
@@ -4853,1759 +6978,172 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$282  = 1'h1;
-    if (rst) begin
-      \$282  = 1'h0;
+    d_main_valid_next = d__valid;
+    if (\$72 ) begin
+      d_main_valid_next = \$74 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$283  = \$104 ;
-    if (rst) begin
-      \$283  = 1'h0;
+    d_skid_valid_next = d_skid_valid;
+    if (\$72 ) begin
+      d_skid_valid_next = 1'h0;
+    end else if (\$73 ) begin
+      d_skid_valid_next = \d__valid$116 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$284  = ld_a__payload[8:0];
+    \$413  = 1'h1;
     if (rst) begin
-      \$284  = 9'h000;
+      \$413  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$285  = ld_a__payload[328:9];
+    \$414  = \$108 ;
     if (rst) begin
-      \$285  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$414  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$286  = \$105 ;
+    \$415  = ld_a__payload[8:0];
     if (rst) begin
-      \$286  = 1'h0;
+      \$415  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$287  = ld_b__payload[8:0];
+    \$416  = ld_a__payload[328:9];
     if (rst) begin
-      \$287  = 9'h000;
+      \$416  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$288  = ld_b__payload[520:9];
+    \$417  = \$109 ;
     if (rst) begin
-      \$288  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$417  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$289  = 1'h1;
+    \$418  = ld_b__payload[8:0];
     if (rst) begin
-      \$289  = 1'h0;
+      \$418  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$290  = 1'h0;
+    \$419  = ld_b__payload[520:9];
+    if (rst) begin
+      \$419  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$420  = 1'h1;
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$421  = 1'h0;
     if (capture) begin
-    end else if (\$109 ) begin
+    end else if (\$113 ) begin
       (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
       end else begin
-        if (\$148 ) begin
-          \$290  = 1'h1;
+        if (\$152 ) begin
+          \$421  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$290  = 1'h0;
+      \$421  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$291  = q_valid;
+    \$422  = q_valid;
     if (capture) begin
-      \$291  = 1'h1;
+      \$422  = 1'h1;
     end
     if (launch) begin
-      \$291  = 1'h0;
+      \$422  = 1'h0;
     end
     if (rst) begin
-      \$291  = 1'h0;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$292  = q_checked;
+    \$423  = q_checked;
     if (capture) begin
-      \$292  = 1'h0;
-    end else if (\$109 ) begin
+      \$423  = 1'h0;
+    end else if (\$113 ) begin
       (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+      end else if (\$125 ) begin
       end else begin
-        \$292  = 1'h1;
-        if (\$148 ) begin
-          \$292  = 1'h0;
+        \$423  = 1'h1;
+        if (\$152 ) begin
+          \$423  = 1'h0;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$292  = 1'h1;
+      \$423  = 1'h1;
     end
     if (rst) begin
-      \$292  = 1'h0;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$293  = q_phase;
+    \$424  = q_phase;
     if (capture) begin
-      \$293  = 5'h00;
-    end else if (\$109 ) begin
-      \$293  = \$118 [4:0];
+      \$424  = 5'h00;
+    end else if (\$113 ) begin
+      \$424  = \$122 [4:0];
     end
     if (rst) begin
-      \$293  = 5'h00;
+      \$424  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$294  = q_dense;
+    \$425  = q_dense;
     if (capture) begin
-      \$294  = rw_mode;
+      \$425  = rw_mode;
     end
     if (rst) begin
-      \$294  = 1'h0;
+      \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$295  = q_value_error;
+    \$426  = q_value_error;
     if (capture) begin
-      \$295  = value_error;
+      \$426  = value_error;
     end
     if (rst) begin
-      \$295  = 1'h0;
+      \$426  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$296  = m_tiles;
+    \$427  = m_tiles;
     if (capture) begin
-      \$296  = rw_m_tiles;
+      \$427  = rw_m_tiles;
     end
     if (rst) begin
-      \$296  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$297  = q_nt;
-    if (capture) begin
-      \$297  = rw_n_tiles;
-    end
-    if (rst) begin
-      \$297  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$298  = k_tiles;
-    if (capture) begin
-      \$298  = rw_k_tiles;
-    end
-    if (rst) begin
-      \$298  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$299  = q_a_base;
-    if (capture) begin
-      \$299  = rw_a_base;
-    end
-    if (rst) begin
-      \$299  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$300  = q_b_base;
-    if (capture) begin
-      \$300  = rw_b_base;
-    end
-    if (rst) begin
-      \$300  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$301  = q_kops;
-    if (capture) begin
-      \$301  = \$111 ;
-    end
-    if (rst) begin
-      \$301  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$302  = q_mul_a_x;
-    if (capture) begin
-      \$302  = { 17'h00000, rw_m_tiles };
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        \$302  = \$122 [32:0];
-      end
-    end
-    if (rst) begin
-      \$302  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$303  = q_mul_a_y;
-    if (capture) begin
-      \$303  = \$113 ;
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        \$303  = \$123 ;
-      end
-    end
-    if (rst) begin
-      \$303  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$304  = q_mul_a_p;
-    if (capture) begin
-      \$304  = 33'h000000000;
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        if (q_mul_a_y[0]) begin
-          \$304  = \$126 [32:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$304  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$305  = q_mul_b_x;
-    if (capture) begin
-      \$305  = { 17'h00000, rw_k_tiles };
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        \$305  = \$124 [32:0];
-      end
-    end
-    if (rst) begin
-      \$305  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$306  = q_mul_b_y;
-    if (capture) begin
-      \$306  = { 1'h0, rw_n_tiles };
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        \$306  = \$125 ;
-      end
-    end
-    if (rst) begin
-      \$306  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$307  = q_mul_b_p;
-    if (capture) begin
-      \$307  = 33'h000000000;
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-        if (q_mul_b_y[0]) begin
-          \$307  = \$127 [32:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$307  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$308  = q_tw;
-    if (capture) begin
-      \$308  = rw_tw_ctrl;
-    end
-    if (rst) begin
-      \$308  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$309  = group_tiles;
-    if (capture) begin
-      \$309  = rw_tw_group;
-    end
-    if (rst) begin
-      \$309  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$310  = q_tw_base;
-    if (capture) begin
-      \$310  = \$114 [15:0];
-    end
-    if (rst) begin
-      \$310  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$311  = q_tw_base1;
-    if (capture) begin
-      \$311  = \$115 ;
-    end
-    if (rst) begin
-      \$311  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$312  = q_tw_base2;
-    if (capture) begin
-      \$312  = \$116 ;
-    end
-    if (rst) begin
-      \$312  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$313  = q_tw_base3;
-    if (capture) begin
-      \$313  = \$117 ;
-    end
-    if (rst) begin
-      \$313  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$314  = q_tw_scanning;
-    if (capture) begin
-      \$314  = 1'h0;
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        if (\$148 ) begin
-          \$314  = 1'h1;
-        end
-      end
-    end
-    if (q_tw_scanned) begin
-      \$314  = 1'h0;
-    end
-    if (rst) begin
-      \$314  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$315  = q_a_need;
-    if (capture) begin
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-        \$315  = \$128 ;
-      end
-    end
-    if (rst) begin
-      \$315  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$316  = q_b_need;
-    if (capture) begin
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-        \$316  = \$129 ;
-      end
-    end
-    if (rst) begin
-      \$316  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$317  = q_check_bits;
-    if (capture) begin
-    end else if (\$109 ) begin
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-        \$317  = { q_value_error, 2'h0, \$138 , \$137 , \$134  };
-      end
-    end
-    if (rst) begin
-      \$317  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$318  = q_check;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$318  = { 2'h0, q_check_bits };
-      end
-    end
-    if (q_tw_scanned) begin
-      \$318  = \$156 ;
-    end
-    if (rst) begin
-      \$318  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$319  = rejected;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$319  = \$139 ;
-      end
-    end
-    if (q_tw_scanned) begin
-      \$319  = \$159 ;
-    end
-    if (rst) begin
-      \$319  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$320  = q_kops_m2;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$320  = \$140 [16:0];
-      end
-    end
-    if (rst) begin
-      \$320  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$321  = q_kops_is1;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$321  = \$141 ;
-      end
-    end
-    if (rst) begin
-      \$321  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$322  = q_nt_m2;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$322  = \$142 [15:0];
-      end
-    end
-    if (rst) begin
-      \$322  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$323  = q_nt_is1;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$323  = \$143 ;
-      end
-    end
-    if (rst) begin
-      \$323  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$324  = q_mt_m2;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$324  = \$144 [15:0];
-      end
-    end
-    if (rst) begin
-      \$324  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$325  = q_mt_is1;
-    if (capture) begin
-    end else if (\$109 ) begin
-      (* full_case = 32'd1 *)
-      if (\$119 ) begin
-      end else if (\$120 ) begin
-      end else if (\$121 ) begin
-      end else begin
-        \$325  = \$145 ;
-      end
-    end
-    if (rst) begin
-      \$325  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$326  = q_tw_a_need;
-    if (\$149 ) begin
-      \$326  = { 1'h0, \$152  };
-    end
-    if (rst) begin
-      \$326  = 35'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$327  = q_tw_scanned;
-    if (\$149 ) begin
-      \$327  = 1'h1;
-    end
-    if (q_tw_scanned) begin
-      \$327  = 1'h0;
-    end
-    if (rst) begin
-      \$327  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$328  = issuing;
-    if (\$161 ) begin
-      \$328  = 1'h1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          if (seq_last_m) begin
-            \$328  = 1'h0;
-          end
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          if (seq_last_m) begin
-            \$328  = 1'h0;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$328  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$329  = seq_dense;
-    if (\$161 ) begin
-      \$329  = q_dense;
-    end
-    if (rst) begin
-      \$329  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$330  = seq_kops;
-    if (\$161 ) begin
-      \$330  = q_kops;
-    end
-    if (rst) begin
-      \$330  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$331  = seq_nt;
-    if (\$161 ) begin
-      \$331  = q_nt;
-    end
-    if (rst) begin
-      \$331  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$332  = seq_kops_m2;
-    if (\$161 ) begin
-      \$332  = q_kops_m2;
-    end
-    if (rst) begin
-      \$332  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$333  = seq_nt_m2;
-    if (\$161 ) begin
-      \$333  = q_nt_m2;
-    end
-    if (rst) begin
-      \$333  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$334  = seq_mt_m2;
-    if (\$161 ) begin
-      \$334  = q_mt_m2;
-    end
-    if (rst) begin
-      \$334  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$335  = seq_kops_is1;
-    if (\$161 ) begin
-      \$335  = q_kops_is1;
-    end
-    if (rst) begin
-      \$335  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$336  = seq_nt_is1;
-    if (\$161 ) begin
-      \$336  = q_nt_is1;
-    end
-    if (rst) begin
-      \$336  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$337  = seq_mt_is1;
-    if (\$161 ) begin
-      \$337  = q_mt_is1;
-    end
-    if (rst) begin
-      \$337  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$338  = seq_ki;
-    if (\$161 ) begin
-      \$338  = 17'h00000;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-        \$338  = 17'h00001;
-      end else if (\$176 ) begin
-        \$338  = 17'h00000;
-      end else begin
-        \$338  = 17'h00000;
-      end
-    end
-    if (\$197 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$338  = 17'h00000;
-      end else begin
-        \$338  = \$206 [16:0];
-      end
-    end
-    if (rst) begin
-      \$338  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$339  = seq_ni;
-    if (\$161 ) begin
-      \$339  = 16'h0000;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$339  = \$181 [15:0];
-        end else begin
-          \$339  = 16'h0000;
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$339  = 16'h0000;
-        end else begin
-          \$339  = \$202 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$339  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$340  = seq_mi;
-    if (\$161 ) begin
-      \$340  = 16'h0000;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          \$340  = \$185 [15:0];
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$340  = \$198 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$340  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$341  = seq_first;
-    if (\$161 ) begin
-      \$341  = 1'h1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-        \$341  = 1'h0;
-      end else if (\$176 ) begin
-        \$341  = 1'h0;
-      end else begin
-        \$341  = 1'h1;
-      end
-    end
-    if (\$197 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$341  = 1'h1;
-      end else begin
-        \$341  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$341  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$342  = seq_last;
-    if (\$161 ) begin
-      \$342  = q_kops_is1;
-    end
-    if (\$166 ) begin
-      \$342  = \$171 ;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-        \$342  = tw_last_cur;
-      end else if (\$176 ) begin
-        \$342  = \$179 ;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$342  = \$184 ;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$342  = \$191 ;
-          end else begin
-            \$342  = \$195 ;
-          end
-        end
-      end
-    end
-    if (\$197 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$342  = seq_kops_is1;
-      end else begin
-        \$342  = \$207 ;
-      end
-    end
-    if (rst) begin
-      \$342  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$343  = seq_last_n;
-    if (\$161 ) begin
-      \$343  = q_nt_is1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$343  = \$182 ;
-        end else begin
-          \$343  = seq_nt_is1;
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$343  = seq_nt_is1;
-        end else begin
-          \$343  = \$203 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$344  = seq_last_m;
-    if (\$161 ) begin
-      \$344  = q_mt_is1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          \$344  = \$186 ;
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$344  = \$199 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$344  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$345  = seq_b_base;
-    if (\$161 ) begin
-      \$345  = { 1'h0, q_b_base };
-    end
-    if (rst) begin
-      \$345  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$346  = seq_a_row;
-    if (\$161 ) begin
-      \$346  = { 18'h00000, q_a_base };
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          \$346  = \$187 [33:0];
-        end
-      end
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        if (seq_last_n) begin
-          \$346  = \$200 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$346  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$347  = seq_a_addr;
-    if (\$161 ) begin
-      \$347  = { 18'h00000, q_a_base };
-    end
-    if (\$172 ) begin
-      \$347  = \$173 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        if (\$180 ) begin
-          \$347  = seq_a_row;
-        end
-      end
-    end
-    if (\$197 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        \$347  = seq_a_row;
-        if (seq_last_n) begin
-          \$347  = \$201 [33:0];
-        end
-      end else begin
-        \$347  = \$208 [33:0];
-      end
-    end
-    if (rst) begin
-      \$347  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$348  = seq_b_col;
-    if (\$161 ) begin
-      \$348  = { 18'h00000, q_b_base };
-    end
-    if (\$197 ) begin
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$348  = { 17'h00000, seq_b_base };
-        end else begin
-          \$348  = \$204 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$348  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$349  = seq_b_addr;
-    if (\$161 ) begin
-      \$349  = { 18'h00000, q_b_base };
-    end
-    if (\$197 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$349  = { 17'h00000, seq_b_base };
-        end else begin
-          \$349  = \$205 [33:0];
-        end
-      end else begin
-        if (\$210 ) begin
-          \$349  = \$211 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$349  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$350  = seq_tw;
-    if (\$163 ) begin
-      \$350  = q_tw;
-    end
-    if (rst) begin
-      \$350  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$351  = tw_t_ahead_next;
-    if (rst) begin
-      \$351  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$352  = tw_t_first2_next;
-    if (rst) begin
-      \$352  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$353  = tw_t_addr;
-    if (\$166 ) begin
-      \$353  = { 1'h0, q_tw_base };
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-        \$353  = tw_t_next;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$353  = tw_t_first;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$353  = tw_t_next;
-          end else begin
-            \$353  = tw_t_first;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$353  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$354  = tw_t_next;
-    if (\$166 ) begin
-      \$354  = q_tw_base1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-        \$354  = \$177 [16:0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$354  = tw_t_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$354  = \$189 [16:0];
-          end else begin
-            \$354  = tw_t_first1;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$354  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$355  = tw_t_first;
-    if (\$166 ) begin
-      \$355  = { 1'h0, q_tw_base };
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$355  = tw_t_next;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$355  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$356  = tw_t_first1;
-    if (\$166 ) begin
-      \$356  = q_tw_base1;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$356  = \$188 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$356  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$357  = tw_gi;
-    if (\$166 ) begin
-      \$357  = 16'h0000;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$357  = 16'h0000;
-          end else begin
-            \$357  = \$192 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$357  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$358  = tw_group_m2;
-    if (\$166 ) begin
-      \$358  = \$167 [15:0];
-    end
-    if (rst) begin
-      \$358  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$359  = tw_gi_last;
-    if (\$166 ) begin
-      \$359  = \$168 ;
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$359  = tw_group_is1;
-          end else begin
-            \$359  = \$193 ;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$359  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$360  = tw_group_is1;
-    if (\$166 ) begin
-      \$360  = \$169 ;
-    end
-    if (rst) begin
-      \$360  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$361  = tw_last_cur;
-    if (\$166 ) begin
-      \$361  = last_data[2];
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-        \$361  = tw_last_next1;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$361  = tw_last_first0;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$361  = tw_last_next1;
-          end else begin
-            \$361  = tw_last_first0;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$361  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$362  = tw_last_next1;
-    if (\$166 ) begin
-      \$362  = last_data[3];
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-        \$362  = tw_last_next2;
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$362  = tw_last_first1;
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$362  = tw_last_next2;
-          end else begin
-            \$362  = tw_last_first1;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$362  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$363  = tw_last_next2;
-    if (\$166 ) begin
-      \$363  = last_data[4];
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-        \$363  = last_data[0];
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-          \$363  = last_data[1];
-        end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$363  = last_data[0];
-          end else begin
-            \$363  = last_data[1];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$363  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$364  = tw_last_first0;
-    if (\$166 ) begin
-      \$364  = last_data[2];
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$364  = tw_last_next1;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$364  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$365  = tw_last_first1;
-    if (\$166 ) begin
-      \$365  = last_data[3];
-    end
-    if (\$172 ) begin
-      (* full_case = 32'd1 *)
-      if (\$175 ) begin
-      end else if (\$176 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$180 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$365  = tw_last_next2;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$365  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$366 [0] = issue;
-    \$366 [1] = seq_first;
-    \$366 [2] = seq_last;
-    \$366 [3] = seq_job_last;
-    \$366 [4] = seq_ki[0];
-    \$366 [5] = seq_dense;
-    \$366 [6] = seq_tw;
-    \$366 [56:23] = seq_a_addr;
-    \$366 [22:7] = seq_nt;
-    \$366 [90:57] = \$213 ;
-    if (rst) begin
-      \$366  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$367  = addr1;
-    if (rst) begin
-      \$367  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$368  = addr2;
-    if (rst) begin
-      \$368  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$369  = addr3;
-    if (rst) begin
-      \$369  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$370  = { \$401 , \$400 , \$399 , \$398  };
-    if (rst) begin
-      \$370  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$371 [22:7] = addr5[22:7];
-    \$371 [5:0] = addr4[5:0];
-    \$371 [6] = addr4[6];
-    \$371 [56:23] = addr4[56:23];
-    \$371 [90:57] = \$215 [33:0];
-    if (rst) begin
-      \$371  = 91'h00000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$372  = addr5[5:0];
-    if (rst) begin
-      \$372  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$373  = rd1;
-    if (rst) begin
-      \$373  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$374  = rd2;
-    if (rst) begin
-      \$374  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$375  = rd3;
-    if (rst) begin
-      \$375  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$376  = \$219 [3:0];
-    if (rst) begin
-      \$376  = 4'hc;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$377  = \$231 ;
-    if (rst) begin
-      \$377  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$378  = d_main;
-    if (\$233 ) begin
-      \$378  = \$235 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$379  = d__valid;
-    if (\$233 ) begin
-      \$379  = \$236 ;
-    end
-    if (rst) begin
-      \$379  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$380  = d_skid_valid;
-    if (\$233 ) begin
-      \$380  = 1'h0;
-    end else if (\$234 ) begin
-      \$380  = \d__valid$230 ;
-    end
-    if (rst) begin
-      \$380  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$381  = d_skid;
-    if (\$233 ) begin
-    end else if (\$234 ) begin
-      \$381  = d_in;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$382  = d_end_wr;
-    if (\$237 ) begin
-      \$382  = \$240 [3:0];
-    end
-    if (rst) begin
-      \$382  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$383  = d_job_end;
-    if (\$237 ) begin
-      if (\$241 ) begin
-        \$383 [0] = rd4[3];
-      end
-      if (\$242 ) begin
-        \$383 [1] = rd4[3];
-      end
-      if (\$243 ) begin
-        \$383 [2] = rd4[3];
-      end
-      if (\$244 ) begin
-        \$383 [3] = rd4[3];
-      end
-      if (\$245 ) begin
-        \$383 [4] = rd4[3];
-      end
-      if (\$246 ) begin
-        \$383 [5] = rd4[3];
-      end
-      if (\$247 ) begin
-        \$383 [6] = rd4[3];
-      end
-      if (\$248 ) begin
-        \$383 [7] = rd4[3];
-      end
-      if (\$249 ) begin
-        \$383 [8] = rd4[3];
-      end
-      if (\$250 ) begin
-        \$383 [9] = rd4[3];
-      end
-      if (\$251 ) begin
-        \$383 [10] = rd4[3];
-      end
-      if (\$252 ) begin
-        \$383 [11] = rd4[3];
-      end
-    end
-    if (rst) begin
-      \$383  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$384  = d_end_rd;
-    if (\$253 ) begin
-      \$384  = \$256 [3:0];
-    end
-    if (rst) begin
-      \$384  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$385  = \$259 [7:0];
-    if (rst) begin
-      \$385  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$262 ) begin
-      \$386  = cause_events;
-    end else begin
-      \$386  = \$263 ;
-    end
-    if (rst) begin
-      \$386  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$387  = done;
-    if (\$264 ) begin
-      \$387  = 1'h0;
-    end else if (finish) begin
-      \$387  = 1'h1;
-    end
-    if (rst) begin
-      \$387  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$388  = value_error;
-    if (\value_error$234 ) begin
-      \$388  = 1'h1;
-    end
-    if (\$265 ) begin
-      \$388  = 1'h0;
-    end
-    if (rst) begin
-      \$388  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$266 ) begin
-      \$389 [0] = busy;
-      \$389 [1] = stall_out;
-      \$389 [2] = \$270 ;
-      \$389 [3] = rd4[0];
-      \$389 [4] = rd4[5];
-      \$389 [5] = d_take;
-      \$389 [7:6] = \$272 ;
-    end else begin
-      \$389  = 8'h00;
-    end
-    if (rst) begin
-      \$389  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$390  = 64'h0000000000000000;
-    end else begin
-      \$390  = \$273 [63:0];
-    end
-    if (rst) begin
-      \$390  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$391  = cnt_busy_cycles;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$391  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[0]) begin
-        \$391  = \$274 [63:0];
-      end
-    end
-    if (rst) begin
-      \$391  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$392  = cnt_stall_in;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$392  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[2]) begin
-        \$392  = \$276 [63:0];
-      end
-    end
-    if (rst) begin
-      \$392  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$393  = cnt_stall_out;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$393  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[1]) begin
-        \$393  = \$275 [63:0];
-      end
-    end
-    if (rst) begin
-      \$393  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$394  = cnt_tile_ops;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$394  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[3]) begin
-        \$394  = \$277 [63:0];
-      end
-    end
-    if (rst) begin
-      \$394  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$395  = cnt_macs;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$395  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[3]) begin
-        \$395  = \$279 [63:0];
-      end
-    end
-    if (rst) begin
-      \$395  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$396  = cnt_d_tiles;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$396  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[5]) begin
-        \$396  = \$280 [63:0];
-      end
-    end
-    if (rst) begin
-      \$396  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$397  = 64'h0000000000000000;
-    end else begin
-      \$397  = \$281 [63:0];
-    end
-    if (rst) begin
-      \$397  = 64'h0000000000000000;
+      \$427  = 16'h0000;
     end
   end
   assign csr_addr = addr;
@@ -6645,7 +7183,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign op_last = rd4[2];
   assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
-  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$103 , done, busy };
+  assign \i$117  = { d_skid_valid_next, d_main_valid_next };
+  assign ro_status = { 16'h0000, cause, 4'h0, q_valid, \$107 , done, busy };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
@@ -6653,18 +7192,18 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign ro_tw_depth = 32'd256;
   assign ro_tw_err = { 29'h00000000, error };
   assign ro_tw_err_at = { err_group, err_entry };
-  assign \cnt_cycles$134  = cnt_cycles;
-  assign \cnt_busy_cycles$136  = cnt_busy_cycles;
-  assign \cnt_stall_in$138  = cnt_stall_in;
-  assign \cnt_stall_out$140  = cnt_stall_out;
-  assign \cnt_tile_ops$142  = cnt_tile_ops;
-  assign \cnt_macs$144  = cnt_macs;
-  assign \cnt_d_tiles$146  = cnt_d_tiles;
-  assign \cnt_jobs$148  = cnt_jobs;
-  assign \busy$149  = busy;
-  assign \done$150  = done;
-  assign \cause$151  = cause;
-  assign blk_data = { \$401 , \$400 , \$399 , \$398  };
+  assign \cnt_cycles$138  = cnt_cycles;
+  assign \cnt_busy_cycles$140  = cnt_busy_cycles;
+  assign \cnt_stall_in$142  = cnt_stall_in;
+  assign \cnt_stall_out$144  = cnt_stall_out;
+  assign \cnt_tile_ops$146  = cnt_tile_ops;
+  assign \cnt_macs$148  = cnt_macs;
+  assign \cnt_d_tiles$150  = cnt_d_tiles;
+  assign \cnt_jobs$152  = cnt_jobs;
+  assign \busy$153  = busy;
+  assign \done$154  = done;
+  assign \cause$155  = cause;
+  assign blk_data = { \$532 , \$531 , \$530 , \$529  };
   assign \ld__payload.addr  = ld__payload[7:0];
   assign \ld__payload.entry  = ld__payload[24:8];
   assign \ld__payload.entry.block  = ld__payload[23:8];
@@ -7150,6 +7689,39 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \rd2.job_last  = rd2[3];
   assign \rd2.half  = rd2[4];
   assign \rd2.dense  = rd2[5];
+  assign \o$234[0]  = \o$234 [1:0];
+  assign \o$234[1]  = \o$234 [3:2];
+  assign \o$234[2]  = \o$234 [5:4];
+  assign \o$234[3]  = \o$234 [7:6];
+  assign \o$234[4]  = \o$234 [9:8];
+  assign \o$234[5]  = \o$234 [11:10];
+  assign \o$234[6]  = \o$234 [13:12];
+  assign \o$234[7]  = \o$234 [15:14];
+  assign \o$234[8]  = \o$234 [17:16];
+  assign \o$234[9]  = \o$234 [19:18];
+  assign \o$234[10]  = \o$234 [21:20];
+  assign \o$234[11]  = \o$234 [23:22];
+  assign \o$234[12]  = \o$234 [25:24];
+  assign \o$234[13]  = \o$234 [27:26];
+  assign \o$234[14]  = \o$234 [29:28];
+  assign \o$234[15]  = \o$234 [31:30];
+  assign \o$234[16]  = \o$234 [33:32];
+  assign \o$234[17]  = \o$234 [35:34];
+  assign \o$234[18]  = \o$234 [37:36];
+  assign \o$234[19]  = \o$234 [39:38];
+  assign \o$234[20]  = \o$234 [41:40];
+  assign \o$234[21]  = \o$234 [43:42];
+  assign \o$234[22]  = \o$234 [45:44];
+  assign \o$234[23]  = \o$234 [47:46];
+  assign \o$234[24]  = \o$234 [49:48];
+  assign \o$234[25]  = \o$234 [51:50];
+  assign \o$234[26]  = \o$234 [53:52];
+  assign \o$234[27]  = \o$234 [55:54];
+  assign \o$234[28]  = \o$234 [57:56];
+  assign \o$234[29]  = \o$234 [59:58];
+  assign \o$234[30]  = \o$234 [61:60];
+  assign \o$234[31]  = \o$234 [63:62];
+  assign \o$234[32]  = \o$234 [65:64];
   assign \d_skid.data  = d_skid[511:0];
   assign \d_skid.data[0]  = d_skid[127:0];
   assign \d_skid.data[0][0]  = d_skid[31:0];
@@ -7227,13 +7799,13 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign last_addr[23:16] = q_tw_base0_next[7:0];
   assign last_addr[15:8] = tw_t_first2_next[7:0];
   assign last_addr[7:0] = tw_t_ahead_next[7:0];
-  assign \$110  = { rw_k_tiles, 1'h0 };
-  assign \$112  = { rw_k_tiles, 1'h0 };
-  assign \$122  = { q_mul_a_x, 1'h0 };
-  assign \$123  = { 1'h0, q_mul_a_y[16:1] };
-  assign \$124  = { q_mul_b_x, 1'h0 };
-  assign \$125  = { 1'h0, q_mul_b_y[16:1] };
-  assign \$150  = { a_rows, 1'h0 };
+  assign \$114  = { rw_k_tiles, 1'h0 };
+  assign \$116  = { rw_k_tiles, 1'h0 };
+  assign \$126  = { q_mul_a_x, 1'h0 };
+  assign \$127  = { 1'h0, q_mul_a_y[16:1] };
+  assign \$128  = { q_mul_b_x, 1'h0 };
+  assign \$129  = { 1'h0, q_mul_b_y[16:1] };
+  assign \$154  = { a_rows, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7819,8 +8391,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4354$0 (w_en),
-    .\port$4356$0 (w_addr),
+    .\port$4586$0 (w_en),
+    .\port$4588$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -7889,7 +8461,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4354$0 , \port$4356$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4586$0 , \port$4588$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -7898,15 +8470,15 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4354$0 , \port$4356$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4354$0 ;
-  wire \port$4354$0 ;
-  input [8:0] \port$4356$0 ;
-  wire [8:0] \port$4356$0 ;
+  input \port$4586$0 ;
+  wire \port$4586$0 ;
+  input [8:0] \port$4588$0 ;
+  wire [8:0] \port$4588$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4354$0 , \port$4356$0  };
-  assign i = { \port$4354$0 , \port$4356$0  };
+    copy0 <= { \port$4586$0 , \port$4588$0  };
+  assign i = { \port$4586$0 , \port$4588$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -8513,8 +9085,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
     .clk(clk),
     .copy0(\i$3 ),
-    .\port$4360$0 (w_en),
-    .\port$4362$0 (w_addr),
+    .\port$4592$0 (w_en),
+    .\port$4594$0 (w_addr),
     .rst(rst)
   );
   \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
@@ -8583,7 +9155,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4360$0 , \port$4362$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4592$0 , \port$4594$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8592,15 +9164,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4360$0 , \port$4362$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4360$0 ;
-  wire \port$4360$0 ;
-  input [8:0] \port$4362$0 ;
-  wire [8:0] \port$4362$0 ;
+  input \port$4592$0 ;
+  wire \port$4592$0 ;
+  input [8:0] \port$4594$0 ;
+  wire [8:0] \port$4594$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4360$0 , \port$4362$0  };
-  assign i = { \port$4360$0 , \port$4362$0  };
+    copy0 <= { \port$4592$0 , \port$4594$0  };
+  assign i = { \port$4592$0 , \port$4594$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -14404,8 +14976,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4370$0 , \port$4560$0 , \port$4562$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4727$0 , \port$4729$0 , \port$4731$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4602$0 , \port$4792$0 , \port$4794$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4959$0 , \port$4961$0 , \port$4963$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14530,22 +15102,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$282$0 ;
-  wire \port$282$0 ;
-  input \port$316$0 ;
-  wire \port$316$0 ;
-  input \port$4370$0 ;
-  wire \port$4370$0 ;
-  input [7:0] \port$4560$0 ;
-  wire [7:0] \port$4560$0 ;
-  input \port$4562$0 ;
-  wire \port$4562$0 ;
-  input [2:0] \port$4727$0 ;
-  wire [2:0] \port$4727$0 ;
-  input [15:0] \port$4729$0 ;
-  wire [15:0] \port$4729$0 ;
-  input [15:0] \port$4731$0 ;
-  wire [15:0] \port$4731$0 ;
+  input \port$289$0 ;
+  wire \port$289$0 ;
+  input \port$323$0 ;
+  wire \port$323$0 ;
+  input \port$4602$0 ;
+  wire \port$4602$0 ;
+  input [7:0] \port$4792$0 ;
+  wire [7:0] \port$4792$0 ;
+  input \port$4794$0 ;
+  wire \port$4794$0 ;
+  input [2:0] \port$4959$0 ;
+  wire [2:0] \port$4959$0 ;
+  input [15:0] \port$4961$0 ;
+  wire [15:0] \port$4961$0 ;
+  input [15:0] \port$4963$0 ;
+  wire [15:0] \port$4963$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -14912,7 +15484,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4560$0 , 4'h0, \port$4370$0 , \port$316$0 , \port$4562$0 , \port$282$0  };
+            \$80  = { 16'h0000, \port$4792$0 , 4'h0, \port$4602$0 , \port$323$0 , \port$4794$0 , \port$289$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -15024,9 +15596,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4727$0  };
+            \$84  = { 29'h00000000, \port$4959$0  };
         3'h5:
-            \$84  = { \port$4729$0 , \port$4731$0  };
+            \$84  = { \port$4961$0 , \port$4963$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -15125,14 +15697,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4560$0 , 4'h0, \port$4370$0 , \port$316$0 , \port$4562$0 , \port$282$0  };
+  assign ro_status = { 16'h0000, \port$4792$0 , 4'h0, \port$4602$0 , \port$323$0 , \port$4794$0 , \port$289$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4727$0  };
-  assign ro_tw_err_at = { \port$4729$0 , \port$4731$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4959$0  };
+  assign ro_tw_err_at = { \port$4961$0 , \port$4963$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15153,6 +15725,220 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$282$0 , \port$316$0 , wo_ctr
   assign \$37 [31:16] = wdata[31:16];
   assign \$41 [15:0] = 16'h0000;
   assign \$41 [31:16] = wdata[31:16];
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4579$0 , \port$4580$0 , o, clk);
+  input clk;
+  wire clk;
+  reg [1:0] copy0 = 2'h0;
+  reg [1:0] copy1 = 2'h0;
+  reg [1:0] copy10 = 2'h0;
+  reg [1:0] copy11 = 2'h0;
+  reg [1:0] copy12 = 2'h0;
+  reg [1:0] copy13 = 2'h0;
+  reg [1:0] copy14 = 2'h0;
+  reg [1:0] copy15 = 2'h0;
+  reg [1:0] copy16 = 2'h0;
+  reg [1:0] copy17 = 2'h0;
+  reg [1:0] copy18 = 2'h0;
+  reg [1:0] copy19 = 2'h0;
+  reg [1:0] copy2 = 2'h0;
+  reg [1:0] copy20 = 2'h0;
+  reg [1:0] copy21 = 2'h0;
+  reg [1:0] copy22 = 2'h0;
+  reg [1:0] copy23 = 2'h0;
+  reg [1:0] copy24 = 2'h0;
+  reg [1:0] copy25 = 2'h0;
+  reg [1:0] copy26 = 2'h0;
+  reg [1:0] copy27 = 2'h0;
+  reg [1:0] copy28 = 2'h0;
+  reg [1:0] copy29 = 2'h0;
+  reg [1:0] copy3 = 2'h0;
+  reg [1:0] copy30 = 2'h0;
+  reg [1:0] copy31 = 2'h0;
+  reg [1:0] copy32 = 2'h0;
+  reg [1:0] copy4 = 2'h0;
+  reg [1:0] copy5 = 2'h0;
+  reg [1:0] copy6 = 2'h0;
+  reg [1:0] copy7 = 2'h0;
+  reg [1:0] copy8 = 2'h0;
+  reg [1:0] copy9 = 2'h0;
+  wire [1:0] i;
+  output [65:0] o;
+  wire [65:0] o;
+  wire [1:0] \o[0] ;
+  wire [1:0] \o[10] ;
+  wire [1:0] \o[11] ;
+  wire [1:0] \o[12] ;
+  wire [1:0] \o[13] ;
+  wire [1:0] \o[14] ;
+  wire [1:0] \o[15] ;
+  wire [1:0] \o[16] ;
+  wire [1:0] \o[17] ;
+  wire [1:0] \o[18] ;
+  wire [1:0] \o[19] ;
+  wire [1:0] \o[1] ;
+  wire [1:0] \o[20] ;
+  wire [1:0] \o[21] ;
+  wire [1:0] \o[22] ;
+  wire [1:0] \o[23] ;
+  wire [1:0] \o[24] ;
+  wire [1:0] \o[25] ;
+  wire [1:0] \o[26] ;
+  wire [1:0] \o[27] ;
+  wire [1:0] \o[28] ;
+  wire [1:0] \o[29] ;
+  wire [1:0] \o[2] ;
+  wire [1:0] \o[30] ;
+  wire [1:0] \o[31] ;
+  wire [1:0] \o[32] ;
+  wire [1:0] \o[3] ;
+  wire [1:0] \o[4] ;
+  wire [1:0] \o[5] ;
+  wire [1:0] \o[6] ;
+  wire [1:0] \o[7] ;
+  wire [1:0] \o[8] ;
+  wire [1:0] \o[9] ;
+  input \port$4579$0 ;
+  wire \port$4579$0 ;
+  input \port$4580$0 ;
+  wire \port$4580$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy9 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy10 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy11 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy12 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy13 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy14 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy15 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy16 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy17 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy18 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy1 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy19 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy20 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy21 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy22 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy23 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy24 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy25 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy26 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy27 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy28 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy2 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy29 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy30 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy31 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy32 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy3 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy4 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy5 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy6 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy7 <= { \port$4580$0 , \port$4579$0  };
+  always @(posedge clk)
+    copy8 <= { \port$4580$0 , \port$4579$0  };
+  assign i = { \port$4580$0 , \port$4579$0  };
+  assign \o[0]  = o[1:0];
+  assign \o[1]  = o[3:2];
+  assign \o[2]  = o[5:4];
+  assign \o[3]  = o[7:6];
+  assign \o[4]  = o[9:8];
+  assign \o[5]  = o[11:10];
+  assign \o[6]  = o[13:12];
+  assign \o[7]  = o[15:14];
+  assign \o[8]  = o[17:16];
+  assign \o[9]  = o[19:18];
+  assign \o[10]  = o[21:20];
+  assign \o[11]  = o[23:22];
+  assign \o[12]  = o[25:24];
+  assign \o[13]  = o[27:26];
+  assign \o[14]  = o[29:28];
+  assign \o[15]  = o[31:30];
+  assign \o[16]  = o[33:32];
+  assign \o[17]  = o[35:34];
+  assign \o[18]  = o[37:36];
+  assign \o[19]  = o[39:38];
+  assign \o[20]  = o[41:40];
+  assign \o[21]  = o[43:42];
+  assign \o[22]  = o[45:44];
+  assign \o[23]  = o[47:46];
+  assign \o[24]  = o[49:48];
+  assign \o[25]  = o[51:50];
+  assign \o[26]  = o[53:52];
+  assign \o[27]  = o[55:54];
+  assign \o[28]  = o[57:56];
+  assign \o[29]  = o[59:58];
+  assign \o[30]  = o[61:60];
+  assign \o[31]  = o[63:62];
+  assign \o[32]  = o[65:64];
+  assign o[65:64] = copy32;
+  assign o[63:62] = copy31;
+  assign o[61:60] = copy30;
+  assign o[59:58] = copy29;
+  assign o[57:56] = copy28;
+  assign o[55:54] = copy27;
+  assign o[53:52] = copy26;
+  assign o[51:50] = copy25;
+  assign o[49:48] = copy24;
+  assign o[47:46] = copy23;
+  assign o[45:44] = copy22;
+  assign o[43:42] = copy21;
+  assign o[41:40] = copy20;
+  assign o[39:38] = copy19;
+  assign o[37:36] = copy18;
+  assign o[35:34] = copy17;
+  assign o[33:32] = copy16;
+  assign o[31:30] = copy15;
+  assign o[29:28] = copy14;
+  assign o[27:26] = copy13;
+  assign o[25:24] = copy12;
+  assign o[23:22] = copy11;
+  assign o[21:20] = copy10;
+  assign o[19:18] = copy9;
+  assign o[17:16] = copy8;
+  assign o[15:14] = copy7;
+  assign o[13:12] = copy6;
+  assign o[11:10] = copy5;
+  assign o[9:8] = copy4;
+  assign o[7:6] = copy3;
+  assign o[5:4] = copy2;
+  assign o[3:2] = copy1;
+  assign o[1:0] = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -20309,7 +21095,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4522$7 , \port$4528$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4754$7 , \port$4760$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -20321,21 +21107,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4522$7 , \port$4528$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4522$7 ;
-  wire [15:0] \port$4522$7 ;
-  input [15:0] \port$4528$0 ;
-  wire [15:0] \port$4528$0 ;
+  input [15:0] \port$4754$7 ;
+  wire [15:0] \port$4754$7 ;
+  input [15:0] \port$4760$0 ;
+  wire [15:0] \port$4760$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4528$0  };
+    a_q <= { 1'h0, \port$4760$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4522$7  };
+    b_q <= { 1'h0, \port$4754$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4528$0  };
-  assign b = { 1'h0, \port$4522$7  };
+  assign a = { 1'h0, \port$4760$0  };
+  assign b = { 1'h0, \port$4754$7  };
   assign p = p_q;
 endmodule
 
