@@ -425,7 +425,8 @@ class SparseMMA(wiring.Component):
         # Output FIFO, sized by the credits so that it never overflows.
         fifo = m.submodules.fifo = ResultFIFO(d_layout(cfg).size, self.fifo_depth,
                                               bank_width=bank_width,
-                                              registered_rdy=self._registered_valid)
+                                              registered_rdy=self._registered_valid,
+                                              dsp=cfg.dsp)
         m.d.comb += [
             fifo.w_data.eq(w_data),
             fifo.w_en.eq(w_en),

@@ -1,18 +1,19 @@
 """An operand buffer of the GEMM engine: one write port, one free-running registered read port.
 
-Read latency 4: the word at ``r_addr`` in cycle ``t`` is on ``r_data`` in cycle ``t + 4``
-(two tiers of address registers, the block RAM's read latch, then its output register).
-Writes take effect :data:`WRITE_DELAY` = 2 cycles after the cycle of ``w_en`` (the same
-two tiers). The read port has no enable: it reads every cycle, so no control signal fans
-out into the block RAMs' clock enables; the reader tracks which cycles carry a word it
-asked for. A write and a read of the same address presented in one cycle return the old
-word.
+Read latency 3: the word at ``r_addr`` in cycle ``t`` is on ``r_data`` in cycle ``t + 3``
+(a tier of address register copies, the block RAM's read latch, then its output register).
+Writes take effect :data:`WRITE_DELAY` = 1 cycle after the cycle of ``w_en`` (the same
+tier for the write address and enable, one register for the data). The read port has no
+enable: it reads every cycle, so no control signal fans out into the block RAMs' clock
+enables; the reader tracks which cycles carry a word it asked for. A write and a read of
+the same address presented in one cycle return the old word.
 
-Why two tiers: a default 4×4×16 engine has 93 DP16KD, spread over every block-RAM row of
+Why the copies: a default 4×4×16 engine has 93 DP16KD, spread over every block-RAM row of
 the die. One address register for all of them was the whole engine's critical path (13.9
-ns of routing, 68 MHz). The first tier has one copy per :data:`BLOCKS_PER_COPY` block RAMs,
-the second one copy per block RAM, placed next to it (``hw.fanout.RegisterCopies``, which
-yosys keeps as separate ``TRELLIS_FF`` with ``"ecp5"``).
+ns of routing, 68 MHz). The tier has one copy per :data:`BLOCKS_PER_COPY` block RAMs
+(``hw.fanout.RegisterCopies``, which yosys keeps as separate ``TRELLIS_FF`` with
+``"ecp5"``). A second tier of one copy per block RAM (and a second data delay) made the
+4×4×16 engine unroutable: 65 000 more wires, router2 diverging.
 
 Two implementations with the same ports and timing:
 
@@ -40,11 +41,11 @@ __all__ = ["OperandBuffer", "MEMORY_OPTIONS", "READ_LATENCY", "WRITE_DELAY", "BL
 
 MEMORY_OPTIONS = ("generic", "ecp5")
 #: Address register tiers in front of the block RAMs (read and write ports alike).
-_TIERS = 2
+_TIERS = 1
 READ_LATENCY = _TIERS + 2
 WRITE_DELAY = _TIERS
-#: Block RAMs per first-tier address register copy.
-BLOCKS_PER_COPY = 8
+#: Block RAMs per address register copy.
+BLOCKS_PER_COPY = 4
 #: DP16KD data widths by the deepest configuration each allows.
 _DP16KD_MODES = ((1024, 18, 4), (2048, 9, 3), (4096, 4, 2), (8192, 2, 1), (16384, 1, 0))
 
@@ -107,18 +108,13 @@ class OperandBuffer(wiring.Component):
         return -(-self.width // width)
 
     def _tiers(self, m, name, value, blocks):
-        """``value`` through the two register tiers: returns one copy per block RAM, each
-        :data:`WRITE_DELAY` cycles late (``TRELLIS_FF`` copies with ``"ecp5"``)."""
+        """``value`` through the tier of register copies: returns the copy for each block
+        RAM, :data:`WRITE_DELAY` cycles late (``TRELLIS_FF`` copies with ``"ecp5"``)."""
         dsp = "ecp5" if self.memory == "ecp5" else "generic"
-        firsts = -(-blocks // BLOCKS_PER_COPY)
-        m.submodules[f"{name}_t1"] = t1 = RegisterCopies(len(value), firsts, dsp=dsp)
-        m.d.comb += t1.i.eq(value)
-        out = []
-        for block in range(blocks):
-            m.submodules[f"{name}_t2_{block}"] = t2 = RegisterCopies(len(value), 1, dsp=dsp)
-            m.d.comb += t2.i.eq(t1.o[block // BLOCKS_PER_COPY])
-            out.append(t2.o[0])
-        return out
+        copies = -(-blocks // BLOCKS_PER_COPY)
+        m.submodules[f"{name}_copies"] = regs = RegisterCopies(len(value), copies, dsp=dsp)
+        m.d.comb += regs.i.eq(value)
+        return [regs.o[block // BLOCKS_PER_COPY] for block in range(blocks)]
 
     def elaborate(self, platform):
         m = Module()

@@ -6,7 +6,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ._checks import check_count
+from ._checks import check_count, check_dsp_option
+from .fanout import RegisterCopies
 
 __all__ = ["ResultFIFO"]
 
@@ -44,9 +45,12 @@ class ResultFIFO(wiring.Component):
     registered_rdy : bool
         Keyword-only, default ``False``: ``r_rdy`` from a flip-flop (a fill level kept
         beside the pointers) instead of the pointers' comparison, the same value in every
-        cycle. The GEMM engine's core uses it (its reader sits across the die); the
-        stand-alone cores keep the comparison, so their Verilog and ``docs/synth.md``'s
-        figures are unchanged.
+        cycle, and every bank read at a register copy of the read pointer of its own
+        (:class:`hw.fanout.RegisterCopies`, ``TRELLIS_FF`` with ``dsp="ecp5"``). The GEMM
+        engine's core uses it (its reader sits across the die); the stand-alone cores keep
+        the comparison, so their Verilog and ``docs/synth.md``'s figures are unchanged.
+    dsp : str
+        ``"generic"`` (default) or ``"ecp5"``: how those copies are built.
 
     Members
     -------
@@ -61,7 +65,7 @@ class ResultFIFO(wiring.Component):
         Drop the oldest result at this edge (ignored while ``r_rdy`` is low).
     """
 
-    def __init__(self, width, depth, *, bank_width=None, registered_rdy=False):
+    def __init__(self, width, depth, *, bank_width=None, registered_rdy=False, dsp="generic"):
         check_count("width", width)
         check_count("depth", depth)
         if bank_width is not None:
@@ -70,6 +74,8 @@ class ResultFIFO(wiring.Component):
         self._depth = depth
         self._bank_width = min(bank_width or width, width)
         self._registered_rdy = bool(registered_rdy)
+        check_dsp_option(dsp)
+        self._dsp = dsp
         super().__init__({
             "w_data": In(width),
             "w_en": In(self.banks),
@@ -91,6 +97,16 @@ class ResultFIFO(wiring.Component):
         m = Module()
         entries = 1 << ceil_log2(self._depth + 1)
         r_ptr = Signal(range(entries))
+        r_next = Signal(range(entries))     # r_ptr after this edge
+        m.d.sync += r_ptr.eq(r_next)
+        if self._registered_rdy:
+            # Each bank reads at a register copy of its own, loaded with r_next: the banks
+            # sit beside the accumulators that write them, all over the die.
+            m.submodules.r_ptrs = r_ptrs = RegisterCopies(len(r_ptr), self.banks, dsp=self._dsp)
+            m.d.comb += r_ptrs.i.eq(r_next)
+            bank_r_ptr = [r_ptrs.o[bank] for bank in range(self.banks)]
+        else:
+            bank_r_ptr = [r_ptr] * self.banks
         for bank in range(self.banks):
             lo = bank * self._bank_width
             hi = min(lo + self._bank_width, self._width)
@@ -103,7 +119,7 @@ class ResultFIFO(wiring.Component):
                 write.addr.eq(w_ptr),
                 write.data.eq(self.w_data[lo:hi]),
                 write.en.eq(self.w_en[bank]),
-                read.addr.eq(r_ptr),
+                read.addr.eq(bank_r_ptr[bank]),
                 self.r_data[lo:hi].eq(read.data),
             ]
             with m.If(self.w_en[bank]):
@@ -111,19 +127,16 @@ class ResultFIFO(wiring.Component):
             if bank == 0:
                 w_ptr0 = w_ptr
         if not self._registered_rdy:
-            m.d.comb += self.r_rdy.eq(w_ptr0 != r_ptr)
-            with m.If(self.r_en & self.r_rdy):
-                m.d.sync += r_ptr.eq(r_ptr + 1)
+            m.d.comb += [self.r_rdy.eq(w_ptr0 != r_ptr),
+                         r_next.eq(r_ptr + (self.r_en & self.r_rdy))]
             return m
         # r_rdy is a register of its own, with the fill level beside it: the reader (the
         # GEMM engine's accounting, across the die) then starts at a flip-flop, not at a
-        # comparison of the pointers (the read pointer drives every LUT-RAM bank).
+        # comparison of the pointers.
         level = Signal(range(entries + 1))
         rdy = Signal()
         write, read = self.w_en[0], self.r_en & rdy
         m.d.sync += [level.eq(level + write - read),
                      rdy.eq(Mux(write & ~read, 1, Mux(read & ~write, level != 1, rdy)))]
-        m.d.comb += self.r_rdy.eq(rdy)
-        with m.If(read):
-            m.d.sync += r_ptr.eq(r_ptr + 1)
+        m.d.comb += [self.r_rdy.eq(rdy), r_next.eq(r_ptr + read)]
         return m

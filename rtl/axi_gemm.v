@@ -3290,17 +3290,17 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \$382 ;
   wire \$383 ;
   wire \$384 ;
-  wire \$385 ;
+  wire [4:0] \$385 ;
   wire [4:0] \$386 ;
-  wire [4:0] \$387 ;
-  wire \$388 ;
-  wire [8:0] \$389 ;
+  wire \$387 ;
+  wire [8:0] \$388 ;
+  wire [9:0] \$389 ;
   wire [15:0] \$39 ;
-  wire [9:0] \$390 ;
+  wire \$390 ;
   wire \$391 ;
   wire \$392 ;
-  wire \$393 ;
-  wire [7:0] \$394 ;
+  wire [7:0] \$393 ;
+  wire \$394 ;
   wire \$395 ;
   wire \$396 ;
   wire \$397 ;
@@ -3310,102 +3310,102 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [15:0] \$40 ;
   wire \$400 ;
   wire \$401 ;
-  wire \$402 ;
-  wire [1:0] \$403 ;
+  wire [1:0] \$402 ;
+  wire [64:0] \$403 ;
   wire [64:0] \$404 ;
   wire [64:0] \$405 ;
   wire [64:0] \$406 ;
   wire [64:0] \$407 ;
-  wire [64:0] \$408 ;
-  wire [8:0] \$409 ;
+  wire [8:0] \$408 ;
+  wire [64:0] \$409 ;
   wire [15:0] \$41 ;
   wire [64:0] \$410 ;
   wire [64:0] \$411 ;
-  wire [64:0] \$412 ;
+  reg \$412 ;
   reg \$413 ;
-  reg \$414 ;
-  reg [8:0] \$415 ;
-  reg [319:0] \$416 ;
-  reg \$417 ;
-  reg [8:0] \$418 ;
-  reg [511:0] \$419 ;
+  reg [8:0] \$414 ;
+  reg [319:0] \$415 ;
+  reg \$416 ;
+  reg [8:0] \$417 ;
+  reg [511:0] \$418 ;
+  reg \$419 ;
   wire [15:0] \$42 ;
   reg \$420 ;
   reg \$421 ;
   reg \$422 ;
-  reg \$423 ;
-  reg [4:0] \$424 ;
+  reg [4:0] \$423 ;
+  reg \$424 ;
   reg \$425 ;
-  reg \$426 ;
+  reg [15:0] \$426 ;
   reg [15:0] \$427 ;
   reg [15:0] \$428 ;
   reg [15:0] \$429 ;
   wire [15:0] \$43 ;
   reg [15:0] \$430 ;
-  reg [15:0] \$431 ;
-  reg [16:0] \$432 ;
-  reg [32:0] \$433 ;
-  reg [16:0] \$434 ;
+  reg [16:0] \$431 ;
+  reg [32:0] \$432 ;
+  reg [16:0] \$433 ;
+  reg [32:0] \$434 ;
   reg [32:0] \$435 ;
-  reg [32:0] \$436 ;
-  reg [16:0] \$437 ;
-  reg [32:0] \$438 ;
-  reg \$439 ;
+  reg [16:0] \$436 ;
+  reg [32:0] \$437 ;
+  reg \$438 ;
+  reg [15:0] \$439 ;
   wire [15:0] \$44 ;
   reg [15:0] \$440 ;
-  reg [15:0] \$441 ;
+  reg [16:0] \$441 ;
   reg [16:0] \$442 ;
   reg [16:0] \$443 ;
-  reg [16:0] \$444 ;
-  reg \$445 ;
+  reg \$444 ;
+  reg [33:0] \$445 ;
   reg [33:0] \$446 ;
-  reg [33:0] \$447 ;
-  reg [5:0] \$448 ;
-  reg [7:0] \$449 ;
+  reg [5:0] \$447 ;
+  reg [7:0] \$448 ;
+  reg \$449 ;
   wire [15:0] \$45 ;
-  reg \$450 ;
-  reg [16:0] \$451 ;
-  reg \$452 ;
-  reg [15:0] \$453 ;
-  reg \$454 ;
-  reg [15:0] \$455 ;
-  reg \$456 ;
-  reg [34:0] \$457 ;
+  reg [16:0] \$450 ;
+  reg \$451 ;
+  reg [15:0] \$452 ;
+  reg \$453 ;
+  reg [15:0] \$454 ;
+  reg \$455 ;
+  reg [34:0] \$456 ;
+  reg \$457 ;
   reg \$458 ;
   reg \$459 ;
   wire [15:0] \$46 ;
-  reg \$460 ;
-  reg [16:0] \$461 ;
-  reg [15:0] \$462 ;
-  reg [16:0] \$463 ;
+  reg [16:0] \$460 ;
+  reg [15:0] \$461 ;
+  reg [16:0] \$462 ;
+  reg [15:0] \$463 ;
   reg [15:0] \$464 ;
-  reg [15:0] \$465 ;
+  reg \$465 ;
   reg \$466 ;
   reg \$467 ;
-  reg \$468 ;
-  reg [16:0] \$469 ;
+  reg [16:0] \$468 ;
+  reg [15:0] \$469 ;
   wire [15:0] \$47 ;
   reg [15:0] \$470 ;
-  reg [15:0] \$471 ;
+  reg \$471 ;
   reg \$472 ;
   reg \$473 ;
   reg \$474 ;
-  reg \$475 ;
-  reg [16:0] \$476 ;
+  reg [16:0] \$475 ;
+  reg [33:0] \$476 ;
   reg [33:0] \$477 ;
   reg [33:0] \$478 ;
   reg [33:0] \$479 ;
   wire [15:0] \$48 ;
-  reg [33:0] \$480 ;
-  reg \$481 ;
+  reg \$480 ;
+  reg [16:0] \$481 ;
   reg [16:0] \$482 ;
   reg [16:0] \$483 ;
   reg [16:0] \$484 ;
   reg [16:0] \$485 ;
   reg [16:0] \$486 ;
-  reg [16:0] \$487 ;
+  reg [15:0] \$487 ;
   reg [15:0] \$488 ;
-  reg [15:0] \$489 ;
+  reg \$489 ;
   wire [15:0] \$49 ;
   reg \$490 ;
   reg \$491 ;
@@ -3413,48 +3413,46 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg \$493 ;
   reg \$494 ;
   reg \$495 ;
-  reg \$496 ;
+  reg [90:0] \$496 ;
   reg [90:0] \$497 ;
   reg [90:0] \$498 ;
   reg [90:0] \$499 ;
   wire \$5 ;
   wire [15:0] \$50 ;
-  reg [90:0] \$500 ;
-  reg [15:0] \$501 ;
-  reg [90:0] \$502 ;
+  reg [15:0] \$500 ;
+  reg [90:0] \$501 ;
+  reg [5:0] \$502 ;
   reg [5:0] \$503 ;
   reg [5:0] \$504 ;
-  reg [5:0] \$505 ;
-  reg [5:0] \$506 ;
-  reg [3:0] \$507 ;
+  reg [3:0] \$505 ;
+  reg \$506 ;
+  reg \$507 ;
   reg \$508 ;
-  reg \$509 ;
+  reg [513:0] \$509 ;
   wire [15:0] \$51 ;
-  reg \$510 ;
-  reg [513:0] \$511 ;
-  reg [513:0] \$512 ;
+  reg [513:0] \$510 ;
+  reg [3:0] \$511 ;
+  reg [10:0] \$512 ;
   reg [3:0] \$513 ;
-  reg [11:0] \$514 ;
-  reg [3:0] \$515 ;
-  reg [7:0] \$516 ;
-  reg [7:0] \$517 ;
-  reg \$518 ;
-  reg \$519 ;
+  reg [7:0] \$514 ;
+  reg [7:0] \$515 ;
+  reg \$516 ;
+  reg \$517 ;
+  reg [7:0] \$518 ;
+  reg [63:0] \$519 ;
   wire [15:0] \$52 ;
-  reg [7:0] \$520 ;
+  reg [63:0] \$520 ;
   reg [63:0] \$521 ;
   reg [63:0] \$522 ;
   reg [63:0] \$523 ;
   reg [63:0] \$524 ;
   reg [63:0] \$525 ;
   reg [63:0] \$526 ;
-  reg [63:0] \$527 ;
-  reg [63:0] \$528 ;
+  wire [3:0] \$527 ;
+  wire [3:0] \$528 ;
   wire [3:0] \$529 ;
   wire [15:0] \$53 ;
   wire [3:0] \$530 ;
-  wire [3:0] \$531 ;
-  wire [3:0] \$532 ;
   wire [15:0] \$54 ;
   wire [15:0] \$55 ;
   wire [15:0] \$56 ;
@@ -3832,7 +3830,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire [31:0] \d_in.data[3][3] ;
   wire \d_in.error ;
   wire \d_in.last ;
-  reg [11:0] d_job_end = 12'h000;
+  reg [10:0] d_job_end = 11'h000;
   reg [513:0] d_main = 514'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [511:0] \d_main.data ;
   wire [127:0] \d_main.data[0] ;
@@ -4084,40 +4082,40 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire ld_t_ready;
   reg [15:0] m_tiles = 16'h0000;
   wire [31:0] o;
-  wire [65:0] \o$234 ;
-  wire [1:0] \o$234[0] ;
-  wire [1:0] \o$234[10] ;
-  wire [1:0] \o$234[11] ;
-  wire [1:0] \o$234[12] ;
-  wire [1:0] \o$234[13] ;
-  wire [1:0] \o$234[14] ;
-  wire [1:0] \o$234[15] ;
-  wire [1:0] \o$234[16] ;
-  wire [1:0] \o$234[17] ;
-  wire [1:0] \o$234[18] ;
-  wire [1:0] \o$234[19] ;
-  wire [1:0] \o$234[1] ;
-  wire [1:0] \o$234[20] ;
-  wire [1:0] \o$234[21] ;
-  wire [1:0] \o$234[22] ;
-  wire [1:0] \o$234[23] ;
-  wire [1:0] \o$234[24] ;
-  wire [1:0] \o$234[25] ;
-  wire [1:0] \o$234[26] ;
-  wire [1:0] \o$234[27] ;
-  wire [1:0] \o$234[28] ;
-  wire [1:0] \o$234[29] ;
-  wire [1:0] \o$234[2] ;
-  wire [1:0] \o$234[30] ;
-  wire [1:0] \o$234[31] ;
-  wire [1:0] \o$234[32] ;
-  wire [1:0] \o$234[3] ;
-  wire [1:0] \o$234[4] ;
-  wire [1:0] \o$234[5] ;
-  wire [1:0] \o$234[6] ;
-  wire [1:0] \o$234[7] ;
-  wire [1:0] \o$234[8] ;
-  wire [1:0] \o$234[9] ;
+  wire [65:0] \o$233 ;
+  wire [1:0] \o$233[0] ;
+  wire [1:0] \o$233[10] ;
+  wire [1:0] \o$233[11] ;
+  wire [1:0] \o$233[12] ;
+  wire [1:0] \o$233[13] ;
+  wire [1:0] \o$233[14] ;
+  wire [1:0] \o$233[15] ;
+  wire [1:0] \o$233[16] ;
+  wire [1:0] \o$233[17] ;
+  wire [1:0] \o$233[18] ;
+  wire [1:0] \o$233[19] ;
+  wire [1:0] \o$233[1] ;
+  wire [1:0] \o$233[20] ;
+  wire [1:0] \o$233[21] ;
+  wire [1:0] \o$233[22] ;
+  wire [1:0] \o$233[23] ;
+  wire [1:0] \o$233[24] ;
+  wire [1:0] \o$233[25] ;
+  wire [1:0] \o$233[26] ;
+  wire [1:0] \o$233[27] ;
+  wire [1:0] \o$233[28] ;
+  wire [1:0] \o$233[29] ;
+  wire [1:0] \o$233[2] ;
+  wire [1:0] \o$233[30] ;
+  wire [1:0] \o$233[31] ;
+  wire [1:0] \o$233[32] ;
+  wire [1:0] \o$233[3] ;
+  wire [1:0] \o$233[4] ;
+  wire [1:0] \o$233[5] ;
+  wire [1:0] \o$233[6] ;
+  wire [1:0] \o$233[7] ;
+  wire [1:0] \o$233[8] ;
+  wire [1:0] \o$233[9] ;
   wire [15:0] \o$88 ;
   wire \o$88[0] ;
   wire \o$88[10] ;
@@ -4249,19 +4247,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire \rd3.job_last ;
   wire \rd3.last ;
   wire \rd3.valid ;
-  reg [5:0] rd4 = 6'h00;
-  wire \rd4.dense ;
-  wire \rd4.first ;
-  wire \rd4.half ;
-  wire \rd4.job_last ;
-  wire \rd4.last ;
-  wire \rd4.valid ;
   wire [31:0] rdata;
   input re;
   wire re;
   wire refuse;
   reg rejected = 1'h0;
-  reg [3:0] result_credits = 4'hc;
+  reg [3:0] result_credits = 4'hb;
   (* init = 1'h1 *)
   wire result_has_credit;
   wire [31:0] ro_a_depth;
@@ -4327,7 +4318,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   reg [16:0] tw_t_first2_next;
   reg [16:0] tw_t_next = 17'h00000;
   reg value_error = 1'h0;
-  wire \value_error$238 ;
+  wire \value_error$237 ;
   reg [8:0] w_addr = 9'h000;
   reg [8:0] \w_addr$21  = 9'h000;
   reg [319:0] w_data = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4342,209 +4333,203 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   wire wo_ctrl_clear_counters;
   wire wo_ctrl_start;
   always @(posedge clk)
-    m_tiles <= \$427 ;
+    k_tiles <= \$428 ;
   always @(posedge clk)
-    q_nt <= \$428 ;
+    q_a_base <= \$429 ;
   always @(posedge clk)
-    k_tiles <= \$429 ;
+    q_b_base <= \$430 ;
   always @(posedge clk)
-    q_a_base <= \$430 ;
+    q_kops <= \$431 ;
   always @(posedge clk)
-    q_b_base <= \$431 ;
+    q_mul_a_x <= \$432 ;
   always @(posedge clk)
-    q_kops <= \$432 ;
+    q_mul_a_y <= \$433 ;
   always @(posedge clk)
-    q_mul_a_x <= \$433 ;
+    q_mul_a_p <= \$434 ;
   always @(posedge clk)
-    q_mul_a_y <= \$434 ;
+    q_mul_b_x <= \$435 ;
   always @(posedge clk)
-    q_mul_a_p <= \$435 ;
+    q_mul_b_y <= \$436 ;
   always @(posedge clk)
-    q_mul_b_x <= \$436 ;
+    q_mul_b_p <= \$437 ;
   always @(posedge clk)
-    q_mul_b_y <= \$437 ;
+    q_tw <= \$438 ;
   always @(posedge clk)
-    q_mul_b_p <= \$438 ;
+    group_tiles <= \$439 ;
   always @(posedge clk)
-    q_tw <= \$439 ;
+    q_tw_base <= \$440 ;
   always @(posedge clk)
-    group_tiles <= \$440 ;
+    q_tw_base1 <= \$441 ;
   always @(posedge clk)
-    q_tw_base <= \$441 ;
+    q_tw_base2 <= \$442 ;
   always @(posedge clk)
-    q_tw_base1 <= \$442 ;
+    q_tw_base3 <= \$443 ;
   always @(posedge clk)
-    q_tw_base2 <= \$443 ;
+    q_tw_scanning <= \$444 ;
   always @(posedge clk)
-    q_tw_base3 <= \$444 ;
+    q_a_need <= \$445 ;
   always @(posedge clk)
-    q_tw_scanning <= \$445 ;
+    q_b_need <= \$446 ;
   always @(posedge clk)
-    q_a_need <= \$446 ;
+    q_check_bits <= \$447 ;
   always @(posedge clk)
-    q_b_need <= \$447 ;
+    q_check <= \$448 ;
   always @(posedge clk)
-    q_check_bits <= \$448 ;
+    rejected <= \$449 ;
   always @(posedge clk)
-    q_check <= \$449 ;
+    q_kops_m2 <= \$450 ;
   always @(posedge clk)
-    rejected <= \$450 ;
+    q_kops_is1 <= \$451 ;
   always @(posedge clk)
-    q_kops_m2 <= \$451 ;
+    q_nt_m2 <= \$452 ;
   always @(posedge clk)
-    q_kops_is1 <= \$452 ;
+    q_nt_is1 <= \$453 ;
   always @(posedge clk)
-    q_nt_m2 <= \$453 ;
+    q_mt_m2 <= \$454 ;
   always @(posedge clk)
-    q_nt_is1 <= \$454 ;
+    q_mt_is1 <= \$455 ;
   always @(posedge clk)
-    q_mt_m2 <= \$455 ;
+    q_tw_a_need <= \$456 ;
   always @(posedge clk)
-    q_mt_is1 <= \$456 ;
+    q_tw_scanned <= \$457 ;
   always @(posedge clk)
-    q_tw_a_need <= \$457 ;
+    issuing <= \$458 ;
   always @(posedge clk)
-    q_tw_scanned <= \$458 ;
+    seq_dense <= \$459 ;
   always @(posedge clk)
-    issuing <= \$459 ;
+    seq_kops <= \$460 ;
   always @(posedge clk)
-    seq_dense <= \$460 ;
+    seq_nt <= \$461 ;
   always @(posedge clk)
-    seq_kops <= \$461 ;
+    seq_kops_m2 <= \$462 ;
   always @(posedge clk)
-    seq_nt <= \$462 ;
+    seq_nt_m2 <= \$463 ;
   always @(posedge clk)
-    seq_kops_m2 <= \$463 ;
+    seq_mt_m2 <= \$464 ;
   always @(posedge clk)
-    seq_nt_m2 <= \$464 ;
+    seq_kops_is1 <= \$465 ;
   always @(posedge clk)
-    seq_mt_m2 <= \$465 ;
+    seq_nt_is1 <= \$466 ;
   always @(posedge clk)
-    seq_kops_is1 <= \$466 ;
+    seq_mt_is1 <= \$467 ;
   always @(posedge clk)
-    seq_nt_is1 <= \$467 ;
+    seq_ki <= \$468 ;
   always @(posedge clk)
-    seq_mt_is1 <= \$468 ;
+    seq_ni <= \$469 ;
   always @(posedge clk)
-    seq_ki <= \$469 ;
+    seq_mi <= \$470 ;
   always @(posedge clk)
-    seq_ni <= \$470 ;
+    seq_first <= \$471 ;
   always @(posedge clk)
-    seq_mi <= \$471 ;
+    seq_last <= \$472 ;
   always @(posedge clk)
-    seq_first <= \$472 ;
+    seq_last_n <= \$473 ;
   always @(posedge clk)
-    seq_last <= \$473 ;
+    seq_last_m <= \$474 ;
   always @(posedge clk)
-    seq_last_n <= \$474 ;
+    seq_b_base <= \$475 ;
   always @(posedge clk)
-    seq_last_m <= \$475 ;
+    seq_a_row <= \$476 ;
   always @(posedge clk)
-    seq_b_base <= \$476 ;
+    seq_a_addr <= \$477 ;
   always @(posedge clk)
-    seq_a_row <= \$477 ;
+    seq_b_col <= \$478 ;
   always @(posedge clk)
-    seq_a_addr <= \$478 ;
+    seq_b_addr <= \$479 ;
   always @(posedge clk)
-    seq_b_col <= \$479 ;
+    seq_tw <= \$480 ;
   always @(posedge clk)
-    seq_b_addr <= \$480 ;
+    tw_t_ahead <= \$481 ;
   always @(posedge clk)
-    seq_tw <= \$481 ;
+    tw_t_first2 <= \$482 ;
   always @(posedge clk)
-    tw_t_ahead <= \$482 ;
+    tw_t_addr <= \$483 ;
   always @(posedge clk)
-    tw_t_first2 <= \$483 ;
+    tw_t_next <= \$484 ;
   always @(posedge clk)
-    tw_t_addr <= \$484 ;
+    tw_t_first <= \$485 ;
   always @(posedge clk)
-    tw_t_next <= \$485 ;
+    tw_t_first1 <= \$486 ;
   always @(posedge clk)
-    tw_t_first <= \$486 ;
+    tw_gi <= \$487 ;
   always @(posedge clk)
-    tw_t_first1 <= \$487 ;
+    tw_group_m2 <= \$488 ;
   always @(posedge clk)
-    tw_gi <= \$488 ;
+    tw_gi_last <= \$489 ;
   always @(posedge clk)
-    tw_group_m2 <= \$489 ;
+    tw_group_is1 <= \$490 ;
   always @(posedge clk)
-    tw_gi_last <= \$490 ;
+    tw_last_cur <= \$491 ;
   always @(posedge clk)
-    tw_group_is1 <= \$491 ;
+    tw_last_next1 <= \$492 ;
   always @(posedge clk)
-    tw_last_cur <= \$492 ;
+    tw_last_next2 <= \$493 ;
   always @(posedge clk)
-    tw_last_next1 <= \$493 ;
+    tw_last_first0 <= \$494 ;
   always @(posedge clk)
-    tw_last_next2 <= \$494 ;
+    tw_last_first1 <= \$495 ;
   always @(posedge clk)
-    tw_last_first0 <= \$495 ;
+    addr1 <= \$496 ;
   always @(posedge clk)
-    tw_last_first1 <= \$496 ;
+    addr2 <= \$497 ;
   always @(posedge clk)
-    addr1 <= \$497 ;
+    addr3 <= \$498 ;
   always @(posedge clk)
-    addr2 <= \$498 ;
+    addr4 <= \$499 ;
   always @(posedge clk)
-    addr3 <= \$499 ;
+    tw_block <= \$500 ;
   always @(posedge clk)
-    addr4 <= \$500 ;
+    addr5 <= \$501 ;
   always @(posedge clk)
-    tw_block <= \$501 ;
+    rd1 <= \$502 ;
   always @(posedge clk)
-    addr5 <= \$502 ;
+    rd2 <= \$503 ;
   always @(posedge clk)
-    rd1 <= \$503 ;
+    rd3 <= \$504 ;
   always @(posedge clk)
-    rd2 <= \$504 ;
+    result_credits <= \$505 ;
   always @(posedge clk)
-    rd3 <= \$505 ;
+    has_credit <= \$506 ;
   always @(posedge clk)
-    rd4 <= \$506 ;
+    d__valid <= \$507 ;
   always @(posedge clk)
-    result_credits <= \$507 ;
+    d_skid_valid <= \$508 ;
   always @(posedge clk)
-    has_credit <= \$508 ;
+    d_main <= \$509 ;
   always @(posedge clk)
-    d__valid <= \$509 ;
+    d_skid <= \$510 ;
   always @(posedge clk)
-    d_skid_valid <= \$510 ;
+    d_end_wr <= \$511 ;
   always @(posedge clk)
-    d_main <= \$511 ;
+    d_job_end <= \$512 ;
   always @(posedge clk)
-    d_skid <= \$512 ;
+    d_end_rd <= \$513 ;
   always @(posedge clk)
-    d_end_wr <= \$513 ;
+    owed_tiles <= \$514 ;
   always @(posedge clk)
-    d_job_end <= \$514 ;
+    cause <= \$515 ;
   always @(posedge clk)
-    d_end_rd <= \$515 ;
+    done <= \$516 ;
   always @(posedge clk)
-    owed_tiles <= \$516 ;
+    value_error <= \$517 ;
   always @(posedge clk)
-    cause <= \$517 ;
+    cnt_events <= \$518 ;
   always @(posedge clk)
-    done <= \$518 ;
+    cnt_cycles <= \$519 ;
   always @(posedge clk)
-    value_error <= \$519 ;
+    cnt_busy_cycles <= \$520 ;
   always @(posedge clk)
-    cnt_events <= \$520 ;
+    cnt_stall_in <= \$521 ;
   always @(posedge clk)
-    cnt_cycles <= \$521 ;
+    cnt_stall_out <= \$522 ;
   always @(posedge clk)
-    cnt_busy_cycles <= \$522 ;
+    cnt_tile_ops <= \$523 ;
   always @(posedge clk)
-    cnt_stall_in <= \$523 ;
+    cnt_macs <= \$524 ;
   always @(posedge clk)
-    cnt_stall_out <= \$524 ;
+    cnt_d_tiles <= \$525 ;
   always @(posedge clk)
-    cnt_tile_ops <= \$525 ;
-  always @(posedge clk)
-    cnt_macs <= \$526 ;
-  always @(posedge clk)
-    cnt_d_tiles <= \$527 ;
-  always @(posedge clk)
-    cnt_jobs <= \$528 ;
+    cnt_jobs <= \$526 ;
   assign ld__valid = ld_t__valid & ld_t__ready;
   assign \$1  = rw_tw_base + 1'h0;
   assign q_tw_base0_next = capture ? \$1  : { 1'h0, q_tw_base };
@@ -4623,7 +4608,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \$67  = o[29] ? 16'h0000 : r_data[479:464];
   assign \$68  = o[30] ? 16'h0000 : r_data[495:480];
   assign \$69  = o[31] ? 16'h0000 : r_data[511:496];
-  assign op_meta = rd4[5] ? 64'h4444444444444444 : \r_data$91 [319:256];
+  assign op_meta = rd3[5] ? 64'h4444444444444444 : \r_data$91 [319:256];
   assign \$70  = d_job_end >> d_end_rd;
   assign d__ready = ~ d_skid_valid;
   assign d_take = d__valid & \d__ready$112 ;
@@ -4663,7 +4648,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \$101  = d_take & \d__payload$109 [512];
   assign \$102  = \$101  ? 8'h08 : 8'h00;
   assign cause_events = \$100  | \$102 ;
-  assign \$103  = ~ rd4[0];
+  assign \$103  = ~ rd3[0];
   assign \$104  = busy & \$103 ;
   assign \$105  = \$104  & d__valid;
   assign \$106  = ~ \d__ready$112 ;
@@ -4790,140 +4775,140 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \$233  = | result_credits;
   assign \$234  = \$232  ? 1'h1 : \$233 ;
   assign \$235  = \$227  ? \$228  : \$234 ;
-  assign \$236  = ~ \o$234 [0];
+  assign \$236  = ~ \o$233 [0];
   assign \$237  = \d__ready$112  | \$236 ;
-  assign \$238  = ~ \o$234 [1];
-  assign \$239  = \o$234 [1] ? d_skid[15:0] : d_in[15:0];
-  assign \$240  = ~ \o$234 [2];
+  assign \$238  = ~ \o$233 [1];
+  assign \$239  = \o$233 [1] ? d_skid[15:0] : d_in[15:0];
+  assign \$240  = ~ \o$233 [2];
   assign \$241  = \d__ready$112  | \$240 ;
-  assign \$242  = ~ \o$234 [3];
-  assign \$243  = \o$234 [3] ? d_skid[31:16] : d_in[31:16];
-  assign \$244  = ~ \o$234 [4];
+  assign \$242  = ~ \o$233 [3];
+  assign \$243  = \o$233 [3] ? d_skid[31:16] : d_in[31:16];
+  assign \$244  = ~ \o$233 [4];
   assign \$245  = \d__ready$112  | \$244 ;
-  assign \$246  = ~ \o$234 [5];
-  assign \$247  = \o$234 [5] ? d_skid[47:32] : d_in[47:32];
-  assign \$248  = ~ \o$234 [6];
+  assign \$246  = ~ \o$233 [5];
+  assign \$247  = \o$233 [5] ? d_skid[47:32] : d_in[47:32];
+  assign \$248  = ~ \o$233 [6];
   assign \$249  = \d__ready$112  | \$248 ;
-  assign \$250  = ~ \o$234 [7];
-  assign \$251  = \o$234 [7] ? d_skid[63:48] : d_in[63:48];
-  assign \$252  = ~ \o$234 [8];
+  assign \$250  = ~ \o$233 [7];
+  assign \$251  = \o$233 [7] ? d_skid[63:48] : d_in[63:48];
+  assign \$252  = ~ \o$233 [8];
   assign \$253  = \d__ready$112  | \$252 ;
-  assign \$254  = ~ \o$234 [9];
-  assign \$255  = \o$234 [9] ? d_skid[79:64] : d_in[79:64];
-  assign \$256  = ~ \o$234 [10];
+  assign \$254  = ~ \o$233 [9];
+  assign \$255  = \o$233 [9] ? d_skid[79:64] : d_in[79:64];
+  assign \$256  = ~ \o$233 [10];
   assign \$257  = \d__ready$112  | \$256 ;
-  assign \$258  = ~ \o$234 [11];
-  assign \$259  = \o$234 [11] ? d_skid[95:80] : d_in[95:80];
-  assign \$260  = ~ \o$234 [12];
+  assign \$258  = ~ \o$233 [11];
+  assign \$259  = \o$233 [11] ? d_skid[95:80] : d_in[95:80];
+  assign \$260  = ~ \o$233 [12];
   assign \$261  = \d__ready$112  | \$260 ;
-  assign \$262  = ~ \o$234 [13];
-  assign \$263  = \o$234 [13] ? d_skid[111:96] : d_in[111:96];
-  assign \$264  = ~ \o$234 [14];
+  assign \$262  = ~ \o$233 [13];
+  assign \$263  = \o$233 [13] ? d_skid[111:96] : d_in[111:96];
+  assign \$264  = ~ \o$233 [14];
   assign \$265  = \d__ready$112  | \$264 ;
-  assign \$266  = ~ \o$234 [15];
-  assign \$267  = \o$234 [15] ? d_skid[127:112] : d_in[127:112];
-  assign \$268  = ~ \o$234 [16];
+  assign \$266  = ~ \o$233 [15];
+  assign \$267  = \o$233 [15] ? d_skid[127:112] : d_in[127:112];
+  assign \$268  = ~ \o$233 [16];
   assign \$269  = \d__ready$112  | \$268 ;
-  assign \$270  = ~ \o$234 [17];
-  assign \$271  = \o$234 [17] ? d_skid[143:128] : d_in[143:128];
-  assign \$272  = ~ \o$234 [18];
+  assign \$270  = ~ \o$233 [17];
+  assign \$271  = \o$233 [17] ? d_skid[143:128] : d_in[143:128];
+  assign \$272  = ~ \o$233 [18];
   assign \$273  = \d__ready$112  | \$272 ;
-  assign \$274  = ~ \o$234 [19];
-  assign \$275  = \o$234 [19] ? d_skid[159:144] : d_in[159:144];
-  assign \$276  = ~ \o$234 [20];
+  assign \$274  = ~ \o$233 [19];
+  assign \$275  = \o$233 [19] ? d_skid[159:144] : d_in[159:144];
+  assign \$276  = ~ \o$233 [20];
   assign \$277  = \d__ready$112  | \$276 ;
-  assign \$278  = ~ \o$234 [21];
-  assign \$279  = \o$234 [21] ? d_skid[175:160] : d_in[175:160];
-  assign \$280  = ~ \o$234 [22];
+  assign \$278  = ~ \o$233 [21];
+  assign \$279  = \o$233 [21] ? d_skid[175:160] : d_in[175:160];
+  assign \$280  = ~ \o$233 [22];
   assign \$281  = \d__ready$112  | \$280 ;
-  assign \$282  = ~ \o$234 [23];
-  assign \$283  = \o$234 [23] ? d_skid[191:176] : d_in[191:176];
-  assign \$284  = ~ \o$234 [24];
+  assign \$282  = ~ \o$233 [23];
+  assign \$283  = \o$233 [23] ? d_skid[191:176] : d_in[191:176];
+  assign \$284  = ~ \o$233 [24];
   assign \$285  = \d__ready$112  | \$284 ;
-  assign \$286  = ~ \o$234 [25];
-  assign \$287  = \o$234 [25] ? d_skid[207:192] : d_in[207:192];
-  assign \$288  = ~ \o$234 [26];
+  assign \$286  = ~ \o$233 [25];
+  assign \$287  = \o$233 [25] ? d_skid[207:192] : d_in[207:192];
+  assign \$288  = ~ \o$233 [26];
   assign \$289  = \d__ready$112  | \$288 ;
-  assign \$290  = ~ \o$234 [27];
-  assign \$291  = \o$234 [27] ? d_skid[223:208] : d_in[223:208];
-  assign \$292  = ~ \o$234 [28];
+  assign \$290  = ~ \o$233 [27];
+  assign \$291  = \o$233 [27] ? d_skid[223:208] : d_in[223:208];
+  assign \$292  = ~ \o$233 [28];
   assign \$293  = \d__ready$112  | \$292 ;
-  assign \$294  = ~ \o$234 [29];
-  assign \$295  = \o$234 [29] ? d_skid[239:224] : d_in[239:224];
-  assign \$296  = ~ \o$234 [30];
+  assign \$294  = ~ \o$233 [29];
+  assign \$295  = \o$233 [29] ? d_skid[239:224] : d_in[239:224];
+  assign \$296  = ~ \o$233 [30];
   assign \$297  = \d__ready$112  | \$296 ;
-  assign \$298  = ~ \o$234 [31];
-  assign \$299  = \o$234 [31] ? d_skid[255:240] : d_in[255:240];
-  assign \$300  = ~ \o$234 [32];
+  assign \$298  = ~ \o$233 [31];
+  assign \$299  = \o$233 [31] ? d_skid[255:240] : d_in[255:240];
+  assign \$300  = ~ \o$233 [32];
   assign \$301  = \d__ready$112  | \$300 ;
-  assign \$302  = ~ \o$234 [33];
-  assign \$303  = \o$234 [33] ? d_skid[271:256] : d_in[271:256];
-  assign \$304  = ~ \o$234 [34];
+  assign \$302  = ~ \o$233 [33];
+  assign \$303  = \o$233 [33] ? d_skid[271:256] : d_in[271:256];
+  assign \$304  = ~ \o$233 [34];
   assign \$305  = \d__ready$112  | \$304 ;
-  assign \$306  = ~ \o$234 [35];
-  assign \$307  = \o$234 [35] ? d_skid[287:272] : d_in[287:272];
-  assign \$308  = ~ \o$234 [36];
+  assign \$306  = ~ \o$233 [35];
+  assign \$307  = \o$233 [35] ? d_skid[287:272] : d_in[287:272];
+  assign \$308  = ~ \o$233 [36];
   assign \$309  = \d__ready$112  | \$308 ;
-  assign \$310  = ~ \o$234 [37];
-  assign \$311  = \o$234 [37] ? d_skid[303:288] : d_in[303:288];
-  assign \$312  = ~ \o$234 [38];
+  assign \$310  = ~ \o$233 [37];
+  assign \$311  = \o$233 [37] ? d_skid[303:288] : d_in[303:288];
+  assign \$312  = ~ \o$233 [38];
   assign \$313  = \d__ready$112  | \$312 ;
-  assign \$314  = ~ \o$234 [39];
-  assign \$315  = \o$234 [39] ? d_skid[319:304] : d_in[319:304];
-  assign \$316  = ~ \o$234 [40];
+  assign \$314  = ~ \o$233 [39];
+  assign \$315  = \o$233 [39] ? d_skid[319:304] : d_in[319:304];
+  assign \$316  = ~ \o$233 [40];
   assign \$317  = \d__ready$112  | \$316 ;
-  assign \$318  = ~ \o$234 [41];
-  assign \$319  = \o$234 [41] ? d_skid[335:320] : d_in[335:320];
-  assign \$320  = ~ \o$234 [42];
+  assign \$318  = ~ \o$233 [41];
+  assign \$319  = \o$233 [41] ? d_skid[335:320] : d_in[335:320];
+  assign \$320  = ~ \o$233 [42];
   assign \$321  = \d__ready$112  | \$320 ;
-  assign \$322  = ~ \o$234 [43];
-  assign \$323  = \o$234 [43] ? d_skid[351:336] : d_in[351:336];
-  assign \$324  = ~ \o$234 [44];
+  assign \$322  = ~ \o$233 [43];
+  assign \$323  = \o$233 [43] ? d_skid[351:336] : d_in[351:336];
+  assign \$324  = ~ \o$233 [44];
   assign \$325  = \d__ready$112  | \$324 ;
-  assign \$326  = ~ \o$234 [45];
-  assign \$327  = \o$234 [45] ? d_skid[367:352] : d_in[367:352];
-  assign \$328  = ~ \o$234 [46];
+  assign \$326  = ~ \o$233 [45];
+  assign \$327  = \o$233 [45] ? d_skid[367:352] : d_in[367:352];
+  assign \$328  = ~ \o$233 [46];
   assign \$329  = \d__ready$112  | \$328 ;
-  assign \$330  = ~ \o$234 [47];
-  assign \$331  = \o$234 [47] ? d_skid[383:368] : d_in[383:368];
-  assign \$332  = ~ \o$234 [48];
+  assign \$330  = ~ \o$233 [47];
+  assign \$331  = \o$233 [47] ? d_skid[383:368] : d_in[383:368];
+  assign \$332  = ~ \o$233 [48];
   assign \$333  = \d__ready$112  | \$332 ;
-  assign \$334  = ~ \o$234 [49];
-  assign \$335  = \o$234 [49] ? d_skid[399:384] : d_in[399:384];
-  assign \$336  = ~ \o$234 [50];
+  assign \$334  = ~ \o$233 [49];
+  assign \$335  = \o$233 [49] ? d_skid[399:384] : d_in[399:384];
+  assign \$336  = ~ \o$233 [50];
   assign \$337  = \d__ready$112  | \$336 ;
-  assign \$338  = ~ \o$234 [51];
-  assign \$339  = \o$234 [51] ? d_skid[415:400] : d_in[415:400];
-  assign \$340  = ~ \o$234 [52];
+  assign \$338  = ~ \o$233 [51];
+  assign \$339  = \o$233 [51] ? d_skid[415:400] : d_in[415:400];
+  assign \$340  = ~ \o$233 [52];
   assign \$341  = \d__ready$112  | \$340 ;
-  assign \$342  = ~ \o$234 [53];
-  assign \$343  = \o$234 [53] ? d_skid[431:416] : d_in[431:416];
-  assign \$344  = ~ \o$234 [54];
+  assign \$342  = ~ \o$233 [53];
+  assign \$343  = \o$233 [53] ? d_skid[431:416] : d_in[431:416];
+  assign \$344  = ~ \o$233 [54];
   assign \$345  = \d__ready$112  | \$344 ;
-  assign \$346  = ~ \o$234 [55];
-  assign \$347  = \o$234 [55] ? d_skid[447:432] : d_in[447:432];
-  assign \$348  = ~ \o$234 [56];
+  assign \$346  = ~ \o$233 [55];
+  assign \$347  = \o$233 [55] ? d_skid[447:432] : d_in[447:432];
+  assign \$348  = ~ \o$233 [56];
   assign \$349  = \d__ready$112  | \$348 ;
-  assign \$350  = ~ \o$234 [57];
-  assign \$351  = \o$234 [57] ? d_skid[463:448] : d_in[463:448];
-  assign \$352  = ~ \o$234 [58];
+  assign \$350  = ~ \o$233 [57];
+  assign \$351  = \o$233 [57] ? d_skid[463:448] : d_in[463:448];
+  assign \$352  = ~ \o$233 [58];
   assign \$353  = \d__ready$112  | \$352 ;
-  assign \$354  = ~ \o$234 [59];
-  assign \$355  = \o$234 [59] ? d_skid[479:464] : d_in[479:464];
-  assign \$356  = ~ \o$234 [60];
+  assign \$354  = ~ \o$233 [59];
+  assign \$355  = \o$233 [59] ? d_skid[479:464] : d_in[479:464];
+  assign \$356  = ~ \o$233 [60];
   assign \$357  = \d__ready$112  | \$356 ;
-  assign \$358  = ~ \o$234 [61];
-  assign \$359  = \o$234 [61] ? d_skid[495:480] : d_in[495:480];
-  assign \$360  = ~ \o$234 [62];
+  assign \$358  = ~ \o$233 [61];
+  assign \$359  = \o$233 [61] ? d_skid[495:480] : d_in[495:480];
+  assign \$360  = ~ \o$233 [62];
   assign \$361  = \d__ready$112  | \$360 ;
-  assign \$362  = ~ \o$234 [63];
-  assign \$363  = \o$234 [63] ? d_skid[511:496] : d_in[511:496];
-  assign \$364  = ~ \o$234 [64];
+  assign \$362  = ~ \o$233 [63];
+  assign \$363  = \o$233 [63] ? d_skid[511:496] : d_in[511:496];
+  assign \$364  = ~ \o$233 [64];
   assign \$365  = \d__ready$112  | \$364 ;
-  assign \$366  = ~ \o$234 [65];
-  assign \$367  = \o$234 [65] ? d_skid[513:512] : d_in[513:512];
-  assign \$368  = rd4[0] & rd4[2];
-  assign \$369  = d_end_wr == 4'hb;
+  assign \$366  = ~ \o$233 [65];
+  assign \$367  = \o$233 [65] ? d_skid[513:512] : d_in[513:512];
+  assign \$368  = rd3[0] & rd3[2];
+  assign \$369  = d_end_wr == 4'ha;
   assign \$370  = d_end_wr + 1'h1;
   assign \$371  = \$369  ? 5'h00 : \$370 ;
   assign \$372  = ! d_end_wr;
@@ -4937,67 +4922,70 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \$380  = d_end_wr == 4'h8;
   assign \$381  = d_end_wr == 4'h9;
   assign \$382  = d_end_wr == 4'ha;
-  assign \$383  = d_end_wr == 4'hb;
-  assign \$384  = \d__valid$116  & d__ready;
-  assign \$385  = d_end_rd == 4'hb;
-  assign \$386  = d_end_rd + 1'h1;
-  assign \$387  = \$385  ? 5'h00 : \$386 ;
-  assign \$388  = issue & seq_last;
-  assign \$389  = owed_tiles + \$388 ;
-  assign \$390  = \$389  - d_take;
-  assign \$391  = ~ busy;
-  assign \$392  = capture & \$391 ;
-  assign \$393  = wo_ctrl_clear | \$392 ;
-  assign \$394  = cause | cause_events;
+  assign \$383  = \d__valid$116  & d__ready;
+  assign \$384  = d_end_rd == 4'ha;
+  assign \$385  = d_end_rd + 1'h1;
+  assign \$386  = \$384  ? 5'h00 : \$385 ;
+  assign \$387  = issue & seq_last;
+  assign \$388  = owed_tiles + \$387 ;
+  assign \$389  = \$388  - d_take;
+  assign \$390  = ~ busy;
+  assign \$391  = capture & \$390 ;
+  assign \$392  = wo_ctrl_clear | \$391 ;
+  assign \$393  = cause | cause_events;
+  assign \$394  = wo_ctrl_clear | capture;
   assign \$395  = wo_ctrl_clear | capture;
-  assign \$396  = wo_ctrl_clear | capture;
-  assign \$397  = ~ wo_ctrl_clear_counters;
-  assign \$398  = ~ rd4[0];
-  assign \$399  = busy & \$398 ;
-  assign \$400  = ~ stall_out;
-  assign \$401  = \$399  & \$400 ;
-  assign \$402  = launch & rejected;
-  assign \$403  = job_end + \$402 ;
-  assign \$404  = cnt_cycles + 1'h1;
-  assign \$405  = cnt_busy_cycles + 1'h1;
-  assign \$406  = cnt_stall_out + 1'h1;
-  assign \$407  = cnt_stall_in + 1'h1;
-  assign \$408  = cnt_tile_ops + 1'h1;
-  assign \$409  = cnt_events[4] ? 9'h080 : 9'h100;
-  assign \$410  = cnt_macs + \$409 ;
-  assign \$411  = cnt_d_tiles + 1'h1;
-  assign \$412  = cnt_jobs + cnt_events[7:6];
+  assign \$396  = ~ wo_ctrl_clear_counters;
+  assign \$397  = ~ rd3[0];
+  assign \$398  = busy & \$397 ;
+  assign \$399  = ~ stall_out;
+  assign \$400  = \$398  & \$399 ;
+  assign \$401  = launch & rejected;
+  assign \$402  = job_end + \$401 ;
+  assign \$403  = cnt_cycles + 1'h1;
+  assign \$404  = cnt_busy_cycles + 1'h1;
+  assign \$405  = cnt_stall_out + 1'h1;
+  assign \$406  = cnt_stall_in + 1'h1;
+  assign \$407  = cnt_tile_ops + 1'h1;
+  assign \$408  = cnt_events[4] ? 9'h080 : 9'h100;
+  assign \$409  = cnt_macs + \$408 ;
+  assign \$410  = cnt_d_tiles + 1'h1;
+  assign \$411  = cnt_jobs + cnt_events[7:6];
   always @(posedge clk)
-    ld_a__ready <= \$413 ;
+    ld_a__ready <= \$412 ;
   always @(posedge clk)
-    w_en <= \$414 ;
+    w_en <= \$413 ;
   always @(posedge clk)
-    w_addr <= \$415 ;
+    w_addr <= \$414 ;
   always @(posedge clk)
-    w_data <= \$416 ;
+    w_data <= \$415 ;
   always @(posedge clk)
-    \w_en$19  <= \$417 ;
+    \w_en$19  <= \$416 ;
   always @(posedge clk)
-    \w_addr$21  <= \$418 ;
+    \w_addr$21  <= \$417 ;
   always @(posedge clk)
-    \w_data$23  <= \$419 ;
+    \w_data$23  <= \$418 ;
   always @(posedge clk)
-    ld_t__ready <= \$420 ;
+    ld_t__ready <= \$419 ;
   always @(posedge clk)
-    start <= \$421 ;
+    start <= \$420 ;
   always @(posedge clk)
-    q_valid <= \$422 ;
+    q_valid <= \$421 ;
   always @(posedge clk)
-    q_checked <= \$423 ;
+    q_checked <= \$422 ;
   always @(posedge clk)
-    q_phase <= \$424 ;
+    q_phase <= \$423 ;
   always @(posedge clk)
-    q_dense <= \$425 ;
+    q_dense <= \$424 ;
   always @(posedge clk)
-    q_value_error <= \$426 ;
+    q_value_error <= \$425 ;
+  always @(posedge clk)
+    m_tiles <= \$426 ;
+  always @(posedge clk)
+    q_nt <= \$427 ;
   \axi_gemm.axi.engine.a_buf  a_buf (
     .clk(clk),
-    .\i$5 (addr5[31:23]),
+    .\i$3 (addr5[31:23]),
     .r_data(\r_data$91 ),
     .rst(rst),
     .w_addr(w_addr),
@@ -5006,7 +4994,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   );
   \axi_gemm.axi.engine.b_buf  b_buf (
     .clk(clk),
-    .\i$5 (addr5[65:57]),
+    .\i$3 (addr5[65:57]),
     .r_data(r_data),
     .rst(rst),
     .w_addr(\w_addr$21 ),
@@ -5015,7 +5003,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   );
   \axi_gemm.axi.engine.core  core (
     .a__payload(a__payload),
-    .a__valid(rd4[0]),
+    .a__valid(rd3[0]),
     .b__payload(op_b),
     .clk(clk),
     .d__payload(d__payload),
@@ -5036,12 +5024,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .cnt_tile_ops(cnt_tile_ops),
     .\port$289$0 (busy),
     .\port$323$0 (\$107 ),
-    .\port$4602$0 (q_valid),
-    .\port$4792$0 (cause),
-    .\port$4794$0 (done),
-    .\port$4959$0 (error),
-    .\port$4961$0 (err_group),
-    .\port$4963$0 (err_entry),
+    .\port$4597$0 (q_valid),
+    .\port$4785$0 (cause),
+    .\port$4787$0 (done),
+    .\port$4947$0 (error),
+    .\port$4949$0 (err_group),
+    .\port$4951$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -5054,7 +5042,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .rw_tw_base(rw_tw_base),
     .rw_tw_ctrl(rw_tw_ctrl),
     .rw_tw_group(rw_tw_group),
-    .value_error(\value_error$238 ),
+    .value_error(\value_error$237 ),
     .wdata(wdata),
     .we(we),
     .wo_ctrl_clear(wo_ctrl_clear),
@@ -5063,20 +5051,20 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   );
   \axi_gemm.axi.engine.d_slice_valid  d_slice_valid (
     .clk(clk),
-    .o(\o$234 ),
-    .\port$4579$0 (d_main_valid_next),
-    .\port$4580$0 (d_skid_valid_next),
+    .o(\o$233 ),
+    .\port$4574$0 (d_main_valid_next),
+    .\port$4575$0 (d_skid_valid_next),
     .rst(rst)
   );
   \axi_gemm.axi.engine.spread_dense  spread_dense (
     .clk(clk),
-    .i(rd3[5]),
+    .i(rd2[5]),
     .o(o),
     .rst(rst)
   );
   \axi_gemm.axi.engine.spread_half  spread_half (
     .clk(clk),
-    .i(rd3[4]),
+    .i(rd2[4]),
     .o(\o$88 ),
     .rst(rst)
   );
@@ -5095,10 +5083,10 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .last_data(last_data),
     .ld__payload(ld__payload),
     .m_tiles(m_tiles),
-    .\rd__data$66 (\$529 ),
-    .\rd__data$67 (\$530 ),
-    .\rd__data$68 (\$531 ),
-    .\rd__data$69 (\$532 ),
+    .\rd__data$66 (\$527 ),
+    .\rd__data$67 (\$528 ),
+    .\rd__data$68 (\$529 ),
+    .\rd__data$69 (\$530 ),
     .rst(rst),
     .start(start),
     .wr__en(ld__valid)
@@ -5106,15 +5094,15 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4754$7 (addr2[22:7]),
-    .\port$4760$0 (tw_block),
+    .\port$4749$7 (addr2[22:7]),
+    .\port$4755$0 (tw_block),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$428  = q_nt;
+    \$428  = k_tiles;
     if (capture) begin
-      \$428  = rw_n_tiles;
+      \$428  = rw_k_tiles;
     end
     if (rst) begin
       \$428  = 16'h0000;
@@ -5122,9 +5110,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$429  = k_tiles;
+    \$429  = q_a_base;
     if (capture) begin
-      \$429  = rw_k_tiles;
+      \$429  = rw_a_base;
     end
     if (rst) begin
       \$429  = 16'h0000;
@@ -5132,9 +5120,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$430  = q_a_base;
+    \$430  = q_b_base;
     if (capture) begin
-      \$430  = rw_a_base;
+      \$430  = rw_b_base;
     end
     if (rst) begin
       \$430  = 16'h0000;
@@ -5142,62 +5130,66 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$431  = q_b_base;
+    \$431  = q_kops;
     if (capture) begin
-      \$431  = rw_b_base;
+      \$431  = \$115 ;
     end
     if (rst) begin
-      \$431  = 16'h0000;
+      \$431  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$432  = q_kops;
+    \$432  = q_mul_a_x;
     if (capture) begin
-      \$432  = \$115 ;
-    end
-    if (rst) begin
-      \$432  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$433  = q_mul_a_x;
-    if (capture) begin
-      \$433  = { 17'h00000, rw_m_tiles };
+      \$432  = { 17'h00000, rw_m_tiles };
     end else if (\$113 ) begin
       if (\$123 ) begin
-        \$433  = \$126 [32:0];
+        \$432  = \$126 [32:0];
       end
     end
     if (rst) begin
-      \$433  = 33'h000000000;
+      \$432  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$434  = q_mul_a_y;
+    \$433  = q_mul_a_y;
     if (capture) begin
-      \$434  = \$117 ;
+      \$433  = \$117 ;
     end else if (\$113 ) begin
       if (\$123 ) begin
-        \$434  = \$127 ;
+        \$433  = \$127 ;
       end
     end
     if (rst) begin
-      \$434  = 17'h00000;
+      \$433  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$435  = q_mul_a_p;
+    \$434  = q_mul_a_p;
     if (capture) begin
-      \$435  = 33'h000000000;
+      \$434  = 33'h000000000;
     end else if (\$113 ) begin
       if (\$123 ) begin
         if (q_mul_a_y[0]) begin
-          \$435  = \$130 [32:0];
+          \$434  = \$130 [32:0];
         end
+      end
+    end
+    if (rst) begin
+      \$434  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$435  = q_mul_b_x;
+    if (capture) begin
+      \$435  = { 17'h00000, rw_k_tiles };
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+        \$435  = \$128 [32:0];
       end
     end
     if (rst) begin
@@ -5206,63 +5198,59 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$436  = q_mul_b_x;
+    \$436  = q_mul_b_y;
     if (capture) begin
-      \$436  = { 17'h00000, rw_k_tiles };
+      \$436  = { 1'h0, rw_n_tiles };
     end else if (\$113 ) begin
       if (\$123 ) begin
-        \$436  = \$128 [32:0];
+        \$436  = \$129 ;
       end
     end
     if (rst) begin
-      \$436  = 33'h000000000;
+      \$436  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$437  = q_mul_b_y;
+    \$437  = q_mul_b_p;
     if (capture) begin
-      \$437  = { 1'h0, rw_n_tiles };
-    end else if (\$113 ) begin
-      if (\$123 ) begin
-        \$437  = \$129 ;
-      end
-    end
-    if (rst) begin
-      \$437  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$438  = q_mul_b_p;
-    if (capture) begin
-      \$438  = 33'h000000000;
+      \$437  = 33'h000000000;
     end else if (\$113 ) begin
       if (\$123 ) begin
         if (q_mul_b_y[0]) begin
-          \$438  = \$131 [32:0];
+          \$437  = \$131 [32:0];
         end
       end
     end
     if (rst) begin
-      \$438  = 33'h000000000;
+      \$437  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$439  = q_tw;
+    \$438  = q_tw;
     if (capture) begin
-      \$439  = rw_tw_ctrl;
+      \$438  = rw_tw_ctrl;
     end
     if (rst) begin
-      \$439  = 1'h0;
+      \$438  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$440  = group_tiles;
+    \$439  = group_tiles;
     if (capture) begin
-      \$440  = rw_tw_group;
+      \$439  = rw_tw_group;
+    end
+    if (rst) begin
+      \$439  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$440  = q_tw_base;
+    if (capture) begin
+      \$440  = \$118 [15:0];
     end
     if (rst) begin
       \$440  = 16'h0000;
@@ -5270,19 +5258,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$441  = q_tw_base;
+    \$441  = q_tw_base1;
     if (capture) begin
-      \$441  = \$118 [15:0];
+      \$441  = \$119 ;
     end
     if (rst) begin
-      \$441  = 16'h0000;
+      \$441  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$442  = q_tw_base1;
+    \$442  = q_tw_base2;
     if (capture) begin
-      \$442  = \$119 ;
+      \$442  = \$120 ;
     end
     if (rst) begin
       \$442  = 17'h00000;
@@ -5290,9 +5278,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$443  = q_tw_base2;
+    \$443  = q_tw_base3;
     if (capture) begin
-      \$443  = \$120 ;
+      \$443  = \$121 ;
     end
     if (rst) begin
       \$443  = 17'h00000;
@@ -5300,19 +5288,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$444  = q_tw_base3;
+    \$444  = q_tw_scanning;
     if (capture) begin
-      \$444  = \$121 ;
-    end
-    if (rst) begin
-      \$444  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$445  = q_tw_scanning;
-    if (capture) begin
-      \$445  = 1'h0;
+      \$444  = 1'h0;
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
       if (\$123 ) begin
@@ -5320,25 +5298,39 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$125 ) begin
       end else begin
         if (\$152 ) begin
-          \$445  = 1'h1;
+          \$444  = 1'h1;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$445  = 1'h0;
+      \$444  = 1'h0;
     end
     if (rst) begin
-      \$445  = 1'h0;
+      \$444  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$446  = q_a_need;
+    \$445  = q_a_need;
     if (capture) begin
     end else if (\$113 ) begin
       if (\$123 ) begin
       end else if (\$124 ) begin
-        \$446  = \$132 ;
+        \$445  = \$132 ;
+      end
+    end
+    if (rst) begin
+      \$445  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$446  = q_b_need;
+    if (capture) begin
+    end else if (\$113 ) begin
+      if (\$123 ) begin
+      end else if (\$124 ) begin
+        \$446  = \$133 ;
       end
     end
     if (rst) begin
@@ -5347,36 +5339,22 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$447  = q_b_need;
-    if (capture) begin
-    end else if (\$113 ) begin
-      if (\$123 ) begin
-      end else if (\$124 ) begin
-        \$447  = \$133 ;
-      end
-    end
-    if (rst) begin
-      \$447  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$448  = q_check_bits;
+    \$447  = q_check_bits;
     if (capture) begin
     end else if (\$113 ) begin
       if (\$123 ) begin
       end else if (\$124 ) begin
       end else if (\$125 ) begin
-        \$448  = { q_value_error, 2'h0, \$142 , \$141 , \$138  };
+        \$447  = { q_value_error, 2'h0, \$142 , \$141 , \$138  };
       end
     end
     if (rst) begin
-      \$448  = 6'h00;
+      \$447  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$449  = q_check;
+    \$448  = q_check;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5384,19 +5362,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$449  = { 2'h0, q_check_bits };
+        \$448  = { 2'h0, q_check_bits };
       end
     end
     if (q_tw_scanned) begin
-      \$449  = \$160 ;
+      \$448  = \$160 ;
     end
     if (rst) begin
-      \$449  = 8'h00;
+      \$448  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$450  = rejected;
+    \$449  = rejected;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5404,19 +5382,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$450  = \$143 ;
+        \$449  = \$143 ;
       end
     end
     if (q_tw_scanned) begin
-      \$450  = \$163 ;
+      \$449  = \$163 ;
     end
     if (rst) begin
-      \$450  = 1'h0;
+      \$449  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$451  = q_kops_m2;
+    \$450  = q_kops_m2;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5424,16 +5402,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$451  = \$144 [16:0];
+        \$450  = \$144 [16:0];
       end
     end
     if (rst) begin
-      \$451  = 17'h00000;
+      \$450  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$452  = q_kops_is1;
+    \$451  = q_kops_is1;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5441,16 +5419,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$452  = \$145 ;
+        \$451  = \$145 ;
       end
     end
     if (rst) begin
-      \$452  = 1'h0;
+      \$451  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$453  = q_nt_m2;
+    \$452  = q_nt_m2;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5458,16 +5436,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$453  = \$146 [15:0];
+        \$452  = \$146 [15:0];
       end
     end
     if (rst) begin
-      \$453  = 16'h0000;
+      \$452  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$454  = q_nt_is1;
+    \$453  = q_nt_is1;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5475,16 +5453,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$454  = \$147 ;
+        \$453  = \$147 ;
       end
     end
     if (rst) begin
-      \$454  = 1'h0;
+      \$453  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$455  = q_mt_m2;
+    \$454  = q_mt_m2;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5492,16 +5470,16 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$455  = \$148 [15:0];
+        \$454  = \$148 [15:0];
       end
     end
     if (rst) begin
-      \$455  = 16'h0000;
+      \$454  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$456  = q_mt_is1;
+    \$455  = q_mt_is1;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -5509,41 +5487,41 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$456  = \$149 ;
+        \$455  = \$149 ;
       end
     end
     if (rst) begin
-      \$456  = 1'h0;
+      \$455  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$457  = q_tw_a_need;
+    \$456  = q_tw_a_need;
     if (\$153 ) begin
-      \$457  = { 1'h0, \$156  };
+      \$456  = { 1'h0, \$156  };
     end
     if (rst) begin
-      \$457  = 35'h000000000;
+      \$456  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$458  = q_tw_scanned;
+    \$457  = q_tw_scanned;
     if (\$153 ) begin
-      \$458  = 1'h1;
+      \$457  = 1'h1;
     end
     if (q_tw_scanned) begin
-      \$458  = 1'h0;
+      \$457  = 1'h0;
     end
     if (rst) begin
-      \$458  = 1'h0;
+      \$457  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$459  = issuing;
+    \$458  = issuing;
     if (\$165 ) begin
-      \$459  = 1'h1;
+      \$458  = 1'h1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -5554,7 +5532,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         if (\$184 ) begin
         end else begin
           if (seq_last_m) begin
-            \$459  = 1'h0;
+            \$458  = 1'h0;
           end
         end
       end
@@ -5563,10 +5541,20 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       if (seq_last) begin
         if (seq_last_n) begin
           if (seq_last_m) begin
-            \$459  = 1'h0;
+            \$458  = 1'h0;
           end
         end
       end
+    end
+    if (rst) begin
+      \$458  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$459  = seq_dense;
+    if (\$165 ) begin
+      \$459  = q_dense;
     end
     if (rst) begin
       \$459  = 1'h0;
@@ -5574,49 +5562,49 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$460  = seq_dense;
+    \$460  = seq_kops;
     if (\$165 ) begin
-      \$460  = q_dense;
+      \$460  = q_kops;
     end
     if (rst) begin
-      \$460  = 1'h0;
+      \$460  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$461  = seq_kops;
+    \$461  = seq_nt;
     if (\$165 ) begin
-      \$461  = q_kops;
+      \$461  = q_nt;
     end
     if (rst) begin
-      \$461  = 17'h00000;
+      \$461  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$462  = seq_nt;
+    \$462  = seq_kops_m2;
     if (\$165 ) begin
-      \$462  = q_nt;
+      \$462  = q_kops_m2;
     end
     if (rst) begin
-      \$462  = 16'h0000;
+      \$462  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$463  = seq_kops_m2;
+    \$463  = seq_nt_m2;
     if (\$165 ) begin
-      \$463  = q_kops_m2;
+      \$463  = q_nt_m2;
     end
     if (rst) begin
-      \$463  = 17'h00000;
+      \$463  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$464  = seq_nt_m2;
+    \$464  = seq_mt_m2;
     if (\$165 ) begin
-      \$464  = q_nt_m2;
+      \$464  = q_mt_m2;
     end
     if (rst) begin
       \$464  = 16'h0000;
@@ -5624,19 +5612,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$465  = seq_mt_m2;
+    \$465  = seq_kops_is1;
     if (\$165 ) begin
-      \$465  = q_mt_m2;
+      \$465  = q_kops_is1;
     end
     if (rst) begin
-      \$465  = 16'h0000;
+      \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$466  = seq_kops_is1;
+    \$466  = seq_nt_is1;
     if (\$165 ) begin
-      \$466  = q_kops_is1;
+      \$466  = q_nt_is1;
     end
     if (rst) begin
       \$466  = 1'h0;
@@ -5644,9 +5632,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$467  = seq_nt_is1;
+    \$467  = seq_mt_is1;
     if (\$165 ) begin
-      \$467  = q_nt_is1;
+      \$467  = q_mt_is1;
     end
     if (rst) begin
       \$467  = 1'h0;
@@ -5654,45 +5642,68 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$468  = seq_mt_is1;
+    \$468  = seq_ki;
     if (\$165 ) begin
-      \$468  = q_mt_is1;
-    end
-    if (rst) begin
-      \$468  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$469  = seq_ki;
-    if (\$165 ) begin
-      \$469  = 17'h00000;
+      \$468  = 17'h00000;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
-        \$469  = 17'h00001;
+        \$468  = 17'h00001;
       end else if (\$180 ) begin
-        \$469  = 17'h00000;
+        \$468  = 17'h00000;
       end else begin
-        \$469  = 17'h00000;
+        \$468  = 17'h00000;
       end
     end
     if (\$201 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$469  = 17'h00000;
+        \$468  = 17'h00000;
       end else begin
-        \$469  = \$210 [16:0];
+        \$468  = \$210 [16:0];
       end
     end
     if (rst) begin
-      \$469  = 17'h00000;
+      \$468  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$470  = seq_ni;
+    \$469  = seq_ni;
+    if (\$165 ) begin
+      \$469  = 16'h0000;
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$469  = \$185 [15:0];
+        end else begin
+          \$469  = 16'h0000;
+        end
+      end
+    end
+    if (\$201 ) begin
+      if (seq_last) begin
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$469  = 16'h0000;
+        end else begin
+          \$469  = \$206 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$469  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$470  = seq_mi;
     if (\$165 ) begin
       \$470  = 16'h0000;
     end
@@ -5703,19 +5714,15 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$470  = \$185 [15:0];
         end else begin
-          \$470  = 16'h0000;
+          \$470  = \$189 [15:0];
         end
       end
     end
     if (\$201 ) begin
       if (seq_last) begin
-        (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$470  = 16'h0000;
-        end else begin
-          \$470  = \$206 [15:0];
+          \$470  = \$202 [15:0];
         end
       end
     end
@@ -5725,55 +5732,67 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$471  = seq_mi;
+    \$471  = seq_first;
     if (\$165 ) begin
-      \$471  = 16'h0000;
+      \$471  = 1'h1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
+        \$471  = 1'h0;
       end else if (\$180 ) begin
+        \$471  = 1'h0;
       end else begin
-        (* full_case = 32'd1 *)
-        if (\$184 ) begin
-        end else begin
-          \$471  = \$189 [15:0];
-        end
+        \$471  = 1'h1;
       end
     end
     if (\$201 ) begin
+      (* full_case = 32'd1 *)
       if (seq_last) begin
-        if (seq_last_n) begin
-          \$471  = \$202 [15:0];
-        end
+        \$471  = 1'h1;
+      end else begin
+        \$471  = 1'h0;
       end
     end
     if (rst) begin
-      \$471  = 16'h0000;
+      \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$472  = seq_first;
+    \$472  = seq_last;
     if (\$165 ) begin
-      \$472  = 1'h1;
+      \$472  = q_kops_is1;
+    end
+    if (\$170 ) begin
+      \$472  = \$175 ;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
-        \$472  = 1'h0;
+        \$472  = tw_last_cur;
       end else if (\$180 ) begin
-        \$472  = 1'h0;
+        \$472  = \$183 ;
       end else begin
-        \$472  = 1'h1;
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$472  = \$188 ;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$472  = \$195 ;
+          end else begin
+            \$472  = \$199 ;
+          end
+        end
       end
     end
     if (\$201 ) begin
       (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$472  = 1'h1;
+        \$472  = seq_kops_is1;
       end else begin
-        \$472  = 1'h0;
+        \$472  = \$211 ;
       end
     end
     if (rst) begin
@@ -5782,39 +5801,31 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$473  = seq_last;
+    \$473  = seq_last_n;
     if (\$165 ) begin
-      \$473  = q_kops_is1;
-    end
-    if (\$170 ) begin
-      \$473  = \$175 ;
+      \$473  = q_nt_is1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
-        \$473  = tw_last_cur;
       end else if (\$180 ) begin
-        \$473  = \$183 ;
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$473  = \$188 ;
+          \$473  = \$186 ;
         end else begin
-          (* full_case = 32'd1 *)
-          if (tw_gi_last) begin
-            \$473  = \$195 ;
-          end else begin
-            \$473  = \$199 ;
-          end
+          \$473  = seq_nt_is1;
         end
       end
     end
     if (\$201 ) begin
-      (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$473  = seq_kops_is1;
-      end else begin
-        \$473  = \$211 ;
+        (* full_case = 32'd1 *)
+        if (seq_last_n) begin
+          \$473  = seq_nt_is1;
+        end else begin
+          \$473  = \$207 ;
+        end
       end
     end
     if (rst) begin
@@ -5823,9 +5834,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$474  = seq_last_n;
+    \$474  = seq_last_m;
     if (\$165 ) begin
-      \$474  = q_nt_is1;
+      \$474  = q_mt_is1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -5834,19 +5845,15 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$474  = \$186 ;
         end else begin
-          \$474  = seq_nt_is1;
+          \$474  = \$190 ;
         end
       end
     end
     if (\$201 ) begin
       if (seq_last) begin
-        (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$474  = seq_nt_is1;
-        end else begin
-          \$474  = \$207 ;
+          \$474  = \$203 ;
         end
       end
     end
@@ -5856,9 +5863,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$475  = seq_last_m;
+    \$475  = seq_b_base;
     if (\$165 ) begin
-      \$475  = q_mt_is1;
+      \$475  = { 1'h0, q_b_base };
+    end
+    if (rst) begin
+      \$475  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$476  = seq_a_row;
+    if (\$165 ) begin
+      \$476  = { 18'h00000, q_a_base };
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -5868,54 +5885,47 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         (* full_case = 32'd1 *)
         if (\$184 ) begin
         end else begin
-          \$475  = \$190 ;
+          \$476  = \$191 [33:0];
         end
       end
     end
     if (\$201 ) begin
       if (seq_last) begin
         if (seq_last_n) begin
-          \$475  = \$203 ;
+          \$476  = \$204 [33:0];
         end
       end
     end
     if (rst) begin
-      \$475  = 1'h0;
+      \$476  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$476  = seq_b_base;
-    if (\$165 ) begin
-      \$476  = { 1'h0, q_b_base };
-    end
-    if (rst) begin
-      \$476  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$477  = seq_a_row;
+    \$477  = seq_a_addr;
     if (\$165 ) begin
       \$477  = { 18'h00000, q_a_base };
     end
     if (\$176 ) begin
+      \$477  = \$177 [33:0];
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
       end else begin
-        (* full_case = 32'd1 *)
         if (\$184 ) begin
-        end else begin
-          \$477  = \$191 [33:0];
+          \$477  = seq_a_row;
         end
       end
     end
     if (\$201 ) begin
+      (* full_case = 32'd1 *)
       if (seq_last) begin
+        \$477  = seq_a_row;
         if (seq_last_n) begin
-          \$477  = \$204 [33:0];
+          \$477  = \$205 [33:0];
         end
+      end else begin
+        \$477  = \$212 [33:0];
       end
     end
     if (rst) begin
@@ -5924,30 +5934,18 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$478  = seq_a_addr;
+    \$478  = seq_b_col;
     if (\$165 ) begin
-      \$478  = { 18'h00000, q_a_base };
-    end
-    if (\$176 ) begin
-      \$478  = \$177 [33:0];
-      (* full_case = 32'd1 *)
-      if (\$179 ) begin
-      end else if (\$180 ) begin
-      end else begin
-        if (\$184 ) begin
-          \$478  = seq_a_row;
-        end
-      end
+      \$478  = { 18'h00000, q_b_base };
     end
     if (\$201 ) begin
-      (* full_case = 32'd1 *)
       if (seq_last) begin
-        \$478  = seq_a_row;
+        (* full_case = 32'd1 *)
         if (seq_last_n) begin
-          \$478  = \$205 [33:0];
+          \$478  = { 17'h00000, seq_b_base };
+        end else begin
+          \$478  = \$208 [33:0];
         end
-      end else begin
-        \$478  = \$212 [33:0];
       end
     end
     if (rst) begin
@@ -5956,17 +5954,22 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$479  = seq_b_col;
+    \$479  = seq_b_addr;
     if (\$165 ) begin
       \$479  = { 18'h00000, q_b_base };
     end
     if (\$201 ) begin
+      (* full_case = 32'd1 *)
       if (seq_last) begin
         (* full_case = 32'd1 *)
         if (seq_last_n) begin
           \$479  = { 17'h00000, seq_b_base };
         end else begin
-          \$479  = \$208 [33:0];
+          \$479  = \$209 [33:0];
+        end
+      end else begin
+        if (\$214 ) begin
+          \$479  = \$215 [33:0];
         end
       end
     end
@@ -5976,74 +5979,78 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$480  = seq_b_addr;
-    if (\$165 ) begin
-      \$480  = { 18'h00000, q_b_base };
-    end
-    if (\$201 ) begin
-      (* full_case = 32'd1 *)
-      if (seq_last) begin
-        (* full_case = 32'd1 *)
-        if (seq_last_n) begin
-          \$480  = { 17'h00000, seq_b_base };
-        end else begin
-          \$480  = \$209 [33:0];
-        end
-      end else begin
-        if (\$214 ) begin
-          \$480  = \$215 [33:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$480  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$481  = seq_tw;
+    \$480  = seq_tw;
     if (\$167 ) begin
-      \$481  = q_tw;
+      \$480  = q_tw;
     end
     if (rst) begin
-      \$481  = 1'h0;
+      \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$482  = tw_t_ahead_next;
+    \$481  = tw_t_ahead_next;
+    if (rst) begin
+      \$481  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$482  = tw_t_first2_next;
     if (rst) begin
       \$482  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$483  = tw_t_first2_next;
+    \$483  = tw_t_addr;
+    if (\$170 ) begin
+      \$483  = { 1'h0, q_tw_base };
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$483  = tw_t_next;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$483  = tw_t_first;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$483  = tw_t_next;
+          end else begin
+            \$483  = tw_t_first;
+          end
+        end
+      end
+    end
     if (rst) begin
       \$483  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$484  = tw_t_addr;
+    \$484  = tw_t_next;
     if (\$170 ) begin
-      \$484  = { 1'h0, q_tw_base };
+      \$484  = q_tw_base1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
-        \$484  = tw_t_next;
+        \$484  = \$181 [16:0];
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$484  = tw_t_first;
+          \$484  = tw_t_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$484  = tw_t_next;
+            \$484  = \$193 [16:0];
           end else begin
-            \$484  = tw_t_first;
+            \$484  = tw_t_first1;
           end
         end
       end
@@ -6054,25 +6061,20 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$485  = tw_t_next;
+    \$485  = tw_t_first;
     if (\$170 ) begin
-      \$485  = q_tw_base1;
+      \$485  = { 1'h0, q_tw_base };
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
-        \$485  = \$181 [16:0];
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$485  = tw_t_first1;
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$485  = \$193 [16:0];
-          end else begin
-            \$485  = tw_t_first1;
+            \$485  = tw_t_next;
           end
         end
       end
@@ -6083,9 +6085,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$486  = tw_t_first;
+    \$486  = tw_t_first1;
     if (\$170 ) begin
-      \$486  = { 1'h0, q_tw_base };
+      \$486  = q_tw_base1;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -6096,7 +6098,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         if (\$184 ) begin
         end else begin
           if (tw_gi_last) begin
-            \$486  = tw_t_next;
+            \$486  = \$192 [16:0];
           end
         end
       end
@@ -6107,33 +6109,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$487  = tw_t_first1;
+    \$487  = tw_gi;
     if (\$170 ) begin
-      \$487  = q_tw_base1;
-    end
-    if (\$176 ) begin
-      (* full_case = 32'd1 *)
-      if (\$179 ) begin
-      end else if (\$180 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$184 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$487  = \$192 [16:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$487  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$488  = tw_gi;
-    if (\$170 ) begin
-      \$488  = 16'h0000;
+      \$487  = 16'h0000;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -6145,12 +6123,22 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$488  = 16'h0000;
+            \$487  = 16'h0000;
           end else begin
-            \$488  = \$196 [15:0];
+            \$487  = \$196 [15:0];
           end
         end
       end
+    end
+    if (rst) begin
+      \$487  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$488  = tw_group_m2;
+    if (\$170 ) begin
+      \$488  = \$171 [15:0];
     end
     if (rst) begin
       \$488  = 16'h0000;
@@ -6158,19 +6146,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$489  = tw_group_m2;
+    \$489  = tw_gi_last;
     if (\$170 ) begin
-      \$489  = \$171 [15:0];
-    end
-    if (rst) begin
-      \$489  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$490  = tw_gi_last;
-    if (\$170 ) begin
-      \$490  = \$172 ;
+      \$489  = \$172 ;
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -6182,12 +6160,22 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$490  = tw_group_is1;
+            \$489  = tw_group_is1;
           end else begin
-            \$490  = \$197 ;
+            \$489  = \$197 ;
           end
         end
       end
+    end
+    if (rst) begin
+      \$489  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$490  = tw_group_is1;
+    if (\$170 ) begin
+      \$490  = \$173 ;
     end
     if (rst) begin
       \$490  = 1'h0;
@@ -6195,9 +6183,28 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$491  = tw_group_is1;
+    \$491  = tw_last_cur;
     if (\$170 ) begin
-      \$491  = \$173 ;
+      \$491  = last_data[2];
+    end
+    if (\$176 ) begin
+      (* full_case = 32'd1 *)
+      if (\$179 ) begin
+      end else if (\$180 ) begin
+        \$491  = tw_last_next1;
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$184 ) begin
+          \$491  = tw_last_first0;
+        end else begin
+          (* full_case = 32'd1 *)
+          if (tw_gi_last) begin
+            \$491  = tw_last_next1;
+          end else begin
+            \$491  = tw_last_first0;
+          end
+        end
+      end
     end
     if (rst) begin
       \$491  = 1'h0;
@@ -6205,25 +6212,25 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$492  = tw_last_cur;
+    \$492  = tw_last_next1;
     if (\$170 ) begin
-      \$492  = last_data[2];
+      \$492  = last_data[3];
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
-        \$492  = tw_last_next1;
+        \$492  = tw_last_next2;
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$492  = tw_last_first0;
+          \$492  = tw_last_first1;
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$492  = tw_last_next1;
+            \$492  = tw_last_next2;
           end else begin
-            \$492  = tw_last_first0;
+            \$492  = tw_last_first1;
           end
         end
       end
@@ -6234,25 +6241,25 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$493  = tw_last_next1;
+    \$493  = tw_last_next2;
     if (\$170 ) begin
-      \$493  = last_data[3];
+      \$493  = last_data[4];
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
-        \$493  = tw_last_next2;
+        \$493  = last_data[0];
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$493  = tw_last_first1;
+          \$493  = last_data[1];
         end else begin
           (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$493  = tw_last_next2;
+            \$493  = last_data[0];
           end else begin
-            \$493  = tw_last_first1;
+            \$493  = last_data[1];
           end
         end
       end
@@ -6263,25 +6270,20 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$494  = tw_last_next2;
+    \$494  = tw_last_first0;
     if (\$170 ) begin
-      \$494  = last_data[4];
+      \$494  = last_data[2];
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
       if (\$179 ) begin
       end else if (\$180 ) begin
-        \$494  = last_data[0];
       end else begin
         (* full_case = 32'd1 *)
         if (\$184 ) begin
-          \$494  = last_data[1];
         end else begin
-          (* full_case = 32'd1 *)
           if (tw_gi_last) begin
-            \$494  = last_data[0];
-          end else begin
-            \$494  = last_data[1];
+            \$494  = tw_last_next1;
           end
         end
       end
@@ -6292,9 +6294,9 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$495  = tw_last_first0;
+    \$495  = tw_last_first1;
     if (\$170 ) begin
-      \$495  = last_data[2];
+      \$495  = last_data[3];
     end
     if (\$176 ) begin
       (* full_case = 32'd1 *)
@@ -6305,7 +6307,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
         if (\$184 ) begin
         end else begin
           if (tw_gi_last) begin
-            \$495  = tw_last_next1;
+            \$495  = tw_last_next2;
           end
         end
       end
@@ -6316,383 +6318,404 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$496  = tw_last_first1;
-    if (\$170 ) begin
-      \$496  = last_data[3];
-    end
-    if (\$176 ) begin
-      (* full_case = 32'd1 *)
-      if (\$179 ) begin
-      end else if (\$180 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$184 ) begin
-        end else begin
-          if (tw_gi_last) begin
-            \$496  = tw_last_next2;
-          end
-        end
-      end
-    end
+    \$496 [0] = issue;
+    \$496 [1] = seq_first;
+    \$496 [2] = seq_last;
+    \$496 [3] = seq_job_last;
+    \$496 [4] = seq_ki[0];
+    \$496 [5] = seq_dense;
+    \$496 [6] = seq_tw;
+    \$496 [56:23] = seq_a_addr;
+    \$496 [22:7] = seq_nt;
+    \$496 [90:57] = \$217 ;
     if (rst) begin
-      \$496  = 1'h0;
+      \$496  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$497 [0] = issue;
-    \$497 [1] = seq_first;
-    \$497 [2] = seq_last;
-    \$497 [3] = seq_job_last;
-    \$497 [4] = seq_ki[0];
-    \$497 [5] = seq_dense;
-    \$497 [6] = seq_tw;
-    \$497 [56:23] = seq_a_addr;
-    \$497 [22:7] = seq_nt;
-    \$497 [90:57] = \$217 ;
+    \$497  = addr1;
     if (rst) begin
       \$497  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$498  = addr1;
+    \$498  = addr2;
     if (rst) begin
       \$498  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$499  = addr2;
+    \$499  = addr3;
     if (rst) begin
       \$499  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$500  = addr3;
+    \$500  = { \$530 , \$529 , \$528 , \$527  };
     if (rst) begin
-      \$500  = 91'h00000000000000000000000;
+      \$500  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$501  = { \$532 , \$531 , \$530 , \$529  };
+    \$501 [22:7] = addr5[22:7];
+    \$501 [5:0] = addr4[5:0];
+    \$501 [6] = addr4[6];
+    \$501 [56:23] = addr4[56:23];
+    \$501 [90:57] = \$219 [33:0];
     if (rst) begin
-      \$501  = 16'h0000;
+      \$501  = 91'h00000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$502 [22:7] = addr5[22:7];
-    \$502 [5:0] = addr4[5:0];
-    \$502 [6] = addr4[6];
-    \$502 [56:23] = addr4[56:23];
-    \$502 [90:57] = \$219 [33:0];
+    \$502  = addr5[5:0];
     if (rst) begin
-      \$502  = 91'h00000000000000000000000;
+      \$502  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$503  = addr5[5:0];
+    \$503  = rd1;
     if (rst) begin
       \$503  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$504  = rd1;
+    \$504  = rd2;
     if (rst) begin
       \$504  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$505  = rd2;
+    \$505  = \$223 [3:0];
     if (rst) begin
-      \$505  = 6'h00;
+      \$505  = 4'hb;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$506  = rd3;
+    \$506  = \$235 ;
     if (rst) begin
-      \$506  = 6'h00;
+      \$506  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$507  = \$223 [3:0];
+    \$507  = d_main_valid_next;
     if (rst) begin
-      \$507  = 4'hc;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$508  = \$235 ;
+    \$508  = d_skid_valid_next;
     if (rst) begin
-      \$508  = 1'h1;
+      \$508  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$509  = d_main_valid_next;
-    if (rst) begin
-      \$509  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$510  = d_skid_valid_next;
-    if (rst) begin
-      \$510  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$511  = d_main;
+    \$509  = d_main;
     if (\$237 ) begin
-      \$511 [15:0] = \$239 ;
+      \$509 [15:0] = \$239 ;
     end
     if (\$241 ) begin
-      \$511 [31:16] = \$243 ;
+      \$509 [31:16] = \$243 ;
     end
     if (\$245 ) begin
-      \$511 [47:32] = \$247 ;
+      \$509 [47:32] = \$247 ;
     end
     if (\$249 ) begin
-      \$511 [63:48] = \$251 ;
+      \$509 [63:48] = \$251 ;
     end
     if (\$253 ) begin
-      \$511 [79:64] = \$255 ;
+      \$509 [79:64] = \$255 ;
     end
     if (\$257 ) begin
-      \$511 [95:80] = \$259 ;
+      \$509 [95:80] = \$259 ;
     end
     if (\$261 ) begin
-      \$511 [111:96] = \$263 ;
+      \$509 [111:96] = \$263 ;
     end
     if (\$265 ) begin
-      \$511 [127:112] = \$267 ;
+      \$509 [127:112] = \$267 ;
     end
     if (\$269 ) begin
-      \$511 [143:128] = \$271 ;
+      \$509 [143:128] = \$271 ;
     end
     if (\$273 ) begin
-      \$511 [159:144] = \$275 ;
+      \$509 [159:144] = \$275 ;
     end
     if (\$277 ) begin
-      \$511 [175:160] = \$279 ;
+      \$509 [175:160] = \$279 ;
     end
     if (\$281 ) begin
-      \$511 [191:176] = \$283 ;
+      \$509 [191:176] = \$283 ;
     end
     if (\$285 ) begin
-      \$511 [207:192] = \$287 ;
+      \$509 [207:192] = \$287 ;
     end
     if (\$289 ) begin
-      \$511 [223:208] = \$291 ;
+      \$509 [223:208] = \$291 ;
     end
     if (\$293 ) begin
-      \$511 [239:224] = \$295 ;
+      \$509 [239:224] = \$295 ;
     end
     if (\$297 ) begin
-      \$511 [255:240] = \$299 ;
+      \$509 [255:240] = \$299 ;
     end
     if (\$301 ) begin
-      \$511 [271:256] = \$303 ;
+      \$509 [271:256] = \$303 ;
     end
     if (\$305 ) begin
-      \$511 [287:272] = \$307 ;
+      \$509 [287:272] = \$307 ;
     end
     if (\$309 ) begin
-      \$511 [303:288] = \$311 ;
+      \$509 [303:288] = \$311 ;
     end
     if (\$313 ) begin
-      \$511 [319:304] = \$315 ;
+      \$509 [319:304] = \$315 ;
     end
     if (\$317 ) begin
-      \$511 [335:320] = \$319 ;
+      \$509 [335:320] = \$319 ;
     end
     if (\$321 ) begin
-      \$511 [351:336] = \$323 ;
+      \$509 [351:336] = \$323 ;
     end
     if (\$325 ) begin
-      \$511 [367:352] = \$327 ;
+      \$509 [367:352] = \$327 ;
     end
     if (\$329 ) begin
-      \$511 [383:368] = \$331 ;
+      \$509 [383:368] = \$331 ;
     end
     if (\$333 ) begin
-      \$511 [399:384] = \$335 ;
+      \$509 [399:384] = \$335 ;
     end
     if (\$337 ) begin
-      \$511 [415:400] = \$339 ;
+      \$509 [415:400] = \$339 ;
     end
     if (\$341 ) begin
-      \$511 [431:416] = \$343 ;
+      \$509 [431:416] = \$343 ;
     end
     if (\$345 ) begin
-      \$511 [447:432] = \$347 ;
+      \$509 [447:432] = \$347 ;
     end
     if (\$349 ) begin
-      \$511 [463:448] = \$351 ;
+      \$509 [463:448] = \$351 ;
     end
     if (\$353 ) begin
-      \$511 [479:464] = \$355 ;
+      \$509 [479:464] = \$355 ;
     end
     if (\$357 ) begin
-      \$511 [495:480] = \$359 ;
+      \$509 [495:480] = \$359 ;
     end
     if (\$361 ) begin
-      \$511 [511:496] = \$363 ;
+      \$509 [511:496] = \$363 ;
     end
     if (\$365 ) begin
-      \$511 [513:512] = \$367 ;
+      \$509 [513:512] = \$367 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$512  = d_skid;
+    \$510  = d_skid;
     if (\$237 ) begin
     end else if (\$238 ) begin
-      \$512 [15:0] = d_in[15:0];
+      \$510 [15:0] = d_in[15:0];
     end
     if (\$241 ) begin
     end else if (\$242 ) begin
-      \$512 [31:16] = d_in[31:16];
+      \$510 [31:16] = d_in[31:16];
     end
     if (\$245 ) begin
     end else if (\$246 ) begin
-      \$512 [47:32] = d_in[47:32];
+      \$510 [47:32] = d_in[47:32];
     end
     if (\$249 ) begin
     end else if (\$250 ) begin
-      \$512 [63:48] = d_in[63:48];
+      \$510 [63:48] = d_in[63:48];
     end
     if (\$253 ) begin
     end else if (\$254 ) begin
-      \$512 [79:64] = d_in[79:64];
+      \$510 [79:64] = d_in[79:64];
     end
     if (\$257 ) begin
     end else if (\$258 ) begin
-      \$512 [95:80] = d_in[95:80];
+      \$510 [95:80] = d_in[95:80];
     end
     if (\$261 ) begin
     end else if (\$262 ) begin
-      \$512 [111:96] = d_in[111:96];
+      \$510 [111:96] = d_in[111:96];
     end
     if (\$265 ) begin
     end else if (\$266 ) begin
-      \$512 [127:112] = d_in[127:112];
+      \$510 [127:112] = d_in[127:112];
     end
     if (\$269 ) begin
     end else if (\$270 ) begin
-      \$512 [143:128] = d_in[143:128];
+      \$510 [143:128] = d_in[143:128];
     end
     if (\$273 ) begin
     end else if (\$274 ) begin
-      \$512 [159:144] = d_in[159:144];
+      \$510 [159:144] = d_in[159:144];
     end
     if (\$277 ) begin
     end else if (\$278 ) begin
-      \$512 [175:160] = d_in[175:160];
+      \$510 [175:160] = d_in[175:160];
     end
     if (\$281 ) begin
     end else if (\$282 ) begin
-      \$512 [191:176] = d_in[191:176];
+      \$510 [191:176] = d_in[191:176];
     end
     if (\$285 ) begin
     end else if (\$286 ) begin
-      \$512 [207:192] = d_in[207:192];
+      \$510 [207:192] = d_in[207:192];
     end
     if (\$289 ) begin
     end else if (\$290 ) begin
-      \$512 [223:208] = d_in[223:208];
+      \$510 [223:208] = d_in[223:208];
     end
     if (\$293 ) begin
     end else if (\$294 ) begin
-      \$512 [239:224] = d_in[239:224];
+      \$510 [239:224] = d_in[239:224];
     end
     if (\$297 ) begin
     end else if (\$298 ) begin
-      \$512 [255:240] = d_in[255:240];
+      \$510 [255:240] = d_in[255:240];
     end
     if (\$301 ) begin
     end else if (\$302 ) begin
-      \$512 [271:256] = d_in[271:256];
+      \$510 [271:256] = d_in[271:256];
     end
     if (\$305 ) begin
     end else if (\$306 ) begin
-      \$512 [287:272] = d_in[287:272];
+      \$510 [287:272] = d_in[287:272];
     end
     if (\$309 ) begin
     end else if (\$310 ) begin
-      \$512 [303:288] = d_in[303:288];
+      \$510 [303:288] = d_in[303:288];
     end
     if (\$313 ) begin
     end else if (\$314 ) begin
-      \$512 [319:304] = d_in[319:304];
+      \$510 [319:304] = d_in[319:304];
     end
     if (\$317 ) begin
     end else if (\$318 ) begin
-      \$512 [335:320] = d_in[335:320];
+      \$510 [335:320] = d_in[335:320];
     end
     if (\$321 ) begin
     end else if (\$322 ) begin
-      \$512 [351:336] = d_in[351:336];
+      \$510 [351:336] = d_in[351:336];
     end
     if (\$325 ) begin
     end else if (\$326 ) begin
-      \$512 [367:352] = d_in[367:352];
+      \$510 [367:352] = d_in[367:352];
     end
     if (\$329 ) begin
     end else if (\$330 ) begin
-      \$512 [383:368] = d_in[383:368];
+      \$510 [383:368] = d_in[383:368];
     end
     if (\$333 ) begin
     end else if (\$334 ) begin
-      \$512 [399:384] = d_in[399:384];
+      \$510 [399:384] = d_in[399:384];
     end
     if (\$337 ) begin
     end else if (\$338 ) begin
-      \$512 [415:400] = d_in[415:400];
+      \$510 [415:400] = d_in[415:400];
     end
     if (\$341 ) begin
     end else if (\$342 ) begin
-      \$512 [431:416] = d_in[431:416];
+      \$510 [431:416] = d_in[431:416];
     end
     if (\$345 ) begin
     end else if (\$346 ) begin
-      \$512 [447:432] = d_in[447:432];
+      \$510 [447:432] = d_in[447:432];
     end
     if (\$349 ) begin
     end else if (\$350 ) begin
-      \$512 [463:448] = d_in[463:448];
+      \$510 [463:448] = d_in[463:448];
     end
     if (\$353 ) begin
     end else if (\$354 ) begin
-      \$512 [479:464] = d_in[479:464];
+      \$510 [479:464] = d_in[479:464];
     end
     if (\$357 ) begin
     end else if (\$358 ) begin
-      \$512 [495:480] = d_in[495:480];
+      \$510 [495:480] = d_in[495:480];
     end
     if (\$361 ) begin
     end else if (\$362 ) begin
-      \$512 [511:496] = d_in[511:496];
+      \$510 [511:496] = d_in[511:496];
     end
     if (\$365 ) begin
     end else if (\$366 ) begin
-      \$512 [513:512] = d_in[513:512];
+      \$510 [513:512] = d_in[513:512];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$513  = d_end_wr;
+    \$511  = d_end_wr;
     if (\$368 ) begin
-      \$513  = \$371 [3:0];
+      \$511  = \$371 [3:0];
+    end
+    if (rst) begin
+      \$511  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$512  = d_job_end;
+    if (\$368 ) begin
+      if (\$372 ) begin
+        \$512 [0] = rd3[3];
+      end
+      if (\$373 ) begin
+        \$512 [1] = rd3[3];
+      end
+      if (\$374 ) begin
+        \$512 [2] = rd3[3];
+      end
+      if (\$375 ) begin
+        \$512 [3] = rd3[3];
+      end
+      if (\$376 ) begin
+        \$512 [4] = rd3[3];
+      end
+      if (\$377 ) begin
+        \$512 [5] = rd3[3];
+      end
+      if (\$378 ) begin
+        \$512 [6] = rd3[3];
+      end
+      if (\$379 ) begin
+        \$512 [7] = rd3[3];
+      end
+      if (\$380 ) begin
+        \$512 [8] = rd3[3];
+      end
+      if (\$381 ) begin
+        \$512 [9] = rd3[3];
+      end
+      if (\$382 ) begin
+        \$512 [10] = rd3[3];
+      end
+    end
+    if (rst) begin
+      \$512  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$513  = d_end_rd;
+    if (\$383 ) begin
+      \$513  = \$386 [3:0];
     end
     if (rst) begin
       \$513  = 4'h0;
@@ -6700,128 +6723,103 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$514  = d_job_end;
-    if (\$368 ) begin
-      if (\$372 ) begin
-        \$514 [0] = rd4[3];
-      end
-      if (\$373 ) begin
-        \$514 [1] = rd4[3];
-      end
-      if (\$374 ) begin
-        \$514 [2] = rd4[3];
-      end
-      if (\$375 ) begin
-        \$514 [3] = rd4[3];
-      end
-      if (\$376 ) begin
-        \$514 [4] = rd4[3];
-      end
-      if (\$377 ) begin
-        \$514 [5] = rd4[3];
-      end
-      if (\$378 ) begin
-        \$514 [6] = rd4[3];
-      end
-      if (\$379 ) begin
-        \$514 [7] = rd4[3];
-      end
-      if (\$380 ) begin
-        \$514 [8] = rd4[3];
-      end
-      if (\$381 ) begin
-        \$514 [9] = rd4[3];
-      end
-      if (\$382 ) begin
-        \$514 [10] = rd4[3];
-      end
-      if (\$383 ) begin
-        \$514 [11] = rd4[3];
-      end
-    end
+    \$514  = \$389 [7:0];
     if (rst) begin
-      \$514  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$515  = d_end_rd;
-    if (\$384 ) begin
-      \$515  = \$387 [3:0];
-    end
-    if (rst) begin
-      \$515  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$516  = \$390 [7:0];
-    if (rst) begin
-      \$516  = 8'h00;
+      \$514  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$393 ) begin
-      \$517  = cause_events;
+    if (\$392 ) begin
+      \$515  = cause_events;
     end else begin
-      \$517  = \$394 ;
+      \$515  = \$393 ;
     end
     if (rst) begin
-      \$517  = 8'h00;
+      \$515  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$518  = done;
-    if (\$395 ) begin
-      \$518  = 1'h0;
+    \$516  = done;
+    if (\$394 ) begin
+      \$516  = 1'h0;
     end else if (finish) begin
-      \$518  = 1'h1;
+      \$516  = 1'h1;
     end
     if (rst) begin
-      \$518  = 1'h0;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$519  = value_error;
-    if (\value_error$238 ) begin
-      \$519  = 1'h1;
+    \$517  = value_error;
+    if (\value_error$237 ) begin
+      \$517  = 1'h1;
     end
-    if (\$396 ) begin
-      \$519  = 1'h0;
+    if (\$395 ) begin
+      \$517  = 1'h0;
     end
     if (rst) begin
-      \$519  = 1'h0;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$397 ) begin
-      \$520 [0] = busy;
-      \$520 [1] = stall_out;
-      \$520 [2] = \$401 ;
-      \$520 [3] = rd4[0];
-      \$520 [4] = rd4[5];
-      \$520 [5] = d_take;
-      \$520 [7:6] = \$403 ;
+    if (\$396 ) begin
+      \$518 [0] = busy;
+      \$518 [1] = stall_out;
+      \$518 [2] = \$400 ;
+      \$518 [3] = rd3[0];
+      \$518 [4] = rd3[5];
+      \$518 [5] = d_take;
+      \$518 [7:6] = \$402 ;
     end else begin
-      \$520  = 8'h00;
+      \$518  = 8'h00;
     end
     if (rst) begin
-      \$520  = 8'h00;
+      \$518  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
+      \$519  = 64'h0000000000000000;
+    end else begin
+      \$519  = \$403 [63:0];
+    end
+    if (rst) begin
+      \$519  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$520  = cnt_busy_cycles;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
+      \$520  = 64'h0000000000000000;
+    end else begin
+      if (cnt_events[0]) begin
+        \$520  = \$404 [63:0];
+      end
+    end
+    if (rst) begin
+      \$520  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$521  = cnt_stall_in;
+    (* full_case = 32'd1 *)
+    if (wo_ctrl_clear_counters) begin
       \$521  = 64'h0000000000000000;
     end else begin
-      \$521  = \$404 [63:0];
+      if (cnt_events[2]) begin
+        \$521  = \$406 [63:0];
+      end
     end
     if (rst) begin
       \$521  = 64'h0000000000000000;
@@ -6829,12 +6827,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$522  = cnt_busy_cycles;
+    \$522  = cnt_stall_out;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
       \$522  = 64'h0000000000000000;
     end else begin
-      if (cnt_events[0]) begin
+      if (cnt_events[1]) begin
         \$522  = \$405 [63:0];
       end
     end
@@ -6844,12 +6842,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$523  = cnt_stall_in;
+    \$523  = cnt_tile_ops;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
       \$523  = 64'h0000000000000000;
     end else begin
-      if (cnt_events[2]) begin
+      if (cnt_events[3]) begin
         \$523  = \$407 [63:0];
       end
     end
@@ -6859,13 +6857,13 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$524  = cnt_stall_out;
+    \$524  = cnt_macs;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
       \$524  = 64'h0000000000000000;
     end else begin
-      if (cnt_events[1]) begin
-        \$524  = \$406 [63:0];
+      if (cnt_events[3]) begin
+        \$524  = \$409 [63:0];
       end
     end
     if (rst) begin
@@ -6874,59 +6872,29 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$525  = cnt_tile_ops;
+    \$525  = cnt_d_tiles;
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
       \$525  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[3]) begin
-        \$525  = \$408 [63:0];
-      end
-    end
-    if (rst) begin
-      \$525  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$526  = cnt_macs;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$526  = 64'h0000000000000000;
-    end else begin
-      if (cnt_events[3]) begin
-        \$526  = \$410 [63:0];
-      end
-    end
-    if (rst) begin
-      \$526  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$527  = cnt_d_tiles;
-    (* full_case = 32'd1 *)
-    if (wo_ctrl_clear_counters) begin
-      \$527  = 64'h0000000000000000;
     end else begin
       if (cnt_events[5]) begin
-        \$527  = \$411 [63:0];
+        \$525  = \$410 [63:0];
       end
     end
     if (rst) begin
-      \$527  = 64'h0000000000000000;
+      \$525  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (wo_ctrl_clear_counters) begin
-      \$528  = 64'h0000000000000000;
+      \$526  = 64'h0000000000000000;
     end else begin
-      \$528  = \$412 [63:0];
+      \$526  = \$411 [63:0];
     end
     if (rst) begin
-      \$528  = 64'h0000000000000000;
+      \$526  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -6994,63 +6962,63 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$413  = 1'h1;
+    \$412  = 1'h1;
+    if (rst) begin
+      \$412  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$413  = \$108 ;
     if (rst) begin
       \$413  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$414  = \$108 ;
+    \$414  = ld_a__payload[8:0];
     if (rst) begin
-      \$414  = 1'h0;
+      \$414  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$415  = ld_a__payload[8:0];
+    \$415  = ld_a__payload[328:9];
     if (rst) begin
-      \$415  = 9'h000;
+      \$415  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$416  = ld_a__payload[328:9];
+    \$416  = \$109 ;
     if (rst) begin
-      \$416  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$416  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$417  = \$109 ;
+    \$417  = ld_b__payload[8:0];
     if (rst) begin
-      \$417  = 1'h0;
+      \$417  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$418  = ld_b__payload[8:0];
+    \$418  = ld_b__payload[520:9];
     if (rst) begin
-      \$418  = 9'h000;
+      \$418  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$419  = ld_b__payload[520:9];
+    \$419  = 1'h1;
     if (rst) begin
-      \$419  = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$419  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$420  = 1'h1;
-    if (rst) begin
-      \$420  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$421  = 1'h0;
+    \$420  = 1'h0;
     if (capture) begin
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
@@ -7059,9 +7027,22 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
       end else if (\$125 ) begin
       end else begin
         if (\$152 ) begin
-          \$421  = 1'h1;
+          \$420  = 1'h1;
         end
       end
+    end
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$421  = q_valid;
+    if (capture) begin
+      \$421  = 1'h1;
+    end
+    if (launch) begin
+      \$421  = 1'h0;
     end
     if (rst) begin
       \$421  = 1'h0;
@@ -7069,58 +7050,55 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$422  = q_valid;
+    \$422  = q_checked;
     if (capture) begin
-      \$422  = 1'h1;
-    end
-    if (launch) begin
       \$422  = 1'h0;
-    end
-    if (rst) begin
-      \$422  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$423  = q_checked;
-    if (capture) begin
-      \$423  = 1'h0;
     end else if (\$113 ) begin
       (* full_case = 32'd1 *)
       if (\$123 ) begin
       end else if (\$124 ) begin
       end else if (\$125 ) begin
       end else begin
-        \$423  = 1'h1;
+        \$422  = 1'h1;
         if (\$152 ) begin
-          \$423  = 1'h0;
+          \$422  = 1'h0;
         end
       end
     end
     if (q_tw_scanned) begin
-      \$423  = 1'h1;
+      \$422  = 1'h1;
     end
     if (rst) begin
-      \$423  = 1'h0;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$424  = q_phase;
+    \$423  = q_phase;
     if (capture) begin
-      \$424  = 5'h00;
+      \$423  = 5'h00;
     end else if (\$113 ) begin
-      \$424  = \$122 [4:0];
+      \$423  = \$122 [4:0];
     end
     if (rst) begin
-      \$424  = 5'h00;
+      \$423  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$425  = q_dense;
+    \$424  = q_dense;
     if (capture) begin
-      \$425  = rw_mode;
+      \$424  = rw_mode;
+    end
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$425  = q_value_error;
+    if (capture) begin
+      \$425  = value_error;
     end
     if (rst) begin
       \$425  = 1'h0;
@@ -7128,19 +7106,19 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$426  = q_value_error;
+    \$426  = m_tiles;
     if (capture) begin
-      \$426  = value_error;
+      \$426  = rw_m_tiles;
     end
     if (rst) begin
-      \$426  = 1'h0;
+      \$426  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$427  = m_tiles;
+    \$427  = q_nt;
     if (capture) begin
-      \$427  = rw_m_tiles;
+      \$427  = rw_n_tiles;
     end
     if (rst) begin
       \$427  = 16'h0000;
@@ -7172,15 +7150,15 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign b = { 1'h0, addr2[22:7] };
   assign r_addr = addr5[31:23];
   assign \r_addr$81  = addr5[65:57];
-  assign i = rd3[5];
-  assign \i$84  = rd3[4];
-  assign a__valid = rd4[0];
-  assign b__valid = rd4[0];
+  assign i = rd2[5];
+  assign \i$84  = rd2[4];
+  assign a__valid = rd3[0];
+  assign b__valid = rd3[0];
   assign b__payload = op_b;
-  assign accept = rd4[0];
-  assign op_dense = rd4[5];
-  assign op_job_last = rd4[3];
-  assign op_last = rd4[2];
+  assign accept = rd3[0];
+  assign op_dense = rd3[5];
+  assign op_job_last = rd3[3];
+  assign op_last = rd3[2];
   assign result_has_credit = has_credit;
   assign d_main_valid = d__valid;
   assign \i$117  = { d_skid_valid_next, d_main_valid_next };
@@ -7203,7 +7181,7 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \busy$153  = busy;
   assign \done$154  = done;
   assign \cause$155  = cause;
-  assign blk_data = { \$532 , \$531 , \$530 , \$529  };
+  assign blk_data = { \$530 , \$529 , \$528 , \$527  };
   assign \ld__payload.addr  = ld__payload[7:0];
   assign \ld__payload.entry  = ld__payload[24:8];
   assign \ld__payload.entry.block  = ld__payload[23:8];
@@ -7239,12 +7217,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \addr5.n_t  = addr5[22:7];
   assign \addr5.a_addr  = addr5[56:23];
   assign \addr5.b_addr  = addr5[90:57];
-  assign \rd3.valid  = rd3[0];
-  assign \rd3.first  = rd3[1];
-  assign \rd3.last  = rd3[2];
-  assign \rd3.job_last  = rd3[3];
-  assign \rd3.half  = rd3[4];
-  assign \rd3.dense  = rd3[5];
+  assign \rd2.valid  = rd2[0];
+  assign \rd2.first  = rd2[1];
+  assign \rd2.last  = rd2[2];
+  assign \rd2.job_last  = rd2[3];
+  assign \rd2.half  = rd2[4];
+  assign \rd2.dense  = rd2[5];
   assign \o[0]  = o[0];
   assign \o[1]  = o[1];
   assign \o[2]  = o[2];
@@ -7297,12 +7275,12 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \op_meta[1]  = op_meta[31:16];
   assign \op_meta[2]  = op_meta[47:32];
   assign \op_meta[3]  = op_meta[63:48];
-  assign \rd4.valid  = rd4[0];
-  assign \rd4.first  = rd4[1];
-  assign \rd4.last  = rd4[2];
-  assign \rd4.job_last  = rd4[3];
-  assign \rd4.half  = rd4[4];
-  assign \rd4.dense  = rd4[5];
+  assign \rd3.valid  = rd3[0];
+  assign \rd3.first  = rd3[1];
+  assign \rd3.last  = rd3[2];
+  assign \rd3.job_last  = rd3[3];
+  assign \rd3.half  = rd3[4];
+  assign \rd3.dense  = rd3[5];
   assign \a__payload.values  = a__payload[255:0];
   assign \a__payload.values[0]  = a__payload[63:0];
   assign \a__payload.values[0][0]  = a__payload[7:0];
@@ -7683,45 +7661,39 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign \rd1.job_last  = rd1[3];
   assign \rd1.half  = rd1[4];
   assign \rd1.dense  = rd1[5];
-  assign \rd2.valid  = rd2[0];
-  assign \rd2.first  = rd2[1];
-  assign \rd2.last  = rd2[2];
-  assign \rd2.job_last  = rd2[3];
-  assign \rd2.half  = rd2[4];
-  assign \rd2.dense  = rd2[5];
-  assign \o$234[0]  = \o$234 [1:0];
-  assign \o$234[1]  = \o$234 [3:2];
-  assign \o$234[2]  = \o$234 [5:4];
-  assign \o$234[3]  = \o$234 [7:6];
-  assign \o$234[4]  = \o$234 [9:8];
-  assign \o$234[5]  = \o$234 [11:10];
-  assign \o$234[6]  = \o$234 [13:12];
-  assign \o$234[7]  = \o$234 [15:14];
-  assign \o$234[8]  = \o$234 [17:16];
-  assign \o$234[9]  = \o$234 [19:18];
-  assign \o$234[10]  = \o$234 [21:20];
-  assign \o$234[11]  = \o$234 [23:22];
-  assign \o$234[12]  = \o$234 [25:24];
-  assign \o$234[13]  = \o$234 [27:26];
-  assign \o$234[14]  = \o$234 [29:28];
-  assign \o$234[15]  = \o$234 [31:30];
-  assign \o$234[16]  = \o$234 [33:32];
-  assign \o$234[17]  = \o$234 [35:34];
-  assign \o$234[18]  = \o$234 [37:36];
-  assign \o$234[19]  = \o$234 [39:38];
-  assign \o$234[20]  = \o$234 [41:40];
-  assign \o$234[21]  = \o$234 [43:42];
-  assign \o$234[22]  = \o$234 [45:44];
-  assign \o$234[23]  = \o$234 [47:46];
-  assign \o$234[24]  = \o$234 [49:48];
-  assign \o$234[25]  = \o$234 [51:50];
-  assign \o$234[26]  = \o$234 [53:52];
-  assign \o$234[27]  = \o$234 [55:54];
-  assign \o$234[28]  = \o$234 [57:56];
-  assign \o$234[29]  = \o$234 [59:58];
-  assign \o$234[30]  = \o$234 [61:60];
-  assign \o$234[31]  = \o$234 [63:62];
-  assign \o$234[32]  = \o$234 [65:64];
+  assign \o$233[0]  = \o$233 [1:0];
+  assign \o$233[1]  = \o$233 [3:2];
+  assign \o$233[2]  = \o$233 [5:4];
+  assign \o$233[3]  = \o$233 [7:6];
+  assign \o$233[4]  = \o$233 [9:8];
+  assign \o$233[5]  = \o$233 [11:10];
+  assign \o$233[6]  = \o$233 [13:12];
+  assign \o$233[7]  = \o$233 [15:14];
+  assign \o$233[8]  = \o$233 [17:16];
+  assign \o$233[9]  = \o$233 [19:18];
+  assign \o$233[10]  = \o$233 [21:20];
+  assign \o$233[11]  = \o$233 [23:22];
+  assign \o$233[12]  = \o$233 [25:24];
+  assign \o$233[13]  = \o$233 [27:26];
+  assign \o$233[14]  = \o$233 [29:28];
+  assign \o$233[15]  = \o$233 [31:30];
+  assign \o$233[16]  = \o$233 [33:32];
+  assign \o$233[17]  = \o$233 [35:34];
+  assign \o$233[18]  = \o$233 [37:36];
+  assign \o$233[19]  = \o$233 [39:38];
+  assign \o$233[20]  = \o$233 [41:40];
+  assign \o$233[21]  = \o$233 [43:42];
+  assign \o$233[22]  = \o$233 [45:44];
+  assign \o$233[23]  = \o$233 [47:46];
+  assign \o$233[24]  = \o$233 [49:48];
+  assign \o$233[25]  = \o$233 [51:50];
+  assign \o$233[26]  = \o$233 [53:52];
+  assign \o$233[27]  = \o$233 [55:54];
+  assign \o$233[28]  = \o$233 [57:56];
+  assign \o$233[29]  = \o$233 [59:58];
+  assign \o$233[30]  = \o$233 [61:60];
+  assign \o$233[31]  = \o$233 [63:62];
+  assign \o$233[32]  = \o$233 [65:64];
   assign \d_skid.data  = d_skid[511:0];
   assign \d_skid.data[0]  = d_skid[127:0];
   assign \d_skid.data[0][0]  = d_skid[31:0];
@@ -7759,8 +7731,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   assign d_in[512] = d__payload[512];
   assign d_in[511:0] = d__payload[511:0];
   assign a__payload[319:256] = op_meta;
-  assign a__payload[321] = rd4[2];
-  assign a__payload[320] = rd4[1];
+  assign a__payload[321] = rd3[2];
+  assign a__payload[320] = rd3[1];
   assign a__payload[255:0] = \r_data$91 [255:0];
   assign op_b[511:496] = \$69 ;
   assign op_b[495:480] = \$68 ;
@@ -7809,23 +7781,17 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk);
+module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$3 , r_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   reg [319:0] \$1 ;
   input clk;
   wire clk;
   wire [9:0] i;
-  wire [9:0] \i$3 ;
-  input [8:0] \i$5 ;
-  wire [8:0] \i$5 ;
-  wire [8:0] \i$7 ;
+  input [8:0] \i$3 ;
+  wire [8:0] \i$3 ;
   wire [9:0] o;
-  wire [9:0] \o$10 ;
-  wire [9:0] \o$10[0] ;
-  wire [8:0] \o$15 ;
-  wire [8:0] \o$15[0] ;
-  wire [8:0] \o$8 ;
-  wire [8:0] \o$8[0] ;
+  wire [8:0] \o$11 ;
+  wire [8:0] \o$11[0] ;
   wire [9:0] \o[0] ;
   wire [8:0] r_addr;
   output [319:0] r_data;
@@ -7838,9 +7804,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   wire [8:0] w_addr;
   input [319:0] w_data;
   wire [319:0] w_data;
-  reg [319:0] w_data_t1 = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   (* init = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
-  wire [319:0] w_data_t2;
+  wire [319:0] w_data_t1;
   input w_en;
   wire w_en;
   wire [8:0] wr__addr;
@@ -8362,8 +8327,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
     mem[511] = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\o$10 [9])
-      mem[\o$10 [8:0]] <= wr__data;
+    if (o[9])
+      mem[o[8:0]] <= wr__data;
   end
   reg [319:0] _0_;
   always @(posedge clk) begin
@@ -8371,34 +8336,20 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    w_data_t1 <= w_data;
-  always @(posedge clk)
-    wr__data <= w_data_t1;
+    wr__data <= w_data;
   always @(posedge clk)
     r_data <= \$1 ;
-  \axi_gemm.axi.engine.a_buf.r_addr_t1  r_addr_t1 (
-    .clk(clk),
-    .copy0(\i$7 ),
-    .i(\i$5 ),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.a_buf.r_addr_t2_0  r_addr_t2_0 (
+  \axi_gemm.axi.engine.a_buf.r_addr_copies  r_addr_copies (
     .clk(clk),
     .copy0(rd__addr),
-    .i(\i$7 ),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.a_buf.w_ctrl_t1  w_ctrl_t1 (
-    .clk(clk),
-    .copy0(\i$3 ),
-    .\port$4586$0 (w_en),
-    .\port$4588$0 (w_addr),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
-    .clk(clk),
-    .copy0(\o$10 ),
     .i(\i$3 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.a_buf.w_ctrl_copies  w_ctrl_copies (
+    .clk(clk),
+    .copy0(o),
+    .\port$4581$0 (w_en),
+    .\port$4583$0 (w_addr),
     .rst(rst)
   );
   always @* begin
@@ -8409,21 +8360,17 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
     end
   end
   assign i = { w_en, w_addr };
-  assign o = \i$3 ;
-  assign r_addr = \i$5 ;
-  assign \o$8  = \i$7 ;
-  assign wr__addr = \o$10 [8:0];
-  assign w_data_t2 = wr__data;
-  assign wr__en = \o$10 [9];
-  assign \o$15  = rd__addr;
-  assign \o[0]  = \i$3 ;
-  assign \o$8[0]  = \i$7 ;
-  assign \o$10[0]  = \o$10 ;
-  assign \o$15[0]  = rd__addr;
+  assign r_addr = \i$3 ;
+  assign wr__addr = o[8:0];
+  assign w_data_t1 = wr__data;
+  assign wr__en = o[9];
+  assign \o$11  = rd__addr;
+  assign \o[0]  = o;
+  assign \o$11[0]  = rd__addr;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.r_addr_t1 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.a_buf.r_addr_copies (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [8:0] copy0;
@@ -8442,26 +8389,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_t1 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.r_addr_t2_0 (rst, i, copy0, clk);
-  input clk;
-  wire clk;
-  output [8:0] copy0;
-  reg [8:0] copy0 = 9'h000;
-  input [8:0] i;
-  wire [8:0] i;
-  (* init = 9'h000 *)
-  wire [8:0] o;
-  wire [8:0] \o[0] ;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    copy0 <= i;
-  assign o = copy0;
-  assign \o[0]  = copy0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4586$0 , \port$4588$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_copies (rst, \port$4581$0 , \port$4583$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8470,56 +8398,31 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_t1 (rst, \port$4586$0 , \port$4588$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4586$0 ;
-  wire \port$4586$0 ;
-  input [8:0] \port$4588$0 ;
-  wire [8:0] \port$4588$0 ;
+  input \port$4581$0 ;
+  wire \port$4581$0 ;
+  input [8:0] \port$4583$0 ;
+  wire [8:0] \port$4583$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4586$0 , \port$4588$0  };
-  assign i = { \port$4586$0 , \port$4588$0  };
+    copy0 <= { \port$4581$0 , \port$4583$0  };
+  assign i = { \port$4581$0 , \port$4583$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_t2_0 (rst, i, copy0, clk);
-  input clk;
-  wire clk;
-  output [9:0] copy0;
-  reg [9:0] copy0 = 10'h000;
-  input [9:0] i;
-  wire [9:0] i;
-  (* init = 10'h000 *)
-  wire [9:0] o;
-  wire [9:0] \o[0] ;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    copy0 <= i;
-  assign o = copy0;
-  assign \o[0]  = copy0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk);
+module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$3 , r_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   reg [511:0] \$1 ;
   input clk;
   wire clk;
   wire [9:0] i;
-  wire [9:0] \i$3 ;
-  input [8:0] \i$5 ;
-  wire [8:0] \i$5 ;
-  wire [8:0] \i$7 ;
+  input [8:0] \i$3 ;
+  wire [8:0] \i$3 ;
   wire [9:0] o;
-  wire [9:0] \o$10 ;
-  wire [9:0] \o$10[0] ;
-  wire [8:0] \o$15 ;
-  wire [8:0] \o$15[0] ;
-  wire [8:0] \o$8 ;
-  wire [8:0] \o$8[0] ;
+  wire [8:0] \o$11 ;
+  wire [8:0] \o$11[0] ;
   wire [9:0] \o[0] ;
   wire [8:0] r_addr;
   output [511:0] r_data;
@@ -8532,9 +8435,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   wire [8:0] w_addr;
   input [511:0] w_data;
   wire [511:0] w_data;
-  reg [511:0] w_data_t1 = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   (* init = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
-  wire [511:0] w_data_t2;
+  wire [511:0] w_data_t1;
   input w_en;
   wire w_en;
   wire [8:0] wr__addr;
@@ -9056,8 +8958,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
     mem[511] = 512'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\o$10 [9])
-      mem[\o$10 [8:0]] <= wr__data;
+    if (o[9])
+      mem[o[8:0]] <= wr__data;
   end
   reg [511:0] _0_;
   always @(posedge clk) begin
@@ -9065,34 +8967,20 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    w_data_t1 <= w_data;
-  always @(posedge clk)
-    wr__data <= w_data_t1;
+    wr__data <= w_data;
   always @(posedge clk)
     r_data <= \$1 ;
-  \axi_gemm.axi.engine.b_buf.r_addr_t1  r_addr_t1 (
-    .clk(clk),
-    .copy0(\i$7 ),
-    .i(\i$5 ),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.b_buf.r_addr_t2_0  r_addr_t2_0 (
+  \axi_gemm.axi.engine.b_buf.r_addr_copies  r_addr_copies (
     .clk(clk),
     .copy0(rd__addr),
-    .i(\i$7 ),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.b_buf.w_ctrl_t1  w_ctrl_t1 (
-    .clk(clk),
-    .copy0(\i$3 ),
-    .\port$4592$0 (w_en),
-    .\port$4594$0 (w_addr),
-    .rst(rst)
-  );
-  \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0  w_ctrl_t2_0 (
-    .clk(clk),
-    .copy0(\o$10 ),
     .i(\i$3 ),
+    .rst(rst)
+  );
+  \axi_gemm.axi.engine.b_buf.w_ctrl_copies  w_ctrl_copies (
+    .clk(clk),
+    .copy0(o),
+    .\port$4587$0 (w_en),
+    .\port$4589$0 (w_addr),
     .rst(rst)
   );
   always @* begin
@@ -9103,21 +8991,17 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$5 , r_data, clk
     end
   end
   assign i = { w_en, w_addr };
-  assign o = \i$3 ;
-  assign r_addr = \i$5 ;
-  assign \o$8  = \i$7 ;
-  assign wr__addr = \o$10 [8:0];
-  assign w_data_t2 = wr__data;
-  assign wr__en = \o$10 [9];
-  assign \o$15  = rd__addr;
-  assign \o[0]  = \i$3 ;
-  assign \o$8[0]  = \i$7 ;
-  assign \o$10[0]  = \o$10 ;
-  assign \o$15[0]  = rd__addr;
+  assign r_addr = \i$3 ;
+  assign wr__addr = o[8:0];
+  assign w_data_t1 = wr__data;
+  assign wr__en = o[9];
+  assign \o$11  = rd__addr;
+  assign \o[0]  = o;
+  assign \o$11[0]  = rd__addr;
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.r_addr_t1 (rst, i, copy0, clk);
+module \axi_gemm.axi.engine.b_buf.r_addr_copies (rst, i, copy0, clk);
   input clk;
   wire clk;
   output [8:0] copy0;
@@ -9136,26 +9020,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_t1 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.r_addr_t2_0 (rst, i, copy0, clk);
-  input clk;
-  wire clk;
-  output [8:0] copy0;
-  reg [8:0] copy0 = 9'h000;
-  input [8:0] i;
-  wire [8:0] i;
-  (* init = 9'h000 *)
-  wire [8:0] o;
-  wire [8:0] \o[0] ;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    copy0 <= i;
-  assign o = copy0;
-  assign \o[0]  = copy0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4592$0 , \port$4594$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_copies (rst, \port$4587$0 , \port$4589$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -9164,34 +9029,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_t1 (rst, \port$4592$0 , \port$4594$0 , 
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4592$0 ;
-  wire \port$4592$0 ;
-  input [8:0] \port$4594$0 ;
-  wire [8:0] \port$4594$0 ;
+  input \port$4587$0 ;
+  wire \port$4587$0 ;
+  input [8:0] \port$4589$0 ;
+  wire [8:0] \port$4589$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4592$0 , \port$4594$0  };
-  assign i = { \port$4592$0 , \port$4594$0  };
-  assign o = copy0;
-  assign \o[0]  = copy0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_t2_0 (rst, i, copy0, clk);
-  input clk;
-  wire clk;
-  output [9:0] copy0;
-  reg [9:0] copy0 = 10'h000;
-  input [9:0] i;
-  wire [9:0] i;
-  (* init = 10'h000 *)
-  wire [9:0] o;
-  wire [9:0] \o[0] ;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    copy0 <= i;
+    copy0 <= { \port$4587$0 , \port$4589$0  };
+  assign i = { \port$4587$0 , \port$4589$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -10649,7 +10495,7 @@ module \axi_gemm.axi.engine.core (rst, r_en, d__valid, d__payload, b__payload, a
     error <= \$60 ;
   always @(posedge clk)
     pending <= \$61 ;
-  assign room = pending != 4'hc;
+  assign room = pending != 4'hb;
   assign \$2  = ~ a__payload[321];
   assign \$3  = room | \$2 ;
   assign \$4  = \$1  & \$3 ;
@@ -10711,10 +10557,10 @@ module \axi_gemm.axi.engine.core (rst, r_en, d__valid, d__payload, b__payload, a
     .clk(clk),
     .r_data(d__payload),
     .r_en(r_en),
-    .r_rdy(r_rdy),
+    .rdy(r_rdy),
     .rst(rst),
-    .write__data(acc_next),
-    .write__en(w_en)
+    .w_en(w_en),
+    .write__data(acc_next)
   );
   \axi_gemm.axi.engine.core.selector0  selector0 (
     .b(b),
@@ -13255,7 +13101,7 @@ module \axi_gemm.axi.engine.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_data, write__data, r_rdy, clk);
+module \axi_gemm.axi.engine.core.fifo (rst, r_en, w_en, r_data, write__data, rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [4:0] \$1 ;
   wire \$10 ;
@@ -13265,9 +13111,9 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_data, write__data
   wire \$14 ;
   wire [4:0] \$15 ;
   reg [3:0] \$16 ;
-  reg [4:0] \$17 ;
-  reg \$18 ;
-  reg [3:0] \$19 ;
+  reg [3:0] \$17 ;
+  reg [4:0] \$18 ;
+  reg \$19 ;
   wire [5:0] \$2 ;
   wire \$3 ;
   wire [6:0] \$4 ;
@@ -13278,29 +13124,32 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_data, write__data
   wire \$9 ;
   input clk;
   wire clk;
+  wire [3:0] i;
   reg [4:0] level = 5'h00;
+  wire [3:0] o;
+  wire [3:0] \o[0] ;
   output [512:0] r_data;
   wire [512:0] r_data;
   input r_en;
   wire r_en;
-  (* init = 4'h0 *)
-  wire [3:0] r_ptr;
-  output r_rdy;
-  reg r_rdy = 1'h0;
+  wire [3:0] r_next;
+  reg [3:0] r_ptr = 4'h0;
   (* init = 1'h0 *)
-  wire rdy;
-  reg [3:0] read__addr = 4'h0;
+  wire r_rdy;
+  output rdy;
+  reg rdy = 1'h0;
+  wire [3:0] read__addr;
   wire [512:0] read__data;
   input rst;
   wire rst;
   wire [512:0] w_data;
+  input w_en;
   wire w_en;
+  reg [3:0] w_ptr0 = 4'h0;
   (* init = 4'h0 *)
-  wire [3:0] w_ptr0;
-  reg [3:0] write__addr = 4'h0;
+  wire [3:0] write__addr;
   input [512:0] write__data;
   wire [512:0] write__data;
-  input write__en;
   wire write__en;
   reg [512:0] storage [15:0];
   initial begin
@@ -13322,73 +13171,98 @@ module \axi_gemm.axi.engine.core.fifo (rst, r_en, write__en, r_data, write__data
     storage[15] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (write__en)
-      storage[write__addr] <= write__data;
+    if (w_en)
+      storage[w_ptr0] <= write__data;
   end
   assign r_data = storage[read__addr];
-  assign \$1  = write__addr + 1'h1;
-  assign \$2  = level + write__en;
-  assign \$3  = r_en & r_rdy;
+  assign \$1  = w_ptr0 + 1'h1;
+  assign \$2  = level + w_en;
+  assign \$3  = r_en & rdy;
   assign \$4  = \$2  - \$3 ;
-  assign \$5  = r_en & r_rdy;
+  assign \$5  = r_en & rdy;
   assign \$6  = ~ \$5 ;
-  assign \$7  = write__en & \$6 ;
-  assign \$8  = r_en & r_rdy;
-  assign \$9  = ~ write__en;
+  assign \$7  = w_en & \$6 ;
+  assign \$8  = r_en & rdy;
+  assign \$9  = ~ w_en;
   assign \$10  = \$8  & \$9 ;
   assign \$11  = level != 1'h1;
-  assign \$12  = \$10  ? \$11  : r_rdy;
+  assign \$12  = \$10  ? \$11  : rdy;
   assign \$13  = \$7  ? 1'h1 : \$12 ;
-  assign \$14  = r_en & r_rdy;
-  assign \$15  = read__addr + 1'h1;
+  assign \$14  = r_en & rdy;
+  assign \$15  = r_ptr + \$14 ;
   always @(posedge clk)
-    write__addr <= \$16 ;
+    r_ptr <= \$16 ;
   always @(posedge clk)
-    level <= \$17 ;
+    w_ptr0 <= \$17 ;
   always @(posedge clk)
-    r_rdy <= \$18 ;
+    level <= \$18 ;
   always @(posedge clk)
-    read__addr <= \$19 ;
+    rdy <= \$19 ;
+  \axi_gemm.axi.engine.core.fifo.r_ptrs  r_ptrs (
+    .clk(clk),
+    .copy0(read__addr),
+    .i(\$15 [3:0]),
+    .rst(rst)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$16  = write__addr;
-    if (write__en) begin
-      \$16  = \$1 [3:0];
-    end
+    \$16  = \$15 [3:0];
     if (rst) begin
       \$16  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$17  = \$4 [4:0];
+    \$17  = w_ptr0;
+    if (w_en) begin
+      \$17  = \$1 [3:0];
+    end
     if (rst) begin
-      \$17  = 5'h00;
+      \$17  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$18  = \$13 ;
+    \$18  = \$4 [4:0];
     if (rst) begin
-      \$18  = 1'h0;
+      \$18  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$19  = read__addr;
-    if (\$14 ) begin
-      \$19  = \$15 [3:0];
-    end
+    \$19  = \$13 ;
     if (rst) begin
-      \$19  = 4'h0;
+      \$19  = 1'h0;
     end
   end
-  assign w_ptr0 = write__addr;
+  assign r_next = \$15 [3:0];
+  assign i = \$15 [3:0];
+  assign write__addr = w_ptr0;
   assign w_data = write__data;
-  assign w_en = write__en;
-  assign r_ptr = read__addr;
+  assign write__en = w_en;
+  assign o = read__addr;
   assign read__data = r_data;
-  assign rdy = r_rdy;
+  assign r_rdy = rdy;
+  assign \o[0]  = read__addr;
+endmodule
+
+(* generator = "Amaranth" *)
+module \axi_gemm.axi.engine.core.fifo.r_ptrs (rst, i, copy0, clk);
+  input clk;
+  wire clk;
+  output [3:0] copy0;
+  reg [3:0] copy0 = 4'h0;
+  input [3:0] i;
+  wire [3:0] i;
+  (* init = 4'h0 *)
+  wire [3:0] o;
+  wire [3:0] \o[0] ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    copy0 <= i;
+  assign o = copy0;
+  assign \o[0]  = copy0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14976,8 +14850,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4602$0 , \port$4792$0 , \port$4794$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4959$0 , \port$4961$0 , \port$4963$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4597$0 , \port$4785$0 , \port$4787$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4947$0 , \port$4949$0 , \port$4951$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -15106,18 +14980,18 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
   wire \port$289$0 ;
   input \port$323$0 ;
   wire \port$323$0 ;
-  input \port$4602$0 ;
-  wire \port$4602$0 ;
-  input [7:0] \port$4792$0 ;
-  wire [7:0] \port$4792$0 ;
-  input \port$4794$0 ;
-  wire \port$4794$0 ;
-  input [2:0] \port$4959$0 ;
-  wire [2:0] \port$4959$0 ;
-  input [15:0] \port$4961$0 ;
-  wire [15:0] \port$4961$0 ;
-  input [15:0] \port$4963$0 ;
-  wire [15:0] \port$4963$0 ;
+  input \port$4597$0 ;
+  wire \port$4597$0 ;
+  input [7:0] \port$4785$0 ;
+  wire [7:0] \port$4785$0 ;
+  input \port$4787$0 ;
+  wire \port$4787$0 ;
+  input [2:0] \port$4947$0 ;
+  wire [2:0] \port$4947$0 ;
+  input [15:0] \port$4949$0 ;
+  wire [15:0] \port$4949$0 ;
+  input [15:0] \port$4951$0 ;
+  wire [15:0] \port$4951$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -15484,7 +15358,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4792$0 , 4'h0, \port$4602$0 , \port$323$0 , \port$4794$0 , \port$289$0  };
+            \$80  = { 16'h0000, \port$4785$0 , 4'h0, \port$4597$0 , \port$323$0 , \port$4787$0 , \port$289$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -15596,9 +15470,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4959$0  };
+            \$84  = { 29'h00000000, \port$4947$0  };
         3'h5:
-            \$84  = { \port$4961$0 , \port$4963$0  };
+            \$84  = { \port$4949$0 , \port$4951$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -15697,14 +15571,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4792$0 , 4'h0, \port$4602$0 , \port$323$0 , \port$4794$0 , \port$289$0  };
+  assign ro_status = { 16'h0000, \port$4785$0 , 4'h0, \port$4597$0 , \port$323$0 , \port$4787$0 , \port$289$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4959$0  };
-  assign ro_tw_err_at = { \port$4961$0 , \port$4963$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4947$0  };
+  assign ro_tw_err_at = { \port$4949$0 , \port$4951$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15728,7 +15602,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4579$0 , \port$4580$0 , o, clk);
+module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4574$0 , \port$4575$0 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -15800,79 +15674,79 @@ module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4579$0 , \port$4580$0 , o,
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input \port$4579$0 ;
-  wire \port$4579$0 ;
-  input \port$4580$0 ;
-  wire \port$4580$0 ;
+  input \port$4574$0 ;
+  wire \port$4574$0 ;
+  input \port$4575$0 ;
+  wire \port$4575$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4580$0 , \port$4579$0  };
+    copy0 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy9 <= { \port$4580$0 , \port$4579$0  };
+    copy9 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy10 <= { \port$4580$0 , \port$4579$0  };
+    copy10 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy11 <= { \port$4580$0 , \port$4579$0  };
+    copy11 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy12 <= { \port$4580$0 , \port$4579$0  };
+    copy12 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy13 <= { \port$4580$0 , \port$4579$0  };
+    copy13 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy14 <= { \port$4580$0 , \port$4579$0  };
+    copy14 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy15 <= { \port$4580$0 , \port$4579$0  };
+    copy15 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy16 <= { \port$4580$0 , \port$4579$0  };
+    copy16 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy17 <= { \port$4580$0 , \port$4579$0  };
+    copy17 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy18 <= { \port$4580$0 , \port$4579$0  };
+    copy18 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy1 <= { \port$4580$0 , \port$4579$0  };
+    copy1 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy19 <= { \port$4580$0 , \port$4579$0  };
+    copy19 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy20 <= { \port$4580$0 , \port$4579$0  };
+    copy20 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy21 <= { \port$4580$0 , \port$4579$0  };
+    copy21 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy22 <= { \port$4580$0 , \port$4579$0  };
+    copy22 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy23 <= { \port$4580$0 , \port$4579$0  };
+    copy23 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy24 <= { \port$4580$0 , \port$4579$0  };
+    copy24 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy25 <= { \port$4580$0 , \port$4579$0  };
+    copy25 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy26 <= { \port$4580$0 , \port$4579$0  };
+    copy26 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy27 <= { \port$4580$0 , \port$4579$0  };
+    copy27 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy28 <= { \port$4580$0 , \port$4579$0  };
+    copy28 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy2 <= { \port$4580$0 , \port$4579$0  };
+    copy2 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy29 <= { \port$4580$0 , \port$4579$0  };
+    copy29 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy30 <= { \port$4580$0 , \port$4579$0  };
+    copy30 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy31 <= { \port$4580$0 , \port$4579$0  };
+    copy31 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy32 <= { \port$4580$0 , \port$4579$0  };
+    copy32 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy3 <= { \port$4580$0 , \port$4579$0  };
+    copy3 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy4 <= { \port$4580$0 , \port$4579$0  };
+    copy4 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy5 <= { \port$4580$0 , \port$4579$0  };
+    copy5 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy6 <= { \port$4580$0 , \port$4579$0  };
+    copy6 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy7 <= { \port$4580$0 , \port$4579$0  };
+    copy7 <= { \port$4575$0 , \port$4574$0  };
   always @(posedge clk)
-    copy8 <= { \port$4580$0 , \port$4579$0  };
-  assign i = { \port$4580$0 , \port$4579$0  };
+    copy8 <= { \port$4575$0 , \port$4574$0  };
+  assign i = { \port$4575$0 , \port$4574$0  };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -21095,7 +20969,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4754$7 , \port$4760$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4749$7 , \port$4755$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -21107,21 +20981,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4754$7 , \port$4760$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4754$7 ;
-  wire [15:0] \port$4754$7 ;
-  input [15:0] \port$4760$0 ;
-  wire [15:0] \port$4760$0 ;
+  input [15:0] \port$4749$7 ;
+  wire [15:0] \port$4749$7 ;
+  input [15:0] \port$4755$0 ;
+  wire [15:0] \port$4755$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4760$0  };
+    a_q <= { 1'h0, \port$4755$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4754$7  };
+    b_q <= { 1'h0, \port$4749$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4760$0  };
-  assign b = { 1'h0, \port$4754$7  };
+  assign a = { 1'h0, \port$4755$0  };
+  assign b = { 1'h0, \port$4749$7  };
   assign p = p_q;
 endmodule
 

@@ -1888,8 +1888,8 @@ module \sparse_mma.core (b__valid, b__payload, r_en, clk, rst, accept, d__valid,
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .write__data(acc_next),
-    .write__en(w_en)
+    .w_en(w_en),
+    .write__data(acc_next)
   );
   \sparse_mma.core.selector0  selector0 (
     .b(b),
@@ -4428,7 +4428,7 @@ module \sparse_mma.core.dot (o__valid, o__payload, i__payload);
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_mma.core.fifo (clk, rst, write__en, r_rdy, r_data, write__data, r_en);
+module \sparse_mma.core.fifo (clk, rst, w_en, r_rdy, r_data, write__data, r_en);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [2:0] \$1 ;
   wire \$2 ;
@@ -4441,22 +4441,23 @@ module \sparse_mma.core.fifo (clk, rst, write__en, r_rdy, r_data, write__data, r
   wire [512:0] r_data;
   input r_en;
   wire r_en;
-  (* init = 2'h0 *)
-  wire [1:0] r_ptr;
+  wire [1:0] r_next;
+  reg [1:0] r_ptr = 2'h0;
   output r_rdy;
   wire r_rdy;
-  reg [1:0] read__addr = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] read__addr;
   wire [512:0] read__data;
   input rst;
   wire rst;
   wire [512:0] w_data;
+  input w_en;
   wire w_en;
+  reg [1:0] w_ptr0 = 2'h0;
   (* init = 2'h0 *)
-  wire [1:0] w_ptr0;
-  reg [1:0] write__addr = 2'h0;
+  wire [1:0] write__addr;
   input [512:0] write__data;
   wire [512:0] write__data;
-  input write__en;
   wire write__en;
   reg [512:0] storage [3:0];
   initial begin
@@ -4466,42 +4467,40 @@ module \sparse_mma.core.fifo (clk, rst, write__en, r_rdy, r_data, write__data, r
     storage[3] = 513'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (write__en)
-      storage[write__addr] <= write__data;
+    if (w_en)
+      storage[w_ptr0] <= write__data;
   end
-  assign r_data = storage[read__addr];
+  assign r_data = storage[r_ptr];
   always @(posedge clk)
-    write__addr <= \$4 ;
+    r_ptr <= \$4 ;
   always @(posedge clk)
-    read__addr <= \$5 ;
-  assign r_rdy = write__addr != read__addr;
-  assign \$1  = write__addr + 1'h1;
+    w_ptr0 <= \$5 ;
+  assign \$1  = w_ptr0 + 1'h1;
+  assign r_rdy = w_ptr0 != r_ptr;
   assign \$2  = r_en & r_rdy;
-  assign \$3  = read__addr + 1'h1;
+  assign \$3  = r_ptr + \$2 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = write__addr;
-    if (write__en) begin
-      \$4  = \$1 [1:0];
-    end
+    \$4  = \$3 [1:0];
     if (rst) begin
       \$4  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = read__addr;
-    if (\$2 ) begin
-      \$5  = \$3 [1:0];
+    \$5  = w_ptr0;
+    if (w_en) begin
+      \$5  = \$1 [1:0];
     end
     if (rst) begin
       \$5  = 2'h0;
     end
   end
-  assign w_ptr0 = write__addr;
+  assign r_next = \$3 [1:0];
+  assign write__addr = w_ptr0;
   assign w_data = write__data;
-  assign w_en = write__en;
-  assign r_ptr = read__addr;
+  assign write__en = w_en;
+  assign read__addr = r_ptr;
   assign read__data = r_data;
 endmodule
 

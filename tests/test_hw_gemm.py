@@ -206,14 +206,14 @@ def test_sim_counters_exact(rng):
     np.testing.assert_array_equal(Dd, golden.dense_mma(A, B), strict=True)
     p = config.pipeline
     # 1 + check (17 multiply steps, sum, compare, verdict) + launch + 5 address stages
-    # + read 4 (two address tiers, the block RAM, its output register: the core takes the
+    # + read 3 (address copies, the block RAM, its output register: the core takes the
     # operands from the output registers)
-    assert START_LATENCY == 31
+    assert START_LATENCY == 30
     for res, ops, macs_per_op in ((rs, 12, 2 * 2 * 8), (rd, 24, 2 * 2 * 4)):
         assert res["tile_ops"] == ops
         assert res["macs"] == ops * macs_per_op == M * N * K
-        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 30 + p + 1 + 1
-        assert res["stall_in"] == 30 + p + 1 + 1
+        assert res["busy_cycles"] == busy_cycles(ops, config) == ops + 29 + p + 1 + 1
+        assert res["stall_in"] == 29 + p + 1 + 1
         assert res["run_cycles"] == res["busy_cycles"] and res["jobs"] == 1
         assert res["stall_out"] == 0
         assert res["d_tiles"] == 6
@@ -257,7 +257,7 @@ def test_sim_every_op_last(pipeline, rng):
     (D, res), = rtl_gemms([dict(A=A, B=B)], config)
     np.testing.assert_array_equal(D, golden.dense_mma(A, B), strict=True)
     assert res["tile_ops"] == res["d_tiles"] == 28
-    assert res["busy_cycles"] == busy_cycles(28, config) == 28 + 30 + pipeline + 1 + 1
+    assert res["busy_cycles"] == busy_cycles(28, config) == 28 + 29 + pipeline + 1 + 1
     pattern_rng = np.random.default_rng(rng.integers(1 << 32))
 
     def pattern():
