@@ -9,7 +9,8 @@ the user's documentation (register map, word layouts, counter definitions).
 
 import enum
 
-from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import (Array, Assert, Cat, Const, Module, Mux, ResetSignal, Signal, signed,
+                          unsigned)
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -160,7 +161,7 @@ class GemmEngine(wiring.Component):
     Block diagram (``docs/gemm.md`` §4), one part per method of this class::
 
         CSR ─► CsrFile (hw/gemm_csr.py) ─► _job_queue: one waiting job, registered checks
-        ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 4)
+        ld_a/ld_b ─► _loads ─► OperandBuffer A, B (hw/gemm_buffer.py, read latency 3)
         _sequencer (mi, ni, k loops) ─► addresses ─► buffers ─► _dense_spreader
             ─► _operand_path (result credits) ─► SparseMMA ─► _results (D, job ends) ─► d
         _counters, _status
@@ -439,8 +440,7 @@ class GemmEngine(wiring.Component):
     def _sequencer(self, m, s):
         """The mi, ni, k loops of the running job: one operation per ``s.issue`` (the
         operation has no ``last`` or a result credit is left), its buffer addresses and
-        flags. Loop ends are registered
-        flags, updated with the counters."""
+        flags. Loop ends are registered flags, updated with the counters."""
         q = s.queue
         seq = s.seq
         seq.dense = Signal(name="seq_dense")
@@ -735,7 +735,9 @@ class GemmEngine(wiring.Component):
         if cfg.sparse:
             m.d.comb += core.a.payload.meta.eq(meta)
         if self._checks:
-            m.d.sync += Assert(~f2.valid | core.a.ready, "core refused an issued operation")
+            # (In reset the core refuses everything; the flags are being cleared too.)
+            m.d.sync += Assert(~f2.valid | core.a.ready | ResetSignal(),
+                               "core refused an issued operation")
         # Result credits: the core's FIFO depth less the results issued (operations with
         # last) and not yet taken from the core.
         depth = core.fifo_depth
