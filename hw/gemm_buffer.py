@@ -116,6 +116,16 @@ class OperandBuffer(wiring.Component):
         m.d.comb += regs.i.eq(value)
         return [regs.o[block // BLOCKS_PER_COPY] for block in range(blocks)]
 
+    @staticmethod
+    def _delayed(m, value, name):
+        """``value`` through :data:`WRITE_DELAY` plain registers (the write data, beside the
+        address and enable copies)."""
+        for tier in range(_TIERS):
+            delayed = Signal(len(value), name=f"{name}_t{tier + 1}", reset_less=True)
+            m.d.sync += delayed.eq(value)
+            value = delayed
+        return value
+
     def elaborate(self, platform):
         m = Module()
         if self.memory == "generic":
@@ -124,11 +134,7 @@ class OperandBuffer(wiring.Component):
             rd = mem.read_port()
             (w_ctrl,) = self._tiers(m, "w_ctrl", Cat(self.w_addr, self.w_en), 1)
             (r_addr,) = self._tiers(m, "r_addr", self.r_addr, 1)
-            w_data = self.w_data
-            for tier in range(_TIERS):
-                delayed = Signal(self.width, name=f"w_data_t{tier + 1}", reset_less=True)
-                m.d.sync += delayed.eq(w_data)
-                w_data = delayed
+            w_data = self._delayed(m, self.w_data, "w_data")
             abits = len(self.w_addr)
             m.d.comb += [
                 wr.addr.eq(w_ctrl[:abits]), wr.data.eq(w_data), wr.en.eq(w_ctrl[abits]),
@@ -147,11 +153,7 @@ class OperandBuffer(wiring.Component):
             bits = min(width, self.width - lo)
             di = Signal(18, name=f"bram{index}_di")
             do = Signal(18, name=f"bram{index}_do")
-            w_data = self.w_data[lo:lo + bits]
-            for tier in range(_TIERS):
-                delayed = Signal(bits, name=f"bram{index}_di_t{tier + 1}", reset_less=True)
-                m.d.sync += delayed.eq(w_data)
-                w_data = delayed
+            w_data = self._delayed(m, self.w_data[lo:lo + bits], f"bram{index}_di")
             w_ad = Signal(14, name=f"bram{index}_wad")
             r_ad = Signal(14, name=f"bram{index}_rad")
             m.d.comb += [w_ad.eq(w_ctrls[index][:abits] << shift),
