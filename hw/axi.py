@@ -166,7 +166,7 @@ class AxiGemmEngine(wiring.Component):
             engine.ld_t.payload.entry.block.eq(wdata[:16]),
             engine.ld_t.payload.entry.last.eq(wdata[16]),
         ]
-        with m.If(t_write & ~written("TW_LOAD_ADDR")):
+        with m.If(t_write):                 # (a write to TW_LOAD_ADDR is another cycle)
             m.d.sync += t_addr.eq(t_addr + 1)
         strobe = Signal(3)
         m.d.comb += strobe.eq(Mux(written("LOAD_CTRL"), wdata, 0))

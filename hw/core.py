@@ -4,6 +4,7 @@ from amaranth.hdl import Assert, Cat, Module, Mux, ResetSignal, Signal, signed, 
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import check_count
 from .config import RESULT_STAGE_PIPELINE, CoreConfig
 from .decoder import MetadataDecoder
 from .dot import DotProductArray
@@ -135,8 +136,7 @@ class SparseMMA(wiring.Component):
                  _fault=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        if not isinstance(fifo_extra, int) or isinstance(fifo_extra, bool) or fifo_extra < 0:
-            raise ValueError(f"fifo_extra must be a non-negative integer, not {fifo_extra!r}")
+        check_count("fifo_extra", fifo_extra, minimum=0)
         self._fifo_extra = fifo_extra
         self._registered_valid = bool(registered_valid)
         if _fault not in (None, "reset_write_copies"):    # test-only (tests/test_formal.py)

@@ -199,65 +199,59 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire [31:0] \$108 ;
-  wire [31:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [31:0] \$110 ;
-  wire [31:0] \$111 ;
+  wire \$110 ;
+  wire \$111 ;
   wire \$112 ;
   wire \$113 ;
-  wire [31:0] \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
+  wire \$114 ;
+  wire [1:0] \$115 ;
+  wire [1:0] \$116 ;
+  wire [1:0] \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire [1:0] \$121 ;
+  wire \$121 ;
   wire [1:0] \$122 ;
   wire [1:0] \$123 ;
   wire \$124 ;
   wire \$125 ;
-  wire \$126 ;
-  wire \$127 ;
-  wire [1:0] \$128 ;
-  wire [1:0] \$129 ;
+  reg [15:0] \$126 ;
+  reg [16:0] \$127 ;
+  reg [15:0] \$128 ;
+  reg [16:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  reg [15:0] \$132 ;
-  reg [16:0] \$133 ;
-  reg [15:0] \$134 ;
-  reg [16:0] \$135 ;
+  reg \$130 ;
+  reg [1:0] \$131 ;
+  reg [16:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [13:0] \$135 ;
   reg \$136 ;
-  reg [1:0] \$137 ;
-  reg [16:0] \$138 ;
+  reg \$137 ;
+  reg [1:0] \$138 ;
   reg \$139 ;
   wire \$14 ;
-  reg \$140 ;
-  reg [13:0] \$141 ;
-  reg \$142 ;
+  reg [31:0] \$140 ;
+  reg \$141 ;
+  reg [31:0] \$142 ;
   reg \$143 ;
-  reg [1:0] \$144 ;
-  reg \$145 ;
-  reg [31:0] \$146 ;
-  reg \$147 ;
-  reg [31:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
+  wire [3:0] \$185 ;
+  wire \$187 ;
   wire [31:0] \$19 ;
-  wire [3:0] \$191 ;
-  wire \$193 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -338,13 +332,13 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   wire \$9 ;
   wire \$90 ;
   wire \$91 ;
-  wire \$92 ;
+  wire [17:0] \$92 ;
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
-  wire [17:0] \$98 ;
+  wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
   wire abort;
@@ -796,7 +790,7 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \$34  = s_axis_b__tkeep[6] + s_axis_b__tkeep[7];
   assign \$35  = \$33  + \$34 ;
   assign \$36  = \$32  + \$35 ;
-  assign \$191  = \$36  / 1'h1;
+  assign \$185  = \$36  / 1'h1;
   assign \$38  = \$29  ? \$37  : 4'h0;
   assign \$39  = s_axis_b__tkeep == 8'hff;
   assign \$40  = \$39  ? 4'h8 : 4'h0;
@@ -857,80 +851,74 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \$89  = \csr_we$43  & \$88 ;
   assign \$90  = csr_addr == 7'h4f;
   assign \$91  = \$89  & \$90 ;
-  assign \$92  = csr_addr >= 7'h40;
-  assign \$93  = \csr_we$43  & \$92 ;
-  assign \$94  = csr_addr == 7'h4e;
-  assign \$95  = \$93  & \$94 ;
-  assign \$96  = ~ \$95 ;
-  assign \$97  = \$91  & \$96 ;
-  assign \$98  = reg_tw_load_addr + 1'h1;
-  assign \$99  = | error;
-  assign \$100  = ~ \armed$159 ;
-  assign \$101  = \$19 [1] & \$100 ;
-  assign \$102  = ~ \armed$160 ;
-  assign \$103  = \$101  & \$102 ;
-  assign \$104  = csr_addr >= 7'h40;
-  assign \$105  = \csr_we$43  & \$104 ;
-  assign \$106  = csr_addr == 7'h4a;
-  assign \$107  = \$105  & \$106 ;
-  assign \$108  = \$107  ? csr_wdata : 32'd0;
-  assign \$109  = ~ \$108 ;
-  assign \$110  = { 18'h00000, bus_cause } & \$109 ;
-  assign \$111  = \$110  | { 18'h00000, cause_set };
-  assign \$112  = ! csr_addr;
-  assign \$113  = csr_we & \$112 ;
-  assign \$116  = \$113  & \$115 ;
-  assign \$117  = csr_addr >= 7'h40;
-  assign \$118  = \csr_we$43  & \$117 ;
-  assign \$119  = csr_addr == 7'h49;
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = \$120  ? csr_wdata[1:0] : 2'h0;
-  assign \$122  = ~ \$121 ;
-  assign \$123  = pending & \$122 ;
-  assign \$124  = | cause;
-  assign \$125  = job_end & \$124 ;
-  assign \$126  = | cause_set;
-  assign \$127  = \$125  | \$126 ;
-  assign \$128  = \$123  | { \$127 , job_end };
-  assign \$129  = pending & reg_irq_enable;
-  assign \$130  = | \$129 ;
-  assign \$131  = csr_addr >= 7'h40;
+  assign \$92  = reg_tw_load_addr + 1'h1;
+  assign \$93  = | error;
+  assign \$94  = ~ \armed$159 ;
+  assign \$95  = \$19 [1] & \$94 ;
+  assign \$96  = ~ \armed$160 ;
+  assign \$97  = \$95  & \$96 ;
+  assign \$98  = csr_addr >= 7'h40;
+  assign \$99  = \csr_we$43  & \$98 ;
+  assign \$100  = csr_addr == 7'h4a;
+  assign \$101  = \$99  & \$100 ;
+  assign \$102  = \$101  ? csr_wdata : 32'd0;
+  assign \$103  = ~ \$102 ;
+  assign \$104  = { 18'h00000, bus_cause } & \$103 ;
+  assign \$105  = \$104  | { 18'h00000, cause_set };
+  assign \$106  = ! csr_addr;
+  assign \$107  = csr_we & \$106 ;
+  assign \$110  = \$107  & \$109 ;
+  assign \$111  = csr_addr >= 7'h40;
+  assign \$112  = \csr_we$43  & \$111 ;
+  assign \$113  = csr_addr == 7'h49;
+  assign \$114  = \$112  & \$113 ;
+  assign \$115  = \$114  ? csr_wdata[1:0] : 2'h0;
+  assign \$116  = ~ \$115 ;
+  assign \$117  = pending & \$116 ;
+  assign \$118  = | cause;
+  assign \$119  = job_end & \$118 ;
+  assign \$120  = | cause_set;
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \$117  | { \$121 , job_end };
+  assign \$123  = pending & reg_irq_enable;
+  assign \$124  = | \$123 ;
+  assign \$125  = csr_addr >= 7'h40;
   always @(posedge clk)
-    base <= \$132 ;
+    base <= \$126 ;
   always @(posedge clk)
-    words <= \$133 ;
+    words <= \$127 ;
   always @(posedge clk)
-    \base$72  <= \$134 ;
+    \base$72  <= \$128 ;
   always @(posedge clk)
-    \words$74  <= \$135 ;
+    \words$74  <= \$129 ;
   always @(posedge clk)
-    reg_b_load_mode <= \$136 ;
+    reg_b_load_mode <= \$130 ;
   always @(posedge clk)
-    reg_irq_enable <= \$137 ;
+    reg_irq_enable <= \$131 ;
   always @(posedge clk)
-    reg_tw_load_addr <= \$138 ;
+    reg_tw_load_addr <= \$132 ;
   always @(posedge clk)
-    error_seen <= \$139 ;
+    error_seen <= \$133 ;
   always @(posedge clk)
-    b_zvc <= \$140 ;
+    b_zvc <= \$134 ;
   always @(posedge clk)
-    bus_cause <= \$141 ;
+    bus_cause <= \$135 ;
   always @(posedge clk)
-    done_prev <= \$142 ;
+    done_prev <= \$136 ;
   always @(posedge clk)
-    \$signal  <= \$143 ;
+    \$signal  <= \$137 ;
   always @(posedge clk)
-    pending <= \$144 ;
+    pending <= \$138 ;
   always @(posedge clk)
-    irq <= \$145 ;
+    irq <= \$139 ;
   always @(posedge clk)
-    local_rdata0 <= \$146 ;
+    local_rdata0 <= \$140 ;
   always @(posedge clk)
-    local_sel0 <= \$147 ;
+    local_sel0 <= \$141 ;
   always @(posedge clk)
-    local_rdata1 <= \$148 ;
+    local_rdata1 <= \$142 ;
   always @(posedge clk)
-    local_sel1 <= \$149 ;
+    local_sel1 <= \$143 ;
   \axi_gemm.axi.axil  axil (
     .bus__araddr(bus__araddr),
     .bus__arready(s_axil__arready),
@@ -1194,163 +1182,163 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = base;
+    \$126  = base;
     if (\$63 ) begin
-      \$132  = csr_wdata[15:0];
+      \$126  = csr_wdata[15:0];
     end
     if (rst) begin
-      \$132  = 16'h0000;
+      \$126  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = words;
+    \$127  = words;
     if (\$67 ) begin
-      \$133  = csr_wdata[16:0];
+      \$127  = csr_wdata[16:0];
     end
     if (rst) begin
-      \$133  = 17'h00000;
+      \$127  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = \base$72 ;
+    \$128  = \base$72 ;
     if (\$71 ) begin
-      \$134  = csr_wdata[15:0];
+      \$128  = csr_wdata[15:0];
     end
     if (rst) begin
-      \$134  = 16'h0000;
+      \$128  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = \words$74 ;
+    \$129  = \words$74 ;
     if (\$75 ) begin
-      \$135  = csr_wdata[16:0];
+      \$129  = csr_wdata[16:0];
     end
     if (rst) begin
-      \$135  = 17'h00000;
+      \$129  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = reg_b_load_mode;
+    \$130  = reg_b_load_mode;
     if (\$79 ) begin
-      \$136  = csr_wdata[0];
+      \$130  = csr_wdata[0];
     end
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = reg_irq_enable;
+    if (\$83 ) begin
+      \$131  = csr_wdata[1:0];
+    end
+    if (rst) begin
+      \$131  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = reg_tw_load_addr;
+    if (\$87 ) begin
+      \$132  = csr_wdata[16:0];
+    end
+    if (\$91 ) begin
+      \$132  = \$92 [16:0];
+    end
+    if (rst) begin
+      \$132  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = \$93 ;
+    if (clear_zvc) begin
+      \$133  = 1'h0;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = b_zvc;
+    if (\$97 ) begin
+      \$134  = reg_b_load_mode;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = \$105 [13:0];
+    if (rst) begin
+      \$135  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = done;
     if (rst) begin
       \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = reg_irq_enable;
-    if (\$83 ) begin
-      \$137  = csr_wdata[1:0];
-    end
-    if (rst) begin
-      \$137  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = reg_tw_load_addr;
-    if (\$87 ) begin
-      \$138  = csr_wdata[16:0];
-    end
-    if (\$97 ) begin
-      \$138  = \$98 [16:0];
-    end
-    if (rst) begin
-      \$138  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$99 ;
-    if (clear_zvc) begin
-      \$139  = 1'h0;
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = b_zvc;
-    if (\$103 ) begin
-      \$140  = reg_b_load_mode;
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = \$111 [13:0];
-    if (rst) begin
-      \$141  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = done;
-    if (rst) begin
-      \$142  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$signal ;
-    if (\$116 ) begin
-      \$143  = 1'h1;
+    \$137  = \$signal ;
+    if (\$110 ) begin
+      \$137  = 1'h1;
     end else if (job_end) begin
+      \$137  = 1'h0;
+    end
+    if (rst) begin
+      \$137  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = \$122 ;
+    if (rst) begin
+      \$138  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = \$124 ;
+    if (rst) begin
+      \$139  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = value;
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = \$125 ;
+    if (rst) begin
+      \$141  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = local_rdata0;
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = local_sel0;
+    if (rst) begin
       \$143  = 1'h0;
-    end
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = \$128 ;
-    if (rst) begin
-      \$144  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = \$130 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = value;
-    if (rst) begin
-      \$146  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = \$131 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = local_rdata0;
-    if (rst) begin
-      \$148  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = local_sel0;
-    if (rst) begin
-      \$149  = 1'h0;
     end
   end
   assign s_axil__araddr = bus__araddr;
@@ -1614,11 +1602,11 @@ module \axi_gemm.axi (bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign ld_t__payload[23:8] = csr_wdata[15:0];
   assign ld_t__payload[7:0] = reg_tw_load_addr[7:0];
   assign \$29  = \$28 ;
-  assign \$193  = 1'h1;
-  assign \$37  = \$191 ;
-  assign \$114 [31:1] = 31'h00000000;
-  assign \$114 [0] = csr_wdata[0];
-  assign \$115  = csr_wdata[0];
+  assign \$187  = 1'h1;
+  assign \$37  = \$185 ;
+  assign \$108 [31:1] = 31'h00000000;
+  assign \$108 [0] = csr_wdata[0];
+  assign \$109  = csr_wdata[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5022,14 +5010,14 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
     .cnt_stall_in(cnt_stall_in),
     .cnt_stall_out(cnt_stall_out),
     .cnt_tile_ops(cnt_tile_ops),
-    .\port$289$0 (busy),
-    .\port$323$0 (\$107 ),
-    .\port$4597$0 (q_valid),
-    .\port$4785$0 (cause),
-    .\port$4787$0 (done),
-    .\port$4947$0 (error),
-    .\port$4949$0 (err_group),
-    .\port$4951$0 (err_entry),
+    .\port$283$0 (busy),
+    .\port$317$0 (\$107 ),
+    .\port$4591$0 (q_valid),
+    .\port$4779$0 (cause),
+    .\port$4781$0 (done),
+    .\port$4941$0 (error),
+    .\port$4943$0 (err_group),
+    .\port$4945$0 (err_entry),
     .rdata(csr_rdata),
     .re(re),
     .rst(rst),
@@ -5052,8 +5040,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.d_slice_valid  d_slice_valid (
     .clk(clk),
     .o(\o$233 ),
-    .\port$4574$0 (d_main_valid_next),
-    .\port$4575$0 (d_skid_valid_next),
+    .\port$4568$0 (d_main_valid_next),
+    .\port$4569$0 (d_skid_valid_next),
     .rst(rst)
   );
   \axi_gemm.axi.engine.spread_dense  spread_dense (
@@ -5094,8 +5082,8 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   \axi_gemm.axi.engine.tw_b_offset  tw_b_offset (
     .clk(clk),
     .p_q(p),
-    .\port$4749$7 (addr2[22:7]),
-    .\port$4755$0 (tw_block),
+    .\port$4743$7 (addr2[22:7]),
+    .\port$4749$0 (tw_block),
     .rst(rst)
   );
   always @* begin
@@ -8348,8 +8336,8 @@ module \axi_gemm.axi.engine.a_buf (rst, w_en, w_addr, w_data, \i$3 , r_data, clk
   \axi_gemm.axi.engine.a_buf.w_ctrl_copies  w_ctrl_copies (
     .clk(clk),
     .copy0(o),
-    .\port$4581$0 (w_en),
-    .\port$4583$0 (w_addr),
+    .\port$4575$0 (w_en),
+    .\port$4577$0 (w_addr),
     .rst(rst)
   );
   always @* begin
@@ -8389,7 +8377,7 @@ module \axi_gemm.axi.engine.a_buf.r_addr_copies (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.a_buf.w_ctrl_copies (rst, \port$4581$0 , \port$4583$0 , copy0, clk);
+module \axi_gemm.axi.engine.a_buf.w_ctrl_copies (rst, \port$4575$0 , \port$4577$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -8398,15 +8386,15 @@ module \axi_gemm.axi.engine.a_buf.w_ctrl_copies (rst, \port$4581$0 , \port$4583$
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4581$0 ;
-  wire \port$4581$0 ;
-  input [8:0] \port$4583$0 ;
-  wire [8:0] \port$4583$0 ;
+  input \port$4575$0 ;
+  wire \port$4575$0 ;
+  input [8:0] \port$4577$0 ;
+  wire [8:0] \port$4577$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4581$0 , \port$4583$0  };
-  assign i = { \port$4581$0 , \port$4583$0  };
+    copy0 <= { \port$4575$0 , \port$4577$0  };
+  assign i = { \port$4575$0 , \port$4577$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -8979,8 +8967,8 @@ module \axi_gemm.axi.engine.b_buf (rst, w_en, w_addr, w_data, \i$3 , r_data, clk
   \axi_gemm.axi.engine.b_buf.w_ctrl_copies  w_ctrl_copies (
     .clk(clk),
     .copy0(o),
-    .\port$4587$0 (w_en),
-    .\port$4589$0 (w_addr),
+    .\port$4581$0 (w_en),
+    .\port$4583$0 (w_addr),
     .rst(rst)
   );
   always @* begin
@@ -9020,7 +9008,7 @@ module \axi_gemm.axi.engine.b_buf.r_addr_copies (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.b_buf.w_ctrl_copies (rst, \port$4587$0 , \port$4589$0 , copy0, clk);
+module \axi_gemm.axi.engine.b_buf.w_ctrl_copies (rst, \port$4581$0 , \port$4583$0 , copy0, clk);
   input clk;
   wire clk;
   output [9:0] copy0;
@@ -9029,15 +9017,15 @@ module \axi_gemm.axi.engine.b_buf.w_ctrl_copies (rst, \port$4587$0 , \port$4589$
   (* init = 10'h000 *)
   wire [9:0] o;
   wire [9:0] \o[0] ;
-  input \port$4587$0 ;
-  wire \port$4587$0 ;
-  input [8:0] \port$4589$0 ;
-  wire [8:0] \port$4589$0 ;
+  input \port$4581$0 ;
+  wire \port$4581$0 ;
+  input [8:0] \port$4583$0 ;
+  wire [8:0] \port$4583$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4587$0 , \port$4589$0  };
-  assign i = { \port$4587$0 , \port$4589$0  };
+    copy0 <= { \port$4581$0 , \port$4583$0  };
+  assign i = { \port$4581$0 , \port$4583$0  };
   assign o = copy0;
   assign \o[0]  = copy0;
 endmodule
@@ -14850,8 +14838,8 @@ module \axi_gemm.axi.engine.core.selector3 (b, invalid, o, idx);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4597$0 , \port$4785$0 , \port$4787$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
-, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4947$0 , \port$4949$0 , \port$4951$0 , wdata, clk);
+module \axi_gemm.axi.engine.csr (rst, we, re, \port$283$0 , \port$317$0 , wo_ctrl_start, wo_ctrl_clear, wo_ctrl_clear_counters, addr, \port$4591$0 , \port$4779$0 , \port$4781$0 , cnt_cycles, cnt_busy_cycles, cnt_stall_in, cnt_stall_out, cnt_tile_ops, cnt_macs, cnt_d_tiles, cnt_jobs, value_error
+, rw_mode, rw_m_tiles, rw_n_tiles, rw_k_tiles, rw_a_base, rw_b_base, rw_tw_ctrl, rw_tw_group, rw_tw_base, rdata, \port$4941$0 , \port$4943$0 , \port$4945$0 , wdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -14976,22 +14964,22 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
   wire fits_tw_base;
   wire fits_tw_ctrl;
   wire fits_tw_group;
-  input \port$289$0 ;
-  wire \port$289$0 ;
-  input \port$323$0 ;
-  wire \port$323$0 ;
-  input \port$4597$0 ;
-  wire \port$4597$0 ;
-  input [7:0] \port$4785$0 ;
-  wire [7:0] \port$4785$0 ;
-  input \port$4787$0 ;
-  wire \port$4787$0 ;
-  input [2:0] \port$4947$0 ;
-  wire [2:0] \port$4947$0 ;
-  input [15:0] \port$4949$0 ;
-  wire [15:0] \port$4949$0 ;
-  input [15:0] \port$4951$0 ;
-  wire [15:0] \port$4951$0 ;
+  input \port$283$0 ;
+  wire \port$283$0 ;
+  input \port$317$0 ;
+  wire \port$317$0 ;
+  input \port$4591$0 ;
+  wire \port$4591$0 ;
+  input [7:0] \port$4779$0 ;
+  wire [7:0] \port$4779$0 ;
+  input \port$4781$0 ;
+  wire \port$4781$0 ;
+  input [2:0] \port$4941$0 ;
+  wire [2:0] \port$4941$0 ;
+  input [15:0] \port$4943$0 ;
+  wire [15:0] \port$4943$0 ;
+  input [15:0] \port$4945$0 ;
+  wire [15:0] \port$4945$0 ;
   reg rd_en = 1'h0;
   reg [4:0] rd_group = 5'h00;
   reg [31:0] rd_group0 = 32'd0;
@@ -15358,7 +15346,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
         3'h0:
             \$80  = 32'd0;
         3'h1:
-            \$80  = { 16'h0000, \port$4785$0 , 4'h0, \port$4597$0 , \port$323$0 , \port$4787$0 , \port$289$0  };
+            \$80  = { 16'h0000, \port$4779$0 , 4'h0, \port$4591$0 , \port$317$0 , \port$4781$0 , \port$283$0  };
         3'h2:
             \$80  = { 31'h00000000, rw_mode };
         3'h3:
@@ -15470,9 +15458,9 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
         3'h3:
             \$84  = 32'd256;
         3'h4:
-            \$84  = { 29'h00000000, \port$4947$0  };
+            \$84  = { 29'h00000000, \port$4941$0  };
         3'h5:
-            \$84  = { \port$4949$0 , \port$4951$0  };
+            \$84  = { \port$4943$0 , \port$4945$0  };
         default:
             \$84  = 32'd0;
       endcase
@@ -15571,14 +15559,14 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
       \$93  = 32'd0;
     end
   end
-  assign ro_status = { 16'h0000, \port$4785$0 , 4'h0, \port$4597$0 , \port$323$0 , \port$4787$0 , \port$289$0  };
+  assign ro_status = { 16'h0000, \port$4779$0 , 4'h0, \port$4591$0 , \port$317$0 , \port$4781$0 , \port$283$0  };
   assign ro_info = 32'd1108345860;
   assign ro_a_depth = 32'd512;
   assign ro_b_depth = 32'd512;
   assign ro_widths = 32'd18876424;
   assign ro_tw_depth = 32'd256;
-  assign ro_tw_err = { 29'h00000000, \port$4947$0  };
-  assign ro_tw_err_at = { \port$4949$0 , \port$4951$0  };
+  assign ro_tw_err = { 29'h00000000, \port$4941$0  };
+  assign ro_tw_err_at = { \port$4943$0 , \port$4945$0  };
   assign \$2 [2:0] = 3'h0;
   assign \$2 [31:3] = wdata[31:3];
   assign \$9 [0] = 1'h0;
@@ -15602,7 +15590,7 @@ module \axi_gemm.axi.engine.csr (rst, we, re, \port$289$0 , \port$323$0 , wo_ctr
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4574$0 , \port$4575$0 , o, clk);
+module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4568$0 , \port$4569$0 , o, clk);
   input clk;
   wire clk;
   reg [1:0] copy0 = 2'h0;
@@ -15674,79 +15662,79 @@ module \axi_gemm.axi.engine.d_slice_valid (rst, \port$4574$0 , \port$4575$0 , o,
   wire [1:0] \o[7] ;
   wire [1:0] \o[8] ;
   wire [1:0] \o[9] ;
-  input \port$4574$0 ;
-  wire \port$4574$0 ;
-  input \port$4575$0 ;
-  wire \port$4575$0 ;
+  input \port$4568$0 ;
+  wire \port$4568$0 ;
+  input \port$4569$0 ;
+  wire \port$4569$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
-    copy0 <= { \port$4575$0 , \port$4574$0  };
+    copy0 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy9 <= { \port$4575$0 , \port$4574$0  };
+    copy9 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy10 <= { \port$4575$0 , \port$4574$0  };
+    copy10 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy11 <= { \port$4575$0 , \port$4574$0  };
+    copy11 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy12 <= { \port$4575$0 , \port$4574$0  };
+    copy12 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy13 <= { \port$4575$0 , \port$4574$0  };
+    copy13 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy14 <= { \port$4575$0 , \port$4574$0  };
+    copy14 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy15 <= { \port$4575$0 , \port$4574$0  };
+    copy15 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy16 <= { \port$4575$0 , \port$4574$0  };
+    copy16 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy17 <= { \port$4575$0 , \port$4574$0  };
+    copy17 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy18 <= { \port$4575$0 , \port$4574$0  };
+    copy18 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy1 <= { \port$4575$0 , \port$4574$0  };
+    copy1 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy19 <= { \port$4575$0 , \port$4574$0  };
+    copy19 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy20 <= { \port$4575$0 , \port$4574$0  };
+    copy20 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy21 <= { \port$4575$0 , \port$4574$0  };
+    copy21 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy22 <= { \port$4575$0 , \port$4574$0  };
+    copy22 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy23 <= { \port$4575$0 , \port$4574$0  };
+    copy23 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy24 <= { \port$4575$0 , \port$4574$0  };
+    copy24 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy25 <= { \port$4575$0 , \port$4574$0  };
+    copy25 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy26 <= { \port$4575$0 , \port$4574$0  };
+    copy26 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy27 <= { \port$4575$0 , \port$4574$0  };
+    copy27 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy28 <= { \port$4575$0 , \port$4574$0  };
+    copy28 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy2 <= { \port$4575$0 , \port$4574$0  };
+    copy2 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy29 <= { \port$4575$0 , \port$4574$0  };
+    copy29 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy30 <= { \port$4575$0 , \port$4574$0  };
+    copy30 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy31 <= { \port$4575$0 , \port$4574$0  };
+    copy31 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy32 <= { \port$4575$0 , \port$4574$0  };
+    copy32 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy3 <= { \port$4575$0 , \port$4574$0  };
+    copy3 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy4 <= { \port$4575$0 , \port$4574$0  };
+    copy4 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy5 <= { \port$4575$0 , \port$4574$0  };
+    copy5 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy6 <= { \port$4575$0 , \port$4574$0  };
+    copy6 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy7 <= { \port$4575$0 , \port$4574$0  };
+    copy7 <= { \port$4569$0 , \port$4568$0  };
   always @(posedge clk)
-    copy8 <= { \port$4575$0 , \port$4574$0  };
-  assign i = { \port$4575$0 , \port$4574$0  };
+    copy8 <= { \port$4569$0 , \port$4568$0  };
+  assign i = { \port$4569$0 , \port$4568$0  };
   assign \o[0]  = o[1:0];
   assign \o[1]  = o[3:2];
   assign \o[2]  = o[5:4];
@@ -20969,7 +20957,7 @@ module \axi_gemm.axi.engine.table.scan_addr4 (rst, i, copy0, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4749$7 , \port$4755$0 , p_q, clk);
+module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4743$7 , \port$4749$0 , p_q, clk);
   wire [33:0] \$1 ;
   wire [16:0] a;
   reg [16:0] a_q = 17'h00000;
@@ -20981,21 +20969,21 @@ module \axi_gemm.axi.engine.tw_b_offset (rst, \port$4749$7 , \port$4755$0 , p_q,
   wire [33:0] p;
   output [33:0] p_q;
   reg [33:0] p_q = 34'h000000000;
-  input [15:0] \port$4749$7 ;
-  wire [15:0] \port$4749$7 ;
-  input [15:0] \port$4755$0 ;
-  wire [15:0] \port$4755$0 ;
+  input [15:0] \port$4743$7 ;
+  wire [15:0] \port$4743$7 ;
+  input [15:0] \port$4749$0 ;
+  wire [15:0] \port$4749$0 ;
   input rst;
   wire rst;
   assign \$1  = $signed(a_q) * $signed(b_q);
   always @(posedge clk)
-    a_q <= { 1'h0, \port$4755$0  };
+    a_q <= { 1'h0, \port$4749$0  };
   always @(posedge clk)
-    b_q <= { 1'h0, \port$4749$7  };
+    b_q <= { 1'h0, \port$4743$7  };
   always @(posedge clk)
     p_q <= \$1 ;
-  assign a = { 1'h0, \port$4755$0  };
-  assign b = { 1'h0, \port$4749$7  };
+  assign a = { 1'h0, \port$4749$0  };
+  assign b = { 1'h0, \port$4743$7  };
   assign p = p_q;
 endmodule
 

@@ -175,7 +175,7 @@ def build_parser():
                    help="run 2:4 layers uncompressed, in the core's dense mode")
     p.add_argument("--pipeline", type=_positive_int, default=1,
                    help="--backend rtl: the core's pipeline depth p (default 1; the "
-                        "170 MHz-class ECP5 build is --pipeline 11 --dsp ecp5)")
+                        "150 MHz-class ECP5 build is --pipeline 11 --dsp ecp5)")
     p.add_argument("--dsp", choices=("generic", "ecp5"), default="generic",
                    help="--backend rtl: the core's multipliers and register copies, "
                         "'ecp5' simulates the MULT18X18D / TRELLIS_FF / DP16KD primitives "

@@ -166,6 +166,10 @@ def test_init_wrong_config():
     with quiet_unused(), pytest.raises(TypeError,
                                        match=r"^config must be a CoreConfig, not 'default'$"):
         SparseMMA("default")
+    with quiet_unused(), pytest.raises(ValueError,
+                                       match=r"^fifo_extra must be at least 0, not -1$"):
+        SparseMMA(CoreConfig(), fifo_extra=-1)
+    assert SparseMMA(CoreConfig(pipeline=11), fifo_extra=8).fifo_depth == 11 + 2 + 8
 
 
 # --- simulation ------------------------------------------------------------------------------
