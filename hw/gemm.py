@@ -206,7 +206,8 @@ class GemmEngine(wiring.Component):
     busy : Out(1)
         A job is queued, issuing, or owes D tiles.
     done : Out(1)
-        Sticky: the engine went idle (every started job ended); cleared by START, CLEAR.
+        Sticky: the engine went idle (every started job ended); cleared by START, CLEAR (a
+        job that ends in the cycle of a CLEAR still sets it).
     cause : Out(CAUSE_WIDTH)
         Sticky :class:`Cause` bits of the jobs since the last CLEAR or START on an idle
         engine.
@@ -841,10 +842,13 @@ class GemmEngine(wiring.Component):
             m.d.sync += s.cause.eq(events)
         with m.Else():
             m.d.sync += s.cause.eq(s.cause | events)
-        with m.If(s.clear | s.capture):
-            m.d.sync += s.done.eq(0)
-        with m.Elif(finish):
+        # A job that ends in the cycle of a CLEAR still reports DONE (found by the formal
+        # job_outcome property: the host would wait for a DONE that never came). START
+        # cannot coincide with the end: a START while busy queues its job.
+        with m.If(finish):
             m.d.sync += s.done.eq(1)
+        with m.Elif(s.clear | s.capture):
+            m.d.sync += s.done.eq(0)
         # A write that did not fit its register: the next START is rejected with VALUE.
         with m.If(s.csr_value_error):
             m.d.sync += s.value_error.eq(1)

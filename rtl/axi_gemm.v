@@ -6731,10 +6731,10 @@ module \axi_gemm.axi.engine (rst, we, re, ld_t__valid, busy, addr, ld_a__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$516  = done;
-    if (\$394 ) begin
-      \$516  = 1'h0;
-    end else if (finish) begin
+    if (finish) begin
       \$516  = 1'h1;
+    end else if (\$394 ) begin
+      \$516  = 1'h0;
     end
     if (rst) begin
       \$516  = 1'h0;

@@ -697,3 +697,48 @@ def test_init_wrong_memory():
                  SMALL, a_depth=8, b_depth=8, memory="bram")
     _init_raises(ConfigError, r"^a_depth must be at most 16384 with memory='ecp5', not 20000$",
                  SMALL, a_depth=20000, b_depth=8, memory="ecp5")
+
+
+@pytest.mark.parametrize("regs", [[0, 0, 1, 1, 0, 0], [0, 1, 1, 1, 0, 0]],
+                         ids=["rejected", "runs"])
+def test_sim_clear_in_every_cycle_of_a_job(regs):
+    """A CLEAR written in any cycle of a job, up to and including the edge where it ends,
+    leaves DONE high once the job ends; one written after the end clears it. (The formal
+    ``job_outcome`` property found that a CLEAR at the ending edge used to hide DONE.)"""
+    config = TINY
+    ops = 0 if regs[1] == 0 else 1
+    length = CHECK_CYCLES + 1 if ops == 0 else busy_cycles(ops, config)
+    for offset in range(length + 2):
+        dut = FlatGemmEngine(config, a_depth=4, b_depth=4, checks=True)
+        seen = {}
+
+        async def testbench(ctx, dut=dut, offset=offset, seen=seen):
+            ctx.set(dut.d_ready, 1)
+            for reg, value in zip((Reg.MODE, Reg.M_TILES, Reg.N_TILES, Reg.K_TILES,
+                                   Reg.A_BASE, Reg.B_BASE), regs):
+                ctx.set(dut.csr_addr, reg)
+                ctx.set(dut.csr_wdata, value)
+                ctx.set(dut.csr_we, 1)
+                await ctx.tick()
+            ctx.set(dut.csr_addr, Reg.CTRL)
+            ctx.set(dut.csr_wdata, Ctrl.START)
+            await ctx.tick()
+            ctx.set(dut.csr_we, 0)
+            busy = []
+            for cycle in range(length + 4):
+                # Cycle `cycle` after START's edge (0: the cycle right after it); BUSY is
+                # high in cycles 0 ... length - 1, the job ends at the edge closing length - 1.
+                if cycle == offset:
+                    ctx.set(dut.csr_wdata, Ctrl.CLEAR)
+                    ctx.set(dut.csr_we, 1)
+                busy.append(ctx.get(dut.busy))
+                await ctx.tick()
+                ctx.set(dut.csr_we, 0)
+            seen.update(busy=busy, done=ctx.get(dut.done))
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(testbench)
+        sim.run()
+        assert seen["busy"] == [1] * length + [0] * 4, offset
+        assert seen["done"] == (offset < length), offset
