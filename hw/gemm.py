@@ -227,9 +227,12 @@ class GemmEngine(wiring.Component):
     """
 
     def __init__(self, config, *, a_depth, b_depth, memory=None, t_depth=DEFAULT_T_DEPTH,
-                 checks=False):
+                 checks=False, _fault=None):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        if _fault not in (None, "clear_hides_done"):       # test-only (tests/test_formal.py)
+            raise ValueError(f"_fault must be None or 'clear_hides_done', not {_fault!r}")
+        self._fault = _fault
         self._checks = bool(checks)
         for name, depth in (("a_depth", a_depth), ("b_depth", b_depth)):
             if not isinstance(depth, int) or isinstance(depth, bool):
@@ -845,10 +848,16 @@ class GemmEngine(wiring.Component):
         # A job that ends in the cycle of a CLEAR still reports DONE (found by the formal
         # job_outcome property: the host would wait for a DONE that never came). START
         # cannot coincide with the end: a START while busy queues its job.
-        with m.If(finish):
-            m.d.sync += s.done.eq(1)
-        with m.Elif(s.clear | s.capture):
-            m.d.sync += s.done.eq(0)
+        if self._fault == "clear_hides_done":    # the bug the proof found, for the proofs
+            with m.If(s.clear | s.capture):
+                m.d.sync += s.done.eq(0)
+            with m.Elif(finish):
+                m.d.sync += s.done.eq(1)
+        else:
+            with m.If(finish):
+                m.d.sync += s.done.eq(1)
+            with m.Elif(s.clear | s.capture):
+                m.d.sync += s.done.eq(0)
         # A write that did not fit its register: the next START is rejected with VALUE.
         with m.If(s.csr_value_error):
             m.d.sync += s.value_error.eq(1)

@@ -27,8 +27,11 @@ from hw.config import ECP5_MIN_PIPELINE, CoreConfig
 
 from .core_props import INDUCTIVE, PROPERTIES, CoreHarness
 from .fifo_props import FifoHarness
+from .gemm_props import PROPERTIES as GEMM_PROPERTIES
+from .gemm_props import SMALL_ENGINE, GemmHarness, job_bound, small_config
 
-__all__ = ["Job", "core_configs", "core_jobs", "fifo_jobs", "all_jobs", "ci_jobs"]
+__all__ = ["Job", "core_configs", "core_jobs", "fifo_jobs", "gemm_jobs", "all_jobs",
+           "ci_jobs"]
 
 TILES = ((1, 1, 4), (2, 2, 8))
 PIPELINES = range(1, 14)
@@ -103,8 +106,25 @@ def fifo_jobs():
     return jobs
 
 
+def gemm_jobs(pipelines=(1,)):
+    """The GEMM engine's control (:class:`tb.formal.gemm_props.GemmHarness`, one START per
+    reset): every property bounded to the job bound + 3 cycles (a job that outlives the bound
+    fails inside the check), and every cover to the same depth."""
+    jobs = []
+    for p in pipelines:
+        cfg = small_config(pipeline=p)
+        depth = job_bound(cfg, starts=1, **SMALL_ENGINE) + 3
+        for mode, props in (("bmc", GEMM_PROPERTIES), ("cover", ())):
+            def build(cfg=cfg):
+                return GemmHarness(cfg, starts=1)
+            jobs.append(Job(f"gemm_1x1x4_p{p}.{mode}", mode, depth, build, props,
+                            config=dict(tile="1x1x4", pipeline=p, dsp="generic",
+                                        latency=cfg.latency, kind=mode, engine=True)))
+    return jobs
+
+
 def all_jobs():
-    jobs = fifo_jobs()
+    jobs = fifo_jobs() + gemm_jobs()
     for cfg in core_configs():
         jobs += core_jobs(cfg)
     return jobs
@@ -123,6 +143,13 @@ def ci_jobs():
                     continue
                 if kind in ("bmc", "cover"):
                     job.depth = cfg.latency + cfg.pipeline + 2 + 2
+            jobs.append(job)
+    # The engine to the end of a rejected job (CHECK_CYCLES + 1 cycles of BUSY after the
+    # register writes): job_outcome, rejected_quiet, d_stream and reset_quiet are checked;
+    # job_ends is make formal's (its bound is 45 cycles).
+    for job in gemm_jobs():
+        if job.mode == "bmc":
+            job.depth = 26
             jobs.append(job)
     for job in jobs:        # build folders of their own, beside a running make formal
         job.name = f"ci.{job.name}"
