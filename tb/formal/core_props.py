@@ -44,11 +44,12 @@ Each property has at least one ``Cover`` of the situation it is about, so that a
 pass (a property whose antecedent never holds) shows as an unreached cover.
 """
 
-from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Mux, Signal,
-                          signed)
+from amaranth.hdl import ClockDomain, Module, Mux, Signal, signed
 from amaranth.lib import data
 
 from hw.core import SparseMMA, a_layout, b_layout, d_layout
+
+from .harness import PropertyHarness
 
 __all__ = ["CoreHarness", "PROPERTIES", "INDUCTIVE"]
 
@@ -70,7 +71,7 @@ def group_valid(idx, m):
     return ok
 
 
-class CoreHarness(Elaboratable):
+class CoreHarness(PropertyHarness):
     """A :class:`SparseMMA` with free inputs and its property checks.
 
     Parameters
@@ -105,7 +106,7 @@ class CoreHarness(Elaboratable):
         if unknown:
             raise ValueError(f"unknown properties {sorted(unknown)}")
         self.config = config
-        self.properties = tuple(properties)
+        super().__init__(properties)
         self.checks = checks
         self.core_kwargs = dict(core_kwargs or {})
         self.dut = dut
@@ -118,29 +119,13 @@ class CoreHarness(Elaboratable):
         self.domain = ClockDomain("sync")
         self.ports = [self.domain.clk, self.rst, self.a_valid, self.b_valid,
                       self.a_payload.as_value(), self.b_payload.as_value(), self.d_ready]
-        self.asserts = {}
-        self.covers = {}
-
-    def _assert(self, m, name, cond, text):
-        if name in self.properties:
-            stmt = Assert(cond, f"{name}: {text}", src_loc_at=1)
-            m.d.comb += stmt
-            self.asserts.setdefault(name, []).append(stmt.src_loc)
-
-    def _cover(self, m, name, cond, text):
-        stmt = Cover(cond, f"{name}: {text}", src_loc_at=1)
-        m.d.comb += stmt
-        self.covers.setdefault(name, []).append((stmt.src_loc, text))
 
     def elaborate(self, platform):
         cfg = self.config
         m = Module()
         m.domains.sync = self.domain
         m.d.comb += self.domain.rst.eq(self.rst)
-        # The contract starts at a reset: ECP5 register models power up at any value.
-        power_up = Signal(init=1, reset_less=True, name="power_up")
-        m.d.sync += power_up.eq(0)
-        m.d.comb += Assume(~power_up | self.rst)
+        self._reset_at_power_up(m, self.rst)
         if self.dut is None:
             dut = SparseMMA(cfg, checks=self.checks, **self.core_kwargs)
         else:

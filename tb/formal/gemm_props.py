@@ -37,11 +37,13 @@ dimension, their A range, a register value that did not fit, the kept-block tabl
 busy; with ``starts=2`` also two clean jobs and a refused START.
 """
 
-from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Signal)
+from amaranth.hdl import Assume, ClockDomain, Module, Signal
 
 from hw.config import CoreConfig
 from hw.gemm import OUTPUT_LATENCY, START_LATENCY, Cause, GemmEngine
 from hw.gemm_regs import ENGINE_REGISTERS
+
+from .harness import PropertyHarness
 
 __all__ = ["GemmHarness", "PROPERTIES", "MAX_STARTS", "SMALL_ENGINE", "job_bound",
            "small_config"]
@@ -76,7 +78,7 @@ def job_bound(config, *, starts=1, a_depth, b_depth, t_depth, **_):
     return starts * job
 
 
-class GemmHarness(Elaboratable):
+class GemmHarness(PropertyHarness):
     """A :class:`GemmEngine` with free inputs and its property checks.
 
     Parameters
@@ -100,7 +102,7 @@ class GemmHarness(Elaboratable):
         if unknown:
             raise ValueError(f"unknown properties {sorted(unknown)}")
         self.config = config
-        self.properties = tuple(properties)
+        super().__init__(properties)
         self.starts = starts
         self.engine_kwargs = dict(SMALL_ENGINE, **(engine_kwargs or {}))
         self.engine = GemmEngine(config, **self.engine_kwargs)
@@ -120,31 +122,16 @@ class GemmHarness(Elaboratable):
         self.ports = [self.domain.clk, self.rst, self.csr_addr, self.csr_wdata, self.csr_we,
                       self.csr_re, *(s for pair in self.loads.values() for s in pair),
                       self.d_ready]
-        self.asserts = {}
-        self.covers = {}
 
     def bound(self):
         """Cycles of BUSY with ``d.ready`` high that ``starts`` jobs may take."""
         return job_bound(self.config, starts=self.starts, **self.engine_kwargs)
 
-    def _assert(self, m, name, cond, text):
-        if name in self.properties:
-            stmt = Assert(cond, f"{name}: {text}", src_loc_at=1)
-            m.d.comb += stmt
-            self.asserts.setdefault(name, []).append(stmt.src_loc)
-
-    def _cover(self, m, name, cond, text):
-        stmt = Cover(cond, f"{name}: {text}", src_loc_at=1)
-        m.d.comb += stmt
-        self.covers.setdefault(name, []).append((stmt.src_loc, text))
-
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = self.domain
         m.d.comb += self.domain.rst.eq(self.rst)
-        power_up = Signal(init=1, reset_less=True, name="power_up")
-        m.d.sync += power_up.eq(0)
-        m.d.comb += Assume(~power_up | self.rst)
+        self._reset_at_power_up(m, self.rst)
 
         e = m.submodules.engine = self.engine
         m.d.comb += [
