@@ -107,11 +107,14 @@ def test_killed_worker_loses_no_record(cluster, tmp_path):
         thread.start()
         killed, deadline = [], time.monotonic() + 300
         while not killed and thread.is_alive() and time.monotonic() < deadline:
-            running = client.processing().get(address["w1"], [])
-            if running:
+            if client.processing().get(address["w1"], []):
                 time.sleep(1.0)            # the task's tool is running by now
-                killed = list(client.processing().get(address["w1"], []))
-                _kill(procs["w1"])
+                # Kill only if w1 is still busy: a task that finished during the second
+                # would otherwise leave w1 dead with nothing interrupted.
+                running = list(client.processing().get(address["w1"], []))
+                if running:
+                    _kill(procs["w1"])
+                    killed = running
             time.sleep(0.1)
         thread.join(timeout=600)
         assert not thread.is_alive(), "the sweep did not finish within 10 minutes"
