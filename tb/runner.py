@@ -37,6 +37,12 @@ SIM_BUILD = ROOT / "sim_build"
 #: classes; every other Verilator warning stays fatal.
 LINT_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
 
+#: Verilator 5.48.0's DFG optimiser miscompiles the fp16/bf16 sparse cores once their internal
+#: signals are not public: low mantissa bits of some fp32 results differ from the golden
+#: model (``SEED=425209806 pytest "tests/test_sim_fp.py::test_sim_fp[fp16_sparse]"`` fails
+#: with DFG on and passes with it off). Every build turns it off.
+SAFE_OPTIMISATION = ["-fno-dfg"]
+
 
 #: Verilator configuration file that makes every signal of one module public to VPI.
 PUBLIC_TOP = "`verilator_config\npublic_flat_rw -module \"{module}\" -var \"*\"\n"
@@ -189,7 +195,7 @@ def _build(runner, sources, toplevel, build_dir, waves, log_file):
         sources=[pathlib.Path(s).resolve() for s in sources],
         hdl_toplevel=toplevel,
         build_dir=build_dir,
-        build_args=LINT_WAIVERS + trace_args(),
+        build_args=LINT_WAIVERS + SAFE_OPTIMISATION + trace_args(),
         waves=waves,
         timescale=("1ns", "1ps"),
         log_file=log_file,
