@@ -15,7 +15,7 @@ Only the top module's signals are public to VPI (the ports the testbenches drive
 cocotb's own Verilator command makes every signal public (``--public-flat-rw``), which keeps
 Verilator from optimising any of them away: the 4×4×16 registered-DSP core, whose thousands
 of fan-out flip-flop copies are each a signal, then emitted 77 MB of C++ instead of 3.8 MB,
-and its cocotb sweep took 496 s instead of 48 s (docs/verification.md, "Build cost").
+and its cocotb sweep took 496 s instead of 56 s (docs/verification.md, "Build cost").
 """
 
 import contextlib
