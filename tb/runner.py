@@ -14,8 +14,8 @@ another function, or ``SIM_VERBOSE=1`` in the environment) prints them as they c
 Only the top module's signals are public to VPI (the ports the testbenches drive and read).
 cocotb's own Verilator command makes every signal public (``--public-flat-rw``), which keeps
 Verilator from optimising any of them away: the 4×4×16 registered-DSP core, whose thousands
-of fan-out flip-flop copies are each a signal, then emitted 77 MB of C++ instead of 3.8 MB,
-and its cocotb sweep took 496 s instead of 56 s (docs/verification.md, "Build cost").
+of fan-out flip-flop copies are each a signal, then emitted 77 MB of C++ instead of 4 MB
+and compiled for minutes instead of seconds (docs/verification.md, "Build cost").
 """
 
 import contextlib
